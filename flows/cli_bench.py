@@ -1,9 +1,117 @@
-"""CLI commands (filled in by their issue)."""
+"""CLI: `flatbench benchmark` (the Prefect benchmark flow) and `flatbench report RUN_DIR`."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import typer
+
+# Quiet, self-contained defaults for the embedded (ephemeral) Prefect API; explicit env always wins.
+_PREFECT_DEFAULTS = {
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",  # slow, shared CPUs
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def _seeds(seed: list[int] | None, seeds: str | None) -> list[int] | None:
+    out = list(seed or [])
+    if seeds:
+        try:
+            out += [int(s) for s in seeds.replace(" ", "").split(",") if s]
+        except ValueError as err:
+            raise typer.BadParameter(f"`--seeds` must be comma-separated integers, got {seeds!r}") from err
+    return out or None
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
+
+    @app.command()
+    def benchmark(
+        profile: str = typer.Option("quick", help="run profile: default | quick | smoke"),
+        dataset: list[str] = typer.Option(
+            None, "--dataset", "-d", help="dataset (repeatable); default fpb_50agree"
+        ),
+        method: list[str] = typer.Option(
+            None, "--method", "-m", help="method (repeatable); default full, lora, flat_lora"
+        ),
+        seed: list[int] = typer.Option(None, "--seed", help="seed (repeatable)"),
+        seeds: str = typer.Option(None, "--seeds", help="comma-separated seeds, e.g. 42,43,44 (default)"),
+        work_pool: str = typer.Option(
+            None, "--work-pool", help="fan runs out to this pool via the train-run deployment"
+        ),
+        out: Path = typer.Option(None, "--out", help="run dir; default runs/<profile>-<config hash>"),
+        data_dir: Path = typer.Option(
+            None, "--data-dir", help="data folder (else FLATBENCH_DATA_DIR or ../shared/data)"
+        ),
+        set_: list[str] = typer.Option(None, "--set", help="config override key=value (repeatable)"),
+        parallel: int = typer.Option(
+            1, "--parallel", help="in-process runs at once (torch already uses all cores)"
+        ),
+        run_timeout: float = typer.Option(None, "--run-timeout", help="seconds to wait for each remote run"),
+        dask: bool = typer.Option(False, "--dask", help="use prefect-dask's DaskTaskRunner (if installed)"),
+    ) -> None:
+        """Validate -> train the (dataset x method x seed) grid -> statistics -> report.md (+ Prefect artifact).
+
+        Runs on the embedded ephemeral Prefect API unless PREFECT_API_URL points at a server. Rerunning the same
+        command reuses the run dir and skips every finished run.
+        """
+        for k, v in _PREFECT_DEFAULTS.items():
+            os.environ.setdefault(k, v)
+        if work_pool and not os.environ.get("PREFECT_API_URL"):
+            raise typer.BadParameter(
+                "--work-pool needs a Prefect server shared with the workers: set PREFECT_API_URL"
+            )
+        from flatlora.bench.config import parse_set
+
+        try:
+            overrides = parse_set(list(set_ or []))
+        except ValueError as err:
+            raise typer.BadParameter(str(err)) from err
+        from flows.benchmark import benchmark as flow
+
+        if dask:
+            try:
+                from prefect_dask import DaskTaskRunner
+            except ImportError as err:
+                raise typer.BadParameter("--dask needs prefect-dask: pip install prefect-dask") from err
+            flow = flow.with_options(task_runner=DaskTaskRunner())
+            parallel = max(parallel, 2)
+        result = flow(
+            profile=profile,
+            datasets=list(dataset) if dataset else None,
+            methods=list(method) if method else None,
+            seeds=_seeds(seed, seeds),
+            out=str(out) if out else None,
+            work_pool=work_pool,
+            data_dir=str(data_dir) if data_dir else None,
+            overrides=overrides,
+            parallel=parallel,
+            run_timeout_s=run_timeout,
+        )
+        typer.echo(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
+        typer.echo(f"report: {result['report']}")
+        if result["n_errors"]:
+            errs = [r for r in result["runs"] if r["source"] == "error"]
+            for r in errs:
+                typer.echo(
+                    f"run {r['dataset']}/{r['method']}/s{r['seed']} errored: {r.get('error')}", err=True
+                )
+            raise typer.Exit(1)
+
+    @app.command()
+    def report(run_dir: Path = typer.Argument(..., help="a run dir containing records/*.json")) -> None:
+        """Regenerate report.md, summary.json and figures from the run dir's raw records."""
+        from reports.build import build_report
+
+        try:
+            path = build_report(run_dir)
+        except FileNotFoundError as err:
+            raise typer.BadParameter(str(err)) from err
+        typer.echo(str(path))

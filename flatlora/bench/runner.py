@@ -1,0 +1,555 @@
+"""One fine-tuning run = (dataset, method, seed, config) -> one self-contained JSON record.
+
+The training loop is deliberately one readable function (nanoGPT style). Everything that
+changes the numbers lives in the RunConfig and is hashed into the record id. On CPU the
+same config gives bit-identical metrics: global seed before model init, an explicit
+generator for the data order, deterministic kernels, and no worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from flatlora.bench.config import RunConfig
+from flatlora.bench.data import Splits, subsample
+from flatlora.bench.records import (
+    RECORD_KEYS,
+    SCHEMA_VERSION,
+    atomic_write_json,
+    git_sha,
+    now_iso,
+    record_path,
+    run_id,
+    versions,
+)
+
+Batch = dict[str, torch.Tensor]
+
+
+class RunFailed(Exception):
+    """Training produced a non-finite or diverging loss; recorded as status "failed"."""
+
+
+# ---------------------------------------------------------------- small pure pieces
+
+
+def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int = 0, kind: str = "linear") -> float:
+    """Learning rate for optimizer step `step` (0-based): linear warmup, then linear/cosine decay to 0."""
+    if warmup_steps > 0 and step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    if kind == "constant":
+        return base_lr
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    progress = min(max(progress, 0.0), 1.0)
+    if kind == "cosine":
+        return base_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return base_lr * (1.0 - progress)
+
+
+def classification_metrics(gold: list[int], pred: list[int], label_names: list[str]) -> dict[str, Any]:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    labels = list(range(len(label_names)))
+    per_class = f1_score(gold, pred, labels=labels, average=None, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(gold, pred)),
+        "weighted_f1": float(f1_score(gold, pred, labels=labels, average="weighted", zero_division=0)),
+        "macro_f1": float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0)),
+        "per_class_f1": {n: float(v) for n, v in zip(label_names, per_class, strict=True)},
+        "confusion_matrix": confusion_matrix(gold, pred, labels=labels).tolist(),
+    }
+
+
+class PeakRSS:
+    """Samples this process's RSS in a thread: an honest per-run CPU peak (ru_maxrss never resets)."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        import psutil
+
+        self._proc = psutil.Process()
+        self.start_mb = self._proc.memory_info().rss / 2**20
+        self.peak_mb = self.start_mb
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(interval_s,), daemon=True)
+
+    def _loop(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
+
+
+# ---------------------------------------------------------------- data -> batches
+
+
+def encode(tok: Any, texts: list[str], max_len: int) -> list[list[int]]:
+    """Tokenize once, no padding: batches are padded dynamically to their longest row."""
+    ids: list[list[int]] = tok(texts, truncation=True, max_length=max_len)["input_ids"]
+    return ids
+
+
+def collate(ids: list[list[int]], labels: list[int], pad_id: int) -> Batch:
+    t = max(len(x) for x in ids)
+    input_ids = torch.full((len(ids), t), pad_id, dtype=torch.long)  # (b, t)
+    mask = torch.zeros((len(ids), t), dtype=torch.long)  # (b, t)
+    for i, row in enumerate(ids):
+        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask, "labels": torch.tensor(labels, dtype=torch.long)}
+
+
+def iter_batches(
+    ids: list[list[int]], labels: list[int], batch_size: int, pad_id: int, gen: torch.Generator | None = None
+) -> Iterator[Batch]:
+    """Shuffled by `gen` when given (training), sequential otherwise (evaluation)."""
+    order = torch.randperm(len(ids), generator=gen).tolist() if gen is not None else list(range(len(ids)))
+    for s in range(0, len(order), batch_size):
+        idx = order[s : s + batch_size]
+        yield collate([ids[i] for i in idx], [labels[i] for i in idx], pad_id)
+
+
+class EvalSet:
+    """Evaluation batches built in length order (less padding, ~2x faster on CPU); predictions
+    are mapped back to the original row order. Results do not depend on the batching order
+    beyond float summation order, which is fixed."""
+
+    def __init__(self, ids: list[list[int]], labels: list[int], batch_size: int, pad_id: int) -> None:
+        self.order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
+        self.labels = labels
+        self.batches = [
+            collate([ids[i] for i in idx], [labels[i] for i in idx], pad_id)
+            for idx in (self.order[s : s + batch_size] for s in range(0, len(ids), batch_size))
+        ]
+
+    def evaluate(self, model: Any) -> tuple[float, list[int]]:
+        loss, sorted_preds = evaluate(model, self.batches)
+        preds = [0] * len(sorted_preds)
+        for pos, i in enumerate(self.order):
+            preds[i] = sorted_preds[pos]
+        return loss, preds
+
+
+@torch.no_grad()
+def evaluate(model: Any, batches: list[Batch]) -> tuple[float, list[int]]:
+    """Mean loss (per example) and argmax predictions."""
+    model.eval()
+    total, n, preds = 0.0, 0, []
+    for b in batches:
+        out = model(**b)
+        total += float(out.loss) * len(b["labels"])
+        n += len(b["labels"])
+        preds += out.logits.argmax(-1).tolist()  # (b,)
+    return total / max(n, 1), preds
+
+
+# ---------------------------------------------------------------- model
+
+
+def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
+    """Seeded init (classifier head is random), then LoRA unless `full`."""
+    from flatlora.bench.models import load_classifier
+
+    torch.manual_seed(cfg.seed)
+    model, tok = load_classifier(cfg.model, len(label_names), label_names)
+    if cfg.method != "full":
+        from peft import LoraConfig, TaskType, get_peft_model
+
+        lcfg = LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=list(cfg.target_modules),
+        )
+        model = get_peft_model(model, lcfg)
+    return model, tok
+
+
+def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _load_trainable(model: Any, state: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for n, v in state.items():
+            params[n].copy_(v)
+
+
+# ---------------------------------------------------------------- the run
+
+
+def prepare_splits(cfg: RunConfig, data_dir: str | os.PathLike[str] | None = None) -> Splits:
+    """Validate (raises ValidationFailed before anything is trained), split, subsample."""
+    from dataclasses import replace
+
+    from flatlora.bench.validation import validate_dataset
+
+    _, splits = validate_dataset(
+        cfg.dataset,
+        data_dir=data_dir,
+        text_col=cfg.text_col,
+        label_col=cfg.label_col,
+        split_seed=cfg.split_seed,
+    )
+    assert splits is not None
+    return replace(
+        splits,
+        train=subsample(splits.train, cfg.max_train_examples, cfg.split_seed),
+        val=subsample(splits.val, cfg.max_eval_examples, cfg.split_seed),
+        test=subsample(splits.test, cfg.max_test_examples, cfg.split_seed),
+    )
+
+
+def run_one(
+    cfg: RunConfig,
+    out_dir: str | os.PathLike[str],
+    progress: bool = True,
+    data_dir: str | os.PathLike[str] | None = None,
+    splits: Splits | None = None,
+) -> dict[str, Any]:
+    """Train, select the best validation epoch, test, probe flatness, write the record atomically."""
+    torch.set_num_threads(cfg.threads())
+    started = now_iso()
+    t0 = time.perf_counter()
+    if splits is None:
+        splits = prepare_splits(cfg, data_dir)  # ValidationFailed propagates: nothing trained, no record
+    t_validate = time.perf_counter() - t0
+    record: dict[str, Any] = {k: None for k in RECORD_KEYS}
+    record.update(
+        schema_version=SCHEMA_VERSION,
+        status="ok",
+        run_id=run_id(cfg),
+        dataset=cfg.dataset_slug(),
+        method=cfg.method,
+        seed=cfg.seed,
+        profile=cfg.profile,
+        config=cfg.to_dict(),
+        config_hash=cfg.config_hash(),
+        dataset_info=splits.info(),
+        train_loss=[],
+        val_history=[],
+    )
+    path = record_path(cfg, out_dir)
+    record["cost"] = {"phase_s": {"validate": round(t_validate, 2)}}
+    try:
+        det = (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+        )
+        try:
+            torch.use_deterministic_algorithms(True, warn_only=True)  # bit-identical reruns on CPU
+            with PeakRSS() as mem:
+                _train(cfg, splits, record, progress)
+        finally:
+            torch.use_deterministic_algorithms(det[0], warn_only=det[1])
+        record["cost"]["peak_mem_mb"] = round(mem.peak_mb, 1)
+        record["cost"]["rss_start_mb"] = round(mem.start_mb, 1)
+        record["cost"]["maxrss_process_mb"] = round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        )
+    except RunFailed as exc:
+        _mark_failed(record, str(exc))
+    except Exception as exc:  # a bug or an OOM: still leave a record, then surface the error
+        _mark_failed(record, f"{type(exc).__name__}: {exc}")
+        _finish(record, cfg, started, t0, path, progress)
+        raise
+    _finish(record, cfg, started, t0, path, progress)
+    return record
+
+
+def _mark_failed(record: dict[str, Any], reason: str) -> None:
+    record.update(
+        status="failed", failure_reason=reason, best_epoch=None, test=None, predictions=None, flatness=None
+    )
+
+
+def _finish(
+    record: dict[str, Any], cfg: RunConfig, started: str, t0: float, path: Path, progress: bool
+) -> None:
+    cost = record.get("cost") or {}
+    cost["wall_time_s"] = round(time.perf_counter() - t0, 2)
+    record["cost"] = cost
+    record["provenance"] = {
+        "git_sha": git_sha(),
+        "versions": versions(),
+        "device": f"cpu ({torch.get_num_threads()} threads)",
+        "started_at": started,
+        "finished_at": now_iso(),
+    }
+    atomic_write_json(path, record)
+    if progress:
+        if record["status"] == "ok":
+            t = record["test"]
+            msg = (
+                f"{record['run_id']}: ok  test acc {t['accuracy']:.4f}  wF1 {t['weighted_f1']:.4f}  "
+                f"best epoch {record['best_epoch']}  {cost['wall_time_s']:.1f}s  -> {path}"
+            )
+        else:
+            msg = f"{record['run_id']}: FAILED ({record['failure_reason']})  -> {path}"
+        print(msg, file=sys.stderr)
+
+
+def _train(cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    t_start = time.perf_counter()
+    names = list(splits.label_names)
+    lab2id = {n: i for i, n in enumerate(names)}
+    model, tok = build_model(cfg, names)
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+    n_total = sum(p.numel() for p in model.parameters())
+    n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    record["cost"].update(trainable_params=n_train, total_params=n_total)
+    phase = record["cost"]["phase_s"]
+    phase["load_model"] = round(time.perf_counter() - t_start, 2)
+
+    def enc(df: Any) -> tuple[list[list[int]], list[int]]:
+        return encode(tok, [str(t) for t in df["text"]], cfg.max_len), [
+            lab2id[str(lab)] for lab in df["label"]
+        ]
+
+    tr_ids, tr_y = enc(splits.train)
+    va_ids, va_y = enc(splits.val)
+    te_ids, te_y = enc(splits.test)
+    val_set = EvalSet(va_ids, va_y, cfg.eval_batch_size, pad_id)
+    test_set = EvalSet(te_ids, te_y, cfg.eval_batch_size, pad_id)
+    # flatness probe: the first rows of val (split order, so not biased to short texts), length-sorted
+    n_flat = cfg.flatness_batches * cfg.eval_batch_size
+    flat_batches = EvalSet(va_ids[:n_flat], va_y[:n_flat], cfg.eval_batch_size, pad_id).batches
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(tr_ids) / (cfg.batch_size * cfg.grad_accum))
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup = int(cfg.warmup_ratio * total_steps)
+
+    fl, sam = None, None
+    if cfg.method == "flat_lora":
+        from flatlora import FlatLora, FlatLoraConfig
+
+        fl = FlatLora(
+            model,
+            FlatLoraConfig(sigma=cfg.sigma, seed=cfg.seed, schedule=cfg.sigma_schedule, mode=cfg.flat_mode),
+        )
+    elif cfg.method in ("sam_ab", "sam_w"):
+        if cfg.grad_accum != 1:
+            raise ValueError(f"`grad_accum` must be 1 for {cfg.method}, got {cfg.grad_accum}")
+        from flatlora import SamAB, SamW
+
+        sam = (SamAB if cfg.method == "sam_ab" else SamW)(model, opt, rho=cfg.rho)
+
+    gen = torch.Generator().manual_seed(cfg.seed)  # data order: independent of model init
+    torch.manual_seed(cfg.seed)  # dropout stream
+    first_loss: float | None = None
+    best_key, best_state, best_epoch = (-1.0, 0.0), None, 0
+    step = 0
+    bar = tqdm(
+        total=total_steps,
+        desc=f"{cfg.method} s{cfg.seed}",
+        disable=not progress,
+        leave=False,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+    t_eval = 0.0
+    t_loop = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        micro = list(iter_batches(tr_ids, tr_y, cfg.batch_size, pad_id, gen))
+        for s in range(0, len(micro), cfg.grad_accum):
+            group = micro[s : s + cfg.grad_accum]
+            # 1. learning rate for this optimizer step (pure function of the step)
+            lr = lr_at(step, total_steps, cfg.lr, warmup, cfg.lr_schedule)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            opt.zero_grad(set_to_none=True)
+            # 2. forward/backward, method-specific
+            if sam is not None:
+                b = group[0]
+
+                def closure(b: Batch = b) -> torch.Tensor:
+                    loss = model(**b).loss
+                    loss.backward()
+                    return loss
+
+                loss_val = float(sam.step(closure))  # two passes + base optimizer step
+            else:
+                loss_val = 0.0
+                for b in group:
+                    if fl is not None:
+                        with fl.perturb(step, total_steps):  # noise on merged W' only inside this block
+                            loss = model(**b).loss / len(group)
+                            loss.backward()
+                    else:
+                        loss = model(**b).loss / len(group)
+                        loss.backward()
+                    loss_val += float(loss.detach())
+            # 3. guard: a non-finite or exploding loss fails the run, it never becomes a number
+            if not math.isfinite(loss_val):
+                raise RunFailed(f"non-finite training loss ({loss_val}) at step {step + 1}, epoch {epoch}")
+            first_loss = first_loss if first_loss is not None else max(loss_val, 1e-3)
+            if loss_val > cfg.divergence_factor * max(first_loss, math.log(len(names))):
+                raise RunFailed(
+                    f"training diverged: loss {loss_val:.3g} at step {step + 1} "
+                    f"> {cfg.divergence_factor}x initial {first_loss:.3g}"
+                )
+            # 4. optimizer step (SAM already stepped)
+            if sam is None:
+                if cfg.max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                opt.step()
+            step += 1
+            record["train_loss"].append(
+                {"step": step, "epoch": round(step / steps_per_epoch, 4), "loss": loss_val, "lr": lr}
+            )
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_val:.3f}", ep=epoch)
+        # 5. validation; keep the best epoch's weights in memory
+        te = time.perf_counter()
+        vloss, vpred = val_set.evaluate(model)
+        t_eval += time.perf_counter() - te
+        if not math.isfinite(vloss):
+            raise RunFailed(f"non-finite validation loss ({vloss}) after epoch {epoch}")
+        m = classification_metrics(va_y, vpred, names)
+        record["val_history"].append(
+            {
+                "epoch": epoch,
+                "loss": vloss,
+                "accuracy": m["accuracy"],
+                "weighted_f1": m["weighted_f1"],
+                "macro_f1": m["macro_f1"],
+            }
+        )
+        key = (m["accuracy"], -vloss)  # best accuracy; ties go to the lower validation loss
+        if key > best_key:
+            best_key, best_epoch = key, epoch
+            best_state = _trainable_state(model) if cfg.epochs > 1 else None
+    bar.close()
+    phase["train"] = round(time.perf_counter() - t_loop - t_eval, 2)
+    phase["val_eval"] = round(t_eval, 2)
+    te = time.perf_counter()
+
+    # 6. test at the best validation epoch
+    if best_state is not None and best_epoch != cfg.epochs:
+        _load_trainable(model, best_state)
+    record["best_epoch"] = best_epoch
+    tloss, tpred = test_set.evaluate(model)
+    if not math.isfinite(tloss):
+        raise RunFailed(f"non-finite test loss ({tloss})")
+    test = classification_metrics(te_y, tpred, names)
+    test["loss"] = tloss
+    record["test"] = test
+    record["predictions"] = [
+        {"index": int(i), "text": str(t), "gold": names[g], "pred": names[p]}
+        for i, t, g, p in zip(splits.test["index"], splits.test["text"], te_y, tpred, strict=True)
+    ]
+    phase["test_eval"] = round(time.perf_counter() - te, 2)
+    # 7. flatness probe on a few validation batches (same best-epoch weights)
+    tf = time.perf_counter()
+    record["flatness"] = flatness_probe(model, flat_batches, cfg)
+    phase["flatness"] = round(time.perf_counter() - tf, 2)
+
+
+def flatness_probe(model: Any, batches: list[Batch], cfg: RunConfig) -> dict[str, Any] | None:
+    """Loss increase under filter-wise weight noise at each sigma (k draws), on the LoRA target layers.
+
+    LoRA methods use the core probe (merged W' of the LoRA-wrapped layers). `full` has no LoRA
+    layers, so the same noise is put on the same modules (`target_modules`) by `_dense_flatness`.
+    """
+    model.eval()
+    if cfg.method == "full":
+        res = _dense_flatness(model, batches, cfg)
+        scope = "target_modules (dense)"
+    else:
+        from flatlora import flatness
+
+        res = flatness(model, batches, sigmas=cfg.flatness_sigmas, k=cfg.flatness_k, seed=cfg.seed).to_dict()
+        scope = "lora_layers (merged W')"
+    out: dict[str, Any] = {**res, "scope": scope, "n_batches": len(batches)}
+    for key in ("base_loss", "mean_increase", "std_increase"):
+        v = out.get(key)
+        vals = v if isinstance(v, list) else [v]
+        if any(x is None or not math.isfinite(float(x)) for x in vals):
+            raise RunFailed(f"non-finite flatness {key}: {v}")
+    return out
+
+
+@torch.no_grad()
+def _dense_flatness(model: Any, batches: list[Batch], cfg: RunConfig) -> dict[str, Any]:
+    """The core's filter-wise noise (eps_ij ~ N(0, sigma^2/n ||W_i||^2)) on plain nn.Linear targets."""
+    import statistics
+
+    from flatlora.perturb import noise_seed, row_norms_sq, row_scale, standard_noise
+
+    targets = [
+        m.weight
+        for name, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] in cfg.target_modules
+    ]
+    if not targets:
+        raise RunFailed(f"flatness: no Linear layers named {cfg.target_modules}")
+    backups = [w.detach().clone() for w in targets]
+    norms = [row_norms_sq(w) for w in targets]  # (m,) per layer
+
+    def mean_loss() -> float:
+        return sum(float(model(**b).loss) for b in batches) / len(batches)
+
+    base = mean_loss()
+    means, stds = [], []
+    try:
+        for si, sigma in enumerate(cfg.flatness_sigmas):
+            incs = []
+            for draw in range(cfg.flatness_k):
+                for li, (w, nsq) in enumerate(zip(targets, norms, strict=True)):
+                    z = standard_noise(
+                        (w.shape[0], w.shape[1]),
+                        noise_seed(cfg.seed, si * 1_000_003 + draw, li, 0xF1A7),
+                        w.device,
+                        w.dtype,
+                    )  # (m, n)
+                    w.addcmul_(z, row_scale(nsq, float(sigma), w.shape[1]).to(w.dtype).unsqueeze(1))
+                incs.append(mean_loss() - base)
+                for w, b in zip(targets, backups, strict=True):
+                    w.copy_(b)
+            means.append(statistics.fmean(incs))
+            stds.append(statistics.stdev(incs))
+    finally:
+        for w, b in zip(targets, backups, strict=True):
+            w.copy_(b)
+    return {
+        "sigmas": list(cfg.flatness_sigmas),
+        "base_loss": base,
+        "mean_increase": means,
+        "std_increase": stds,
+        "k": cfg.flatness_k,
+    }
+
+
+__all__ = [
+    "RunFailed",
+    "build_model",
+    "classification_metrics",
+    "evaluate",
+    "lr_at",
+    "prepare_splits",
+    "record_path",
+    "run_one",
+]

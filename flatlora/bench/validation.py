@@ -1,0 +1,495 @@
+"""Dataset validation: great-expectations 1.x suites plus the checks GE cannot express.
+
+Every dataset is validated before a single step is trained. GE (ephemeral context,
+pandas datasource, whole-dataframe batch) checks columns, nulls, label set, duplicates,
+length bounds and decodability per frame; file-level problems (empty file, encoding,
+NUL bytes, giant lines), label types, per-class minimums and cross-split leakage are
+checked beside it. All results land in one `ValidationReport`; a failure raises
+`ValidationFailed` whose message lists each failed check with counts and a few rows.
+GE is slow to import, so it is imported lazily and one context is reused per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from flatlora.bench.data import DATASETS_DIR, DataError, LabeledData, Splits, load_labeled, make_splits
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+# control chars (except \t \n \r) and the replacement char signal text that did not decode cleanly
+UNDECODABLE_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]"
+N_EXAMPLES = 3
+
+
+@dataclass
+class CheckResult:
+    """One expectation's outcome; `severity` "error" fails validation, "warning" is only reported."""
+
+    name: str
+    success: bool
+    scope: str = "all"  # all | train | val | test | file | splits
+    severity: str = "error"
+    unexpected_count: int = 0
+    element_count: int = 0
+    examples: list[Any] = field(default_factory=list)
+    message: str = ""
+    engine: str = "great_expectations"  # or "flatbench" for checks beside GE
+
+
+@dataclass
+class ValidationReport:
+    dataset: str
+    card: str
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return all(c.success for c in self.checks if c.severity == "error")
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.success and c.severity == "error"]
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.success and c.severity != "error"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "card": self.card,
+            "success": self.success,
+            "n_checks": len(self.checks),
+            "n_failed": len(self.failures),
+            "n_warnings": len(self.warnings),
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+    def summary(self) -> str:
+        """Human message: each failed check with counts and a few offending rows."""
+        if self.success:
+            return f"{self.dataset}: all {len(self.checks)} checks passed ({len(self.warnings)} warnings)"
+        lines = [
+            f"validation of {self.dataset!r} failed ({len(self.failures)} of {len(self.checks)} checks):"
+        ]
+        for c in self.failures:
+            lines.append(f"  - [{c.scope}] {c.name}: {_describe(c)}")
+        for c in self.warnings:
+            lines.append(f"  ~ warning [{c.scope}] {c.name}: {_describe(c)}")
+        return "\n".join(lines)
+
+    def table(self) -> Table:
+        from rich.table import Table
+
+        t = Table(title=f"validation: {self.dataset} (card {self.card})")
+        for col in ("check", "scope", "status", "unexpected", "examples / message"):
+            t.add_column(col, overflow="fold")
+        for c in self.checks:
+            status = (
+                "[green]pass" if c.success else ("[red]FAIL" if c.severity == "error" else "[yellow]warn")
+            )
+            count = f"{c.unexpected_count}/{c.element_count}" if c.element_count else str(c.unexpected_count)
+            t.add_row(c.name, c.scope, status, count, "" if c.success else _describe(c))
+        return t
+
+
+def _describe(c: CheckResult) -> str:
+    parts = []
+    if c.message:
+        parts.append(c.message)
+    if c.element_count:
+        parts.append(f"{c.unexpected_count} of {c.element_count} rows")
+    if c.examples:
+        parts.append("e.g. " + ", ".join(_short(x) for x in c.examples[:N_EXAMPLES]))
+    return "; ".join(parts)
+
+
+def _short(x: Any) -> str:
+    s = repr(x)
+    return s if len(s) <= 80 else s[:77] + "..."
+
+
+class ValidationFailed(Exception):
+    """Raised before training when a dataset fails validation; carries the report."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        super().__init__(report.summary())
+        self.report = report
+
+
+# ---------------------------------------------------------------- cards and suites
+
+
+def load_card(name_or_path: str) -> dict[str, Any]:
+    """A dataset card (yaml) by name from datasets/cards/ or by path."""
+    import yaml
+
+    p = Path(name_or_path)
+    if not p.suffix:
+        p = DATASETS_DIR / "cards" / f"{name_or_path}.yaml"
+    if not p.is_file():
+        raise DataError(f"dataset card not found: {p}", check="card")
+    card: dict[str, Any] = yaml.safe_load(p.read_text(encoding="utf-8"))
+    card.setdefault("text_column", "text")
+    card.setdefault("label_column", "label")
+    card.setdefault("text_length", {"min": 1, "max": 5000})
+    card.setdefault("min_per_class", 1)
+    card.setdefault("min_per_class_split", 1)
+    card.setdefault("duplicates", "error")
+    return card
+
+
+def suite_spec(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The card's GE suite as plain expectation configs (`type`, `kwargs`, `severity`)."""
+    name = card["name"]
+    path = DATASETS_DIR / "suites" / f"{name}.json"
+    if path.is_file():
+        spec: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["expectations"]
+        return spec
+    return build_suite_spec(card)
+
+
+def build_suite_spec(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """Build the suite from the card: what datasets/suites/<card>.json holds."""
+    t, lab = card["text_column"], card["label_column"]
+    dup_sev = "warning" if card["duplicates"] == "warning" else "critical"
+    lo, hi = card["text_length"]["min"], card["text_length"]["max"]
+    spec: list[dict[str, Any]] = [
+        {"type": "expect_column_to_exist", "kwargs": {"column": t}},
+        {"type": "expect_column_to_exist", "kwargs": {"column": lab}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": t}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": lab}},
+        {
+            "type": "expect_column_value_lengths_to_be_between",
+            "kwargs": {"column": t, "min_value": lo, "max_value": hi},
+        },
+        {"type": "expect_column_values_to_not_match_regex", "kwargs": {"column": t, "regex": UNDECODABLE_RE}},
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": t}, "severity": dup_sev},
+    ]
+    if card.get("labels"):
+        spec.append(
+            {
+                "type": "expect_column_values_to_be_in_set",
+                "kwargs": {"column": lab, "value_set": list(card["labels"])},
+            }
+        )
+        spec.append(
+            {
+                "type": "expect_column_distinct_values_to_contain_set",
+                "kwargs": {"column": lab, "value_set": list(card["labels"])},
+            }
+        )
+    return spec
+
+
+def write_suite(card_name: str) -> Path:
+    """(Re)generate datasets/suites/<card>.json from the card."""
+    from flatlora.bench.records import atomic_write_json
+
+    card = load_card(card_name)
+    path = DATASETS_DIR / "suites" / f"{card['name']}.json"
+    atomic_write_json(path, {"name": card["name"], "expectations": build_suite_spec(card)})
+    return path
+
+
+# ---------------------------------------------------------------- GE plumbing
+
+
+@cache
+def _gx_context() -> Any:
+    """One quiet ephemeral GE context per process."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    with contextlib.suppress(Exception):  # older/newer GE: progress bars stay on, results are unaffected
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    ds = ctx.data_sources.add_pandas("flatbench")
+    asset = ds.add_dataframe_asset("frame")
+    asset.add_batch_definition_whole_dataframe("whole")
+    return ctx
+
+
+_suite_counter = 0
+
+
+def _run_ge(df: pd.DataFrame, spec: list[dict[str, Any]], scope: str) -> list[CheckResult]:
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    global _suite_counter
+    ctx = _gx_context()
+    bd = ctx.data_sources.get("flatbench").get_asset("frame").get_batch_definition("whole")
+    _suite_counter += 1
+    suite = gx.ExpectationSuite(name=f"flatbench_{_suite_counter}")
+    severities: list[str] = []
+    for e in spec:
+        cfg = ExpectationConfiguration(
+            type=e["type"], kwargs=dict(e["kwargs"]), meta={"flatbench_index": len(severities)}
+        )
+        suite.add_expectation(cfg.to_domain_obj())
+        severities.append("warning" if e.get("severity") == "warning" else "error")
+    batch = bd.get_batch(batch_parameters={"dataframe": df.reset_index(drop=True)})
+    res = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    out: list[CheckResult] = []
+    # GE may reorder results: map each back to its spec entry through meta
+    ordered = sorted(
+        res.results, key=lambda r: int((r.expectation_config.meta or {}).get("flatbench_index", 0))
+    )
+    for r in ordered:
+        sev = severities[int((r.expectation_config.meta or {}).get("flatbench_index", 0))]
+        kw = r.expectation_config.kwargs
+        name = r.expectation_config.type.removeprefix("expect_")
+        col = kw.get("column")
+        result = r.result or {}
+        exc = (r.exception_info or {}).get("exception_message") if not r.success else None
+        examples = list(result.get("partial_unexpected_list") or [])
+        idx = list(result.get("partial_unexpected_index_list") or result.get("unexpected_index_list") or [])
+        if examples and idx:
+            examples = [{"row": int(i), "value": v} for i, v in zip(idx, examples, strict=False)]
+        msg = f"column {col!r}" if col else ""
+        if name == "column_to_exist" and not r.success:
+            msg = f"missing required column {col!r} (found {list(map(str, df.columns))})"
+        if name == "column_values_to_be_unique" and not r.success:
+            msg = f"duplicate texts in column {col!r}"
+        if name == "column_values_to_be_in_set" and not r.success:
+            msg = f"unknown labels (allowed: {kw.get('value_set')})"
+        if name == "column_distinct_values_to_contain_set" and not r.success:
+            present = result.get("observed_value")
+            msg = f"classes missing: {sorted(set(kw.get('value_set', [])) - set(present or []))}"
+        if name == "column_value_lengths_to_be_between" and not r.success:
+            msg = f"text length outside [{kw.get('min_value')}, {kw.get('max_value')}] (empty text?)"
+        if name == "column_values_to_not_match_regex" and not r.success:
+            msg = "undecodable text (control characters or U+FFFD)"
+        if exc:
+            msg = f"{msg}; could not evaluate: {exc.splitlines()[0][:160]}"
+        out.append(
+            CheckResult(
+                name=name if not col else f"{name}({col})",
+                success=bool(r.success),
+                scope=scope,
+                severity=sev,
+                unexpected_count=int(result.get("unexpected_count") or 0),
+                element_count=int(result.get("element_count") or 0),
+                examples=examples[:N_EXAMPLES],
+                message=msg,
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------- checks beside GE
+
+
+def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count: int) -> list[CheckResult]:
+    lab = card["label_column"]
+    if lab not in df.columns:
+        return []
+    out: list[CheckResult] = []
+    labels = [x for x in df[lab].tolist() if x is not None]
+    names = list(card.get("labels") or [])
+    if names and labels:
+        numeric = [
+            x
+            for x in labels
+            if isinstance(x, int | float) or (isinstance(x, str) and re.fullmatch(r"-?\d+(\.\d+)?", x))
+        ]
+        ok = len(numeric) == 0
+        out.append(
+            CheckResult(
+                name=f"labels_are_names({lab})",
+                success=ok,
+                scope=scope,
+                unexpected_count=len(numeric),
+                element_count=len(labels),
+                examples=sorted({str(x) for x in numeric})[:N_EXAMPLES],
+                message="" if ok else f"label column holds numbers but the card declares names {names}",
+                engine="flatbench",
+            )
+        )
+    counts = pd.Series([str(x) for x in labels]).value_counts()
+    classes = names or sorted(counts.index)
+    low = {c: int(counts.get(c, 0)) for c in classes if int(counts.get(c, 0)) < min_count}
+    out.append(
+        CheckResult(
+            name=f"min_count_per_class({lab})",
+            success=not low,
+            scope=scope,
+            unexpected_count=len(low),
+            element_count=len(classes),
+            examples=[f"{k}: {v}" for k, v in low.items()],
+            message=""
+            if not low
+            else f"classes with fewer than {min_count} rows (counts: {counts.to_dict()})",
+            engine="flatbench",
+        )
+    )
+    n_classes = int((counts > 0).sum())
+    out.append(
+        CheckResult(
+            name=f"at_least_two_classes({lab})",
+            success=n_classes >= 2,
+            scope=scope,
+            unexpected_count=0 if n_classes >= 2 else 1,
+            examples=list(counts.index)[:N_EXAMPLES],
+            message="" if n_classes >= 2 else f"all rows have one class ({n_classes} distinct)",
+            engine="flatbench",
+        )
+    )
+    return out
+
+
+def _leakage_check(splits: Splits) -> CheckResult:
+    parts = {"train": splits.train, "val": splits.val, "test": splits.test}
+    sets = {k: set(v["text"].astype(str)) for k, v in parts.items()}
+    leaks: list[str] = []
+    pairs = [("train", "val"), ("train", "test"), ("val", "test")]
+    n = 0
+    for a, b in pairs:
+        common = sets[a] & sets[b]
+        n += len(common)
+        leaks += [f"{a}/{b}: {t}" for t in sorted(common)[:N_EXAMPLES]]
+    return CheckResult(
+        name="no_text_leakage_across_splits",
+        success=n == 0,
+        scope="splits",
+        unexpected_count=n,
+        element_count=sum(len(s) for s in sets.values()),
+        examples=leaks[:N_EXAMPLES],
+        message="" if n == 0 else "exact texts shared between splits",
+        engine="flatbench",
+    )
+
+
+def _error_check(err: DataError, scope: str = "file") -> CheckResult:
+    return CheckResult(
+        name=err.check,
+        success=False,
+        scope=scope,
+        unexpected_count=max(1, len(err.rows)),
+        examples=[f"line {r}" for r in err.rows[:N_EXAMPLES]],
+        message=str(err),
+        engine="flatbench",
+    )
+
+
+# ---------------------------------------------------------------- public API
+
+
+def validate_frame(
+    df: pd.DataFrame, card: dict[str, Any], scope: str = "all", dataset: str = "data"
+) -> ValidationReport:
+    """GE suite + label checks on one frame (the whole dataset or one split)."""
+    rep = ValidationReport(dataset=dataset, card=card["name"])
+    rep.checks += _run_ge(df, suite_spec(card), scope)
+    min_count = card["min_per_class"] if scope == "all" else card["min_per_class_split"]
+    rep.checks += _label_checks(df, card, scope, int(min_count))
+    return rep
+
+
+def validate_data(data: LabeledData, card: dict[str, Any] | None = None) -> ValidationReport:
+    card = card or load_card(data.card)
+    df = data.to_frame().rename(columns={"text": card["text_column"], "label": card["label_column"]})
+    return validate_frame(df, card, "all", data.name)
+
+
+def validate_splits(splits: Splits, card: dict[str, Any] | str | None = None) -> ValidationReport:
+    """Each split through the suite, plus cross-split leakage. Duplicate checks on splits see deduped data."""
+    card = load_card(card) if isinstance(card, str) else (card or load_card(splits.card))
+    rep = ValidationReport(dataset=splits.name, card=card["name"])
+    for scope, df in (("train", splits.train), ("val", splits.val), ("test", splits.test)):
+        if len(df) == 0:
+            rep.checks.append(
+                CheckResult(
+                    name="split_not_empty",
+                    success=False,
+                    scope=scope,
+                    message=f"{scope} split is empty",
+                    engine="flatbench",
+                )
+            )
+            continue
+        frame = df[["text", "label"]].rename(
+            columns={"text": card["text_column"], "label": card["label_column"]}
+        )
+        rep.checks += validate_frame(frame, card, scope, splits.name).checks
+    rep.checks.append(_leakage_check(splits))
+    return rep
+
+
+def validate_sanity() -> ValidationReport:
+    """The authored toy task: its suite (datasets/suites/sanity.json) plus train/test word disjointness."""
+    from flatlora.bench.data import load_sanity
+
+    rows = load_sanity()
+    df = pd.DataFrame(rows)
+    rep = ValidationReport(dataset="sanity", card="sanity")
+    rep.checks += _run_ge(df, suite_spec(load_card("sanity")), "all")
+    words = {
+        sp: {r["prompt"].removeprefix("repeat: ") for r in rows if r["split"] == sp}
+        for sp in ("train", "test")
+    }
+    common = sorted(words["train"] & words["test"])
+    rep.checks.append(
+        CheckResult(
+            name="held_out_words_disjoint",
+            success=not common,
+            scope="splits",
+            unexpected_count=len(common),
+            examples=common[:N_EXAMPLES],
+            message="" if not common else "test words also appear in training",
+            engine="flatbench",
+        )
+    )
+    return rep
+
+
+def validate_dataset(
+    name_or_path: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    text_col: str = "text",
+    label_col: str = "label",
+    split_seed: int = 0,
+    card: str | None = None,
+    raise_on_failure: bool = True,
+) -> tuple[ValidationReport, Splits | None]:
+    """Load, validate the whole file, split, validate the splits. The gate before any training."""
+    try:
+        data = load_labeled(name_or_path, data_dir=data_dir, text_col=text_col, label_col=label_col)
+    except DataError as err:
+        guess = "financial_phrasebank" if str(name_or_path).lower().startswith("fpb_") else "user_default"
+        rep = ValidationReport(dataset=str(name_or_path), card=card or guess, checks=[_error_check(err)])
+        if raise_on_failure:
+            raise ValidationFailed(rep) from err
+        return rep, None
+    c = load_card(card or data.card)
+    c = {**c, "text_column": "text", "label_column": "label"}  # loader already mapped the user's columns
+    rep = validate_data(data, c)
+    splits: Splits | None = None
+    if rep.success or data.split is not None:
+        try:
+            splits = make_splits(data, split_seed=split_seed)
+            rep.checks += validate_splits(splits, c).checks
+        except ValueError as err:  # e.g. too few rows of a class to stratify
+            rep.checks.append(_error_check(DataError(f"cannot split: {err}", check="splittable"), "splits"))
+            splits = None
+    if not rep.success:
+        if raise_on_failure:
+            raise ValidationFailed(rep)
+        return rep, None
+    return rep, splits

@@ -1,0 +1,176 @@
+"""The benchmark flow: validate -> grid of runs -> report (stats inside) -> markdown artifact.
+
+Thin by design: all logic lives in tasks/ (policies) and reports/ + flatlora/ (work).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, unmapped
+from prefect.futures import wait
+
+from reports.build import atomic_write_text
+from tasks.report import publish_report_task, report_task
+from tasks.train import (
+    DEFAULT_RUNNER,
+    config_hash,
+    remote_run_task,
+    result_storage,
+    run_spec,
+    train_run_task,
+)
+from tasks.validate import validate_task
+
+DEFAULT_METHODS = ("full", "lora", "flat_lora")
+DEFAULT_SEEDS = (42, 43, 44)
+
+
+def default_run_id(
+    profile: str, datasets: list[str], methods: list[str], seeds: list[int], overrides: dict[str, Any]
+) -> str:
+    """Deterministic id, so rerunning the same command reuses the same dir (and its caches)."""
+    key = json.dumps(
+        {
+            "profile": profile,
+            "datasets": datasets,
+            "methods": methods,
+            "seeds": seeds,
+            "overrides": overrides,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return f"{profile}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+@flow(name="benchmark", log_prints=True)
+def benchmark(
+    profile: str = "quick",
+    datasets: list[str] | None = None,
+    methods: list[str] | None = None,
+    seeds: list[int] | None = None,
+    out: str | None = None,
+    work_pool: str | None = None,
+    data_dir: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    parallel: int = 1,
+    deployment: str = "train-run/train-run",
+    run_timeout_s: float | None = None,
+    runner: str = DEFAULT_RUNNER,
+    publish: bool = True,
+) -> dict[str, Any]:
+    """Returns {run_dir, report, runs: [{run_id, status, source, state}], n_cached, n_computed, ...}."""
+    log = get_run_logger()
+    datasets = list(datasets or ["fpb_50agree"])
+    methods = list(methods or DEFAULT_METHODS)
+    seeds = [int(s) for s in (seeds or DEFAULT_SEEDS)]
+    overrides = dict(overrides or {})
+    run_dir = Path(
+        out or Path("runs") / default_run_id(profile, datasets, methods, seeds, overrides)
+    ).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = str(run_dir)
+    t0 = time.perf_counter()
+
+    manifest = {
+        "run_id": run_dir.name,
+        "title": "Flat-LoRA benchmark",
+        "profile": profile,
+        "datasets": datasets,
+        "methods": methods,
+        "seeds": seeds,
+        "overrides": overrides,
+        "work_pool": work_pool,
+    }
+    atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+    # 1. validate every dataset before any training (ValidationFailed stops the flow, not retried)
+    split_seed = int(overrides.get("split_seed", 0))
+    validation = {ds: validate_task(ds, data_dir=data_dir, split_seed=split_seed) for ds in datasets}
+    atomic_write_text(
+        run_dir / "validation.json", json.dumps(validation, indent=1, sort_keys=True, default=str) + "\n"
+    )
+
+    # 2. the grid
+    specs = [run_spec(profile, ds, m, s, overrides) for ds in datasets for m in methods for s in seeds]
+    hashes = [config_hash(sp) for sp in specs]
+    if work_pool:
+        log.info("launching %d runs on work pool %r via deployment %s", len(specs), work_pool, deployment)
+        futures = [
+            remote_run_task.with_options(result_storage=result_storage(out_dir)).submit(
+                sp,
+                h,
+                out_dir,
+                data_dir=data_dir,
+                deployment=deployment,
+                timeout_s=run_timeout_s,
+                runner=runner,
+            )
+            for sp, h in zip(specs, hashes, strict=True)
+        ]
+        wait(futures)
+        states = [f.state for f in futures]
+    else:
+        task = train_run_task.with_options(result_storage=result_storage(out_dir))
+        if parallel > 1:
+            futures = task.map(
+                specs, hashes, unmapped(out_dir), data_dir=unmapped(data_dir), runner=unmapped(runner)
+            )
+            wait(futures)
+            states = [f.state for f in futures]
+        else:  # torch already uses every core: one run at a time is fastest on CPU
+            states = [
+                task(sp, h, out_dir, data_dir=data_dir, runner=runner, return_state=True)
+                for sp, h in zip(specs, hashes, strict=True)
+            ]
+
+    runs: list[dict[str, Any]] = []
+    for sp, st in zip(specs, states, strict=True):
+        row: dict[str, Any] = {
+            "dataset": sp["dataset"],
+            "method": sp["method"],
+            "seed": sp["seed"],
+            "state": st.name,
+        }
+        if st.is_completed():
+            res = st.result()
+            row.update(
+                run_id=res["run_id"],
+                status=res["status"],
+                source="cached" if st.name == "Cached" else res["source"],
+            )
+        else:
+            row.update(status="error", source="error", error=str(st.message))
+        runs.append(row)
+    grid_s = time.perf_counter() - t0
+
+    # 3-5. stats + report (regenerated from records on disk), then the artifact
+    report = report_task(out_dir)
+    artifact = publish_report_task(report) if publish else None
+    result = {
+        "run_dir": out_dir,
+        "report": report,
+        "artifact_key": artifact,
+        "runs": runs,
+        "n_runs": len(runs),
+        "n_cached": sum(r["source"] == "cached" for r in runs),
+        "n_disk": sum(r["source"] == "disk" for r in runs),
+        "n_computed": sum(r["source"] in ("computed", "remote") for r in runs),
+        "n_errors": sum(r["source"] == "error" for r in runs),
+        "grid_wall_s": round(grid_s, 2),
+        "total_wall_s": round(time.perf_counter() - t0, 2),
+    }
+    log.info(
+        "benchmark done: %s (cached %d, from disk %d, computed %d, errors %d)",
+        report,
+        result["n_cached"],
+        result["n_disk"],
+        result["n_computed"],
+        result["n_errors"],
+    )
+    return result

@@ -1,0 +1,79 @@
+"""The LLM robustness flow: build samples -> run them -> analyse -> publish report.md as an artifact.
+
+Deployed as ``llm-robustness`` (prefect.yaml, entrypoint flows/llm_robustness.py:llm_robustness).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from tasks.llm import analyze_task, build_samples_task, publish_report_task, run_samples_task
+
+
+@flow(name="llm-robustness", log_prints=True)
+def llm_robustness(
+    suite: str = "all",
+    provider: str = "local",
+    model: str | None = None,
+    mitigation: str = "both",
+    out: str | None = None,
+    seed: int = 0,
+    limit: int | None = None,
+    judge: str = "auto",
+    base_url: str | None = None,
+    concurrency: int = 8,
+    cost_limit: float | None = None,
+    max_new_tokens: int = 128,
+    publish: bool = True,
+) -> dict[str, Any]:
+    """Returns {out, summary, report, artifact, headline}; judge "auto" = heuristic for local, else provider."""
+    log = get_run_logger()
+    out_dir = str(Path(out or Path("runs") / "llm_eval" / f"{suite}_{provider}_{mitigation}").resolve())
+    samples = build_samples_task(suite, mitigation, seed, limit)
+    run_samples_task(
+        samples,
+        provider,
+        model,
+        base_url,
+        out_dir,
+        seed=seed,
+        concurrency=concurrency,
+        cost_limit=cost_limit,
+        max_new_tokens=max_new_tokens,
+    )
+    use_judge = (
+        "provider" if judge == "provider" or (judge == "auto" and provider != "local") else "heuristic"
+    )
+    headline = analyze_task(
+        out_dir,
+        [s.id for s in samples],
+        judge=use_judge,
+        provider=provider,
+        model=model,
+        base_url=base_url,
+        concurrency=concurrency,
+        provenance={
+            "suite": suite,
+            "mitigation": mitigation,
+            "seed": seed,
+            "limit": limit,
+            "orchestrator": "prefect flow llm-robustness",
+        },
+    )
+    report = str(Path(out_dir) / "report.md")
+    key = publish_report_task(report) if publish else None
+    log.info("llm-robustness %s: %s", suite, headline)
+    return {
+        "out": out_dir,
+        "summary": str(Path(out_dir) / "summary.json"),
+        "report": report,
+        "artifact": key,
+        "headline": headline,
+    }
+
+
+if __name__ == "__main__":
+    llm_robustness()

@@ -1,0 +1,149 @@
+"""Response cache: SQLite in WAL mode behind one dedicated thread.
+
+HELM's users hit "database is locked" because many threads wrote through many connections.
+Here exactly one connection exists, owned by a single worker thread; every get/put is queued to
+it, so SQLite never sees concurrent writers from this process. WAL + busy_timeout cover a second
+process on the same file. Only successful responses are stored (errors are never cached).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from llm_eval.types import Request, Response, canonical_json
+
+__all__ = ["ResponseCache", "cache_key", "default_cache_path"]
+
+
+def default_cache_path() -> Path:
+    """FLATBENCH_LLM_CACHE (a file), else FLATBENCH_CACHE_DIR/llm_cache.sqlite, else ~/.cache/flatbench."""
+    if os.environ.get("FLATBENCH_LLM_CACHE"):
+        return Path(os.environ["FLATBENCH_LLM_CACHE"])
+    root = os.environ.get("FLATBENCH_CACHE_DIR") or str(Path.home() / ".cache" / "flatbench")
+    return Path(root) / "llm_cache.sqlite"
+
+
+def cache_key(provider: str, model: str, request: Request, extra: dict[str, Any] | None = None) -> str:
+    """sha256 of canonical JSON of provider + model + params + system + messages (+ provider extras,
+    e.g. the local model's seed and token cap, which change the answer)."""
+    payload = {
+        "provider": provider,
+        "model": model,
+        "params": request.params,
+        "system": request.system,
+        "messages": request.messages,
+        "extra": extra or {},
+    }
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created_at REAL NOT NULL
+)
+"""
+
+
+class ResponseCache:
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_cache_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One thread, one connection: all SQLite access is serialized here.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-cache")
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._closed = False
+        self._pool.submit(self._conn).result()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(_SCHEMA)
+            self._local.conn = conn
+            self._conns.append(conn)
+        return conn
+
+    # -- blocking operations, only ever run on the worker thread --------------------------------
+    def _get(self, key: str) -> Response | None:
+        row = self._conn().execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+        return Response.from_dict(json.loads(row[0])) if row else None
+
+    def _put(self, key: str, provider: str, model: str, response: Response) -> None:
+        self._conn().execute(
+            "INSERT OR REPLACE INTO responses (key, provider, model, response, created_at) VALUES (?, ?, ?, ?, ?)",
+            (key, provider, model, canonical_json(response.to_dict()), time.time()),
+        )
+
+    def _get_many(self, keys: list[str]) -> dict[str, Response]:
+        out: dict[str, Response] = {}
+        conn = self._conn()
+        for i in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+            chunk = keys[i : i + 500]
+            q = f"SELECT key, response FROM responses WHERE key IN ({','.join('?' * len(chunk))})"
+            for key, raw in conn.execute(q, chunk):
+                out[key] = Response.from_dict(json.loads(raw))
+        return out
+
+    def _count(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+    # -- public API ------------------------------------------------------------------------------
+    def get(self, key: str) -> Response | None:
+        return self._pool.submit(self._get, key).result()
+
+    def put(self, key: str, provider: str, model: str, response: Response) -> None:
+        self._pool.submit(self._put, key, provider, model, response).result()
+
+    def get_many(self, keys: list[str]) -> dict[str, Response]:
+        return self._pool.submit(self._get_many, keys).result()
+
+    def put_nowait(self, key: str, provider: str, model: str, response: Response) -> Future[None]:
+        """Queue a write on the cache thread without waiting (the runner gathers these at the end)."""
+        return self._pool.submit(self._put, key, provider, model, response)
+
+    def __len__(self) -> int:
+        return self._pool.submit(self._count).result()
+
+    async def aget(self, key: str) -> Response | None:
+        return await asyncio.wrap_future(self._pool.submit(self._get, key))
+
+    async def aget_many(self, keys: list[str]) -> dict[str, Response]:
+        return await asyncio.wrap_future(self._pool.submit(self._get_many, keys))
+
+    async def aput(self, key: str, provider: str, model: str, response: Response) -> None:
+        await asyncio.wrap_future(self._pool.submit(self._put, key, provider, model, response))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        def _close_all() -> None:
+            for c in self._conns:
+                c.close()
+
+        self._pool.submit(_close_all).result()
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> ResponseCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,262 @@
+"""Claude through the official SDK (AsyncAnthropic), imported lazily.
+
+Retry layering (all bounded):
+- the SDK retries 429/529/5xx/timeouts itself, honouring ``retry-after`` (``max_retries``);
+- ``should_retry`` tells the runner to try again (its own ``max_attempts``) after timeouts,
+  connection errors, overload and malformed replies that survived the SDK's retries.
+Every HTTP attempt passes through a middleware that reports 429/529 to rate-limit listeners
+(the runner's AIMD limiter), so backing off happens even while the SDK retries internally.
+
+The key comes from ``api_key`` or ANTHROPIC_API_KEY. It is never put in ``repr``, records or
+error strings (``secret_values`` lets the runner scrub it from anything it records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from llm_eval.pricing import PriceTable
+from llm_eval.types import ProviderError, Request, Response, Usage
+
+if TYPE_CHECKING:
+    from anthropic import AsyncAnthropic
+
+__all__ = ["DEFAULT_MODEL", "AnthropicProvider", "MalformedReply"]
+
+DEFAULT_MODEL = "claude-sonnet-5-5"  # newest Sonnet in the installed SDK's ModelParam literals
+
+RATE_LIMIT_STATUSES = frozenset({429, 529})
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+def _counts(batch: Any) -> dict[str, int]:
+    return {k: int(v) for k, v in batch.request_counts.to_dict().items()}
+
+
+class MalformedReply(ProviderError):
+    """The API answered 2xx but the body was not a usable message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
+class BatchEntryError(ProviderError):
+    """One request of a Message Batch errored, expired or was canceled."""
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 4,
+        prices: PriceTable | None = None,
+        batch_poll_s: float = 10.0,
+        send_temperature: bool = False,
+        http_backend: str = "auto",
+    ) -> None:
+        self.model = model or DEFAULT_MODEL
+        key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+        if not key:
+            raise ProviderError(
+                "no Anthropic API key: set ANTHROPIC_API_KEY, pass api_key, or use the CLI's "
+                "--api-key-block to read a Prefect Secret block"
+            )
+        self.__key = key
+        self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+        if timeout_s <= 0:
+            raise ValueError(f"`timeout_s` must be > 0, got {timeout_s}")
+        if max_retries < 0:
+            raise ValueError(f"`max_retries` must be >= 0, got {max_retries}")
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.prices = prices or PriceTable()
+        self.batch_poll_s = batch_poll_s
+        self.send_temperature = send_temperature
+        if http_backend not in ("auto", "aiohttp", "httpx"):
+            raise ValueError(f"`http_backend` must be auto|aiohttp|httpx, got {http_backend!r}")
+        self.http_backend = http_backend
+        self.http_attempts = 0  # every HTTP attempt, SDK retries included
+        self.rate_limited = 0
+        self._listeners: list[Callable[[], None]] = []
+        self._clients: dict[int, AsyncAnthropic] = {}
+        self.cache_extra: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"AnthropicProvider(model={self.model!r}, base_url={self.base_url!r})"
+
+    def secret_values(self) -> list[str]:
+        return [self.__key]
+
+    def add_rate_limit_listener(self, fn: Callable[[], None]) -> None:
+        if fn not in self._listeners:
+            self._listeners.append(fn)
+
+    # -- client ----------------------------------------------------------------------------------
+    def _client(self) -> AsyncAnthropic:
+        """One client per event loop: httpx connection pools are bound to the loop that made them."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(id(loop))
+        if client is None:
+            from anthropic import AsyncAnthropic
+
+            provider = self
+
+            async def observe(request: Any, call_next: Any) -> Any:
+                provider.http_attempts += 1
+                response = await call_next(request)
+                if response.status_code in RATE_LIMIT_STATUSES:
+                    provider.rate_limited += 1
+                    for fn in provider._listeners:
+                        fn()
+                return response
+
+            client = AsyncAnthropic(
+                api_key=self.__key,
+                base_url=self.base_url,
+                timeout=self.timeout_s,
+                max_retries=self.max_retries,
+                middleware=[observe],
+                http_client=self._http_client(),
+            )
+            self._clients = {k: v for k, v in self._clients.items() if k == id(loop)}
+            self._clients[id(loop)] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close the client of the running loop (the runner calls this before its loop ends)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.pop(id(loop), None)
+        if client is not None:
+            await client.close()
+
+    def _http_client(self) -> Any:
+        """aiohttp transport when available (the SDK's recommendation for high concurrency: about
+        half the client CPU per request of the default httpx pool), else the SDK default."""
+        if self.http_backend == "httpx":
+            return None
+        from anthropic import DefaultAioHttpClient
+
+        try:
+            return DefaultAioHttpClient(timeout=self.timeout_s)
+        except RuntimeError:  # the SDK's vendored transport needs aiohttp
+            if self.http_backend == "aiohttp":
+                raise ProviderError(
+                    "`http_backend` aiohttp needs the package `aiohttp` (anthropic[aiohttp])"
+                ) from None
+            return None
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": request.max_tokens,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in request.messages],
+        }
+        if request.system:
+            params["system"] = request.system
+        if self.send_temperature:
+            params["temperature"] = request.temperature
+        return params
+
+    def _used_params(self, request: Request) -> dict[str, Any]:
+        """What was actually sent: API version 2026-10-21 (SDK 2.x) rejects sampling parameters,
+        so the study's temperature is recorded as requested but not sent unless opted in."""
+        return {
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature if self.send_temperature else None,
+            "requested_temperature": request.temperature,
+        }
+
+    def _to_response(self, message: Any, request: Request, *, batch: bool = False) -> Response:
+        try:
+            blocks = message.content
+            text = "".join(b.text for b in blocks if getattr(b, "type", None) == "text")
+            usage = Usage(int(message.usage.input_tokens), int(message.usage.output_tokens))
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise MalformedReply(f"malformed reply: {type(exc).__name__}") from None
+        if not isinstance(blocks, list) or not any(getattr(b, "type", None) == "text" for b in blocks):
+            raise MalformedReply("malformed reply: no text content block")
+        model = getattr(message, "model", None) or self.model
+        return Response(
+            text=text,
+            usage=usage,
+            model=self.model,
+            stop_reason=getattr(message, "stop_reason", None),
+            cost_usd=self.prices.cost(model if isinstance(model, str) else self.model, usage, batch=batch),
+            params=self._used_params(request),
+            raw_id=getattr(message, "id", None),
+        )
+
+    # -- Provider protocol -----------------------------------------------------------------------
+    async def generate(self, request: Request) -> Response:
+        params = self._params(request)
+        extra = {"temperature": params.pop("temperature")} if "temperature" in params else None
+        try:
+            message = await self._client().messages.create(**params, extra_body=extra)
+        except json.JSONDecodeError:
+            raise MalformedReply("malformed reply: body is not valid JSON") from None
+        except Exception as exc:
+            if type(exc).__name__ == "APIResponseValidationError":
+                raise MalformedReply("malformed reply: body does not match the Messages schema") from None
+            raise
+        return self._to_response(message, request)
+
+    def should_retry(self, exc: BaseException) -> bool:
+        import anthropic
+
+        if isinstance(exc, ProviderError):
+            return exc.retryable
+        if isinstance(exc, anthropic.APITimeoutError | anthropic.APIConnectionError | asyncio.TimeoutError):
+            return True
+        if isinstance(exc, anthropic.APIStatusError):
+            return exc.status_code in RETRYABLE_STATUSES
+        return isinstance(exc, json.JSONDecodeError)
+
+    # -- Message Batches -------------------------------------------------------------------------
+    async def generate_batch(
+        self,
+        items: list[tuple[str, Request]],
+        on_poll: Callable[[dict[str, int]], None] | None = None,
+    ) -> dict[str, Response | BaseException]:
+        """Submit one Message Batch, poll until it ends, map results back by custom_id."""
+        client = self._client()
+        reqs = dict(items)
+        batch = await client.messages.batches.create(
+            requests=[{"custom_id": cid, "params": self._params(req)} for cid, req in items]  # type: ignore[typeddict-item]
+        )
+        while batch.processing_status != "ended":
+            if on_poll is not None:
+                on_poll(_counts(batch))
+            await asyncio.sleep(self.batch_poll_s)
+            batch = await client.messages.batches.retrieve(batch.id)
+        if on_poll is not None:
+            on_poll(_counts(batch))
+        out: dict[str, Response | BaseException] = {}
+        async for entry in await client.messages.batches.results(batch.id):
+            res = entry.result
+            if res.type == "succeeded":
+                try:
+                    out[entry.custom_id] = self._to_response(res.message, reqs[entry.custom_id], batch=True)
+                except MalformedReply as exc:
+                    out[entry.custom_id] = exc
+            elif res.type == "errored":
+                err = res.error.error
+                etype = getattr(err, "type", "error")
+                out[entry.custom_id] = BatchEntryError(
+                    f"batch entry errored: {etype}: {getattr(err, 'message', '')}",
+                    retryable=etype in ("api_error", "overloaded_error", "rate_limit_error", "timeout_error"),
+                )
+            elif res.type == "expired":
+                out[entry.custom_id] = BatchEntryError("batch entry expired", retryable=True)
+            else:
+                out[entry.custom_id] = BatchEntryError(f"batch entry {res.type}", retryable=False)
+        return out

@@ -1,0 +1,574 @@
+"""Run samples against a provider: bounded + adaptive concurrency, cache, retries, resume, cost limit.
+
+Guarantees (tested against the stub server with fault injection):
+- every sample ends as exactly one record in responses.jsonl (answered or error), or, when the
+  cost limit stops the run, as *not run* (no record; a rerun resumes it);
+- an answered sample is never requested again (resume) and a cached request is never paid twice;
+- retries are bounded: ``max_attempts`` of our own, each of which may include the SDK's retries;
+- error strings are sanitized before they are recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from llm_eval.cache import ResponseCache, cache_key
+from llm_eval.records import RESPONSES_FILE, JsonlWriter, prepare_resume, sanitize
+from llm_eval.types import Provider, Record, Request, Response, Sample, Usage
+
+__all__ = ["AdaptiveLimiter", "RunStats", "arun_samples", "run_samples", "summarize"]
+
+log = logging.getLogger(__name__)
+
+
+class AdaptiveLimiter:
+    """AIMD concurrency limit: halve on a rate limit, +1/limit per success, within [min, max].
+
+    Shrinks at most once per ``cooldown_s`` so a burst of 429s from requests already in flight
+    counts as one congestion signal (as TCP does per round trip).
+    """
+
+    def __init__(self, max_concurrency: int, *, min_concurrency: int = 1, cooldown_s: float = 1.0) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"`concurrency` must be >= 1, got {max_concurrency}")
+        if not 1 <= min_concurrency <= max_concurrency:
+            raise ValueError(f"`min_concurrency` must be in [1, {max_concurrency}], got {min_concurrency}")
+        self.max = max_concurrency
+        self.min = min_concurrency
+        self.cooldown_s = cooldown_s
+        self.limit: float = float(max_concurrency)
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.n_shrinks = 0
+        self._last_shrink = -float("inf")
+        self._cond: asyncio.Condition | None = None
+
+    @property
+    def allowed(self) -> int:
+        return max(self.min, int(self.limit))
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def acquire(self) -> None:
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: self.in_flight < self.allowed)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    async def release(self) -> None:
+        cond = self._condition()
+        async with cond:
+            self.in_flight -= 1
+            cond.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> Any:
+        await self.acquire()
+        try:
+            yield
+        finally:
+            await self.release()
+
+    def on_rate_limited(self) -> None:
+        now = time.monotonic()
+        if now - self._last_shrink < self.cooldown_s:
+            return
+        self._last_shrink = now
+        self.limit = max(float(self.min), self.limit / 2)
+        self.n_shrinks += 1
+        log.info("rate limited: concurrency limit -> %d", self.allowed)
+
+    def on_success(self) -> None:
+        before = self.allowed
+        self.limit = min(float(self.max), self.limit + 1.0 / max(self.limit, 1.0))
+        if self.allowed > before and self._cond is not None:
+            asyncio.get_running_loop().create_task(self._wake())
+
+    async def _wake(self) -> None:
+        cond = self._condition()
+        async with cond:
+            cond.notify_all()
+
+
+@dataclass
+class RunStats:
+    """Live and final counters (also the console summary)."""
+
+    n_samples: int = 0
+    skipped_done: int = 0
+    answered: int = 0
+    errors: int = 0
+    cached: int = 0
+    not_run: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    attempts: int = 0
+    cost_limit_hit: bool = False
+    wall_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def summarize(samples: Sequence[Sample], records: Sequence[Record]) -> dict[str, Any]:
+    """Counts for a finished (or partial) run; errors and not-run are kept apart from answers."""
+    by_id = {r.sample_id: r for r in records}
+    ids = [s.id for s in samples]
+    recs = [by_id[i] for i in ids if i in by_id]
+    return {
+        "n_samples": len(ids),
+        "answered": sum(r.ok for r in recs),
+        "errors": sum(not r.ok for r in recs),
+        "not_run": len(ids) - len(recs),
+        "cached": sum(r.cached for r in recs),
+        "input_tokens": sum(r.usage.input_tokens for r in recs),
+        "output_tokens": sum(r.usage.output_tokens for r in recs),
+        "cost_usd": round(sum(r.cost_usd for r in recs), 6),
+    }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _secrets(provider: Provider) -> list[str]:
+    vals = getattr(provider, "secret_values", None)
+    return [v for v in (vals() if callable(vals) else vals or []) if v]
+
+
+def _error_text(exc: BaseException, provider: Provider) -> str:
+    msg = f"{type(exc).__name__}: {exc}"
+    return sanitize(msg, _secrets(provider))[:1000]
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int, stats: RunStats, label: str) -> Iterator[Callable[..., None]]:
+    """A rich progress bar with live tokens, cost and error counts; yields ``refresh(note=None)``."""
+    if not enabled:
+        yield lambda note=None: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+        transient=False,
+    ) as prog:
+        task = prog.add_task(label, total=total, info="")
+        notes: dict[str, str] = {"note": ""}
+
+        def refresh(note: str | None = None) -> None:
+            if note is not None:
+                notes["note"] = note
+            done = stats.answered + stats.errors
+            info = (
+                f"tok in {stats.input_tokens} out {stats.output_tokens} | ${stats.cost_usd:.4f}"
+                f" | err {stats.errors} | cached {stats.cached}"
+            )
+            if notes["note"]:
+                info += f" | {notes['note']}"
+            prog.update(task, completed=done, info=info)
+
+        yield refresh
+        refresh()
+
+
+def _batch_note(counts: dict[str, int]) -> str:
+    return "batch " + " ".join(f"{k} {v}" for k, v in counts.items() if v)
+
+
+class _Run:
+    def __init__(
+        self,
+        provider: Provider,
+        writer: JsonlWriter,
+        cache: ResponseCache | None,
+        *,
+        refresh: bool,
+        cost_limit: float | None,
+        max_attempts: int,
+        retry_backoff_s: float,
+        attempt_timeout_s: float | None,
+        limiter: AdaptiveLimiter,
+        stats: RunStats,
+    ) -> None:
+        self.provider = provider
+        self.writer = writer
+        self.cache = cache
+        self.refresh = refresh
+        self.cost_limit = cost_limit
+        self.max_attempts = max_attempts
+        self.retry_backoff_s = retry_backoff_s
+        self.attempt_timeout_s = attempt_timeout_s
+        self.limiter = limiter
+        self.stats = stats
+        self.records: dict[str, Record] = {}
+        self.update: Callable[..., None] = lambda note=None: None
+        self.cache_extra: dict[str, Any] = dict(getattr(provider, "cache_extra", {}) or {})
+        self.hits: dict[str, Response] = {}
+        self.pending_puts: list[Future[None]] = []
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def key(self, request: Request) -> str:
+        return cache_key(self.provider.name, self.provider.model, request, self.cache_extra)
+
+    def budget_spent(self) -> bool:
+        if self.cost_limit is not None and self.stats.cost_usd >= self.cost_limit:
+            self.stats.cost_limit_hit = True
+            return True
+        return False
+
+    def emit(
+        self,
+        sample: Sample,
+        *,
+        response: Response | None,
+        error: str | None,
+        attempts: int,
+        latency_s: float,
+        cached: bool,
+        batch: bool = False,
+    ) -> None:
+        req = sample.request
+        rec = Record(
+            sample_id=sample.id,
+            item_id=sample.item_id,
+            condition=sample.condition,
+            variant=sample.variant,
+            provider=self.provider.name,
+            model=(response.model if response and response.model else self.provider.model),
+            params=dict(response.params) if response and response.params else dict(req.params),
+            system=req.system,
+            messages=[dict(m) for m in req.messages],
+            response_text=response.text if response else None,
+            usage=response.usage if response else Usage(),
+            cost_usd=0.0 if (cached or response is None) else response.cost_usd,
+            latency_s=round(latency_s, 4),
+            attempts=attempts,
+            error=error,
+            cached=cached,
+            meta=dict(sample.meta),
+            batch=batch,
+            finished_at=_now(),
+        )
+        self.writer.write(rec)
+        self.records[sample.id] = rec
+        st = self.stats
+        st.attempts += attempts
+        if error is None:
+            st.answered += 1
+            st.cached += int(cached)
+            st.input_tokens += rec.usage.input_tokens
+            st.output_tokens += rec.usage.output_tokens
+            st.cost_usd += rec.cost_usd
+        else:
+            st.errors += 1
+        self.update()
+
+    async def prefetch(self, samples: Sequence[Sample]) -> None:
+        """One cache query for every pending sample, instead of one thread hop per sample."""
+        if self.cache is None or self.refresh or not samples:
+            return
+        hits = await self.cache.aget_many([self.key(s.request) for s in samples])
+        self.hits = {s.id: hits[k] for s in samples if (k := self.key(s.request)) in hits}
+
+    def cached(self, sample: Sample) -> bool:
+        hit = self.hits.pop(sample.id, None)
+        if hit is None:
+            return False
+        self.emit(sample, response=hit, error=None, attempts=0, latency_s=0.0, cached=True)
+        return True
+
+    def store(self, sample: Sample, response: Response) -> None:
+        if self.cache is not None:
+            fut = self.cache.put_nowait(
+                self.key(sample.request), self.provider.name, self.provider.model, response
+            )
+            self.pending_puts.append(fut)
+
+    async def flush_cache(self) -> None:
+        if self.pending_puts:
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in self.pending_puts))
+            self.pending_puts.clear()
+
+    # -- interactive mode ------------------------------------------------------------------------
+    async def one(self, sample: Sample) -> None:
+        if self.cached(sample):
+            return
+        async with self.limiter.slot():
+            t0 = time.perf_counter()
+            attempt = 0
+            while True:
+                if self.budget_spent():
+                    return  # not run: no record, a rerun resumes it
+                attempt += 1
+                try:
+                    if self.attempt_timeout_s is not None:
+                        resp = await asyncio.wait_for(
+                            self.provider.generate(sample.request), self.attempt_timeout_s
+                        )
+                    else:
+                        resp = await self.provider.generate(sample.request)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    retry = attempt < self.max_attempts and _safe_should_retry(self.provider, exc)
+                    log.debug(
+                        "sample %s attempt %d failed (%s), retry=%s",
+                        sample.id,
+                        attempt,
+                        type(exc).__name__,
+                        retry,
+                    )
+                    if retry:
+                        delay = self.retry_backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+                        await asyncio.sleep(delay)
+                        continue
+                    self.emit(
+                        sample,
+                        response=None,
+                        error=_error_text(exc, self.provider),
+                        attempts=attempt,
+                        latency_s=time.perf_counter() - t0,
+                        cached=False,
+                    )
+                    return
+                self.limiter.on_success()
+                self.store(sample, resp)
+                self.emit(
+                    sample,
+                    response=resp,
+                    error=None,
+                    attempts=attempt,
+                    latency_s=time.perf_counter() - t0,
+                    cached=False,
+                )
+                return
+
+    # -- batch mode ------------------------------------------------------------------------------
+    async def batched(
+        self, samples: list[Sample], batch_size: int, on_poll: Callable[[dict[str, int]], None]
+    ) -> None:
+        gen_batch = getattr(self.provider, "generate_batch", None)
+        if gen_batch is None:
+            raise ValueError(f"`batch` is not supported by provider {self.provider.name!r}")
+        misses = [s for s in samples if not self.cached(s)]
+        attempts: dict[str, int] = {s.id: 0 for s in misses}
+        pending = misses
+        while pending:
+            retry: list[Sample] = []
+            for start in range(0, len(pending), batch_size):
+                if self.budget_spent():
+                    return
+                chunk = pending[start : start + batch_size]
+                ids = {_custom_id(s.id): s for s in chunk}
+                t0 = time.perf_counter()
+                results: dict[str, Response | BaseException] = await gen_batch(
+                    [(cid, s.request) for cid, s in ids.items()], on_poll
+                )
+                wall = time.perf_counter() - t0
+                for cid, s in ids.items():
+                    attempts[s.id] += 1
+                    res = results.get(cid, RuntimeError("batch returned no result for this request"))
+                    if isinstance(res, Response):
+                        self.store(s, res)
+                        self.emit(
+                            s,
+                            response=res,
+                            error=None,
+                            attempts=attempts[s.id],
+                            latency_s=wall,
+                            cached=False,
+                            batch=True,
+                        )
+                    elif attempts[s.id] < self.max_attempts and _safe_should_retry(self.provider, res):
+                        retry.append(s)
+                    else:
+                        self.emit(
+                            s,
+                            response=None,
+                            error=_error_text(res, self.provider),
+                            attempts=attempts[s.id],
+                            latency_s=wall,
+                            cached=False,
+                            batch=True,
+                        )
+            pending = retry
+
+
+def _custom_id(sample_id: str) -> str:
+    """Batch custom_id must match ^[a-zA-Z0-9_-]{1,64}$; sample ids may contain '/' etc."""
+    return "s-" + hashlib.sha256(sample_id.encode()).hexdigest()[:40]
+
+
+def _safe_should_retry(provider: Provider, exc: BaseException) -> bool:
+    try:
+        return bool(provider.should_retry(exc))
+    except Exception:
+        return False
+
+
+async def arun_samples(
+    samples: Sequence[Sample],
+    provider: Provider,
+    out_dir: str | Path,
+    *,
+    concurrency: int = 8,
+    cache: ResponseCache | str | Path | None = None,
+    cost_limit: float | None = None,
+    use_cache: bool = True,
+    refresh: bool = False,
+    batch: bool = False,
+    progress: bool = True,
+    max_attempts: int = 3,
+    retry_backoff_s: float = 0.5,
+    attempt_timeout_s: float | None = None,
+    batch_size: int = 10_000,
+    limiter: AdaptiveLimiter | None = None,
+    stats: RunStats | None = None,
+) -> list[Record]:
+    """Async core of :func:`run_samples`. Returns the final record of every sample that has one."""
+    if max_attempts < 1:
+        raise ValueError(f"`max_attempts` must be >= 1, got {max_attempts}")
+    if cost_limit is not None and cost_limit < 0:
+        raise ValueError(f"`cost_limit` must be >= 0, got {cost_limit}")
+    ids = [s.id for s in samples]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})[:5]
+        raise ValueError(f"sample ids must be unique within a run, duplicated: {dupes}")
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / RESPONSES_FILE
+    existing = {r.sample_id: r for r in prepare_resume(path)}
+    todo = [s for s in samples if not (s.id in existing and existing[s.id].ok)]
+
+    stats = stats if stats is not None else RunStats()
+    stats.n_samples = len(samples)
+    stats.skipped_done = len(samples) - len(todo)
+    limiter = limiter or AdaptiveLimiter(concurrency)
+    add_listener = getattr(provider, "add_rate_limit_listener", None)
+    if callable(add_listener):
+        add_listener(limiter.on_rate_limited)
+
+    own_cache = False
+    cache_obj: ResponseCache | None = None
+    if use_cache:
+        if isinstance(cache, ResponseCache):
+            cache_obj = cache
+        else:
+            cache_obj, own_cache = ResponseCache(cache), True
+
+    writer = JsonlWriter(path)
+    run = _Run(
+        provider,
+        writer,
+        cache_obj,
+        refresh=refresh,
+        cost_limit=cost_limit,
+        max_attempts=max_attempts,
+        retry_backoff_s=retry_backoff_s,
+        attempt_timeout_s=attempt_timeout_s,
+        limiter=limiter,
+        stats=stats,
+    )
+    t0 = time.perf_counter()
+    label = f"{provider.name}:{provider.model}" + (" (batch)" if batch else "")
+    try:
+        with _progress(progress, len(todo), stats, label) as refresh_bar:
+            run.update = refresh_bar
+            await run.prefetch(todo)
+            if batch:
+                await run.batched(list(todo), batch_size, lambda counts: refresh_bar(_batch_note(counts)))
+            else:
+                tasks = [asyncio.create_task(run.one(s)) for s in todo]
+                try:
+                    await asyncio.gather(*tasks)
+                except BaseException:
+                    for t in tasks:
+                        t.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    raise
+    finally:
+        try:
+            await run.flush_cache()
+        except Exception as exc:  # a cache failure must not lose the records already written
+            log.warning("response cache write failed: %s", type(exc).__name__)
+        aclose = getattr(provider, "aclose", None)
+        if callable(aclose):
+            with contextlib.suppress(Exception):
+                await aclose()
+        writer.close()
+        if any(sid in existing for sid in run.records):
+            prepare_resume(path)  # retried errors were superseded: keep one line per sample
+        if own_cache and cache_obj is not None:
+            cache_obj.close()
+        stats.wall_s = time.perf_counter() - t0
+    final = {**existing, **run.records}
+    stats.not_run = sum(1 for s in samples if s.id not in final)
+    stats.extra["limiter"] = {
+        "final_limit": limiter.allowed,
+        "shrinks": limiter.n_shrinks,
+        "peak": limiter.peak_in_flight,
+    }
+    return [final[s.id] for s in samples if s.id in final]
+
+
+def run_samples(
+    samples: Sequence[Sample],
+    provider: Provider,
+    out_dir: str | Path,
+    *,
+    concurrency: int = 8,
+    cache: ResponseCache | str | Path | None = None,
+    cost_limit: float | None = None,
+    use_cache: bool = True,
+    refresh: bool = False,
+    batch: bool = False,
+    progress: bool = True,
+    **kwargs: Any,
+) -> list[Record]:
+    """Run every sample not already answered in ``out_dir/responses.jsonl``; see :func:`arun_samples`.
+
+    Safe to call from inside a running event loop (e.g. an async Prefect task): it then runs on a
+    private loop in a worker thread.
+    """
+    coro = arun_samples(
+        samples,
+        provider,
+        out_dir,
+        concurrency=concurrency,
+        cache=cache,
+        cost_limit=cost_limit,
+        use_cache=use_cache,
+        refresh=refresh,
+        batch=batch,
+        progress=progress,
+        **kwargs,
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        return ex.submit(asyncio.run, coro).result()

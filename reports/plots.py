@@ -1,0 +1,121 @@
+"""Figures for the report (matplotlib, Agg backend): PNG files written beside report.md.
+
+Each function takes a :class:`reports.summary.DatasetSummary` and returns the file name it wrote (relative to
+``out_dir``) or None when there is nothing to plot; :func:`plot_dataset` fills ``DatasetSummary.figures``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from reports.summary import METHOD_LABELS, Band, DatasetSummary
+
+_DPI = 110
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def _save(fig: plt.Figure, out_dir: Path, name: str) -> str:
+    path = out_dir / name
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(
+        tmp, dpi=_DPI, bbox_inches="tight", metadata={"Software": None}
+    )  # no version stamp: stable bytes
+    plt.close(fig)
+    os.replace(tmp, path)
+    return name
+
+
+def _band(ax: plt.Axes, band: Band, label: str) -> None:
+    x, m, s = np.asarray(band.x), np.asarray(band.mean), np.asarray(band.std)
+    (line,) = ax.plot(x, m, label=label, lw=1.5)
+    ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.2, lw=0)
+
+
+def plot_train_loss(ds: DatasetSummary, out_dir: Path) -> str | None:
+    if not any(b.x for b in ds.train_loss.values()):
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for m, band in ds.train_loss.items():
+        if band.x:
+            _band(ax, band, METHOD_LABELS.get(m, m))
+    ax.set(xlabel="step", ylabel="train loss", title=f"{ds.name}: train loss (mean ± std over seeds)")
+    ax.legend()
+    return _save(fig, out_dir, f"{_slug(ds.name)}_train_loss.png")
+
+
+def plot_val(ds: DatasetSummary, out_dir: Path) -> str | None:
+    metrics = ("loss", "accuracy", "weighted_f1")
+    if not any(ds.val_curves[m][k].x for m in ds.val_curves for k in metrics):
+        return None
+    fig, axes = plt.subplots(1, len(metrics), figsize=(12, 3.5))
+    for ax, k in zip(axes, metrics, strict=True):
+        for m, curves in ds.val_curves.items():
+            if curves[k].x:
+                _band(ax, curves[k], METHOD_LABELS.get(m, m))
+        ax.set(xlabel="epoch", ylabel=f"val {k}")
+    axes[0].legend()
+    fig.suptitle(f"{ds.name}: validation (mean ± std over seeds)")
+    return _save(fig, out_dir, f"{_slug(ds.name)}_val.png")
+
+
+def plot_flatness(ds: DatasetSummary, out_dir: Path) -> str | None:
+    if not ds.flatness:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for m, f in ds.flatness.items():
+        ax.errorbar(
+            f.sigmas,
+            f.mean_increase,
+            yerr=f.std_increase,
+            marker="o",
+            capsize=3,
+            label=METHOD_LABELS.get(m, m),
+        )
+    ax.set(xlabel="σ (relative weight noise)", ylabel="loss increase", title=f"{ds.name}: flatness")
+    ax.legend()
+    return _save(fig, out_dir, f"{_slug(ds.name)}_flatness.png")
+
+
+def plot_confusion(ds: DatasetSummary, out_dir: Path) -> str | None:
+    if not ds.confusion:
+        return None
+    n = len(ds.confusion)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.4), squeeze=False)
+    for ax, (m, cm) in zip(axes[0], ds.confusion.items(), strict=True):
+        a = np.asarray(cm)  # (gold, pred)
+        ax.imshow(a, cmap="Blues")
+        for (i, j), v in np.ndenumerate(a):
+            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > a.max() / 2 else "black")
+        ticks = range(a.shape[0])
+        labels = ds.label_names if len(ds.label_names) == a.shape[0] else [str(t) for t in ticks]
+        ax.set_xticks(list(ticks), labels, rotation=30)
+        ax.set_yticks(list(ticks), labels)
+        ax.set(title=METHOD_LABELS.get(m, m), xlabel="predicted", ylabel="gold")
+    fig.suptitle(f"{ds.name}: confusion (summed over seeds)")
+    return _save(fig, out_dir, f"{_slug(ds.name)}_confusion.png")
+
+
+def plot_dataset(ds: DatasetSummary, out_dir: str | os.PathLike[str]) -> dict[str, str]:
+    """Write all figures for one dataset and record their file names in ``ds.figures``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for kind, fn in (
+        ("train_loss", plot_train_loss),
+        ("val", plot_val),
+        ("flatness", plot_flatness),
+        ("confusion", plot_confusion),
+    ):
+        name = fn(ds, out)
+        if name:
+            ds.figures[kind] = name
+    return ds.figures

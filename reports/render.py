@@ -1,0 +1,118 @@
+"""Pure rendering of a summary to Markdown with jinja2.
+
+Autoescape is off (the output is Markdown, not HTML); instead every data-derived string goes through the
+``md`` filter (:func:`reports.markdown.md_escape`) and every number through a formatting filter, so the
+template never prints a raw value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, is_dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from reports.markdown import md_escape
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def fmt_num(x: Any, digits: int = 3) -> str:
+    return f"{x:.{digits}f}" if _finite(x) else "n/a"
+
+
+def fmt_signed(x: Any, digits: int = 3) -> str:
+    return f"{x:+.{digits}f}" if _finite(x) else "n/a"
+
+
+def fmt_int(x: Any) -> str:
+    return f"{int(x):,}" if _finite(x) else "n/a"
+
+
+def fmt_p(p: Any) -> str:
+    if not _finite(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_pm(m: Any, digits: int = 3) -> str:
+    """``mean ± std`` from a MetricSummary-like mapping (std n/a when n < 2)."""
+    m = _as_map(m)
+    return f"{fmt_num(m.get('mean'), digits)} ± {fmt_num(m.get('std'), digits)}"
+
+
+def fmt_ci(lo: Any, hi: Any = None, digits: int = 3) -> str:
+    if hi is None and isinstance(lo, list | tuple):
+        lo, hi = lo
+    if not (_finite(lo) and _finite(hi)):
+        return "n/a"
+    return f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def fmt_duration(s: Any) -> str:
+    if not _finite(s):
+        return "n/a"
+    s = float(s)
+    if s < 120:
+        return f"{s:.1f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.2f} h"
+
+
+def _as_map(x: Any) -> Mapping[str, Any]:
+    if is_dataclass(x) and not isinstance(x, type):
+        return asdict(x)
+    return x if isinstance(x, Mapping) else {}
+
+
+def method_label(method: Any) -> str:
+    from reports.summary import METHOD_LABELS
+
+    return md_escape(METHOD_LABELS.get(str(method), str(method)))
+
+
+def significant(p: Any, alpha: float) -> bool:
+    return _finite(p) and p < alpha
+
+
+@cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=False,  # Markdown output; escaping is explicit through the `md` filter
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        md=md_escape,
+        num=fmt_num,
+        signed=fmt_signed,
+        int=fmt_int,
+        p=fmt_p,
+        pm=fmt_pm,
+        ci=fmt_ci,
+        duration=fmt_duration,
+        label=method_label,
+    )
+    env.globals.update(significant=significant, finite=_finite)
+    return env
+
+
+def render(summary: Any, template: str = "benchmark.md.j2", **extra: Any) -> str:
+    """Render ``summary`` (a dataclass with ``to_dict`` or a plain dict) with a template from reports/templates.
+
+    The template sees the summary's fields as top-level names (``datasets``, ``provenance``, ...) plus ``extra``.
+    """
+    data = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
+    return _env().get_template(template).render(**data, **extra)

@@ -1,0 +1,472 @@
+"""Seed-level statistics for the benchmark report.
+
+Everything is built on scipy (``ttest_ind``, ``ttest_rel``, ``bootstrap``, ``binomtest``, ``wilcoxon``,
+``nct``); this module only adds result objects, NaN-safe handling of degenerate inputs and the few
+formulas scipy does not ship (Holm, Newcombe's paired-proportion interval, effect sizes).
+
+Degenerate data (n < 2, zero variance, identical scores) emits :class:`DegenerateDataWarning` and returns
+objects whose numbers are NaN, so one odd cell never crashes a whole report.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import optimize, special
+from scipy import stats as st
+
+__all__ = [
+    "BootstrapCI",
+    "Comparison",
+    "DegenerateDataWarning",
+    "Description",
+    "McNemarResult",
+    "ProportionDiff",
+    "WilcoxonResult",
+    "bootstrap_mean_diff",
+    "cohens_d",
+    "compare",
+    "describe",
+    "hedges_g",
+    "holm",
+    "mcnemar_exact",
+    "min_detectable_effect",
+    "paired_d_z",
+    "paired_proportion_diff",
+    "ttest_power",
+    "wilcoxon_paired",
+    "wilson_interval",
+]
+
+NAN = float("nan")
+Values = Sequence[float] | np.ndarray  # per-seed scores
+
+
+class DegenerateDataWarning(UserWarning):
+    """Data too small or too constant for the requested statistic (mirrors scipy's own warning)."""
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, DegenerateDataWarning, stacklevel=3)
+
+
+def _arr(values: Values, name: str = "values") -> np.ndarray:
+    a = np.asarray(values, dtype=float).ravel()
+    if np.isnan(a).any():
+        raise ValueError(f"`{name}` must not contain NaN, got {a.tolist()}")
+    return a
+
+
+def _scale(*groups: Values) -> float:
+    """Magnitude for float-rounding tolerances: a constant 0.7 has var ~1e-33, not exactly 0."""
+    return max([1.0, *(float(np.max(np.abs(np.asarray(g, dtype=float)))) for g in groups if len(g))])
+
+
+# --------------------------------------------------------------------------------------------- describe
+@dataclass(frozen=True)
+class Description:
+    """Mean, sample std (ddof=1) and n of one metric over seeds."""
+
+    mean: float
+    std: float
+    n: int
+
+    @property
+    def sem(self) -> float:
+        return self.std / math.sqrt(self.n) if self.n >= 2 else NAN
+
+    def confidence_interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """Student-t interval for the mean (NaN when n < 2)."""
+        if self.n < 2 or not math.isfinite(self.sem):
+            return (NAN, NAN)
+        if self.sem == 0:
+            return (self.mean, self.mean)
+        lo, hi = st.t.interval(confidence, self.n - 1, loc=self.mean, scale=self.sem)
+        return (float(lo), float(hi))
+
+    def to_dict(self) -> dict[str, Any]:
+        lo, hi = self.confidence_interval()
+        return {"mean": self.mean, "std": self.std, "n": self.n, "ci_low": lo, "ci_high": hi}
+
+
+def describe(values: Values) -> Description:
+    a = _arr(values)
+    n = int(a.size)
+    if n == 0:
+        _warn("describe() got no values; mean and std are NaN")
+        return Description(NAN, NAN, 0)
+    if n < 2:
+        _warn(f"describe() got n={n}; std (ddof=1) is undefined")
+        return Description(float(a.mean()), NAN, n)
+    return Description(float(a.mean()), float(a.std(ddof=1)), n)
+
+
+# ----------------------------------------------------------------------------------------- effect sizes
+def cohens_d(a: Values, b: Values) -> float:
+    """(mean_a - mean_b) / pooled sd (ddof=1). NaN when the pooled sd is 0 or n < 2."""
+    x, y = _arr(a, "a"), _arr(b, "b")
+    if x.size < 2 or y.size < 2:
+        return NAN
+    sp2 = ((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2)
+    if math.sqrt(max(sp2, 0.0)) <= 1e-12 * _scale(x, y):
+        return NAN
+    return float((x.mean() - y.mean()) / math.sqrt(sp2))
+
+
+def hedges_g(a: Values, b: Values) -> float:
+    """Cohen's d times the exact small-sample correction J(df) = Γ(df/2) / (√(df/2) Γ((df-1)/2))."""
+    d = cohens_d(a, b)
+    df = len(a) + len(b) - 2
+    if not math.isfinite(d) or df < 2:
+        return NAN
+    log_j = special.gammaln(df / 2) - 0.5 * math.log(df / 2) - special.gammaln((df - 1) / 2)
+    return float(d * math.exp(log_j))
+
+
+def paired_d_z(a: Values, b: Values) -> float:
+    """Standardised mean of paired differences, mean(a-b) / sd(a-b)."""
+    d = _arr(a, "a") - _arr(b, "b")
+    if d.size < 2:
+        return NAN
+    sd = d.std(ddof=1)
+    return float(d.mean() / sd) if sd > 1e-12 * _scale(a, b) else NAN
+
+
+# -------------------------------------------------------------------------------------------- t-tests
+@dataclass(frozen=True)
+class Comparison:
+    """Result of comparing two sets of per-seed scores; ``estimate`` is mean(a) - mean(b)."""
+
+    test: str  # "welch" | "paired_t"
+    statistic: float
+    pvalue: float
+    df: float
+    estimate: float
+    n: int  # pairs (paired) or total observations (welch)
+    n_a: int
+    n_b: int
+    effect_size: float
+    effect_size_name: str  # "hedges_g" | "d_z"
+    stderr: float
+    _result: Any = field(default=None, repr=False, compare=False)
+
+    def confidence_interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """CI of the mean difference; delegates to scipy's ``TtestResult.confidence_interval``."""
+        if self._result is None or not (math.isfinite(self.stderr) and self.stderr > 0):
+            return (NAN, NAN)
+        ci = self._result.confidence_interval(confidence_level=confidence)
+        return (float(ci.low), float(ci.high))
+
+    def to_dict(self) -> dict[str, Any]:
+        lo, hi = self.confidence_interval()
+        return {
+            "test": self.test,
+            "statistic": self.statistic,
+            "pvalue": self.pvalue,
+            "df": self.df,
+            "estimate": self.estimate,
+            "n": self.n,
+            "n_a": self.n_a,
+            "n_b": self.n_b,
+            "effect_size": self.effect_size,
+            "effect_size_name": self.effect_size_name,
+            "ci_low": lo,
+            "ci_high": hi,
+        }
+
+
+def compare(a: Values, b: Values, paired: bool) -> Comparison:
+    """Welch t-test (``paired=False``, the study's choice) or paired t-test over seeds (``paired=True``)."""
+    x, y = _arr(a, "a"), _arr(b, "b")
+    est = float(x.mean() - y.mean()) if x.size and y.size else NAN
+    if paired:
+        if x.size != y.size:
+            raise ValueError(f"paired compare needs equal lengths, got {x.size} and {y.size}")
+        n, name, es = int(x.size), "paired_t", paired_d_z(x, y)
+        es_name = "d_z"
+        too_small = n < 2
+        d = x - y
+        se = float(d.std(ddof=1) / math.sqrt(n)) if n >= 2 else NAN
+    else:
+        n, name, es = int(x.size + y.size), "welch", hedges_g(x, y)
+        es_name = "hedges_g"
+        too_small = x.size < 2 or y.size < 2
+        se = float(math.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)) if not too_small else NAN
+    if too_small:
+        _warn(f"{name}: need n >= 2 per group, got n_a={x.size}, n_b={y.size}; returning NaN")
+        return Comparison(name, NAN, NAN, NAN, est, n, int(x.size), int(y.size), NAN, es_name, NAN)
+    scale = _scale(x, y)
+    if se <= 1e-12 * scale:  # constant up to float rounding (np.var([0.7]*3) is ~1e-33, not 0)
+        se = 0.0
+        what = "identical scores" if abs(est) <= 1e-12 * scale else "zero variance"
+        _warn(f"{name}: {what} (a={x.tolist()}, b={y.tolist()}); t-test undefined, returning NaN")
+        return Comparison(name, NAN, NAN, NAN, est, n, int(x.size), int(y.size), NAN, es_name, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = st.ttest_rel(x, y) if paired else st.ttest_ind(x, y, equal_var=False)
+    return Comparison(
+        name,
+        float(res.statistic),
+        float(res.pvalue),
+        float(res.df),
+        est,
+        n,
+        int(x.size),
+        int(y.size),
+        es,
+        es_name,
+        se,
+        res,
+    )
+
+
+# ------------------------------------------------------------------------------------------ bootstrap
+@dataclass(frozen=True)
+class BootstrapCI:
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    paired: bool
+    n_resamples: int
+    method: str
+
+    def confidence_interval(self) -> tuple[float, float]:
+        return (self.low, self.high)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "estimate": self.estimate,
+            "low": self.low,
+            "high": self.high,
+            "confidence": self.confidence,
+            "paired": self.paired,
+            "n_resamples": self.n_resamples,
+            "method": self.method,
+        }
+
+
+def bootstrap_mean_diff(
+    a: Values,
+    b: Values,
+    paired: bool,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    seed: int = 0,
+) -> BootstrapCI:
+    """Percentile bootstrap CI of mean(a) - mean(b) (seeded, so reports are reproducible).
+
+    Percentile rather than BCa: with 3 seeds BCa's jackknife acceleration is itself degenerate.
+    Paired resamples whole seeds (the differences); unpaired resamples each group independently.
+    """
+    x, y = _arr(a, "a"), _arr(b, "b")
+    est = float(x.mean() - y.mean()) if x.size and y.size else NAN
+    nan_ci = BootstrapCI(est, NAN, NAN, confidence, paired, n_resamples, "percentile")
+    if paired and x.size != y.size:
+        raise ValueError(f"paired bootstrap needs equal lengths, got {x.size} and {y.size}")
+    if x.size < 2 or y.size < 2:
+        _warn(f"bootstrap: need n >= 2 per group, got {x.size} and {y.size}; returning NaN CI")
+        return nan_ci
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if paired:
+            d = x - y
+            if np.ptp(d) <= 1e-12 * _scale(x, y):
+                _warn("bootstrap: all paired differences are identical; CI collapses to the point")
+                return BootstrapCI(est, est, est, confidence, paired, n_resamples, "percentile")
+            res = st.bootstrap(
+                (d,),
+                np.mean,
+                n_resamples=n_resamples,
+                confidence_level=confidence,
+                method="percentile",
+                rng=rng,
+                vectorized=True,
+            )
+        else:
+            if max(np.ptp(x), np.ptp(y)) <= 1e-12 * _scale(x, y):
+                _warn("bootstrap: both groups are constant; CI collapses to the point")
+                return BootstrapCI(est, est, est, confidence, paired, n_resamples, "percentile")
+
+            def diff(u: np.ndarray, v: np.ndarray, axis: int = -1) -> np.ndarray:
+                return np.mean(u, axis=axis) - np.mean(v, axis=axis)
+
+            res = st.bootstrap(
+                (x, y),
+                diff,
+                n_resamples=n_resamples,
+                confidence_level=confidence,
+                method="percentile",
+                rng=rng,
+                vectorized=True,
+            )
+    ci = res.confidence_interval
+    return BootstrapCI(est, float(ci.low), float(ci.high), confidence, paired, n_resamples, "percentile")
+
+
+# ----------------------------------------------------------------------------------- proportions, McNemar
+def _bool_pair(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(correct_a, dtype=bool).ravel()
+    y = np.asarray(correct_b, dtype=bool).ravel()
+    if x.size != y.size:
+        raise ValueError(f"correct_a and correct_b must have equal length, got {x.size} and {y.size}")
+    return x, y
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    """Exact McNemar: b = a right & b wrong, c = a wrong & b right; p from Binom(b + c, 1/2)."""
+
+    b: int
+    c: int
+    pvalue: float
+    statistic: float  # min(b, c), as statsmodels' exact test
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"b": self.b, "c": self.c, "pvalue": self.pvalue, "statistic": self.statistic, "n": self.n}
+
+
+def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemarResult:
+    x, y = _bool_pair(correct_a, correct_b)
+    b = int(np.sum(x & ~y))
+    c = int(np.sum(~x & y))
+    if b + c == 0:
+        _warn("McNemar: no discordant pairs (the two methods agree on every example); p = 1")
+        return McNemarResult(b, c, 1.0, 0.0, int(x.size))
+    p = float(st.binomtest(b, b + c, 0.5, alternative="two-sided").pvalue)
+    return McNemarResult(b, c, p, float(min(b, c)), int(x.size))
+
+
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for k successes in n trials (scipy's ``proportion_ci(method='wilson')``)."""
+    if n <= 0:
+        _warn(f"wilson_interval: n must be > 0, got {n}; returning NaN")
+        return (NAN, NAN)
+    if not 0 <= k <= n:
+        raise ValueError(f"`k` must be in [0, n={n}], got {k}")
+    ci = st.binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return (float(ci.low), float(ci.high))
+
+
+@dataclass(frozen=True)
+class ProportionDiff:
+    """Difference of two paired proportions p_a - p_b with Newcombe's (1998, method 10) score interval."""
+
+    estimate: float
+    n: int
+    n11: int
+    n10: int
+    n01: int
+    n00: int
+    confidence: float = 0.95
+
+    def confidence_interval(self, confidence: float | None = None) -> tuple[float, float]:
+        conf = self.confidence if confidence is None else confidence
+        n = self.n
+        if n == 0:
+            return (NAN, NAN)
+        p1 = (self.n11 + self.n10) / n
+        p2 = (self.n11 + self.n01) / n
+        l1, u1 = wilson_interval(self.n11 + self.n10, n, conf)
+        l2, u2 = wilson_interval(self.n11 + self.n01, n, conf)
+        denom = (self.n11 + self.n10) * (self.n01 + self.n00) * (self.n11 + self.n01) * (self.n10 + self.n00)
+        phi = (self.n11 * self.n00 - self.n10 * self.n01) / math.sqrt(denom) if denom > 0 else 0.0
+        d = p1 - p2
+        dl = math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
+        du = math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))
+        return (max(d - dl, -1.0), min(d + du, 1.0))
+
+    def to_dict(self) -> dict[str, Any]:
+        lo, hi = self.confidence_interval()
+        return {"estimate": self.estimate, "n": self.n, "ci_low": lo, "ci_high": hi}
+
+
+def paired_proportion_diff(
+    correct_a: Sequence[bool], correct_b: Sequence[bool], confidence: float = 0.95
+) -> ProportionDiff:
+    x, y = _bool_pair(correct_a, correct_b)
+    n = int(x.size)
+    if n == 0:
+        _warn("paired_proportion_diff: no examples; returning NaN")
+        return ProportionDiff(NAN, 0, 0, 0, 0, 0, confidence)
+    n11, n10 = int(np.sum(x & y)), int(np.sum(x & ~y))
+    n01, n00 = int(np.sum(~x & y)), int(np.sum(~x & ~y))
+    return ProportionDiff((n10 - n01) / n, n, n11, n10, n01, n00, confidence)
+
+
+# ------------------------------------------------------------------------------------------- wilcoxon
+@dataclass(frozen=True)
+class WilcoxonResult:
+    statistic: float
+    pvalue: float
+    n: int
+    n_nonzero: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"statistic": self.statistic, "pvalue": self.pvalue, "n": self.n, "n_nonzero": self.n_nonzero}
+
+
+def wilcoxon_paired(x: Values, y: Values) -> WilcoxonResult:
+    """Wilcoxon signed-rank test of x - y (two-sided; exact for small n)."""
+    a, b = _arr(x, "x"), _arr(y, "y")
+    if a.size != b.size:
+        raise ValueError(f"wilcoxon_paired needs equal lengths, got {a.size} and {b.size}")
+    d = a - b
+    nz = int(np.count_nonzero(d))
+    if nz == 0:
+        _warn("wilcoxon: all paired differences are zero; test undefined, returning NaN")
+        return WilcoxonResult(NAN, NAN, int(d.size), 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = st.wilcoxon(a, b)
+    return WilcoxonResult(float(res.statistic), float(res.pvalue), int(d.size), nz)
+
+
+# ---------------------------------------------------------------------------------------------- holm
+def holm(pvalues: Values) -> list[float]:
+    """Holm-Bonferroni step-down adjusted p-values, in input order. NaNs stay NaN and don't count."""
+    p = np.asarray(pvalues, dtype=float).ravel()
+    out = np.full(p.shape, NAN)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = ok.size
+    if m == 0:
+        return out.tolist()
+    order = ok[np.argsort(p[ok], kind="stable")]
+    running = 0.0
+    for rank, idx in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[idx]))
+        out[idx] = running
+    return out.tolist()
+
+
+# ------------------------------------------------------------------------------------------- power
+def ttest_power(effect: float, n: int, alpha: float = 0.05, paired: bool = True) -> float:
+    """Two-sided power of a t-test via the noncentral t distribution.
+
+    paired: one-sample test of n differences (effect = d_z, df = n-1, nc = d√n).
+    unpaired: two groups of n each (effect = d, df = 2n-2, nc = d√(n/2)).
+    """
+    if n < 2:
+        return NAN
+    df = n - 1 if paired else 2 * n - 2
+    nc = effect * math.sqrt(n if paired else n / 2)
+    tcrit = st.t.ppf(1 - alpha / 2, df)
+    power = float(st.nct.sf(tcrit, df, nc) + st.nct.cdf(-tcrit, df, nc))
+    return power if math.isfinite(power) else 1.0  # nct loses precision only far in the tail (power ~ 1)
+
+
+def min_detectable_effect(n: int, alpha: float = 0.05, power: float = 0.8, paired: bool = True) -> float:
+    """Smallest standardised effect detectable with the given power (solves ``ttest_power = power``)."""
+    if n < 2:
+        _warn(f"min_detectable_effect: need n >= 2, got {n}")
+        return NAN
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise ValueError(f"`alpha` and `power` must be in (0, 1), got alpha={alpha}, power={power}")
+    return float(optimize.brentq(lambda d: ttest_power(d, n, alpha, paired) - power, 1e-9, 30.0, xtol=1e-10))

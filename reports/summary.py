@@ -1,0 +1,625 @@
+"""Aggregate run records (one per dataset x method x seed) into a :class:`BenchmarkSummary`.
+
+The summary is the only thing the report template sees, so every number in ``report.md`` is derived here
+from the raw records. Design choices (stated in the report too):
+
+* Failed runs (``status != "ok"``) are excluded from every statistic and listed with their reason.
+* Seed-level tests per (dataset, metric, method pair): Welch t-test (the study's choice), paired t-test over
+  seeds present for both methods (same seed = same split and data order), percentile bootstrap CI of the mean
+  difference, Hedges' g (Welch) and d_z (paired).
+* Example-level test: exact McNemar on **majority-vote predictions across seeds** (the modal predicted label
+  per test example, ties broken towards the lowest seed). This gives one test on the shared test set per pair
+  instead of several dependent per-seed tests; per-seed McNemar p-values are kept as supplementary detail.
+* Holm correction is applied per test family (Welch, paired t, McNemar) across all comparisons in the report.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from reports import stats
+
+METRICS: tuple[str, ...] = ("accuracy", "weighted_f1", "macro_f1")
+TEST_METRICS: tuple[str, ...] = ("accuracy", "weighted_f1")  # metrics that get significance tests
+METHOD_ORDER: tuple[str, ...] = ("full", "lora", "flat_lora", "sam_ab", "sam_w")
+METHOD_LABELS: dict[str, str] = {
+    "full": "Full FT",
+    "lora": "LoRA",
+    "flat_lora": "Flat-LoRA",
+    "sam_ab": "SAM on A,B",
+    "sam_w": "SAM on W",
+}
+ALPHA = 0.05
+MAX_DISAGREEMENTS = 15
+
+
+# ------------------------------------------------------------------------------------------ dataclasses
+@dataclass
+class MetricSummary:
+    mean: float
+    std: float
+    n: int
+    ci_low: float
+    ci_high: float
+
+
+@dataclass
+class MethodSummary:
+    method: str
+    label: str
+    seeds: list[int]
+    metrics: dict[str, MetricSummary]
+
+
+@dataclass
+class ComparisonRow:
+    dataset: str
+    metric: str
+    method_a: str
+    method_b: str
+    mean_a: float
+    mean_b: float
+    diff: float  # mean(a) - mean(b)
+    welch: dict[str, Any]
+    paired: dict[str, Any] | None  # None when < 2 common seeds
+    bootstrap: dict[str, Any]
+    mcnemar: dict[str, Any] | None  # majority-vote McNemar (accuracy rows only)
+    mcnemar_per_seed: dict[str, float] = field(default_factory=dict)
+    welch_p_holm: float = math.nan
+    paired_p_holm: float = math.nan
+    mcnemar_p_holm: float = math.nan
+
+
+@dataclass
+class Band:
+    """Mean ± std over seeds at each x (step or epoch)."""
+
+    x: list[float]
+    mean: list[float]
+    std: list[float]
+    n: list[int]
+
+
+@dataclass
+class FlatnessSummary:
+    sigmas: list[float]
+    mean_increase: list[float]  # mean over seeds of each seed's mean loss increase
+    std_increase: list[float]  # std over seeds
+    base_loss: float
+    n: int
+
+
+@dataclass
+class CostSummary:
+    method: str
+    wall_time_s: MetricSummary
+    peak_mem_mb: MetricSummary
+    trainable_params: int | None
+    total_params: int | None
+
+
+@dataclass
+class Disagreement:
+    index: int
+    text: str
+    gold: str
+    flat_lora: str
+    lora: str
+    winner: str  # "flat_lora" | "lora" | "neither"
+
+
+@dataclass
+class BucketRow:
+    bucket: str
+    n: int
+    error_rate: dict[str, float]  # method -> error rate of majority predictions within the bucket
+
+
+@dataclass
+class ErrorAnalysis:
+    n_test: int
+    n_disagree: int
+    flat_lora_wins: int
+    lora_wins: int
+    disagreements: list[Disagreement]
+    top_errors: dict[str, list[tuple[str, str, int]]]  # method -> [(gold, pred, count)] summed over seeds
+    buckets: list[BucketRow]
+    n_neither: int = 0
+    bucket_method: str = (
+        "heuristic keyword/regex buckets (not annotated): mixed-signal = contrast words; "
+        "forward-looking = future/guidance words; numeric = digits with %/comparisons; jargon = accounting terms"
+    )
+
+
+@dataclass
+class DatasetSummary:
+    name: str
+    label_names: list[str]
+    methods: list[MethodSummary]
+    comparisons: list[ComparisonRow]
+    train_loss: dict[str, Band]
+    val_curves: dict[str, dict[str, Band]]  # method -> metric -> band over epochs
+    flatness: dict[str, FlatnessSummary]
+    confusion: dict[str, list[list[int]]]  # method -> summed over seeds, rows = gold, cols = pred
+    error_analysis: ErrorAnalysis | None
+    cost: list[CostSummary]
+    checksum: str | None
+    n_train: int | None
+    n_val: int | None
+    n_test: int | None
+    figures: dict[str, str] = field(default_factory=dict)  # kind -> PNG file name beside report.md
+
+
+@dataclass
+class FailedRun:
+    run_id: str
+    dataset: str
+    method: str
+    seed: int | None
+    reason: str
+
+
+@dataclass
+class Provenance:
+    git_shas: list[str]
+    versions: dict[str, str]
+    versions_consistent: bool
+    devices: list[str]
+    config_hashes: dict[str, str]  # run_id -> config hash
+    dataset_checksums: dict[str, str]
+    total_wall_time_s: float
+    started_at: str | None
+    finished_at: str | None
+    profiles: list[str]
+
+
+@dataclass
+class PowerNote:
+    n_seeds: int
+    alpha: float
+    power: float
+    d_z: float  # paired design
+    d: float  # unpaired (Welch-like) design, n per group
+    in_metric_units: dict[str, float]  # "<dataset>/<a> vs <b>/<metric>" -> d_z * observed sd of differences
+
+
+@dataclass
+class BenchmarkSummary:
+    title: str
+    run_id: str
+    n_records: int
+    n_ok: int
+    datasets: list[DatasetSummary]
+    failed_runs: list[FailedRun]
+    provenance: Provenance
+    validation: dict[str, Any] | None
+    power_note: PowerNote | None
+    alpha: float = ALPHA
+    mcnemar_method: str = "exact McNemar on majority-vote predictions across seeds (ties: lowest seed)"
+    holm_method: str = "Holm, per test family (Welch / paired t / McNemar) across all comparisons"
+    bootstrap_method: str = "percentile bootstrap, 9999 resamples, seed 0 (paired: over seeds)"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN/inf become None)."""
+        return _jsonable(asdict(self))
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    return obj
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def method_sort_key(method: str) -> tuple[int, str]:
+    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), method)
+
+
+def _quiet_describe(values: Sequence[float]) -> MetricSummary:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        d = stats.describe(values)
+        lo, hi = d.confidence_interval(0.95)
+    return MetricSummary(d.mean, d.std, d.n, lo, hi)
+
+
+def _band(series: Iterable[Mapping[float, float]]) -> Band:
+    by_x: dict[float, list[float]] = defaultdict(list)
+    for s in series:
+        for x, v in s.items():
+            if v is not None and math.isfinite(v):
+                by_x[x].append(float(v))
+    xs = sorted(by_x)
+    mean = [float(np.mean(by_x[x])) for x in xs]
+    std = [float(np.std(by_x[x], ddof=1)) if len(by_x[x]) > 1 else 0.0 for x in xs]
+    return Band([float(x) for x in xs], mean, std, [len(by_x[x]) for x in xs])
+
+
+def _majority(preds_by_seed: Sequence[tuple[int, str]]) -> str:
+    """Modal label; ties go to the prediction of the lowest seed (deterministic)."""
+    counts = Counter(p for _, p in preds_by_seed)
+    top = max(counts.values())
+    for _, p in sorted(preds_by_seed):
+        if counts[p] == top:
+            return p
+    raise ValueError("no predictions")  # pragma: no cover
+
+
+# heuristic failure-mode buckets from the study (keyword/regex; clearly labelled heuristic in the report)
+_BUCKETS: dict[str, re.Pattern[str]] = {
+    "mixed-signal": re.compile(
+        r"\b(but|however|although|though|while|whereas|despite|yet|offset|nevertheless)\b", re.I
+    ),
+    "forward-looking / temporal": re.compile(
+        r"\b(will|expects?|expected|expecting|forecasts?|outlook|guidance|anticipates?|plans?|"
+        r"estimates?|projected|next (year|quarter)|going to|is to|are to|future)\b",
+        re.I,
+    ),
+    "numeric / relative": re.compile(
+        r"(\d[\d.,]*\s*(%|percent|pct)|\bfrom\b.*\d.*\bto\b.*\d|\b(compared|year-on-year|yoy|than)\b.*\d)",
+        re.I,
+    ),
+    "financial jargon": re.compile(
+        r"\b(write-?downs?|impairments?|ebitda?|goodwill|provisions?|restructuring|dividends?|"
+        r"margins?|liquidity|capex|redundanc(y|ies)|layoffs?|operating (profit|loss)|net sales)\b",
+        re.I,
+    ),
+}
+
+
+def failure_buckets(text: str) -> list[str]:
+    """Heuristic failure-mode buckets a sentence falls into (may be several or none)."""
+    return [name for name, rx in _BUCKETS.items() if rx.search(text)]
+
+
+# --------------------------------------------------------------------------------------------- main
+def summarize(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    validation: Mapping[str, Any] | None = None,
+    run_id: str = "",
+    title: str = "Flat-LoRA benchmark",
+    n_resamples: int = 9999,
+) -> BenchmarkSummary:
+    """Build the full summary. Pure: same records in, same summary out."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    failed = [
+        FailedRun(
+            str(r.get("run_id", "?")),
+            str(r.get("dataset", "?")),
+            str(r.get("method", "?")),
+            r.get("seed"),
+            str(r.get("failure_reason") or "unknown"),
+        )
+        for r in records
+        if r.get("status") != "ok"
+    ]
+    failed.sort(key=lambda f: (f.dataset, method_sort_key(f.method), f.seed or 0))
+
+    by_ds: dict[str, dict[str, list[Mapping[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in ok:
+        by_ds[str(r["dataset"])][str(r["method"])].append(r)
+    for methods in by_ds.values():
+        for runs in methods.values():
+            runs.sort(key=lambda r: int(r["seed"]))
+
+    datasets = [_dataset_summary(name, by_ds[name], n_resamples) for name in sorted(by_ds)]
+    _apply_holm([c for d in datasets for c in d.comparisons])
+    n_seeds = min((len(runs) for m in by_ds.values() for runs in m.values()), default=0)
+    return BenchmarkSummary(
+        title=title,
+        run_id=run_id,
+        n_records=len(records),
+        n_ok=len(ok),
+        datasets=datasets,
+        failed_runs=failed,
+        provenance=_provenance(records),
+        validation=dict(validation) if validation is not None else None,
+        power_note=_power_note(n_seeds, datasets) if 0 < n_seeds < 5 else None,
+    )
+
+
+def _comparison_pairs(methods: Iterable[str]) -> list[tuple[str, str]]:
+    present = set(methods)
+    pairs = [("flat_lora", "lora"), ("flat_lora", "full")]
+    pairs += [(m, "lora") for m in ("sam_ab", "sam_w")]
+    return [(a, b) for a, b in pairs if a in present and b in present]
+
+
+def _dataset_summary(
+    name: str, runs: Mapping[str, list[Mapping[str, Any]]], n_resamples: int
+) -> DatasetSummary:
+    methods = sorted(runs, key=method_sort_key)
+    first = runs[methods[0]][0]
+    info = first.get("dataset_info") or {}
+    label_names = list(info.get("label_names") or [])
+
+    method_rows = [
+        MethodSummary(
+            m,
+            METHOD_LABELS.get(m, m),
+            [int(r["seed"]) for r in runs[m]],
+            {
+                k: _quiet_describe([float(r["test"][k]) for r in runs[m] if r["test"].get(k) is not None])
+                for k in METRICS
+            },
+        )
+        for m in methods
+    ]
+
+    majority = {m: _majority_predictions(runs[m]) for m in methods}
+    comparisons: list[ComparisonRow] = []
+    for a, b in _comparison_pairs(methods):
+        for metric in TEST_METRICS:
+            comparisons.append(_compare_methods(name, metric, a, b, runs[a], runs[b], majority, n_resamples))
+
+    train_loss = {
+        m: _band({float(p["step"]): p["loss"] for p in (r.get("train_loss") or [])} for r in runs[m])
+        for m in methods
+    }
+    val_curves = {
+        m: {
+            k: _band({float(p["epoch"]): p.get(k) for p in (r.get("val_history") or [])} for r in runs[m])
+            for k in ("loss", *METRICS)
+        }
+        for m in methods
+    }
+    flatness = {m: f for m in methods if (f := _flatness(runs[m])) is not None}
+    confusion: dict[str, list[list[int]]] = {}
+    for m in methods:
+        mats = [
+            np.asarray(r["test"]["confusion_matrix"], dtype=int)
+            for r in runs[m]
+            if r["test"].get("confusion_matrix")
+        ]
+        if mats and all(x.shape == mats[0].shape for x in mats):
+            confusion[m] = np.sum(mats, axis=0).tolist()
+
+    cost = []
+    for m in methods:
+        costs = [r.get("cost") or {} for r in runs[m]]
+        tp = [c["trainable_params"] for c in costs if c.get("trainable_params") is not None]
+        tot = [c["total_params"] for c in costs if c.get("total_params") is not None]
+        cost.append(
+            CostSummary(
+                m,
+                _quiet_describe([float(c["wall_time_s"]) for c in costs if c.get("wall_time_s") is not None]),
+                _quiet_describe([float(c["peak_mem_mb"]) for c in costs if c.get("peak_mem_mb") is not None]),
+                int(tp[0]) if tp else None,
+                int(tot[0]) if tot else None,
+            )
+        )
+
+    return DatasetSummary(
+        name=name,
+        label_names=label_names,
+        methods=method_rows,
+        comparisons=comparisons,
+        train_loss=train_loss,
+        val_curves=val_curves,
+        flatness=flatness,
+        confusion=confusion,
+        error_analysis=_error_analysis(runs, majority),
+        cost=cost,
+        checksum=info.get("checksum"),
+        n_train=info.get("n_train"),
+        n_val=info.get("n_val"),
+        n_test=info.get("n_test"),
+    )
+
+
+def _majority_predictions(runs: Sequence[Mapping[str, Any]]) -> dict[int, tuple[str, str, str]]:
+    """index -> (text, gold, majority pred) over the seeds that predicted that example."""
+    per_idx: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    meta: dict[int, tuple[str, str]] = {}
+    for r in runs:
+        for p in r.get("predictions") or []:
+            i = int(p["index"])
+            per_idx[i].append((int(r["seed"]), str(p["pred"])))
+            meta.setdefault(i, (str(p.get("text", "")), str(p["gold"])))
+    return {i: (meta[i][0], meta[i][1], _majority(v)) for i, v in per_idx.items()}
+
+
+def _compare_methods(
+    dataset: str,
+    metric: str,
+    a: str,
+    b: str,
+    runs_a: Sequence[Mapping[str, Any]],
+    runs_b: Sequence[Mapping[str, Any]],
+    majority: Mapping[str, Mapping[int, tuple[str, str, str]]],
+    n_resamples: int,
+) -> ComparisonRow:
+    va = {int(r["seed"]): float(r["test"][metric]) for r in runs_a}
+    vb = {int(r["seed"]): float(r["test"][metric]) for r in runs_b}
+    xa, xb = list(va.values()), list(vb.values())
+    common = sorted(set(va) & set(vb))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        welch = stats.compare(xa, xb, paired=False).to_dict()
+        paired = None
+        if len(common) >= 2:
+            paired = stats.compare([va[s] for s in common], [vb[s] for s in common], paired=True).to_dict()
+            boot = stats.bootstrap_mean_diff(
+                [va[s] for s in common], [vb[s] for s in common], paired=True, n_resamples=n_resamples
+            )
+        else:
+            boot = stats.bootstrap_mean_diff(xa, xb, paired=False, n_resamples=n_resamples)
+
+        mcnemar = None
+        per_seed: dict[str, float] = {}
+        if metric == "accuracy":
+            ma, mb = majority[a], majority[b]
+            idx = sorted(i for i in set(ma) & set(mb) if ma[i][1] == mb[i][1])
+            if idx:
+                ca = [ma[i][2] == ma[i][1] for i in idx]
+                cb = [mb[i][2] == mb[i][1] for i in idx]
+                mc = stats.mcnemar_exact(ca, cb)
+                pd = stats.paired_proportion_diff(ca, cb)
+                mcnemar = {
+                    **mc.to_dict(),
+                    "acc_a": float(np.mean(ca)),  # majority-vote accuracy, not the mean over seeds
+                    "acc_b": float(np.mean(cb)),
+                    "diff": pd.estimate,
+                    "diff_ci": list(pd.confidence_interval()),
+                }
+            pa = {int(r["seed"]): {int(p["index"]): p for p in r.get("predictions") or []} for r in runs_a}
+            pb = {int(r["seed"]): {int(p["index"]): p for p in r.get("predictions") or []} for r in runs_b}
+            for s in common:
+                ids = sorted(set(pa[s]) & set(pb[s]))
+                if ids:
+                    r_ = stats.mcnemar_exact(
+                        [pa[s][i]["pred"] == pa[s][i]["gold"] for i in ids],
+                        [pb[s][i]["pred"] == pb[s][i]["gold"] for i in ids],
+                    )
+                    per_seed[str(s)] = r_.pvalue
+    return ComparisonRow(
+        dataset=dataset,
+        metric=metric,
+        method_a=a,
+        method_b=b,
+        mean_a=float(np.mean(xa)),
+        mean_b=float(np.mean(xb)),
+        diff=float(np.mean(xa) - np.mean(xb)),
+        welch=welch,
+        paired=paired,
+        bootstrap=boot.to_dict(),
+        mcnemar=mcnemar,
+        mcnemar_per_seed=per_seed,
+    )
+
+
+def _apply_holm(rows: Sequence[ComparisonRow]) -> None:
+    welch = stats.holm([r.welch["pvalue"] for r in rows])
+    paired = stats.holm([r.paired["pvalue"] if r.paired else math.nan for r in rows])
+    mcn = stats.holm([r.mcnemar["pvalue"] if r.mcnemar else math.nan for r in rows])
+    for r, w, p, m in zip(rows, welch, paired, mcn, strict=True):
+        r.welch_p_holm, r.paired_p_holm, r.mcnemar_p_holm = w, p, m
+
+
+def _flatness(runs: Sequence[Mapping[str, Any]]) -> FlatnessSummary | None:
+    fl = [r["flatness"] for r in runs if r.get("flatness")]
+    if not fl or any(f["sigmas"] != fl[0]["sigmas"] for f in fl):
+        return None
+    inc = np.asarray([f["mean_increase"] for f in fl], dtype=float)  # (seeds, sigmas)
+    std = inc.std(axis=0, ddof=1) if len(fl) > 1 else np.zeros(inc.shape[1])
+    return FlatnessSummary(
+        [float(s) for s in fl[0]["sigmas"]],
+        inc.mean(axis=0).tolist(),
+        std.tolist(),
+        float(np.mean([f["base_loss"] for f in fl])),
+        len(fl),
+    )
+
+
+def _error_analysis(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+    majority: Mapping[str, Mapping[int, tuple[str, str, str]]],
+) -> ErrorAnalysis | None:
+    if not any(majority.values()):
+        return None
+    top: dict[str, list[tuple[str, str, int]]] = {}
+    for m, rs in runs.items():
+        errs: Counter[tuple[str, str]] = Counter(
+            (str(p["gold"]), str(p["pred"]))
+            for r in rs
+            for p in (r.get("predictions") or [])
+            if p["pred"] != p["gold"]
+        )
+        top[m] = [(g, p, c) for (g, p), c in sorted(errs.items(), key=lambda kv: (-kv[1], kv[0]))[:5]]
+
+    disagreements: list[Disagreement] = []
+    n_test = max(len(v) for v in majority.values())
+    fw = lw = 0
+    if "flat_lora" in majority and "lora" in majority:
+        fm, lm = majority["flat_lora"], majority["lora"]
+        for i in sorted(set(fm) & set(lm)):
+            text, gold, pf = fm[i]
+            pl = lm[i][2]
+            if pf != pl:
+                winner = "flat_lora" if pf == gold else "lora" if pl == gold else "neither"
+                fw += winner == "flat_lora"
+                lw += winner == "lora"
+                disagreements.append(Disagreement(i, text, gold, pf, pl, winner))
+    n_dis = len(disagreements)
+    # show wins of each side first so the table is informative even when truncated
+    disagreements.sort(key=lambda d: ({"flat_lora": 0, "lora": 1, "neither": 2}[d.winner], d.index))
+
+    buckets: list[BucketRow] = []
+    ref = next(iter(majority.values()))
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, (text, _, _) in ref.items():
+        for bname in failure_buckets(text):
+            members[bname].append(i)
+    for bname in _BUCKETS:
+        ids = members.get(bname, [])
+        rates = {}
+        for m, mp in majority.items():
+            have = [i for i in ids if i in mp]
+            rates[m] = sum(mp[i][2] != mp[i][1] for i in have) / len(have) if have else math.nan
+        buckets.append(
+            BucketRow(bname, len(ids), dict(sorted(rates.items(), key=lambda kv: method_sort_key(kv[0]))))
+        )
+    return ErrorAnalysis(
+        n_test, n_dis, fw, lw, disagreements[:MAX_DISAGREEMENTS], top, buckets, n_neither=n_dis - fw - lw
+    )
+
+
+def _provenance(records: Sequence[Mapping[str, Any]]) -> Provenance:
+    provs = [r.get("provenance") or {} for r in records]
+    versions_list = [p.get("versions") or {} for p in provs if p.get("versions")]
+    versions = {str(k): str(v) for k, v in (versions_list[0] if versions_list else {}).items()}
+    checksums: dict[str, str] = {}
+    for r in records:
+        info = r.get("dataset_info") or {}
+        if info.get("checksum"):
+            checksums[str(r.get("dataset"))] = str(info["checksum"])
+    started = sorted(str(p["started_at"]) for p in provs if p.get("started_at"))
+    finished = sorted(str(p["finished_at"]) for p in provs if p.get("finished_at"))
+    return Provenance(
+        git_shas=sorted({str(p["git_sha"]) for p in provs if p.get("git_sha")}),
+        versions=versions,
+        versions_consistent=all(v == versions_list[0] for v in versions_list),
+        devices=sorted({str(p["device"]) for p in provs if p.get("device")}),
+        config_hashes={
+            str(r.get("run_id")): str(r.get("config_hash", ""))
+            for r in sorted(records, key=lambda r: str(r.get("run_id")))
+        },
+        dataset_checksums=dict(sorted(checksums.items())),
+        total_wall_time_s=float(sum(float((r.get("cost") or {}).get("wall_time_s") or 0.0) for r in records)),
+        started_at=started[0] if started else None,
+        finished_at=finished[-1] if finished else None,
+        profiles=sorted({str(r["profile"]) for r in records if r.get("profile")}),
+    )
+
+
+def _power_note(n_seeds: int, datasets: Sequence[DatasetSummary]) -> PowerNote:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        dz = stats.min_detectable_effect(n_seeds, ALPHA, 0.8, paired=True)
+        d = stats.min_detectable_effect(n_seeds, ALPHA, 0.8, paired=False)
+    units: dict[str, float] = {}
+    for ds in datasets:
+        for c in ds.comparisons:
+            if (
+                c.paired
+                and math.isfinite(c.paired.get("effect_size", math.nan))
+                and c.paired["effect_size"] != 0
+            ):
+                sd_diff = abs(c.paired["estimate"] / c.paired["effect_size"])
+                units[f"{ds.name}/{c.method_a} vs {c.method_b}/{c.metric}"] = dz * sd_diff
+    return PowerNote(n_seeds, ALPHA, 0.8, dz, d, units)

@@ -1,0 +1,140 @@
+"""Thin Prefect tasks around llm_eval: build samples, run them, analyse, publish the report.
+
+Policy lives in the decorators. Running is retried (the runner resumes: answered samples are never
+requested again), deterministic failures (bad suite/provider/config) are not.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+
+from llm_eval.records import load_records
+from llm_eval.types import Provider, Sample
+
+
+def _deterministic(exc: BaseException) -> bool:
+    return isinstance(exc, ValueError | TypeError | KeyError | ImportError | FileNotFoundError)
+
+
+def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """retry_condition_fn: retry network/server blips, not configuration errors."""
+    try:
+        state.result()
+    except BaseException as exc:
+        return not _deterministic(exc)
+    return False
+
+
+def make_llm_provider(
+    provider: str,
+    model: str | None,
+    base_url: str | None,
+    *,
+    seed: int = 0,
+    max_new_tokens: int = 128,
+    api_key_block: str | None = None,
+) -> Provider:
+    """The same provider settings the CLI uses (API key from env or a Prefect Secret block)."""
+    from flows.cli_llm import resolve_api_key
+    from llm_eval.providers import make_provider
+
+    kw: dict[str, Any] = {}
+    if provider == "anthropic":
+        kw = {"api_key": resolve_api_key(api_key_block)}
+    elif provider == "local":
+        kw = {"max_new_tokens": max_new_tokens, "seed": seed}
+    return make_provider(provider, model=model, base_url=base_url, **kw)
+
+
+@task(name="llm-build-samples", task_run_name="build {suite} ({mitigation})")
+def build_samples_task(suite: str, mitigation: str, seed: int, limit: int | None = None) -> list[Sample]:
+    from llm_eval.suites import get_suite
+
+    samples = get_suite(suite)(mitigation, seed)
+    return samples[:limit] if limit else samples
+
+
+@task(name="llm-run-samples", retries=2, retry_delay_seconds=10, retry_condition_fn=retry_transient)
+def run_samples_task(
+    samples: list[Sample],
+    provider: str,
+    model: str | None,
+    base_url: str | None,
+    out: str,
+    *,
+    seed: int = 0,
+    concurrency: int = 8,
+    cost_limit: float | None = None,
+    max_new_tokens: int = 128,
+    use_cache: bool = True,
+    api_key_block: str | None = None,
+) -> str:
+    """Responses go to out/responses.jsonl; returns ``out``. A retry resumes where the last try stopped."""
+    from llm_eval.runner import run_samples
+
+    prov = make_llm_provider(
+        provider, model, base_url, seed=seed, max_new_tokens=max_new_tokens, api_key_block=api_key_block
+    )
+    run_samples(
+        samples,
+        prov,
+        out,
+        concurrency=concurrency,
+        cost_limit=cost_limit,
+        use_cache=use_cache,
+        progress=False,
+    )
+    return out
+
+
+@task(name="llm-analyze", retries=1, retry_condition_fn=retry_transient)
+def analyze_task(
+    out: str,
+    sample_ids: list[str],
+    *,
+    judge: str = "heuristic",
+    provider: str = "local",
+    model: str | None = None,
+    base_url: str | None = None,
+    concurrency: int = 8,
+    provenance: dict[str, Any] | None = None,
+    api_key_block: str | None = None,
+) -> dict[str, Any]:
+    """summary.json + report.md from this run's records (only the given sample ids)."""
+    from llm_eval.analysis import analyze
+
+    wanted = set(sample_ids)
+    records = [r for r in load_records(Path(out)) if r.sample_id in wanted]
+    jp = (
+        make_llm_provider(provider, model, base_url, api_key_block=api_key_block)
+        if judge == "provider"
+        else None
+    )
+    return analyze(
+        records,
+        out,
+        judge=judge,
+        judge_provider=jp,
+        run_kwargs={"concurrency": concurrency},
+        provenance=provenance,
+    )
+
+
+def artifact_key(out: str) -> str:
+    """Artifact keys allow lowercase letters, digits and dashes only."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", Path(out).name.lower()).strip("-") or "run"
+    return f"llm-robustness-{slug}"[:100]
+
+
+@task(name="llm-publish-report")
+def publish_report_task(report_path: str) -> str:
+    """The report.md written to disk, unchanged, as the flow run's markdown artifact."""
+    text = Path(report_path).read_text(encoding="utf-8")
+    key = artifact_key(str(Path(report_path).parent))
+    create_markdown_artifact(markdown=text, key=key, description=f"LLM robustness report ({report_path})")
+    return key

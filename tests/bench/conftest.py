@@ -1,0 +1,52 @@
+"""Shared fixtures for tests/bench: a tiny config-built BERT (fast, deterministic) and FPB splits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+needs_data = pytest.mark.skipif(
+    not (DATA_DIR / "financial_phrasebank").is_dir(), reason="../shared/data/financial_phrasebank not present"
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 2-layer, 32-wide BERT with MiniLM's tokenizer, saved like a real checkpoint."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from flatlora.bench.models import minilm_path
+
+    path = tmp_path_factory.mktemp("tiny_bert")
+    tok = AutoTokenizer.from_pretrained(minilm_path())
+    cfg = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        num_labels=3,
+    )
+    torch.manual_seed(0)
+    BertForSequenceClassification(cfg).save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def fpb_splits():  # type: ignore[no-untyped-def]
+    """AllAgree, split with split_seed 0 (no GE: the runner accepts ready splits)."""
+    if not (DATA_DIR / "financial_phrasebank").is_dir():
+        pytest.skip("shared data not present")
+    from flatlora.bench.data import load_fpb, make_splits
+
+    return make_splits(load_fpb("allagree", DATA_DIR), split_seed=0)

@@ -1,0 +1,95 @@
+"""RunConfig validation, profiles, canonical hash, --set parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from flatlora.bench.config import PROFILE_OVERRIDES, RunConfig, parse_set, resolve_config
+from flatlora.bench.records import record_path
+
+
+def test_default_profile_is_the_study_protocol() -> None:
+    c = resolve_config("default")
+    assert (c.lora_r, c.lora_alpha, c.lr, c.batch_size, c.max_len, c.epochs, c.sigma) == (
+        8,
+        16,
+        5e-5,
+        8,
+        256,
+        5,
+        0.05,
+    )
+    assert c.target_modules == ("query", "key", "value", "dense")
+    assert c.flatness_sigmas == (0.01, 0.05, 0.1) and c.flatness_k >= 5
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("sigma", -0.1, r"`sigma` must be >= 0, got -0.1"),
+        ("method", "dora", r"`method` must be one of"),
+        ("lora_r", 0, r"`lora_r` must be >= 1, got 0"),
+        ("lr", 0.0, r"`lr` must be > 0, got 0.0"),
+        ("flatness_k", 3, r"`flatness_k` must be >= 5, got 3"),
+        ("lora_dropout", 1.0, r"`lora_dropout` must be in \[0, 1\), got 1.0"),
+        ("max_train_examples", 0, r"`max_train_examples` must be >= 1 or None, got 0"),
+        ("lr_schedule", "step", r"`lr_schedule` must be linear\|cosine\|constant, got 'step'"),
+    ],
+)
+def test_bad_config_names_field_and_value(field: str, value: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        RunConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_resolve_config_profiles_and_overrides() -> None:
+    q = resolve_config("quick", method="flat_lora", seed=43)
+    assert (
+        q.profile == "quick"
+        and q.method == "flat_lora"
+        and q.max_len == PROFILE_OVERRIDES["quick"]["max_len"]
+    )
+    with pytest.raises(ValueError, match="unknown config field `lora_rank`"):
+        resolve_config("quick", lora_rank=4)
+    with pytest.raises(ValueError, match="`profile` must be one of"):
+        resolve_config("huge")
+
+
+def test_config_hash_is_canonical_and_sensitive() -> None:
+    a, b = resolve_config("smoke", seed=1), resolve_config("smoke", seed=1)
+    assert a.config_hash() == b.config_hash() and len(a.config_hash()) == 64
+    assert resolve_config("smoke", seed=2).config_hash() != a.config_hash()
+    assert resolve_config("smoke", seed=1, num_threads=1).config_hash() == a.config_hash()  # threads excluded
+    p = record_path(a, "/tmp/x")
+    assert p.name == f"fpb_50agree__lora__s1__{a.config_hash()[:8]}.json" and p.parent.name == "records"
+
+
+def test_parse_set_types() -> None:
+    out = parse_set(
+        [
+            "lr=1e-3",
+            "epochs=2",
+            "max_train_examples=None",
+            "flatness_sigmas=0.01,0.2",
+            "target_modules=query,value",
+            "max_grad_norm=0.5",
+            "lr_schedule=cosine",
+        ]
+    )
+    assert out == {
+        "lr": 1e-3,
+        "epochs": 2,
+        "max_train_examples": None,
+        "flatness_sigmas": (0.01, 0.2),
+        "target_modules": ("query", "value"),
+        "max_grad_norm": 0.5,
+        "lr_schedule": "cosine",
+    }
+    with pytest.raises(ValueError, match="unknown config field `nope`"):
+        parse_set(["nope=1"])
+
+
+def test_short_profiles_keep_a_smaller_lr_for_full_finetuning() -> None:
+    assert resolve_config("quick", method="full").lr == 1e-4
+    assert resolve_config("quick", method="lora").lr == PROFILE_OVERRIDES["quick"]["lr"]
+    assert resolve_config("quick", method="full", lr=3e-5).lr == 3e-5  # explicit override wins
+    assert resolve_config("default", method="full").lr == resolve_config("default", method="lora").lr == 5e-5

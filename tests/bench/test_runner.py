@@ -1,0 +1,226 @@
+"""The runner: lr schedule and metrics against theory, determinism, record schema, failed runs, all methods."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from flatlora.bench import runner
+from flatlora.bench.config import METHODS, resolve_config
+from flatlora.bench.data import Splits
+from flatlora.bench.records import RECORD_KEYS
+
+CONTRACT_KEYS = {
+    "schema_version", "status", "failure_reason", "run_id", "dataset", "method", "seed", "profile", "config",
+    "config_hash", "provenance", "dataset_info", "train_loss", "val_history", "best_epoch", "test", "predictions",
+    "cost", "flatness",
+}  # fmt: skip
+
+
+def test_lr_schedule_matches_formulas() -> None:
+    assert runner.lr_at(0, 100, 1.0) == 1.0
+    assert runner.lr_at(50, 100, 1.0) == 0.5
+    assert runner.lr_at(100, 100, 1.0) == 0.0
+    assert runner.lr_at(0, 100, 1.0, warmup_steps=10) == pytest.approx(0.1)
+    assert runner.lr_at(9, 100, 1.0, warmup_steps=10) == pytest.approx(1.0)
+    assert runner.lr_at(55, 100, 2.0, warmup_steps=10, kind="cosine") == pytest.approx(
+        1.0
+    )  # halfway: cos(pi/2)
+    assert runner.lr_at(77, 100, 3.0, kind="constant") == 3.0
+
+
+def test_metrics_against_hand_computation() -> None:
+    gold, pred = [0, 0, 1, 1, 2, 2], [0, 1, 1, 1, 2, 0]
+    m = runner.classification_metrics(gold, pred, ["a", "b", "c"])
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    # per-class F1: a: p=1/2 r=1/2 -> .5 ; b: p=2/3 r=1 -> .8 ; c: p=1 r=1/2 -> 2/3
+    assert m["per_class_f1"] == pytest.approx({"a": 0.5, "b": 0.8, "c": 2 / 3})
+    assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
+    assert m["weighted_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)  # equal supports
+    assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+
+
+def _small(splits: Splits, n_train: int = 96, n_eval: int = 48) -> Splits:
+    from dataclasses import replace
+
+    from flatlora.bench.data import subsample
+
+    return replace(
+        splits,
+        train=subsample(splits.train, n_train, 0),
+        val=subsample(splits.val, n_eval, 0),
+        test=subsample(splits.test, n_eval, 0),
+    )
+
+
+def _cfg(model: str, **kw: Any) -> Any:
+    base: dict[str, Any] = {
+        "dataset": "fpb_allagree",
+        "model": model,
+        "num_threads": 1,
+        "epochs": 2,
+        "lr": 1e-3,
+        "max_len": 32,
+        "batch_size": 16,
+        "eval_batch_size": 48,
+    }
+    return resolve_config("smoke", **{**base, **kw})
+
+
+def test_two_runs_are_bit_identical(tmp_path: Path, tiny_bert: str, fpb_splits: Splits) -> None:
+    sp = _small(fpb_splits)
+    recs = [
+        runner.run_one(_cfg(tiny_bert, method="flat_lora"), tmp_path / f"r{i}", progress=False, splits=sp)
+        for i in range(2)
+    ]
+    a, b = recs
+    assert a["status"] == "ok" and a["run_id"] == b["run_id"]
+    for key in ("train_loss", "val_history", "test", "predictions", "flatness", "best_epoch"):
+        assert a[key] == b[key], key
+    # a different seed changes the numbers
+    c = runner.run_one(
+        _cfg(tiny_bert, method="flat_lora", seed=7), tmp_path / "r3", progress=False, splits=sp
+    )
+    assert c["train_loss"] != a["train_loss"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_writes_a_complete_record(
+    tmp_path: Path, tiny_bert: str, fpb_splits: Splits, method: str
+) -> None:
+    cfg = _cfg(tiny_bert, method=method, epochs=1)
+    rec = runner.run_one(cfg, tmp_path, progress=False, splits=_small(fpb_splits, 48, 32))
+    assert set(rec) == CONTRACT_KEYS == set(RECORD_KEYS)
+    on_disk = json.loads(runner.record_path(cfg, tmp_path).read_text())
+    assert on_disk == json.loads(json.dumps(rec))
+    assert rec["status"] == "ok" and rec["failure_reason"] is None and rec["method"] == method
+    assert rec["config"]["method"] == method and rec["config_hash"] == cfg.config_hash()
+    info = rec["dataset_info"]
+    assert (info["n_train"], info["n_val"], info["n_test"]) == (48, 32, 32)
+    assert len(rec["train_loss"]) == 3 and rec["train_loss"][0]["step"] == 1
+    assert rec["val_history"][0]["epoch"] == 1 and rec["best_epoch"] == 1
+    t = rec["test"]
+    assert set(t) >= {"accuracy", "weighted_f1", "macro_f1", "per_class_f1", "confusion_matrix", "loss"}
+    assert sum(map(sum, t["confusion_matrix"])) == 32 == len(rec["predictions"])
+    acc = sum(p["gold"] == p["pred"] for p in rec["predictions"]) / 32
+    assert t["accuracy"] == pytest.approx(acc)
+    assert set(rec["predictions"][0]) == {"index", "text", "gold", "pred"}
+    fl = rec["flatness"]
+    assert fl["sigmas"] == [0.01, 0.05, 0.1] and fl["k"] == 5 and len(fl["mean_increase"]) == 3
+    c = rec["cost"]
+    assert c["wall_time_s"] > 0 and c["peak_mem_mb"] > 0
+    n_all = c["total_params"]
+    assert (c["trainable_params"] == n_all) if method == "full" else (0 < c["trainable_params"] < n_all / 5)
+    prov = rec["provenance"]
+    assert set(prov) == {"git_sha", "versions", "device", "started_at", "finished_at"}
+    assert {"python", "torch", "transformers", "peft", "flatbench"} <= set(prov["versions"])
+
+
+def test_eval_set_restores_row_order() -> None:
+    ids = [[1, 2, 3], [1], [1, 2], [1, 2, 3, 4]]
+    es = runner.EvalSet(ids, [0, 1, 2, 0], batch_size=2, pad_id=0)
+    assert es.order == [1, 2, 0, 3]
+    assert [b["input_ids"].shape for b in es.batches] == [(2, 2), (2, 4)]
+
+    class Echo(torch.nn.Module):  # predicts the row length mod 3, loss 0
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> Any:
+            n = attention_mask.sum(-1)  # (b,)
+            logits = torch.nn.functional.one_hot(n % 3, 3).float()  # (b, 3)
+            return type("Out", (), {"loss": torch.tensor(0.0), "logits": logits})()
+
+    _, preds = es.evaluate(Echo())
+    assert preds == [0, 1, 2, 1]
+
+
+def test_nan_loss_gives_a_failed_record(
+    tmp_path: Path, tiny_bert: str, fpb_splits: Splits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_build = runner.build_model
+
+    def nan_build(cfg: Any, names: list[str]) -> Any:
+        model, tok = real_build(cfg, names)
+        fwd = model.forward
+
+        def forward(*a: Any, **k: Any) -> Any:
+            out = fwd(*a, **k)
+            out.loss = out.loss * float("nan")
+            return out
+
+        model.forward = forward
+        return model, tok
+
+    monkeypatch.setattr(runner, "build_model", nan_build)
+    cfg = _cfg(tiny_bert, method="lora", epochs=1)
+    rec = runner.run_one(cfg, tmp_path, progress=False, splits=_small(fpb_splits, 32, 16))
+    assert rec["status"] == "failed"
+    assert "non-finite training loss (nan) at step 1" in rec["failure_reason"]
+    for key in ("test", "predictions", "flatness", "best_epoch"):
+        assert rec[key] is None
+    text = runner.record_path(cfg, tmp_path).read_text()
+    assert "NaN" not in text and json.loads(text)["status"] == "failed"
+
+
+def test_divergence_is_a_failure(tmp_path: Path, tiny_bert: str, fpb_splits: Splits) -> None:
+    cfg = _cfg(tiny_bert, method="full", epochs=2, lr=1e3, max_grad_norm=None, divergence_factor=2.0)
+    rec = runner.run_one(cfg, tmp_path, progress=False, splits=_small(fpb_splits, 96, 16))
+    assert rec["status"] == "failed"
+    assert re_search(r"(diverged|non-finite)", rec["failure_reason"])
+
+
+def re_search(pat: str, s: str) -> bool:
+    import re
+
+    return re.search(pat, s) is not None
+
+
+def test_real_minilm_train_smoke_via_cli(tmp_path: Path) -> None:
+    """One real-model end-to-end `flatbench train` (validation included), kept in CI."""
+    import typer
+    from typer.testing import CliRunner
+
+    from flows import cli_train
+    from tests.bench.conftest import DATA_DIR
+
+    if not (DATA_DIR / "financial_phrasebank").is_dir():
+        pytest.skip("shared data not present")
+    app = typer.Typer()
+    cli_train.register(app)
+    torch.manual_seed(123)  # global state must not matter: the runner seeds itself
+    res = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--dataset",
+            "fpb_allagree",
+            "--method",
+            "lora",
+            "--seed",
+            "42",
+            "--profile",
+            "smoke",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--data-dir",
+            str(DATA_DIR),
+            "--set",
+            "num_threads=1",
+            "--set",
+            "max_train_examples=64",
+            "--set",
+            "max_eval_examples=48",
+            "--set",
+            "max_test_examples=48",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    path = Path(res.stdout.strip().splitlines()[-1])
+    rec = json.loads(path.read_text())
+    assert rec["status"] == "ok" and rec["config"]["model"] == "minilm"
+    assert rec["cost"]["total_params"] > 22_000_000  # the real MiniLM-L6 (+ LoRA + head)
+    assert 0.0 <= rec["test"]["accuracy"] <= 1.0 and math.isfinite(rec["flatness"]["base_loss"])

@@ -1,0 +1,209 @@
+"""Validation: PhraseBank passes; a table of malformed files each fails with its clear error, nothing trained."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from flatlora.bench import runner
+from flatlora.bench.config import resolve_config
+from flatlora.bench.validation import ValidationFailed, validate_dataset
+from tests.bench.conftest import DATA_DIR, needs_data
+
+LABELS = ["negative", "neutral", "positive"]
+
+
+def good_rows(n_per_class: int = 10) -> list[tuple[str, str]]:
+    return [(f"{lab} sentence number {i} about earnings", lab) for lab in LABELS for i in range(n_per_class)]
+
+
+def csv_text(rows: list[tuple[str, str]], sep: str = ",", header: str = "text,label") -> str:
+    return header.replace(",", sep) + "\n" + "".join(f"{t}{sep}{lab}\n" for t, lab in rows)
+
+
+def _w(name: str, content: str | bytes) -> Callable[[Path], Path]:
+    def make(d: Path) -> Path:
+        p = d / name
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content, encoding="utf-8")
+        return p
+
+    return make
+
+
+ROWS = good_rows()
+SPLIT_ROWS = "text,label,split\n" + "".join(
+    f"{t},{lab},{['train', 'train', 'train', 'val', 'test'][i % 5]}\n" for i, (t, lab) in enumerate(ROWS)
+)
+BAD_FILES: list[tuple[str, Callable[[Path], Path], str]] = [
+    ("empty_file", _w("empty.csv", ""), r"file is empty"),
+    ("header_only", _w("header.csv", "text,label\n"), r"header but no data rows"),
+    ("wrong_delimiter", _w("semi.csv", csv_text(ROWS, sep=";")), r"';'-delimited -- wrong delimiter"),
+    (
+        "missing_label_column",
+        _w("nolabel.csv", csv_text(ROWS, header="text,sentiment")),
+        r"missing required label column 'label'",
+    ),
+    (
+        "unknown_label",
+        _w("unk.csv", csv_text([*ROWS, ("shares soared today", "bullish")])),
+        r"unknown labels.*'bullish'",
+    ),
+    (
+        "empty_texts",
+        _w("emptytext.csv", csv_text([*ROWS, ("", "neutral"), ("", "positive")])),
+        r"text length outside \[2, 5000\] \(empty text\?\); 2 of 32 rows",
+    ),
+    (
+        "whitespace_only_text",
+        _w("ws.csv", csv_text([*ROWS, ("    ", "neutral")])),
+        r"empty text\?\); 1 of 31",
+    ),
+    (
+        "all_one_class",
+        _w("one.csv", csv_text([(f"sentence {i} here", "neutral") for i in range(20)])),
+        r"all rows have one class",
+    ),
+    (
+        "duplicated_rows",
+        _w("dup.csv", csv_text(ROWS + ROWS[:4])),
+        r"duplicate texts in column 'text'; 8 of 34",
+    ),
+    (
+        "train_test_overlap",
+        _w("overlap.csv", SPLIT_ROWS + f"{ROWS[0][0]},{ROWS[0][1]},test\n"),
+        r"exact texts shared between splits",
+    ),
+    (
+        "invalid_utf8",
+        _w("bad.csv", csv_text(ROWS).encode() + b"caf\xe9 au lait,neutral\n"),
+        r"invalid UTF-8 in bad.csv at byte \d+ \(line 32\)",
+    ),
+    (
+        "one_mb_line",
+        _w("big.csv", csv_text([*ROWS, ("x" * 1_048_576, "neutral")])),
+        r"line 32 of big.csv is 1048584 bytes long \(limit 100000\)",
+    ),
+    (
+        "numeric_labels",
+        _w("num.csv", csv_text([(t, str(LABELS.index(lab))) for t, lab in ROWS])),
+        r"label column holds numbers but the card declares names",
+    ),
+    ("utf16_bom", _w("u16.csv", csv_text(ROWS).encode("utf-16")), r"UTF-16 encoded"),
+    (
+        "mixed_label_types",
+        _w(
+            "mixed.jsonl",
+            "".join(
+                json.dumps({"text": t, "label": (lab if i % 2 else LABELS.index(lab))}) + "\n"
+                for i, (t, lab) in enumerate(ROWS)
+            ),
+        ),
+        r"label column 'label' mixes value types",
+    ),
+    ("nul_bytes", _w("nul.csv", csv_text(ROWS) + "bad\x00row,neutral\n"), r"NUL byte in nul.csv at line 32"),
+    (
+        "invalid_json_line",
+        _w("broken.jsonl", '{"text": "ok fine", "label": "neutral"}\n{"text": "oops"\n'),
+        r"line 2 of broken.jsonl is not valid JSON",
+    ),
+    (
+        "null_text_jsonl",
+        _w(
+            "null.jsonl",
+            "".join(json.dumps({"text": t, "label": lab}) + "\n" for t, lab in ROWS)
+            + json.dumps({"text": None, "label": "neutral"})
+            + "\n",
+        ),
+        r"column_values_to_not_be_null\(text\).*1 of 31",
+    ),
+    (
+        "control_chars",
+        _w("ctrl.csv", csv_text([*ROWS, ("bell \x07 in text", "neutral")])),
+        r"undecodable text \(control characters or U\+FFFD\)",
+    ),
+    (
+        "replacement_char",
+        _w("fffd.csv", csv_text([*ROWS, ("caf\ufffd au lait", "neutral")])),
+        r"undecodable text",
+    ),
+    (
+        "too_few_per_class",
+        _w("few.csv", csv_text(ROWS[:12] + ROWS[20:30])),
+        r"classes with fewer than 5 rows",
+    ),
+    ("unsupported_extension", _w("data.xlsx", "whatever"), r"unsupported file type '.xlsx'"),
+    ("text_too_long", _w("long.csv", csv_text([*ROWS, ("y" * 6000, "neutral")])), r"text length outside"),
+]
+
+
+@pytest.fixture
+def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*a: object, **k: object) -> None:
+        raise AssertionError("training started on invalid data")
+
+    monkeypatch.setattr(runner, "build_model", boom)
+
+
+@pytest.mark.parametrize(("make", "match"), [pytest.param(m, r, id=i) for i, m, r in BAD_FILES])
+def test_bad_input_is_rejected_before_training(
+    tmp_path: Path, make: Callable[[Path], Path], match: str, no_training: None
+) -> None:
+    path = make(tmp_path)
+    cfg = resolve_config("smoke", dataset=str(path), method="lora", seed=0)
+    with pytest.raises(ValidationFailed, match=match) as info:
+        runner.run_one(cfg, tmp_path / "out", progress=False)
+    assert not info.value.report.success and info.value.report.failures
+    assert not (tmp_path / "out" / "records").exists()  # nothing trained, nothing recorded
+
+
+def test_bad_input_table_is_big_enough() -> None:
+    assert len(BAD_FILES) >= 12
+
+
+def test_good_user_file_passes_and_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    p = tmp_path / "good.tsv"
+    p.write_bytes(b"\xef\xbb\xbf" + csv_text(ROWS, sep="\t").encode())
+    rep, splits = validate_dataset(str(p))
+    assert rep.success, rep.summary()
+    assert splits is not None and len(splits.train) + len(splits.val) + len(splits.test) == 30
+    q = tmp_path / "cols.jsonl"
+    q.write_text("".join(json.dumps({"sentence": t, "y": lab}) + "\n" for t, lab in ROWS), encoding="utf-8")
+    rep2, _ = validate_dataset(str(q), text_col="sentence", label_col="y")
+    assert rep2.success
+
+
+@needs_data
+def test_phrasebank_passes_and_reports_duplicates() -> None:
+    rep, splits = validate_dataset("fpb_50agree", data_dir=DATA_DIR)
+    assert rep.success
+    dup = [c for c in rep.warnings if c.name.startswith("column_values_to_be_unique")]
+    assert len(dup) == 1 and dup[0].scope == "all" and dup[0].unexpected_count == 16  # 8 extra copies
+    assert splits is not None and splits.n_dropped_duplicates == 10  # 8 copies + 2 conflicting texts
+    d = rep.to_dict()
+    assert d["success"] and d["n_failed"] == 0 and d["n_warnings"] == 1
+    assert any(c["name"] == "no_text_leakage_across_splits" and c["success"] for c in d["checks"])
+    assert rep.table().row_count == len(rep.checks)
+
+
+def test_cli_validate_exit_codes(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from flows import cli_train
+
+    app = typer.Typer()
+    cli_train.register(app)
+    bad = _w("dup.csv", csv_text(ROWS + ROWS[:2]))(tmp_path)
+    res = CliRunner().invoke(app, ["validate", str(bad)], env={"COLUMNS": "200"})
+    assert res.exit_code == 1
+    assert "duplicate texts in column 'text'" in res.output
+    good = _w("good.csv", csv_text(ROWS))(tmp_path)
+    res = CliRunner().invoke(app, ["validate", str(good), "--json", str(tmp_path / "rep.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "rep.json").read_text())["success"] is True

@@ -1,0 +1,30 @@
+"""A stand-in for ``flatlora.bench.runner.run_one`` (same signature and record schema) for flow tests.
+
+Writes a synthetic record after ``FAKE_RUNNER_SLEEP`` seconds and appends one line per call to
+``FAKE_RUNNER_LOG`` so tests can count how many runs were actually computed, across processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from flatlora.bench.records import atomic_write_json, record_path, run_id
+from tests.reports.factory import make_record
+
+
+def run_one(
+    cfg: Any, out_dir: str | os.PathLike[str], progress: bool = True, data_dir: Any = None
+) -> dict[str, Any]:
+    time.sleep(float(os.environ.get("FAKE_RUNNER_SLEEP", "0")))
+    rec = make_record(cfg.dataset_slug(), cfg.method, cfg.seed, profile=cfg.profile)
+    rec.update(run_id=run_id(cfg), config=cfg.to_dict(), config_hash=cfg.config_hash())
+    atomic_write_json(record_path(cfg, out_dir), rec)
+    log = os.environ.get("FAKE_RUNNER_LOG")
+    if log:
+        with Path(log).open("a") as f:
+            f.write(json.dumps({"run_id": rec["run_id"], "pid": os.getpid()}) + "\n")
+    return rec

@@ -1,0 +1,111 @@
+"""The benchmark flow in-process on the embedded Prefect API: grid, report, artifact, caching on rerun."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.benchmark import benchmark, default_run_id
+from tests.flows.conftest import FAKE_RUNNER
+
+
+def _calls(log: Path) -> list[str]:
+    return [json.loads(ln)["run_id"] for ln in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_grid_rerun_is_fully_cached_and_report_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_RUNNER_LOG", str(log))
+    out = tmp_path / "run"
+    kw = {
+        "profile": "smoke",
+        "methods": ["lora", "flat_lora"],
+        "seeds": [42, 43],
+        "out": str(out),
+        "runner": FAKE_RUNNER,
+    }
+    first = benchmark(**kw)
+    assert (first["n_runs"], first["n_computed"], first["n_cached"]) == (4, 4, 0)
+    assert len(_calls(log)) == 4
+    report = (out / "report.md").read_text()
+    assert "| Method | Accuracy | Weighted F1 |" in report
+    assert json.loads((out / "validation.json").read_text())["fpb_50agree"]["success"] is True
+    assert first["artifact_key"] == "benchmark-report-run"
+
+    second = benchmark(**kw)  # Prefect cache: every run is a Cached task state, the runner is never called
+    assert (second["n_cached"], second["n_computed"]) == (4, 0)
+    assert len(_calls(log)) == 4
+    assert (out / "report.md").read_text() == report
+
+    shutil.rmtree(out / ".prefect-results")  # lose Prefect's cache: the records on disk still short-circuit
+    third = benchmark(**kw)
+    assert (third["n_disk"], third["n_computed"]) == (4, 0)
+    assert len(_calls(log)) == 4
+    assert (out / "report.md").read_text() == report
+
+
+def test_new_seed_computes_only_the_new_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_RUNNER_LOG", str(log))
+    out = str(tmp_path / "run")
+    benchmark(profile="smoke", methods=["lora"], seeds=[42], out=out, runner=FAKE_RUNNER, publish=False)
+    res = benchmark(
+        profile="smoke", methods=["lora"], seeds=[42, 43], out=out, runner=FAKE_RUNNER, publish=False
+    )
+    assert (res["n_cached"], res["n_computed"]) == (1, 1)
+    assert len(_calls(log)) == 2
+
+
+def test_default_run_id_is_deterministic() -> None:
+    a = default_run_id("quick", ["fpb_50agree"], ["lora"], [42], {})
+    assert a == default_run_id("quick", ["fpb_50agree"], ["lora"], [42], {})
+    assert a.startswith("quick-") and a != default_run_id("quick", ["fpb_50agree"], ["lora"], [43], {})
+
+
+def test_bad_config_fails_fast_without_retry(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="`method` must be one of"):
+        benchmark(
+            profile="smoke", methods=["not_a_method"], seeds=[42], out=str(tmp_path / "r"), runner=FAKE_RUNNER
+        )
+
+
+def test_real_runner_tiny_model_then_rerun_recomputes_nothing(tmp_path: Path, tiny_model: str) -> None:
+    """The real run_one (smoke profile, tiny random BERT) end to end; the rerun is all cache hits."""
+    out = str(tmp_path / "run")
+    kw = {
+        "profile": "smoke",
+        "methods": ["lora", "flat_lora"],
+        "seeds": [42],
+        "out": out,
+        "overrides": {"model": tiny_model, "num_threads": 1},
+    }
+    first = benchmark(**kw)
+    assert first["n_computed"] == 2 and first["n_errors"] == 0
+    recs = [json.loads(p.read_text()) for p in sorted(Path(out, "records").glob("*.json"))]
+    assert [r["method"] for r in recs] == ["flat_lora", "lora"]
+    assert all(r["status"] == "ok" for r in recs), [r["failure_reason"] for r in recs]
+    report = Path(out, "report.md").read_text()
+    second = benchmark(**kw)
+    assert (second["n_cached"], second["n_computed"]) == (2, 0)
+    assert Path(out, "report.md").read_text() == report
+
+
+def test_parallel_map_matches_sequential(tmp_path: Path) -> None:
+    kw = {
+        "profile": "smoke",
+        "methods": ["lora", "flat_lora"],
+        "seeds": [42],
+        "runner": FAKE_RUNNER,
+        "publish": False,
+    }
+    seq = benchmark(out=str(tmp_path / "seq"), **kw)
+    par = benchmark(out=str(tmp_path / "par"), parallel=2, **kw)
+    assert par["n_computed"] == seq["n_computed"] == 2
+    assert sorted(p.name for p in (tmp_path / "par" / "records").glob("*.json")) == sorted(
+        p.name for p in (tmp_path / "seq" / "records").glob("*.json")
+    )

@@ -1,0 +1,162 @@
+"""Rendering: golden file, Markdown escaping, honesty of the headline, pure function."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from reports.markdown import md_escape
+from reports.render import fmt_p, fmt_pm, render
+from reports.summary import summarize
+from tests.reports.factory import make_grid, make_record
+
+GOLDEN = Path(__file__).parent / "golden" / "benchmark.md"
+UPDATE = os.environ.get("FLATBENCH_UPDATE_GOLDEN") == "1"  # regenerate: FLATBENCH_UPDATE_GOLDEN=1 pytest ...
+
+
+def golden_summary():
+    s = summarize(
+        make_grid(methods=("full", "lora", "flat_lora"), failed=(("lora", 44),)),
+        run_id="golden-run",
+        n_resamples=999,
+    )
+    s.validation = {
+        "fpb_50agree": {
+            "dataset": "fpb_50agree",
+            "card": "financial_phrasebank",
+            "success": True,
+            "n_checks": 3,
+            "n_failed": 0,
+            "n_warnings": 1,
+            "checks": [
+                {
+                    "name": "no_duplicates",
+                    "success": False,
+                    "scope": "all",
+                    "severity": "warning",
+                    "unexpected_count": 6,
+                    "message": "6 | dupes",
+                }
+            ],
+        }
+    }
+    s.datasets[0].figures = {
+        "train_loss": "fpb_50agree_train_loss.png",
+        "val": "fpb_50agree_val.png",
+        "flatness": "fpb_50agree_flatness.png",
+        "confusion": "fpb_50agree_confusion.png",
+    }
+    return s
+
+
+def test_golden_file() -> None:
+    text = render(golden_summary())
+    if UPDATE or not GOLDEN.exists():
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(text, encoding="utf-8")
+        if not UPDATE:
+            pytest.fail(f"golden file was missing; wrote {GOLDEN}, review and commit it")
+    assert text == GOLDEN.read_text(encoding="utf-8"), (
+        "report changed: rerun with FLATBENCH_UPDATE_GOLDEN=1 and review"
+    )
+
+
+def test_render_is_pure_and_accepts_dicts() -> None:
+    s = golden_summary()
+    assert render(s) == render(s) == render(json.loads(json.dumps(s.to_dict())))
+
+
+def test_study_format_table_and_sections() -> None:
+    text = render(golden_summary())
+    assert "| Method | Accuracy | Weighted F1 |" in text
+    for heading in (
+        "## Headline",
+        "## Failed runs (excluded)",
+        "### Significance tests",
+        "### Error analysis",
+        "### Cost",
+        "## Validation",
+        "## Provenance",
+        "Power note",
+    ):
+        assert heading in text
+    assert "loss became NaN at step 3" in text
+    assert "![flatness](fpb_50agree_flatness.png)" in text
+
+
+def _table_rows(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.startswith("|")]
+
+
+def _cells(row: str) -> int:
+    """Number of cells: split on pipes that are not backslash-escaped."""
+    return len(re.split(r"(?<!\\)\|", row)) - 2
+
+
+def test_malicious_sentence_cannot_break_tables_or_inject_html() -> None:
+    evil = "Profit | rose <script>alert('x')</script> `rm -rf` [click](javascript:x)\nnew | row"
+    recs = []
+    for m in ("lora", "flat_lora"):
+        for s in (42, 43):
+            r = make_record(method=m, seed=s, acc=0.5 if m == "lora" else 0.95)
+            for p in r["predictions"]:
+                p["text"] = evil
+            recs.append(r)
+    recs[0]["status"], recs[0]["failure_reason"] = "failed", "boom | <b>bad</b>\nline"
+    text = render(summarize(recs, n_resamples=99))
+    assert "<script>" not in text and "<b>" not in text
+    assert "&lt;script&gt;" in text
+    # every row of every table keeps the column count of its header
+    blocks: list[list[str]] = []
+    for ln in text.splitlines():
+        if ln.startswith("|"):
+            if blocks and blocks[-1] is not None and blocks[-1]:
+                blocks[-1].append(ln)
+            else:
+                blocks.append([ln])
+        else:
+            blocks.append([])
+    for rows in (b for b in blocks if b):
+        n = _cells(rows[0])
+        assert all(_cells(r) == n for r in rows), rows
+    assert "\\| rose &lt;script&gt;" in text
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        ("a|b", "a\\|b"),
+        ("<script>", "&lt;script&gt;"),
+        ("x\ny\r\nz", "x y z"),
+        ("`code`", "\\`code\\`"),
+        ("back\\|slash", "back\\\\\\|slash"),
+        ("[a](b)", "\\[a\\](b)"),
+        ("R&D", "R&amp;D"),
+        ("plain text", "plain text"),
+    ],
+)
+def test_md_escape(raw: str, escaped: str) -> None:
+    assert md_escape(raw) == escaped
+
+
+def test_number_formatting_is_nan_safe() -> None:
+    assert fmt_p(None) == fmt_p(float("nan")) == "n/a"
+    assert fmt_p(0.0001) == "<0.001" and fmt_p(0.0456) == "0.046"
+    assert fmt_pm({"mean": 0.7421, "std": None}) == "0.742 ± n/a"
+
+
+def test_headline_states_non_significance_honestly() -> None:
+    recs = [make_record(method=m, seed=s) for m in ("lora", "flat_lora") for s in (42, 43, 44)]
+    text = render(summarize(recs, n_resamples=99))
+    c = summarize(recs, n_resamples=99).datasets[0].comparisons[0]
+    if not any(p < 0.05 for p in (c.paired_p_holm, c.welch_p_holm, c.mcnemar_p_holm)):
+        assert "no test finds a significant difference" in text
+    strong = [make_record(method="lora", seed=s, acc=0.4) for s in (42, 43, 44)]
+    strong += [make_record(method="flat_lora", seed=s, acc=1.0) for s in (42, 43, 44)]
+    assert "at least one test finds a difference (Flat-LoRA higher)" in render(
+        summarize(strong, n_resamples=99)
+    )

@@ -1,0 +1,184 @@
+"""reports.stats against hand-computed / textbook reference values (never against itself)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from reports.stats import (
+    DegenerateDataWarning,
+    bootstrap_mean_diff,
+    cohens_d,
+    compare,
+    describe,
+    hedges_g,
+    holm,
+    mcnemar_exact,
+    min_detectable_effect,
+    paired_d_z,
+    paired_proportion_diff,
+    ttest_power,
+    wilcoxon_paired,
+    wilson_interval,
+)
+
+A = [0.70, 0.72, 0.74]  # mean .72, var .0004
+B = [0.68, 0.69, 0.70]  # mean .69, var .0001; paired differences .02 .03 .04 (mean .03, sd .01)
+
+
+def test_describe_mean_std_ci() -> None:
+    d = describe(A)
+    assert (d.mean, d.std, d.n) == (pytest.approx(0.72), pytest.approx(0.02), 3)
+    # t_{.975, 2} = 4.302653; sem = .02/sqrt(3)
+    lo, hi = d.confidence_interval(0.95)
+    assert lo == pytest.approx(0.72 - 4.302653 * 0.02 / math.sqrt(3), abs=1e-6)
+    assert hi == pytest.approx(0.72 + 4.302653 * 0.02 / math.sqrt(3), abs=1e-6)
+
+
+def test_welch_matches_hand_computation() -> None:
+    c = compare(A, B, paired=False)
+    # se = sqrt(.0004/3 + .0001/3); t = .03/se; Welch-Satterthwaite df = 50/17
+    assert c.test == "welch"
+    assert c.statistic == pytest.approx(0.03 / math.sqrt(0.0005 / 3), rel=1e-9)
+    assert c.statistic == pytest.approx(2.3237900, rel=1e-6)
+    assert c.df == pytest.approx(50 / 17, rel=1e-9)
+    assert c.estimate == pytest.approx(0.03)
+    assert (c.n, c.n_a, c.n_b) == (6, 3, 3)
+    assert 0.10 < c.pvalue < 0.11  # t(2.94) two-sided tail at 2.324
+    lo, hi = c.confidence_interval(0.95)
+    assert (lo + hi) / 2 == pytest.approx(0.03)
+    assert lo < 0 < hi  # consistent with p > .05
+
+
+def test_paired_t_closed_form_df2() -> None:
+    c = compare(A, B, paired=True)
+    # t = .03 / (.01/sqrt 3) = 3*sqrt 3; for df = 2 the two-sided p is 1 - |t|/sqrt(t^2 + 2)
+    t = 3 * math.sqrt(3)
+    assert c.statistic == pytest.approx(t)
+    assert c.df == 2
+    assert c.pvalue == pytest.approx(1 - t / math.sqrt(t * t + 2), rel=1e-9)
+    assert c.effect_size_name == "d_z" and c.effect_size == pytest.approx(3.0)
+    lo, hi = c.confidence_interval(0.95)
+    half = 4.302653 * 0.01 / math.sqrt(3)
+    assert (lo, hi) == (pytest.approx(0.03 - half, abs=1e-6), pytest.approx(0.03 + half, abs=1e-6))
+
+
+def test_effect_sizes() -> None:
+    # d = -2 / sqrt(5/3); exact J(6) = Γ(3) / (sqrt(3) Γ(2.5)) = 0.868626
+    assert cohens_d([1, 2, 3, 4], [3, 4, 5, 6]) == pytest.approx(-2 / math.sqrt(5 / 3))
+    assert hedges_g([1, 2, 3, 4], [3, 4, 5, 6]) == pytest.approx(-2 / math.sqrt(5 / 3) * 0.868626, rel=2e-6)
+    assert paired_d_z(A, B) == pytest.approx(3.0)
+
+
+def test_mcnemar_exact_reference() -> None:
+    # b = 10, c = 2: p = 2 * P(X <= 2 | Binom(12, .5)) = 2 * (1 + 12 + 66) / 4096
+    a = [True] * 10 + [False] * 2 + [True] * 5
+    b = [False] * 10 + [True] * 2 + [True] * 5
+    r = mcnemar_exact(a, b)
+    assert (r.b, r.c, r.n, r.statistic) == (10, 2, 17, 2.0)
+    assert r.pvalue == pytest.approx(158 / 4096)
+
+
+def test_wilson_interval_reference() -> None:
+    # 8/10, z = 1.959964: centre (0.8 + z²/20) / (1 + z²/10), half z*sqrt(.016 + z²/400) / (1 + z²/10)
+    lo, hi = wilson_interval(8, 10)
+    assert lo == pytest.approx(0.490162, abs=1e-5)
+    assert hi == pytest.approx(0.943318, abs=1e-5)
+
+
+def test_paired_proportion_diff_approaches_wald_for_large_n() -> None:
+    # n = 10000, b = 600, c = 400: Wald 0.02 ± 1.96 * sqrt(b + c - (b - c)^2 / n) / n = 0.02 ± 0.006186
+    a = np.r_[np.ones(600), np.zeros(400), np.ones(5000), np.zeros(4000)].astype(bool)
+    b = np.r_[np.zeros(600), np.ones(400), np.ones(5000), np.zeros(4000)].astype(bool)
+    d = paired_proportion_diff(a, b)
+    assert d.estimate == pytest.approx(0.02)
+    lo, hi = d.confidence_interval()
+    assert lo == pytest.approx(0.02 - 0.006186, abs=3e-4)
+    assert hi == pytest.approx(0.02 + 0.006186, abs=3e-4)
+
+
+def test_wilcoxon_exact_reference() -> None:
+    # all 5 differences positive: exact two-sided p = 2 / 2^5
+    r = wilcoxon_paired([1, 2, 3, 4, 5], [0, 0, 0, 0, 0])
+    assert r.statistic == 0.0
+    assert r.pvalue == pytest.approx(2 / 32)
+
+
+def test_holm_textbook() -> None:
+    # sorted .005*4=.02, .01*3=.03, .03*2=.06, .04*1=.04 -> monotone .02 .03 .06 .06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    out = holm([0.01, float("nan"), 0.04])
+    assert out[0] == pytest.approx(0.02) and math.isnan(out[1]) and out[2] == pytest.approx(0.04)
+    assert holm([0.6, 0.9]) == [1.0, 1.0]
+
+
+def test_power_and_min_detectable_effect_match_cohen_tables() -> None:
+    # Cohen (1988): d = 0.5, n = 64 per group, α = .05 two-sided -> power 0.80; G*Power: n = 20 -> d = 0.91
+    assert ttest_power(0.5, 64, paired=False) == pytest.approx(0.80, abs=0.005)
+    assert min_detectable_effect(64, paired=False) == pytest.approx(0.5, abs=0.005)
+    assert min_detectable_effect(20, paired=False) == pytest.approx(0.91, abs=0.005)
+    # paired: 34 pairs detect d_z = 0.5 with power 0.80 (G*Power 0.808)
+    assert min_detectable_effect(34, paired=True) == pytest.approx(0.5, abs=0.01)
+    assert min_detectable_effect(3) > 3  # 3 seeds detect only huge effects
+    with pytest.raises(ValueError, match="`alpha` and `power`"):
+        min_detectable_effect(3, power=1.5)
+
+
+def test_bootstrap_seeded_and_sensible() -> None:
+    r1 = bootstrap_mean_diff(A, B, paired=True, seed=1)
+    r2 = bootstrap_mean_diff(A, B, paired=True, seed=1)
+    assert r1 == r2
+    # paired resampling of diffs {.02, .03, .04}: the mean of any resample lies in [.02, .04]
+    assert 0.02 - 1e-12 <= r1.low <= 0.03 <= r1.high <= 0.04 + 1e-12
+    u = bootstrap_mean_diff(A, B, paired=False)
+    assert u.low < 0.03 < u.high and u.estimate == pytest.approx(0.03)
+
+
+@pytest.mark.parametrize(
+    ("fn", "match"),
+    [
+        (lambda: compare([0.7, 0.7, 0.7], [0.7, 0.7, 0.7], paired=False), "identical scores"),
+        (lambda: compare([0.7, 0.7, 0.7], [0.6, 0.6, 0.6], paired=False), "zero variance"),
+        (lambda: compare([0.7, 0.8, 0.9], [0.6, 0.7, 0.8], paired=True), "zero variance"),
+        (lambda: compare([0.7], [0.6, 0.5], paired=False), "n >= 2"),
+        (lambda: describe([0.7]), "n=1"),
+        (lambda: describe([]), "no values"),
+        (lambda: wilcoxon_paired([1, 2], [1, 2]), "all paired differences are zero"),
+        (lambda: mcnemar_exact([True, False], [True, False]), "no discordant pairs"),
+        (lambda: bootstrap_mean_diff([0.7], [0.6], paired=True), "n >= 2"),
+        (lambda: wilson_interval(0, 0), "n must be > 0"),
+        (lambda: min_detectable_effect(1), "n >= 2"),
+    ],
+)
+def test_degenerate_data_warns_not_crashes(fn: object, match: str) -> None:
+    with pytest.warns(DegenerateDataWarning, match=match):
+        res = fn()  # type: ignore[operator]
+    assert res is not None
+
+
+def test_degenerate_results_are_nan_safe() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        c = compare([0.7, 0.7, 0.7], [0.7, 0.7, 0.7], paired=True)
+        assert math.isnan(c.pvalue) and math.isnan(c.statistic) and c.estimate == 0
+        assert all(math.isnan(x) for x in c.confidence_interval())
+        assert c.to_dict()["ci_low"] != c.to_dict()["ci_low"]  # NaN, not an exception
+        assert mcnemar_exact([True], [True]).pvalue == 1.0
+        assert math.isnan(wilcoxon_paired([1.0], [1.0]).pvalue)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: compare([1, 2], [1, 2, 3], paired=True), "equal lengths"),
+        (lambda: compare([1, float("nan")], [1, 2], paired=False), "must not contain NaN"),
+        (lambda: mcnemar_exact([True], [True, False]), "equal length"),
+        (lambda: wilson_interval(11, 10), r"`k` must be in \[0, n=10\]"),
+    ],
+)
+def test_bad_inputs_raise(call: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()  # type: ignore[operator]

@@ -1,0 +1,165 @@
+"""summarize() on synthetic records built by the fixture factory (CONTRACT.md record schema)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from reports import stats
+from reports.summary import failure_buckets, summarize
+from tests.reports.factory import make_grid, make_record
+
+
+@pytest.fixture(scope="module")
+def grid() -> list[dict]:
+    return make_grid(methods=("full", "lora", "flat_lora", "sam_w"), failed=(("lora", 44),))
+
+
+@pytest.fixture(scope="module")
+def summary(grid: list[dict]):
+    return summarize(grid, run_id="test-run", n_resamples=999)
+
+
+def test_failed_run_is_excluded_and_listed(summary, grid) -> None:
+    assert summary.n_records == 12 and summary.n_ok == 11
+    assert [(f.method, f.seed) for f in summary.failed_runs] == [("lora", 44)]
+    assert "NaN" in summary.failed_runs[0].reason
+    lora = next(m for m in summary.datasets[0].methods if m.method == "lora")
+    assert lora.seeds == [42, 43] and lora.metrics["accuracy"].n == 2
+    ok_acc = [r["test"]["accuracy"] for r in grid if r["method"] == "lora" and r["status"] == "ok"]
+    assert lora.metrics["accuracy"].mean == pytest.approx(np.mean(ok_acc))
+    assert lora.metrics["accuracy"].std == pytest.approx(np.std(ok_acc, ddof=1))
+
+
+def test_comparisons_pairs_and_tests(summary, grid) -> None:
+    ds = summary.datasets[0]
+    pairs = {(c.method_a, c.method_b, c.metric) for c in ds.comparisons}
+    assert pairs == {
+        (a, b, m)
+        for a, b in [("flat_lora", "lora"), ("flat_lora", "full"), ("sam_w", "lora")]
+        for m in ("accuracy", "weighted_f1")
+    }
+    c = next(
+        c for c in ds.comparisons if (c.method_a, c.method_b, c.metric) == ("flat_lora", "lora", "accuracy")
+    )
+    acc = {(r["method"], r["seed"]): r["test"]["accuracy"] for r in grid if r["status"] == "ok"}
+    # paired only over the seeds both methods have (lora s44 failed)
+    direct = stats.compare(
+        [acc["flat_lora", s] for s in (42, 43)], [acc["lora", s] for s in (42, 43)], paired=True
+    )
+    assert c.paired is not None and c.paired["n"] == 2
+    assert c.paired["statistic"] == pytest.approx(direct.statistic)
+    welch = stats.compare(
+        [acc["flat_lora", s] for s in (42, 43, 44)], [acc["lora", s] for s in (42, 43)], paired=False
+    )
+    assert c.welch["pvalue"] == pytest.approx(welch.pvalue)
+    assert c.mcnemar is not None and c.mcnemar["n"] == 60
+    assert set(c.mcnemar_per_seed) == {"42", "43"}
+    # the weighted-F1 row has no per-example test
+    assert next(x for x in ds.comparisons if x.metric == "weighted_f1").mcnemar is None
+
+
+def test_holm_applied_per_family_across_all_comparisons(summary) -> None:
+    rows = summary.datasets[0].comparisons
+    expect = stats.holm([r.welch["pvalue"] for r in rows])
+    assert [r.welch_p_holm for r in rows] == pytest.approx(expect)
+    assert all(r.welch_p_holm >= r.welch["pvalue"] for r in rows)
+
+
+def test_majority_vote_mcnemar_counts(grid) -> None:
+    s = summarize([r for r in grid if r["method"] in ("lora", "flat_lora")], n_resamples=99)
+    c = next(c for c in s.datasets[0].comparisons if c.mcnemar)
+    votes: dict[str, list[bool]] = {}
+    for m in ("flat_lora", "lora"):
+        runs = sorted((r for r in grid if r["method"] == m and r["status"] == "ok"), key=lambda r: r["seed"])
+        correct = []
+        for i in range(60):
+            preds = [r["predictions"][i]["pred"] for r in runs]
+            top = max(preds, key=lambda p: (preds.count(p), -preds.index(p)))  # modal, ties -> lowest seed
+            correct.append(top == runs[0]["predictions"][i]["gold"])
+        votes[m] = correct
+    ref = stats.mcnemar_exact(votes["flat_lora"], votes["lora"])
+    assert (c.mcnemar["b"], c.mcnemar["c"]) == (ref.b, ref.c)
+    assert c.mcnemar["acc_a"] == pytest.approx(np.mean(votes["flat_lora"]))
+
+
+def test_curves_confusion_flatness_cost(summary, grid) -> None:
+    ds = summary.datasets[0]
+    band = ds.train_loss["full"]
+    assert band.x == [float(s) for s in range(1, 11)] and band.n == [3] * 10
+    full = [r for r in grid if r["method"] == "full"]
+    assert band.mean[0] == pytest.approx(np.mean([r["train_loss"][0]["loss"] for r in full]))
+    assert ds.val_curves["full"]["accuracy"].x == [1.0, 2.0, 3.0]
+    assert np.sum(ds.confusion["lora"]) == 2 * 60  # summed over the 2 successful seeds
+    assert ds.flatness["flat_lora"].sigmas == [0.01, 0.05, 0.1]
+    assert ds.flatness["flat_lora"].mean_increase[2] == pytest.approx(
+        np.mean([0.05 * 4 + 0.001 * k for k in range(3)])
+    )
+    cost = {c.method: c for c in ds.cost}
+    assert cost["full"].trainable_params == 22_000_000 and cost["lora"].wall_time_s.n == 2
+
+
+def test_error_analysis_and_heuristic_buckets(summary) -> None:
+    ea = summary.datasets[0].error_analysis
+    assert ea is not None and ea.n_test == 60
+    assert ea.n_disagree == ea.flat_lora_wins + ea.lora_wins + ea.n_neither
+    for d in ea.disagreements:
+        assert d.flat_lora != d.lora
+    for errs in ea.top_errors.values():
+        assert all(g != p for g, p, _ in errs)
+        counts = [n for _, _, n in errs]
+        assert counts == sorted(counts, reverse=True)
+    assert "heuristic" in ea.bucket_method
+    assert {b.bucket for b in ea.buckets} == {
+        "mixed-signal",
+        "forward-looking / temporal",
+        "numeric / relative",
+        "financial jargon",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "buckets"),
+    [
+        ("Sales grew 2% but missed expectations of 5%.", {"mixed-signal", "numeric / relative"}),
+        (
+            "The company expects net sales to grow next year.",
+            {"forward-looking / temporal", "financial jargon"},
+        ),
+        ("The company booked a write-down of EUR 3 mn.", {"financial jargon"}),
+        ("The shares were unchanged.", set()),
+    ],
+)
+def test_failure_buckets(text: str, buckets: set[str]) -> None:
+    assert set(failure_buckets(text)) == buckets
+
+
+def test_power_note_only_below_five_seeds() -> None:
+    s3 = summarize(make_grid(methods=("lora", "flat_lora")), n_resamples=99)
+    assert s3.power_note is not None and s3.power_note.n_seeds == 3
+    assert s3.power_note.d_z == pytest.approx(stats.min_detectable_effect(3))
+    s5 = summarize(make_grid(methods=("lora", "flat_lora"), seeds=(42, 43, 44, 45, 46)), n_resamples=99)
+    assert s5.power_note is None
+
+
+def test_degenerate_single_seed_and_identical_scores_do_not_crash() -> None:
+    recs = [make_record(method="lora", seed=42), make_record(method="flat_lora", seed=42)]
+    s = summarize(recs, n_resamples=99)
+    c = s.datasets[0].comparisons[0]
+    assert c.paired is None and math.isnan(c.welch["pvalue"])
+    same = [make_record(method=m, seed=s_, acc=1.0) for m in ("lora", "flat_lora") for s_ in (42, 43, 44)]
+    s2 = summarize(same, n_resamples=99)
+    c2 = s2.datasets[0].comparisons[0]
+    assert c2.diff == 0 and math.isnan(c2.paired["pvalue"])
+    json.dumps(s2.to_dict(), allow_nan=False)  # NaN became null
+
+
+def test_provenance(summary, grid) -> None:
+    p = summary.provenance
+    assert p.git_shas == ["0123456789abcdef0123456789abcdef01234567"]
+    assert len(p.config_hashes) == 12 and p.versions["torch"] == "2.13.0"
+    assert p.total_wall_time_s == pytest.approx(sum(r["cost"]["wall_time_s"] for r in grid))
+    assert p.dataset_checksums["fpb_50agree"].startswith("bb1b4df6de05d50b")
