@@ -14,7 +14,7 @@ from typing import Any
 from prefect import flow, get_run_logger, unmapped
 from prefect.futures import wait
 
-from reports.build import atomic_write_text
+from reports.io import atomic_write_text
 from tasks.report import publish_report_task, report_task
 from tasks.train import (
     DEFAULT_RUNNER,

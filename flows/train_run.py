@@ -10,7 +10,7 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
-from reports.build import atomic_write_text
+from reports.io import atomic_write_text
 from tasks.train import DEFAULT_RUNNER, result_storage, train_run_task, worker_identity
 
 

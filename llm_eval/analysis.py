@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import warnings
 from collections import defaultdict
@@ -40,6 +39,7 @@ from llm_eval.taxonomy import (
     summarize_taxonomy,
 )
 from llm_eval.types import Provider, Record
+from reports.io import atomic_write_text
 
 __all__ = ["CONDITION_LABELS", "Scored", "analyze", "build_summary", "render_report", "score_records"]
 
@@ -494,15 +494,6 @@ def _model_fluency(
     return scores
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def render_report(summary: dict[str, Any]) -> str:
     """report.md from the summary through reports.render with templates/llm_eval.md.j2."""
     from reports.render import render
@@ -534,8 +525,8 @@ def analyze(
     summary = build_summary(records, fluency=fluency, judge=jinfo, provenance=provenance)
     if write:
         out.mkdir(parents=True, exist_ok=True)
-        _atomic_write(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-        _atomic_write(out / "report.md", render_report(summary))
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        atomic_write_text(out / "report.md", render_report(summary))
     return headline(summary)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from llm_eval.types import Record
+from reports.io import atomic_write_text
 
 __all__ = ["RESPONSES_FILE", "JsonlWriter", "load_records", "sanitize", "write_records_atomic"]
 
@@ -73,13 +74,7 @@ def load_records(path: str | Path) -> list[Record]:
 
 
 def write_records_atomic(path: Path, records: Iterable[Record]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for r in records:
-            fh.write(r.to_json() + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(r.to_json() + "\n" for r in records))
 
 
 def prepare_resume(path: Path) -> list[Record]:

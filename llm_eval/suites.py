@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llm_eval.types import Record, Request, Sample
+from reports.io import atomic_write_text
 
 __all__ = ["MITIGATIONS", "SUITES", "Suite", "get_suite", "register_suite", "substring_accuracy"]
 
@@ -122,12 +122,7 @@ def substring_accuracy(records: list[Record]) -> dict[str, Any]:
 
 def _smoke_analyze(records: list[Record], out_dir: Path) -> dict[str, Any]:
     summary = substring_accuracy(records)
-    tmp = out_dir / "summary.json.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump({"suite": "smoke", **summary}, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, out_dir / "summary.json")
+    atomic_write_text(out_dir / "summary.json", json.dumps({"suite": "smoke", **summary}, indent=2) + "\n")
     return summary
 
 

@@ -8,29 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from reports.io import atomic_write_text
 from reports.plots import plot_dataset
 from reports.render import render
 from reports.summary import BenchmarkSummary, summarize
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write via a temp file in the same directory, fsync, then os.replace (never a half-written report)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def load_records(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -556,8 +556,15 @@ def _error_analysis(
                 lw += winner == "lora"
                 disagreements.append(Disagreement(i, text, gold, pf, pl, winner))
     n_dis = len(disagreements)
-    # show wins of each side first so the table is informative even when truncated
-    disagreements.sort(key=lambda d: ({"flat_lora": 0, "lora": 1, "neither": 2}[d.winner], d.index))
+    # a truncated table must not favour either side: take the groups in turn (Flat-LoRA right, LoRA right,
+    # neither), each in test order, then show the picks in test order
+    groups = [[d for d in disagreements if d.winner == w] for w in ("flat_lora", "lora", "neither")]
+    picked: list[Disagreement] = []
+    while len(picked) < min(MAX_DISAGREEMENTS, n_dis):
+        for g in groups:
+            if g and len(picked) < MAX_DISAGREEMENTS:
+                picked.append(g.pop(0))
+    disagreements = sorted(picked, key=lambda d: d.index)
 
     buckets: list[BucketRow] = []
     ref = next(iter(majority.values()))
@@ -575,7 +582,7 @@ def _error_analysis(
             BucketRow(bname, len(ids), dict(sorted(rates.items(), key=lambda kv: method_sort_key(kv[0]))))
         )
     return ErrorAnalysis(
-        n_test, n_dis, fw, lw, disagreements[:MAX_DISAGREEMENTS], top, buckets, n_neither=n_dis - fw - lw
+        n_test, n_dis, fw, lw, disagreements, top, buckets, n_neither=n_dis - fw - lw
     )
 
 

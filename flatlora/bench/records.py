@@ -8,9 +8,10 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from reports.io import atomic_write_text
 
 if TYPE_CHECKING:
     from flatlora.bench.config import RunConfig
@@ -29,23 +30,6 @@ def canonical_json(obj: Any) -> str:
 
 def sha256_json(obj: Any) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write to a temp file in the same dir, fsync, then os.replace: readers never see half a file."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from reports import stats
-from reports.summary import failure_buckets, summarize
+from reports.summary import MAX_DISAGREEMENTS, failure_buckets, summarize
 from tests.reports.factory import make_grid, make_record
 
 
@@ -108,6 +108,13 @@ def test_error_analysis_and_heuristic_buckets(summary) -> None:
     assert ea.n_disagree == ea.flat_lora_wins + ea.lora_wins + ea.n_neither
     for d in ea.disagreements:
         assert d.flat_lora != d.lora
+    # the fixture has more Flat-LoRA wins than fit the table: the shown rows still include every group,
+    # taken in turn, so a truncated table does not favour one method
+    assert ea.n_disagree > len(ea.disagreements) == MAX_DISAGREEMENTS
+    shown = [d.winner for d in ea.disagreements]
+    assert shown.count("lora") == min(ea.lora_wins, MAX_DISAGREEMENTS // 3)
+    assert shown.count("neither") == min(ea.n_neither, MAX_DISAGREEMENTS // 3)
+    assert [d.index for d in ea.disagreements] == sorted(d.index for d in ea.disagreements)
     for errs in ea.top_errors.values():
         assert all(g != p for g, p, _ in errs)
         counts = [n for _, _, n in errs]
