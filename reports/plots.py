@@ -57,7 +57,7 @@ def plot_val(ds: DatasetSummary, out_dir: Path) -> str | None:
     metrics = ("loss", "accuracy", "weighted_f1")
     if not any(ds.val_curves[m][k].x for m in ds.val_curves for k in metrics):
         return None
-    fig, axes = plt.subplots(1, len(metrics), figsize=(12, 3.5))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(12, 3.5), layout="constrained")
     for ax, k in zip(axes, metrics, strict=True):
         for m, curves in ds.val_curves.items():
             if curves[k].x:

@@ -581,9 +581,7 @@ def _error_analysis(
         buckets.append(
             BucketRow(bname, len(ids), dict(sorted(rates.items(), key=lambda kv: method_sort_key(kv[0]))))
         )
-    return ErrorAnalysis(
-        n_test, n_dis, fw, lw, disagreements, top, buckets, n_neither=n_dis - fw - lw
-    )
+    return ErrorAnalysis(n_test, n_dis, fw, lw, disagreements, top, buckets, n_neither=n_dis - fw - lw)
 
 
 def _provenance(records: Sequence[Mapping[str, Any]]) -> Provenance:
