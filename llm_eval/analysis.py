@@ -422,7 +422,14 @@ def _provenance(
     for r in ok:
         if r.meta.get("item_set_sha256"):
             item_sets[r.meta["suite"]].add(r.meta["item_set_sha256"])
-    params = sorted({json.dumps(r.params, sort_keys=True) for r in ok})
+    # a per-request sampling seed (derived from the request) would make every record's params distinct:
+    # report the decoding settings without it, and say that seeds are per request
+    per_request = {"seed"}
+    params = sorted(
+        {json.dumps({k: v for k, v in r.params.items() if k not in per_request}, sort_keys=True) for r in ok}
+    )
+    if any("seed" in r.params for r in ok):
+        params = [json.dumps({**json.loads(x), "seed": "per request"}, sort_keys=True) for x in params]
     finished = sorted(r.finished_at for r in ok if r.finished_at)
     seeds = sorted({r.meta["seed"] for r in ok if "seed" in r.meta})
     return {

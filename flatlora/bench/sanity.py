@@ -218,11 +218,12 @@ def train_method(
             else:
                 loss = model(**batch).loss
                 loss.backward()
-            if not math.isfinite(float(loss)):
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
                 raise RuntimeError(f"sanity {method}: non-finite loss at step {step}")
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss_value)
             step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss):.3f}")

@@ -249,3 +249,15 @@ def test_truncation_uses_the_provider_cap_and_ranks_below_encoding() -> None:
     assert classify_noisy("The ｉ｢｢｢", ["Paris"], ["France"], "capital of France?", truncated=True)[0] == (
         "encoding issue"
     )
+
+
+def test_provenance_decoding_collapses_per_request_seeds() -> None:
+    """A local provider records a derived seed per request: the report lists the settings once."""
+    from dataclasses import replace
+
+    records = [
+        replace(rec(f"m{i}", "en", "New Delhi"), params={"temperature": 0.2, "max_tokens": 512, "seed": 1000 + i})
+        for i in range(5)
+    ]
+    decoding = build_summary(records, judge="heuristic")["provenance"]["decoding"]
+    assert decoding == [{"max_tokens": 512, "seed": "per request", "temperature": 0.2}]
