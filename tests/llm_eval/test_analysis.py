@@ -256,7 +256,9 @@ def test_provenance_decoding_collapses_per_request_seeds() -> None:
     from dataclasses import replace
 
     records = [
-        replace(rec(f"m{i}", "en", "New Delhi"), params={"temperature": 0.2, "max_tokens": 512, "seed": 1000 + i})
+        replace(
+            rec(f"m{i}", "en", "New Delhi"), params={"temperature": 0.2, "max_tokens": 512, "seed": 1000 + i}
+        )
         for i in range(5)
     ]
     decoding = build_summary(records, judge="heuristic")["provenance"]["decoding"]
