@@ -20,26 +20,9 @@ needs_data = pytest.mark.skipif(
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A 2-layer, 32-wide BERT with MiniLM's tokenizer, saved like a real checkpoint."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+    from tests.tiny_models import save_tiny_bert
 
-    from flatlora.bench.models import minilm_path
-
-    path = tmp_path_factory.mktemp("tiny_bert")
-    tok = AutoTokenizer.from_pretrained(minilm_path())
-    cfg = BertConfig(
-        vocab_size=tok.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        num_labels=3,
-    )
-    torch.manual_seed(0)
-    BertForSequenceClassification(cfg).save_pretrained(path)
-    tok.save_pretrained(path)
-    return str(path)
+    return str(save_tiny_bert(tmp_path_factory.mktemp("tiny_bert"), num_labels=3))
 
 
 @pytest.fixture(scope="session")

@@ -14,26 +14,11 @@ FAKE_RUNNER = "tests.flows.fake_runner:run_one"
 
 def make_tiny_model(path: Path) -> Path:
     """2-layer, 32-wide BERT (random init) + the real MiniLM tokenizer: trains a smoke run in seconds."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from flatlora.bench.models import minilm_path
+    from tests.tiny_models import save_tiny_bert
 
     if (path / "config.json").is_file():
         return path
-    tok = AutoTokenizer.from_pretrained(minilm_path())
-    cfg = BertConfig(
-        vocab_size=tok.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    torch.manual_seed(0)
-    BertModel(cfg).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+    return save_tiny_bert(path)
 
 
 @pytest.fixture(scope="session")
