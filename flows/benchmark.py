@@ -123,9 +123,9 @@ def benchmark(
             )
             wait(futures)
             states = [f.state for f in futures]
-        else:  # torch already uses every core: one run at a time is fastest on CPU
+        else:  # torch already uses every core: one run at a time is fastest on CPU; show its progress bar
             states = [
-                task(sp, h, out_dir, data_dir=data_dir, runner=runner, return_state=True)
+                task(sp, h, out_dir, data_dir=data_dir, runner=runner, progress=True, return_state=True)
                 for sp, h in zip(specs, hashes, strict=True)
             ]
 
