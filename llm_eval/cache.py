@@ -21,7 +21,7 @@ from typing import Any
 
 from llm_eval.types import Request, Response, canonical_json
 
-__all__ = ["ResponseCache", "cache_key", "default_cache_path"]
+__all__ = ["ResponseCache", "cache_key", "default_cache_path", "request_identity", "request_key"]
 
 
 def default_cache_path() -> Path:
@@ -34,7 +34,9 @@ def default_cache_path() -> Path:
 
 def cache_key(provider: str, model: str, request: Request, extra: dict[str, Any] | None = None) -> str:
     """sha256 of canonical JSON of provider + model + params + system + messages (+ provider extras,
-    e.g. the local model's seed and token cap, which change the answer)."""
+    e.g. the local model's seed and token cap, which change the answer).
+
+    Used for providers that cannot describe what they send (no ``request_identity``)."""
     payload = {
         "provider": provider,
         "model": model,
@@ -44,6 +46,32 @@ def cache_key(provider: str, model: str, request: Request, extra: dict[str, Any]
         "extra": extra or {},
     }
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def request_identity(provider: Any, request: Request) -> dict[str, Any]:
+    """Everything that decides the answer to ``request`` from ``provider``.
+
+    A provider that knows its wire format implements ``request_identity(request)`` and returns the
+    endpoint, API version, model and the exact body it sends (so a parameter it does not send, such
+    as an unsent temperature, is not part of it, and one it does send is). Otherwise: provider name,
+    model, the request's params, system, messages and the provider's ``cache_extra``.
+    """
+    ident = getattr(provider, "request_identity", None)
+    if callable(ident):
+        return {"provider": provider.name, **ident(request)}
+    return {
+        "provider": provider.name,
+        "model": provider.model,
+        "params": request.params,
+        "system": request.system,
+        "messages": request.messages,
+        "extra": dict(getattr(provider, "cache_extra", None) or {}),
+    }
+
+
+def request_key(provider: Any, request: Request) -> str:
+    """The cache key and the record's ``request_hash``: sha256 of the canonical request identity."""
+    return hashlib.sha256(canonical_json(request_identity(provider, request)).encode()).hexdigest()
 
 
 _SCHEMA = """

@@ -67,8 +67,10 @@ def load_records(path: str | Path) -> list[Record]:
     latest: dict[str, Record] = {}
     for r in records:
         prev = latest.get(r.sample_id)
-        # an answered record is never replaced by a later error for the same id
-        if prev is None or not (prev.ok and not r.ok):
+        # an answered record is never replaced by a later error for the same request; a record for
+        # a different request (an edited prompt, another endpoint) supersedes it either way
+        same_request = prev is not None and prev.request_hash == r.request_hash
+        if prev is None or not (prev.ok and not r.ok and same_request):
             latest[r.sample_id] = r
     return list(latest.values())
 

@@ -3,7 +3,13 @@
 Guarantees (tested against the stub server with fault injection):
 - every sample ends as exactly one record in responses.jsonl (answered or error), or, when the
   cost limit stops the run, as *not run* (no record; a rerun resumes it);
-- an answered sample is never requested again (resume) and a cached request is never paid twice;
+- an answered sample is never requested again (resume) *for the same request*: each record keeps
+  the hash of the exact request sent (provider, endpoint, model, API version, parameters, system,
+  messages); an existing answer whose hash differs from the request this run would send is re-run
+  and counted (``resume="strict"`` refuses to start instead);
+- a cached request is never paid twice, and the cache key is that same request hash;
+- a received answer is never turned into an error; a model without a price runs with its cost
+  recorded as unknown (None), and a cost limit that cannot be checked refuses to start;
 - retries are bounded: ``max_attempts`` of our own, each of which may include the SDK's retries;
 - error strings are sanitized before they are recorded.
 """
@@ -23,11 +29,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from llm_eval.cache import ResponseCache, cache_key
+from llm_eval.cache import ResponseCache, request_key
+from llm_eval.pricing import PRICE_FILE_HELP, Price, UnpricedModelError
 from llm_eval.records import RESPONSES_FILE, JsonlWriter, prepare_resume, sanitize
 from llm_eval.types import Provider, Record, Request, Response, Sample, Usage
 
-__all__ = ["AdaptiveLimiter", "RunStats", "arun_samples", "run_samples", "summarize"]
+__all__ = [
+    "RESUME_MODES",
+    "AdaptiveLimiter",
+    "ResumeMismatchError",
+    "RunStats",
+    "arun_samples",
+    "provider_price",
+    "resume_mismatches",
+    "run_samples",
+    "summarize",
+]
+
+RESUME_MODES = ("rerun", "strict")
+
+
+class ResumeMismatchError(ValueError):
+    """``resume="strict"`` and existing answers were made by a different request."""
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +130,13 @@ class AdaptiveLimiter:
 
 @dataclass
 class RunStats:
-    """Live and final counters (also the console summary)."""
+    """Live and final counters (also the console summary and DIR/run_stats.json).
+
+    ``cost_usd`` sums the known costs of this run's requests; ``cost_unknown`` counts answers whose
+    model had no price, and ``cost_known`` is False when there is any (the total is then a lower
+    bound, and reported as unknown). ``resume_mismatched`` counts existing answers that were made
+    by a different request than this run's and were re-run (their ids in ``resume_mismatch_ids``).
+    """
 
     n_samples: int = 0
     skipped_done: int = 0
@@ -117,21 +146,49 @@ class RunStats:
     not_run: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
     cost_usd: float = 0.0
+    cost_unknown: int = 0
+    price_known: bool = True
     attempts: int = 0
     cost_limit_hit: bool = False
+    resume_mismatched: int = 0
+    resume_mismatch_ids: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def cost_known(self) -> bool:
+        return self.cost_unknown == 0
+
+    @property
+    def all_failed(self) -> bool:
+        """This run sent requests and not one of them was answered."""
+        return self.errors > 0 and self.answered == 0
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        d = {k: v for k, v in self.__dict__.items()}
+        d["cost_known"] = self.cost_known
+        d["all_failed"] = self.all_failed
+        return d
+
+
+def _known_cost(records: Sequence[Record]) -> tuple[float, int]:
+    """(sum of known costs, number of answers whose cost is unknown)."""
+    known = sum(r.cost_usd for r in records if r.cost_usd is not None)
+    return known, sum(1 for r in records if r.ok and r.cost_usd is None)
 
 
 def summarize(samples: Sequence[Sample], records: Sequence[Record]) -> dict[str, Any]:
-    """Counts for a finished (or partial) run; errors and not-run are kept apart from answers."""
+    """Counts for a finished (or partial) run; errors and not-run are kept apart from answers.
+
+    ``cost_usd`` is None (and ``cost_known`` False) when any answer's cost is unknown (a model
+    without a price); ``cost_usd_known`` is then the sum of the costs that are known."""
     by_id = {r.sample_id: r for r in records}
     ids = [s.id for s in samples]
     recs = [by_id[i] for i in ids if i in by_id]
+    known, unknown = _known_cost(recs)
     return {
         "n_samples": len(ids),
         "answered": sum(r.ok for r in recs),
@@ -140,8 +197,38 @@ def summarize(samples: Sequence[Sample], records: Sequence[Record]) -> dict[str,
         "cached": sum(r.cached for r in recs),
         "input_tokens": sum(r.usage.input_tokens for r in recs),
         "output_tokens": sum(r.usage.output_tokens for r in recs),
-        "cost_usd": round(sum(r.cost_usd for r in recs), 6),
+        "cache_creation_input_tokens": sum(r.usage.cache_creation_input_tokens or 0 for r in recs),
+        "cache_read_input_tokens": sum(r.usage.cache_read_input_tokens or 0 for r in recs),
+        "cost_usd": round(known, 6) if unknown == 0 else None,
+        "cost_known": unknown == 0,
+        "cost_unknown_answers": unknown,
+        "cost_usd_known": round(known, 6),
     }
+
+
+def provider_price(provider: Provider) -> Price | None | bool:
+    """The provider's price for its model: a Price, None (unknown), or True when the provider does
+    not expose one (its responses carry their own cost)."""
+    fn = getattr(provider, "price", None)
+    if not callable(fn):
+        return True
+    try:
+        p = fn()
+    except Exception:
+        return None
+    return p if isinstance(p, Price) else None
+
+
+def resume_mismatches(
+    samples: Sequence[Sample], existing: dict[str, Record], provider: Provider
+) -> list[str]:
+    """Ids of samples with an existing answer made by a different request than this run would send
+    (a record without a request hash cannot be checked and counts as a mismatch)."""
+    return [
+        s.id
+        for s in samples
+        if (r := existing.get(s.id)) is not None and r.ok and r.request_hash != request_key(provider, s.request)
+    ]
 
 
 def _now() -> str:
@@ -181,8 +268,9 @@ def _progress(enabled: bool, total: int, stats: RunStats, label: str) -> Iterato
             if note is not None:
                 notes["note"] = note
             done = stats.answered + stats.errors
+            cost = f"${stats.cost_usd:.4f}" if stats.cost_known else f"${stats.cost_usd:.4f} + unknown"
             info = (
-                f"tok in {stats.input_tokens} out {stats.output_tokens} | ${stats.cost_usd:.4f}"
+                f"tok in {stats.input_tokens} out {stats.output_tokens} | {cost}"
                 f" | err {stats.errors} | cached {stats.cached}"
             )
             if notes["note"]:
@@ -224,13 +312,16 @@ class _Run:
         self.stats = stats
         self.records: dict[str, Record] = {}
         self.update: Callable[..., None] = lambda note=None: None
-        self.cache_extra: dict[str, Any] = dict(getattr(provider, "cache_extra", {}) or {})
         self.hits: dict[str, Response] = {}
         self.pending_puts: list[Future[None]] = []
+        self._keys: dict[int, str] = {}
 
     # -- helpers ---------------------------------------------------------------------------------
     def key(self, request: Request) -> str:
-        return cache_key(self.provider.name, self.provider.model, request, self.cache_extra)
+        k = self._keys.get(id(request))
+        if k is None:
+            k = self._keys[id(request)] = request_key(self.provider, request)
+        return k
 
     def budget_spent(self) -> bool:
         if self.cost_limit is not None and self.stats.cost_usd >= self.cost_limit:
@@ -250,6 +341,7 @@ class _Run:
         batch: bool = False,
     ) -> None:
         req = sample.request
+        cost: float | None = 0.0 if (cached or response is None) else response.cost_usd
         rec = Record(
             sample_id=sample.id,
             item_id=sample.item_id,
@@ -262,7 +354,7 @@ class _Run:
             messages=[dict(m) for m in req.messages],
             response_text=response.text if response else None,
             usage=response.usage if response else Usage(),
-            cost_usd=0.0 if (cached or response is None) else response.cost_usd,
+            cost_usd=None if cost is None else float(cost),
             latency_s=round(latency_s, 4),
             attempts=attempts,
             error=error,
@@ -270,6 +362,8 @@ class _Run:
             meta=dict(sample.meta),
             batch=batch,
             finished_at=_now(),
+            stop_reason=response.stop_reason if response else None,
+            request_hash=self.key(req),
         )
         self.writer.write(rec)
         self.records[sample.id] = rec
@@ -280,7 +374,12 @@ class _Run:
             st.cached += int(cached)
             st.input_tokens += rec.usage.input_tokens
             st.output_tokens += rec.usage.output_tokens
-            st.cost_usd += rec.cost_usd
+            st.cache_creation_input_tokens += rec.usage.cache_creation_input_tokens or 0
+            st.cache_read_input_tokens += rec.usage.cache_read_input_tokens or 0
+            if rec.cost_usd is None:
+                st.cost_unknown += 1
+            else:
+                st.cost_usd += rec.cost_usd
         else:
             st.errors += 1
         self.update()
@@ -300,11 +399,16 @@ class _Run:
         return True
 
     def store(self, sample: Sample, response: Response) -> None:
-        if self.cache is not None:
+        if self.cache is None:
+            return
+        try:
             fut = self.cache.put_nowait(
                 self.key(sample.request), self.provider.name, self.provider.model, response
             )
-            self.pending_puts.append(fut)
+        except Exception as exc:  # a cache failure must not lose the answer itself
+            log.warning("response cache write failed: %s", type(exc).__name__)
+            return
+        self.pending_puts.append(fut)
 
     async def flush_cache(self) -> None:
         if self.pending_puts:
@@ -446,8 +550,16 @@ async def arun_samples(
     batch_size: int = 10_000,
     limiter: AdaptiveLimiter | None = None,
     stats: RunStats | None = None,
+    resume: str = "rerun",
 ) -> list[Record]:
-    """Async core of :func:`run_samples`. Returns the final record of every sample that has one."""
+    """Async core of :func:`run_samples`. Returns the final record of every sample that has one.
+
+    Raises UnpricedModelError (before any request) when ``cost_limit`` is set and the provider has
+    no price for its model, and ResumeMismatchError when ``resume="strict"`` and existing answers
+    in ``out_dir`` were made by a different request.
+    """
+    if resume not in RESUME_MODES:
+        raise ValueError(f"`resume` must be one of {'|'.join(RESUME_MODES)}, got {resume!r}")
     if max_attempts < 1:
         raise ValueError(f"`max_attempts` must be >= 1, got {max_attempts}")
     if cost_limit is not None and cost_limit < 0:
@@ -457,15 +569,41 @@ async def arun_samples(
         dupes = sorted({i for i in ids if ids.count(i) > 1})[:5]
         raise ValueError(f"sample ids must be unique within a run, duplicated: {dupes}")
 
+    price = provider_price(provider)
+    if price is None and cost_limit is not None:
+        raise UnpricedModelError(
+            f"cannot enforce a cost limit: no price for model {provider.model!r} "
+            f"({provider.name}); {PRICE_FILE_HELP.replace('MODEL', provider.model)}"
+        )
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / RESPONSES_FILE
-    existing = {r.sample_id: r for r in prepare_resume(path)}
-    todo = [s for s in samples if not (s.id in existing and existing[s.id].ok)]
+    existing = {r.sample_id: r for r in prepare_resume(path)} if path.exists() else {}
+    mismatched = resume_mismatches(samples, existing, provider)
+    if mismatched and resume == "strict":
+        shown = ", ".join(mismatched[:10]) + (", ..." if len(mismatched) > 10 else "")
+        n_ok = sum(1 for s in samples if s.id in existing and existing[s.id].ok)
+        raise ResumeMismatchError(
+            f"{len(mismatched)} of {n_ok} existing answers in {path} were made by a different request "
+            f"than this run would send (edited prompt or item, other endpoint, model or parameters): "
+            f"{shown}. Use another output directory, or resume without strict to re-run them."
+        )
+    redo = set(mismatched)
+    todo = [s for s in samples if not (s.id in existing and existing[s.id].ok) or s.id in redo]
+    out.mkdir(parents=True, exist_ok=True)
 
     stats = stats if stats is not None else RunStats()
     stats.n_samples = len(samples)
     stats.skipped_done = len(samples) - len(todo)
+    stats.resume_mismatched = len(mismatched)
+    stats.resume_mismatch_ids = list(mismatched)
+    stats.price_known = price is not None
+    if mismatched:
+        log.warning(
+            "%d existing answers were made by a different request and are re-run: %s",
+            len(mismatched),
+            ", ".join(mismatched[:5]) + (", ..." if len(mismatched) > 5 else ""),
+        )
     limiter = limiter or AdaptiveLimiter(concurrency)
     add_listener = getattr(provider, "add_rate_limit_listener", None)
     if callable(add_listener):
@@ -524,7 +662,10 @@ async def arun_samples(
         if own_cache and cache_obj is not None:
             cache_obj.close()
         stats.wall_s = time.perf_counter() - t0
-    final = {**existing, **run.records}
+    # an answer to a different request that was not re-run (cost limit) is not this run's answer:
+    # it stays on disk (nothing is lost) but is not returned, and the sample counts as not run
+    current = {k: v for k, v in existing.items() if k not in redo}
+    final = {**current, **run.records}
     stats.not_run = sum(1 for s in samples if s.id not in final)
     stats.extra["limiter"] = {
         "final_limit": limiter.allowed,
@@ -546,6 +687,7 @@ def run_samples(
     refresh: bool = False,
     batch: bool = False,
     progress: bool = True,
+    resume: str = "rerun",
     **kwargs: Any,
 ) -> list[Record]:
     """Run every sample not already answered in ``out_dir/responses.jsonl``; see :func:`arun_samples`.
@@ -564,6 +706,7 @@ def run_samples(
         refresh=refresh,
         batch=batch,
         progress=progress,
+        resume=resume,
         **kwargs,
     )
     try:

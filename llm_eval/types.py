@@ -83,18 +83,41 @@ class Request:
         return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()
 
 
+def _opt_int(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def _opt_float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
 @dataclass
 class Usage:
+    """Token counts as the provider reports them. ``input_tokens`` excludes prompt-cache reads and
+    writes, which the API bills at their own rates and reports separately (None: not reported)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
 
-    def to_dict(self) -> dict[str, int]:
-        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+    def to_dict(self) -> dict[str, int | None]:
+        d: dict[str, int | None] = {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        if self.cache_creation_input_tokens is not None:
+            d["cache_creation_input_tokens"] = self.cache_creation_input_tokens
+        if self.cache_read_input_tokens is not None:
+            d["cache_read_input_tokens"] = self.cache_read_input_tokens
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Usage:
         d = d or {}
-        return cls(int(d.get("input_tokens", 0)), int(d.get("output_tokens", 0)))
+        return cls(
+            int(d.get("input_tokens", 0)),
+            int(d.get("output_tokens", 0)),
+            _opt_int(d.get("cache_creation_input_tokens")),
+            _opt_int(d.get("cache_read_input_tokens")),
+        )
 
 
 @dataclass
@@ -102,14 +125,15 @@ class Response:
     """What a provider returns for one request.
 
     ``params`` are the decoding parameters actually used (a provider may cap them, e.g. the
-    local model's max_new_tokens); when None the request's own params apply.
+    local model's max_new_tokens); when None the request's own params apply. ``cost_usd`` is None
+    when the model has no price (unknown, not free).
     """
 
     text: str
     usage: Usage = field(default_factory=Usage)
     model: str = ""
     stop_reason: str | None = None
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0
     params: dict[str, Any] | None = None
     raw_id: str | None = None
 
@@ -125,7 +149,7 @@ class Response:
             usage=Usage.from_dict(d.get("usage")),
             model=d.get("model", ""),
             stop_reason=d.get("stop_reason"),
-            cost_usd=float(d.get("cost_usd", 0.0)),
+            cost_usd=_opt_float(d.get("cost_usd", 0.0)),
             params=d.get("params"),
             raw_id=d.get("raw_id"),
         )
@@ -174,7 +198,11 @@ class Record:
     """One finished request, as written to responses.jsonl.
 
     ``error`` is None for an answered sample; otherwise a sanitized message. Errors are shown
-    separately and never scored as wrong answers.
+    separately and never scored as wrong answers. ``cost_usd`` is None when the model had no price
+    (unknown, never $0). ``request_hash`` is the cache key of the exact request sent (provider,
+    endpoint, model, API version, parameters, system, messages): resume compares it with the
+    request a rerun would send. ``stop_reason`` is the provider's ("end_turn", "max_tokens", ...).
+    ``model_grade`` is the optional model grader's verdict ({"verdict", "model", "raw"}).
     """
 
     sample_id: str
@@ -188,7 +216,7 @@ class Record:
     messages: list[Message]
     response_text: str | None
     usage: Usage = field(default_factory=Usage)
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0
     latency_s: float = 0.0
     attempts: int = 0
     error: str | None = None
@@ -196,6 +224,9 @@ class Record:
     meta: dict[str, Any] = field(default_factory=dict)
     batch: bool = False
     finished_at: str | None = None
+    stop_reason: str | None = None
+    request_hash: str | None = None
+    model_grade: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -223,7 +254,7 @@ class Record:
             messages=[dict(m) for m in d.get("messages") or []],
             response_text=d.get("response_text"),
             usage=Usage.from_dict(d.get("usage")),
-            cost_usd=float(d.get("cost_usd", 0.0)),
+            cost_usd=_opt_float(d.get("cost_usd", 0.0)),
             latency_s=float(d.get("latency_s", 0.0)),
             attempts=int(d.get("attempts", 0)),
             error=d.get("error"),
@@ -231,6 +262,9 @@ class Record:
             meta=dict(d.get("meta") or {}),
             batch=bool(d.get("batch", False)),
             finished_at=d.get("finished_at"),
+            stop_reason=d.get("stop_reason"),
+            request_hash=d.get("request_hash"),
+            model_grade=dict(d["model_grade"]) if d.get("model_grade") else None,
         )
 
 

@@ -19,18 +19,49 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from llm_eval.pricing import PriceTable
+from llm_eval.pricing import Price, PriceTable
 from llm_eval.types import ProviderError, Request, Response, Usage
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
 
-__all__ = ["DEFAULT_MODEL", "AnthropicProvider", "MalformedReply"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MODEL", "AnthropicProvider", "MalformedReply", "api_version"]
 
 DEFAULT_MODEL = "claude-sonnet-5-5"  # newest Sonnet in the installed SDK's ModelParam literals
+DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 RATE_LIMIT_STATUSES = frozenset({429, 529})
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+def api_version() -> str:
+    """The ``anthropic-version`` header the installed SDK sends (it decides what the API accepts)."""
+    try:
+        from anthropic._constants import ANTHROPIC_API_VERSION  # type: ignore[attr-defined]
+
+        return str(ANTHROPIC_API_VERSION)
+    except ImportError:
+        from anthropic import AsyncAnthropic
+
+        return str(AsyncAnthropic(api_key="-").default_headers.get("anthropic-version", "unknown"))
+
+
+def _int_or_none(v: Any) -> int | None:
+    try:
+        return None if v is None else int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _usage(message: Any) -> Usage:
+    """Usage from a reply, never raising: a reply whose usage cannot be read is still an answer."""
+    u = getattr(message, "usage", None)
+    return Usage(
+        _int_or_none(getattr(u, "input_tokens", None)) or 0,
+        _int_or_none(getattr(u, "output_tokens", None)) or 0,
+        _int_or_none(getattr(u, "cache_creation_input_tokens", None)),
+        _int_or_none(getattr(u, "cache_read_input_tokens", None)),
+    )
 
 
 def _counts(batch: Any) -> dict[str, int]:
@@ -73,6 +104,7 @@ class AnthropicProvider:
             )
         self.__key = key
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+        self.api_version = api_version()
         if timeout_s <= 0:
             raise ValueError(f"`timeout_s` must be > 0, got {timeout_s}")
         if max_retries < 0:
@@ -167,6 +199,31 @@ class AnthropicProvider:
             params["temperature"] = request.temperature
         return params
 
+    @property
+    def endpoint(self) -> str:
+        return (self.base_url or DEFAULT_BASE_URL).rstrip("/")
+
+    def request_identity(self, request: Request) -> dict[str, Any]:
+        """Where the request goes and exactly what is sent (the cache key and request hash)."""
+        return {"endpoint": self.endpoint, "api_version": self.api_version, "body": self._params(request)}
+
+    def price(self) -> Price | None:
+        """The evaluated model's price, or None when unknown (looked up before the first request)."""
+        return self.prices.find(self.model)
+
+    def _cost(self, reply_model: Any, usage: Usage, batch: bool) -> float | None:
+        """Priced by the model id the API reports (e.g. a dated snapshot), else the requested id;
+        None when neither has a price. Never raises: pricing must not lose a received answer."""
+        try:
+            for m in (reply_model, self.model):
+                if isinstance(m, str) and m:
+                    c = self.prices.cost(m, usage, batch=batch)
+                    if c is not None:
+                        return c
+        except Exception:
+            return None
+        return None
+
     def _used_params(self, request: Request) -> dict[str, Any]:
         """What was actually sent: API version 2026-10-21 (SDK 2.x) rejects sampling parameters,
         so the study's temperature is recorded as requested but not sent unless opted in."""
@@ -177,23 +234,26 @@ class AnthropicProvider:
         }
 
     def _to_response(self, message: Any, request: Request, *, batch: bool = False) -> Response:
-        try:
-            blocks = message.content
-            text = "".join(b.text for b in blocks if getattr(b, "type", None) == "text")
-            usage = Usage(int(message.usage.input_tokens), int(message.usage.output_tokens))
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise MalformedReply(f"malformed reply: {type(exc).__name__}") from None
-        if not isinstance(blocks, list) or not any(getattr(b, "type", None) == "text" for b in blocks):
-            raise MalformedReply("malformed reply: no text content block")
-        model = getattr(message, "model", None) or self.model
+        """A reply with a content list is an answer (its text blocks joined; an empty list, e.g. a
+        refusal, is the empty answer). Only a body without one is malformed. Usage, price and the
+        other fields are read without raising, so a received answer is never turned into an error."""
+        blocks = getattr(message, "content", None)
+        if not isinstance(blocks, list):
+            raise MalformedReply("malformed reply: no content list")
+        text = "".join(
+            str(getattr(b, "text", "") or "") for b in blocks if getattr(b, "type", None) == "text"
+        )
+        usage = _usage(message)
+        stop = getattr(message, "stop_reason", None)
+        raw_id = getattr(message, "id", None)
         return Response(
             text=text,
             usage=usage,
             model=self.model,
-            stop_reason=getattr(message, "stop_reason", None),
-            cost_usd=self.prices.cost(model if isinstance(model, str) else self.model, usage, batch=batch),
+            stop_reason=stop if isinstance(stop, str) else None,
+            cost_usd=self._cost(getattr(message, "model", None), usage, batch),
             params=self._used_params(request),
-            raw_id=getattr(message, "id", None),
+            raw_id=raw_id if isinstance(raw_id, str) else None,
         )
 
     # -- Provider protocol -----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llm_eval.pricing import Price
 from llm_eval.types import Request, Response, Usage
 
 __all__ = [
@@ -36,13 +37,41 @@ __all__ = [
     "DecodedRow",
     "LocalProvider",
     "batched_decode",
+    "decode_whole_chars",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"
 # bump when the decoding procedure changes what a (request, seed) produces: it is part of the cache key
-DECODER_VERSION = "kv-loop-v1"
+DECODER_VERSION = "kv-loop-v2-whole-chars"
+
+# A UTF-8 character is at most 4 bytes, so a character cut at the token cap leaves at most 3 byte
+# tokens of it behind.
+_MAX_DANGLING = 3
+
+
+def _broken_tail(text: str) -> bool:
+    return bool(text) and (text[-1] == "\ufffd" or "\ud800" <= text[-1] <= "\udfff")
+
+
+def decode_whole_chars(tok: Any, tokens: Sequence[int]) -> str:
+    """Decode ``tokens`` without a character cut in half at the end.
+
+    Byte-level tokenizers (SmolLM2's, GPT-2's) split Devanagari into byte tokens; a generation
+    stopped at the token cap can end inside a character, which decodes to U+FFFD (or a lone
+    surrogate). Such a trailing partial character is dropped: the last tokens are removed one at a
+    time (at most 3, plus a trailing special token) until the text no longer ends broken. If it still ends in U+FFFD, the model
+    produced it itself, and the full decode is kept.
+    """
+    full = tok.decode(list(tokens), skip_special_tokens=True)
+    if not _broken_tail(full):
+        return str(full)
+    for k in range(1, min(_MAX_DANGLING + 1, len(tokens)) + 1):  # +1: an EOS token after the cut
+        text = tok.decode(list(tokens[:-k]), skip_special_tokens=True)
+        if not _broken_tail(text):
+            return str(text)
+    return str(full)
 
 
 def _default_loader() -> tuple[Any, Any]:
@@ -220,6 +249,21 @@ class LocalProvider:
             f"seed={self.seed}, max_batch={self.max_batch})"
         )
 
+    def request_identity(self, request: Request) -> dict[str, Any]:
+        """What decides the answer: model, prompt, effective token cap, sampling, seed, decoder."""
+        return {
+            "model": self.model,
+            "system": request.system,
+            "messages": request.messages,
+            "temperature": request.temperature,
+            "max_new_tokens": min(request.max_tokens, self.max_new_tokens),
+            "seed": self.seed,
+            "decoder": DECODER_VERSION,
+        }
+
+    def price(self) -> Price:
+        return Price(0.0, 0.0)  # runs on this machine
+
     def _load_path(self) -> tuple[Any, Any]:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -318,7 +362,7 @@ class LocalProvider:
         for req, p, row, g in zip(requests, prepared, rows, greedy, strict=True):
             out.append(
                 Response(
-                    text=tok.decode(row.tokens, skip_special_tokens=True).strip(),
+                    text=decode_whole_chars(tok, row.tokens).strip(),
                     usage=Usage(len(p.ids), len(row.tokens)),
                     model=self.model,
                     stop_reason="end_turn" if row.hit_eos else "max_tokens",
