@@ -82,13 +82,47 @@ def llm_eval(
     judge_model: Annotated[
         str | None, typer.Option(help="Model for --judge provider (default: --model).")
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the request count, estimated tokens and cost (answers, judge, grader); send nothing.",
+        ),
+    ] = False,
+    resume: Annotated[
+        str,
+        typer.Option(
+            help="Existing answers in --out made by a different request (edited prompt, other endpoint, "
+            "model or parameters): rerun (re-run and count them) | strict (refuse to start)."
+        ),
+    ] = "rerun",
+    scorer: Annotated[
+        str,
+        typer.Option(
+            help="rule (the rule scorer only) | model (also one grading request per answered sample to "
+            "a grader model; the report shows the agreement)."
+        ),
+    ] = "rule",
+    grader_model: Annotated[
+        str | None, typer.Option(help="Model for --scorer model (default: --model).")
+    ] = None,
 ) -> None:
     """Run an LLM stress-test suite; records go to DIR/responses.jsonl (resumable)."""
     from rich.console import Console
 
-    from llm_eval.pricing import load_prices
+    from llm_eval.grader import SCORERS, grade_records
+    from llm_eval.judge import JUDGE_CHOICES, resolve_judge
+    from llm_eval.plan import plan_run, render_plan
+    from llm_eval.pricing import PRICE_FILE_HELP, UnpricedModelError, load_prices
     from llm_eval.providers import make_provider
-    from llm_eval.runner import RunStats, run_samples, summarize
+    from llm_eval.runner import (
+        RESUME_MODES,
+        ResumeMismatchError,
+        RunStats,
+        provider_price,
+        run_samples,
+        summarize,
+    )
     from llm_eval.suites import get_suite
     from llm_eval.types import ProviderError
 
@@ -101,9 +135,17 @@ def llm_eval(
         raise typer.BadParameter(
             f"`mitigation` must be one of none|pin|both, got {mitigation!r}", param_hint="--mitigation"
         )
-    if judge not in ("auto", "heuristic", "provider"):
+    if judge not in JUDGE_CHOICES:
         raise typer.BadParameter(
-            f"`judge` must be one of auto|heuristic|provider, got {judge!r}", param_hint="--judge"
+            f"`judge` must be one of {'|'.join(JUDGE_CHOICES)}, got {judge!r}", param_hint="--judge"
+        )
+    if resume not in RESUME_MODES:
+        raise typer.BadParameter(
+            f"`resume` must be one of {'|'.join(RESUME_MODES)}, got {resume!r}", param_hint="--resume"
+        )
+    if scorer not in SCORERS:
+        raise typer.BadParameter(
+            f"`scorer` must be one of {'|'.join(SCORERS)}, got {scorer!r}", param_hint="--scorer"
         )
     if batch and provider != "anthropic":
         raise typer.BadParameter(
@@ -130,45 +172,127 @@ def llm_eval(
         raise typer.BadParameter(str(exc), param_hint="--provider") from None
 
     out_dir = out or DEFAULT_OUT_ROOT / f"{suite}_{provider}_{mitigation}"
-    stats = RunStats()
-    records = run_samples(
-        samples,
-        prov,
-        out_dir,
-        concurrency=concurrency,
-        cost_limit=cost_limit,
-        use_cache=not no_cache,
-        refresh=refresh,
-        batch=batch,
-        progress=progress,
-        max_attempts=max_attempts,
-        stats=stats,
+    robustness = suite in ("multilingual", "noisy", "all")
+    judge_kind, judge_suites = resolve_judge(
+        judge, provider, sorted({str(x.meta.get("suite", suite)) for x in samples})
     )
+
+    def fresh(model_id: str | None) -> Any:
+        # a fresh client per use: an async client belongs to the event loop of the run that made it
+        return make_provider(provider, model=model_id or prov.model, base_url=base_url, **kw)
+
+    judge_prov = fresh(judge_model) if robustness and judge_kind == "provider" else None
+    grader_prov = fresh(grader_model) if scorer == "model" else None
+
+    # prices are looked up before the first request
+    for role, pv in (("model", prov), ("judge", judge_prov), ("grader", grader_prov)):
+        if pv is None or provider_price(pv) is not None:
+            continue
+        help_text = PRICE_FILE_HELP.replace("MODEL", pv.model)
+        if cost_limit is not None and not dry_run:
+            console.print(
+                f"[red]error:[/] --cost-limit needs a price, and the {role} {pv.model!r} has none: {help_text}"
+            )
+            raise typer.Exit(2)
+        console.print(
+            f"[yellow]warning:[/] no price for the {role} {pv.model!r}: its cost is recorded as unknown; "
+            f"{help_text}"
+        )
+
+    if dry_run:
+        plan = plan_run(
+            samples,
+            prov,
+            out_dir,
+            use_cache=not no_cache,
+            refresh=refresh,
+            judge_provider=judge_prov,
+            judge_suites=judge_suites,
+            grader_provider=grader_prov,
+        )
+        console.print(
+            f"[bold]{suite}[/] {prov.name}:{prov.model} (mitigation {mitigation}, judge {judge_kind})"
+        )
+        console.print(render_plan(plan, PRICE_FILE_HELP.replace("MODEL", prov.model)), markup=False)
+        return
+
+    run_kwargs: dict[str, Any] = {"concurrency": concurrency, "use_cache": not no_cache, "refresh": refresh,
+                                  "max_attempts": max_attempts, "cost_limit": cost_limit}  # fmt: skip
+    stats = RunStats()
+    try:
+        records = run_samples(
+            samples,
+            prov,
+            out_dir,
+            concurrency=concurrency,
+            cost_limit=cost_limit,
+            use_cache=not no_cache,
+            refresh=refresh,
+            batch=batch,
+            progress=progress,
+            max_attempts=max_attempts,
+            stats=stats,
+            resume=resume,
+        )
+    except (ResumeMismatchError, UnpricedModelError) as exc:
+        console.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
     summ = summarize(samples, records)
+    cost = "unknown (no price)" if summ["cost_usd"] is None else f"${summ['cost_usd']:.4f}"
+    this_run = f"${stats.cost_usd:.4f}" + ("" if stats.cost_known else f" + {stats.cost_unknown} unpriced")
     console.print(
         f"[bold]{suite}[/] {prov.name}:{prov.model} -> {out_dir / 'responses.jsonl'}\n"
         f"  answered {summ['answered']}  errors {summ['errors']}  not-run {summ['not_run']}"
         f"  (cached {summ['cached']}, resumed {stats.skipped_done})\n"
-        f"  tokens in {summ['input_tokens']} out {summ['output_tokens']}  cost ${summ['cost_usd']:.4f}"
-        f" (this run ${stats.cost_usd:.4f})"
+        f"  tokens in {summ['input_tokens']} out {summ['output_tokens']}  cost {cost}"
+        f" (this run {this_run})",
+        highlight=False,
     )
+    if stats.resume_mismatched:
+        ids = ", ".join(stats.resume_mismatch_ids[:5]) + (", ..." if stats.resume_mismatched > 5 else "")
+        console.print(
+            f"  re-ran {stats.resume_mismatched} existing answers made by a different request: {ids}",
+            markup=False,
+        )
     if stats.cost_limit_hit:
         console.print(
             f"  cost limit ${cost_limit} reached: {summ['not_run']} samples not run; rerun to resume."
         )
+    _write_run_stats(Path(out_dir), stats, summ)
+    if stats.all_failed:
+        first = next((r.error for r in records if r.error), "")
+        console.print(
+            f"[red]error:[/] all {stats.errors} requests of this run failed; first error: {first}",
+            markup=True,
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+    if grader_prov is not None:
+        counts = grade_records(records, grader_prov, Path(out_dir), run_kwargs)
+        console.print(
+            f"  model grader {grader_prov.name}:{grader_prov.model}: "
+            + "  ".join(f"{k} {v}" for k, v in counts.items()),
+            markup=False,
+        )
     if s.analyze is not None:
         akw: dict[str, Any] = {}
-        if suite in ("multilingual", "noisy", "all"):  # issue 6 suites: fluency judge options
-            use_provider = judge == "provider" or (judge == "auto" and provider != "local")
-            akw["judge"] = "provider" if use_provider else "heuristic"
-            if use_provider:
-                # a fresh client: the eval provider's async client belonged to the run's event loop
-                akw["judge_provider"] = make_provider(
-                    provider, model=judge_model or prov.model, base_url=base_url, **kw
-                )
-                akw["run_kwargs"] = {"concurrency": concurrency, "use_cache": not no_cache, "refresh": refresh,
-                                     "max_attempts": max_attempts, "cost_limit": cost_limit}  # fmt: skip
-            akw["provenance"] = {"suite": suite, "mitigation": mitigation, "seed": seed, "limit": limit}
+        if robustness:
+            akw["judge"] = judge_kind
+            if judge_prov is not None:
+                akw["judge_provider"] = judge_prov
+                akw["judge_suites"] = judge_suites
+                akw["run_kwargs"] = run_kwargs
+            akw["provenance"] = {
+                "suite": suite,
+                "mitigation": mitigation,
+                "seed": seed,
+                "limit": limit,
+                "scorer": scorer,
+                "cost_usd": summ["cost_usd"],
+                "cost_known": summ["cost_known"],
+                "cost_unknown_answers": summ["cost_unknown_answers"],
+            }
         result = s.analyze(records, Path(out_dir), **akw)
         if suite in ("multilingual", "noisy", "all"):
             console.print(
@@ -182,6 +306,16 @@ def llm_eval(
                     f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in headline.items()
                 )
             )
+
+
+def _write_run_stats(out_dir: Path, stats: Any, summary: dict[str, Any]) -> None:
+    """DIR/run_stats.json: this run's counters (resume mismatches, unknown costs) and the totals."""
+    import json
+
+    from reports.io import atomic_write_text
+
+    body = {"this_run": stats.to_dict(), "totals": summary}
+    atomic_write_text(out_dir / "run_stats.json", json.dumps(body, indent=2, ensure_ascii=False) + "\n")
 
 
 def register(app: typer.Typer) -> None:

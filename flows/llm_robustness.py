@@ -10,6 +10,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from llm_eval.judge import resolve_judge
 from tasks.llm import analyze_task, build_samples_task, publish_report_task, run_samples_task
 
 
@@ -29,7 +30,8 @@ def llm_robustness(
     max_new_tokens: int = 128,
     publish: bool = True,
 ) -> dict[str, Any]:
-    """Returns {out, summary, report, artifact, headline}; judge "auto" = heuristic for local, else provider."""
+    """Returns {out, summary, report, artifact, headline}. judge "auto": a model judge (same provider)
+    only for the suites whose report uses fluency (multilingual), none for local; "provider": all."""
     log = get_run_logger()
     out_dir = str(Path(out or Path("runs") / "llm_eval" / f"{suite}_{provider}_{mitigation}").resolve())
     samples = build_samples_task(suite, mitigation, seed, limit)
@@ -44,13 +46,14 @@ def llm_robustness(
         cost_limit=cost_limit,
         max_new_tokens=max_new_tokens,
     )
-    use_judge = (
-        "provider" if judge == "provider" or (judge == "auto" and provider != "local") else "heuristic"
+    use_judge, judge_suites = resolve_judge(
+        judge, provider, sorted({str(s.meta.get("suite")) for s in samples})
     )
     headline = analyze_task(
         out_dir,
         [s.id for s in samples],
         judge=use_judge,
+        judge_suites=list(judge_suites) if judge_suites is not None else None,
         provider=provider,
         model=model,
         base_url=base_url,

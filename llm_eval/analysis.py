@@ -20,7 +20,7 @@ import math
 import statistics
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -478,12 +478,21 @@ def build_summary(
 
 
 def _model_fluency(
-    records: Sequence[Record], provider: Provider, out_dir: Path, run_kwargs: dict[str, Any] | None
+    records: Sequence[Record],
+    provider: Provider,
+    out_dir: Path,
+    run_kwargs: dict[str, Any] | None,
+    judge_suites: Collection[str] | None = None,
+    counts: dict[str, int] | None = None,
 ) -> dict[str, int | None]:
-    """Fluency from a model judge: its requests run through run_samples into out_dir/judge/."""
+    """Fluency from a model judge: its requests run through run_samples into out_dir/judge/.
+
+    Only records of ``judge_suites`` (default: every suite) are judged; ``counts`` receives how many
+    replies were unparseable (not in the constrained format) and how many judge requests failed."""
     from llm_eval.runner import run_samples
 
-    robust = [r for r in records if r.meta.get("suite") in SUITE_ORDER]
+    suites = SUITE_ORDER if judge_suites is None else tuple(judge_suites)
+    robust = [r for r in records if r.meta.get("suite") in SUITE_ORDER and r.meta.get("suite") in suites]
     expected = {r.sample_id: str(r.meta.get("expected_language", "en")) for r in robust}
     samples = judge_samples(robust, expected)
     kw = {"progress": False, **(run_kwargs or {})}
@@ -498,6 +507,9 @@ def _model_fluency(
             continue
         j = by_id.get(r.sample_id)
         scores[r.sample_id] = parse_score(j.response_text) if j is not None and j.error is None else None
+        if counts is not None and scores[r.sample_id] is None:
+            key = "n_unparseable" if j is not None and j.error is None else "n_failed"
+            counts[key] = counts.get(key, 0) + 1
     return scores
 
 
@@ -517,18 +529,30 @@ def analyze(
     run_kwargs: dict[str, Any] | None = None,
     provenance: dict[str, Any] | None = None,
     write: bool = True,
+    judge_suites: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """The suites' analysis hook: writes summary.json and report.md, returns headline accuracies."""
+    """The suites' analysis hook: writes summary.json and report.md, returns headline accuracies.
+
+    ``judge_suites`` limits the model judge to those suites (the CLI's default: the suites whose
+    report uses fluency); records of the other suites get no fluency score."""
     if judge not in ("heuristic", "provider"):
         raise ValueError(f"`judge` must be heuristic|provider, got {judge!r}")
     if judge == "provider" and judge_provider is None:
         raise ValueError("`judge_provider` is required when judge='provider'")
     out = Path(out_dir)
-    fluency = _model_fluency(records, judge_provider, out, run_kwargs) if judge == "provider" else None  # type: ignore[arg-type]
+    jcounts: dict[str, int] = {"n_unparseable": 0, "n_failed": 0}
+    fluency = (
+        _model_fluency(records, judge_provider, out, run_kwargs, judge_suites, jcounts)  # type: ignore[arg-type]
+        if judge == "provider"
+        else None
+    )
     jinfo = judge_info(judge, judge_provider)
     if fluency is not None:
         jinfo["n_scored"] = sum(v is not None for v in fluency.values())
         jinfo["n_unparsed_or_failed"] = sum(v is None for v in fluency.values())
+        jinfo.update(jcounts)
+        if judge_suites is not None:
+            jinfo["suites"] = sorted(judge_suites)
     summary = build_summary(records, fluency=fluency, judge=jinfo, provenance=provenance)
     if write:
         out.mkdir(parents=True, exist_ok=True)

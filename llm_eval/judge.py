@@ -9,6 +9,7 @@ repetition), not the quality of the language.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from llm_eval.langid import LangResult, consistent, detect
 from llm_eval.types import Record, Request, Sample
 
 __all__ = [
+    "FLUENCY_SUITES",
     "HEURISTIC_JUDGE",
+    "JUDGE_CHOICES",
     "JUDGE_SYSTEM",
     "LANGUAGE_NAMES",
     "RUBRIC",
@@ -27,9 +30,32 @@ __all__ = [
     "judge_request",
     "judge_samples",
     "parse_score",
+    "resolve_judge",
 ]
 
 HEURISTIC_JUDGE = "heuristic-v1"
+
+JUDGE_CHOICES = ("auto", "provider", "heuristic")
+# Suites whose report uses fluency; "auto" sends model-judge requests for these only.
+FLUENCY_SUITES = ("multilingual",)
+
+
+def resolve_judge(choice: str, provider: str, suites: Sequence[str]) -> tuple[str, tuple[str, ...] | None]:
+    """(judge kind, suites the model judge grades; None = all) for ``--judge CHOICE``.
+
+    ``auto``: the model judge (same provider) only for the run's suites whose report uses fluency
+    (multilingual), and no judge requests at all for a local provider or a run without such a
+    suite; ``provider``: the model judge for every suite (opt-in); ``heuristic``: no requests.
+    """
+    if choice not in JUDGE_CHOICES:
+        raise ValueError(f"`judge` must be one of {'|'.join(JUDGE_CHOICES)}, got {choice!r}")
+    if choice == "provider":
+        return "provider", None
+    if choice == "heuristic" or provider == "local":
+        return "heuristic", None
+    used = tuple(s for s in FLUENCY_SUITES if s in suites)
+    return ("provider", used) if used else ("heuristic", None)
+
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -50,7 +76,8 @@ Fluency of the response in the expected language (not its factual correctness):
 JUDGE_SYSTEM = (
     "You are a strict rater of language fluency. Rate the assistant response using this rubric.\n\n"
     + RUBRIC
-    + "\n\nReply with exactly one line: 'Score: N' where N is 1, 2, 3, 4 or 5."
+    + "\n\nReply with exactly one line, Score: N, where N is 1, 2, 3, 4 or 5, and nothing else: "
+    "no explanation, no other words."
 )
 
 HEURISTIC_RUBRIC = """\
@@ -61,8 +88,9 @@ heuristic-v1 (no model; deterministic): start at 5, then
 -1 if it contains U+FFFD or control characters;
 an empty response scores 1; the result is clamped to [1, 5]."""
 
-_SCORE_RE = re.compile(r"score\s*[:=]?\s*\**\s*([1-5])\b", re.IGNORECASE)
-_BARE_RE = re.compile(r"(?<![\d.])([1-5])(?:\s*/\s*5)?(?![\d.])")
+# The whole reply (after trimming whitespace, markdown emphasis/code marks and one final period)
+# must be "Score: N" (":" or "=", optional "/5"), a bare N, or a JSON object {"score": N}.
+_STRICT_RE = re.compile(r"(?:score\s*[:=]\s*)?([1-5])(?:\s*/\s*5)?", re.IGNORECASE)
 _CONTROL_RE = re.compile(r"[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -73,11 +101,46 @@ class FluencyScore:
     detail: str = ""
 
 
+def _json_score(text: str) -> int | None:
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or len(obj) != 1:
+        return None
+    ((key, val),) = obj.items()
+    if str(key).strip().lower() != "score":
+        return None
+    if isinstance(val, bool):
+        return None
+    if isinstance(val, int | float) and float(val) in (1, 2, 3, 4, 5):
+        return int(val)
+    if isinstance(val, str) and val.strip() in ("1", "2", "3", "4", "5"):
+        return int(val.strip())
+    return None
+
+
 def parse_score(text: str | None) -> int | None:
-    """The 1-5 score in a judge reply: 'Score: N' if present, else a lone digit 1-5 (first one)."""
+    """The 1-5 score of a judge reply in the constrained format, else None (unparseable).
+
+    Parsed strictly, never guessed: the whole reply must be ``Score: N`` (also ``SCORE: N``,
+    ``Score=N``, ``Score: N/5``, markdown emphasis allowed), a bare ``N``, or ``{"score": N}``.
+    A reply with any other words ("Rating out of 5: 4", "On a 1-5 scale, this is a 4.") is
+    unparseable and counted as such.
+    """
     if not text:
         return None
-    m = _SCORE_RE.search(text) or _BARE_RE.search(text)
+    t = text.strip()
+    if t.startswith("```") and t.endswith("```") and len(t) >= 6:  # a fenced JSON object
+        t = t[3:-3].strip()
+        if t.lower().startswith("json"):
+            t = t[4:].strip()
+    if t.startswith("{"):
+        return _json_score(t)
+    t = t.replace("*", "").replace("`", "").strip()
+    if t.endswith("."):
+        t = t[:-1].rstrip()
+    m = _STRICT_RE.fullmatch(t)
     return int(m.group(1)) if m else None
 
 
@@ -108,7 +171,7 @@ def judge_request(question: str, response: str, expected_language: str) -> Reque
         f"Expected language: {lang}\n\n"
         f"Question given to the assistant:\n<question>\n{question}\n</question>\n\n"
         f"Assistant response:\n<response>\n{response}\n</response>\n\n"
-        "Rate the fluency of the response. Reply 'Score: N'."
+        "Rate the fluency of the response. Reply with exactly: Score: N"
     )
     return Request(
         messages=[{"role": "user", "content": user}], system=JUDGE_SYSTEM, temperature=0.0, max_tokens=16

@@ -52,6 +52,7 @@ RESUME_MODES = ("rerun", "strict")
 class ResumeMismatchError(ValueError):
     """``resume="strict"`` and existing answers were made by a different request."""
 
+
 log = logging.getLogger(__name__)
 
 
@@ -206,7 +207,7 @@ def summarize(samples: Sequence[Sample], records: Sequence[Record]) -> dict[str,
     }
 
 
-def provider_price(provider: Provider) -> Price | None | bool:
+def provider_price(provider: Provider) -> Price | bool | None:
     """The provider's price for its model: a Price, None (unknown), or True when the provider does
     not expose one (its responses carry their own cost)."""
     fn = getattr(provider, "price", None)
@@ -227,7 +228,9 @@ def resume_mismatches(
     return [
         s.id
         for s in samples
-        if (r := existing.get(s.id)) is not None and r.ok and r.request_hash != request_key(provider, s.request)
+        if (r := existing.get(s.id)) is not None
+        and r.ok
+        and r.request_hash != request_key(provider, s.request)
     ]
 
 

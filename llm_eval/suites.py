@@ -24,7 +24,15 @@ from typing import Any
 from llm_eval.types import Record, Request, Sample
 from reports.io import atomic_write_text
 
-__all__ = ["MITIGATIONS", "SUITES", "Suite", "get_suite", "register_suite", "substring_accuracy"]
+__all__ = [
+    "MITIGATIONS",
+    "SUITES",
+    "Suite",
+    "get_suite",
+    "register_suite",
+    "run_cost",
+    "substring_accuracy",
+]
 
 MITIGATIONS = ("none", "pin", "both")
 
@@ -52,8 +60,8 @@ class Suite:
 SUITES: dict[str, Suite] = {}
 
 # Modules that register suites on import; loaded lazily by get_suite so importing this module
-# stays cheap and free of cycles. Issue 6 may append its module names here or import them itself.
-SUITE_MODULES: list[str] = ["llm_eval.items", "llm_eval.robustness"]  # robustness: issue 6
+# stays cheap and free of cycles; other modules may append their names here or import them itself.
+SUITE_MODULES: list[str] = ["llm_eval.items", "llm_eval.robustness"]
 
 
 def register_suite(
@@ -120,9 +128,22 @@ def substring_accuracy(records: list[Record]) -> dict[str, Any]:
     }
 
 
+def run_cost(records: list[Record]) -> dict[str, Any]:
+    """``cost_usd`` of the answers (None when any answer's model had no price: unknown, not $0),
+    ``cost_known`` and the number of answers whose cost is unknown."""
+    unknown = sum(1 for r in records if r.error is None and r.cost_usd is None)
+    known = sum(r.cost_usd for r in records if r.cost_usd is not None)
+    return {
+        "cost_usd": round(known, 6) if unknown == 0 else None,
+        "cost_known": unknown == 0,
+        "cost_unknown_answers": unknown,
+    }
+
+
 def _smoke_analyze(records: list[Record], out_dir: Path) -> dict[str, Any]:
     summary = substring_accuracy(records)
-    atomic_write_text(out_dir / "summary.json", json.dumps({"suite": "smoke", **summary}, indent=2) + "\n")
+    body = {"suite": "smoke", **summary, **run_cost(records)}
+    atomic_write_text(out_dir / "summary.json", json.dumps(body, indent=2) + "\n")
     return summary
 
 

@@ -38,14 +38,16 @@ def make_llm_provider(
     seed: int = 0,
     max_new_tokens: int = 128,
     api_key_block: str | None = None,
+    prices: str | None = None,
 ) -> Provider:
     """The same provider settings the CLI uses (API key from env or a Prefect Secret block)."""
     from flows.cli_llm import resolve_api_key
+    from llm_eval.pricing import load_prices
     from llm_eval.providers import make_provider
 
     kw: dict[str, Any] = {}
     if provider == "anthropic":
-        kw = {"api_key": resolve_api_key(api_key_block)}
+        kw = {"api_key": resolve_api_key(api_key_block), "prices": load_prices(prices)}
     elif provider == "local":
         kw = {"max_new_tokens": max_new_tokens, "seed": seed}
     return make_provider(provider, model=model, base_url=base_url, **kw)
@@ -73,14 +75,25 @@ def run_samples_task(
     max_new_tokens: int = 128,
     use_cache: bool = True,
     api_key_block: str | None = None,
+    resume: str = "rerun",
+    prices: str | None = None,
 ) -> str:
-    """Responses go to out/responses.jsonl; returns ``out``. A retry resumes where the last try stopped."""
-    from llm_eval.runner import run_samples
+    """Responses go to out/responses.jsonl; returns ``out``. A retry resumes where the last try stopped.
+
+    Fails (after the records are written) when every request of the run failed."""
+    from llm_eval.runner import RunStats, run_samples
 
     prov = make_llm_provider(
-        provider, model, base_url, seed=seed, max_new_tokens=max_new_tokens, api_key_block=api_key_block
+        provider,
+        model,
+        base_url,
+        seed=seed,
+        max_new_tokens=max_new_tokens,
+        api_key_block=api_key_block,
+        prices=prices,
     )
-    run_samples(
+    stats = RunStats()
+    records = run_samples(
         samples,
         prov,
         out,
@@ -88,7 +101,12 @@ def run_samples_task(
         cost_limit=cost_limit,
         use_cache=use_cache,
         progress=False,
+        stats=stats,
+        resume=resume,
     )
+    if stats.all_failed:
+        first = next((r.error for r in records if r.error), "")
+        raise RuntimeError(f"all {stats.errors} requests failed; first error: {first}")
     return out
 
 
@@ -104,6 +122,8 @@ def analyze_task(
     concurrency: int = 8,
     provenance: dict[str, Any] | None = None,
     api_key_block: str | None = None,
+    judge_suites: list[str] | None = None,
+    prices: str | None = None,
 ) -> dict[str, Any]:
     """summary.json + report.md from this run's records (only the given sample ids)."""
     from llm_eval.analysis import analyze
@@ -111,7 +131,7 @@ def analyze_task(
     wanted = set(sample_ids)
     records = [r for r in load_records(Path(out)) if r.sample_id in wanted]
     jp = (
-        make_llm_provider(provider, model, base_url, api_key_block=api_key_block)
+        make_llm_provider(provider, model, base_url, api_key_block=api_key_block, prices=prices)
         if judge == "provider"
         else None
     )
@@ -122,6 +142,7 @@ def analyze_task(
         judge_provider=jp,
         run_kwargs={"concurrency": concurrency},
         provenance=provenance,
+        judge_suites=judge_suites,
     )
 
 

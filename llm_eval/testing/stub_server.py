@@ -67,6 +67,9 @@ class StubConfig:
     batch_script: list[str] = field(default_factory=list)  # "ok" | "errored" | "expired" per entry
     # API version 2026-10-21 rejects sampling parameters with a 400, as the real API does
     reject_sampling_params: bool = True
+    # prompt-cache token counts reported in every reply's usage, as the real API does (0 = no caching)
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
 
     def __post_init__(self) -> None:
         for k, p in self.faults.items():
@@ -158,7 +161,12 @@ def _message(cfg: StubConfig, params: dict[str, Any]) -> dict[str, Any]:
         "content": [{"type": "text", "text": text}],
         "stop_reason": stop,
         "stop_sequence": None,
-        "usage": {"input_tokens": _word_count(prompt_text), "output_tokens": _word_count(text)},
+        "usage": {
+            "input_tokens": _word_count(prompt_text),
+            "output_tokens": _word_count(text),
+            "cache_creation_input_tokens": cfg.cache_creation_input_tokens,
+            "cache_read_input_tokens": cfg.cache_read_input_tokens,
+        },
     }
 
 

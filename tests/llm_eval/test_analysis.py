@@ -181,7 +181,7 @@ def test_noisy_taxonomy_rules(response: str, prompt: str, category: str) -> None
 
 @pytest.mark.parametrize(
     ("reply", "score"),
-    [("Score: 4", 4), ("score=2", 2), ("**Score:** 5", 5), ("I'd give it 3/5.", 3), ("Great!", None),
+    [("Score: 4", 4), ("score=2", 2), ("**Score:** 5", 5), ("I'd give it 3/5.", None), ("Great!", None),
      ("Score: 9", None), ("", None), (None, None)],
 )  # fmt: skip
 def test_parse_score(reply: str | None, score: int | None) -> None:

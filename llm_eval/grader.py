@@ -1,0 +1,166 @@
+"""Optional model-graded scoring (``--scorer model``): a second opinion beside the rule scorer.
+
+One grading request per answered sample with a gold answer asks a grader model (by default the
+evaluated provider/model) whether the response asserts a reference answer. The grader must reply in
+a constrained format (one word: CORRECT, INCORRECT or UNSURE, or ``{"verdict": ...}``), parsed
+strictly: anything else is the verdict ``unparseable``, counted and never guessed. Its requests are
+ordinary Samples run through ``run_samples`` into ``DIR/grader/`` (cached, resumable, counted by
+``--dry-run``); each graded record gets ``model_grade = {"verdict", "model", "raw"}`` in
+``DIR/responses.jsonl`` (rewritten atomically). The rule scorer stays the report's scorer; the
+analysis reports the agreement between the two.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from llm_eval.judge import question_of
+from llm_eval.records import RESPONSES_FILE, load_records, write_records_atomic
+from llm_eval.types import Provider, Record, Request, Sample
+
+__all__ = [
+    "GRADER_DIR",
+    "GRADER_SYSTEM",
+    "SCORERS",
+    "VERDICTS",
+    "apply_grades",
+    "grade_records",
+    "grade_request",
+    "grade_samples",
+    "parse_verdict",
+]
+
+SCORERS = ("rule", "model")
+VERDICTS = ("correct", "incorrect", "unsure", "unparseable")
+GRADER_DIR = "grader"
+
+GRADER_SYSTEM = """\
+You grade an assistant's answer to a factual question against the reference answer(s).
+CORRECT: the answer the response asserts is a reference answer (any language, script, spelling,
+inflection, or an equivalent number or name); an explanation after a correct answer is fine.
+INCORRECT: it asserts a different answer, offers several candidate answers, negates the reference,
+refuses, or gives no answer.
+UNSURE: you cannot tell from the response.
+Reply with exactly one word, CORRECT, INCORRECT or UNSURE, and nothing else."""
+
+
+def grade_request(question: str, references: Sequence[str], response: str) -> Request:
+    """The grading request: temperature 0 and room for one word."""
+    refs = "\n".join(f"- {r}" for r in references)
+    user = (
+        f"Question:\n<question>\n{question}\n</question>\n\n"
+        f"Reference answer(s):\n<references>\n{refs}\n</references>\n\n"
+        f"Assistant response:\n<response>\n{response}\n</response>\n\n"
+        "Reply with exactly one word: CORRECT, INCORRECT or UNSURE."
+    )
+    return Request(
+        messages=[{"role": "user", "content": user}], system=GRADER_SYSTEM, temperature=0.0, max_tokens=8
+    )
+
+
+def gradable(record: Record) -> bool:
+    return record.ok and bool((record.response_text or "").strip()) and bool(record.meta.get("gold"))
+
+
+def grade_samples(records: Sequence[Record]) -> list[Sample]:
+    """One grading Sample per answered, non-empty record with gold answers (``meta["gold"]``).
+
+    The clean question is shown when the suite kept it (``meta["clean_question"]``, the noisy
+    suite): the grader judges the answer, not how well it read a perturbed question."""
+    out: list[Sample] = []
+    for r in records:
+        if not gradable(r):
+            continue
+        question = str(r.meta.get("clean_question") or question_of(r))
+        out.append(
+            Sample(
+                id=f"grade|{r.sample_id}",
+                item_id=r.item_id,
+                condition=r.condition,
+                variant=r.variant,
+                request=grade_request(question, [str(g) for g in r.meta["gold"]], r.response_text or ""),
+                meta={"graded_sample_id": r.sample_id, "role": "grader"},
+            )
+        )
+    return out
+
+
+def _strip(text: str) -> str:
+    t = text.strip()
+    if t.startswith("```") and t.endswith("```") and len(t) >= 6:
+        t = t[3:-3].strip()
+        if t.lower().startswith("json"):
+            t = t[4:].strip()
+    return t
+
+
+def parse_verdict(text: str | None) -> str:
+    """``correct`` | ``incorrect`` | ``unsure`` from a reply that is exactly one of those words
+    (any case, markdown emphasis and a final period allowed) or ``{"verdict": "..."}``; otherwise
+    ``unparseable``. "The answer is correct" or "CORRECT - it says Paris" are unparseable."""
+    if not text:
+        return "unparseable"
+    t = _strip(text)
+    if t.startswith("{"):
+        try:
+            obj = json.loads(t)
+        except ValueError:
+            return "unparseable"
+        if not isinstance(obj, dict) or len(obj) != 1 or str(next(iter(obj))).lower() != "verdict":
+            return "unparseable"
+        t = str(next(iter(obj.values())))
+    t = t.replace("*", "").replace("`", "").strip()
+    if t.endswith("."):
+        t = t[:-1].rstrip()
+    word = t.casefold()
+    return word if word in ("correct", "incorrect", "unsure") else "unparseable"
+
+
+def apply_grades(
+    records: Sequence[Record], graded: Sequence[Record], model: str
+) -> dict[str, dict[str, Any]]:
+    """Set ``model_grade`` on each record whose grading request was answered; returns them by id.
+
+    A grading request that failed leaves its record ungraded (``model_grade`` None)."""
+    by_id = {g.meta.get("graded_sample_id"): g for g in graded if g.ok}
+    grades: dict[str, dict[str, Any]] = {}
+    for r in records:
+        g = by_id.get(r.sample_id)
+        if g is None or not gradable(r):
+            continue
+        raw = g.response_text or ""
+        r.model_grade = {"verdict": parse_verdict(raw), "model": model, "raw": raw[:500]}
+        grades[r.sample_id] = r.model_grade
+    return grades
+
+
+def grade_records(
+    records: Sequence[Record],
+    provider: Provider,
+    out_dir: str | Path,
+    run_kwargs: dict[str, Any] | None = None,
+) -> dict[str, int]:
+    """Grade ``records`` with ``provider`` (requests in out_dir/grader/), store ``model_grade`` on
+    them and in out_dir/responses.jsonl; returns verdict counts plus ``failed``."""
+    from llm_eval.runner import run_samples
+
+    out = Path(out_dir)
+    samples = grade_samples(records)
+    kw = {"progress": False, **(run_kwargs or {})}
+    graded = run_samples(samples, provider, out / GRADER_DIR, **kw) if samples else []
+    grades = apply_grades(records, graded, provider.model)
+    path = out / RESPONSES_FILE
+    if grades and path.exists():
+        on_disk = load_records(path)
+        for r in on_disk:
+            if r.sample_id in grades:
+                r.model_grade = grades[r.sample_id]
+        write_records_atomic(path, on_disk)
+    counts = {v: 0 for v in VERDICTS}
+    for g in grades.values():
+        counts[g["verdict"]] += 1
+    counts["failed"] = len(samples) - len(grades)
+    return counts
