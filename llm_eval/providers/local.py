@@ -61,8 +61,8 @@ def decode_whole_chars(tok: Any, tokens: Sequence[int]) -> str:
     Byte-level tokenizers (SmolLM2's, GPT-2's) split Devanagari into byte tokens; a generation
     stopped at the token cap can end inside a character, which decodes to U+FFFD (or a lone
     surrogate). Such a trailing partial character is dropped: the last tokens are removed one at a
-    time (at most 3, plus a trailing special token) until the text no longer ends broken. If it still ends in U+FFFD, the model
-    produced it itself, and the full decode is kept.
+    time (at most 3, plus a trailing special token) until the text no longer ends broken; if it
+    still does, the full decode is kept. Only the end is touched (a U+FFFD inside is kept).
     """
     full = tok.decode(list(tokens), skip_special_tokens=True)
     if not _broken_tail(full):
