@@ -126,7 +126,7 @@ def llm_eval(
     from llm_eval.suites import get_suite
     from llm_eval.types import ProviderError
 
-    console = Console()
+    console = Console(soft_wrap=True)  # long lines (paths, errors) stay whole in logs
     try:
         s = get_suite(suite)
     except KeyError as exc:
@@ -209,6 +209,7 @@ def llm_eval(
             judge_provider=judge_prov,
             judge_suites=judge_suites,
             grader_provider=grader_prov,
+            batch=batch,
         )
         console.print(
             f"[bold]{suite}[/] {prov.name}:{prov.model} (mitigation {mitigation}, judge {judge_kind})"

@@ -29,6 +29,8 @@ def llm_robustness(
     cost_limit: float | None = None,
     max_new_tokens: int = 128,
     publish: bool = True,
+    resume: str = "rerun",
+    prices: str | None = None,
 ) -> dict[str, Any]:
     """Returns {out, summary, report, artifact, headline}. judge "auto": a model judge (same provider)
     only for the suites whose report uses fluency (multilingual), none for local; "provider": all."""
@@ -45,6 +47,8 @@ def llm_robustness(
         concurrency=concurrency,
         cost_limit=cost_limit,
         max_new_tokens=max_new_tokens,
+        resume=resume,
+        prices=prices,
     )
     use_judge, judge_suites = resolve_judge(
         judge, provider, sorted({str(s.meta.get("suite")) for s in samples})
@@ -58,6 +62,7 @@ def llm_robustness(
         model=model,
         base_url=base_url,
         concurrency=concurrency,
+        prices=prices,
         provenance={
             "suite": suite,
             "mitigation": mitigation,

@@ -446,7 +446,11 @@ def _provenance(
         "perturbation_units": UNITS,
         "judge": judge,
         "n_cached": sum(r.cached for r in ok),
-        "cost_usd": round(sum(r.cost_usd for r in ok), 6),
+        # unknown (a model without a price) is None, never $0
+        "cost_usd": None
+        if any(r.error is None and r.cost_usd is None for r in ok)
+        else round(sum(r.cost_usd or 0.0 for r in ok), 6),
+        "cost_known": not any(r.error is None and r.cost_usd is None for r in ok),
         "input_tokens": sum(r.usage.input_tokens for r in ok),
         "output_tokens": sum(r.usage.output_tokens for r in ok),
         **(extra or {}),
@@ -771,7 +775,9 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                 if judge.get("kind") == "provider"
                 else " (deterministic heuristic, not a model: it scores form only)"
             ),
-            "cost": f"{prov.get('cost_usd', 0.0):.4f}",
+            "cost": "unknown (no price)"
+            if prov.get("cost_usd", 0.0) is None
+            else f"{prov.get('cost_usd', 0.0):.4f}",
             "tokens": f"{prov.get('input_tokens', 0)} in / {prov.get('output_tokens', 0)} out",
             "n_cached": prov.get("n_cached", 0),
         },

@@ -22,7 +22,7 @@ from typing import Any
 from llm_eval.cache import ResponseCache, request_key
 from llm_eval.grader import grade_request
 from llm_eval.judge import judge_request
-from llm_eval.pricing import Price
+from llm_eval.pricing import BATCH_DISCOUNT, Price
 from llm_eval.records import RESPONSES_FILE, load_records
 from llm_eval.runner import provider_price
 from llm_eval.types import Provider, Request, Sample
@@ -94,7 +94,12 @@ class Plan:
 
 
 def _part(
-    role: str, provider: Provider, requests: Sequence[Request], skipped: int = 0, cached: int = 0
+    role: str,
+    provider: Provider,
+    requests: Sequence[Request],
+    skipped: int = 0,
+    cached: int = 0,
+    batch: bool = False,
 ) -> PlanPart:
     tin = sum(_request_tokens(r) for r in requests)
     tout = sum(_out_cap(provider, r) for r in requests)
@@ -103,6 +108,7 @@ def _part(
     cost = None
     if isinstance(price, Price):
         cost = (tin * price.input_per_mtok + tout * price.output_per_mtok) / 1e6
+        cost *= BATCH_DISCOUNT if batch else 1.0
     elif price is True:  # the provider prices its own responses: nothing to estimate from
         known = False
     return PlanPart(
@@ -130,6 +136,7 @@ def plan_run(
     judge_provider: Provider | None = None,
     judge_suites: Collection[str] | None = None,
     grader_provider: Provider | None = None,
+    batch: bool = False,
 ) -> Plan:
     """The requests this run would send (nothing is sent; the cache is only read)."""
     path = Path(out_dir) / RESPONSES_FILE
@@ -151,7 +158,8 @@ def plan_run(
     else:
         send = todo
     plan = Plan(n_samples=len(samples))
-    plan.parts.append(_part("answers", provider, [s.request for s in send], skipped, cached))
+    role = "answers (batch)" if batch else "answers"
+    plan.parts.append(_part(role, provider, [s.request for s in send], skipped, cached, batch))
 
     def placeholder(s: Sample) -> str:
         return "x" * (4 * _out_cap(provider, s.request))  # a full-length ASCII answer
@@ -187,7 +195,7 @@ def render_plan(plan: Plan, price_help: str = "") -> str:
     """The console text of a dry run."""
     lines = [f"dry run: {plan.n_samples} samples, {plan.requests} requests would be sent (none were)"]
     for p in plan.parts:
-        extra = f", resumed {p.skipped_done}, cached {p.cached}" if p.role == "answers" else ""
+        extra = f", resumed {p.skipped_done}, cached {p.cached}" if p.role.startswith("answers") else ""
         lines.append(
             f"  {p.role}: {p.requests} requests to {p.provider}:{p.model}{extra}; "
             f"~{p.input_tokens} input tokens (estimate), <= {p.output_tokens_max} output tokens; "

@@ -253,3 +253,15 @@ def test_model_grader_stores_verdicts_and_resumes(tmp_path: Path, make_stub: Any
     assert len(load_records(out / "grader")) == 6
     again = _run(stub, out, "--scorer", "model")
     assert again.exit_code == 0 and stub.n_messages == 12  # answers and grades both resumed
+
+
+def test_unknown_cost_reaches_the_robustness_summary_and_report(
+    tmp_path: Path, make_stub: Any, key_env: None
+) -> None:
+    stub = make_stub()
+    out = tmp_path / "o"
+    res = _run(stub, out, "--model", UNPRICED, "--limit", "4", "--judge", "heuristic", suite="multilingual")
+    assert res.exit_code == 0, res.output
+    prov = json.loads((out / "summary.json").read_text())["provenance"]
+    assert prov["cost_usd"] is None and prov["cost_known"] is False and prov["cost_unknown_answers"] == 4
+    assert "/ unknown (no price) |" in (out / "report.md").read_text()
