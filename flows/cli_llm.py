@@ -109,6 +109,7 @@ def llm_eval(
 ) -> None:
     """Run an LLM stress-test suite; records go to DIR/responses.jsonl (resumable)."""
     from rich.console import Console
+    from rich.markup import escape
 
     from llm_eval.grader import SCORERS, grade_records
     from llm_eval.judge import JUDGE_CHOICES, resolve_judge
@@ -158,7 +159,8 @@ def llm_eval(
     kw: dict[str, Any] = {}
     if provider == "anthropic":
         kw = {
-            "api_key": resolve_api_key(api_key_block),
+            # a dry run sends nothing, so it needs no key
+            "api_key": resolve_api_key(api_key_block) or ("unused-by-dry-run" if dry_run else None),
             "timeout_s": timeout,
             "max_retries": max_retries,
             "prices": load_prices(prices),
@@ -190,13 +192,11 @@ def llm_eval(
             continue
         help_text = PRICE_FILE_HELP.replace("MODEL", pv.model)
         if cost_limit is not None and not dry_run:
-            console.print(
-                f"[red]error:[/] --cost-limit needs a price, and the {role} {pv.model!r} has none: {help_text}"
-            )
+            _error(console, f"--cost-limit needs a price, and the {role} {pv.model!r} has none: {help_text}")
             raise typer.Exit(2)
         console.print(
-            f"[yellow]warning:[/] no price for the {role} {pv.model!r}: its cost is recorded as unknown; "
-            f"{help_text}"
+            "[yellow]warning:[/]",
+            escape(f"no price for the {role} {pv.model!r}: its cost is recorded as unknown; {help_text}"),
         )
 
     if dry_run:
@@ -236,7 +236,7 @@ def llm_eval(
             resume=resume,
         )
     except (ResumeMismatchError, UnpricedModelError) as exc:
-        console.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        _error(console, str(exc))
         raise typer.Exit(2) from None
     summ = summarize(samples, records)
     cost = "unknown (no price)" if summ["cost_usd"] is None else f"${summ['cost_usd']:.4f}"
@@ -262,12 +262,9 @@ def llm_eval(
     _write_run_stats(Path(out_dir), stats, summ)
     if stats.all_failed:
         first = next((r.error for r in records if r.error), "")
-        console.print(
-            f"[red]error:[/] all {stats.errors} requests of this run failed; first error: {first}",
-            markup=True,
-            highlight=False,
-        )
-        raise typer.Exit(1)
+        _error(console, f"all {stats.errors} requests of this run failed; first error: {first}")
+        if not any(r.ok for r in records):
+            raise typer.Exit(1)  # nothing to grade or analyse
 
     if grader_prov is not None:
         counts = grade_records(records, grader_prov, Path(out_dir), run_kwargs)
@@ -307,6 +304,14 @@ def llm_eval(
                     f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in headline.items()
                 )
             )
+    if stats.all_failed:
+        raise typer.Exit(1)
+
+
+def _error(console: Any, message: str) -> None:
+    from rich.markup import escape
+
+    console.print("[red]error:[/]", escape(message), highlight=False)
 
 
 def _write_run_stats(out_dir: Path, stats: Any, summary: dict[str, Any]) -> None:

@@ -165,8 +165,8 @@ class RunStats:
 
     @property
     def all_failed(self) -> bool:
-        """This run sent requests and not one of them was answered."""
-        return self.errors > 0 and self.answered == 0
+        """This run sent requests and not one of them was answered (cache hits are not requests)."""
+        return self.errors > 0 and self.answered == self.cached
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items()}
@@ -602,7 +602,7 @@ async def arun_samples(
     stats.resume_mismatch_ids = list(mismatched)
     stats.price_known = price is not None
     if mismatched:
-        log.warning(
+        log.info(
             "%d existing answers were made by a different request and are re-run: %s",
             len(mismatched),
             ", ".join(mismatched[:5]) + (", ..." if len(mismatched) > 5 else ""),

@@ -265,3 +265,22 @@ def test_unknown_cost_reaches_the_robustness_summary_and_report(
     prov = json.loads((out / "summary.json").read_text())["provenance"]
     assert prov["cost_usd"] is None and prov["cost_known"] is False and prov["cost_unknown_answers"] == 4
     assert "/ unknown (no price) |" in (out / "report.md").read_text()
+
+
+def test_all_requests_failed_beside_cache_hits_exits_non_zero_but_reports(
+    tmp_path: Path, make_stub: Any, key_env: None
+) -> None:
+    stub = make_stub()
+    assert _run(stub, tmp_path / "a", "--limit", "3").exit_code == 0
+    stub.config.script.extend(["echo_auth"] * 3)  # the three requests of the next run fail (400)
+    res = _run(stub, tmp_path / "b")
+    assert res.exit_code == 1, res.output
+    assert "cached 3" in res.output and "all 3 requests of this run failed" in _text(res)
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["n_correct"] == 3  # still analysed
+
+
+def test_dry_run_needs_no_api_key(tmp_path: Path, make_stub: Any) -> None:
+    stub = make_stub()
+    res = _run(stub, tmp_path / "o", "--dry-run")
+    assert res.exit_code == 0, res.output
+    assert "6 requests would be sent" in _text(res) and stub.stats()["total"] == 0
