@@ -11,7 +11,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from llm_eval.judge import resolve_judge
-from tasks.llm import analyze_task, build_samples_task, publish_report_task, run_samples_task
+from tasks.llm import analyze_task, build_samples_task, grade_task, publish_report_task, run_samples_task
 
 
 @flow(name="llm-robustness", log_prints=True)
@@ -31,9 +31,13 @@ def llm_robustness(
     publish: bool = True,
     resume: str = "rerun",
     prices: str | None = None,
+    scorer: str = "rule",
+    grader_model: str | None = None,
 ) -> dict[str, Any]:
     """Returns {out, summary, report, artifact, headline}. judge "auto": a model judge (same provider)
     only for the suites whose report uses fluency (multilingual), none for local; "provider": all."""
+    if scorer not in ("rule", "model"):
+        raise ValueError(f"`scorer` must be one of rule|model, got {scorer!r}")
     log = get_run_logger()
     out_dir = str(Path(out or Path("runs") / "llm_eval" / f"{suite}_{provider}_{mitigation}").resolve())
     samples = build_samples_task(suite, mitigation, seed, limit)
@@ -50,6 +54,17 @@ def llm_robustness(
         resume=resume,
         prices=prices,
     )
+    if scorer == "model":
+        grade_task(
+            out_dir,
+            [s.id for s in samples],
+            provider=provider,
+            model=grader_model or model,
+            base_url=base_url,
+            concurrency=concurrency,
+            cost_limit=cost_limit,
+            prices=prices,
+        )
     use_judge, judge_suites = resolve_judge(
         judge, provider, sorted({str(s.meta.get("suite")) for s in samples})
     )

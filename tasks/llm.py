@@ -110,6 +110,28 @@ def run_samples_task(
     return out
 
 
+@task(name="llm-grade", retries=1, retry_condition_fn=retry_transient)
+def grade_task(
+    out: str,
+    sample_ids: list[str],
+    *,
+    provider: str = "local",
+    model: str | None = None,
+    base_url: str | None = None,
+    concurrency: int = 8,
+    cost_limit: float | None = None,
+    api_key_block: str | None = None,
+    prices: str | None = None,
+) -> dict[str, int]:
+    """``--scorer model``: grade this run's answers (requests in out/grader/); returns verdict counts."""
+    from llm_eval.grader import grade_records
+
+    wanted = set(sample_ids)
+    records = [r for r in load_records(Path(out)) if r.sample_id in wanted]
+    gp = make_llm_provider(provider, model, base_url, api_key_block=api_key_block, prices=prices)
+    return grade_records(records, gp, out, {"concurrency": concurrency, "cost_limit": cost_limit})
+
+
 @task(name="llm-analyze", retries=1, retry_condition_fn=retry_transient)
 def analyze_task(
     out: str,

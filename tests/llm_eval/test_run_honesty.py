@@ -284,3 +284,20 @@ def test_dry_run_needs_no_api_key(tmp_path: Path, make_stub: Any) -> None:
     res = _run(stub, tmp_path / "o", "--dry-run")
     assert res.exit_code == 0, res.output
     assert "6 requests would be sent" in _text(res) and stub.stats()["total"] == 0
+
+
+@pytest.mark.prefect_server
+def test_flow_model_grader_against_stub(tmp_path: Path, make_stub: Any, key_env: None) -> None:
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        pytest.skip("PREFECT_API_URL not set (needs the shared Prefect server)")
+    from flows.llm_robustness import llm_robustness
+    from llm_eval.testing.stub_server import DEFAULT_ANSWERS
+
+    stub = make_stub(answers={"reply with exactly one word: correct": "INCORRECT", **DEFAULT_ANSWERS})
+    res = llm_robustness(suite="noisy", provider="anthropic", base_url=stub.base_url, mitigation="none",
+                         limit=3, out=str(tmp_path / "flow"), judge="auto", scorer="model", publish=False)  # fmt: skip
+    recs = load_records(Path(res["out"]))
+    assert len(recs) == 3 and all(r.model_grade and r.model_grade["verdict"] == "incorrect" for r in recs)
+    assert stub.n_messages == 6  # 3 answers + 3 grades, no fluency judge for noisy
