@@ -24,7 +24,7 @@ from llm_eval.grader import grade_request
 from llm_eval.judge import judge_request
 from llm_eval.pricing import BATCH_DISCOUNT, Price
 from llm_eval.records import RESPONSES_FILE, load_records
-from llm_eval.runner import provider_price
+from llm_eval.runner import provider_price, same_request
 from llm_eval.types import Provider, Request, Sample
 
 __all__ = ["Plan", "PlanPart", "estimate_tokens", "plan_run", "render_plan"]
@@ -145,7 +145,7 @@ def plan_run(
     skipped = 0
     for s in samples:
         r = existing.get(s.id)
-        if r is not None and r.ok and r.request_hash == request_key(provider, s.request):
+        if r is not None and r.ok and same_request(r, s.request, provider):
             skipped += 1
         else:
             todo.append(s)

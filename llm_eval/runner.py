@@ -43,6 +43,7 @@ __all__ = [
     "provider_price",
     "resume_mismatches",
     "run_samples",
+    "same_request",
     "summarize",
 ]
 
@@ -223,15 +224,23 @@ def provider_price(provider: Provider) -> Price | bool | None:
 def resume_mismatches(
     samples: Sequence[Sample], existing: dict[str, Record], provider: Provider
 ) -> list[str]:
-    """Ids of samples with an existing answer made by a different request than this run would send
-    (a record without a request hash cannot be checked and counts as a mismatch)."""
+    """Ids of samples with an existing answer made by a different request than this run would send:
+    another request hash, or stored system/messages that differ from this run's (a record without a
+    request hash cannot be checked and counts as a mismatch)."""
     return [
         s.id
         for s in samples
-        if (r := existing.get(s.id)) is not None
-        and r.ok
-        and r.request_hash != request_key(provider, s.request)
+        if (r := existing.get(s.id)) is not None and r.ok and not same_request(r, s.request, provider)
     ]
+
+
+def same_request(record: Record, request: Request, provider: Provider) -> bool:
+    """The record answers exactly ``request`` as ``provider`` would send it now."""
+    return (
+        record.request_hash == request_key(provider, request)
+        and (record.system or None) == (request.system or None)
+        and [dict(m) for m in record.messages] == [dict(m) for m in request.messages]
+    )
 
 
 def _now() -> str:

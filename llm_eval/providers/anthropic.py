@@ -37,7 +37,7 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 def api_version() -> str:
     """The ``anthropic-version`` header the installed SDK sends (it decides what the API accepts)."""
     try:
-        from anthropic._constants import ANTHROPIC_API_VERSION  # type: ignore[attr-defined]
+        from anthropic._constants import ANTHROPIC_API_VERSION
 
         return str(ANTHROPIC_API_VERSION)
     except ImportError:

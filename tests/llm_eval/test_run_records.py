@@ -309,3 +309,19 @@ def test_legacy_record_without_hash_counts_as_mismatch(
     stats = RunStats()
     recs = run_samples([s], p, tmp_path, progress=False, use_cache=False, stats=stats)
     assert stats.resume_mismatched == 1 and recs[0].response_text == "Echo: question number 0"
+
+
+def test_a_record_whose_stored_prompt_differs_is_rerun(
+    tmp_path: Path, make_stub: Any, make_provider: Any
+) -> None:
+    stub = make_stub()
+    p = make_provider(stub)
+    samples = make_samples(2)
+    run_samples(samples, p, tmp_path, progress=False, use_cache=False)
+    path = tmp_path / RESPONSES_FILE
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    lines[0]["messages"] = [{"role": "user", "content": "something else"}]  # hash left as it was
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    stats = RunStats()
+    run_samples(samples, p, tmp_path, progress=False, use_cache=False, stats=stats)
+    assert stats.resume_mismatched == 1 and stub.n_messages == 3
