@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_eval.judge import question_of
-from llm_eval.records import RESPONSES_FILE, load_records, write_records_atomic
+from llm_eval.records import RESPONSES_FILE, prepare_resume, write_records_atomic
 from llm_eval.types import Provider, Record, Request, Sample
 
 __all__ = [
@@ -154,7 +154,7 @@ def grade_records(
     grades = apply_grades(records, graded, provider.model)
     path = out / RESPONSES_FILE
     if grades and path.exists():
-        on_disk = load_records(path)
+        on_disk = prepare_resume(path)
         for r in on_disk:
             if r.sample_id in grades:
                 r.model_grade = grades[r.sample_id]

@@ -1,7 +1,7 @@
 """responses.jsonl: reading (resume), compaction and the single append-only writer.
 
 Invariants: at most one line per sample id after a run (a retried error line is superseded and
-compacted away at the next start), every line is flushed and fsynced by one writer thread, and
+compacted away at the next start; a superseded answer is kept in responses.superseded.jsonl), every line is flushed and fsynced by one writer thread, and
 a torn last line from a killed run is dropped on load (that sample simply runs again).
 """
 
@@ -18,9 +18,17 @@ from pathlib import Path
 from llm_eval.types import Record
 from reports.io import atomic_write_text
 
-__all__ = ["RESPONSES_FILE", "JsonlWriter", "load_records", "sanitize", "write_records_atomic"]
+__all__ = [
+    "RESPONSES_FILE",
+    "SUPERSEDED_FILE",
+    "JsonlWriter",
+    "load_records",
+    "sanitize",
+    "write_records_atomic",
+]
 
 RESPONSES_FILE = "responses.jsonl"
+SUPERSEDED_FILE = "responses.superseded.jsonl"
 
 # Anthropic-style keys, and anything in an auth header, are masked even if we were not told the key.
 _KEY_PATTERNS = [
@@ -64,6 +72,10 @@ def load_records(path: str | Path) -> list[Record]:
     if p.is_dir():
         p = p / RESPONSES_FILE
     records, _ = _read_lines(p)
+    return _latest(records)
+
+
+def _latest(records: list[Record]) -> list[Record]:
     latest: dict[str, Record] = {}
     for r in records:
         prev = latest.get(r.sample_id)
@@ -80,10 +92,20 @@ def write_records_atomic(path: Path, records: Iterable[Record]) -> None:
 
 
 def prepare_resume(path: Path) -> list[Record]:
-    """Load the final records and, if the file has superseded/torn lines, rewrite it compacted."""
+    """Load the final records and, if the file has superseded/torn lines, rewrite it compacted.
+
+    An answer superseded by a record for a different request (an edited prompt re-run) is paid
+    for: it is appended to ``responses.superseded.jsonl`` beside the file before compaction."""
     raw, dirty = _read_lines(path)
-    final = load_records(path) if raw or dirty else []
+    final = _latest(raw)
     if dirty or len(raw) != len(final):
+        kept = {id(r) for r in final}
+        dropped = [r for r in raw if r.ok and id(r) not in kept]
+        if dropped:
+            with (path.parent / SUPERSEDED_FILE).open("a", encoding="utf-8") as fh:
+                fh.write("".join(r.to_json() + "\n" for r in dropped))
+                fh.flush()
+                os.fsync(fh.fileno())
         write_records_atomic(path, final)
     return final
 

@@ -88,6 +88,8 @@ def test_resume_reruns_and_counts_an_edited_prompt(
     rec = {r.sample_id: r for r in load_records(out)}[sid]
     assert rec.messages[0]["content"] == "What is the capital of Japan, in one word please?"
     assert len((out / "responses.jsonl").read_text().splitlines()) == 6  # superseded, not duplicated
+    old = [json.loads(x) for x in (out / "responses.superseded.jsonl").read_text().splitlines()]
+    assert [(d["sample_id"], d["response_text"]) for d in old] == [(sid, "Tokyo")]  # the paid answer is kept
 
 
 def test_resume_strict_refuses_and_names_the_mismatches(

@@ -296,6 +296,11 @@ def test_stale_answer_is_not_returned_when_its_rerun_fails(
     recs = run_samples(samples, p_bad, tmp_path, progress=False, use_cache=False)
     assert all(not r.ok for r in recs)  # the old endpoint's answers are not this request's answers
     assert all(not r.ok for r in load_records(tmp_path))
+    kept = (tmp_path / "responses.superseded.jsonl").read_text().splitlines()
+    assert sorted(json.loads(x)["response_text"] for x in kept) == [
+        "Echo: question number 0",
+        "Echo: question number 1",
+    ]
 
 
 def test_legacy_record_without_hash_counts_as_mismatch(
