@@ -266,8 +266,17 @@ def llm_eval(
         if not any(r.ok for r in records):
             raise typer.Exit(1)  # nothing to grade or analyse
 
+    spent = stats.cost_usd
+
+    def remaining() -> dict[str, Any]:
+        # one --cost-limit for the whole command: the grader and judge get what the answers left
+        left = None if cost_limit is None else max(0.0, cost_limit - spent)
+        return {**run_kwargs, "cost_limit": left}
+
     if grader_prov is not None:
-        counts = grade_records(records, grader_prov, Path(out_dir), run_kwargs)
+        gstats = RunStats()
+        counts = grade_records(records, grader_prov, Path(out_dir), {**remaining(), "stats": gstats})
+        spent += gstats.cost_usd
         console.print(
             f"  model grader {grader_prov.name}:{grader_prov.model}: "
             + "  ".join(f"{k} {v}" for k, v in counts.items()),
@@ -280,7 +289,7 @@ def llm_eval(
             if judge_prov is not None:
                 akw["judge_provider"] = judge_prov
                 akw["judge_suites"] = judge_suites
-                akw["run_kwargs"] = run_kwargs
+                akw["run_kwargs"] = remaining()
             akw["provenance"] = {
                 "suite": suite,
                 "mitigation": mitigation,

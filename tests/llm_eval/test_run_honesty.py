@@ -303,3 +303,17 @@ def test_flow_model_grader_against_stub(tmp_path: Path, make_stub: Any, key_env:
     recs = load_records(Path(res["out"]))
     assert len(recs) == 3 and all(r.model_grade and r.model_grade["verdict"] == "incorrect" for r in recs)
     assert stub.n_messages == 6  # 3 answers + 3 grades, no fluency judge for noisy
+
+
+def test_one_cost_limit_covers_answers_and_grader(tmp_path: Path, make_stub: Any, key_env: None) -> None:
+    stub = make_stub()
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"claude-sonnet": {"input": 1e5, "output": 0}}))  # $0.1 per input token
+    res = _run(stub, tmp_path / "o", "--prices", str(prices), "--cost-limit", "8", "--concurrency", "1",
+               "--scorer", "model")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    answers = load_records(tmp_path / "o")
+    spent = sum(r.cost_usd or 0.0 for r in answers)
+    assert len(answers) == 6 and spent < 8  # the answers fit in the limit
+    # a grading prompt (~100 words, ~$10) costs more than the ~$2 left: one is sent, then the limit holds
+    assert len(load_records(tmp_path / "o" / "grader")) == 1 and stub.n_messages == 7
