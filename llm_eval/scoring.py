@@ -117,6 +117,11 @@ def match_key(word: str) -> str:
     return w
 
 
+def _lex(words: str) -> frozenset[str]:
+    """A word set folded like the response words it is compared with."""
+    return frozenset(match_key(w) for w in words.split())
+
+
 def parse_number(text: str) -> float | None:
     """Parse a whole string as a number ("25", "25.0", "1,000", "1,00,000", "२५", "25%"); else None."""
     s = _base_fold(text).strip().rstrip("%").strip()
@@ -167,11 +172,11 @@ class _Tok:
 
 _SENT_END = set(".!?।॥")
 _SEG_PUNCT = set(",;:()[]{}—–\"“”")
-_SEG_WORDS = frozenset(
+_SEG_WORDS = _lex(
     "but however although though whereas lekin लेकिन बल्कि balki magar मगर parantu परंतु kintu किंतु "
-    "jabki जबकि".split()  # noqa: SIM905
+    "jabki जबकि"
 )
-_ABBREV = frozenset("dr mr mrs ms mt st vs approx no e g i jr sr prof".split())  # noqa: SIM905
+_ABBREV = _lex("dr mr mrs ms mt st vs approx no e g i jr sr prof")
 _BULLET_RE = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)])\s+")
 _MD_RE = re.compile(r"\*\*|__|`|^#+\s*", re.MULTILINE)
 _CONTRACTION_RE = re.compile(r"n['’]t\b")
@@ -236,27 +241,28 @@ def _key_words(text: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ lexicons
-_NEG_PRE = frozenset("not never nor neither nahi nahin nhi नहीं नही unlike".split())  # noqa: SIM905
+_NEG_PRE = _lex("not never nor neither nahi nahin nhi नहीं नही unlike")
 _NEG_PHRASES = (("rather", "than"), ("instead", "of"), ("other", "than"), ("as", "opposed", "to"),
-                ("न", "कि"), ("na", "ki"), ("mistaken", "for"), ("confused", "with"), ("except",))  # fmt: skip
-_NEG_EXCEPT_NEXT = frozenset("only just sure certain merely entirely completely quite 100".split())  # noqa: SIM905
-_NEG_POST = frozenset("नहीं नही nahi nahin nhi".split())  # noqa: SIM905
-_COPULA_SKIP = frozenset("है हैं था थी थे hai hain h tha thi the".split())  # noqa: SIM905
-_OR = frozenset("or या ya athva अथवा nor".split())  # noqa: SIM905
-_AND = frozenset("and और aur evam एवं".split())  # noqa: SIM905
-_VERBS = frozenset(
+                ("न", "कि"), ("na", "ki"), ("mistaken", "for"), ("confused", "with"), ("except",),
+                ("followed", "by"), ("second", "to"))  # fmt: skip
+_NEG_EXCEPT_NEXT = _lex("only just sure certain merely entirely completely quite 100")
+_NEG_POST = _lex("नहीं नही nahi nahin nhi")
+_COPULA_SKIP = _lex("है हैं था थी थे hai hain h tha thi the")
+_OR = _lex("or या ya athva अथवा nor")
+_AND = _lex("and और aur evam एवं")
+_VERBS = _lex(
     "is are was were be been has have had does do did called known named has है हैं था थे थी hai hain tha "
-    "the thi hota hoti hote होता होती होते".split()  # noqa: SIM905
+    "the thi hota hoti hote होता होती होते"
 )
-_YES = frozenset(
+_YES = _lex(
     "yes yeah yep yup yea correct true indeed absolutely definitely certainly sure right affirmative "
-    "haan han haa ji हां हा जी bilkul बिल्कुल बिलकुल sahi सही".split()  # noqa: SIM905
+    "haan han haa ji हां हा जी bilkul बिल्कुल बिलकुल sahi सही"
 )
-_NO = frozenset("no nope nah not false incorrect wrong नहीं नही nahi nahin nhi ना galat गलत".split())  # noqa: SIM905
-_STOP = frozenset(
+_NO = _lex("no nope nah not false incorrect wrong नहीं नही nahi nahin nhi ना galat गलत")
+_STOP = _lex(
     "the a an of in on at to is are was were be do does did what which who how many much is it its this "
     "that there our your for from by with and or क्या है हैं का की के को में से एक kya hai hain ka ki ke ko "
-    "mein me se ek kaun kitne kitna kitni कौन कितने कितना कितनी sa si se सा सी से kis किस".split()  # noqa: SIM905
+    "mein me se ek kaun kitne kitna kitni कौन कितने कितना कितनी sa si se सा सी से kis किस"
 )
 
 _EN_UNITS = {w: i for i, w in enumerate(
@@ -274,9 +280,10 @@ _HI_WORDS = {
     "chaubees": 24, "pachchis": 25, "pachees": 25, "pachis": 25, "pachas": 50, "pachaas": 50,
     "chhappan": 56, "chappan": 56, "tirsath": 63, "bayalis": 42, "byalis": 42, "sau": 100,
 }  # fmt: skip
-_OTHER_UNITS = frozenset(
-    "f fahrenheit k kelvin cm mm centimeters centimetres millimeters millimetres फारेनहाइट सेंटीमीटर".split()  # noqa: SIM905
-)
+_EN_UNITS = {match_key(k): v for k, v in _EN_UNITS.items()}
+_EN_TENS = {match_key(k): v for k, v in _EN_TENS.items()}
+_HI_WORDS = {match_key(k): v for k, v in _HI_WORDS.items()}
+_OTHER_UNITS = _lex("f fahrenheit k kelvin cm mm centimeters centimetres millimeters millimetres फारेनहाइट सेंटीमीटर")
 
 
 def _word_numbers(words: list[str], extra: dict[tuple[str, ...], float]) -> dict[int, tuple[int, float]]:
@@ -422,7 +429,7 @@ def _punct_between(view: _View, a: int, b: int) -> list[str]:
     return [view.toks[x].text for x in range(view.words[a] + 1, view.words[b]) if view.toks[x].kind == "p"]
 
 
-def _alternative(view: _View, spans: list[tuple[int, int, str]], s: int, e: int) -> bool:
+def _alternative(view: _View, spans: list[tuple[int, int, str]], s: int, e: int, singular_q: bool) -> bool:
     """Is gold occurrence [s, e) one of several candidates?"""
     n = len(view.words)
     sent = view.tok(s).sent
@@ -430,6 +437,8 @@ def _alternative(view: _View, spans: list[tuple[int, int, str]], s: int, e: int)
     sent_words = [w for w in range(n) if view.tok(w).sent == sent]
     if len(sent_words) <= 7 and not any(view.keys[w] in _VERBS for w in sent_words):
         conj = _OR | _AND  # a bare, verb-less list answer: "Jupiter and Saturn"
+    elif singular_q and any(view.keys[w] in _lex("are were") for w in sent_words if w < s):
+        conj = _OR | _AND  # one thing asked, several asserted: "The largest oceans are the Pacific and the Atlantic"
 
     def other(rng: tuple[int, int] | None) -> bool:
         return rng is not None and not _covered(spans, *rng) and not all(
@@ -475,14 +484,16 @@ def _alternative(view: _View, spans: list[tuple[int, int, str]], s: int, e: int)
     return False
 
 
-def _score_entity(view: _View, answers: Sequence[str], unsure: bool) -> MatchResult:
+def _score_entity(view: _View, answers: Sequence[str], unsure: bool, question: str | None) -> MatchResult:
     spans = _gold_spans(view, answers)
+    qk = _key_words(question) if question else []
+    singular_q = bool(qk) and bool(set(qk[:4]) & _lex("is was")) and not set(qk[:4]) & _lex("are were")
     if not spans:
         return _no_match(view, unsure)
     status = []
     for s, e, a in sorted(spans):
         neg = _negated(view, s, e)
-        alt = not neg and _alternative(view, spans, s, e)
+        alt = not neg and _alternative(view, spans, s, e, singular_q)
         status.append((s, e, a, neg, alt))
         if not neg and not alt:
             return MatchResult(Outcome.CORRECT, a, "alias match")
@@ -524,7 +535,7 @@ def _unit_nouns(question: str | None) -> list[str]:
     keys = _key_words(question)
     out = []
     for i, k in enumerate(keys[:-1]):
-        if k in ("many", "कितने", "कितनी", "कितना", "kitne", "kitni", "kitna", "kitny"):
+        if k in _lex("many कितने कितनी कितना kitne kitni kitna kitny"):
             nxt = keys[i + 1]
             if nxt in ("players",) or nxt not in _STOP:
                 out.append(nxt)
@@ -582,29 +593,77 @@ def _score_number(view: _View, answers: Sequence[str], golds: list[float], quest
         kept = cands
     if not kept:
         return _no_match(view, unsure)
+    # a concluding sentence ("So ...", "Therefore ...", "The answer is ...") states the answer of a worked reply
+    concl = [c for c in kept if view.tok(c[0]).sent in _conclusion_sentences(view)]
+    if concl:
+        last = view.tok(concl[-1][0]).sent
+        kept = [c for c in concl if view.tok(c[0]).sent == last]
     units = _unit_nouns(question)
     attached = [
         c for c in kept
         if any(c[1] + d < len(view.keys) and _same_noun(view.keys[c[1] + d], u) for u in units for d in (0, 1))
     ]  # fmt: skip
-    pick = (attached or kept)[0]
-    s, e, v = pick
-    # a range or an alternative around the asserted number
-    later = [c for c in nums if c[0] >= e and c[0] <= e + 2 and view.tok(c[0]).sent == view.tok(s).sent]
-    if later:
-        between = view.keys[e : later[0][0]]
-        if any(b in _OR or b in ("to", "se", "से") for b in between) or (
-            not between and "-" in _punct_between(view, e - 1, later[0][0])
-        ):
-            if not math.isclose(later[0][2], v):
-                return MatchResult(Outcome.WRONG, None, "a range or alternatives, not one number")
-    if s > 0 and view.keys[s - 1] in ("between", "either"):
+    anchored = [c for c in kept if _after_phrase(view, c[0], _focus_bigrams(question))]
+    s, e, v = (attached or anchored or kept)[0]
+    # a range or an alternative around the asserted number: "6 or 8", "7-8", "between 6 and 8"
+    sent = view.tok(s).sent
+    for o in [c for c in cands if c[2] not in qnums] or cands:
+        if view.tok(o[0]).sent != sent or math.isclose(o[2], v) or (o[0], o[1]) == (s, e):
+            continue
+        lo, hi = ((e, o[0]) if o[0] >= e else (o[1], s))
+        if not 0 <= hi - lo <= 2:
+            continue
+        between = view.keys[lo:hi]
+        dash = not between and "-" in _punct_between(view, lo - 1, hi) if lo > 0 else False
+        slash = not between and "/" in _punct_between(view, lo - 1, hi) if lo > 0 else False
+        if any(b in _OR or b in _lex("to se से") for b in between) or dash or slash:
+            return MatchResult(Outcome.WRONG, None, "a range or alternatives, not one number")
+    if s > 0 and view.keys[s - 1] in _lex("between either"):
         return MatchResult(Outcome.WRONG, None, "a range or alternatives, not one number")
     if any(math.isclose(v, g, rel_tol=1e-9, abs_tol=1e-9) for g in golds):
         return MatchResult(Outcome.CORRECT, _fmt_num(v, answers), "number match")
     if unsure:
         return MatchResult(Outcome.UNSURE, None, "said UNSURE")
     return MatchResult(Outcome.WRONG, None, f"asserted {v:g}, gold {gold:g}")
+
+
+_CONCLUSION = (("so",), ("therefore",), ("thus",), ("hence",), ("the", "answer", "is"), ("answer",),
+               ("final", "answer"), ("इसलिए",), ("अतः",), ("isliye",), ("toh",), ("to",), ("matlab",))  # fmt: skip
+
+
+def _conclusion_sentences(view: _View) -> set[int]:
+    """Sentences after the first that open with a conclusion marker."""
+    out: set[int] = set()
+    starts: dict[int, int] = {}
+    for w in range(len(view.words)):
+        starts.setdefault(view.tok(w).sent, w)
+    first = min(starts) if starts else 0
+    for sent, w in starts.items():
+        if sent == first:
+            continue
+        for ph in _CONCLUSION:
+            if tuple(view.keys[w : w + len(ph)]) == tuple(match_key(x) for x in ph):
+                out.add(sent)
+    return out
+
+
+def _focus_bigrams(question: str | None) -> list[tuple[str, str]]:
+    if not question:
+        return []
+    k = [x for x in _key_words(question) if x not in _STOP]
+    return [(a, b) for a, b in zip(k, k[1:], strict=False) if a not in _VERBS and b not in _VERBS]
+
+
+def _after_phrase(view: _View, w: int, bigrams: list[tuple[str, str]]) -> bool:
+    """Number at word w follows one of the question's content bigrams within 4 words, same clause."""
+    seg = view.tok(w).seg
+    for d in range(2, 7):
+        i = w - d
+        if i < 0 or view.tok(i).seg != seg:
+            break
+        if (view.keys[i], view.keys[i + 1]) in bigrams:
+            return True
+    return False
 
 
 def _fmt_num(gold: float, answers: Sequence[str]) -> str:
@@ -634,8 +693,9 @@ def _score_yesno(view: _View, answers: Sequence[str], question: str | None, unsu
         said = False
     else:
         pred = _predicate(question)
+        questions = {t.sent for t in view.toks if t.text == "?"}
         for w in range(len(view.words)):
-            if pred and _same_noun(view.keys[w], pred[0]):
+            if pred and _same_noun(view.keys[w], pred[0]) and view.tok(w).sent not in questions:
                 seg = view.tok(w).seg
                 seg_keys = [view.keys[x] for x in range(len(view.words)) if view.tok(x).seg == seg]
                 said = not any(k in _NEG_PRE or k in _NEG_POST or k == "no" for k in seg_keys)
@@ -691,4 +751,4 @@ def score_answer(
         golds = sorted({v for a in answers if (v := _alias_number(a)) is not None})
         if golds:
             return _score_number(view, answers, golds, question, unsure)
-    return _score_entity(view, answers, unsure)
+    return _score_entity(view, answers, unsure, question)
