@@ -213,6 +213,9 @@ def _tokenize(text: str) -> list[_Tok]:
                 j = i
                 while j < n and _is_word_char(line[j]) and not line[j].isdigit():
                     j += 1
+                if j < n and line[j].isdigit():  # letters glued to digits are one word: H2O, CO2, H2O2
+                    while j < n and _is_word_char(line[j]):
+                        j += 1
                 w = line[i:j]
                 if w in _SEG_WORDS:
                     seg += 1
@@ -604,7 +607,8 @@ def _score_number(view: _View, answers: Sequence[str], golds: list[float], quest
         if any(c[1] + d < len(view.keys) and _same_noun(view.keys[c[1] + d], u) for u in units for d in (0, 1))
     ]  # fmt: skip
     anchored = [c for c in kept if _after_phrase(view, c[0], _focus_bigrams(question))]
-    s, e, v = (attached or anchored or kept)[0]
+    results = [c for c in kept if c[0] > 0 and "=" in _punct_between(view, c[0] - 1, c[0])]  # "... = 50"
+    s, e, v = (attached or anchored or results[-1:] or kept)[0]
     # a range or an alternative around the asserted number: "6 or 8", "7-8", "between 6 and 8"
     sent = view.tok(s).sent
     for o in [c for c in cands if c[2] not in qnums] or cands:
