@@ -78,7 +78,7 @@ class MatchResult:
 
 
 _DEVANAGARI_DIGITS = {0x0966 + i: str(i) for i in range(10)}
-_ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0e\ufe0f]")  # and emoji variation selectors
 # digits not glued to other digits; a minus sign only at the start of a token ("1990-2000" is two years)
 _NUM_RE = re.compile(r"(?<!\d)(?:(?<![^\s(])[-−])?\d+(?:[,.]\d+)*(?!\d)")
 _UNSURE_RE = re.compile(r"\bunsure\b")
