@@ -898,6 +898,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
             "cost": f"{prov.get('cost_usd', 0.0):.4f}",
             "tokens": f"{prov.get('input_tokens', 0)} in / {prov.get('output_tokens', 0)} out",
             "n_cached": prov.get("n_cached", 0),
+            "note": e(str(prov["note"])) if prov.get("note") else "",
         },
         "rubric": RUBRIC if judge.get("kind") == "provider" else HEURISTIC_RUBRIC,
         "rates_table": rates_table_markdown(),

@@ -608,7 +608,10 @@ def _score_number(view: _View, answers: Sequence[str], golds: list[float], quest
     ]  # fmt: skip
     anchored = [c for c in kept if _after_phrase(view, c[0], _focus_bigrams(question))]
     results = [c for c in kept if c[0] > 0 and "=" in _punct_between(view, c[0] - 1, c[0])]  # "... = 50"
-    s, e, v = (attached or anchored or results[-1:] or kept)[0]
+    if results:  # the first equation states the result; a chain "a = b = c" ends in it
+        results = [c for c in results if view.tok(c[0]).sent == view.tok(results[0][0]).sent][-1:]
+    s, e, v = (attached or anchored or results or kept)[0]
+    qkeys = set(_key_words(question)) if question else set()
     # a range or an alternative around the asserted number: "6 or 8", "7-8", "between 6 and 8"
     sent = view.tok(s).sent
     for o in [c for c in cands if c[2] not in qnums] or cands:
@@ -620,7 +623,16 @@ def _score_number(view: _View, answers: Sequence[str], golds: list[float], quest
         between = view.keys[lo:hi]
         dash = not between and "-" in _punct_between(view, lo - 1, hi) if lo > 0 else False
         slash = not between and "/" in _punct_between(view, lo - 1, hi) if lo > 0 else False
-        if any(b in _OR or b in _lex("to se से") for b in between) or dash or slash:
+        is_range = any(b in _lex("to se से") for b in between) or dash
+        if is_range and _year_like(v) and _year_like(o[2]):
+            # "from 1939 to 1945" answers "when did it end" (the later year) and "when did it begin" (the earlier)
+            if qkeys & _lex("end ended finish finished over खत्म समाप्त khatam khatm samapt"):
+                v = max(v, o[2])
+                continue
+            if qkeys & _lex("begin began start started outbreak शुरू आरंभ shuru aarambh"):
+                v = min(v, o[2])
+                continue
+        if any(b in _OR for b in between) or is_range or slash:
             return MatchResult(Outcome.WRONG, None, "a range or alternatives, not one number")
     if s > 0 and view.keys[s - 1] in _lex("between either"):
         return MatchResult(Outcome.WRONG, None, "a range or alternatives, not one number")
@@ -697,13 +709,23 @@ def _score_yesno(view: _View, answers: Sequence[str], question: str | None, unsu
         said = False
     else:
         pred = _predicate(question)
+        # a sentence that asks (ends in "?" or opens like a question) asserts nothing
         questions = {t.sent for t in view.toks if t.text == "?"}
+        for w in range(len(view.words)):
+            if w == 0 or view.tok(w - 1).sent != view.tok(w).sent:
+                if view.keys[w] in _lex("kya क्या is are does do did was"):
+                    questions.add(view.tok(w).sent)
         for w in range(len(view.words)):
             if pred and _same_noun(view.keys[w], pred[0]) and view.tok(w).sent not in questions:
                 seg = view.tok(w).seg
                 seg_keys = [view.keys[x] for x in range(len(view.words)) if view.tok(x).seg == seg]
-                said = not any(k in _NEG_PRE or k in _NEG_POST or k == "no" for k in seg_keys)
-                break
+                if any(k in _NEG_PRE or k in _NEG_POST or k == "no" for k in seg_keys):
+                    said = False
+                    break
+                if set(seg_keys) & _lex("is are was were s है हैं था hai hain h tha"):
+                    said = True
+                    break
+                # "... orbits our star": the predicate is not what the clause asserts; read on
         if said is None:
             polar = [k for k in keys if k in _YES or k in _NO]
             if polar:
