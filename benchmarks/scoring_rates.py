@@ -35,7 +35,9 @@ def rates(path: Path, show: bool) -> dict[str, float | int]:
     if show:
         for label, errs in (("false accept", fa), ("false reject", fr)):
             for c, got in errs:
-                print(f"  {label}: {c['id']} {c['item']}/{c['cond']} {c['response']!r} -> {got.outcome} ({got.reason})")
+                print(
+                    f"  {label}: {c['id']} {c['item']}/{c['cond']} {c['response']!r} -> {got.outcome} ({got.reason})"
+                )
     return {"n": len(cases), "n_correct": len(pos), "n_not_correct": len(neg), "false_accept": len(fa),
             "false_reject": len(fr), "fa_rate": len(fa) / len(neg) if neg else 0.0,
             "fr_rate": len(fr) / len(pos) if pos else 0.0}  # fmt: skip

@@ -275,7 +275,16 @@ def grader_agreement(scored: Sequence[Scored]) -> dict[str, Any] | None:
         "rule_only_correct": sum(a and not b for a, b in zip(rule, model, strict=True)),
         "model_only_correct": sum(b and not a for a, b in zip(rule, model, strict=True)),
         "both_incorrect": sum(not a and not b for a, b in zip(rule, model, strict=True)),
-        "models": sorted({str((getattr(s.record, "model_grade", None) or s.record.meta.get("model_grade") or {}).get("model", "")) for s in graded}),
+        "models": sorted(
+            {
+                str(
+                    (getattr(s.record, "model_grade", None) or s.record.meta.get("model_grade") or {}).get(
+                        "model", ""
+                    )
+                )
+                for s in graded
+            }
+        ),
     }
 
 
@@ -752,9 +761,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                     [
                         e(c["label"]),
                         str(c["n"]),
-                        "n/a (clean)"
-                        if c["condition"] == "clean"
-                        else f"{c['n_changed']}/{c['n_variants']}",
+                        "n/a (clean)" if c["condition"] == "clean" else f"{c['n_changed']}/{c['n_variants']}",
                         "" if c["condition"] == "clean" else _num(c["mean_edit_distance"], ".1f"),
                         _share(c["n_truncated"], c["n"]),
                     ]

@@ -227,7 +227,9 @@ def load_scoring_cases(path: str | Path) -> list[dict[str, Any]]:
         if item is None:
             raise ValueError(f"{path}:{n}: unknown item id {case['item']!r}")
         if case.get("expected") not in ("correct", "wrong", "unsure"):
-            raise ValueError(f"{path}:{n}: `expected` must be correct|wrong|unsure, got {case.get('expected')!r}")
+            raise ValueError(
+                f"{path}:{n}: `expected` must be correct|wrong|unsure, got {case.get('expected')!r}"
+            )
         q = item.question[case["cond"]] if isinstance(item.question, dict) else item.question
         out.append({**case, "question": q, "answers": list(item.answers), "answer_type": item.answer_type})
     return out

@@ -78,7 +78,7 @@ RATES: dict[str, dict[str, float]] = {
 UNITS: dict[str, str] = {
     "typos": "per ASCII letter outside numerals: QWERTY-neighbour substitution 1/2, drop 1/4, "
     "swap with next letter 1/4",
-    "spacing": "per space: run of 2-4 spaces 1/2, removed 1/2; per punctuation mark outside numbers: "
+    "spacing": "per space: run of 2-4 spaces 1/2, removed 1/2 (never next to a numeral); per punctuation mark outside numbers: "
     "dropped 1/2, doubled 1/2",
     "confusables": "per ASCII letter with a visible look-alike (outside numerals): Greek/Cyrillic/Latin homoglyph",
     "fullwidth": "per ASCII letter/digit: fullwidth form (NFKC folds it back)",

@@ -40,6 +40,7 @@ nor wrong. Provider errors never reach this module: they are excluded and counte
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -78,7 +79,9 @@ class MatchResult:
 
 
 _DEVANAGARI_DIGITS = {0x0966 + i: str(i) for i in range(10)}
-_ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0e\ufe0f]")  # and emoji variation selectors
+_ZERO_WIDTH_RE = re.compile(
+    "[\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0e\ufe0f]"
+)  # and emoji variation selectors
 # digits not glued to other digits; a minus sign only at the start of a token ("1990-2000" is two years)
 _NUM_RE = re.compile(r"(?<!\d)(?:(?<![^\s(])[-−])?\d+(?:[,.]\d+)*(?!\d)")
 _UNSURE_RE = re.compile(r"\bunsure\b")
@@ -171,10 +174,9 @@ class _Tok:
 
 
 _SENT_END = set(".!?।॥")
-_SEG_PUNCT = set(",;:()[]{}—–\"“”")
+_SEG_PUNCT = set(',;:()[]{}—–"“”')
 _SEG_WORDS = _lex(
-    "but however although though whereas lekin लेकिन बल्कि balki magar मगर parantu परंतु kintu किंतु "
-    "jabki जबकि"
+    "but however although though whereas lekin लेकिन बल्कि balki magar मगर parantu परंतु kintu किंतु jabki जबकि"
 )
 _ABBREV = _lex("dr mr mrs ms mt st vs approx no e g i jr sr prof")
 _BULLET_RE = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)])\s+")
@@ -205,7 +207,9 @@ def _tokenize(text: str) -> list[_Tok]:
             signed = ch in "-−" and i + 1 < n and line[i + 1].isdigit() and (i == 0 or line[i - 1] in " (")
             if ch.isdigit() or signed:
                 j = i + 1 if signed else i
-                while j < n and (line[j].isdigit() or (line[j] in ".," and j + 1 < n and line[j + 1].isdigit())):
+                while j < n and (
+                    line[j].isdigit() or (line[j] in ".," and j + 1 < n and line[j + 1].isdigit())
+                ):
                     j += 1
                 toks.append(_Tok(line[i:j].replace("−", "-"), "n", sent, seg, bullet, ln))
                 i = j
@@ -269,9 +273,11 @@ _STOP = _lex(
 )
 
 _EN_UNITS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen".split())}  # fmt: skip  # noqa: SIM905
-_EN_TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}  # noqa: SIM905
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"])}  # fmt: skip
+_EN_TENS = {
+    w: 10 * (i + 2)
+    for i, w in enumerate(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"])
+}
 _HI_WORDS = {
     "शून्य": 0, "एक": 1, "दो": 2, "तीन": 3, "चार": 4, "पांच": 5, "छह": 6, "छः": 6, "छे": 6, "सात": 7,
     "आठ": 8, "नौ": 9, "दस": 10, "ग्यारह": 11, "बारह": 12, "तेरह": 13, "चौदह": 14, "पंद्रह": 15,
@@ -286,7 +292,9 @@ _HI_WORDS = {
 _EN_UNITS = {match_key(k): v for k, v in _EN_UNITS.items()}
 _EN_TENS = {match_key(k): v for k, v in _EN_TENS.items()}
 _HI_WORDS = {match_key(k): v for k, v in _HI_WORDS.items()}
-_OTHER_UNITS = _lex("f fahrenheit k kelvin cm mm centimeters centimetres millimeters millimetres फारेनहाइट सेंटीमीटर")
+_OTHER_UNITS = _lex(
+    "f fahrenheit k kelvin cm mm centimeters centimetres millimeters millimetres फारेनहाइट सेंटीमीटर"
+)
 
 
 def _word_numbers(words: list[str], extra: dict[tuple[str, ...], float]) -> dict[int, tuple[int, float]]:
@@ -313,9 +321,13 @@ def _word_numbers(words: list[str], extra: dict[tuple[str, ...], float]) -> dict
                 elif x == "thousand" and j > i:
                     total += max(cur, 1) * 1000
                     cur = 0
-                elif x == "and" and j > i and j + 1 < len(words) and (
-                    words[j + 1] in _EN_UNITS or words[j + 1] in _EN_TENS
-                ) and words[j - 1] in ("hundred", "thousand"):
+                elif (
+                    x == "and"
+                    and j > i
+                    and j + 1 < len(words)
+                    and (words[j + 1] in _EN_UNITS or words[j + 1] in _EN_TENS)
+                    and words[j - 1] in ("hundred", "thousand")
+                ):
                     pass
                 else:
                     break
@@ -360,7 +372,10 @@ def _inflected(resp: str, alias: str, last: bool) -> bool:
         return False
     if alias.isascii():
         return resp in (alias + "s", alias + "es")
-    return alias.endswith("\u093e") and resp in (alias[:-1] + "\u0947", alias[:-1] + "\u093f")  # ा -> े / ी(folded ि)
+    return alias.endswith("\u093e") and resp in (
+        alias[:-1] + "\u0947",
+        alias[:-1] + "\u093f",
+    )  # ा -> े / ी(folded ि)
 
 
 def _find(view: _View, alias: list[str]) -> list[tuple[int, int]]:
@@ -414,7 +429,12 @@ def _neighbour(view: _View, start: int, step: int) -> tuple[int, int] | None:
     ws: list[int] = []
     w = start
     while 0 <= w < len(view.words) and len(ws) < 3:
-        if view.tok(w).sent != sent or view.keys[w] in _OR or view.keys[w] in _AND or view.keys[w] == "either":
+        if (
+            view.tok(w).sent != sent
+            or view.keys[w] in _OR
+            or view.keys[w] in _AND
+            or view.keys[w] == "either"
+        ):
             break
         if ws:  # punctuation between consecutive words ends the phrase
             a, b = sorted((view.words[ws[-1]], view.words[w]))
@@ -441,11 +461,15 @@ def _alternative(view: _View, spans: list[tuple[int, int, str]], s: int, e: int,
     if len(sent_words) <= 7 and not any(view.keys[w] in _VERBS for w in sent_words):
         conj = _OR | _AND  # a bare, verb-less list answer: "Jupiter and Saturn"
     elif singular_q and any(view.keys[w] in _lex("are were") for w in sent_words if w < s):
-        conj = _OR | _AND  # one thing asked, several asserted: "The largest oceans are the Pacific and the Atlantic"
+        conj = (
+            _OR | _AND
+        )  # one thing asked, several asserted: "The largest oceans are the Pacific and the Atlantic"
 
     def other(rng: tuple[int, int] | None) -> bool:
-        return rng is not None and not _covered(spans, *rng) and not all(
-            view.keys[w] in _STOP for w in range(*rng)
+        return (
+            rng is not None
+            and not _covered(spans, *rng)
+            and not all(view.keys[w] in _STOP for w in range(*rng))
         )
 
     # left: "... X or <gold>", "X / <gold>"
@@ -479,7 +503,9 @@ def _alternative(view: _View, spans: list[tuple[int, int, str]], s: int, e: int,
     if t.line_bullet:
         line_words = [x for x in range(n) if view.tok(x).line == t.line]
         if _covered(spans, line_words[0], line_words[-1] + 1):
-            others = {view.tok(x).line for x in range(n) if view.tok(x).line_bullet and view.tok(x).line != t.line}
+            others = {
+                view.tok(x).line for x in range(n) if view.tok(x).line_bullet and view.tok(x).line != t.line
+            }
             for ln in others:
                 lw = [x for x in range(n) if view.tok(x).line == ln]
                 if len(lw) <= 3 and not _covered(spans, lw[0], lw[-1] + 1):
@@ -617,7 +643,7 @@ def _score_number(view: _View, answers: Sequence[str], golds: list[float], quest
     for o in [c for c in cands if c[2] not in qnums] or cands:
         if view.tok(o[0]).sent != sent or math.isclose(o[2], v) or (o[0], o[1]) == (s, e):
             continue
-        lo, hi = ((e, o[0]) if o[0] >= e else (o[1], s))
+        lo, hi = (e, o[0]) if o[0] >= e else (o[1], s)
         if not 0 <= hi - lo <= 2:
             continue
         between = view.keys[lo:hi]
@@ -667,7 +693,7 @@ def _focus_bigrams(question: str | None) -> list[tuple[str, str]]:
     if not question:
         return []
     k = [x for x in _key_words(question) if x not in _STOP]
-    return [(a, b) for a, b in zip(k, k[1:], strict=False) if a not in _VERBS and b not in _VERBS]
+    return [(a, b) for a, b in itertools.pairwise(k) if a not in _VERBS and b not in _VERBS]
 
 
 def _after_phrase(view: _View, w: int, bigrams: list[tuple[str, str]]) -> bool:
@@ -693,6 +719,9 @@ def _predicate(question: str | None) -> list[str]:
     return content[-1:]
 
 
+_QUESTION_OPENERS = _lex("kya क्या is are does do did was")
+
+
 def _score_yesno(view: _View, answers: Sequence[str], question: str | None, unsure: bool) -> MatchResult:
     gold_yes = any(match_key(normalize(a).split()[-1]) in _YES for a in answers if normalize(a))
     if not view.words:
@@ -712,9 +741,9 @@ def _score_yesno(view: _View, answers: Sequence[str], question: str | None, unsu
         # a sentence that asks (ends in "?" or opens like a question) asserts nothing
         questions = {t.sent for t in view.toks if t.text == "?"}
         for w in range(len(view.words)):
-            if w == 0 or view.tok(w - 1).sent != view.tok(w).sent:
-                if view.keys[w] in _lex("kya क्या is are does do did was"):
-                    questions.add(view.tok(w).sent)
+            opens = w == 0 or view.tok(w - 1).sent != view.tok(w).sent
+            if opens and view.keys[w] in _QUESTION_OPENERS:
+                questions.add(view.tok(w).sent)
         for w in range(len(view.words)):
             if pred and _same_noun(view.keys[w], pred[0]) and view.tok(w).sent not in questions:
                 seg = view.tok(w).seg

@@ -52,12 +52,12 @@ from llm_eval.scoring import normalize
 
 __all__ = [
     "MULTILINGUAL_CATEGORIES",
-    "is_echo",
-    "is_gibberish",
     "NOISY_CATEGORIES",
     "Failure",
     "classify_multilingual",
     "classify_noisy",
+    "is_echo",
+    "is_gibberish",
     "summarize_taxonomy",
 ]
 
@@ -138,7 +138,9 @@ def is_echo(text: str, *prompts: str) -> bool:
     new = [w for w in content if w not in pw]
     if not new:
         return True
-    quoted = any(len(normalize(p).split()) >= 3 and f" {normalize(p)} " in f" {' '.join(words)} " for p in prompts)
+    quoted = any(
+        len(normalize(p).split()) >= 3 and f" {normalize(p)} " in f" {' '.join(words)} " for p in prompts
+    )
     return quoted and len(new) / max(len(content), 1) < 0.2
 
 

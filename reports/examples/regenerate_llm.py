@@ -46,7 +46,9 @@ def regenerate(folder: Path) -> dict[str, float | None]:
             r.meta["item_set_sha256"] = sets[r.meta.get("suite", "")]
     old = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("provenance", {})
     keep = {k: old[k] for k in ("suite", "mitigation", "seed", "limit") if k in old}
-    return analyze(records, folder, judge="heuristic", provenance={**keep, "note": NOTES.get(folder.name, "")})
+    return analyze(
+        records, folder, judge="heuristic", provenance={**keep, "note": NOTES.get(folder.name, "")}
+    )
 
 
 if __name__ == "__main__":

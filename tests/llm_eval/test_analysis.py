@@ -306,7 +306,16 @@ def test_rule_vs_model_grader_agreement() -> None:
     from sklearn.metrics import cohen_kappa_score
 
     texts = ["Paris", "Paris", "Paris", "London", "London", "London", "Paris", "London"]
-    verdicts = ["correct", "correct", "incorrect", "incorrect", "incorrect", "correct", "unsure", "unparseable"]
+    verdicts = [
+        "correct",
+        "correct",
+        "incorrect",
+        "incorrect",
+        "incorrect",
+        "correct",
+        "unsure",
+        "unparseable",
+    ]
     rows = []
     for i, (t, v) in enumerate(zip(texts, verdicts, strict=True)):
         r = rec(f"g{i}", "en", t)

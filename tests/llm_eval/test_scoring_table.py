@@ -24,7 +24,9 @@ def test_table_is_large_and_mixed() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_scoring_case(case: dict) -> None:
-    got = score_answer(case["response"], case["answers"], answer_type=case["answer_type"], question=case["question"])
+    got = score_answer(
+        case["response"], case["answers"], answer_type=case["answer_type"], question=case["question"]
+    )
     assert got.outcome.value == case["expected"], (case["response"], got.reason)
 
 
@@ -50,7 +52,9 @@ def test_echoed_prompt_never_scores_correct() -> None:
             r = score_answer(q, it.answers, answer_type=it.answer_type, question=q)
             assert not r.correct, (it.id, cond, r)
     for it in load_noisy().items:
-        assert not score_answer(it.question, it.answers, answer_type=it.answer_type, question=it.question).correct
+        assert not score_answer(
+            it.question, it.answers, answer_type=it.answer_type, question=it.question
+        ).correct
 
 
 def test_without_question_the_leading_rules_still_hold() -> None:

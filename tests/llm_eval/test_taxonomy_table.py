@@ -59,7 +59,9 @@ def test_multilingual_table(reply: str, exp: str, prompt: str, truncated: bool, 
 @pytest.mark.parametrize(("reply", "prompt", "truncated", "label"), NOISY)
 def test_noisy_table(reply: str, prompt: str, truncated: bool, label: str) -> None:
     clean = "What is the capital of France?"
-    got, reason = classify_noisy(reply, ["Paris"], ["France"], prompt, truncated=truncated, clean_question=clean)
+    got, reason = classify_noisy(
+        reply, ["Paris"], ["France"], prompt, truncated=truncated, clean_question=clean
+    )
     assert got == label, reason
 
 
@@ -75,7 +77,9 @@ def test_truncation_does_not_absorb_echo_or_gibberish() -> None:
         "echo of the prompt"
     )
     loop = "Sydney is is is is is is is is is is is is"
-    assert classify_multilingual(loop, GOLD, "en", detect(loop), truncated=True, prompt=Q_EN)[0] == "gibberish"
+    assert (
+        classify_multilingual(loop, GOLD, "en", detect(loop), truncated=True, prompt=Q_EN)[0] == "gibberish"
+    )
 
 
 def test_a_restating_answer_is_neither_echo_nor_gibberish() -> None:
