@@ -3,8 +3,9 @@
 Each table (JSONL under tests/llm_eval/data/) holds realistic responses to the suites' items with the
 outcome a human grader gives them. False accept = scored correct but labelled wrong/unsure, over
 the cases labelled wrong/unsure; false reject = labelled correct but not scored correct, over the
-cases labelled correct. The development table is the one the rules were written against; the
-held-out table was written after the rules were done.
+cases labelled correct. The development table is the one the rules were written against; the two
+held-out tables were each written after the rules were done, without looking back at them (the
+first one's two errors were then fixed, so only the second is still unseen by the rules).
 
     python benchmarks/scoring_rates.py [--show-errors] [TABLE.jsonl ...]
 """
@@ -18,7 +19,7 @@ from llm_eval.items import load_scoring_cases
 from llm_eval.scoring import Outcome, score_answer
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "llm_eval" / "data"
-DEFAULT = [DATA / "scoring_cases.jsonl", DATA / "scoring_heldout.jsonl"]
+DEFAULT = [DATA / "scoring_cases.jsonl", DATA / "scoring_heldout.jsonl", DATA / "scoring_heldout2.jsonl"]
 
 
 def rates(path: Path, show: bool) -> dict[str, float | int]:

@@ -21,11 +21,15 @@ The response is split into sentences and clauses (at ``, ; : ( )``, dashes, "but
   candidate among others, or when a bare, verb-less answer lists it with "and". The response is
   CORRECT when at least one occurrence is neither; WRONG when the gold only occurs negated or among
   candidates ("Oxygen, not nitrogen" is wrong for nitrogen; "Canberra, not Sydney" is right for
-  Canberra); a correct answer followed by an explanation stays correct.
+  Canberra), and also when another name is asserted first: an earlier clause that restates the
+  question with another capitalized name ("Sydney is the capital of Australia, though Canberra ..."),
+  or a hedge to another name in the gold's sentence ("probably Paris, though it might be Lyon").
+  A correct answer followed by an explanation stays correct.
 - **number**: numbers are read in digits (either digit system, ``1,00,000``, decimals) and in words
   (English, Hindi, romanized Hindi, and the item's own word aliases). Numbers that occur in the
   question (operands), negated numbers, numbers in another unit than the question's ("212 °F" for a
-  Celsius question) and, for non-year golds, bare years are set aside. With a "how many <noun>"
+  Celsius question) and, for non-year golds, bare years are set aside; numbers in a clause naming the
+  question's subject are preferred ("Insects have 6 legs; spiders have 8"). With a "how many <noun>"
   question the asserted number is the first one attached to that noun ("8 eyes and 6 legs" asserts 6
   legs); otherwise the first remaining number. A range or alternative ("7 or 8", "between 6 and 8")
   is WRONG. CORRECT when the asserted number equals the gold.
@@ -92,12 +96,13 @@ def fold_digits(text: str) -> str:
     return text.translate(_DEVANAGARI_DIGITS)
 
 
-def _base_fold(text: str) -> str:
+def _base_fold(text: str, *, fold_case: bool = True) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _ZERO_WIDTH_RE.sub("", text)
     text = fold_digits(text)
     # Devanagari spelling variants that NFKC leaves apart: candrabindu -> anusvara, nukta dropped.
-    return text.replace("\u0901", "\u0902").replace("\u093c", "").casefold()
+    text = text.replace("\u0901", "\u0902").replace("\u093c", "")
+    return text.casefold() if fold_case else text
 
 
 def normalize(text: str) -> str:
@@ -171,6 +176,7 @@ class _Tok:
     seg: int  # clause index (global)
     line_bullet: bool  # the token's line is a bulleted / numbered list item
     line: int
+    cap: bool = False  # written with a capital first letter (Latin script)
 
 
 _SENT_END = set(".!?।॥")
@@ -181,7 +187,7 @@ _SEG_WORDS = _lex(
 _ABBREV = _lex("dr mr mrs ms mt st vs approx no e g i jr sr prof")
 _BULLET_RE = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)])\s+")
 _MD_RE = re.compile(r"\*\*|__|`|^#+\s*", re.MULTILINE)
-_CONTRACTION_RE = re.compile(r"n['’]t\b")
+_CONTRACTION_RE = re.compile(r"n['’]t\b", re.IGNORECASE)
 
 
 def _is_word_char(ch: str) -> bool:
@@ -189,7 +195,7 @@ def _is_word_char(ch: str) -> bool:
 
 
 def _tokenize(text: str) -> list[_Tok]:
-    text = _base_fold(text)
+    text = _base_fold(text, fold_case=False)
     text = _MD_RE.sub("", text)
     text = _CONTRACTION_RE.sub(" not", text)
     toks: list[_Tok] = []
@@ -220,10 +226,11 @@ def _tokenize(text: str) -> list[_Tok]:
                 if j < n and line[j].isdigit():  # letters glued to digits are one word: H2O, CO2, H2O2
                     while j < n and _is_word_char(line[j]):
                         j += 1
-                w = line[i:j]
+                raw = line[i:j]
+                w = raw.casefold()
                 if w in _SEG_WORDS:
                     seg += 1
-                toks.append(_Tok(w, "w", sent, seg, bullet, ln))
+                toks.append(_Tok(w, "w", sent, seg, bullet, ln, raw[:1].isupper()))
                 i = j
             elif ch.isspace():
                 i += 1
@@ -268,6 +275,7 @@ _YES = _lex(
 _NO = _lex("no nope nah not false incorrect wrong नहीं नही nahi nahin nhi ना galat गलत")
 _STOP = _lex(
     "the a an of in on at to is are was were be do does did what which who how many much is it its this "
+    "they he she we you i these those them his her their "
     "that there our your for from by with and or क्या है हैं का की के को में से एक kya hai hain ka ki ke ko "
     "mein me se ek kaun kitne kitna kitni कौन कितने कितना कितनी sa si se सा सी से kis किस"
 )
@@ -525,6 +533,9 @@ def _score_entity(view: _View, answers: Sequence[str], unsure: bool, question: s
         alt = not neg and _alternative(view, spans, s, e, singular_q)
         status.append((s, e, a, neg, alt))
         if not neg and not alt:
+            rival = _rival_assertion(view, spans, s, question)
+            if rival:
+                return MatchResult(Outcome.WRONG, a, f"gold named beside another answer ({rival})")
             return MatchResult(Outcome.CORRECT, a, "alias match")
     if unsure:
         return MatchResult(Outcome.UNSURE, None, "said UNSURE")
@@ -532,6 +543,66 @@ def _score_entity(view: _View, answers: Sequence[str], unsure: bool, question: s
         a = next(a for _, _, a, _, alt in status if alt)
         return MatchResult(Outcome.WRONG, a, "gold is one of several candidates")
     return MatchResult(Outcome.WRONG, status[0][2], "gold is negated")
+
+
+_HEDGE_ALT = (("might", "be"), ("could", "be"), ("may", "be"), ("or", "maybe"), ("or", "perhaps"),
+              ("or", "possibly"), ("possibly",), ("perhaps",))  # fmt: skip
+_ATTRIBUTION = _lex("think thinks thought believe believed assume assumed mistaken mistake confused "
+                    "often commonly misconception myth wrongly incorrectly sometimes")  # fmt: skip
+
+
+def _proper_candidate(view: _View, w: int, spans: list[tuple[int, int, str]], qwords: set[str]) -> bool:
+    """Word w reads as another named answer: capitalized (not just as a sentence's first word, unless a
+    verb follows), not gold, not from the question, not a stop word."""
+    t = view.tok(w)
+    if t.kind != "w" or not t.cap or any(s <= w < e for s, e, _ in spans):
+        return False
+    k = view.keys[w]
+    if k in _STOP or k in _VERBS or k in qwords or k in _YES or k in _NO or len(k) < 2:
+        return False
+    nxt = view.tok(w + 1) if w + 1 < len(view.words) else None
+    if nxt is not None and nxt.sent == t.sent and nxt.kind == "w" and not nxt.cap:
+        nk = view.keys[w + 1]
+        if nk not in _STOP and nk not in _VERBS and nk not in _AND and nk not in _OR:
+            return False  # an adjective or demonym before a noun: "Hindu epic", "American astronaut"
+    first = w == 0 or view.tok(w - 1).sent != t.sent
+    return not first or (nxt is not None and view.keys[w + 1] in _VERBS)
+
+
+def _rival_assertion(view: _View, spans: list[tuple[int, int, str]], s: int, question: str | None) -> str:
+    """Another named answer asserted before (or in the sentence of) the gold occurrence at s: a clause
+    that restates the question with another name ("Sydney is the capital of Australia, though
+    Canberra ...") or hedges to another name ("probably Paris, though it might be Lyon")."""
+    if not question:
+        return ""
+    qwords = set(_key_words(question))
+    qcontent = {k for k in qwords if k not in _STOP and k not in _VERBS and len(k) > 1}
+    gold_sent, gold_seg = view.tok(s).sent, view.tok(s).seg
+    # "located in the Americas, specifically in South America": the gold's clause refines the earlier one
+    first_of_seg = next(w for w in range(s + 1) if view.tok(w).seg == gold_seg)
+    refines = view.keys[first_of_seg] in _lex("specifically namely precisely particularly yaani yani")
+    segs: dict[int, list[int]] = {}
+    for w in range(len(view.words)):
+        segs.setdefault(view.tok(w).seg, []).append(w)
+    for seg, ws in segs.items():
+        if seg == gold_seg or any(a <= w < b for a, b, _ in spans for w in ws):
+            continue
+        sent = view.tok(ws[0]).sent
+        if sent > gold_sent:
+            break
+        keys = [view.keys[w] for w in ws]
+        if set(keys) & (_ATTRIBUTION | _NEG_PRE | _NEG_POST) or any(
+            tuple(keys[i : i + len(ph)]) == ph for ph in _NEG_PHRASES for i in range(len(keys))
+        ):
+            continue
+        names = [view.toks[view.words[w]].text for w in ws if _proper_candidate(view, w, spans, qwords)]
+        if not names:
+            continue
+        restates = len(set(keys) & qcontent) >= min(2, len(qcontent)) and set(keys) & _VERBS
+        hedged = any(tuple(keys[i : i + len(ph)]) == ph for ph in _HEDGE_ALT for i in range(len(keys)))
+        if (restates and seg < gold_seg and not refines) or (hedged and sent == gold_sent and seg > gold_seg):
+            return names[0]
+    return ""
 
 
 def _no_match(view: _View, unsure: bool) -> MatchResult:
@@ -569,6 +640,21 @@ def _unit_nouns(question: str | None) -> list[str]:
             if nxt in ("players",) or nxt not in _STOP:
                 out.append(nxt)
     return out
+
+
+def _subject_words(question: str | None, units: list[str]) -> set[str]:
+    if not question:
+        return set()
+    return {k for k in _key_words(question) if k not in _STOP and k not in _VERBS and len(k) > 2
+            and not any(_same_noun(k, u) for u in units) and not k.isdigit()}  # fmt: skip
+
+
+def _clause_mentions(view: _View, w: int, words: set[str]) -> bool:
+    seg = view.tok(w).seg
+    return any(
+        view.tok(x).seg == seg and any(_same_noun(view.keys[x], q) for q in words)
+        for x in range(len(view.words))
+    )
 
 
 def _same_noun(a: str, b: str) -> bool:
@@ -628,6 +714,12 @@ def _score_number(view: _View, answers: Sequence[str], golds: list[float], quest
         last = view.tok(concl[-1][0]).sent
         kept = [c for c in concl if view.tok(c[0]).sent == last]
     units = _unit_nouns(question)
+    # "Insects have 6 legs; spiders have 8": prefer numbers in a clause that names the question's subject
+    subject = _subject_words(question, units)
+    if subject:
+        about = [c for c in kept if _clause_mentions(view, c[0], subject)]
+        if about and len(about) < len(kept):
+            kept = about
     attached = [
         c for c in kept
         if any(c[1] + d < len(view.keys) and _same_noun(view.keys[c[1] + d], u) for u in units for d in (0, 1))
