@@ -51,6 +51,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 __all__ = [
     "MatchResult",
@@ -368,6 +369,22 @@ class _View:
     def tok(self, w: int) -> _Tok:
         return self.toks[self.words[w]]
 
+    @cached_property
+    def by_seg(self) -> dict[int, list[int]]:
+        """Clause index -> its word indices."""
+        out: dict[int, list[int]] = {}
+        for w, i in enumerate(self.words):
+            out.setdefault(self.toks[i].seg, []).append(w)
+        return out
+
+    @cached_property
+    def by_sent(self) -> dict[int, list[int]]:
+        """Sentence index -> its word indices."""
+        out: dict[int, list[int]] = {}
+        for w, i in enumerate(self.words):
+            out.setdefault(self.toks[i].sent, []).append(w)
+        return out
+
 
 def _alias_keys(alias: str) -> list[str]:
     return _key_words(alias)
@@ -465,7 +482,7 @@ def _alternative(view: _View, spans: list[tuple[int, int, str]], s: int, e: int,
     n = len(view.words)
     sent = view.tok(s).sent
     conj = _OR
-    sent_words = [w for w in range(n) if view.tok(w).sent == sent]
+    sent_words = view.by_sent[sent]
     if len(sent_words) <= 7 and not any(view.keys[w] in _VERBS for w in sent_words):
         conj = _OR | _AND  # a bare, verb-less list answer: "Jupiter and Saturn"
     elif singular_q and any(view.keys[w] in _lex("are were") for w in sent_words if w < s):
@@ -579,12 +596,9 @@ def _rival_assertion(view: _View, spans: list[tuple[int, int, str]], s: int, que
     qcontent = {k for k in qwords if k not in _STOP and k not in _VERBS and len(k) > 1}
     gold_sent, gold_seg = view.tok(s).sent, view.tok(s).seg
     # "located in the Americas, specifically in South America": the gold's clause refines the earlier one
-    first_of_seg = next(w for w in range(s + 1) if view.tok(w).seg == gold_seg)
+    first_of_seg = view.by_seg[gold_seg][0]
     refines = view.keys[first_of_seg] in _lex("specifically namely precisely particularly yaani yani")
-    segs: dict[int, list[int]] = {}
-    for w in range(len(view.words)):
-        segs.setdefault(view.tok(w).seg, []).append(w)
-    for seg, ws in segs.items():
+    for seg, ws in view.by_seg.items():
         if seg == gold_seg or any(a <= w < b for a, b, _ in spans for w in ws):
             continue
         sent = view.tok(ws[0]).sent
@@ -650,11 +664,7 @@ def _subject_words(question: str | None, units: list[str]) -> set[str]:
 
 
 def _clause_mentions(view: _View, w: int, words: set[str]) -> bool:
-    seg = view.tok(w).seg
-    return any(
-        view.tok(x).seg == seg and any(_same_noun(view.keys[x], q) for q in words)
-        for x in range(len(view.words))
-    )
+    return any(any(_same_noun(view.keys[x], q) for q in words) for x in view.by_seg[view.tok(w).seg])
 
 
 def _same_noun(a: str, b: str) -> bool:
@@ -709,7 +719,8 @@ def _score_number(view: _View, answers: Sequence[str], golds: list[float], quest
     if not kept:
         return _no_match(view, unsure)
     # a concluding sentence ("So ...", "Therefore ...", "The answer is ...") states the answer of a worked reply
-    concl = [c for c in kept if view.tok(c[0]).sent in _conclusion_sentences(view)]
+    concl_sents = _conclusion_sentences(view)
+    concl = [c for c in kept if view.tok(c[0]).sent in concl_sents]
     if concl:
         last = view.tok(concl[-1][0]).sent
         kept = [c for c in concl if view.tok(c[0]).sent == last]
@@ -765,6 +776,9 @@ _CONCLUSION = (("so",), ("therefore",), ("thus",), ("hence",), ("the", "answer",
                ("final", "answer"), ("इसलिए",), ("अतः",), ("isliye",), ("toh",), ("to",), ("matlab",))  # fmt: skip
 
 
+_CONCLUSION_KEYS = tuple(tuple(match_key(x) for x in ph) for ph in _CONCLUSION)
+
+
 def _conclusion_sentences(view: _View) -> set[int]:
     """Sentences after the first that open with a conclusion marker."""
     out: set[int] = set()
@@ -775,8 +789,8 @@ def _conclusion_sentences(view: _View) -> set[int]:
     for sent, w in starts.items():
         if sent == first:
             continue
-        for ph in _CONCLUSION:
-            if tuple(view.keys[w : w + len(ph)]) == tuple(match_key(x) for x in ph):
+        for ph in _CONCLUSION_KEYS:
+            if tuple(view.keys[w : w + len(ph)]) == ph:
                 out.add(sent)
     return out
 
@@ -819,7 +833,7 @@ def _score_yesno(view: _View, answers: Sequence[str], question: str | None, unsu
     if not view.words:
         return _no_match(view, unsure)
     first_sent = view.tok(0).sent
-    sent_words = [w for w in range(len(view.words)) if view.tok(w).sent == first_sent]
+    sent_words = view.by_sent[first_sent]
     keys = [view.keys[w] for w in sent_words]
     said: bool | None = None
     if keys[0] in _YES or keys[:2] == ["of", "course"]:
@@ -838,8 +852,7 @@ def _score_yesno(view: _View, answers: Sequence[str], question: str | None, unsu
                 questions.add(view.tok(w).sent)
         for w in range(len(view.words)):
             if pred and _same_noun(view.keys[w], pred[0]) and view.tok(w).sent not in questions:
-                seg = view.tok(w).seg
-                seg_keys = [view.keys[x] for x in range(len(view.words)) if view.tok(x).seg == seg]
+                seg_keys = [view.keys[x] for x in view.by_seg[view.tok(w).seg]]
                 if any(k in _NEG_PRE or k in _NEG_POST or k == "no" for k in seg_keys):
                     said = False
                     break
