@@ -412,12 +412,22 @@ def _find(view: _View, alias: list[str]) -> list[tuple[int, int]]:
     return out
 
 
+_CONJ_FILLERS = _lex("phir else maybe perhaps possibly even फिर")
+# fixed phrases that contain an alias word with another meaning: "aam taur par" = "usually", not "mango"
+_IDIOMS = {
+    match_key(k): _lex(v) for k, v in {"aam": "taur tor aadmi log janta", "आम": "तौर आदमी लोग जनता"}.items()
+}
+
+
 def _gold_spans(view: _View, answers: Sequence[str]) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     for a in answers:
         keys = _alias_keys(a)
         if keys:
-            spans.extend((s, e, a) for s, e in _find(view, keys))
+            for s, e in _find(view, keys):
+                nxt = view.keys[e] if e < len(view.keys) else ""
+                if not (e - s == 1 and nxt in _IDIOMS.get(view.keys[s], ())):
+                    spans.append((s, e, a))
     return spans
 
 
@@ -497,9 +507,12 @@ def _alternative(view: _View, spans: list[tuple[int, int, str]], s: int, e: int,
             and not all(view.keys[w] in _STOP for w in range(*rng))
         )
 
-    # left: "... X or <gold>", "X / <gold>"
+    # left: "... X or <gold>", "X or maybe <gold>", "X ya phir <gold>", "X / <gold>"
     if s > 0 and view.tok(s - 1).sent == sent:
-        if view.keys[s - 1] in conj and other(_neighbour(view, s - 2, -1)):
+        c = s - 1
+        if c > 0 and view.keys[c] in _CONJ_FILLERS and view.keys[c - 1] in conj:
+            c -= 1
+        if view.keys[c] in conj and other(_neighbour(view, c - 1, -1)):
             return True
         if "/" in _punct_between(view, s - 1, s) and other(_neighbour(view, s - 1, -1)):
             return True
@@ -578,7 +591,8 @@ def _proper_candidate(view: _View, w: int, spans: list[tuple[int, int, str]], qw
     if k in _STOP or k in _VERBS or k in qwords or k in _YES or k in _NO or len(k) < 2:
         return False
     nxt = view.tok(w + 1) if w + 1 < len(view.words) else None
-    if nxt is not None and nxt.sent == t.sent and nxt.kind == "w" and not nxt.cap:
+    glued = nxt is not None and view.words[w + 1] == view.words[w] + 1  # no punctuation in between
+    if glued and nxt is not None and nxt.sent == t.sent and nxt.kind == "w" and not nxt.cap:
         nk = view.keys[w + 1]
         if nk not in _STOP and nk not in _VERBS and nk not in _AND and nk not in _OR:
             return False  # an adjective or demonym before a noun: "Hindu epic", "American astronaut"
@@ -598,6 +612,8 @@ def _rival_assertion(view: _View, spans: list[tuple[int, int, str]], s: int, que
     # "located in the Americas, specifically in South America": the gold's clause refines the earlier one
     first_of_seg = view.by_seg[gold_seg][0]
     refines = view.keys[first_of_seg] in _lex("specifically namely precisely particularly yaani yani")
+    # the gold only in a concession ("..., although an older version is attributed to Valmiki")
+    concedes = view.keys[first_of_seg] in _lex("although though while whereas jabki जबकि")
     for seg, ws in view.by_seg.items():
         if seg == gold_seg or any(a <= w < b for a, b, _ in spans for w in ws):
             continue
@@ -612,7 +628,8 @@ def _rival_assertion(view: _View, spans: list[tuple[int, int, str]], s: int, que
         names = [view.toks[view.words[w]].text for w in ws if _proper_candidate(view, w, spans, qwords)]
         if not names:
             continue
-        restates = len(set(keys) & qcontent) >= min(2, len(qcontent)) and set(keys) & _VERBS
+        need = 1 if concedes and sent == gold_sent else min(2, len(qcontent))
+        restates = len(set(keys) & qcontent) >= need and set(keys) & _VERBS
         hedged = any(tuple(keys[i : i + len(ph)]) == ph for ph in _HEDGE_ALT for i in range(len(keys)))
         if (restates and seg < gold_seg and not refines) or (hedged and sent == gold_sent and seg > gold_seg):
             return names[0]
@@ -668,6 +685,9 @@ def _clause_mentions(view: _View, w: int, words: set[str]) -> bool:
 
 
 def _same_noun(a: str, b: str) -> bool:
+    """The same word up to a plural / inflection ending (romanized "taara" = "tara")."""
+    if a.isascii() and b.isascii():
+        a, b = a.replace("aa", "a"), b.replace("aa", "a")
     if a == b:
         return True
     short, long_ = sorted((a, b), key=len)
@@ -836,7 +856,9 @@ def _score_yesno(view: _View, answers: Sequence[str], question: str | None, unsu
     sent_words = view.by_sent[first_sent]
     keys = [view.keys[w] for w in sent_words]
     said: bool | None = None
-    if keys[0] in _YES or keys[:2] == ["of", "course"]:
+    if keys[0] in _YES and len(keys) > 1 and keys[1] in _NO:
+        said = False  # "ji nahi", "जी नहीं": the polite particle, then no
+    elif keys[0] in _YES or keys[:2] == ["of", "course"]:
         said = not (len(keys) >= 3 and keys[1] in _AND | _OR and keys[2] in _NO)
         if not said:
             return MatchResult(Outcome.WRONG, None, "yes and no")
