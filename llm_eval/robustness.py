@@ -99,7 +99,9 @@ def multilingual(mitigation: str, seed: int) -> list[Sample]:
 
 
 @register_suite(
-    "noisy", analyze=_analyze, description="B2: typos / spacing / confusables / emoji / mixed, light+heavy"
+    "noisy",
+    analyze=_analyze,
+    description="B2: typos / spacing / confusables / fullwidth / zero_width / emoji / mixed, light+heavy",
 )
 def noisy(mitigation: str, seed: int) -> list[Sample]:
     """Clean twin + each noise kind at each level (seeded by (seed, item id)); gold never perturbed."""
