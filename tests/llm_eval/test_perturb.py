@@ -219,3 +219,10 @@ def test_noisy_suite_pairs_variants_and_never_touches_gold() -> None:
     # before/after on the SAME perturbed inputs; every item has all 15 variants
     assert all(v["none"] == v["pin"] for v in by_key.values())
     assert len(by_key) == len(items) * (1 + len(KINDS) * len(LEVELS))
+
+
+def test_readme_documents_the_levels_as_built() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert rates_table_markdown() in readme
