@@ -15,7 +15,8 @@ The response is split into sentences and clauses (at ``, ; : ( )``, dashes, "but
 
 - **entity / short text**: every occurrence of a gold alias (whole words) is checked.
   An occurrence is *negated* when a negation precedes it in its clause (within 3 words: "not Paris",
-  "rather than", "instead of", ``न कि``) or a Hindi negation follows it (``पेरिस नहीं``, "Paris nahi").
+  "rather than", "instead of", ``न कि``), a Hindi negation follows it (``पेरिस नहीं``, "Paris nahi"),
+  or it sits in a belief ascribed to others ("although many people think it's Canberra").
   It is *one of several candidates* when it is joined to a non-gold phrase by "or", "/", ``या``, "ya"
   (also at the end of a comma list: "Mumbai, Kolkata or New Delhi"), when it is one short bulleted
   candidate among others, or when a bare, verb-less answer lists it with "and". The response is
@@ -431,7 +432,20 @@ def _gold_spans(view: _View, answers: Sequence[str]) -> list[tuple[int, int, str
     return spans
 
 
+_THIRD_PARTY = _lex("people many some others most log लोग kai कई")
+_BELIEF = _lex("think thinks thought believe believed believes assume assumed mistake mistaken confuse confused "
+               "samajhte sochte सोचते समझते मानते")  # fmt: skip
+
+
+def _attributed(view: _View, s: int) -> bool:
+    """The gold sits in a belief ascribed to others: "although many people think it's Canberra"."""
+    before = [view.keys[w] for w in view.by_seg[view.tok(s).seg] if w < s]
+    return bool(set(before) & _BELIEF) and bool(set(before) & _THIRD_PARTY)
+
+
 def _negated(view: _View, s: int, e: int) -> bool:
+    if _attributed(view, s):
+        return True
     seg = view.tok(s).seg
     before = [w for w in range(max(0, s - 4), s) if view.tok(w).seg == seg]
     for w in before[-3:]:
@@ -739,11 +753,11 @@ def _score_number(view: _View, answers: Sequence[str], golds: list[float], quest
     if not kept:
         return _no_match(view, unsure)
     # a concluding sentence ("So ...", "Therefore ...", "The answer is ...") states the answer of a worked reply
-    concl_sents = _conclusion_sentences(view)
-    concl = [c for c in kept if view.tok(c[0]).sent in concl_sents]
-    if concl:
-        last = view.tok(concl[-1][0]).sent
-        kept = [c for c in concl if view.tok(c[0]).sent == last]
+    for sent, seg in reversed(_conclusion_regions(view)):  # the last conclusion that names a number
+        concl = [c for c in kept if view.tok(c[0]).sent == sent and view.tok(c[0]).seg >= seg]
+        if concl:
+            kept = concl
+            break
     units = _unit_nouns(question)
     # "Insects have 6 legs; spiders have 8": prefer numbers in a clause that names the question's subject
     subject = _subject_words(question, units)
@@ -793,25 +807,24 @@ def _score_number(view: _View, answers: Sequence[str], golds: list[float], quest
 
 
 _CONCLUSION = (("so",), ("therefore",), ("thus",), ("hence",), ("the", "answer", "is"), ("answer",),
-               ("final", "answer"), ("इसलिए",), ("अतः",), ("isliye",), ("toh",), ("to",), ("matlab",))  # fmt: skip
+               ("final", "answer"), ("इसलिए",), ("अतः",), ("isliye",), ("toh",), ("matlab",))  # fmt: skip
 
 
 _CONCLUSION_KEYS = tuple(tuple(match_key(x) for x in ph) for ph in _CONCLUSION)
 
 
-def _conclusion_sentences(view: _View) -> set[int]:
-    """Sentences after the first that open with a conclusion marker."""
-    out: set[int] = set()
-    starts: dict[int, int] = {}
-    for w in range(len(view.words)):
-        starts.setdefault(view.tok(w).sent, w)
-    first = min(starts) if starts else 0
-    for sent, w in starts.items():
-        if sent == first:
+def _conclusion_regions(view: _View) -> list[tuple[int, int]]:
+    """(sentence, first clause) of every stretch that opens with a conclusion marker ("So ...",
+    "..., so 8 in total"), up to its sentence's end; the reply's very first clause is not one."""
+    out: list[tuple[int, int]] = []
+    for seg, ws in sorted(view.by_seg.items()):
+        w = ws[0]
+        if w == 0:
             continue
         for ph in _CONCLUSION_KEYS:
             if tuple(view.keys[w : w + len(ph)]) == ph:
-                out.add(sent)
+                out.append((view.tok(w).sent, seg))
+                break
     return out
 
 
