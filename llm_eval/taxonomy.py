@@ -11,8 +11,9 @@ Multilingual (a failure = not correct, or correct but not in the expected langua
 3. ``echo of the prompt``  the reply repeats the question and adds no content word of its own
                            (or adds under 20% new content words after quoting it whole)
 4. ``gibberish``           a repetition loop (one 3-gram covering >= 30% of the reply, or < 35%
-                           distinct words in a reply of >= 8 words), or word salad: >= 30% of the
-                           words are vowel-less Latin strings or mix Latin and Devanagari letters
+                           distinct words among the first 100 of a reply of >= 8 words), or word
+                           salad: >= 30% of the words are vowel-less Latin strings or mix Latin
+                           and Devanagari letters
 5. ``format``              truncated (stop at max_tokens), or > 150 words for a short question
 6. ``script issue``        expected Hindi (Devanagari) but written in Latin script, expected
                            Hinglish/English but written in Devanagari, or U+FFFD / mojibake
@@ -153,7 +154,8 @@ def is_gibberish(text: str) -> bool:
         top = grams.most_common(1)[0][1] if grams else 0
         if top >= 3 and top / max(len(grams), 1) >= 0.3:
             return True
-    if n >= 8 and len(set(words)) / n < 0.35:
+    head = words[:100]  # distinct-word share falls with length: judge a fixed window
+    if n >= 8 and len(set(head)) / len(head) < 0.35:
         return True
     if n >= 3:
         latin = [w for w in words if w.isascii() and w.isalpha() and len(w) >= 3]
