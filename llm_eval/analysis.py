@@ -72,6 +72,8 @@ class Scored:
     truncated: bool
     category: str | None = None  # primary taxonomy category for failures
     reason: str = ""
+    edit_distance: int | None = None  # noisy variants: Levenshtein (code points) from the clean question
+    model_verdict: str | None = None  # the optional model grader's verdict, when the record has one
 
     @property
     def cell(self) -> tuple[str, str, str]:
@@ -88,12 +90,51 @@ class Scored:
         return not self.correct or (self.suite == "multilingual" and self.consistent is False)
 
 
+def stop_reason(r: Record) -> str | None:
+    """The provider's stop reason (None for records written before it was kept)."""
+    v = getattr(r, "stop_reason", None)
+    return v if v is not None else r.meta.get("stop_reason")
+
+
 def _truncated(r: Record) -> bool:
-    if r.meta.get("stop_reason") == "max_tokens":
-        return True
-    # the local provider records its cap separately (max_new_tokens) next to the requested max_tokens
+    """Hit the token cap: ``stop_reason == "max_tokens"``; legacy records without a stop reason fall
+    back to output tokens >= the cap (the local provider records its cap as max_new_tokens)."""
+    sr = stop_reason(r)
+    if sr is not None:
+        return sr == "max_tokens"
     caps = [int(v) for k in ("max_tokens", "max_new_tokens") if (v := r.params.get(k)) is not None]
     return bool(caps) and r.usage.output_tokens >= min(caps)
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance in code points (insert / delete / substitute, each 1)."""
+    if len(a) < len(b):
+        a, b = b, a
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _model_verdict(r: Record) -> str | None:
+    g = getattr(r, "model_grade", None)
+    if g is None:
+        g = r.meta.get("model_grade")
+    if isinstance(g, dict):
+        v = g.get("verdict")
+        return str(v) if v is not None else "unparseable"
+    return None
+
+
+def _question(r: Record) -> str:
+    """The clean question of a record (the prompt itself for the multilingual suite)."""
+    q = r.meta.get("clean_question")
+    if isinstance(q, str) and q:
+        return q
+    return r.messages[-1]["content"] if r.messages else ""
 
 
 def score_records(records: Iterable[Record], fluency: dict[str, int | None] | None = None) -> list[Scored]:
@@ -110,11 +151,20 @@ def score_records(records: Iterable[Record], fluency: dict[str, int | None] | No
             out.append(Scored(r, suite, mit, None, None, None, None, False))
             continue
         text = r.response_text or ""
-        res = score_answer(text, r.meta.get("gold") or [])
+        at = r.meta.get("answer_type")
+        res = score_answer(
+            text,
+            r.meta.get("gold") or [],
+            answer_type=at if at in ("entity", "number", "yesno", "short_text") else None,
+            question=_question(r),
+        )
         lang = detect(text)
         cons = consistent(lang, exp)
         flu = heuristic_fluency(text, exp, lang) if fluency is None else fluency.get(r.sample_id)
         s = Scored(r, suite, mit, res.outcome, lang, cons, flu, _truncated(r))
+        s.model_verdict = _model_verdict(r)
+        if suite == "noisy" and r.condition != "clean" and r.meta.get("clean_question") and r.messages:
+            s.edit_distance = levenshtein(r.messages[-1]["content"], r.meta["clean_question"])
         if s.failed:
             unsure = res.outcome is Outcome.UNSURE
             if suite == "multilingual":
@@ -126,6 +176,7 @@ def score_records(records: Iterable[Record], fluency: dict[str, int | None] | No
                     unsure=unsure,
                     truncated=s.truncated,
                     correct=s.correct,
+                    prompt=r.messages[-1]["content"] if r.messages else "",
                 )
             else:
                 prompt = r.messages[-1]["content"] if r.messages else ""
@@ -136,6 +187,7 @@ def score_records(records: Iterable[Record], fluency: dict[str, int | None] | No
                     prompt,
                     unsure=unsure,
                     truncated=s.truncated,
+                    clean_question=str(r.meta.get("clean_question") or ""),
                 )
         out.append(s)
     return out
@@ -180,6 +232,59 @@ def _cell_stats(rows: Sequence[Scored]) -> dict[str, Any]:
         "lang_consistency": sum(cons) / len(cons) if cons else math.nan,
         "lang_n": len(cons),
         "n_truncated": sum(s.truncated for s in ans),
+        "truncated_share": sum(s.truncated for s in ans) / n if n else math.nan,
+        "n_stop_reason": sum(stop_reason(s.record) is not None for s in ans),
+        **_perturbation_stats(rows),
+    }
+
+
+def _perturbation_stats(rows: Sequence[Scored]) -> dict[str, Any]:
+    """How many variants differ from their clean question, and by how many code points (mean)."""
+    d = [s.edit_distance for s in rows if s.edit_distance is not None]
+    return {
+        "n_variants": len(d),
+        "n_changed": sum(x > 0 for x in d),
+        "mean_edit_distance": statistics.fmean(d) if d else math.nan,
+    }
+
+
+def grader_agreement(scored: Sequence[Scored]) -> dict[str, Any] | None:
+    """Rule scorer vs the optional model grader on the answered records that carry a model grade:
+    counts, agreement and Cohen's kappa over the correct/incorrect verdicts (unsure / unparseable
+    verdicts are counted apart). None when no record has a model grade."""
+    graded = [s for s in scored if s.outcome is not None and s.model_verdict is not None]
+    if not graded:
+        return None
+    binary = [s for s in graded if s.model_verdict in ("correct", "incorrect")]
+    rule = [s.correct for s in binary]
+    model = [s.model_verdict == "correct" for s in binary]
+    agree = sum(a == b for a, b in zip(rule, model, strict=True))
+    kappa = math.nan
+    if binary and len(set(rule) | set(model)) > 1:
+        from sklearn.metrics import cohen_kappa_score
+
+        kappa = float(cohen_kappa_score(rule, model))
+    return {
+        "n_graded": len(graded),
+        "n_compared": len(binary),
+        "n_unsure": sum(s.model_verdict == "unsure" for s in graded),
+        "n_unparseable": sum(s.model_verdict not in ("correct", "incorrect", "unsure") for s in graded),
+        "agreement": agree / len(binary) if binary else math.nan,
+        "kappa": kappa,
+        "both_correct": sum(a and b for a, b in zip(rule, model, strict=True)),
+        "rule_only_correct": sum(a and not b for a, b in zip(rule, model, strict=True)),
+        "model_only_correct": sum(b and not a for a, b in zip(rule, model, strict=True)),
+        "both_incorrect": sum(not a and not b for a, b in zip(rule, model, strict=True)),
+        "models": sorted(
+            {
+                str(
+                    (getattr(s.record, "model_grade", None) or s.record.meta.get("model_grade") or {}).get(
+                        "model", ""
+                    )
+                )
+                for s in graded
+            }
+        ),
     }
 
 
@@ -389,6 +494,7 @@ def _suite_summary(suite: str, scored: list[Scored]) -> dict[str, Any]:
         "mitigation": mitigation_rows,
         "taxonomy": taxonomy,
         "failure_cases": _failure_cases(scored),
+        "grader_agreement": grader_agreement(scored),
     }
 
 
@@ -602,6 +708,20 @@ def _num(x: float | None, fmt: str = ".2f") -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
+def _share(k: int, n: int) -> str:
+    return "n/a" if not n else f"{k}/{n} ({100 * k / n:.0f}%)"
+
+
+def _mitigation_used(suite: str, mits: Sequence[str]) -> str:
+    """What this run did about mitigation, in words (never claims a prompt the run did not use)."""
+    name = MITIGATION_NAMES.get(suite, "mitigation prompt")
+    if set(mits) >= {"none", "pin"}:
+        return f"{name}, before/after on the same items (`--mitigation both`)"
+    if list(mits) == ["pin"]:
+        return f"{name} only (`--mitigation pin`; no before/after)"
+    return "none (`--mitigation none`: no mitigation prompt in this run)"
+
+
 def report_context(summary: dict[str, Any]) -> dict[str, Any]:
     """Everything the template prints, pre-formatted; every data-derived string goes through md_escape."""
     from llm_eval.judge import HEURISTIC_RUBRIC, RUBRIC
@@ -627,6 +747,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                         str(c["n"]),
                         str(c["n_errors"]),
                         str(c["n_unsure"]),
+                        _share(c["n_truncated"], c["n"]),
                     ]
                     for c in rows
                 ]
@@ -663,7 +784,23 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                     cols.append("" if r is None else f"{_pts(r['diff'])} (p_holm {_p(r['p_holm'])})")
                     if any(by.get((kind, lv)) for lv in LEVELS):
                         table.append([*cols, "/".join(ns), "/".join(errs)])
-            mit_tables.append({"mitigation": mit, "label": MITIGATION_LABELS.get(mit, mit), "rows": table})
+            checks = (
+                [
+                    [
+                        e(c["label"]),
+                        str(c["n"]),
+                        "n/a (clean)" if c["condition"] == "clean" else f"{c['n_changed']}/{c['n_variants']}",
+                        "" if c["condition"] == "clean" else _num(c["mean_edit_distance"], ".1f"),
+                        _share(c["n_truncated"], c["n"]),
+                    ]
+                    for c in rows
+                ]
+                if name == "noisy"
+                else []
+            )
+            mit_tables.append(
+                {"mitigation": mit, "label": MITIGATION_LABELS.get(mit, mit), "rows": table, "checks": checks}
+            )
         comparisons = [
             [
                 e(r["base"]),
@@ -729,9 +866,27 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
             }
             for f in s["failure_cases"]
         ]
+        ga = s.get("grader_agreement")
+        agreement = None
+        if ga:
+            agreement = {
+                "models": e(", ".join(m for m in ga["models"] if m) or "n/a"),
+                "n_graded": ga["n_graded"],
+                "n_compared": ga["n_compared"],
+                "n_unsure": ga["n_unsure"],
+                "n_unparseable": ga["n_unparseable"],
+                "agreement": _pct(ga["agreement"]),
+                "kappa": _num(ga["kappa"], ".3f"),
+                "table": [
+                    ["rule: correct", str(ga["both_correct"]), str(ga["rule_only_correct"])],
+                    ["rule: not correct", str(ga["model_only_correct"]), str(ga["both_incorrect"])],
+                ],
+            }
         suites.append(
             {
                 "name": name,
+                "mitigation_used": _mitigation_used(name, s["mitigations"]),
+                "agreement": agreement,
                 "title": "B1. Multilingual and code-switch"
                 if name == "multilingual"
                 else "B2. Robustness to messy inputs",
@@ -780,6 +935,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
             else f"{prov.get('cost_usd', 0.0):.4f}",
             "tokens": f"{prov.get('input_tokens', 0)} in / {prov.get('output_tokens', 0)} out",
             "n_cached": prov.get("n_cached", 0),
+            "note": e(str(prov["note"])) if prov.get("note") else "",
         },
         "rubric": RUBRIC if judge.get("kind") == "provider" else HEURISTIC_RUBRIC,
         "rates_table": rates_table_markdown(),

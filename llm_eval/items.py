@@ -25,6 +25,7 @@ __all__ = [
     "items_dir",
     "load_multilingual",
     "load_noisy",
+    "load_scoring_cases",
 ]
 
 ANSWER_TYPES = ("entity", "number", "yesno", "short_text")
@@ -211,3 +212,24 @@ def load_multilingual(path: str | Path | None = None) -> ItemSet:
 def load_noisy(path: str | Path | None = None) -> ItemSet:
     """Load and validate ``noisy.jsonl`` (clean English factual QA, perturbed at run time)."""
     return _load("noisy", Path(path) if path else items_dir() / "noisy.jsonl", parse_noisy)
+
+
+def load_scoring_cases(path: str | Path) -> list[dict[str, Any]]:
+    """A hand-labelled scoring table (JSONL: ``id, item, cond, expected, tags, response``), each case
+    joined with its item's ``question`` (for ``cond``), ``answers`` and ``answer_type``."""
+    ml, nz = load_multilingual().by_id(), load_noisy().by_id()
+    out = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        case = json.loads(line)
+        item = ml.get(case["item"]) or nz.get(case["item"])
+        if item is None:
+            raise ValueError(f"{path}:{n}: unknown item id {case['item']!r}")
+        if case.get("expected") not in ("correct", "wrong", "unsure"):
+            raise ValueError(
+                f"{path}:{n}: `expected` must be correct|wrong|unsure, got {case.get('expected')!r}"
+            )
+        q = item.question[case["cond"]] if isinstance(item.question, dict) else item.question
+        out.append({**case, "question": q, "answers": list(item.answers), "answer_type": item.answer_type})
+    return out

@@ -1,22 +1,29 @@
 """Seeded, pure input perturbations for the noisy-input suite (HELM-style augmentations).
 
 Every perturbation is a ``str -> str`` function of (text, rate, rng). The rng is derived from
-``(seed, item_id, kind, level)`` only, so a variant is reproducible, differs across items and
+``(seed, item_id, kind, level, attempt)`` only, so a variant is reproducible, differs across items and
 seeds, and never depends on run order. Only the *question* is perturbed: gold answers are never
 touched, and every variant keeps its item id so it pairs with its clean twin in the statistics.
+
+Every variant differs from its clean text: a draw that leaves the text unchanged is redrawn from the
+same seed stream (attempt 1, 2, ...; :attr:`PerturbResult.attempts` counts the draws, up to
+:data:`MAX_ATTEMPTS`). Numerals keep their value: digits, the punctuation inside numbers ("6.1",
+"1,000") and Roman numerals ("World War II") are never typo'd, dropped or replaced by look-alikes.
 
 Rates are per opportunity and documented in :data:`RATES` (and README / the report):
 
 =============  =====  =====  ==========================================================================
 kind           light  heavy  what one event is (opportunity = unit the rate applies to)
 =============  =====  =====  ==========================================================================
-typos          0.05   0.15   per ASCII letter: QWERTY-neighbour substitution (1/2), drop (1/4),
-                             swap with the next letter (1/4; a swapped pair is one event)
-spacing        0.10   0.30   per space: a run of 2-4 spaces (1/2) or the space removed (1/2);
-                             per punctuation mark: dropped (1/2) or doubled (1/2)
-confusables    0.10   0.30   per ASCII letter/digit: Unicode homoglyph from the confusables data (2/5;
-                             fullwidth when the character has none), fullwidth form (3/10), or a
-                             zero-width character inserted after it (3/10)
+typos          0.05   0.15   per ASCII letter outside numerals: QWERTY-neighbour substitution (1/2),
+                             drop (1/4), swap with the next letter (1/4; a swapped pair is one event)
+spacing        0.10   0.30   per space: a run of 2-4 spaces (1/2) or the space removed (1/2; next to a
+                             numeral always a run);
+                             per punctuation mark outside numbers: dropped (1/2) or doubled (1/2)
+confusables    0.10   0.30   per ASCII letter that has a visible look-alike (outside numerals): replaced
+                             by a Greek/Cyrillic/Latin homoglyph that NFKC does not fold back
+fullwidth      0.10   0.30   per ASCII letter/digit: its fullwidth form (U+FF01..U+FF5E; NFKC folds it)
+zero_width     0.10   0.30   per ASCII letter/digit: an invisible zero-width character inserted after it
 emoji          0.15   0.50   per word gap (before the first word, between words, after the last):
                              one emoji inserted, separated by a space
 mixed          -      -      typos, spacing, confusables, emoji in that order, each at its own rate
@@ -32,7 +39,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,6 +47,8 @@ __all__ = [
     "EMOJI",
     "KINDS",
     "LEVELS",
+    "MAX_ATTEMPTS",
+    "MIXED_KINDS",
     "NOISE_KINDS",
     "RATES",
     "ZERO_WIDTH",
@@ -51,8 +60,10 @@ __all__ = [
     "rng_for",
 ]
 
-NOISE_KINDS = ("typos", "spacing", "confusables", "emoji")
+NOISE_KINDS = ("typos", "spacing", "confusables", "fullwidth", "zero_width", "emoji")
+MIXED_KINDS = ("typos", "spacing", "confusables", "emoji")  # what "mixed" chains (the visible kinds)
 KINDS = (*NOISE_KINDS, "mixed")
+MAX_ATTEMPTS = 100
 LEVELS = ("light", "heavy")
 
 # kind -> level -> per-opportunity rate (see the module docstring for the unit of each kind).
@@ -60,13 +71,18 @@ RATES: dict[str, dict[str, float]] = {
     "typos": {"light": 0.05, "heavy": 0.15},
     "spacing": {"light": 0.10, "heavy": 0.30},
     "confusables": {"light": 0.10, "heavy": 0.30},
+    "fullwidth": {"light": 0.10, "heavy": 0.30},
+    "zero_width": {"light": 0.10, "heavy": 0.30},
     "emoji": {"light": 0.15, "heavy": 0.50},
 }
 UNITS: dict[str, str] = {
-    "typos": "per ASCII letter: QWERTY-neighbour substitution 1/2, drop 1/4, swap with next letter 1/4",
-    "spacing": "per space: run of 2-4 spaces 1/2, removed 1/2; per punctuation mark: dropped 1/2, doubled 1/2",
-    "confusables": "per ASCII letter/digit: homoglyph 2/5 (fullwidth if it has none), fullwidth form 3/10, "
-    "zero-width char after it 3/10",
+    "typos": "per ASCII letter outside numerals: QWERTY-neighbour substitution 1/2, drop 1/4, "
+    "swap with next letter 1/4",
+    "spacing": "per space: run of 2-4 spaces 1/2, removed 1/2 (never next to a numeral); per punctuation mark outside numbers: "
+    "dropped 1/2, doubled 1/2",
+    "confusables": "per ASCII letter with a visible look-alike (outside numerals): Greek/Cyrillic/Latin homoglyph",
+    "fullwidth": "per ASCII letter/digit: fullwidth form (NFKC folds it back)",
+    "zero_width": "per ASCII letter/digit: invisible zero-width character inserted after it",
     "emoji": "per word gap (start, between words, end): one emoji inserted",
     "mixed": "typos, spacing, confusables, emoji applied in turn, each at its own rate for the level",
 }
@@ -90,11 +106,28 @@ class PerturbResult:
     text: str
     events: dict[str, int] = field(default_factory=dict)  # event type -> count
     opportunities: dict[str, int] = field(default_factory=dict)  # unit -> count
+    attempts: int = 1  # draws until the text differed from the input (MAX_ATTEMPTS: gave up)
 
 
-def rng_for(seed: int, item_id: str, kind: str, level: str) -> random.Random:
-    """The one way a perturbation gets randomness: a private rng keyed like HELM's seed + instance id."""
-    return random.Random(f"{seed}:{item_id}:{kind}:{level}")
+def rng_for(seed: int, item_id: str, kind: str, level: str, attempt: int = 0) -> random.Random:
+    """The one way a perturbation gets randomness: a private rng keyed like HELM's seed + instance id
+    (attempt k > 0 = the k-th redraw after an unchanged result)."""
+    key = f"{seed}:{item_id}:{kind}:{level}" + (f":{attempt}" if attempt else "")
+    return random.Random(key)
+
+
+_ROMAN_RE = re.compile(r"\b(?=[IVXLCDM]+\b)M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})\b")
+_NUMBER_RE = re.compile(r"\d+(?:[.,:/]\d+)*")
+
+
+def protected_mask(text: str) -> list[bool]:
+    """True at every character of a numeral (digits, the punctuation inside a number, Roman numerals)."""
+    mask = [False] * len(text)
+    for rx in (_ROMAN_RE, _NUMBER_RE):
+        for m in rx.finditer(text):
+            for i in range(m.start(), m.end()):
+                mask[i] = True
+    return mask
 
 
 @lru_cache(maxsize=1)
@@ -135,13 +168,14 @@ def homoglyph_table() -> dict[str, str]:
 
 def _typos(text: str, rate: float, rng: random.Random) -> PerturbResult:
     nb = _qwerty_neighbours()
+    keep = protected_mask(text)
     out: list[str] = []
     ev = {"substitute": 0, "drop": 0, "swap": 0}
     opp = 0
     i = 0
     while i < len(text):
         ch = text[i]
-        if not (ch.isascii() and ch.isalpha()):
+        if not (ch.isascii() and ch.isalpha()) or keep[i]:
             out.append(ch)
             i += 1
             continue
@@ -155,7 +189,7 @@ def _typos(text: str, rate: float, rng: random.Random) -> PerturbResult:
         if u < 0.25:
             ev["drop"] += 1
             i += 1
-        elif u < 0.5 and nxt.isascii() and nxt.isalpha():
+        elif u < 0.5 and nxt.isascii() and nxt.isalpha() and not keep[i + 1]:
             ev["swap"] += 1
             out.append(nxt + ch)
             i += 2  # the swapped partner is consumed: it is not a separate opportunity
@@ -171,17 +205,20 @@ def _spacing(text: str, rate: float, rng: random.Random) -> PerturbResult:
     out: list[str] = []
     ev = {"space_run": 0, "space_removed": 0, "punct_dropped": 0, "punct_doubled": 0}
     opp = {"spaces": 0, "punctuation": 0}
-    for ch in text:
+    keep = protected_mask(text)
+    for i, ch in enumerate(text):
         if ch == " ":
             opp["spaces"] += 1
             if rng.random() < rate:
-                if rng.random() < 0.5:
+                # a space next to a numeral is never removed: "II end" must not become "IIend"
+                beside = (i > 0 and keep[i - 1]) or (i + 1 < len(text) and keep[i + 1])
+                if rng.random() < 0.5 or beside:
                     out.append(" " * rng.randint(*_SPACE_RUN))
                     ev["space_run"] += 1
                 else:
                     ev["space_removed"] += 1
                 continue
-        elif ch in _PUNCT:
+        elif ch in _PUNCT and not keep[i]:
             opp["punctuation"] += 1
             if rng.random() < rate:
                 if rng.random() < 0.5:
@@ -196,28 +233,47 @@ def _spacing(text: str, rate: float, rng: random.Random) -> PerturbResult:
 
 def _confusables(text: str, rate: float, rng: random.Random) -> PerturbResult:
     table = homoglyph_table()
+    keep = protected_mask(text)
     out: list[str] = []
-    ev = {"homoglyph": 0, "fullwidth": 0, "zero_width": 0}
-    opp = 0
-    for ch in text:
-        if not (ch.isascii() and ch.isalnum()):
+    n_ev = opp = 0
+    for i, ch in enumerate(text):
+        if not (ch.isascii() and ch.isalpha()) or keep[i] or ch not in table:
             out.append(ch)
             continue
         opp += 1
-        if rng.random() >= rate:
-            out.append(ch)
-            continue
-        u = rng.random()
-        if u < 0.4 and ch in table:
+        if rng.random() < rate:
             out.append(rng.choice(table[ch]))
-            ev["homoglyph"] += 1
-        elif u < 0.7:
-            out.append(chr(ord(ch) + 0xFEE0))  # ASCII '!'..'~' -> fullwidth U+FF01..U+FF5E
-            ev["fullwidth"] += 1
+            n_ev += 1
         else:
-            out.append(ch + rng.choice(ZERO_WIDTH))
-            ev["zero_width"] += 1
-    return PerturbResult("".join(out), ev, {"alnum": opp})
+            out.append(ch)
+    return PerturbResult("".join(out), {"homoglyph": n_ev}, {"letters_with_lookalike": opp})
+
+
+def _fullwidth(text: str, rate: float, rng: random.Random) -> PerturbResult:
+    out: list[str] = []
+    n_ev = opp = 0
+    for ch in text:
+        if ch.isascii() and ch.isalnum():
+            opp += 1
+            if rng.random() < rate:
+                out.append(chr(ord(ch) + 0xFEE0))  # ASCII '!'..'~' -> fullwidth U+FF01..U+FF5E
+                n_ev += 1
+                continue
+        out.append(ch)
+    return PerturbResult("".join(out), {"fullwidth": n_ev}, {"alnum": opp})
+
+
+def _zero_width(text: str, rate: float, rng: random.Random) -> PerturbResult:
+    out: list[str] = []
+    n_ev = opp = 0
+    for ch in text:
+        out.append(ch)
+        if ch.isascii() and ch.isalnum():
+            opp += 1
+            if rng.random() < rate:
+                out.append(rng.choice(ZERO_WIDTH))
+                n_ev += 1
+    return PerturbResult("".join(out), {"zero_width": n_ev}, {"alnum": opp})
 
 
 def _emoji(text: str, rate: float, rng: random.Random) -> PerturbResult:
@@ -249,6 +305,8 @@ _FUNCS: dict[str, Callable[[str, float, random.Random], PerturbResult]] = {
     "typos": _typos,
     "spacing": _spacing,
     "confusables": _confusables,
+    "fullwidth": _fullwidth,
+    "zero_width": _zero_width,
     "emoji": _emoji,
 }
 
@@ -263,14 +321,27 @@ def perturb_with_stats(
         raise ValueError(f"`level` must be one of {'|'.join(LEVELS)}, got {level!r}")
     if rate is not None and not 0.0 <= rate <= 1.0:
         raise ValueError(f"`rate` must be in [0, 1], got {rate}")
+    if rate == 0.0:
+        return _draw(text, kind, level, seed, item_id, rate, 0)  # identity by definition: nothing to redraw
+    res = PerturbResult(text)
+    for attempt in range(MAX_ATTEMPTS):
+        res = _draw(text, kind, level, seed, item_id, rate, attempt)
+        if res.text != text:
+            return replace(res, attempts=attempt + 1)
+    return replace(res, attempts=MAX_ATTEMPTS)
+
+
+def _draw(
+    text: str, kind: str, level: str, seed: int, item_id: str, rate: float | None, attempt: int
+) -> PerturbResult:
     if kind != "mixed":
         r = RATES[kind][level] if rate is None else rate
-        return _FUNCS[kind](text, r, rng_for(seed, item_id, kind, level))
+        return _FUNCS[kind](text, r, rng_for(seed, item_id, kind, level, attempt))
     events: dict[str, int] = {}
     opps: dict[str, int] = {}
-    for sub in NOISE_KINDS:
+    for sub in MIXED_KINDS:
         r = RATES[sub][level] if rate is None else rate
-        res = _FUNCS[sub](text, r, rng_for(seed, item_id, f"mixed/{sub}", level))
+        res = _FUNCS[sub](text, r, rng_for(seed, item_id, f"mixed/{sub}", level, attempt))
         text = res.text
         events.update({f"{sub}.{k}": v for k, v in res.events.items()})
         opps.update({f"{sub}.{k}": v for k, v in res.opportunities.items()})
@@ -287,7 +358,7 @@ def rates_table_markdown() -> str:
     lines = ["| Noise type | light | heavy | Unit / operations |", "|---|---|---|---|"]
     for kind in KINDS:
         if kind == "mixed":
-            lines.append(f"| mixed | all four at light | all four at heavy | {UNITS['mixed']} |")
+            lines.append(f"| mixed | each at light | each at heavy | {UNITS['mixed']} |")
         else:
             lines.append(
                 f"| {kind} | {RATES[kind]['light']:.0%} | {RATES[kind]['heavy']:.0%} | {UNITS[kind]} |"

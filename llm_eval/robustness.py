@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_eval.items import MULTILINGUAL_CONDITIONS, load_multilingual, load_noisy
-from llm_eval.perturb import KINDS, LEVELS, RATES, perturb
+from llm_eval.perturb import KINDS, LEVELS, RATES, PerturbResult, perturb_with_stats
 from llm_eval.suites import register_suite
 from llm_eval.types import Record, Request, Sample
 
@@ -99,36 +99,39 @@ def multilingual(mitigation: str, seed: int) -> list[Sample]:
 
 
 @register_suite(
-    "noisy", analyze=_analyze, description="B2: typos / spacing / confusables / emoji / mixed, light+heavy"
+    "noisy",
+    analyze=_analyze,
+    description="B2: typos / spacing / confusables / fullwidth / zero_width / emoji / mixed, light+heavy",
 )
 def noisy(mitigation: str, seed: int) -> list[Sample]:
     """Clean twin + each noise kind at each level (seeded by (seed, item id)); gold never perturbed."""
     items = load_noisy()
     variants = [("clean", "clean")] + [(k, lv) for k in KINDS for lv in LEVELS]
-    return [
-        _sample(
-            it.id,
-            kind,
-            level,
-            mit,
-            it.question if kind == "clean" else perturb(it.question, kind, level, seed=seed, item_id=it.id),
-            NOISE_PROMPT if mit == "pin" else None,
-            {
-                "suite": "noisy",
-                "gold": list(it.answers),
-                "answer_type": it.answer_type,
-                "entities": list(it.entities),
-                "clean_question": it.question,
-                "expected_language": "en",
-                "seed": seed,
-                "rate": RATES.get(kind, {}).get(level),
-                "item_set_sha256": items.sha256,
-            },
-        )
-        for it in items.items
-        for mit in mitigations(mitigation)
-        for kind, level in variants
-    ]
+    out = []
+    for it in items.items:
+        drawn = {
+            (kind, level): PerturbResult(it.question, attempts=0)
+            if kind == "clean"
+            else perturb_with_stats(it.question, kind, level, seed=seed, item_id=it.id)
+            for kind, level in variants
+        }
+        for mit in mitigations(mitigation):
+            for (kind, level), res in drawn.items():
+                meta = {
+                    "suite": "noisy",
+                    "gold": list(it.answers),
+                    "answer_type": it.answer_type,
+                    "entities": list(it.entities),
+                    "clean_question": it.question,
+                    "expected_language": "en",
+                    "seed": seed,
+                    "rate": RATES.get(kind, {}).get(level),
+                    "perturb_attempts": res.attempts,  # draws until the variant differed from the clean text
+                    "item_set_sha256": items.sha256,
+                }
+                system = NOISE_PROMPT if mit == "pin" else None
+                out.append(_sample(it.id, kind, level, mit, res.text, system, meta))
+    return out
 
 
 @register_suite("all", analyze=_analyze, description="multilingual + noisy")

@@ -7,26 +7,36 @@ prompt, so they are reproducible and can be audited against the examples in the 
 Multilingual (a failure = not correct, or correct but not in the expected language):
 
 1. ``refusal/UNSURE``      said UNSURE, or a refusal / "I don't know" phrase
-2. ``format``              empty, truncated (stop at max_tokens), or > 150 words for a short question
-3. ``script issue``        expected Hindi (Devanagari) but written in Latin script, expected
+2. ``format``              empty, or no words at all
+3. ``echo of the prompt``  the reply repeats the question and adds no content word of its own
+                           (or adds under 20% new content words after quoting it whole)
+4. ``gibberish``           a repetition loop (one 3-gram covering >= 30% of the reply, or < 35%
+                           distinct words among the first 100 of a reply of >= 8 words), or word
+                           salad: >= 30% of the words are vowel-less Latin strings or mix Latin
+                           and Devanagari letters
+5. ``format``              truncated (stop at max_tokens), or > 150 words for a short question
+6. ``script issue``        expected Hindi (Devanagari) but written in Latin script, expected
                            Hinglish/English but written in Devanagari, or U+FFFD / mojibake
-4. ``unintended language shift``  expected hi/hinglish/cs but answered in English (or en -> Hindi)
-5. ``literal translation/terminology drift``  wrong, but shares a content word with a gold alias
+7. ``unintended language shift``  expected hi/hinglish/cs but answered in English (or en -> Hindi)
+8. ``literal translation/terminology drift``  wrong, but shares a content word with a gold alias
                            (near miss: partial name, other term/register, e.g. "Delhi" for "New Delhi")
-6. ``wrong fact``          everything else
+9. ``wrong fact``          everything else
 
 Noisy (a failure = not correct):
 
 1. ``refusal/UNSURE``      as above
-2. ``incomplete/parse failure``  empty (or no words at all)
-3. ``encoding issue``      response contains fullwidth, zero-width or homoglyph (non-ASCII Latin-like)
+2. ``emoji interference``  an emoji-only reply (emoji and no words)
+3. ``incomplete/parse failure``  empty (or no words at all)
+4. ``echo of the prompt``  as above (the perturbed prompt or its clean question)
+5. ``gibberish``           as above
+6. ``encoding issue``      response contains fullwidth, zero-width or homoglyph (non-ASCII Latin-like)
                            characters
-4. ``emoji interference``  response contains emoji or talks about emoji/icons/symbols
-5. ``incomplete/parse failure``  truncated (hit the token cap), or asks for clarification / says it
+7. ``emoji interference``  response contains emoji or talks about emoji/icons/symbols
+8. ``incomplete/parse failure``  truncated (hit the token cap), or asks for clarification / says it
                            can't parse the question
-6. ``entity misrecognition``  the noise hit a question entity (it no longer occurs verbatim in the
+9. ``entity misrecognition``  the noise hit a question entity (it no longer occurs verbatim in the
                            prompt) and the response does not name that entity
-7. ``semantic drift``      everything else (question read, answer about something else / wrong)
+10. ``semantic drift``     everything else (question read, answer about something else / wrong)
 """
 
 from __future__ import annotations
@@ -47,12 +57,16 @@ __all__ = [
     "Failure",
     "classify_multilingual",
     "classify_noisy",
+    "is_echo",
+    "is_gibberish",
     "summarize_taxonomy",
 ]
 
 MULTILINGUAL_CATEGORIES = (
     "refusal/UNSURE",
     "format",
+    "echo of the prompt",
+    "gibberish",
     "script issue",
     "unintended language shift",
     "literal translation/terminology drift",
@@ -61,6 +75,8 @@ MULTILINGUAL_CATEGORIES = (
 NOISY_CATEGORIES = (
     "refusal/UNSURE",
     "incomplete/parse failure",
+    "echo of the prompt",
+    "gibberish",
     "encoding issue",
     "emoji interference",
     "entity misrecognition",
@@ -109,6 +125,49 @@ def _content_words(text: str) -> set[str]:
     return {w for w in normalize(text).split() if w not in _STOP and len(w) > 1 and not w.isdigit()}
 
 
+def is_echo(text: str, *prompts: str) -> bool:
+    """The reply repeats the prompt(s) and adds (almost) no content word of its own."""
+    words = normalize(text).split()
+    if len(words) < 3:
+        return False
+    pw: set[str] = set()
+    for p in prompts:
+        pw |= set(normalize(p).split())
+    if not pw:
+        return False
+    content = [w for w in words if w not in _STOP and len(w) > 1]
+    new = [w for w in content if w not in pw]
+    if not new:
+        return True
+    quoted = any(
+        len(normalize(p).split()) >= 3 and f" {normalize(p)} " in f" {' '.join(words)} " for p in prompts
+    )
+    return quoted and len(new) / max(len(content), 1) < 0.2
+
+
+def is_gibberish(text: str) -> bool:
+    """A repetition loop or word salad (thresholds in the module docstring)."""
+    words = normalize(text).split()
+    n = len(words)
+    if n >= 6:
+        grams = Counter(zip(words, words[1:], words[2:], strict=False))
+        top = grams.most_common(1)[0][1] if grams else 0
+        if top >= 3 and top / max(len(grams), 1) >= 0.3:
+            return True
+    head = words[:100]  # distinct-word share falls with length: judge a fixed window
+    if n >= 8 and len(set(head)) / len(head) < 0.35:
+        return True
+    if n >= 3:
+        latin = [w for w in words if w.isascii() and w.isalpha() and len(w) >= 3]
+        vowelless = sum(not re.search(r"[aeiouy]", w) for w in latin)
+        mixed = sum(bool(re.search(r"[a-z]", w)) and bool(re.search(r"[\u0900-\u097f]", w)) for w in words)
+        if latin and vowelless / len(latin) >= 0.3 and vowelless >= 2:
+            return True
+        if mixed / n >= 0.3:
+            return True
+    return False
+
+
 def _too_long_or_truncated(text: str, truncated: bool) -> bool:
     return truncated or len(text.split()) > 150
 
@@ -130,13 +189,20 @@ def classify_multilingual(
     unsure: bool = False,
     truncated: bool = False,
     correct: bool = False,
+    prompt: str = "",
 ) -> tuple[str, str]:
     """(category, reason) for a failed multilingual response (rules in the module docstring)."""
     text = (response or "").strip()
     if unsure or _REFUSAL_RE.search(text):
         return "refusal/UNSURE", "said UNSURE or refused"
-    if not text or _too_long_or_truncated(text, truncated):
-        return "format", "empty" if not text else ("truncated" if truncated else "over 150 words")
+    if not text or not normalize(text):
+        return "format", "empty" if not text else "no words"
+    if prompt and is_echo(text, prompt):
+        return "echo of the prompt", "repeats the question, adds no answer"
+    if is_gibberish(text):
+        return "gibberish", "repetition loop or word salad"
+    if _too_long_or_truncated(text, truncated):
+        return "format", "truncated" if truncated else "over 150 words"
     if "\ufffd" in text:
         return "script issue", "replacement characters (mojibake)"
     if expected_language == "hi" and lang.label in ("en", "hinglish", "neutral") and lang.n_latin_words > 0:
@@ -169,13 +235,20 @@ def classify_noisy(
     *,
     unsure: bool = False,
     truncated: bool = False,
+    clean_question: str = "",
 ) -> tuple[str, str]:
     """(category, reason) for a failed noisy-suite response (rules in the module docstring)."""
     text = (response or "").strip()
     if unsure or _REFUSAL_RE.search(text):
         return "refusal/UNSURE", "said UNSURE or refused"
+    if text and not normalize(text) and _has_emoji(text):
+        return "emoji interference", "emoji-only reply"
     if not text or not normalize(text):
         return "incomplete/parse failure", "empty" if not text else "no words"
+    if is_echo(text, prompt, *([clean_question] if clean_question else [])):
+        return "echo of the prompt", "repeats the question, adds no answer"
+    if is_gibberish(text):
+        return "gibberish", "repetition loop or word salad"
     if _has_encoding_artifact(text):
         return "encoding issue", "fullwidth / zero-width / homoglyph characters in response"
     if _has_emoji(text) or _EMOJI_TALK_RE.search(text):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from scipy import stats as st
 
-from llm_eval.analysis import build_summary, score_records
+from llm_eval.analysis import build_summary, render_report, score_records
 from llm_eval.judge import heuristic_fluency, parse_score
 from llm_eval.langid import detect
 from llm_eval.taxonomy import classify_multilingual, classify_noisy
@@ -263,3 +263,97 @@ def test_provenance_decoding_collapses_per_request_seeds() -> None:
     ]
     decoding = build_summary(records, judge="heuristic")["provenance"]["decoding"]
     assert decoding == [{"max_tokens": 512, "seed": "per request", "temperature": 0.2}]
+
+
+def test_stop_reason_decides_truncation_and_legacy_records_fall_back() -> None:
+    capped = rec("a", "en", "Paris is the", variant="clean")
+    capped.stop_reason = "max_tokens"  # type: ignore[attr-defined]
+    done = rec("b", "en", "Paris.")
+    done.stop_reason = "end_turn"  # type: ignore[attr-defined]
+    done.usage = Usage(5, 512)  # at the cap, but the provider says it ended: not truncated
+    legacy = rec("c", "en", "Paris")
+    legacy.usage = Usage(5, 512)  # no stop reason: output tokens >= max_tokens -> truncated
+    by_id = {s.record.item_id: s.truncated for s in score_records([capped, done, legacy])}
+    assert by_id == {"a": True, "b": False, "c": True}
+    c = cell(build_summary([capped, done, legacy]), "multilingual", "en")
+    assert c["n_truncated"] == 2 and c["truncated_share"] == pytest.approx(2 / 3) and c["n_stop_reason"] == 2
+
+
+def test_levenshtein_known_values() -> None:
+    from llm_eval.analysis import levenshtein
+
+    assert levenshtein("kitten", "sitting") == 3
+    assert levenshtein("", "abc") == 3 and levenshtein("same", "same") == 0
+    assert levenshtein("Paris", "Pa\u200bris") == 1  # an invisible character is one code point
+
+
+def test_noisy_cells_count_changed_variants_from_the_recorded_prompts() -> None:
+    clean_q = "What is the capital of France?"
+    rows = []
+    for i, prompt in enumerate([clean_q, "What is teh capital of France?", "Whta is the capital of Frnace?"]):
+        r = rec(f"n{i}", "typos", "Paris", suite="noisy", variant="light", clean_question=clean_q)
+        r.messages = [{"role": "user", "content": prompt}]
+        rows.append(r)
+    rows.append(rec("n0", "clean", "Paris", suite="noisy", clean_question=clean_q))
+    c = cell(build_summary(rows), "noisy", "typos", variant="light")
+    assert (c["n_variants"], c["n_changed"]) == (3, 2)
+    assert c["mean_edit_distance"] == pytest.approx((0 + 2 + 4) / 3)
+    report = render_report(build_summary(rows))
+    assert "| typos / light | 3 | 2/3 | 2.0 | 0/3 (0%) |" in report
+
+
+def test_rule_vs_model_grader_agreement() -> None:
+    from sklearn.metrics import cohen_kappa_score
+
+    texts = ["Paris", "Paris", "Paris", "London", "London", "London", "Paris", "London"]
+    verdicts = [
+        "correct",
+        "correct",
+        "incorrect",
+        "incorrect",
+        "incorrect",
+        "correct",
+        "unsure",
+        "unparseable",
+    ]
+    rows = []
+    for i, (t, v) in enumerate(zip(texts, verdicts, strict=True)):
+        r = rec(f"g{i}", "en", t)
+        r.model_grade = {"verdict": v, "model": "grader-1", "raw": v}  # type: ignore[attr-defined]
+        rows.append(r)
+    ga = build_summary(rows)["suites"]["multilingual"]["grader_agreement"]
+    assert (ga["n_graded"], ga["n_compared"], ga["n_unsure"], ga["n_unparseable"]) == (8, 6, 1, 1)
+    assert ga["agreement"] == pytest.approx(4 / 6)
+    rule, model = [True, True, True, False, False, False], [True, True, False, False, False, True]
+    assert ga["kappa"] == pytest.approx(cohen_kappa_score(rule, model))
+    report = render_report(build_summary(rows))
+    assert "Rule scorer vs model grader" in report and "grader-1" in report
+    assert build_summary([rec("x", "en", "Paris")])["suites"]["multilingual"]["grader_agreement"] is None
+
+
+@pytest.mark.parametrize(
+    ("mits", "claim", "absent"),
+    [
+        (("none",), "Mitigation: none (`--mitigation none`", "Mitigation: noise-robustness prompt"),
+        (("pin",), "noise-robustness prompt only", "### Before / after"),
+        (("none", "pin"), "noise-robustness prompt, before/after", "Mitigation: none"),
+    ],
+)
+def test_report_names_the_mitigation_actually_used(mits: tuple[str, ...], claim: str, absent: str) -> None:
+    rows = [rec("n1", "clean", "Paris", suite="noisy", mit=m) for m in mits]
+    report = render_report(build_summary(rows))
+    assert claim in report and absent not in report
+
+
+def test_analysis_reads_the_asserted_answer() -> None:
+    """The analysis passes the question and answer type: lists, negations and distractor numbers fail."""
+    rows = [
+        rec("a", "en", "It could be Lyon, Marseille or Paris."),
+        rec("b", "en", "Lyon, not Paris."),
+        rec("c", "en", "Paris, not Lyon."),
+    ]
+    legs = rec("d", "en", "Spiders have 8 eyes and 6 legs.", answer_type="number")
+    legs.meta["gold"] = ["8", "eight"]
+    legs.messages = [{"role": "user", "content": "How many legs does a spider have?"}]
+    got = {s.record.item_id: s.correct for s in score_records([*rows, legs])}
+    assert got == {"a": False, "b": False, "c": True, "d": False}

@@ -12,6 +12,7 @@ from llm_eval.perturb import (
     EMOJI,
     KINDS,
     LEVELS,
+    MIXED_KINDS,
     NOISE_KINDS,
     RATES,
     ZERO_WIDTH,
@@ -89,19 +90,65 @@ def test_spacing_rate_and_letters_untouched(level: str) -> None:
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_confusable_rate_and_observable_chars(level: str) -> None:
+def test_confusable_rate_and_visible_lookalikes_only(level: str) -> None:
     res = perturb_with_stats(LONG, "confusables", level, seed=7, item_id="rate")
-    n = res.opportunities["alnum"]
-    k = sum(res.events.values())
+    n = res.opportunities["letters_with_lookalike"]
+    k = res.events["homoglyph"]
     assert _within(k, n, RATES["confusables"][level])
-    non_ascii = [c for c in res.text if not c.isascii()]
-    # every event leaves one non-ASCII char, except ASCII cross-homoglyphs (O<->0, l<->1, I<->l)
-    assert res.events["fullwidth"] + res.events["zero_width"] <= len(non_ascii) <= k
-    assert k - len(non_ascii) <= res.events["homoglyph"] // 5
-    assert sum(c in ZERO_WIDTH for c in res.text) == res.events["zero_width"]
-    assert sum(0xFF01 <= ord(c) <= 0xFF5E for c in res.text) >= res.events["fullwidth"]
-    # NFKC folds fullwidth back, but not the homoglyphs: the text stays visibly confusable
+    changed = [(a, b) for a, b in zip(LONG, res.text, strict=True) if a != b]  # one char for one char
+    assert len(changed) <= k and len(changed) >= k * 0.8  # a few homoglyphs are ASCII (O <-> 0)
+    for a, b in changed:
+        assert b not in ZERO_WIDTH and not 0xFF01 <= ord(b) <= 0xFF5E  # visible, not fullwidth / invisible
+        assert b in homoglyph_table()[a]
+    # NFKC does not fold the homoglyphs back: the text stays visibly confusable
     assert unicodedata.normalize("NFKC", res.text) != LONG
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_fullwidth_and_zero_width_are_their_own_kinds(level: str) -> None:
+    fw = perturb_with_stats(LONG, "fullwidth", level, seed=7, item_id="rate")
+    assert _within(fw.events["fullwidth"], fw.opportunities["alnum"], RATES["fullwidth"][level])
+    assert sum(0xFF01 <= ord(c) <= 0xFF5E for c in fw.text) == fw.events["fullwidth"]
+    assert unicodedata.normalize("NFKC", fw.text) == LONG  # NFKC folds fullwidth away
+    zw = perturb_with_stats(LONG, "zero_width", level, seed=7, item_id="rate")
+    assert _within(zw.events["zero_width"], zw.opportunities["alnum"], RATES["zero_width"][level])
+    assert sum(c in ZERO_WIDTH for c in zw.text) == zw.events["zero_width"]
+    assert "".join(c for c in zw.text if c not in ZERO_WIDTH) == LONG  # invisible insertions only
+
+
+def test_no_unchanged_variant_for_any_item_and_seed() -> None:
+    from llm_eval.items import load_noisy
+
+    attempts = []
+    for it in load_noisy().items:
+        for seed in (0, 1, 2):
+            for kind in KINDS:
+                for level in LEVELS:
+                    res = perturb_with_stats(it.question, kind, level, seed=seed, item_id=it.id)
+                    assert res.text != it.question, (it.id, seed, kind, level)
+                    attempts.append(res.attempts)
+    assert max(attempts) < 100 and sum(a > 1 for a in attempts) > 0  # some were redrawn, none gave up
+
+
+def test_redraw_is_deterministic_and_recorded_in_the_sample() -> None:
+    from llm_eval.robustness import noisy
+
+    q = "On which continent is Brazil?"  # 4 spaces, 1 mark: often unchanged at light spacing
+    a = perturb_with_stats(q, "spacing", "light", seed=0, item_id="nz-017")
+    b = perturb_with_stats(q, "spacing", "light", seed=0, item_id="nz-017")
+    assert a == b and a.text != q
+    sample = next(s for s in noisy("none", 0) if s.item_id == "nz-017" and s.condition == "spacing")
+    assert sample.meta["perturb_attempts"] >= 1
+
+
+@pytest.mark.parametrize("kind", ["typos", "spacing", "confusables", "mixed"])
+def test_numerals_keep_their_value(kind: str) -> None:
+    q = "In which year did World War II end, 1945 or 1939? Is 6.1 or 1,000 right?"
+    for seed in range(20):
+        out = perturb(q, kind, "heavy", seed=seed, item_id="num")
+        plain = re.sub(r"\s+", " ", out)
+        for numeral in ("II", "1945", "1939", "6.1", "1,000"):
+            assert numeral in plain, (seed, out)
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -116,7 +163,7 @@ def test_emoji_rate_and_placement(level: str) -> None:
 
 def test_mixed_applies_every_kind() -> None:
     res = perturb_with_stats(LONG, "mixed", "heavy", seed=0, item_id="m")
-    for kind in NOISE_KINDS:
+    for kind in MIXED_KINDS:
         assert sum(v for k, v in res.events.items() if k.startswith(kind + ".")) > 0, kind
 
 
@@ -169,6 +216,13 @@ def test_noisy_suite_pairs_variants_and_never_touches_gold() -> None:
         else:
             assert text == perturb(it.question, s.condition, s.variant, seed=0, item_id=it.id)
         by_key.setdefault((s.item_id, s.condition, s.variant), {})[s.meta["mitigation"]] = text
-    # before/after on the SAME perturbed inputs; every item has all 11 variants
+    # before/after on the SAME perturbed inputs; every item has all 15 variants
     assert all(v["none"] == v["pin"] for v in by_key.values())
     assert len(by_key) == len(items) * (1 + len(KINDS) * len(LEVELS))
+
+
+def test_readme_documents_the_levels_as_built() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert rates_table_markdown() in readme

@@ -42,7 +42,7 @@ CASES = [
     ("1,000 metres", ["1000"], Outcome.CORRECT),
     ("1,00,000 लोग", ["100000"], Outcome.CORRECT),
     ("about 8849 m", ["8849", "8,849"], Outcome.CORRECT),
-    ("1990-2000", ["2000"], Outcome.CORRECT),
+    ("1990-2000", ["2000"], Outcome.WRONG),  # a range asserts no single number
     ("-5 degrees", ["5"], Outcome.WRONG),
     ("seven", ["7", "seven", "सात"], Outcome.CORRECT),
     ("सात", ["7", "seven", "सात"], Outcome.CORRECT),

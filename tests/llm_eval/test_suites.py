@@ -71,7 +71,7 @@ def test_mitigation_prompts_are_verbatim_from_the_study() -> None:
     assert NOISE_PROMPT in text
 
 
-@pytest.mark.parametrize(("suite", "per_item"), [("multilingual", 4), ("noisy", 11)])
+@pytest.mark.parametrize(("suite", "per_item"), [("multilingual", 4), ("noisy", 1 + 7 * 2)])
 def test_suite_shapes_and_mitigations(suite: str, per_item: int) -> None:
     n_items = len(load_multilingual() if suite == "multilingual" else load_noisy())
     none = get_suite(suite)("none", 0)
