@@ -93,10 +93,16 @@ def llm_eval(
     from llm_eval.types import ProviderError
 
     console = Console()
+    from flows.cli_common import check_choice
+    from llm_eval.providers import PROVIDERS
+    from llm_eval.suites import SUITES
+
+    check_choice(provider, PROVIDERS, "provider")
     try:
-        s = get_suite(suite)
-    except KeyError as exc:
-        raise typer.BadParameter(str(exc.args[0]), param_hint="SUITE") from None
+        s = get_suite(suite)  # loads the suite plugins, so SUITES below is complete
+    except KeyError:
+        check_choice(suite, sorted(SUITES), "suite")
+        raise
     if mitigation not in ("none", "pin", "both"):
         raise typer.BadParameter(
             f"`mitigation` must be one of none|pin|both, got {mitigation!r}", param_hint="--mitigation"
