@@ -127,7 +127,12 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @app.command()
-    def report(run_dir: Path = typer.Argument(..., help="a run dir containing records/*.json")) -> None:
+    def report(
+        run_dir: Path = typer.Argument(..., help="a run dir containing records/*.json"),
+        from_summary: bool = typer.Option(
+            False, "--from-summary", help="start from DIR/summary.json (when the raw records were not kept)"
+        ),
+    ) -> None:
         """Regenerate report.md, summary.json and figures from the run dir's raw records.
 
         (llm-eval folders are re-rendered by `flatbench llm-eval SUITE --out DIR` from their cached answers.)
@@ -135,7 +140,7 @@ def register(app: typer.Typer) -> None:
         from reports.build import build_report
 
         try:
-            path = build_report(run_dir)
+            path = build_report(run_dir, from_summary=from_summary)
         except FileNotFoundError as err:
             raise typer.BadParameter(str(err)) from err
         typer.echo(str(path))

@@ -16,7 +16,7 @@ from typing import Any
 from reports.io import atomic_write_text
 from reports.plots import plot_dataset
 from reports.render import render
-from reports.summary import BenchmarkSummary, summarize
+from reports.summary import BenchmarkSummary, summarize, summary_from_dict
 
 
 def load_records(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -38,7 +38,10 @@ def _hint(run: Path) -> str:
         subs = sorted(p.parent.name for p in run.glob("*/records"))[:3]
         return f"; benchmark run dirs below it: {', '.join(subs)}"
     if (run / "summary.json").is_file():
-        return "; only summary.json is here (the raw records were not kept), so nothing can be recomputed"
+        return (
+            "; only summary.json is here (the raw records were not kept): "
+            f"`flatbench report {run} --from-summary` re-renders report.md and the figures from it"
+        )
     return "; pass a benchmark run dir (runs/<profile>-<hash>) that holds records/*.json"
 
 
@@ -84,10 +87,20 @@ def build_summary(
     )
 
 
-def build_report(run_dir: str | os.PathLike[str], *, plots: bool = True) -> Path:
-    """Summarize, plot, render and atomically write ``report.md`` and ``summary.json``; returns report.md."""
+def build_report(run_dir: str | os.PathLike[str], *, plots: bool = True, from_summary: bool = False) -> Path:
+    """Summarize, plot, render and atomically write ``report.md`` and ``summary.json``; returns report.md.
+
+    ``from_summary``: start from the run dir's ``summary.json`` instead of ``records/`` (for a folder whose raw
+    records were not kept; see :func:`reports.summary.summary_from_dict` for what that can recompute).
+    """
     run = Path(run_dir)
-    summary = build_summary(run)
+    if from_summary:
+        path = run / "summary.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"no summary.json at {path}")
+        summary = summary_from_dict(json.loads(path.read_text(encoding="utf-8")))
+    else:
+        summary = build_summary(run)
     if plots:
         for ds in summary.datasets:
             plot_dataset(ds, run)

@@ -46,6 +46,8 @@ def fmt_p(p: Any) -> str:
 def fmt_pm(m: Any, digits: int = 3) -> str:
     """``mean ± std`` from a MetricSummary-like mapping (std n/a when n < 2)."""
     m = _as_map(m)
+    if not _finite(m.get("mean")):
+        return "n/a"
     return f"{fmt_num(m.get('mean'), digits)} ± {fmt_num(m.get('std'), digits)}"
 
 

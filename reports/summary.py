@@ -245,6 +245,7 @@ class BenchmarkSummary:
     holm_method: str = "Holm, per test family (Welch / paired t / McNemar) across all comparisons"
     bootstrap_method: str = "percentile bootstrap, 9999 resamples, seed 0 (paired: over seeds)"
     min_bootstrap_seeds: int = MIN_BOOTSTRAP_SEEDS
+    source: str = "records"  # "records", or "summary.json" when re-rendered without the raw records
     memory_kinds: dict[str, str] = field(default_factory=lambda: dict(MEMORY_KINDS))
     memory_short: dict[str, str] = field(default_factory=lambda: dict(MEMORY_SHORT))
     metric_labels: dict[str, str] = field(default_factory=lambda: dict(METRIC_LABELS))
@@ -370,7 +371,7 @@ def summarize(
         datasets=datasets,
         failed_runs=failed,
         provenance=_provenance(records),
-        validation=dict(validation) if validation is not None else None,
+        validation=dict(sorted(validation.items())) if validation is not None else None,
         power_note=_power_note(n_seeds, datasets) if 0 < n_seeds < 5 else None,
     )
 
@@ -650,7 +651,7 @@ def _error_analysis(
     if not any(majority.values()):
         return None
     top: dict[str, list[tuple[str, str, int]]] = {}
-    for m, rs in runs.items():
+    for m, rs in sorted(runs.items(), key=lambda kv: method_sort_key(kv[0])):
         errs: Counter[tuple[str, str]] = Counter(
             (str(p["gold"]), str(p["pred"]))
             for r in rs
@@ -704,7 +705,7 @@ def _error_analysis(
 def _provenance(records: Sequence[Mapping[str, Any]]) -> Provenance:
     provs = [r.get("provenance") or {} for r in records]
     versions_list = [p.get("versions") or {} for p in provs if p.get("versions")]
-    versions = {str(k): str(v) for k, v in (versions_list[0] if versions_list else {}).items()}
+    versions = {str(k): str(v) for k, v in sorted((versions_list[0] if versions_list else {}).items())}
     checksums: dict[str, str] = {}
     for r in records:
         info = r.get("dataset_info") or {}
@@ -758,3 +759,77 @@ def _power_note(n_seeds: int, datasets: Sequence[DatasetSummary]) -> PowerNote:
                 sd_diff = abs(c.paired["estimate"] / c.paired["effect_size"])
                 units[f"{ds.name}/{c.method_a} vs {c.method_b}/{c.metric}"] = dz * sd_diff
     return PowerNote(n_seeds, ALPHA, 0.8, dz, d, units)
+
+
+# ------------------------------------------------------------------------------------- from summary.json
+def _revive(tp: Any, data: Any) -> Any:
+    """Rebuild a value of type ``tp`` (dataclass, list/dict/tuple of them, Optional) from its JSON form."""
+    import dataclasses
+    import types
+    import typing
+
+    if data is None:
+        return math.nan if tp is float else None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _revive(inner[0], data) if len(inner) == 1 else data
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        hints = typing.get_type_hints(tp)
+        kw = {f.name: _revive(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data}
+        return tp(**kw)
+    if origin is list:
+        (arg,) = typing.get_args(tp) or (Any,)
+        return [_revive(arg, v) for v in data]
+    if origin is tuple:
+        return tuple(data)
+    if origin is dict:
+        _, arg = typing.get_args(tp) or (str, Any)
+        return {k: _revive(arg, v) for k, v in data.items()}
+    return data
+
+
+def summary_from_dict(data: Mapping[str, Any]) -> BenchmarkSummary:
+    """A :class:`BenchmarkSummary` from ``summary.json`` (also one written by an older version).
+
+    For a run dir whose raw records are gone: what derives from the stored counts is recomputed (Newcombe
+    intervals from the McNemar table, the bootstrap rule, the power note); what needs the records (MCC,
+    per-seed scores, the validation score at each seed's selected epoch) stays empty and renders as n/a.
+    """
+    s: BenchmarkSummary = _revive(BenchmarkSummary, dict(data))
+    s.source = "summary.json"
+    nan = MetricSummary(math.nan, math.nan, 0, math.nan, math.nan)
+
+    def by_method(
+        d: dict[str, Any],
+    ) -> dict[str, Any]:  # summary.json sorts keys; the report uses method order
+        return dict(sorted(d.items(), key=lambda kv: method_sort_key(kv[0])))
+
+    for ds in s.datasets:
+        for name in ("train_loss", "val_curves", "flatness", "confusion", "best_val"):
+            setattr(ds, name, by_method(getattr(ds, name)))
+        if ds.error_analysis is not None:
+            ds.error_analysis.top_errors = by_method(ds.error_analysis.top_errors)
+            for b in ds.error_analysis.buckets:
+                b.error_rate = by_method(b.error_rate)
+            ds.error_analysis.top_errors = {
+                k: [tuple(e) for e in v]  # type: ignore[misc]
+                for k, v in ds.error_analysis.top_errors.items()
+            }
+        for m in ds.methods:
+            for k in METRICS:
+                m.metrics.setdefault(k, nan)
+        for c in ds.comparisons:
+            n_boot = c.bootstrap.get("n_seeds")
+            if n_boot is None:
+                n_boot = c.paired["n"] if c.paired else min(c.welch.get("n_a", 0), c.welch.get("n_b", 0))
+            c.bootstrap = {**c.bootstrap, "n_seeds": n_boot, "shown": n_boot >= MIN_BOOTSTRAP_SEEDS}
+            mc = c.mcnemar
+            if mc and all(k in mc for k in ("n", "b", "c", "acc_a")):
+                n, b, cc = int(mc["n"]), int(mc["b"]), int(mc["c"])
+                n11 = round(float(mc["acc_a"]) * n) - b
+                pd = stats.ProportionDiff((b - cc) / n, n, n11, b, cc, n - n11 - b - cc)
+                mc["diff_ci"] = list(pd.confidence_interval())
+    if s.power_note is not None:
+        s.power_note = _power_note(s.power_note.n_seeds, s.datasets)
+    return s
