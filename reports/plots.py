@@ -38,7 +38,7 @@ def _save(fig: plt.Figure, out_dir: Path, name: str) -> str:
 
 def _band(ax: plt.Axes, band: Band, label: str) -> None:
     x, m, s = np.asarray(band.x), np.asarray(band.mean), np.asarray(band.std)
-    (line,) = ax.plot(x, m, label=label, lw=1.5)
+    (line,) = ax.plot(x, m, label=label, lw=1.5, marker="o" if len(x) <= 12 else None, ms=4)
     ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.2, lw=0)
 
 
@@ -65,7 +65,11 @@ def plot_val(ds: DatasetSummary, out_dir: Path) -> str | None:
             if k in curves and curves[k].x:
                 _band(ax, curves[k], METHOD_LABELS.get(m, m))
         ax.set(xlabel="epoch", ylabel=f"val {METRIC_LABELS.get(k, k)}")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        epochs = sorted({x for c in ds.val_curves.values() if k in c for x in c[k].x})
+        if 0 < len(epochs) <= 12:
+            ax.set_xticks(epochs, [f"{e:g}" for e in epochs])  # epochs are whole numbers: tick each one
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend()
     fig.suptitle(f"{ds.name}: validation (mean ± std over seeds)")
     return _save(fig, out_dir, f"{_slug(ds.name)}_val.png")

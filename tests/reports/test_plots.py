@@ -57,3 +57,25 @@ def test_val_figure_uses_integer_epoch_ticks(tmp_path: Path) -> None:
     for ax in captured[0].axes:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_val_figure_single_epoch_ticks_that_epoch(tmp_path: Path) -> None:
+    recs = make_grid(methods=("lora",), seeds=(42,))
+    for r in recs:
+        r["val_history"] = r["val_history"][:1]
+    ds = summarize(recs, n_resamples=99).datasets[0]
+    captured: list = []
+    orig = plt.Figure.savefig
+
+    def keep(self, *a, **kw):  # type: ignore[no-untyped-def]
+        captured.append(self)
+        return orig(self, *a, **kw)
+
+    plt.Figure.savefig = keep  # type: ignore[method-assign]
+    try:
+        assert plot_val(ds, tmp_path)
+    finally:
+        plt.Figure.savefig = orig  # type: ignore[method-assign]
+    for ax in captured[0].axes:
+        assert list(ax.get_xticks()) == [1.0]
+        assert ax.lines and ax.lines[0].get_marker() == "o"  # a single point stays visible

@@ -270,3 +270,13 @@ def test_hardware_values_listed_in_provenance() -> None:
     s = summarize(recs, n_resamples=99)
     assert s.provenance.hardware["cpu_model"] == ["Other CPU", "Test CPU 9000"]
     assert "| Hardware: cpu_model | Other CPU; Test CPU 9000 (differs across runs) |" in render(s)
+
+
+def test_one_method_one_seed_report_says_what_cannot_be_tested() -> None:
+    from reports.render import render
+
+    text = render(summarize(make_grid(methods=("lora",), seeds=(42,)), n_resamples=99))
+    assert "One seed per method:** no seed-level test" in text
+    assert "d_z ≥ n/a" not in text
+    assert "No pair of methods to compare" in text and "| A vs B |" not in text
+    assert "± n/a |" in text  # the final train loss has no std over one seed (not a fake 0.000)
