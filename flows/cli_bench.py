@@ -86,11 +86,12 @@ def register(app: typer.Typer) -> None:
         check_set_keys(set_)
         for k, v in _PREFECT_DEFAULTS.items():  # before Prefect is imported (its settings read the env)
             os.environ.setdefault(k, v)
-        from flatlora.bench.config import parse_set, resolve_config
+        from flatlora.bench.config import resolve_config
         from flows.benchmark import DEFAULT_METHODS
+        from flows.cli_common import parse_set_values
 
+        overrides = parse_set_values(set_)
         try:
-            overrides = parse_set(list(set_ or []))
             for m in method or DEFAULT_METHODS:  # bad values fail here, not inside the grid
                 resolve_config(profile, **{"method": m, **overrides})
         except (ValueError, TypeError) as err:

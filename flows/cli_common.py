@@ -15,6 +15,8 @@ __all__ = [
     "check_dataset",
     "check_set_keys",
     "default_profile",
+    "method_names",
+    "parse_set_values",
     "profile_names",
 ]
 
@@ -76,6 +78,20 @@ def check_set_keys(pairs: Iterable[str] | None) -> None:
         if "=" not in pair:
             raise typer.BadParameter(f"--set expects key=value, got {pair!r}")
         check_choice(pair.split("=", 1)[0].strip(), known, "config field in --set")
+
+
+def parse_set_values(pairs: Iterable[str] | None) -> dict[str, object]:
+    """``--set`` pairs typed by ``parse_set``, an error naming the pair that failed (keys checked first)."""
+    from flatlora.bench.config import parse_set
+
+    items = list(pairs or [])
+    check_set_keys(items)
+    for pair in items:
+        try:
+            parse_set([pair])
+        except ValueError as err:
+            raise typer.BadParameter(f"--set {pair!r}: {err}") from err
+    return dict(parse_set(items))
 
 
 def check_dataset(value: str) -> str:

@@ -49,7 +49,8 @@ def test_check_choice_message() -> None:
         (["--method", "flatlora"], "unknown method 'flatlora'; choose from: full, lora, flat_lora"),
         (["--dataset", "fpb_50agre"], "unknown dataset 'fpb_50agre'; choose from: fpb_50agree"),
         (["--set", "lrr=0.1"], "unknown config field in --set 'lrr'; choose from: "),
-        (["--set", "epochs=many"], "invalid literal for int()"),
+        (["--set", "epochs=many"], "--set 'epochs=many': invalid literal for int()"),
+        (["--set", "lr=-1"], "`lr` must be"),
     ],
 )
 def test_benchmark_rejects_bad_values_before_anything_runs(

@@ -43,7 +43,12 @@ def test_deploy_refuses_without_flatbench_repo(tmp_path: Path) -> None:
     def run(**env: str) -> subprocess.CompletedProcess[str]:
         base = {k: v for k, v in os.environ.items() if k != "FLATBENCH_REPO"}
         return subprocess.run(
-            step["script"], shell=True, executable="/bin/sh", env={**base, **env}, capture_output=True, text=True
+            step["script"],
+            shell=True,
+            executable="/bin/sh",
+            env={**base, **env},
+            capture_output=True,
+            text=True,
         )
 
     unset = run()
