@@ -85,7 +85,7 @@ def test_cli_cost_limit_and_limit(tmp_path: Path, make_stub: Any, monkeypatch: p
     [
         (["llm-eval", "nope"], "unknown suite"),
         (["llm-eval", "smoke", "--mitigation", "x"], "`mitigation` must be one of"),
-        (["llm-eval", "smoke", "--provider", "openai"], "`provider` must be one of"),
+        (["llm-eval", "smoke", "--provider", "openai"], "unknown provider 'openai'; choose from"),
         (["llm-eval", "smoke", "--provider", "anthropic"], "ANTHROPIC_API_KEY"),
         (["llm-eval", "smoke", "--batch"], "`--batch` needs --provider anthropic"),
     ],
