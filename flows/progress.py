@@ -60,10 +60,10 @@ class GridProgress:
             seconds = self.clock() - self._t0
         self._t0 = None
         self.counts[source] += 1
+        took = ""
         if source in ("computed", "remote") and seconds is not None:
             self.trained_s.append(float(seconds))
-        trained = seconds is not None and source in ("computed", "remote")
-        took = f" in {seconds / 60:.1f} min" if trained and self.show_duration else ""
+            took = f" in {seconds / 60:.1f} min" if self.show_duration else ""
         line = f"run {self.done}/{self.total} {label}: {source}{took} | {self.summary()}"
         self.log(line)
         return line

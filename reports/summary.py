@@ -637,11 +637,11 @@ def _probe_size(r: Mapping[str, Any]) -> int | None:
         return int(f["n_examples"])
     cfg = r.get("config") or {}
     nb, bs = cfg.get("flatness_batches"), cfg.get("eval_batch_size")
-    if not (_finite_score(nb) and _finite_score(bs)):
+    if not (isinstance(nb, int | float) and isinstance(bs, int | float)):
         return None
     n_val = (r.get("dataset_info") or {}).get("n_val")
     n = int(nb) * int(bs)
-    return min(n, int(n_val)) if _finite_score(n_val) else n
+    return min(n, int(n_val)) if isinstance(n_val, int | float) else n
 
 
 def _error_analysis(
@@ -826,9 +826,10 @@ def summary_from_dict(data: Mapping[str, Any]) -> BenchmarkSummary:
             c.bootstrap = {**c.bootstrap, "n_seeds": n_boot, "shown": n_boot >= MIN_BOOTSTRAP_SEEDS}
             mc = c.mcnemar
             if mc and all(k in mc for k in ("n", "b", "c", "acc_a")):
-                n, b, cc = int(mc["n"]), int(mc["b"]), int(mc["c"])
-                n11 = round(float(mc["acc_a"]) * n) - b
-                pd = stats.ProportionDiff((b - cc) / n, n, n11, b, cc, n - n11 - b - cc)
+                n, only_a, only_b = int(mc["n"]), int(mc["b"]), int(mc["c"])
+                n11 = round(float(mc["acc_a"]) * n) - only_a
+                n00 = n - n11 - only_a - only_b
+                pd = stats.ProportionDiff((only_a - only_b) / n, n, n11, only_a, only_b, n00)
                 mc["diff_ci"] = list(pd.confidence_interval())
     if s.power_note is not None:
         s.power_note = _power_note(s.power_note.n_seeds, s.datasets)
