@@ -113,5 +113,6 @@ def check_dataset(value: str) -> str:
     hint = _closest(value, names)
     did = f" (did you mean {hint!r}?)" if hint else ""
     raise typer.BadParameter(
-        f"unknown dataset {value!r}; choose from: {', '.join(names)}, or a .csv/.tsv/.jsonl path{did}"
+        f"unknown dataset {value!r}; choose from: {', '.join(names)}, a .csv/.tsv/.jsonl file, "
+        f"a saved datasets folder or a hub id owner/name{did}"
     )
