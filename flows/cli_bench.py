@@ -34,7 +34,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def benchmark(
-        profile: str = typer.Option("quick", help="run profile: default | quick | smoke"),
+        profile: str = typer.Option(
+            None, help="run profile from flatlora.bench.config (default: its default profile, quick)"
+        ),
         dataset: list[str] = typer.Option(
             None, "--dataset", "-d", help="dataset (repeatable); default fpb_50agree"
         ),
@@ -62,17 +64,37 @@ def register(app: typer.Typer) -> None:
         Runs on the embedded ephemeral Prefect API unless PREFECT_API_URL points at a server. Rerunning the same
         command reuses the run dir and skips every finished run.
         """
-        for k, v in _PREFECT_DEFAULTS.items():
-            os.environ.setdefault(k, v)
+        # every value is checked before the Prefect server starts or the run dir is created
         if work_pool and not os.environ.get("PREFECT_API_URL"):
             raise typer.BadParameter(
                 "--work-pool needs a Prefect server shared with the workers: set PREFECT_API_URL"
             )
-        from flatlora.bench.config import parse_set
+        from flows.cli_common import (
+            check_choice,
+            check_choices,
+            check_dataset,
+            check_set_keys,
+            default_profile,
+            method_names,
+            profile_names,
+        )
 
+        profile = check_choice(profile or default_profile(), profile_names(), "profile")
+        check_choices(method, method_names(), "method")
+        for d in dataset or []:
+            check_dataset(d)
+        check_set_keys(set_)
+        for k, v in _PREFECT_DEFAULTS.items():  # before Prefect is imported (its settings read the env)
+            os.environ.setdefault(k, v)
+        from flatlora.bench.config import resolve_config
+        from flows.benchmark import DEFAULT_METHODS
+        from flows.cli_common import parse_set_values
+
+        overrides = parse_set_values(set_)
         try:
-            overrides = parse_set(list(set_ or []))
-        except ValueError as err:
+            for m in method or DEFAULT_METHODS:  # bad values fail here, not inside the grid
+                resolve_config(profile, **{"method": m, **overrides})
+        except (ValueError, TypeError) as err:
             raise typer.BadParameter(str(err)) from err
         from flows.benchmark import benchmark as flow
 
@@ -106,12 +128,20 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @app.command()
-    def report(run_dir: Path = typer.Argument(..., help="a run dir containing records/*.json")) -> None:
-        """Regenerate report.md, summary.json and figures from the run dir's raw records."""
+    def report(
+        run_dir: Path = typer.Argument(..., help="a run dir containing records/*.json"),
+        from_summary: bool = typer.Option(
+            False, "--from-summary", help="start from DIR/summary.json (when the raw records were not kept)"
+        ),
+    ) -> None:
+        """Regenerate report.md, summary.json and figures from the run dir's raw records.
+
+        (llm-eval folders are re-rendered by `flatbench llm-eval SUITE --out DIR` from their cached answers.)
+        """
         from reports.build import build_report
 
         try:
-            path = build_report(run_dir)
+            path = build_report(run_dir, from_summary=from_summary)
         except FileNotFoundError as err:
             raise typer.BadParameter(str(err)) from err
         typer.echo(str(path))

@@ -111,11 +111,12 @@ def llm_eval(
     from rich.console import Console
     from rich.markup import escape
 
+    from flows.cli_common import check_choice
     from llm_eval.grader import SCORERS, grade_records
     from llm_eval.judge import JUDGE_CHOICES, resolve_judge
     from llm_eval.plan import plan_run, render_plan
     from llm_eval.pricing import PRICE_FILE_HELP, UnpricedModelError, load_prices
-    from llm_eval.providers import make_provider
+    from llm_eval.providers import PROVIDERS, make_provider
     from llm_eval.runner import (
         RESUME_MODES,
         ResumeMismatchError,
@@ -124,30 +125,20 @@ def llm_eval(
         run_samples,
         summarize,
     )
-    from llm_eval.suites import get_suite
+    from llm_eval.suites import SUITES, get_suite
     from llm_eval.types import ProviderError
 
     console = Console(soft_wrap=True)  # long lines (paths, errors) stay whole in logs
+    check_choice(provider, PROVIDERS, "provider")
     try:
-        s = get_suite(suite)
-    except KeyError as exc:
-        raise typer.BadParameter(str(exc.args[0]), param_hint="SUITE") from None
-    if mitigation not in ("none", "pin", "both"):
-        raise typer.BadParameter(
-            f"`mitigation` must be one of none|pin|both, got {mitigation!r}", param_hint="--mitigation"
-        )
-    if judge not in JUDGE_CHOICES:
-        raise typer.BadParameter(
-            f"`judge` must be one of {'|'.join(JUDGE_CHOICES)}, got {judge!r}", param_hint="--judge"
-        )
-    if resume not in RESUME_MODES:
-        raise typer.BadParameter(
-            f"`resume` must be one of {'|'.join(RESUME_MODES)}, got {resume!r}", param_hint="--resume"
-        )
-    if scorer not in SCORERS:
-        raise typer.BadParameter(
-            f"`scorer` must be one of {'|'.join(SCORERS)}, got {scorer!r}", param_hint="--scorer"
-        )
+        s = get_suite(suite)  # loads the suite plugins, so SUITES below is complete
+    except KeyError:
+        check_choice(suite, sorted(SUITES), "suite")
+        raise
+    check_choice(mitigation, ("none", "pin", "both"), "mitigation")
+    check_choice(judge, JUDGE_CHOICES, "judge")
+    check_choice(resume, RESUME_MODES, "resume mode")
+    check_choice(scorer, SCORERS, "scorer")
     if batch and provider != "anthropic":
         raise typer.BadParameter(
             f"`--batch` needs --provider anthropic, got {provider!r}", param_hint="--batch"

@@ -79,6 +79,12 @@ def train(
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Validate the dataset, then run one fine-tuning run and print where its record is."""
+    from flows.cli_common import check_choice, check_dataset, check_set_keys, method_names, profile_names
+
+    check_choice(profile, profile_names(), "profile")
+    check_choice(method, method_names(), "method")
+    check_dataset(dataset)
+    check_set_keys(set_)
     from rich.console import Console
 
     from flatlora.bench.config import parse_set, resolve_config

@@ -14,8 +14,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
-from reports.summary import METHOD_LABELS, Band, DatasetSummary
+from reports.summary import METHOD_LABELS, METRIC_LABELS, Band, DatasetSummary
 
 _DPI = 110
 
@@ -37,7 +38,7 @@ def _save(fig: plt.Figure, out_dir: Path, name: str) -> str:
 
 def _band(ax: plt.Axes, band: Band, label: str) -> None:
     x, m, s = np.asarray(band.x), np.asarray(band.mean), np.asarray(band.std)
-    (line,) = ax.plot(x, m, label=label, lw=1.5)
+    (line,) = ax.plot(x, m, label=label, lw=1.5, marker="o" if len(x) <= 12 else None, ms=4)
     ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.2, lw=0)
 
 
@@ -54,15 +55,21 @@ def plot_train_loss(ds: DatasetSummary, out_dir: Path) -> str | None:
 
 
 def plot_val(ds: DatasetSummary, out_dir: Path) -> str | None:
-    metrics = ("loss", "accuracy", "weighted_f1")
-    if not any(ds.val_curves[m][k].x for m in ds.val_curves for k in metrics):
+    third = ds.headline_metric if ds.headline_metric != "accuracy" else "weighted_f1"
+    metrics = ("loss", "accuracy", third)
+    if not any(ds.val_curves[m][k].x for m in ds.val_curves for k in metrics if k in ds.val_curves[m]):
         return None
     fig, axes = plt.subplots(1, len(metrics), figsize=(12, 3.5), layout="constrained")
     for ax, k in zip(axes, metrics, strict=True):
         for m, curves in ds.val_curves.items():
-            if curves[k].x:
+            if k in curves and curves[k].x:
                 _band(ax, curves[k], METHOD_LABELS.get(m, m))
-        ax.set(xlabel="epoch", ylabel=f"val {k}")
+        ax.set(xlabel="epoch", ylabel=f"val {METRIC_LABELS.get(k, k)}")
+        epochs = sorted({x for c in ds.val_curves.values() if k in c for x in c[k].x})
+        if 0 < len(epochs) <= 12:
+            ax.set_xticks(epochs, [f"{e:g}" for e in epochs])  # epochs are whole numbers: tick each one
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend()
     fig.suptitle(f"{ds.name}: validation (mean ± std over seeds)")
     return _save(fig, out_dir, f"{_slug(ds.name)}_val.png")
@@ -86,23 +93,38 @@ def plot_flatness(ds: DatasetSummary, out_dir: Path) -> str | None:
     return _save(fig, out_dir, f"{_slug(ds.name)}_flatness.png")
 
 
-def plot_confusion(ds: DatasetSummary, out_dir: Path) -> str | None:
+def confusion_figure(ds: DatasetSummary) -> plt.Figure | None:
+    """One panel per method sharing the gold (y) axis: row labels are drawn once, on the left panel, and
+    constrained layout sizes every panel around its own tick labels, so panels cannot overlap."""
     if not ds.confusion:
         return None
     n = len(ds.confusion)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.4), squeeze=False)
-    for ax, (m, cm) in zip(axes[0], ds.confusion.items(), strict=True):
+    k = len(next(iter(ds.confusion.values())))
+    side = max(3.0, 0.45 * k + 1.6)
+    fig, axes = plt.subplots(
+        1, n, figsize=(side * n + 1.0, side + 0.6), squeeze=False, sharey=True, layout="constrained"
+    )
+    for idx, (ax, (m, cm)) in enumerate(zip(axes[0], ds.confusion.items(), strict=True)):
         a = np.asarray(cm)  # (gold, pred)
         ax.imshow(a, cmap="Blues")
         for (i, j), v in np.ndenumerate(a):
             ax.text(j, i, str(v), ha="center", va="center", color="white" if v > a.max() / 2 else "black")
-        ticks = range(a.shape[0])
+        ticks = list(range(a.shape[0]))
         labels = ds.label_names if len(ds.label_names) == a.shape[0] else [str(t) for t in ticks]
-        ax.set_xticks(list(ticks), labels, rotation=30)
-        ax.set_yticks(list(ticks), labels)
-        ax.set(title=METHOD_LABELS.get(m, m), xlabel="predicted", ylabel="gold")
+        ax.set_xticks(ticks, labels, rotation=30, ha="right", rotation_mode="anchor")
+        ax.set_yticks(ticks, labels)
+        ax.set(title=METHOD_LABELS.get(m, m), xlabel="predicted")
+        if idx == 0:
+            ax.set_ylabel("gold")
+        else:
+            ax.tick_params(axis="y", labelleft=False)
     fig.suptitle(f"{ds.name}: confusion (summed over seeds)")
-    return _save(fig, out_dir, f"{_slug(ds.name)}_confusion.png")
+    return fig
+
+
+def plot_confusion(ds: DatasetSummary, out_dir: Path) -> str | None:
+    fig = confusion_figure(ds)
+    return None if fig is None else _save(fig, out_dir, f"{_slug(ds.name)}_confusion.png")
 
 
 def plot_dataset(ds: DatasetSummary, out_dir: str | os.PathLike[str]) -> dict[str, str]:

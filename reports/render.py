@@ -46,6 +46,8 @@ def fmt_p(p: Any) -> str:
 def fmt_pm(m: Any, digits: int = 3) -> str:
     """``mean ± std`` from a MetricSummary-like mapping (std n/a when n < 2)."""
     m = _as_map(m)
+    if not _finite(m.get("mean")):
+        return "n/a"
     return f"{fmt_num(m.get('mean'), digits)} ± {fmt_num(m.get('std'), digits)}"
 
 
@@ -80,6 +82,17 @@ def method_label(method: Any) -> str:
     return md_escape(METHOD_LABELS.get(str(method), str(method)))
 
 
+def metric_label(metric: Any) -> str:
+    from reports.summary import METRIC_LABELS
+
+    return md_escape(METRIC_LABELS.get(str(metric), str(metric)))
+
+
+def seed_union(methods: Any) -> list[int]:
+    """Every seed any method ran, sorted (columns of the per-seed table)."""
+    return sorted({int(s) for m in methods for s in _as_map(m).get("seeds", [])})
+
+
 def significant(p: Any, alpha: float) -> bool:
     return _finite(p) and p < alpha
 
@@ -104,8 +117,9 @@ def _env() -> jinja2.Environment:
         ci=fmt_ci,
         duration=fmt_duration,
         label=method_label,
+        metric=metric_label,
     )
-    env.globals.update(significant=significant, finite=_finite)
+    env.globals.update(significant=significant, finite=_finite, seed_union=seed_union)
     return env
 
 
@@ -113,6 +127,8 @@ def render(summary: Any, template: str = "benchmark.md.j2", **extra: Any) -> str
     """Render ``summary`` (a dataclass with ``to_dict`` or a plain dict) with a template from reports/templates.
 
     The template sees the summary's fields as top-level names (``datasets``, ``provenance``, ...) plus ``extra``.
+    ``fig`` (file name -> image link target) defaults to the file name: figures are PNGs beside report.md.
     """
     data = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
+    extra.setdefault("fig", lambda name: name)
     return _env().get_template(template).render(**data, **extra)

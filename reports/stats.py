@@ -357,7 +357,14 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
 
 @dataclass(frozen=True)
 class ProportionDiff:
-    """Difference of two paired proportions p_a - p_b with Newcombe's (1998, method 10) score interval."""
+    """Difference of two paired proportions p_a - p_b with Newcombe's (1998, method 10) score interval.
+
+    The correlation term uses the continuity-corrected phi of Newcombe's method 10 as given by Fagerland,
+    Lydersen & Laake (2014, Stat Med 33:2850, "Newcombe hybrid score interval"): when A·D > B·C the numerator
+    A·D − B·C becomes max(A·D − B·C − n/2, 0). Without the correction a table with no discordant pairs and
+    balanced concordant cells gets phi = 1 and the zero-width interval [0, 0]; with it phi < 1 and the
+    interval always has positive width (each Wilson interval does, for n > 0).
+    """
 
     estimate: float
     n: int
@@ -377,7 +384,7 @@ class ProportionDiff:
         l1, u1 = wilson_interval(self.n11 + self.n10, n, conf)
         l2, u2 = wilson_interval(self.n11 + self.n01, n, conf)
         denom = (self.n11 + self.n10) * (self.n01 + self.n00) * (self.n11 + self.n01) * (self.n10 + self.n00)
-        phi = (self.n11 * self.n00 - self.n10 * self.n01) / math.sqrt(denom) if denom > 0 else 0.0
+        phi = _corrected_phi(self.n11, self.n10, self.n01, self.n00) / math.sqrt(denom) if denom > 0 else 0.0
         d = p1 - p2
         dl = math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
         du = math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))
@@ -386,6 +393,12 @@ class ProportionDiff:
     def to_dict(self) -> dict[str, Any]:
         lo, hi = self.confidence_interval()
         return {"estimate": self.estimate, "n": self.n, "ci_low": lo, "ci_high": hi}
+
+
+def _corrected_phi(a: int, b: int, c: int, d: int) -> float:
+    """Numerator of phi for the 2x2 table [[a, b], [c, d]] with Newcombe's continuity correction."""
+    num = a * d - b * c
+    return float(max(num - (a + b + c + d) / 2, 0.0)) if num > 0 else float(num)
 
 
 def paired_proportion_diff(
@@ -458,8 +471,12 @@ def ttest_power(effect: float, n: int, alpha: float = 0.05, paired: bool = True)
     df = n - 1 if paired else 2 * n - 2
     nc = effect * math.sqrt(n if paired else n / 2)
     tcrit = st.t.ppf(1 - alpha / 2, df)
-    power = float(st.nct.sf(tcrit, df, nc) + st.nct.cdf(-tcrit, df, nc))
-    return power if math.isfinite(power) else 1.0  # nct loses precision only far in the tail (power ~ 1)
+    # P(T > t) + P(T < -t), the lower tail written as an upper tail by symmetry (T(nc) = -T(-nc)):
+    # scipy's nct.cdf returns NaN far in the lower tail at df = 1, while nct.sf stays finite there.
+    upper = float(st.nct.sf(tcrit, df, nc))
+    lower = float(st.nct.sf(tcrit, df, -nc))
+    power = (upper if math.isfinite(upper) else 1.0) + (lower if math.isfinite(lower) else 0.0)
+    return min(power, 1.0)
 
 
 def min_detectable_effect(n: int, alpha: float = 0.05, power: float = 0.8, paired: bool = True) -> float:

@@ -27,8 +27,28 @@ import numpy as np
 
 from reports import stats
 
-METRICS: tuple[str, ...] = ("accuracy", "weighted_f1", "macro_f1")
-TEST_METRICS: tuple[str, ...] = ("accuracy", "weighted_f1")  # metrics that get significance tests
+METRICS: tuple[str, ...] = ("accuracy", "weighted_f1", "macro_f1", "mcc")
+METRIC_LABELS: dict[str, str] = {
+    "accuracy": "accuracy",
+    "weighted_f1": "weighted F1",
+    "macro_f1": "macro F1",
+    "mcc": "MCC",
+}
+# metrics that always get significance tests; the dataset's headline metric is tested first
+TEST_METRICS: tuple[str, ...] = ("accuracy", "weighted_f1")
+MIN_BOOTSTRAP_SEEDS = 5  # below this the percentile bootstrap has too few distinct resamples to be shown
+# what `cost.peak_mem_mb` measures, from `cost.peak_mem_kind` (records without it: the whole process's RSS)
+MEMORY_KINDS: dict[str, str] = {
+    "cpu_rss_above_baseline": "peak RSS above the pre-training baseline (CPU)",
+    "cuda_max_allocated": "peak CUDA memory allocated (torch.cuda.max_memory_allocated)",
+    "process_rss": "peak resident size of the whole process (includes the interpreter and libraries)",
+}
+MEMORY_SHORT: dict[str, str] = {
+    "cpu_rss_above_baseline": "Peak RSS above baseline, MB",
+    "cuda_max_allocated": "Peak CUDA allocated, MB",
+    "process_rss": "Process peak RSS, MB",
+    "mixed": "Peak memory, MB (mixed kinds)",
+}
 METHOD_ORDER: tuple[str, ...] = ("full", "lora", "flat_lora", "sam_ab", "sam_w")
 METHOD_LABELS: dict[str, str] = {
     "full": "Full FT",
@@ -57,6 +77,7 @@ class MethodSummary:
     label: str
     seeds: list[int]
     metrics: dict[str, MetricSummary]
+    per_seed: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> seed -> test score
 
 
 @dataclass
@@ -95,6 +116,9 @@ class FlatnessSummary:
     std_increase: list[float]  # std over seeds
     base_loss: float
     n: int
+    k: int | None = None  # noise draws per sigma and seed
+    split: str = "validation"
+    n_examples: int | None = None  # examples the probe's loss is computed on (per seed)
 
 
 @dataclass
@@ -104,6 +128,16 @@ class CostSummary:
     peak_mem_mb: MetricSummary
     trainable_params: int | None
     total_params: int | None
+    peak_mem_kind: str = "process_rss"  # key of MEMORY_KINDS, or "mixed"
+
+
+@dataclass
+class BestVal:
+    """Validation score at each seed's selected (best) epoch: the checkpoint the test metrics come from."""
+
+    metric: str
+    value: MetricSummary
+    epochs: list[int | None]
 
 
 @dataclass
@@ -156,6 +190,9 @@ class DatasetSummary:
     n_val: int | None
     n_test: int | None
     figures: dict[str, str] = field(default_factory=dict)  # kind -> PNG file name beside report.md
+    headline_metric: str = "accuracy"
+    best_val: dict[str, BestVal] = field(default_factory=dict)  # method -> at each seed's best epoch
+    memory_kind: str = "process_rss"  # the one kind of every cost row, or "mixed"
 
 
 @dataclass
@@ -179,6 +216,7 @@ class Provenance:
     started_at: str | None
     finished_at: str | None
     profiles: list[str]
+    hardware: dict[str, list[str]] = field(default_factory=dict)  # key -> distinct values across records
 
 
 @dataclass
@@ -206,6 +244,11 @@ class BenchmarkSummary:
     mcnemar_method: str = "exact McNemar on majority-vote predictions across seeds (ties: lowest seed)"
     holm_method: str = "Holm, per test family (Welch / paired t / McNemar) across all comparisons"
     bootstrap_method: str = "percentile bootstrap, 9999 resamples, seed 0 (paired: over seeds)"
+    min_bootstrap_seeds: int = MIN_BOOTSTRAP_SEEDS
+    source: str = "records"  # "records", or "summary.json" when re-rendered without the raw records
+    memory_kinds: dict[str, str] = field(default_factory=lambda: dict(MEMORY_KINDS))
+    memory_short: dict[str, str] = field(default_factory=lambda: dict(MEMORY_SHORT))
+    metric_labels: dict[str, str] = field(default_factory=lambda: dict(METRIC_LABELS))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN/inf become None)."""
@@ -328,7 +371,7 @@ def summarize(
         datasets=datasets,
         failed_runs=failed,
         provenance=_provenance(records),
-        validation=dict(validation) if validation is not None else None,
+        validation=dict(sorted(validation.items())) if validation is not None else None,
         power_note=_power_note(n_seeds, datasets) if 0 < n_seeds < 5 else None,
     )
 
@@ -347,14 +390,16 @@ def _dataset_summary(
     first = runs[methods[0]][0]
     info = first.get("dataset_info") or {}
     label_names = list(info.get("label_names") or [])
+    headline = headline_metric(info)
 
     method_rows = [
         MethodSummary(
             m,
             METHOD_LABELS.get(m, m),
             [int(r["seed"]) for r in runs[m]],
+            {k: _quiet_describe(_scores(runs[m], k)) for k in METRICS},
             {
-                k: _quiet_describe([float(r["test"][k]) for r in runs[m] if r["test"].get(k) is not None])
+                k: {str(r["seed"]): float(r["test"][k]) for r in runs[m] if _finite_score(r["test"].get(k))}
                 for k in METRICS
             },
         )
@@ -363,8 +408,9 @@ def _dataset_summary(
 
     majority = {m: _majority_predictions(runs[m]) for m in methods}
     comparisons: list[ComparisonRow] = []
+    tested = [k for k in dict.fromkeys((headline, *TEST_METRICS)) if _all_have(runs, k)]
     for a, b in _comparison_pairs(methods):
-        for metric in TEST_METRICS:
+        for metric in tested:
             comparisons.append(_compare_methods(name, metric, a, b, runs[a], runs[b], majority, n_resamples))
 
     train_loss = {
@@ -394,15 +440,23 @@ def _dataset_summary(
         costs = [r.get("cost") or {} for r in runs[m]]
         tp = [c["trainable_params"] for c in costs if c.get("trainable_params") is not None]
         tot = [c["total_params"] for c in costs if c.get("total_params") is not None]
+        kinds = {
+            str(c.get("peak_mem_kind") or "process_rss") for c in costs if c.get("peak_mem_mb") is not None
+        }
+        kind = kinds.pop() if len(kinds) == 1 else "mixed" if kinds else "process_rss"
+        mem = [float(c["peak_mem_mb"]) for c in costs if c.get("peak_mem_mb") is not None]
         cost.append(
             CostSummary(
                 m,
                 _quiet_describe([float(c["wall_time_s"]) for c in costs if c.get("wall_time_s") is not None]),
-                _quiet_describe([float(c["peak_mem_mb"]) for c in costs if c.get("peak_mem_mb") is not None]),
+                _quiet_describe(mem if kind != "mixed" else []),  # no mean over different quantities
                 int(tp[0]) if tp else None,
                 int(tot[0]) if tot else None,
+                kind,
             )
         )
+    cost_kinds = {c.peak_mem_kind for c in cost}
+    memory_kind = cost_kinds.pop() if len(cost_kinds) == 1 else "mixed"
 
     return DatasetSummary(
         name=name,
@@ -419,7 +473,49 @@ def _dataset_summary(
         n_train=info.get("n_train"),
         n_val=info.get("n_val"),
         n_test=info.get("n_test"),
+        headline_metric=headline,
+        best_val={m: _best_val(runs[m], headline) for m in methods},
+        memory_kind=memory_kind,
     )
+
+
+def headline_metric(dataset_info: Mapping[str, Any]) -> str:
+    """The dataset's headline metric from its record (``dataset_info.headline_metric``); accuracy otherwise."""
+    m = dataset_info.get("headline_metric")
+    return str(m) if m in METRICS else "accuracy"
+
+
+def _finite_score(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _scores(runs: Sequence[Mapping[str, Any]], metric: str) -> list[float]:
+    return [float(r["test"][metric]) for r in runs if _finite_score(r["test"].get(metric))]
+
+
+def _all_have(runs: Mapping[str, Sequence[Mapping[str, Any]]], metric: str) -> bool:
+    """Every run of every method reports ``metric`` (records from before a metric existed do not)."""
+    return all(_finite_score(r["test"].get(metric)) for rs in runs.values() for r in rs)
+
+
+def _best_val(runs: Sequence[Mapping[str, Any]], metric: str) -> BestVal:
+    """Each seed's validation ``metric`` at its own selected epoch (``best_epoch``), as the test metrics use.
+
+    Records without ``best_epoch`` fall back to that seed's best validation value of ``metric``.
+    """
+    values: list[float] = []
+    epochs: list[int | None] = []
+    for r in runs:
+        hist = [p for p in (r.get("val_history") or []) if _finite_score(p.get(metric))]
+        if not hist:
+            epochs.append(None)
+            continue
+        best = r.get("best_epoch")
+        at = [p for p in hist if p.get("epoch") == best] if best is not None else []
+        point = at[0] if at else max(hist, key=lambda p: float(p[metric]))
+        values.append(float(point[metric]))
+        epochs.append(int(point["epoch"]) if _finite_score(point.get("epoch")) else None)
+    return BestVal(metric, _quiet_describe(values), epochs)
 
 
 def _majority_predictions(runs: Sequence[Mapping[str, Any]]) -> dict[int, tuple[str, str, str]]:
@@ -497,7 +593,11 @@ def _compare_methods(
         diff=float(np.mean(xa) - np.mean(xb)),
         welch=welch,
         paired=paired,
-        bootstrap=boot.to_dict(),
+        bootstrap={
+            **boot.to_dict(),
+            "n_seeds": len(common) if len(common) >= 2 else min(len(xa), len(xb)),
+            "shown": (len(common) if len(common) >= 2 else min(len(xa), len(xb))) >= MIN_BOOTSTRAP_SEEDS,
+        },
         mcnemar=mcnemar,
         mcnemar_per_seed=per_seed,
     )
@@ -517,13 +617,31 @@ def _flatness(runs: Sequence[Mapping[str, Any]]) -> FlatnessSummary | None:
         return None
     inc = np.asarray([f["mean_increase"] for f in fl], dtype=float)  # (seeds, sigmas)
     std = inc.std(axis=0, ddof=1) if len(fl) > 1 else np.zeros(inc.shape[1])
+    ks = {f.get("k") for f in fl}
+    sizes = {_probe_size(r) for r in runs if r.get("flatness")}
     return FlatnessSummary(
         [float(s) for s in fl[0]["sigmas"]],
         inc.mean(axis=0).tolist(),
         std.tolist(),
         float(np.mean([f["base_loss"] for f in fl])),
         len(fl),
+        k=int(next(iter(ks))) if len(ks) == 1 and None not in ks else None,
+        n_examples=next(iter(sizes)) if len(sizes) == 1 else None,
     )
+
+
+def _probe_size(r: Mapping[str, Any]) -> int | None:
+    """Validation examples the flatness probe used: ``n_examples`` if recorded, else batches x batch size."""
+    f = r.get("flatness") or {}
+    if _finite_score(f.get("n_examples")):
+        return int(f["n_examples"])
+    cfg = r.get("config") or {}
+    nb, bs = cfg.get("flatness_batches"), cfg.get("eval_batch_size")
+    if not (isinstance(nb, int | float) and isinstance(bs, int | float)):
+        return None
+    n_val = (r.get("dataset_info") or {}).get("n_val")
+    n = int(nb) * int(bs)
+    return min(n, int(n_val)) if isinstance(n_val, int | float) else n
 
 
 def _error_analysis(
@@ -533,7 +651,7 @@ def _error_analysis(
     if not any(majority.values()):
         return None
     top: dict[str, list[tuple[str, str, int]]] = {}
-    for m, rs in runs.items():
+    for m, rs in sorted(runs.items(), key=lambda kv: method_sort_key(kv[0])):
         errs: Counter[tuple[str, str]] = Counter(
             (str(p["gold"]), str(p["pred"]))
             for r in rs
@@ -587,7 +705,7 @@ def _error_analysis(
 def _provenance(records: Sequence[Mapping[str, Any]]) -> Provenance:
     provs = [r.get("provenance") or {} for r in records]
     versions_list = [p.get("versions") or {} for p in provs if p.get("versions")]
-    versions = {str(k): str(v) for k, v in (versions_list[0] if versions_list else {}).items()}
+    versions = {str(k): str(v) for k, v in sorted((versions_list[0] if versions_list else {}).items())}
     checksums: dict[str, str] = {}
     for r in records:
         info = r.get("dataset_info") or {}
@@ -609,7 +727,20 @@ def _provenance(records: Sequence[Mapping[str, Any]]) -> Provenance:
         started_at=started[0] if started else None,
         finished_at=finished[-1] if finished else None,
         profiles=sorted({str(r["profile"]) for r in records if r.get("profile")}),
+        hardware=_hardware(provs),
     )
+
+
+def _hardware(provs: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Distinct values of each ``provenance.hardware`` key across records (several = mixed machines)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for p in provs:
+        hw = p.get("hardware")
+        if isinstance(hw, Mapping):
+            for k, v in hw.items():
+                if v is not None and v != "":
+                    out[str(k)].add(str(v))
+    return {k: sorted(out[k]) for k in sorted(out)}
 
 
 def _power_note(n_seeds: int, datasets: Sequence[DatasetSummary]) -> PowerNote:
@@ -628,3 +759,78 @@ def _power_note(n_seeds: int, datasets: Sequence[DatasetSummary]) -> PowerNote:
                 sd_diff = abs(c.paired["estimate"] / c.paired["effect_size"])
                 units[f"{ds.name}/{c.method_a} vs {c.method_b}/{c.metric}"] = dz * sd_diff
     return PowerNote(n_seeds, ALPHA, 0.8, dz, d, units)
+
+
+# ------------------------------------------------------------------------------------- from summary.json
+def _revive(tp: Any, data: Any) -> Any:
+    """Rebuild a value of type ``tp`` (dataclass, list/dict/tuple of them, Optional) from its JSON form."""
+    import dataclasses
+    import types
+    import typing
+
+    if data is None:
+        return math.nan if tp is float else None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _revive(inner[0], data) if len(inner) == 1 else data
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        hints = typing.get_type_hints(tp)
+        kw = {f.name: _revive(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data}
+        return tp(**kw)
+    if origin is list:
+        (arg,) = typing.get_args(tp) or (Any,)
+        return [_revive(arg, v) for v in data]
+    if origin is tuple:
+        return tuple(data)
+    if origin is dict:
+        _, arg = typing.get_args(tp) or (str, Any)
+        return {k: _revive(arg, v) for k, v in data.items()}
+    return data
+
+
+def summary_from_dict(data: Mapping[str, Any]) -> BenchmarkSummary:
+    """A :class:`BenchmarkSummary` from ``summary.json`` (also one written by an older version).
+
+    For a run dir whose raw records are gone: what derives from the stored counts is recomputed (Newcombe
+    intervals from the McNemar table, the bootstrap rule, the power note); what needs the records (MCC,
+    per-seed scores, the validation score at each seed's selected epoch) stays empty and renders as n/a.
+    """
+    s: BenchmarkSummary = _revive(BenchmarkSummary, dict(data))
+    s.source = "summary.json"
+    nan = MetricSummary(math.nan, math.nan, 0, math.nan, math.nan)
+
+    def by_method(
+        d: dict[str, Any],
+    ) -> dict[str, Any]:  # summary.json sorts keys; the report uses method order
+        return dict(sorted(d.items(), key=lambda kv: method_sort_key(kv[0])))
+
+    for ds in s.datasets:
+        for name in ("train_loss", "val_curves", "flatness", "confusion", "best_val"):
+            setattr(ds, name, by_method(getattr(ds, name)))
+        if ds.error_analysis is not None:
+            ds.error_analysis.top_errors = by_method(ds.error_analysis.top_errors)
+            for b in ds.error_analysis.buckets:
+                b.error_rate = by_method(b.error_rate)
+            ds.error_analysis.top_errors = {
+                k: [tuple(e) for e in v]  # type: ignore[misc]
+                for k, v in ds.error_analysis.top_errors.items()
+            }
+        for m in ds.methods:
+            for k in METRICS:
+                m.metrics.setdefault(k, nan)
+        for c in ds.comparisons:
+            n_boot = c.bootstrap.get("n_seeds")
+            if n_boot is None:
+                n_boot = c.paired["n"] if c.paired else min(c.welch.get("n_a", 0), c.welch.get("n_b", 0))
+            c.bootstrap = {**c.bootstrap, "n_seeds": n_boot, "shown": n_boot >= MIN_BOOTSTRAP_SEEDS}
+            mc = c.mcnemar
+            if mc and all(k in mc for k in ("n", "b", "c", "acc_a")):
+                n, only_a, only_b = int(mc["n"]), int(mc["b"]), int(mc["c"])
+                n11 = round(float(mc["acc_a"]) * n) - only_a
+                n00 = n - n11 - only_a - only_b
+                pd = stats.ProportionDiff((only_a - only_b) / n, n, n11, only_a, only_b, n00)
+                mc["diff_ci"] = list(pd.confidence_interval())
+    if s.power_note is not None:
+        s.power_note = _power_note(s.power_note.n_seeds, s.datasets)
+    return s

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
-from reports.build import build_report
+from reports.build import build_report, inline_figures
 
 
-@task(name="build-report")
+def _named(action: str, param: str) -> Callable[[], str]:
+    """Task run names like ``build-report: quick-11bb204b`` (the run dir's name) instead of a random suffix."""
+
+    def name() -> str:
+        from prefect.runtime import task_run
+
+        value = Path(str(task_run.parameters.get(param, "")))
+        run = value.parent.name if value.suffix == ".md" else value.name
+        return f"{action}: {run or '?'}"
+
+    return name
+
+
+@task(name="build-report", task_run_name=_named("build-report", "run_dir"))
 def report_task(run_dir: str) -> str:
     """report.md + summary.json + PNGs, every number regenerated from ``records/*.json``."""
     return str(build_report(run_dir))
@@ -23,10 +37,12 @@ def artifact_key(run_dir: str) -> str:
     return f"benchmark-report-{slug}"[:100]
 
 
-@task(name="publish-report")
+@task(name="publish-report", task_run_name=_named("publish-report", "report_path"))
 def publish_report_task(report_path: str) -> str:
-    """The same string that was written to disk becomes the flow run's markdown artifact."""
-    text = Path(report_path).read_text(encoding="utf-8")
+    """report.md as written to disk becomes the flow run's markdown artifact, its figures inlined (the UI
+    cannot reach PNG files beside report.md)."""
+    path = Path(report_path)
+    text = inline_figures(path.read_text(encoding="utf-8"), path.parent)
     create_markdown_artifact(
         markdown=text,
         key=artifact_key(str(Path(report_path).parent)),

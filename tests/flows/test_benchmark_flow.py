@@ -109,3 +109,32 @@ def test_parallel_map_matches_sequential(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "par" / "records").glob("*.json")) == sorted(
         p.name for p in (tmp_path / "seq" / "records").glob("*.json")
     )
+
+
+def test_artifact_carries_its_figures_and_report_tasks_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter
+
+    monkeypatch.setenv("FAKE_RUNNER_LOG", str(tmp_path / "calls.jsonl"))
+    out = tmp_path / "fig-run"
+    state = benchmark(
+        profile="smoke", methods=["lora"], seeds=[42], out=str(out), runner=FAKE_RUNNER, return_state=True
+    )
+    result = state.result()
+    on_disk = (out / "report.md").read_text()
+    assert "](fpb_50agree_confusion.png)" in on_disk  # the file on disk links the PNG beside it
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[result["artifact_key"]]))
+        )
+        flow_run_id = state.state_details.flow_run_id
+        names = {
+            t.name for t in client.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [flow_run_id]}))
+        }
+    md = arts[0].data
+    n_figs = on_disk.count("![")
+    assert n_figs >= 2 and md.count("](data:image/png;base64,") == n_figs
+    assert ".png)" not in md
+    assert {"build-report: fig-run", "publish-report: fig-run"} <= names

@@ -29,3 +29,34 @@ def test_deployments_declared_and_entrypoints_exist() -> None:
         spec["pull"][0]["prefect.deployments.steps.set_working_directory"]["directory"]
         == "{{ $FLATBENCH_REPO }}"
     )
+
+
+def test_deploy_refuses_without_flatbench_repo(tmp_path: Path) -> None:
+    """The build step (run at `prefect deploy` time, before anything is registered) checks FLATBENCH_REPO."""
+    import os
+    import subprocess
+
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    step = spec["build"][0]["prefect.deployments.steps.run_shell_script"]
+    assert step["shell"] is True
+
+    def run(**env: str) -> subprocess.CompletedProcess[str]:
+        base = {k: v for k, v in os.environ.items() if k != "FLATBENCH_REPO"}
+        return subprocess.run(
+            step["script"],
+            shell=True,
+            executable="/bin/sh",
+            env={**base, **env},
+            capture_output=True,
+            text=True,
+        )
+
+    unset = run()
+    assert unset.returncode == 1
+    assert unset.stderr.strip() == (
+        "FLATBENCH_REPO is not set: export FLATBENCH_REPO=$PWD (the checkout the workers run) "
+        "and rerun prefect deploy"
+    )
+    wrong = run(FLATBENCH_REPO=str(tmp_path))
+    assert wrong.returncode == 1 and "is not a flatbench checkout" in wrong.stderr
+    assert run(FLATBENCH_REPO=str(REPO)).returncode == 0

@@ -84,8 +84,10 @@ def test_cli_cost_limit_and_limit(tmp_path: Path, make_stub: Any, monkeypatch: p
     ("args", "match"),
     [
         (["llm-eval", "nope"], "unknown suite"),
-        (["llm-eval", "smoke", "--mitigation", "x"], "`mitigation` must be one of"),
-        (["llm-eval", "smoke", "--provider", "openai"], "`provider` must be one of"),
+        (["llm-eval", "smoke", "--mitigation", "x"], "unknown mitigation 'x'; choose from: none, pin, both"),
+        (["llm-eval", "smoke", "--judge", "provder"], "unknown judge 'provder'"),
+        (["llm-eval", "smoke", "--scorer", "rules"], "unknown scorer 'rules'"),
+        (["llm-eval", "smoke", "--provider", "openai"], "unknown provider 'openai'; choose from"),
         (["llm-eval", "smoke", "--provider", "anthropic"], "ANTHROPIC_API_KEY"),
         (["llm-eval", "smoke", "--batch"], "`--batch` needs --provider anthropic"),
     ],

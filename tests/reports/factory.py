@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, matthews_corrcoef
 
 LABELS = ["negative", "neutral", "positive"]
 SENTENCES = [
@@ -70,6 +70,12 @@ def make_record(
                 "flatbench": "0.1.0",
             },
             "device": "cpu (2 threads)",
+            "hardware": {
+                "device": "cpu",
+                "cpu_model": "Test CPU 9000",
+                "cpu_isa": "avx2",
+                "torch_threads": 2,
+            },
             "started_at": f"2026-01-01T00:{seed - 40:02d}:00+00:00",
             "finished_at": f"2026-01-01T00:{seed - 40:02d}:30+00:00",
         },
@@ -82,6 +88,7 @@ def make_record(
             "n_val": 40,
             "n_test": n_test,
             "split_seed": 0,
+            "headline_metric": "accuracy",
         },
     }
     if status != "ok":
@@ -110,6 +117,7 @@ def make_record(
             "accuracy": 0.6 + 0.05 * e,
             "weighted_f1": 0.58 + 0.05 * e,
             "macro_f1": 0.5 + 0.05 * e,
+            "mcc": 0.4 + 0.05 * e,
         }
         for e in range(1, epochs + 1)
     ]
@@ -118,6 +126,7 @@ def make_record(
         "accuracy": float(accuracy_score(gold, preds)),
         "weighted_f1": float(f1_score(gold, preds, average="weighted")),
         "macro_f1": float(f1_score(gold, preds, average="macro")),
+        "mcc": float(matthews_corrcoef(gold, preds)),
         "per_class_f1": dict(
             zip(LABELS, map(float, f1_score(gold, preds, average=None, labels=[0, 1, 2])), strict=True)
         ),
@@ -131,6 +140,7 @@ def make_record(
     rec["cost"] = {
         "wall_time_s": 10.0 + offset + 0.5 * (seed - 42),
         "peak_mem_mb": 500.0 + 10 * offset,
+        "peak_mem_kind": "cpu_rss_above_baseline",
         "trainable_params": 22_000_000 if method == "full" else 150_000,
         "total_params": 22_700_000,
     }

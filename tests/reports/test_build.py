@@ -73,3 +73,21 @@ def test_build_report_without_records_raises(tmp_path: Path) -> None:
     (tmp_path / "records").mkdir()
     with pytest.raises(FileNotFoundError, match="no run records"):
         build_report(tmp_path)
+
+
+def test_rebuild_from_summary_json_alone(tmp_path: Path) -> None:
+    _write_run(tmp_path)
+    first = build_report(tmp_path).read_text()
+    import shutil
+
+    shutil.rmtree(tmp_path / "records")
+    for p in tmp_path.glob("*.png"):
+        p.unlink()
+    res = CliRunner().invoke(app, ["report", str(tmp_path)], env={"COLUMNS": "400"})
+    assert res.exit_code == 2 and "--from-summary" in res.output
+    res = CliRunner().invoke(app, ["report", str(tmp_path), "--from-summary"])
+    assert res.exit_code == 0, res.output
+    again = (tmp_path / "report.md").read_text()
+    assert "re-rendered from the run's `summary.json`" in again and "re-rendered" not in first
+    assert again.split("## Headline", 1)[1] == first.split("## Headline", 1)[1]
+    assert len(list(tmp_path.glob("*.png"))) == 4

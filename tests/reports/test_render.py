@@ -135,7 +135,9 @@ def test_malicious_sentence_cannot_break_tables_or_inject_html() -> None:
         ("`code`", "\\`code\\`"),
         ("back\\|slash", "back\\\\\\|slash"),
         ("[a](b)", "\\[a\\](b)"),
-        ("R&D", "R&amp;D"),
+        ("R&D", "R&D"),
+        ("Lubricants & Services", "Lubricants & Services"),
+        ("&lt;b&gt; &#38;", "&amp;lt;b&amp;gt; &amp;#38;"),
         ("plain text", "plain text"),
     ],
 )

@@ -182,3 +182,38 @@ def test_degenerate_results_are_nan_safe() -> None:
 def test_bad_inputs_raise(call: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 10])
+@pytest.mark.parametrize("paired", [True, False])
+def test_min_detectable_effect_matches_statsmodels(n: int, paired: bool) -> None:
+    # statsmodels solves the same noncentral-t equation with its own code (n = 2: d_z = 11.55, not 5.91)
+    from statsmodels.stats.power import TTestIndPower, TTestPower
+
+    if paired:
+        ref = TTestPower().solve_power(nobs=n, alpha=0.05, power=0.8, alternative="two-sided")
+    else:
+        ref = TTestIndPower().solve_power(nobs1=n, ratio=1.0, alpha=0.05, power=0.8, alternative="two-sided")
+    assert min_detectable_effect(n, paired=paired) == pytest.approx(float(ref), rel=1e-4)
+    assert ttest_power(float(ref), n, paired=paired) == pytest.approx(0.8, abs=1e-4)
+
+
+def test_paired_proportion_diff_no_discordant_pairs_has_positive_width() -> None:
+    # 25 both right, 25 both wrong, no discordant pair: the uncorrected phi is 1 and the interval [0, 0]
+    a = [True] * 25 + [False] * 25
+    d = paired_proportion_diff(a, a)
+    lo, hi = d.confidence_interval()
+    assert d.estimate == 0.0
+    # Wilson half-width around 0.5 for 25/50; corrected phi = (625 - 25) / 625 = 0.96;
+    # half-width of the difference = w * sqrt(2 - 2 * 0.96)
+    z = 1.959963984540054
+    w = z * math.sqrt(0.25 / 50 + z**2 / (4 * 50**2)) / (1 + z**2 / 50)
+    assert hi == pytest.approx(w * math.sqrt(0.08), rel=1e-6)
+    assert lo == pytest.approx(-hi, rel=1e-9)
+    assert hi - lo > 0.05
+
+
+def test_paired_proportion_diff_all_correct_has_positive_width() -> None:
+    d = paired_proportion_diff([True] * 30, [True] * 30)
+    lo, hi = d.confidence_interval()
+    assert lo < 0 < hi

@@ -170,3 +170,113 @@ def test_provenance(summary, grid) -> None:
     assert len(p.config_hashes) == 12 and p.versions["torch"] == "2.13.0"
     assert p.total_wall_time_s == pytest.approx(sum(r["cost"]["wall_time_s"] for r in grid))
     assert p.dataset_checksums["fpb_50agree"].startswith("bb1b4df6de05d50b")
+
+
+# ----------------------------------------------------------------- headline metric, MCC, per-seed, cost kind
+def test_headline_metric_from_dataset_card_drives_the_tests_and_headline() -> None:
+    from reports.render import render
+
+    recs = make_grid(methods=("lora", "flat_lora"))
+    for r in recs:
+        r["dataset_info"]["headline_metric"] = "mcc"
+    s = summarize(recs, n_resamples=99)
+    ds = s.datasets[0]
+    assert ds.headline_metric == "mcc"
+    assert [c.metric for c in ds.comparisons] == ["mcc", "accuracy", "weighted_f1"]
+    text = render(s)
+    assert "Flat-LoRA vs LoRA (test MCC):**" in text
+    assert "| Method | Accuracy | Weighted F1 | Macro F1 | MCC |" in text
+
+
+def test_old_records_fall_back_to_accuracy_and_skip_missing_metrics() -> None:
+    recs = make_grid(methods=("lora", "flat_lora"))
+    for r in recs:
+        del r["dataset_info"]["headline_metric"]
+        del r["test"]["mcc"]
+    ds = summarize(recs, n_resamples=99).datasets[0]
+    assert ds.headline_metric == "accuracy"
+    assert {c.metric for c in ds.comparisons} == {"accuracy", "weighted_f1"}
+    assert math.isnan(ds.methods[0].metrics["mcc"].mean)
+
+
+def test_per_seed_scores_in_summary_json() -> None:
+    recs = make_grid(methods=("lora", "flat_lora"))
+    d = json.loads(json.dumps(summarize(recs, n_resamples=99).to_dict()))
+    lora = d["datasets"][0]["methods"][0]
+    assert lora["method"] == "lora"
+    want = {str(r["seed"]): r["test"]["accuracy"] for r in recs if r["method"] == "lora"}
+    assert lora["per_seed"]["accuracy"] == want
+    assert set(lora["per_seed"]) == {"accuracy", "weighted_f1", "macro_f1", "mcc"}
+
+
+@pytest.mark.parametrize(("n_seeds", "shown"), [(3, False), (4, False), (5, True)])
+def test_bootstrap_interval_only_from_five_seeds(n_seeds: int, shown: bool) -> None:
+    from reports.render import render
+
+    recs = make_grid(methods=("lora", "flat_lora"), seeds=tuple(range(42, 42 + n_seeds)))
+    s = summarize(recs, n_resamples=99)
+    assert all(c.bootstrap["shown"] is shown for c in s.datasets[0].comparisons)
+    assert ("n/a (too few seeds)" in render(s)) is not shown
+
+
+def test_memory_column_is_labelled_with_its_kind() -> None:
+    from reports.render import render
+
+    recs = make_grid(methods=("lora", "flat_lora"))
+    assert "Peak RSS above baseline, MB" in render(summarize(recs, n_resamples=99))
+    for r in recs:
+        r["cost"]["peak_mem_kind"] = "cuda_max_allocated"
+    assert "Peak CUDA allocated, MB" in render(summarize(recs, n_resamples=99))
+    for r in recs:
+        del r["cost"]["peak_mem_kind"]  # legacy records: the whole process's RSS
+    text = render(summarize(recs, n_resamples=99))
+    assert "Process peak RSS, MB" in text and "whole process" in text
+    recs[0]["cost"]["peak_mem_kind"] = "cpu_rss_above_baseline"  # one method mixes kinds: no mean
+    ds = summarize(recs, n_resamples=99).datasets[0]
+    lora = next(c for c in ds.cost if c.method == "lora")
+    assert ds.memory_kind == "mixed" and lora.peak_mem_kind == "mixed" and lora.peak_mem_mb.n == 0
+
+
+def test_best_val_uses_each_seeds_selected_epoch_not_the_mean_curve() -> None:
+    recs = make_grid(methods=("lora",), seeds=(42, 43))
+    curves = {42: (1, [0.9, 0.5]), 43: (2, [0.5, 0.8])}
+    for r in recs:
+        best, accs = curves[r["seed"]]
+        r["best_epoch"] = best
+        r["val_history"] = [{"epoch": e + 1, "loss": 0.5, "accuracy": a} for e, a in enumerate(accs)]
+    bv = summarize(recs, n_resamples=99).datasets[0].best_val["lora"]
+    # the mean curve peaks at 0.70 (epoch 1); each seed's own selected epoch gives 0.9 and 0.8
+    assert bv.value.mean == pytest.approx(0.85)
+    assert bv.epochs == [1, 2]
+
+
+def test_flatness_says_split_size_and_draws() -> None:
+    from reports.render import render
+
+    recs = make_grid(methods=("lora", "flat_lora"))
+    for r in recs:
+        r["config"].update(flatness_batches=1, eval_batch_size=64)  # capped at n_val = 40
+    s = summarize(recs, n_resamples=99)
+    f = s.datasets[0].flatness["lora"]
+    assert (f.split, f.n_examples, f.k) == ("validation", 40, 5)
+    assert "Probe on the validation split (40 examples)" in render(s) and "5 random draws per σ" in render(s)
+
+
+def test_hardware_values_listed_in_provenance() -> None:
+    from reports.render import render
+
+    recs = make_grid(methods=("lora", "flat_lora"))
+    recs[0]["provenance"]["hardware"]["cpu_model"] = "Other CPU"
+    s = summarize(recs, n_resamples=99)
+    assert s.provenance.hardware["cpu_model"] == ["Other CPU", "Test CPU 9000"]
+    assert "| Hardware: cpu_model | Other CPU; Test CPU 9000 (differs across runs) |" in render(s)
+
+
+def test_one_method_one_seed_report_says_what_cannot_be_tested() -> None:
+    from reports.render import render
+
+    text = render(summarize(make_grid(methods=("lora",), seeds=(42,)), n_resamples=99))
+    assert "One seed per method:** no seed-level test" in text
+    assert "d_z ≥ n/a" not in text
+    assert "No pair of methods to compare" in text and "| A vs B |" not in text
+    assert "± n/a |" in text  # the final train loss has no std over one seed (not a fake 0.000)

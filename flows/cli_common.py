@@ -1,0 +1,118 @@
+"""Value checks shared by the CLI commands: one-line errors that name the value, the choices and the
+closest match, raised before any server starts or file is written."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+
+import typer
+
+__all__ = [
+    "check_choice",
+    "check_choices",
+    "check_dataset",
+    "check_set_keys",
+    "default_profile",
+    "method_names",
+    "parse_set_values",
+    "profile_names",
+]
+
+
+def _closest(value: str, choices: list[str]) -> str | None:
+    low = {c.lower(): c for c in choices}
+    if value.lower() in low:
+        return low[value.lower()]
+    hits = difflib.get_close_matches(value.lower(), list(low), n=1, cutoff=0.5)
+    return low[hits[0]] if hits else None
+
+
+def check_choice(value: str, choices: Iterable[str], what: str) -> str:
+    """``value`` if it is one of ``choices``, else :class:`typer.BadParameter` in one line, e.g.
+    ``unknown profile 'quik'; choose from: quick, smoke, study (did you mean 'quick'?)``."""
+    options = list(dict.fromkeys(str(c) for c in choices))
+    if value in options:
+        return value
+    hint = _closest(value, options)
+    did = f" (did you mean {hint!r}?)" if hint else ""
+    raise typer.BadParameter(f"unknown {what} {value!r}; choose from: {', '.join(options)}{did}")
+
+
+def check_choices(values: Iterable[str] | None, choices: Iterable[str], what: str) -> list[str]:
+    options = list(choices)
+    return [check_choice(v, options, what) for v in values or []]
+
+
+def profile_names() -> list[str]:
+    """The run profiles registered in flatlora.bench.config (read when called, so new ones appear)."""
+    from flatlora.bench import config
+
+    registry = getattr(config, "PROFILE_OVERRIDES", None) or {p: {} for p in config.PROFILES}
+    return list(registry)
+
+
+def default_profile() -> str:
+    """The registry's default profile (``DEFAULT_PROFILE`` when it declares one, else ``quick``)."""
+    from flatlora.bench import config
+
+    default = getattr(config, "DEFAULT_PROFILE", None)
+    return str(default) if default else "quick"
+
+
+def method_names() -> list[str]:
+    from flatlora.bench.config import METHODS
+
+    return list(METHODS)
+
+
+def check_set_keys(pairs: Iterable[str] | None) -> None:
+    """Every ``--set key=value`` names a RunConfig field (the value's type is checked by ``parse_set``)."""
+    from dataclasses import fields
+
+    from flatlora.bench.config import RunConfig
+
+    known = sorted(f.name for f in fields(RunConfig))
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise typer.BadParameter(f"--set expects key=value, got {pair!r}")
+        check_choice(pair.split("=", 1)[0].strip(), known, "config field in --set")
+
+
+def parse_set_values(pairs: Iterable[str] | None) -> dict[str, object]:
+    """``--set`` pairs typed by ``parse_set``, an error naming the pair that failed (keys checked first)."""
+    from flatlora.bench.config import parse_set
+
+    items = list(pairs or [])
+    check_set_keys(items)
+    for pair in items:
+        try:
+            parse_set([pair])
+        except ValueError as err:
+            raise typer.BadParameter(f"--set {pair!r}: {err}") from err
+    return dict(parse_set(items))
+
+
+def check_dataset(value: str) -> str:
+    """A Financial PhraseBank config name, an existing file or folder, or an ``owner/name`` hub id."""
+    from flatlora.bench.data import FPB_CONFIGS, USER_EXTS
+
+    names = [f"fpb_{c}" for c in FPB_CONFIGS]
+    low = value.strip().lower()
+    for prefix in ("fpb_", "financial_phrasebank:", "financial_phrasebank_"):
+        if low.startswith(prefix) and low.removeprefix(prefix) in FPB_CONFIGS:
+            return value
+    path = Path(value)
+    if path.exists():
+        return value
+    if path.suffix.lower() in USER_EXTS:
+        raise typer.BadParameter(f"dataset file {value!r} does not exist")
+    if "/" in value:  # a hub id (owner/name) or a folder; the loader says which when it cannot open it
+        return value
+    hint = _closest(value, names)
+    did = f" (did you mean {hint!r}?)" if hint else ""
+    raise typer.BadParameter(
+        f"unknown dataset {value!r}; choose from: {', '.join(names)}, a .csv/.tsv/.jsonl file, "
+        f"a saved datasets folder or a hub id owner/name{did}"
+    )

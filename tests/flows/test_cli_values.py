@@ -1,0 +1,117 @@
+"""Every bad CLI value fails in one line that names it, the choices and the closest match, before a Prefect
+server starts or a file is written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import flows.benchmark
+from flows.cli import app
+from flows.cli_common import check_choice
+
+ENV = {"COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb"}
+
+
+def _message(output: str) -> str:
+    """The error text without typer's box drawing, whitespace collapsed."""
+    return re.sub(r"\s+", " ", re.sub(r"[│╭╮╰╯─]", " ", output)).strip()
+
+
+@pytest.fixture
+def no_flow(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*a: object, **kw: object) -> None:
+        raise AssertionError("the flow (and with it the Prefect server) must not start")
+
+    monkeypatch.setattr(flows.benchmark, "benchmark", boom)
+
+
+def test_check_choice_message() -> None:
+    import typer
+
+    with pytest.raises(typer.BadParameter) as exc:
+        check_choice("quik", ["quick", "smoke", "study"], "profile")
+    assert (
+        str(exc.value) == "unknown profile 'quik'; choose from: quick, smoke, study (did you mean 'quick'?)"
+    )
+    assert check_choice("smoke", ["quick", "smoke"], "profile") == "smoke"
+    with pytest.raises(typer.BadParameter, match=r"choose from: a, b$"):
+        check_choice("zzzzzz", ["a", "b"], "thing")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--profile", "quik"], "unknown profile 'quik'; choose from: "),
+        (["--method", "flatlora"], "unknown method 'flatlora'; choose from: full, lora, flat_lora"),
+        (["--dataset", "fpb_50agre"], "unknown dataset 'fpb_50agre'; choose from: fpb_50agree"),
+        (["--set", "lrr=0.1"], "unknown config field in --set 'lrr'; choose from: "),
+        (["--set", "epochs=many"], "--set 'epochs=many': invalid literal for int()"),
+        (["--set", "lr=-1"], "`lr` must be"),
+    ],
+)
+def test_benchmark_rejects_bad_values_before_anything_runs(
+    args: list[str], expected: str, tmp_path: Path, no_flow: None
+) -> None:
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["benchmark", "--out", str(out), *args], env=ENV)
+    assert res.exit_code == 2, res.output
+    msg = _message(res.output)
+    assert expected in msg, msg
+    if "profile" in expected:
+        assert "(did you mean 'quick'?)" in msg
+    if "flatlora" in expected:
+        assert "(did you mean 'flat_lora'?)" in msg
+    assert not out.exists()
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--profile", "quik"], "unknown profile 'quik'"),
+        (["--method", "flatlora"], "(did you mean 'flat_lora'?)"),
+        (["--dataset", "fpb_allagre"], "(did you mean 'fpb_allagree'?)"),
+        (["--dataset", "missing.csv"], "dataset file 'missing.csv' does not exist"),
+        (["--set", "epoch=1"], "(did you mean 'epochs'?)"),
+    ],
+)
+def test_train_rejects_bad_values_before_anything_runs(
+    args: list[str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "runs"), *args], env=ENV)
+    assert res.exit_code == 2, res.output
+    assert expected in _message(res.output)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["multilingal"], "unknown suite 'multilingal'; choose from: "),
+        (["smoke", "--provider", "antropic"], "unknown provider 'antropic'; choose from: anthropic, local"),
+    ],
+)
+def test_llm_eval_rejects_bad_values_before_anything_runs(
+    args: list[str], expected: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "llm"
+    res = CliRunner().invoke(app, ["llm-eval", *args, "--out", str(out)], env=ENV)
+    assert res.exit_code == 2, res.output
+    msg = _message(res.output)
+    assert expected in msg, msg
+    if "suite" in expected:
+        assert "(did you mean 'multilingual'?)" in msg
+    assert not out.exists()
+
+
+def test_report_on_an_llm_eval_folder_says_what_it_is(tmp_path: Path) -> None:
+    (tmp_path / "responses.jsonl").write_text("")
+    res = CliRunner().invoke(app, ["report", str(tmp_path)], env=ENV)
+    assert res.exit_code == 2
+    msg = _message(res.output)
+    assert "is an llm-eval run dir" in msg and "flatbench llm-eval SUITE --out" in msg
