@@ -11,7 +11,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA_DIR = Path(
+    os.environ.get("FLATBENCH_DATA_DIR") or Path(__file__).resolve().parents[2].parent / "shared" / "data"
+)
 needs_data = pytest.mark.skipif(
     not (DATA_DIR / "financial_phrasebank").is_dir(), reason="../shared/data/financial_phrasebank not present"
 )

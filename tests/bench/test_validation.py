@@ -142,6 +142,16 @@ BAD_FILES: list[tuple[str, Callable[[Path], Path], str]] = [
 ]
 
 
+# cases that need a card fixing the label set (without one, labels are inferred from the data)
+FIXED_CARD_CASES = {"unknown_label", "numeric_labels"}
+SENTIMENT_CARD = """name: sentiment3
+labels: [negative, neutral, positive]
+text_length: {min: 2, max: 5000}
+min_per_class: 5
+duplicates: error
+"""
+
+
 @pytest.fixture
 def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*a: object, **k: object) -> None:
@@ -150,12 +160,18 @@ def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "build_model", boom)
 
 
-@pytest.mark.parametrize(("make", "match"), [pytest.param(m, r, id=i) for i, m, r in BAD_FILES])
+@pytest.mark.parametrize(
+    ("make", "match", "fixed_card"), [pytest.param(m, r, i in FIXED_CARD_CASES, id=i) for i, m, r in BAD_FILES]
+)
 def test_bad_input_is_rejected_before_training(
-    tmp_path: Path, make: Callable[[Path], Path], match: str, no_training: None
+    tmp_path: Path, make: Callable[[Path], Path], match: str, fixed_card: bool, no_training: None
 ) -> None:
     path = make(tmp_path)
-    cfg = resolve_config("smoke", dataset=str(path), method="lora", seed=0)
+    card = None
+    if fixed_card:
+        card = str(tmp_path / "sentiment3.yaml")
+        Path(card).write_text(SENTIMENT_CARD, encoding="utf-8")
+    cfg = resolve_config("smoke", dataset=str(path), method="lora", seed=0, card=card)
     with pytest.raises(ValidationFailed, match=match) as info:
         runner.run_one(cfg, tmp_path / "out", progress=False)
     assert not info.value.report.success and info.value.report.failures
