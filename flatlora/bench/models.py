@@ -41,7 +41,8 @@ def load_classifier(model: str, num_labels: int, label_names: list[str] | None =
     hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here
     path = resolve_model_path(model)
     tok = AutoTokenizer.from_pretrained(path)
-    kw: dict[str, Any] = {"num_labels": num_labels}
+    # a checkpoint with a head of another size (e.g. a 3-class sentiment model on a binary task) gets a new head
+    kw: dict[str, Any] = {"num_labels": num_labels, "ignore_mismatched_sizes": True}
     if label_names:
         kw["id2label"] = dict(enumerate(label_names))
         kw["label2id"] = {n: i for i, n in enumerate(label_names)}

@@ -200,17 +200,29 @@ def _bar(total: int, desc: str, progress: bool) -> Any:
 # ---------------------------------------------------------------- data -> batches
 
 
+class PairIds(list[int]):
+    """Token ids of a sentence pair, carrying the tokenizer's segment ids (`token_type_ids`)."""
+
+    token_type_ids: list[int] | None = None
+
+
 def encode(tok: Any, texts: list[str], max_len: int, pairs: list[str] | None = None) -> list[list[int]]:
     """Tokenize once, no padding: batches are padded dynamically to their longest row.
 
-    Sentence pairs go through the tokenizer as pairs (separator and segment ids as the model
-    expects; truncation takes from the longer text first).
+    Sentence pairs go through the tokenizer as pairs: its separator and, when the model uses
+    them, segment ids (truncation takes from the longer text first).
     """
     if pairs is None:
         ids: list[list[int]] = tok(texts, truncation=True, max_length=max_len)["input_ids"]
-    else:
-        ids = tok(texts, pairs, truncation=True, max_length=max_len)["input_ids"]
-    return ids
+        return ids
+    enc = tok(texts, pairs, truncation=True, max_length=max_len)
+    types = enc.get("token_type_ids")
+    rows: list[list[int]] = []
+    for i, row in enumerate(enc["input_ids"]):
+        r = PairIds(row)
+        r.token_type_ids = list(types[i]) if types is not None else None
+        rows.append(r)
+    return rows
 
 
 def collate(ids: list[list[int]], labels: list[int], pad_id: int) -> Batch:
@@ -220,7 +232,13 @@ def collate(ids: list[list[int]], labels: list[int], pad_id: int) -> Batch:
     for i, row in enumerate(ids):
         input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         mask[i, : len(row)] = 1
-    return {"input_ids": input_ids, "attention_mask": mask, "labels": torch.tensor(labels, dtype=torch.long)}
+    out = {"input_ids": input_ids, "attention_mask": mask, "labels": torch.tensor(labels, dtype=torch.long)}
+    if getattr(ids[0], "token_type_ids", None) is not None:  # sentence pairs: segment 0 | 1, padding 0
+        types = torch.zeros((len(ids), t), dtype=torch.long)  # (b, t)
+        for i, row in enumerate(ids):
+            types[i, : len(row)] = torch.tensor(row.token_type_ids, dtype=torch.long)  # type: ignore[attr-defined]
+        out["token_type_ids"] = types
+    return out
 
 
 def iter_batches(

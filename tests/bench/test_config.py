@@ -92,7 +92,9 @@ def test_short_profiles_keep_a_smaller_lr_for_full_finetuning() -> None:
     assert resolve_config("quick", method="full").lr == 1e-4
     assert resolve_config("quick", method="lora").lr == PROFILE_OVERRIDES["quick"]["lr"]
     assert resolve_config("quick", method="full", lr=3e-5).lr == 3e-5  # explicit override wins
-    assert resolve_config("study-q4", method="full").lr == resolve_config("study-q4", method="lora").lr == 5e-5
+    assert (
+        resolve_config("study-q4", method="full").lr == resolve_config("study-q4", method="lora").lr == 5e-5
+    )
 
 
 def test_one_default_profile_and_the_old_name_says_the_new_one() -> None:

@@ -110,7 +110,15 @@ def test_every_method_writes_a_complete_record(
     assert len(rec["train_loss"]) == 3 and rec["train_loss"][0]["step"] == 1
     assert rec["val_history"][0]["epoch"] == 1 and rec["best_epoch"] == 1
     t = rec["test"]
-    assert set(t) >= {"accuracy", "weighted_f1", "macro_f1", "mcc", "per_class_f1", "confusion_matrix", "loss"}
+    assert set(t) >= {
+        "accuracy",
+        "weighted_f1",
+        "macro_f1",
+        "mcc",
+        "per_class_f1",
+        "confusion_matrix",
+        "loss",
+    }
     assert -1.0 <= t["mcc"] <= 1.0 and "mcc" in rec["val_history"][0]
     assert sum(map(sum, t["confusion_matrix"])) == 32 == len(rec["predictions"])
     acc = sum(p["gold"] == p["pred"] for p in rec["predictions"]) / 32

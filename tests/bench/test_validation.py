@@ -161,7 +161,8 @@ def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("make", "match", "fixed_card"), [pytest.param(m, r, i in FIXED_CARD_CASES, id=i) for i, m, r in BAD_FILES]
+    ("make", "match", "fixed_card"),
+    [pytest.param(m, r, i in FIXED_CARD_CASES, id=i) for i, m, r in BAD_FILES],
 )
 def test_bad_input_is_rejected_before_training(
     tmp_path: Path, make: Callable[[Path], Path], match: str, fixed_card: bool, no_training: None
