@@ -145,7 +145,7 @@ def _threadpools() -> str | None:
         )
         for p in threadpool_info()
     ]
-    return "; ".join(parts) or None
+    return "; ".join(sorted(parts)) or None  # sorted: library load order differs between processes
 
 
 def _nvidia_driver() -> str | None:
