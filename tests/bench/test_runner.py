@@ -244,3 +244,54 @@ def test_real_minilm_train_smoke_via_cli(tmp_path: Path) -> None:
     assert rec["status"] == "ok" and rec["config"]["model"] == "minilm"
     assert rec["cost"]["total_params"] > 22_000_000  # the real MiniLM-L6 (+ LoRA + head)
     assert 0.0 <= rec["test"]["accuracy"] <= 1.0 and math.isfinite(rec["flatness"]["base_loss"])
+
+
+def test_evaluation_and_flatness_show_their_own_progress(
+    tmp_path: Path,
+    tiny_bert: str,
+    fpb_splits: Splits,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bars: list[Any] = []
+    real_bar = runner._bar
+
+    def keep(total: int, desc: str, progress: bool) -> Any:
+        bars.append(real_bar(total, desc, progress))
+        return bars[-1]
+
+    monkeypatch.setattr(runner, "_bar", keep)
+    cfg = _cfg(tiny_bert, method="lora", epochs=1)
+    rec = runner.run_one(cfg, tmp_path, progress=True, splits=_small(fpb_splits, 32, 16))
+    err = capsys.readouterr().err
+    assert rec["status"] == "ok"
+    for desc in ("lora s42", "validate epoch 1", "test", "flatness probe"):
+        assert f"{desc}:" in err, desc
+    done = {b.desc: (b.n, b.total) for b in bars}
+    assert done["validate epoch 1"] == (1, 1) and done["test"] == (1, 1)  # one eval batch each
+    assert done["flatness probe"] == (16, 16)  # base + 5 draws x 3 sigmas, one batch: every forward ticks
+
+
+def test_share_cores_splits_this_process_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flatlora.bench.config import available_cores
+    from flows.benchmark import share_cores
+
+    monkeypatch.delenv("FLATBENCH_THREADS", raising=False)
+    share_cores(2, {})
+    import os
+
+    assert os.environ["FLATBENCH_THREADS"] == str(max(1, available_cores() // 2))
+    monkeypatch.setenv("FLATBENCH_THREADS", "7")
+    share_cores(2, {})
+    assert os.environ["FLATBENCH_THREADS"] == "7"  # a worker's own setting wins
+
+
+def test_device_auto_is_resolved_by_the_executing_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grid submitted from a CPU box keeps `auto` in the spec; the worker's run_one resolves it."""
+    from tasks.train import resolve, run_spec
+
+    cfg = resolve(run_spec("smoke", "fpb_50agree", "lora", 42))
+    assert cfg.device == "auto" and cfg.to_dict()["device"] == "auto"
+    h = cfg.config_hash()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve(run_spec("smoke", "fpb_50agree", "lora", 42)).config_hash() == h
