@@ -79,7 +79,8 @@ def _block_linears(model: Any) -> tuple[list[str], list[str]]:
     import torch
 
     lists = {n for n, m in model.named_modules() if isinstance(m, torch.nn.ModuleList)}
-    inside, outside = [], []
+    inside: list[str] = []
+    outside: list[str] = []
     for name, m in model.named_modules():
         if not isinstance(m, torch.nn.Linear):
             continue

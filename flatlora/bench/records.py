@@ -150,7 +150,7 @@ def _threadpools() -> str | None:
 
 def _nvidia_driver() -> str | None:
     try:
-        import pynvml  # type: ignore[import-not-found]
+        import pynvml
 
         pynvml.nvmlInit()
         v = pynvml.nvmlSystemGetDriverVersion()

@@ -70,7 +70,7 @@ def save_tiny_checkpoint(
     tok = PreTrainedTokenizerFast(
         tokenizer_object=tk, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]"
     )
-    cfg = BertConfig(
+    cfg = BertConfig(  # type: ignore[call-arg]  # num_labels is a PretrainedConfig kwarg
         vocab_size=len(vocab),
         hidden_size=hidden,
         num_hidden_layers=layers,
@@ -137,11 +137,13 @@ def run_smoke(
         seen: dict[str, Any] = {}
         real_build = runner.build_model
 
-        def spy(c: Any, names: list[str], real: Any = real_build, seen: dict[str, Any] = seen) -> Any:
+        def spy(
+            c: Any, names: list[str], real: Any = real_build, seen: dict[str, Any] = seen
+        ) -> tuple[Any, Any]:
             seen["model"], tok = real(c, names)
             return seen["model"], tok
 
-        runner.build_model = spy
+        runner.build_model = spy  # type: ignore[assignment]  # same call shape, records the model
         t0 = time.perf_counter()
         try:
             rec = runner.run_one(cfg, out / "runs", progress=progress, splits=splits)
@@ -186,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--precision", default="bf16", choices=("fp32", "bf16", "fp16"))
     ap.add_argument("--methods", default="lora,flat_lora")
     ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--n-train", type=int, default=192, help="training examples (val and test: a quarter each)")
+    ap.add_argument(
+        "--n-train", type=int, default=192, help="training examples (val and test: a quarter each)"
+    )
     ap.add_argument("--out", type=Path, default=None, help="run folder (default: a temp dir)")
     ap.add_argument("--json", type=Path, default=None, help="write the summary here")
     args = ap.parse_args(argv)
