@@ -97,6 +97,12 @@ def register(app: typer.Typer) -> None:
             "precision": precision,
         }
         overrides.update({k: v for k, v in opts.items() if v is not None})
+        from flatlora.bench.config import RunConfig
+
+        try:  # device/precision values are checked here, before any server starts
+            RunConfig(**{k: overrides[k] for k in ("device", "precision") if k in overrides})
+        except ValueError as err:
+            raise typer.BadParameter(str(err)) from err
         from flows.benchmark import benchmark as flow
 
         if dask:

@@ -298,3 +298,19 @@ def test_device_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     assert runner.resolve_device("auto") == torch.device("cuda", 0)  # resolved here, where the run executes
     with pytest.raises(ValueError, match=r"only 1 CUDA device\(s\) visible"):
         runner.resolve_device("cuda:3")
+
+
+def test_benchmark_cli_rejects_a_bad_device_before_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from flows import cli_bench
+
+    app = typer.Typer()
+    cli_bench.register(app)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["benchmark", "--device", "gpu0", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 2 and "`device` must be auto | cpu | cuda | cuda:N, got 'gpu0'" in res.output
+    assert not (tmp_path / "run").exists()  # nothing written, no flow started
