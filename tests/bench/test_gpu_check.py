@@ -31,3 +31,30 @@ def test_gpu_check_dry_run(tmp_path: Path) -> None:
     assert smoke["runs"]["lora"]["status"] == "ok"
     assert "skipped" in (tmp_path / "gpu_tests.log").read_text()  # gpu tests collected, skipped without CUDA
     assert (tmp_path / "gpu_check.log").stat().st_size > 0
+
+
+MISSING = ("pandas", "sklearn", "great_expectations", "prefect", "threadpoolctl", "datasets")
+
+
+def test_smoke_run_needs_none_of_the_pipeline_packages(tmp_path: Path) -> None:
+    """What a bare GPU machine lacks (pandas, sklearn, great-expectations, Prefect, ...) the runner path
+    must not need: each is replaced by a package that fails to import."""
+    stubs = tmp_path / "stubs"
+    for name in MISSING:
+        (stubs / name).mkdir(parents=True)
+        (stubs / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed here')\n")
+    env = {**os.environ, "PYTHONPATH": f"{stubs}{os.pathsep}{ROOT}"}
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "flatlora.bench.smoke", "--device", "cpu", "--precision", "fp32"),
+            *("--methods", "lora", "--epochs", "1", "--n-train", "24", "--json", str(tmp_path / "s.json")),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((tmp_path / "s.json").read_text())
+    assert res["runs"]["lora"]["status"] == "ok" and "threadpools" not in res["hardware"]
