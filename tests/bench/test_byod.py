@@ -314,3 +314,59 @@ def test_benchmark_cli_rejects_a_bad_device_before_starting(
     res = CliRunner().invoke(app, ["benchmark", "--device", "gpu0", "--out", str(tmp_path / "run")])
     assert res.exit_code == 2 and "`device` must be auto | cpu | cuda | cuda:N, got 'gpu0'" in res.output
     assert not (tmp_path / "run").exists()  # nothing written, no flow started
+
+
+def test_train_cli_takes_a_card(tmp_path: Path, tiny_bert: str) -> None:
+    from typer.testing import CliRunner
+
+    card = tmp_path / "sentiment2.yaml"
+    card.write_text(
+        "name: sentiment2\nlabels: [positive, negative]\nheadline_metric: accuracy\n", encoding="utf-8"
+    )
+    path, cols = binary_strings(tmp_path)
+    args = [
+        "train",
+        "--dataset",
+        str(path),
+        *cols,
+        "--card",
+        str(card),
+        "--profile",
+        "smoke",
+        "--no-progress",
+    ]
+    args += ["--out", str(tmp_path / "o"), "--set", f"model={tiny_bert}", "--set", "num_threads=1"]
+    res = CliRunner().invoke(_app(), args)
+    assert res.exit_code == 0, res.output
+    info = json.loads(Path(res.stdout.strip().splitlines()[-1]).read_text())["dataset_info"]
+    assert info["card"] == str(card) and info["label_names"] == ["positive", "negative"]
+    assert info["headline_metric"] == "accuracy"
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_on_cpu(
+    tmp_path: Path, tiny_bert: str, precision: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scalers: list[Any] = []
+    real = torch.amp.GradScaler
+
+    def counting(*a: Any, **k: Any) -> Any:
+        scalers.append(real(*a, **k))
+        return scalers[-1]
+
+    monkeypatch.setattr(torch.amp, "GradScaler", counting)
+    path, _ = binary_strings(tmp_path)
+    kw: dict[str, Any] = {
+        "text_col": "review",
+        "label_col": "sentiment",
+        "model": tiny_bert,
+        "num_threads": 1,
+    }
+    cfg = resolve_config("smoke", dataset=str(path), method="lora", precision=precision, device="cpu", **kw)
+    rec = runner.run_one(cfg, tmp_path / "o", progress=False)
+    assert rec["status"] == "ok" and rec["provenance"]["hardware"]["precision"] == precision
+    assert len(scalers) == (1 if precision == "fp16" else 0)  # a GradScaler only for fp16
+    with pytest.raises(ValueError, match=r"`precision` 'fp16' is not supported with sam_w"):
+        runner.run_one(
+            resolve_config("smoke", dataset=str(path), method="sam_w", precision="fp16", **kw), tmp_path
+        )
