@@ -397,11 +397,7 @@ def _run_plain(df: pd.DataFrame, spec: list[dict[str, Any]], scope: str) -> list
             msg = f"classes missing: {missing}" if missing else f"column {col!r}"
         else:
             ok, msg = False, f"expectation {kind} is not available without great-expectations"
-        n = (
-            len([v for v in values if v is not None])
-            if kind != "expect_column_values_to_not_be_null"
-            else len(values)
-        )
+        n = len(values)  # GE counts every row, nulls included
         out.append(
             CheckResult(
                 name=name if not col else f"{name}({col})",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -224,3 +225,29 @@ def test_cli_validate_exit_codes(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["validate", str(good), "--json", str(tmp_path / "rep.json")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "rep.json").read_text())["success"] is True
+
+
+GE_CASES = ["empty_texts", "whitespace_only_text", "duplicated_rows", "control_chars", "null_text_jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("make", "match"), [pytest.param(m, r, id=i) for i, m, r in BAD_FILES if i in GE_CASES]
+)
+def test_plain_python_suite_matches_great_expectations(
+    tmp_path: Path, make: Callable[[Path], Path], match: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without great-expectations (a bare GPU machine) the same suite gives the same verdicts and messages."""
+    from flatlora.bench import validation
+
+    path = make(tmp_path)
+    ge, _ = validate_dataset(str(path), raise_on_failure=False)
+    monkeypatch.setattr(validation, "ge_available", lambda: False)
+    plain, _ = validate_dataset(str(path), raise_on_failure=False)
+    assert [c.engine for c in plain.checks if c.engine != "flatbench"] == ["python"] * sum(
+        c.engine != "flatbench" for c in plain.checks
+    )
+    key = lambda r: [(c.name, c.scope, c.success, c.unexpected_count, c.element_count) for c in r.checks]  # noqa: E731
+    assert key(plain) == key(ge)
+    assert re.search(match, plain.summary()) and re.search(match, ge.summary())
+    good, _ = validate_dataset(str(_w("good.csv", csv_text(ROWS))(tmp_path)), raise_on_failure=False)
+    assert good.success
