@@ -474,6 +474,23 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
             engine="flatbench",
         )
     )
+    if not names and scope == "all":  # an inferred label set: most rows unique looks like the wrong column
+        many = n_classes > max(20, len(labels) // 2)
+        out.append(
+            CheckResult(
+                name=f"label_column_looks_categorical({lab})",
+                success=not many,
+                scope=scope,
+                unexpected_count=n_classes if many else 0,
+                element_count=len(labels),
+                examples=list(counts.index)[:N_EXAMPLES] if many else [],
+                message=""
+                if not many
+                else f"{n_classes} distinct labels in {len(labels)} rows: is it the label column? "
+                "(--label-col; a card's `labels` fixes the set)",
+                engine="flatbench",
+            )
+        )
     return out
 
 

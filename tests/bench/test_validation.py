@@ -140,6 +140,11 @@ BAD_FILES: list[tuple[str, Callable[[Path], Path], str]] = [
     ),
     ("unsupported_extension", _w("data.xlsx", "whatever"), r"unsupported file type '.xlsx'"),
     ("text_too_long", _w("long.csv", csv_text([*ROWS, ("y" * 6000, "neutral")])), r"text length outside"),
+    (
+        "text_column_as_labels",
+        _w("swapped.csv", "label,text\n" + "".join(f"{t},{lab}\n" for t, lab in good_rows(15))),
+        r"45 distinct labels in 45 rows: is it the label column\?",
+    ),
 ]
 
 
