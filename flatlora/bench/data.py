@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where frames are built: the runner itself works without it
+    import pandas as pd
 
 FPB_LABELS = ["negative", "neutral", "positive"]
 # name -> (file in data_dir/financial_phrasebank, HF config name)
@@ -35,6 +37,9 @@ FPB_EXPECTED: dict[str, dict[str, Any]] = {
     "allagree": {"n": 2264, "counts": (303, 1391, 570), "sha16": "5fb370b3005b9a27"},
 }
 HF_FPB_ID = "takala/financial_phrasebank"
+INT_RE = re.compile(r"[+-]?\d+")
+NUM_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+PAIR_SEP = "\u2063"  # invisible separator: joins (text, text_pair) into one key for duplicate/leakage checks
 MAX_LINE_BYTES = 100_000
 USER_EXTS = {".csv": ",", ".tsv": "\t", ".jsonl": None}
 
@@ -61,17 +66,30 @@ class LabeledData:
     texts: list[str]
     labels: list[Any]  # str normally; raw values are kept so validation can report bad ones
     label_names: list[str]
-    card: str  # dataset card name under datasets/cards/
+    card: str  # dataset card name under datasets/cards/ (or a yaml path)
     split: list[str] | None = None  # user-declared split column, if the file had one
+    text_pairs: list[Any] | None = None  # second text of a sentence pair (--text-pair-col)
+    label_map: dict[str, int] = field(default_factory=dict)  # raw label (as str) -> class id
+    headline_metric: str = "accuracy"
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         df = pd.DataFrame({"text": self.texts, "label": self.labels})
+        if self.text_pairs is not None:
+            df["text_pair"] = self.text_pairs
+            df["pair_key"] = [f"{a}{PAIR_SEP}{b}" for a, b in zip(self.texts, self.text_pairs, strict=True)]
         if self.split is not None:
             df["split"] = self.split
         return df
+
+    def key(self, i: int) -> str:
+        """Row identity for duplicates and leakage: the text, or the (text, text_pair) pair."""
+        t = str(self.texts[i])
+        return t if self.text_pairs is None else f"{t}{PAIR_SEP}{self.text_pairs[i]}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,9 @@ class Splits:
     test: pd.DataFrame
     n_dropped_duplicates: int = 0
     notes: list[str] = field(default_factory=list)
+    label_map: dict[str, int] = field(default_factory=dict)
+    headline_metric: str = "accuracy"
+    text_pair_col: str | None = None
 
     def info(self) -> dict[str, Any]:
         """The `dataset_info` block of a run record."""
@@ -96,13 +117,82 @@ class Splits:
             "name": self.name,
             "source": self.source,
             "checksum": self.checksum,
+            "card": self.card,
             "label_names": list(self.label_names),
+            "label_map": dict(self.label_map or {n: i for i, n in enumerate(self.label_names)}),
+            "headline_metric": self.headline_metric,
+            "sentence_pairs": self.text_pair_col is not None,
             "n_train": len(self.train),
             "n_val": len(self.val),
             "n_test": len(self.test),
             "split_seed": self.split_seed,
             "n_dropped_duplicates": self.n_dropped_duplicates,
         }
+
+
+class Table:
+    """Named columns of equal length: what the runner reads from a split, without pandas.
+
+    `splits_from_rows` builds these when pandas is not installed (e.g. a bare GPU machine).
+    """
+
+    def __init__(self, **columns: Sequence[Any]) -> None:
+        self._cols = {k: list(v) for k, v in columns.items()}
+
+    def __getitem__(self, key: str) -> list[Any]:
+        return self._cols[key]
+
+    def __len__(self) -> int:
+        return len(next(iter(self._cols.values()), []))
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._cols)
+
+
+def splits_from_rows(
+    name: str,
+    parts: dict[str, list[tuple[str, str]]],
+    label_names: Sequence[str],
+    headline_metric: str = "accuracy",
+) -> Splits:
+    """Ready splits from (text, label) rows per split ("train", "val", "test"), no validation.
+
+    For programmatic smoke runs (e.g. the GPU check); frames are pandas when available.
+    """
+    try:
+        import pandas as pd
+
+        def frame(rows: list[tuple[str, str]], start: int) -> Any:
+            return pd.DataFrame(
+                {
+                    "index": range(start, start + len(rows)),
+                    "text": [r[0] for r in rows],
+                    "label": [r[1] for r in rows],
+                }
+            )
+    except ImportError:
+
+        def frame(rows: list[tuple[str, str]], start: int) -> Any:
+            return Table(
+                index=range(start, start + len(rows)), text=[r[0] for r in rows], label=[r[1] for r in rows]
+            )
+
+    n_tr, n_va = len(parts["train"]), len(parts["val"])
+    h = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return Splits(
+        name=name,
+        source="memory",
+        checksum=h,
+        label_names=list(label_names),
+        card="user_default",
+        split_seed=0,
+        train=frame(parts["train"], 0),
+        val=frame(parts["val"], n_tr),
+        test=frame(parts["test"], n_tr + n_va),
+        label_map={n: i for i, n in enumerate(label_names)},
+        headline_metric=headline_metric,
+    )
 
 
 # ---------------------------------------------------------------- data dir
@@ -249,6 +339,8 @@ def check_file_bytes(path: Path) -> bytes:
 
 
 def _read_user_frame(path: Path, raw: bytes) -> pd.DataFrame:
+    import pandas as pd
+
     ext = path.suffix.lower()
     text = raw.decode("utf-8-sig")  # a UTF-8 BOM is harmless; strip it
     if ext == ".jsonl":
@@ -292,19 +384,28 @@ def _delimiter_hint(columns: Sequence[str], ext: str) -> str:
 
 
 def load_user_file(
-    path: str | os.PathLike[str], text_col: str = "text", label_col: str = "label", card: str = "user_default"
+    path: str | os.PathLike[str],
+    text_col: str = "text",
+    label_col: str = "label",
+    card: str = "user_default",
+    text_pair_col: str | None = None,
 ) -> LabeledData:
     """CSV/TSV/JSONL by extension. An optional `split` column (train/val/test) fixes the split."""
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in USER_EXTS:
         raise DataError(
-            f"unsupported file type {ext!r} for {p.name}; use .csv, .tsv or .jsonl", check="format"
+            f"unsupported file type {ext!r} for {p.name}; use .csv, .tsv or .jsonl, "
+            "or a folder written by `datasets.save_to_disk`",
+            check="format",
         )
     raw = check_file_bytes(p)
     df = _read_user_frame(p, raw)
     cols = [str(c) for c in df.columns]
-    for role, col in (("text", text_col), ("label", label_col)):
+    roles = [("text", text_col), ("label", label_col)]
+    if text_pair_col is not None:
+        roles.append(("text pair", text_pair_col))
+    for role, col in roles:
         if col not in cols:
             raise DataError(
                 f"missing required {role} column {col!r} (found columns: {cols}){_delimiter_hint(cols, ext)}",
@@ -314,12 +415,15 @@ def load_user_file(
     kinds = Counter(type(v).__name__ for v in labels if v is not None)
     if len(kinds) > 1:
         raise DataError(
-            f"label column {label_col!r} mixes value types: {dict(kinds)}; use one type (label names)",
+            f"label column {label_col!r} mixes value types: {dict(kinds)}; use one type (names or class ids)",
             check="label_types",
         )
     texts = [t.strip() if isinstance(t, str) else t for t in df[text_col]]
+    pairs = None
+    if text_pair_col is not None:
+        pairs = [t.strip() if isinstance(t, str) else t for t in df[text_pair_col]]
     split = None
-    if "split" in cols and text_col != "split" and label_col != "split":
+    if "split" in cols and "split" not in (text_col, label_col, text_pair_col):
         split = [str(s).strip().lower() for s in df["split"]]
     return LabeledData(
         name=p.stem,
@@ -327,10 +431,158 @@ def load_user_file(
         checksum=hashlib.sha256(raw).hexdigest(),
         texts=texts,
         labels=labels,
-        label_names=[],  # filled from the card by the validator/loader below
+        label_names=[],  # resolved from the card or the data by `load_labeled`
         card=card,
         split=split,
+        text_pairs=pairs,
     )
+
+
+def is_saved_dataset(path: Path) -> bool:
+    """A folder written by HF `datasets` `save_to_disk` (a Dataset or a DatasetDict)."""
+    return path.is_dir() and any(
+        (path / f).is_file() for f in ("dataset_dict.json", "state.json", "dataset_info.json")
+    )
+
+
+HF_SPLIT_NAMES = {"train": "train", "validation": "val", "val": "val", "dev": "val", "test": "test"}
+
+
+def load_hf_dataset(
+    name_or_path: str,
+    text_col: str = "text",
+    label_col: str = "label",
+    card: str = "user_default",
+    text_pair_col: str | None = None,
+) -> LabeledData:
+    """A `save_to_disk` folder, or a hub id `owner/name[:config]` (`hf:` prefix optional; needs network).
+
+    A DatasetDict's train/validation/test splits become the split; a `ClassLabel` label feature
+    fixes the label names and their order (class id = the feature's index).
+    """
+    import importlib
+
+    try:
+        hf = importlib.import_module("datasets")  # HF `datasets`; this repo's datasets/ is data only
+    except ImportError as exc:
+        raise DataError(
+            f"{name_or_path!r} needs the Hugging Face `datasets` package: pip install datasets",
+            check="dataset_name",
+        ) from exc
+    path = Path(name_or_path).expanduser()
+    try:
+        if is_saved_dataset(path):
+            obj = hf.load_from_disk(str(path))
+            source, name = str(path.resolve()), path.name
+        else:
+            hub = name_or_path.removeprefix("hf:")
+            repo, _, config = hub.partition(":")
+            obj = hf.load_dataset(repo, config or None)
+            source, name = f"hf://{hub}", repo.rsplit("/", 1)[-1] + (f"_{config}" if config else "")
+    except Exception as exc:  # offline, unknown id, corrupt folder...
+        raise DataError(
+            f"could not load dataset {name_or_path!r}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+            check="dataset_name",
+        ) from exc
+    parts = dict(obj) if isinstance(obj, dict) or hasattr(obj, "keys") else {"all": obj}
+    unknown = [k for k in parts if k != "all" and k not in HF_SPLIT_NAMES]
+    if unknown:
+        raise DataError(
+            f"dataset {name_or_path!r} has splits {sorted(parts)}; flatbench uses train/validation/test "
+            f"(unknown: {unknown})",
+            check="format",
+        )
+    first = next(iter(parts.values()))
+    cols = list(first.column_names)
+    for role, col in (("text", text_col), ("label", label_col), ("text pair", text_pair_col)):
+        if col is not None and col not in cols:
+            raise DataError(
+                f"missing required {role} column {col!r} (found columns: {cols})", check="required_columns"
+            )
+    feature = first.features.get(label_col)
+    class_names = list(getattr(feature, "names", None) or []) or None
+    texts: list[Any] = []
+    pairs: list[Any] | None = [] if text_pair_col else None
+    labels: list[Any] = []
+    split: list[str] | None = [] if len(parts) > 1 or "all" not in parts else None
+    fingerprints = []
+    for key, ds in parts.items():
+        texts += [t.strip() if isinstance(t, str) else t for t in ds[text_col]]
+        if pairs is not None:
+            pairs += [t.strip() if isinstance(t, str) else t for t in ds[text_pair_col]]
+        raw = list(ds[label_col])
+        labels += [
+            class_names[v] if class_names and isinstance(v, int) and 0 <= v < len(class_names) else v
+            for v in raw
+        ]
+        if split is not None:
+            split += [HF_SPLIT_NAMES[key]] * len(ds)
+        fingerprints.append(f"{key}:{getattr(ds, '_fingerprint', '')}")
+    data = LabeledData(
+        name=name,
+        source=source,
+        checksum=hashlib.sha256("|".join(fingerprints).encode()).hexdigest(),
+        texts=texts,
+        labels=labels,
+        label_names=list(class_names or []),
+        card=card,
+        split=split,
+        text_pairs=pairs,
+    )
+    if class_names:  # the feature fixes names and ids; the map is keyed by the stored id
+        data = LabeledData(**{**data.__dict__, "label_map": {str(i): i for i in range(len(class_names))}})
+    return data
+
+
+def resolve_labels(
+    labels: Sequence[Any], fixed: Sequence[str] | None = None
+) -> tuple[list[str], dict[str, int]]:
+    """(label_names, label_map {raw label as str: class id}) for a label column.
+
+    A card's `labels` fix the names and their order. Otherwise they come from the data: integer
+    class ids ("0"/"1", 0/1, "-1") in numeric order, names in sorted order. Non-integer numbers and
+    a mix of ids and names are errors (they are rarely meant as classes).
+    """
+    if fixed:
+        names = [str(n) for n in fixed]
+        return names, {n: i for i, n in enumerate(names)}
+    keys = sorted({str(v).strip() for v in labels if v is not None and str(v).strip()})
+    ints = [k for k in keys if INT_RE.fullmatch(k)]
+    if ints and len(ints) == len(keys):
+        names = sorted(keys, key=lambda k: (int(k), k))
+    elif any(NUM_RE.fullmatch(k) for k in keys):
+        nums = [k for k in keys if NUM_RE.fullmatch(k)]
+        if len(nums) == len(keys):
+            raise DataError(
+                f"label column holds non-integer numbers (e.g. {nums[:3]}): a class label must be a name "
+                "or an integer class id",
+                check="label_types",
+                rows=[],
+            )
+        raise DataError(
+            f"label column mixes numbers {nums[:3]} and names {[k for k in keys if k not in nums][:3]}; "
+            "use one kind (names, or integer class ids)",
+            check="label_types",
+        )
+    else:
+        names = keys
+    return names, {n: i for i, n in enumerate(names)}
+
+
+def headline_metric_for(card: dict[str, Any], label_names: Sequence[str]) -> str:
+    """The card's `headline_metric`; without one, MCC for two classes (robust to imbalance), else accuracy."""
+    metric = card.get("headline_metric")
+    if metric:
+        if metric not in HEADLINE_METRICS:
+            raise DataError(
+                f"card {card.get('name')!r}: `headline_metric` must be one of {HEADLINE_METRICS}, got {metric!r}",
+                check="card",
+            )
+        return str(metric)
+    return "mcc" if len(label_names) == 2 else "accuracy"
+
+
+HEADLINE_METRICS = ("accuracy", "weighted_f1", "macro_f1", "mcc")
 
 
 def load_labeled(
@@ -339,23 +591,77 @@ def load_labeled(
     text_col: str = "text",
     label_col: str = "label",
     label_names: Sequence[str] | None = None,
+    card: str | None = None,
+    text_pair_col: str | None = None,
 ) -> LabeledData:
-    """`fpb_50agree` .. `fpb_allagree` (or `financial_phrasebank:50agree`), else a CSV/TSV/JSONL path."""
+    """`fpb_50agree` .. `fpb_allagree` (or `financial_phrasebank:50agree`), a CSV/TSV/JSONL path,
+    a `datasets.save_to_disk` folder, or a hub id `owner/name[:config]`.
+
+    Labels are resolved here: from `label_names`, else the card's `labels`, else the data (see
+    `resolve_labels`); `label_map` records raw value -> class id.
+    """
+    from flatlora.bench.validation import load_card
+
     key = name_or_path.strip()
     low = key.lower()
     for prefix in ("fpb_", "financial_phrasebank:", "financial_phrasebank_"):
         if low.startswith(prefix) and low.removeprefix(prefix) in FPB_CONFIGS:
-            return load_fpb(low.removeprefix(prefix), data_dir)
-    if Path(key).suffix.lower() in USER_EXTS or Path(key).exists():
-        data = load_user_file(key, text_col=text_col, label_col=label_col)
-        from flatlora.bench.validation import load_card
-
-        names = list(label_names) if label_names else list(load_card(data.card)["labels"])
-        return LabeledData(**{**data.__dict__, "label_names": names})
-    raise DataError(
-        f"unknown dataset {name_or_path!r}: use fpb_50agree|fpb_66agree|fpb_75agree|fpb_allagree "
-        "or a path to a .csv/.tsv/.jsonl file",
-        check="dataset_name",
+            if text_pair_col is not None:
+                raise DataError(
+                    "Financial PhraseBank has no sentence pairs: drop --text-pair-col", check="card"
+                )
+            data = load_fpb(low.removeprefix(prefix), data_dir)
+            c = load_card(card or data.card)
+            names = list(label_names or c.get("labels") or data.label_names)
+            return LabeledData(
+                **{
+                    **data.__dict__,
+                    "card": card or data.card,
+                    "label_names": names,
+                    "label_map": {n: i for i, n in enumerate(names)},
+                    "headline_metric": headline_metric_for(c, names),
+                }
+            )
+    path = Path(key).expanduser()
+    if low.startswith("fpb_"):
+        raise DataError(
+            f"unknown dataset {name_or_path!r}: use fpb_50agree|fpb_66agree|fpb_75agree|fpb_allagree",
+            check="dataset_name",
+        )
+    card_name = card or "user_default"
+    if path.suffix.lower() in USER_EXTS or path.is_file():
+        data = load_user_file(
+            key, text_col=text_col, label_col=label_col, card=card_name, text_pair_col=text_pair_col
+        )
+    elif (
+        is_saved_dataset(path)
+        or low.startswith("hf:")
+        or ("/" in key and not path.exists() and not key.startswith((".", "/", "~")))
+    ):
+        data = load_hf_dataset(
+            key, text_col=text_col, label_col=label_col, card=card_name, text_pair_col=text_pair_col
+        )
+    else:
+        raise DataError(
+            f"unknown dataset {name_or_path!r}: use fpb_50agree|fpb_66agree|fpb_75agree|fpb_allagree, "
+            "a path to a .csv/.tsv/.jsonl file or a `save_to_disk` folder, or a hub id owner/name[:config]",
+            check="dataset_name",
+        )
+    c = load_card(card_name)
+    fixed = list(label_names or c.get("labels") or data.label_names)
+    names, lmap = resolve_labels(data.labels, fixed or None)
+    if data.label_map:  # a ClassLabel feature: keep its id-keyed map
+        lmap = data.label_map
+    elif not fixed:
+        labels = [None if v is None else str(v).strip() for v in data.labels]
+        data = LabeledData(**{**data.__dict__, "labels": labels})
+    return LabeledData(
+        **{
+            **data.__dict__,
+            "label_names": names,
+            "label_map": lmap,
+            "headline_metric": headline_metric_for(c, names),
+        }
     )
 
 
@@ -365,13 +671,13 @@ def load_labeled(
 def dedupe(data: LabeledData) -> tuple[list[int], list[str]]:
     """Keep the first row of each exact text; drop texts that occur with conflicting labels."""
     by_text: dict[str, set[Any]] = {}
-    for t, lab in zip(data.texts, data.labels, strict=True):
-        by_text.setdefault(str(t), set()).add(lab)
+    for i, lab in enumerate(data.labels):
+        by_text.setdefault(data.key(i), set()).add(lab)
     seen: set[str] = set()
     keep: list[int] = []
     notes: list[str] = []
-    for i, t in enumerate(data.texts):
-        ts = str(t)
+    for i in range(len(data)):
+        ts = data.key(i)
         if len(by_text[ts]) > 1:
             continue
         if ts in seen:
@@ -392,6 +698,7 @@ def make_splits(
     drop_duplicates: bool = True,
 ) -> Splits:
     """Seeded stratified train/val/test split. `split_seed` is independent of training seeds."""
+    import pandas as pd
     from sklearn.model_selection import train_test_split
 
     if not 0 < val_frac < 1 or not 0 < test_frac < 1 or val_frac + test_frac >= 1:
@@ -401,9 +708,19 @@ def make_splits(
     if drop_duplicates and data.split is None:  # with a declared split, overlap must stay visible
         idx, notes = dedupe(data)
     n_dropped = len(data) - len(idx)
-    frame = pd.DataFrame(
-        {"index": idx, "text": [data.texts[i] for i in idx], "label": [data.labels[i] for i in idx]}
-    )
+    cols: dict[str, Any] = {
+        "index": idx,
+        "text": [data.texts[i] for i in idx],
+        "label": [data.labels[i] for i in idx],
+    }
+    if data.text_pairs is not None:
+        cols["text_pair"] = [data.text_pairs[i] for i in idx]
+    frame = pd.DataFrame(cols)
+    extra: dict[str, Any] = {
+        "label_map": dict(data.label_map),
+        "headline_metric": data.headline_metric,
+        "text_pair_col": "text_pair" if data.text_pairs is not None else None,
+    }
     if data.split is not None:  # user-declared split wins; validation checks it for leakage
         sp = pd.Series([data.split[i] for i in idx])
         sp = sp.replace({"validation": "val", "dev": "val"})
@@ -420,6 +737,7 @@ def make_splits(
             parts["test"],
             n_dropped,
             [*notes, "split column used"],
+            **extra,
         )
     strat = frame["label"].astype(str)
     rest, test = train_test_split(frame, test_size=test_frac, random_state=split_seed, stratify=strat)
@@ -439,6 +757,7 @@ def make_splits(
         test=test.sort_values("index").reset_index(drop=True),
         n_dropped_duplicates=n_dropped,
         notes=notes,
+        **extra,
     )
 
 

@@ -11,6 +11,7 @@ import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,12 +41,95 @@ def load_classifier(model: str, num_labels: int, label_names: list[str] | None =
     hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here
     path = resolve_model_path(model)
     tok = AutoTokenizer.from_pretrained(path)
-    kw: dict[str, Any] = {"num_labels": num_labels}
+    # a checkpoint with a head of another size (e.g. a 3-class sentiment model on a binary task) gets a new head
+    kw: dict[str, Any] = {"num_labels": num_labels, "ignore_mismatched_sizes": True}
     if label_names:
         kw["id2label"] = dict(enumerate(label_names))
         kw["label2id"] = {n: i for i, n in enumerate(label_names)}
     mdl = AutoModelForSequenceClassification.from_pretrained(path, **kw)
     return mdl, tok
+
+
+def _peft_lora_defaults() -> dict[str, list[str]]:
+    """PEFT's per-architecture LoRA targets (model_type -> module names); the name moved across versions."""
+    for mod, attr in (
+        ("peft.utils.constants", "TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING"),
+        ("peft.utils.other", "TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING"),
+        ("peft.utils", "TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING"),
+    ):
+        try:
+            mapping = getattr(importlib.import_module(mod), attr)
+        except (ImportError, AttributeError):
+            continue
+        return {str(k): list(v) for k, v in mapping.items()}
+    return {}
+
+
+def _matches(name: str, target: str) -> bool:
+    """PEFT's rule for a list entry: the module's full name, or its dotted suffix."""
+    return name == target or name.endswith("." + target)
+
+
+def _block_linears(model: Any) -> tuple[list[str], list[str]]:
+    """(Linear layers inside the encoder blocks, every other Linear), by full module name.
+
+    A block is an element of an nn.ModuleList (`layer.0`, `layers.3`, ...); the classifier
+    head, pooler and embeddings projections sit outside any ModuleList.
+    """
+    import torch
+
+    lists = {n for n, m in model.named_modules() if isinstance(m, torch.nn.ModuleList)}
+    inside: list[str] = []
+    outside: list[str] = []
+    for name, m in model.named_modules():
+        if not isinstance(m, torch.nn.Linear):
+            continue
+        parts = name.split(".")
+        in_block = any(".".join(parts[:i]) in lists and parts[i].isdigit() for i in range(1, len(parts)))
+        (inside if in_block else outside).append(name)
+    return inside, outside
+
+
+def resolve_target_modules(model: Any, requested: Sequence[str] | None) -> tuple[list[str], str]:
+    """LoRA target modules and where they came from: `config` | `peft_default` | `encoder_linears`.
+
+    Unless set, PEFT's own default for the architecture (`model.config.model_type`) is used when it
+    names modules this model has; otherwise every nn.Linear inside the encoder blocks, named by the
+    shortest dotted suffix that no Linear outside the blocks (classifier head, pooler) shares.
+    """
+    names = [n for n, _ in model.named_modules()]
+    if requested:
+        wanted = list(requested)
+        missing = [t for t in wanted if not any(_matches(n, t) for n in names)]
+        if missing:
+            raise ValueError(
+                f"`target_modules` {missing} match no module of this model; unset it to choose per "
+                "architecture, or pick from its Linear layers, e.g. "
+                f"{sorted({n.rsplit('.', 1)[-1] for n in _block_linears(model)[0]})[:8]}"
+            )
+        return wanted, "config"
+    model_type = str(getattr(getattr(model, "config", None), "model_type", "") or "")
+    peft_default = _peft_lora_defaults().get(model_type)
+    inside, outside = _block_linears(model)
+    if peft_default and all(any(_matches(n, t) for n in inside) for t in peft_default):
+        return list(peft_default), "peft_default"
+    if not inside:
+        raise ValueError(
+            f"cannot choose LoRA target modules for model type {model_type!r}: no nn.Linear inside a "
+            "ModuleList of blocks; set `target_modules` (--set target_modules=a,b)"
+        )
+    chosen: list[str] = []
+    for full in inside:
+        parts = full.split(".")
+        for k in range(1, len(parts) + 1):
+            suffix = ".".join(parts[-k:])
+            if not any(_matches(o, suffix) for o in outside) and not any(p.isdigit() for p in parts[-k:]):
+                break
+        else:
+            suffix = full
+        if suffix not in chosen:
+            chosen.append(suffix)
+    return chosen, "encoder_linears"
 
 
 def cache_dir() -> Path:

@@ -1,13 +1,16 @@
 """One fine-tuning run = (dataset, method, seed, config) -> one self-contained JSON record.
 
 The training loop is deliberately one readable function (nanoGPT style). Everything that
-changes the numbers lives in the RunConfig and is hashed into the record id. On CPU the
-same config gives bit-identical metrics: global seed before model init, an explicit
-generator for the data order, deterministic kernels, and no worker processes.
+changes the numbers lives in the RunConfig and is hashed into the record id. On one machine
+the same config gives bit-identical metrics: global seed before model init, an explicit
+generator for the data order, deterministic kernels, and no worker processes. The device is
+resolved where the run executes (`auto`: CUDA when present); `precision` bf16/fp16 trains
+under autocast (fp16 with a GradScaler). This module needs neither Prefect nor great-expectations.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import resource
@@ -15,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +30,9 @@ from flatlora.bench.records import (
     RECORD_KEYS,
     SCHEMA_VERSION,
     atomic_write_json,
+    device_label,
     git_sha,
+    hardware_info,
     now_iso,
     record_path,
     run_id,
@@ -57,7 +63,11 @@ def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int = 0, ki
 
 
 def classification_metrics(gold: list[int], pred: list[int], label_names: list[str]) -> dict[str, Any]:
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+    """Accuracy, weighted/macro F1, Matthews correlation, per-class F1 and the confusion matrix."""
+    try:
+        from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, matthews_corrcoef
+    except ImportError:  # a bare machine (e.g. a GPU box with torch only): the same formulas in numpy
+        return _metrics_numpy(gold, pred, label_names)
 
     labels = list(range(len(label_names)))
     per_class = f1_score(gold, pred, labels=labels, average=None, zero_division=0)
@@ -65,26 +75,62 @@ def classification_metrics(gold: list[int], pred: list[int], label_names: list[s
         "accuracy": float(accuracy_score(gold, pred)),
         "weighted_f1": float(f1_score(gold, pred, labels=labels, average="weighted", zero_division=0)),
         "macro_f1": float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0)),
+        "mcc": float(matthews_corrcoef(gold, pred)),
         "per_class_f1": {n: float(v) for n, v in zip(label_names, per_class, strict=True)},
         "confusion_matrix": confusion_matrix(gold, pred, labels=labels).tolist(),
     }
 
 
-class PeakRSS:
-    """Samples this process's RSS in a thread: an honest per-run CPU peak (ru_maxrss never resets)."""
+def _metrics_numpy(gold: list[int], pred: list[int], label_names: list[str]) -> dict[str, Any]:
+    """sklearn's definitions (zero_division=0; multiclass MCC of Gorodkin 2004) without sklearn."""
+    import numpy as np
 
-    def __init__(self, interval_s: float = 0.05) -> None:
+    k = len(label_names)
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (np.asarray(gold, dtype=np.int64), np.asarray(pred, dtype=np.int64)), 1)
+    tp = np.diag(cm).astype(float)
+    support, predicted = cm.sum(1).astype(float), cm.sum(0).astype(float)
+    denom = support + predicted
+    f1 = np.divide(2 * tp, denom, out=np.zeros(k), where=denom > 0)
+    n = float(cm.sum())
+    c, s = float(tp.sum()), n
+    cov = c * s - float(support @ predicted)
+    var = (s * s - float(predicted @ predicted)) * (s * s - float(support @ support))
+    return {
+        "accuracy": c / n if n else 0.0,
+        "weighted_f1": float(np.average(f1, weights=support)) if support.sum() else 0.0,
+        "macro_f1": float(f1.mean()) if k else 0.0,
+        "mcc": cov / math.sqrt(var) if var > 0 else 0.0,
+        "per_class_f1": {name: float(v) for name, v in zip(label_names, f1, strict=True)},
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def _rss_mb() -> float:
+    try:
         import psutil
 
-        self._proc = psutil.Process()
-        self.start_mb = self._proc.memory_info().rss / 2**20
+        return float(psutil.Process().memory_info().rss) / 2**20
+    except ImportError:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class PeakRSS:
+    """Samples this process's RSS in a thread: an honest per-run CPU peak (ru_maxrss never resets).
+
+    `above_start_mb` is the run's own cost: the peak above the RSS sampled when sampling started.
+    """
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        self.start_mb = _rss_mb()
         self.peak_mb = self.start_mb
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, args=(interval_s,), daemon=True)
 
     def _loop(self, interval_s: float) -> None:
         while not self._stop.wait(interval_s):
-            self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
+            self.peak_mb = max(self.peak_mb, _rss_mb())
 
     def __enter__(self) -> PeakRSS:
         self._thread.start()
@@ -93,16 +139,90 @@ class PeakRSS:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
+        self.peak_mb = max(self.peak_mb, _rss_mb())
+
+    @property
+    def above_start_mb(self) -> float:
+        return max(0.0, self.peak_mb - self.start_mb)
+
+
+# ---------------------------------------------------------------- device and precision
+
+
+def resolve_device(requested: str) -> torch.device:
+    """`auto` -> CUDA when this process sees a GPU, else CPU; `cuda`/`cuda:N` must exist here."""
+    if requested == "auto":
+        return (
+            torch.device("cuda", torch.cuda.current_device())
+            if torch.cuda.is_available()
+            else torch.device("cpu")
+        )
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"`device` {requested!r}: CUDA is not available in this process (torch {torch.__version__}, "
+                f"built for CUDA {torch.version.cuda}); use --device cpu or auto"
+            )
+        idx = int(requested.split(":", 1)[1]) if ":" in requested else torch.cuda.current_device()
+        if idx >= torch.cuda.device_count():
+            raise ValueError(
+                f"`device` {requested!r}: only {torch.cuda.device_count()} CUDA device(s) visible "
+                "(CUDA_VISIBLE_DEVICES renumbers them from 0)"
+            )
+        return torch.device("cuda", idx)
+    return torch.device("cpu")
+
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device: torch.device, precision: str) -> AbstractContextManager[Any]:
+    """Autocast for bf16/fp16; fp32 runs exactly the plain code path."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=AMP_DTYPES[precision])
+
+
+def to_device(b: Batch, device: torch.device) -> Batch:
+    if device.type == "cpu":
+        return b
+    return {k: v.to(device, non_blocking=True) for k, v in b.items()}
+
+
+def _bar(total: int, desc: str, progress: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total, desc=desc, disable=not progress, leave=False, file=sys.stderr, dynamic_ncols=True
+    )
 
 
 # ---------------------------------------------------------------- data -> batches
 
 
-def encode(tok: Any, texts: list[str], max_len: int) -> list[list[int]]:
-    """Tokenize once, no padding: batches are padded dynamically to their longest row."""
-    ids: list[list[int]] = tok(texts, truncation=True, max_length=max_len)["input_ids"]
-    return ids
+class PairIds(list[int]):
+    """Token ids of a sentence pair, carrying the tokenizer's segment ids (`token_type_ids`)."""
+
+    token_type_ids: list[int] | None = None
+
+
+def encode(tok: Any, texts: list[str], max_len: int, pairs: list[str] | None = None) -> list[list[int]]:
+    """Tokenize once, no padding: batches are padded dynamically to their longest row.
+
+    Sentence pairs go through the tokenizer as pairs: its separator and, when the model uses
+    them, segment ids (truncation takes from the longer text first).
+    """
+    if pairs is None:
+        ids: list[list[int]] = tok(texts, truncation=True, max_length=max_len)["input_ids"]
+        return ids
+    enc = tok(texts, pairs, truncation=True, max_length=max_len)
+    types = enc.get("token_type_ids")
+    rows: list[list[int]] = []
+    for i, row in enumerate(enc["input_ids"]):
+        r = PairIds(row)
+        r.token_type_ids = list(types[i]) if types is not None else None
+        rows.append(r)
+    return rows
 
 
 def collate(ids: list[list[int]], labels: list[int], pad_id: int) -> Batch:
@@ -112,7 +232,13 @@ def collate(ids: list[list[int]], labels: list[int], pad_id: int) -> Batch:
     for i, row in enumerate(ids):
         input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         mask[i, : len(row)] = 1
-    return {"input_ids": input_ids, "attention_mask": mask, "labels": torch.tensor(labels, dtype=torch.long)}
+    out = {"input_ids": input_ids, "attention_mask": mask, "labels": torch.tensor(labels, dtype=torch.long)}
+    if getattr(ids[0], "token_type_ids", None) is not None:  # sentence pairs: segment 0 | 1, padding 0
+        types = torch.zeros((len(ids), t), dtype=torch.long)  # (b, t)
+        for i, row in enumerate(ids):
+            types[i, : len(row)] = torch.tensor(row.token_type_ids, dtype=torch.long)  # type: ignore[attr-defined]
+        out["token_type_ids"] = types
+    return out
 
 
 def iter_batches(
@@ -138,8 +264,14 @@ class EvalSet:
             for idx in (self.order[s : s + batch_size] for s in range(0, len(ids), batch_size))
         ]
 
-    def evaluate(self, model: Any) -> tuple[float, list[int]]:
-        loss, sorted_preds = evaluate(model, self.batches)
+    def evaluate(
+        self,
+        model: Any,
+        device: torch.device | None = None,
+        precision: str = "fp32",
+        desc: str | None = None,
+    ) -> tuple[float, list[int]]:
+        loss, sorted_preds = evaluate(model, self.batches, device, precision, desc)
         preds = [0] * len(sorted_preds)
         for pos, i in enumerate(self.order):
             preds[i] = sorted_preds[pos]
@@ -147,15 +279,26 @@ class EvalSet:
 
 
 @torch.no_grad()
-def evaluate(model: Any, batches: list[Batch]) -> tuple[float, list[int]]:
-    """Mean loss (per example) and argmax predictions."""
+def evaluate(
+    model: Any,
+    batches: list[Batch],
+    device: torch.device | None = None,
+    precision: str = "fp32",
+    desc: str | None = None,
+) -> tuple[float, list[int]]:
+    """Mean loss (per example) and argmax predictions; a progress bar when `desc` is given."""
     model.eval()
+    device = device or torch.device("cpu")
     total, n, preds = 0.0, 0, []
+    bar = _bar(len(batches), desc or "", desc is not None)
     for b in batches:
-        out = model(**b)
+        with autocast(device, precision):
+            out = model(**to_device(b, device))
         total += float(out.loss) * len(b["labels"])
         n += len(b["labels"])
         preds += out.logits.argmax(-1).tolist()  # (b,)
+        bar.update(1)
+    bar.close()
     return total / max(n, 1), preds
 
 
@@ -163,11 +306,23 @@ def evaluate(model: Any, batches: list[Batch]) -> tuple[float, list[int]]:
 
 
 def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
-    """Seeded init (classifier head is random), then LoRA unless `full`."""
-    from flatlora.bench.models import load_classifier
+    """Seeded init (classifier head is random), then LoRA unless `full`.
+
+    The LoRA targets are resolved per architecture unless `target_modules` is set
+    (`models.resolve_target_modules`); the model carries them as `flatbench_target_modules`.
+    """
+    from flatlora.bench.models import load_classifier, resolve_target_modules
 
     torch.manual_seed(cfg.seed)
     model, tok = load_classifier(cfg.model, len(label_names), label_names)
+    targets, source = resolve_target_modules(model, cfg.target_modules)
+    info = {
+        "model": cfg.model,
+        "model_type": str(getattr(model.config, "model_type", "")),
+        "architecture": type(model).__name__,
+        "target_modules": targets,
+        "target_modules_source": source,
+    }
     if cfg.method != "full":
         from peft import LoraConfig, TaskType, get_peft_model
 
@@ -176,9 +331,10 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
             r=cfg.lora_r,
             lora_alpha=cfg.lora_alpha,
             lora_dropout=cfg.lora_dropout,
-            target_modules=list(cfg.target_modules),
+            target_modules=list(targets),
         )
         model = get_peft_model(model, lcfg)
+    model.flatbench_model_info = info
     return model, tok
 
 
@@ -208,6 +364,8 @@ def prepare_splits(cfg: RunConfig, data_dir: str | os.PathLike[str] | None = Non
         text_col=cfg.text_col,
         label_col=cfg.label_col,
         split_seed=cfg.split_seed,
+        card=cfg.card,
+        text_pair_col=cfg.text_pair_col,
     )
     assert splits is not None
     return replace(
@@ -226,6 +384,15 @@ def run_one(
     splits: Splits | None = None,
 ) -> dict[str, Any]:
     """Train, select the best validation epoch, test, probe flatness, write the record atomically."""
+    device = resolve_device(cfg.device)  # here, on the machine that runs it (a worker), not at submission
+    if cfg.precision == "fp16" and cfg.method in ("sam_ab", "sam_w"):
+        raise ValueError(
+            f"`precision` 'fp16' is not supported with {cfg.method} (its two passes share one "
+            "loss scale); use bf16 or fp32"
+        )
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+        torch.cuda.set_device(device)
     torch.set_num_threads(cfg.threads())
     started = now_iso()
     t0 = time.perf_counter()
@@ -244,6 +411,7 @@ def run_one(
         config=cfg.to_dict(),
         config_hash=cfg.config_hash(),
         dataset_info=splits.info(),
+        model_info=None,
         train_loss=[],
         val_history=[],
     )
@@ -255,23 +423,30 @@ def run_one(
             torch.is_deterministic_algorithms_warn_only_enabled(),
         )
         try:
-            torch.use_deterministic_algorithms(True, warn_only=True)  # bit-identical reruns on CPU
+            torch.use_deterministic_algorithms(True, warn_only=True)  # bit-identical reruns
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
             with PeakRSS() as mem:
-                _train(cfg, splits, record, progress)
+                _train(cfg, splits, record, progress, device)
         finally:
             torch.use_deterministic_algorithms(det[0], warn_only=det[1])
-        record["cost"]["peak_mem_mb"] = round(mem.peak_mb, 1)
-        record["cost"]["rss_start_mb"] = round(mem.start_mb, 1)
-        record["cost"]["maxrss_process_mb"] = round(
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-        )
+        cost = record["cost"]
+        if device.type == "cuda":
+            cost["peak_mem_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+            cost["peak_mem_kind"] = "cuda_max_allocated"
+        else:
+            cost["peak_mem_mb"] = round(mem.above_start_mb, 1)
+            cost["peak_mem_kind"] = "cpu_rss_above_baseline"
+        cost["rss_start_mb"] = round(mem.start_mb, 1)
+        cost["rss_peak_mb"] = round(mem.peak_mb, 1)
+        cost["maxrss_process_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     except RunFailed as exc:
         _mark_failed(record, str(exc))
     except Exception as exc:  # a bug or an OOM: still leave a record, then surface the error
         _mark_failed(record, f"{type(exc).__name__}: {exc}")
-        _finish(record, cfg, started, t0, path, progress)
+        _finish(record, cfg, started, t0, path, progress, device)
         raise
-    _finish(record, cfg, started, t0, path, progress)
+    _finish(record, cfg, started, t0, path, progress, device)
     return record
 
 
@@ -282,7 +457,13 @@ def _mark_failed(record: dict[str, Any], reason: str) -> None:
 
 
 def _finish(
-    record: dict[str, Any], cfg: RunConfig, started: str, t0: float, path: Path, progress: bool
+    record: dict[str, Any],
+    cfg: RunConfig,
+    started: str,
+    t0: float,
+    path: Path,
+    progress: bool,
+    device: torch.device,
 ) -> None:
     cost = record.get("cost") or {}
     cost["wall_time_s"] = round(time.perf_counter() - t0, 2)
@@ -290,7 +471,8 @@ def _finish(
     record["provenance"] = {
         "git_sha": git_sha(),
         "versions": versions(),
-        "device": f"cpu ({torch.get_num_threads()} threads)",
+        "device": device_label(device),
+        "hardware": hardware_info(device, cfg.precision),
         "started_at": started,
         "finished_at": now_iso(),
     }
@@ -300,21 +482,26 @@ def _finish(
             t = record["test"]
             msg = (
                 f"{record['run_id']}: ok  test acc {t['accuracy']:.4f}  wF1 {t['weighted_f1']:.4f}  "
-                f"best epoch {record['best_epoch']}  {cost['wall_time_s']:.1f}s  -> {path}"
+                f"MCC {t['mcc']:.4f}  best epoch {record['best_epoch']}  {cost['wall_time_s']:.1f}s  -> {path}"
             )
         else:
             msg = f"{record['run_id']}: FAILED ({record['failure_reason']})  -> {path}"
         print(msg, file=sys.stderr)
 
 
-def _train(cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: bool) -> None:
-    from tqdm.auto import tqdm
-
+def _train(
+    cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: bool, device: torch.device
+) -> None:
     t_start = time.perf_counter()
     names = list(splits.label_names)
     lab2id = {n: i for i, n in enumerate(names)}
     model, tok = build_model(cfg, names)
+    record["model_info"] = dict(getattr(model, "flatbench_model_info", {}))
+    targets = tuple(record["model_info"].get("target_modules") or cfg.target_modules or ())
+    model.to(device)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+    amp = cfg.precision
+    scaler = torch.amp.GradScaler(device.type) if amp == "fp16" else None
     n_total = sum(p.numel() for p in model.parameters())
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     record["cost"].update(trainable_params=n_train, total_params=n_total)
@@ -322,7 +509,8 @@ def _train(cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: boo
     phase["load_model"] = round(time.perf_counter() - t_start, 2)
 
     def enc(df: Any) -> tuple[list[list[int]], list[int]]:
-        return encode(tok, [str(t) for t in df["text"]], cfg.max_len), [
+        pairs = [str(t) for t in df["text_pair"]] if "text_pair" in df.columns else None
+        return encode(tok, [str(t) for t in df["text"]], cfg.max_len, pairs), [
             lab2id[str(lab)] for lab in df["label"]
         ]
 
@@ -333,7 +521,10 @@ def _train(cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: boo
     test_set = EvalSet(te_ids, te_y, cfg.eval_batch_size, pad_id)
     # flatness probe: the first rows of val (split order, so not biased to short texts), length-sorted
     n_flat = cfg.flatness_batches * cfg.eval_batch_size
-    flat_batches = EvalSet(va_ids[:n_flat], va_y[:n_flat], cfg.eval_batch_size, pad_id).batches
+    flat_batches = [
+        to_device(b, device)
+        for b in EvalSet(va_ids[:n_flat], va_y[:n_flat], cfg.eval_batch_size, pad_id).batches
+    ]
 
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -361,14 +552,7 @@ def _train(cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: boo
     first_loss: float | None = None
     best_key, best_state, best_epoch = (-1.0, 0.0), None, 0
     step = 0
-    bar = tqdm(
-        total=total_steps,
-        desc=f"{cfg.method} s{cfg.seed}",
-        disable=not progress,
-        leave=False,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
+    bar = _bar(total_steps, f"{cfg.method} s{cfg.seed}", progress)
     t_eval = 0.0
     t_loop = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
@@ -383,10 +567,11 @@ def _train(cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: boo
             opt.zero_grad(set_to_none=True)
             # 2. forward/backward, method-specific
             if sam is not None:
-                b = group[0]
+                b = to_device(group[0], device)
 
                 def closure(b: Batch = b) -> torch.Tensor:
-                    loss = model(**b).loss
+                    with autocast(device, amp):
+                        loss = model(**b).loss
                     loss.backward()
                     return loss
 
@@ -394,13 +579,12 @@ def _train(cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: boo
             else:
                 loss_val = 0.0
                 for b in group:
-                    if fl is not None:
-                        with fl.perturb(step, total_steps):  # noise on merged W' only inside this block
+                    b = to_device(b, device)
+                    with fl.perturb(step, total_steps) if fl is not None else contextlib.nullcontext():
+                        # noise on merged W' only inside this block (Flat-LoRA)
+                        with autocast(device, amp):
                             loss = model(**b).loss / len(group)
-                            loss.backward()
-                    else:
-                        loss = model(**b).loss / len(group)
-                        loss.backward()
+                        (scaler.scale(loss) if scaler is not None else loss).backward()
                     loss_val += float(loss.detach())
             # 3. guard: a non-finite or exploding loss fails the run, it never becomes a number
             if not math.isfinite(loss_val):
@@ -413,9 +597,15 @@ def _train(cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: boo
                 )
             # 4. optimizer step (SAM already stepped)
             if sam is None:
+                if scaler is not None:
+                    scaler.unscale_(opt)  # clip the true gradients
                 if cfg.max_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-                opt.step()
+                if scaler is not None:
+                    scaler.step(opt)  # skipped when the scaled gradients overflowed
+                    scaler.update()
+                else:
+                    opt.step()
             step += 1
             record["train_loss"].append(
                 {"step": step, "epoch": round(step / steps_per_epoch, 4), "loss": loss_val, "lr": lr}
@@ -424,7 +614,9 @@ def _train(cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: boo
             bar.set_postfix(loss=f"{loss_val:.3f}", ep=epoch)
         # 5. validation; keep the best epoch's weights in memory
         te = time.perf_counter()
-        vloss, vpred = val_set.evaluate(model)
+        vloss, vpred = val_set.evaluate(
+            model, device, amp, desc=f"validate epoch {epoch}" if progress else None
+        )
         t_eval += time.perf_counter() - te
         if not math.isfinite(vloss):
             raise RunFailed(f"non-finite validation loss ({vloss}) after epoch {epoch}")
@@ -436,6 +628,7 @@ def _train(cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: boo
                 "accuracy": m["accuracy"],
                 "weighted_f1": m["weighted_f1"],
                 "macro_f1": m["macro_f1"],
+                "mcc": m["mcc"],
             }
         )
         key = (m["accuracy"], -vloss)  # best accuracy; ties go to the lower validation loss
@@ -451,7 +644,7 @@ def _train(cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: boo
     if best_state is not None and best_epoch != cfg.epochs:
         _load_trainable(model, best_state)
     record["best_epoch"] = best_epoch
-    tloss, tpred = test_set.evaluate(model)
+    tloss, tpred = test_set.evaluate(model, device, amp, desc="test" if progress else None)
     if not math.isfinite(tloss):
         raise RunFailed(f"non-finite test loss ({tloss})")
     test = classification_metrics(te_y, tpred, names)
@@ -461,28 +654,53 @@ def _train(cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: boo
         {"index": int(i), "text": str(t), "gold": names[g], "pred": names[p]}
         for i, t, g, p in zip(splits.test["index"], splits.test["text"], te_y, tpred, strict=True)
     ]
+    if "text_pair" in splits.test.columns:
+        for row, t2 in zip(record["predictions"], splits.test["text_pair"], strict=True):
+            row["text_pair"] = str(t2)
     phase["test_eval"] = round(time.perf_counter() - te, 2)
     # 7. flatness probe on a few validation batches (same best-epoch weights)
     tf = time.perf_counter()
-    record["flatness"] = flatness_probe(model, flat_batches, cfg)
+    record["flatness"] = flatness_probe(model, flat_batches, cfg, targets, device, progress)
     phase["flatness"] = round(time.perf_counter() - tf, 2)
 
 
-def flatness_probe(model: Any, batches: list[Batch], cfg: RunConfig) -> dict[str, Any] | None:
+def flatness_probe(
+    model: Any,
+    batches: list[Batch],
+    cfg: RunConfig,
+    targets: tuple[str, ...] | None = None,
+    device: torch.device | None = None,
+    progress: bool = False,
+) -> dict[str, Any] | None:
     """Loss increase under filter-wise weight noise at each sigma (k draws), on the LoRA target layers.
 
     LoRA methods use the core probe (merged W' of the LoRA-wrapped layers). `full` has no LoRA
-    layers, so the same noise is put on the same modules (`target_modules`) by `_dense_flatness`.
+    layers, so the same noise is put on the same modules (the resolved `targets`) by `_dense_flatness`.
+    A progress bar counts the probe's forward passes.
     """
     model.eval()
-    if cfg.method == "full":
-        res = _dense_flatness(model, batches, cfg)
-        scope = "target_modules (dense)"
-    else:
-        from flatlora import flatness
+    device = device or torch.device("cpu")
+    bar = _bar(len(batches) * (1 + len(cfg.flatness_sigmas) * cfg.flatness_k), "flatness probe", progress)
 
-        res = flatness(model, batches, sigmas=cfg.flatness_sigmas, k=cfg.flatness_k, seed=cfg.seed).to_dict()
-        scope = "lora_layers (merged W')"
+    def tick(*_: Any) -> None:  # a forward hook must return None (a value would replace the output)
+        bar.update(1)
+
+    hook = model.register_forward_hook(tick)
+    try:
+        with autocast(device, cfg.precision):
+            if cfg.method == "full":
+                res = _dense_flatness(model, batches, cfg, targets or tuple(cfg.target_modules or ()))
+                scope = "target_modules (dense)"
+            else:
+                from flatlora import flatness
+
+                res = flatness(
+                    model, batches, sigmas=cfg.flatness_sigmas, k=cfg.flatness_k, seed=cfg.seed
+                ).to_dict()
+                scope = "lora_layers (merged W')"
+    finally:
+        hook.remove()
+        bar.close()
     out: dict[str, Any] = {**res, "scope": scope, "n_batches": len(batches)}
     for key in ("base_loss", "mean_increase", "std_increase"):
         v = out.get(key)
@@ -493,8 +711,11 @@ def flatness_probe(model: Any, batches: list[Batch], cfg: RunConfig) -> dict[str
 
 
 @torch.no_grad()
-def _dense_flatness(model: Any, batches: list[Batch], cfg: RunConfig) -> dict[str, Any]:
-    """The core's filter-wise noise (eps_ij ~ N(0, sigma^2/n ||W_i||^2)) on plain nn.Linear targets."""
+def _dense_flatness(
+    model: Any, batches: list[Batch], cfg: RunConfig, target_names: tuple[str, ...]
+) -> dict[str, Any]:
+    """The core's filter-wise noise (eps_ij ~ N(0, sigma^2/n ||W_i||^2)) on plain nn.Linear targets
+    (matched as PEFT matches `target_modules`: the full name or a dotted suffix)."""
     import statistics
 
     from flatlora.perturb import noise_seed, row_norms_sq, row_scale, standard_noise
@@ -502,10 +723,10 @@ def _dense_flatness(model: Any, batches: list[Batch], cfg: RunConfig) -> dict[st
     targets = [
         m.weight
         for name, m in model.named_modules()
-        if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] in cfg.target_modules
+        if isinstance(m, torch.nn.Linear) and any(name == t or name.endswith("." + t) for t in target_names)
     ]
     if not targets:
-        raise RunFailed(f"flatness: no Linear layers named {cfg.target_modules}")
+        raise RunFailed(f"flatness: no Linear layers named {list(target_names)}")
     backups = [w.detach().clone() for w in targets]
     norms = [row_norms_sq(w) for w in targets]  # (m,) per layer
 
@@ -545,11 +766,13 @@ def _dense_flatness(model: Any, batches: list[Batch], cfg: RunConfig) -> dict[st
 
 __all__ = [
     "RunFailed",
+    "autocast",
     "build_model",
     "classification_metrics",
     "evaluate",
     "lr_at",
     "prepare_splits",
     "record_path",
+    "resolve_device",
     "run_one",
 ]

@@ -238,7 +238,9 @@ def run_sanity(
     from flatlora.bench.models import load_smollm2
 
     cfg = cfg or SanityConfig()
-    torch.set_num_threads(cfg.num_threads or os.cpu_count() or 1)
+    from flatlora.bench.config import available_cores, env_threads
+
+    torch.set_num_threads(cfg.num_threads or env_threads() or available_cores())
     from flatlora.bench.validation import ValidationFailed, validate_sanity
 
     report = validate_sanity()
@@ -263,6 +265,4 @@ def run_sanity(
     res.finished_at = now_iso()
     if out is not None:
         atomic_write_json(Path(out) / "sanity.json", res.to_dict())
-    if progress:
-        print(res.summary(), file=sys.stderr)
-    return res
+    return res  # the caller prints `res.summary()` once (CLI, flow)

@@ -21,11 +21,18 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from flatlora.bench.data import DATASETS_DIR, DataError, LabeledData, Splits, load_labeled, make_splits
+from flatlora.bench.data import (
+    DATASETS_DIR,
+    PAIR_SEP,
+    DataError,
+    LabeledData,
+    Splits,
+    load_labeled,
+    make_splits,
+)
 
 if TYPE_CHECKING:
+    import pandas as pd
     from rich.table import Table
 
 # control chars (except \t \n \r) and the replacement char signal text that did not decode cleanly
@@ -136,12 +143,21 @@ def load_card(name_or_path: str) -> dict[str, Any]:
     """A dataset card (yaml) by name from datasets/cards/ or by path."""
     import yaml
 
-    p = Path(name_or_path)
+    p = Path(name_or_path).expanduser()
     if not p.suffix:
         p = DATASETS_DIR / "cards" / f"{name_or_path}.yaml"
     if not p.is_file():
-        raise DataError(f"dataset card not found: {p}", check="card")
-    card: dict[str, Any] = yaml.safe_load(p.read_text(encoding="utf-8"))
+        known = sorted(c.stem for c in (DATASETS_DIR / "cards").glob("*.yaml"))
+        raise DataError(f"dataset card not found: {p} (cards: {known}, or a .yaml path)", check="card")
+    try:
+        card: dict[str, Any] = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DataError(
+            f"dataset card {p} is not valid YAML: {str(exc).splitlines()[0]}", check="card"
+        ) from exc
+    if not isinstance(card, dict):
+        raise DataError(f"dataset card {p} must be a YAML mapping", check="card")
+    card.setdefault("name", p.stem)
     card.setdefault("text_column", "text")
     card.setdefault("label_column", "label")
     card.setdefault("text_length", {"min": 1, "max": 5000})
@@ -194,6 +210,19 @@ def build_suite_spec(card: dict[str, Any]) -> list[dict[str, Any]]:
     return spec
 
 
+def pair_spec(spec: list[dict[str, Any]], text_col: str, pair_col: str = "text_pair") -> list[dict[str, Any]]:
+    """A suite for sentence pairs: the text checks also on the second text; duplicates by (text, pair)."""
+    out: list[dict[str, Any]] = []
+    for e in spec:
+        if e["kwargs"].get("column") != text_col:
+            out.append(e)
+        elif e["type"] == "expect_column_values_to_be_unique":
+            out.append({**e, "kwargs": {**e["kwargs"], "column": "pair_key"}})
+        else:
+            out += [e, {**e, "kwargs": {**e["kwargs"], "column": pair_col}}]
+    return out
+
+
 def write_suite(card_name: str) -> Path:
     """(Re)generate datasets/suites/<card>.json from the card."""
     from flatlora.bench.records import atomic_write_json
@@ -228,7 +257,28 @@ def _gx_context() -> Any:
 _suite_counter = 0
 
 
+def ge_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("great_expectations") is not None
+
+
+_noted_fallback = False
+
+
 def _run_ge(df: pd.DataFrame, spec: list[dict[str, Any]], scope: str) -> list[CheckResult]:
+    global _noted_fallback
+    if not ge_available():
+        if not _noted_fallback:
+            import sys
+
+            print(
+                "note: great-expectations is not installed; the suite's expectations run in plain Python "
+                "(same checks and messages, engine 'python')",
+                file=sys.stderr,
+            )
+            _noted_fallback = True
+        return _run_plain(df, spec, scope)
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
@@ -293,6 +343,77 @@ def _run_ge(df: pd.DataFrame, spec: list[dict[str, Any]], scope: str) -> list[Ch
     return out
 
 
+def _run_plain(df: pd.DataFrame, spec: list[dict[str, Any]], scope: str) -> list[CheckResult]:
+    """The suite's expectation types evaluated without GE (for machines without it, e.g. a GPU box)."""
+    out: list[CheckResult] = []
+    cols = [str(c) for c in df.columns]
+    for e in spec:
+        kind, kw = e["type"], e["kwargs"]
+        sev = "warning" if e.get("severity") == "warning" else "error"
+        col = kw.get("column")
+        name = kind.removeprefix("expect_")
+        values = list(df[col]) if col in cols else []
+        bad: list[int] = []
+        msg = ""
+        count_rows = True
+        if kind == "expect_column_to_exist":
+            ok, count_rows = col in cols, False
+            msg = "" if ok else f"missing required column {col!r} (found {cols})"
+        elif col not in cols:
+            ok, msg = False, f"column {col!r}; could not evaluate: column not found"
+        elif kind == "expect_column_values_to_not_be_null":
+            bad = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
+            ok, msg = not bad, f"column {col!r}"
+        elif kind == "expect_column_value_lengths_to_be_between":
+            lo, hi = kw.get("min_value"), kw.get("max_value")
+            bad = [
+                i
+                for i, v in enumerate(values)
+                if v is not None
+                and ((lo is not None and len(str(v)) < lo) or (hi is not None and len(str(v)) > hi))
+            ]
+            ok = not bad
+            msg = f"text length outside [{lo}, {hi}] (empty text?)" if bad else f"column {col!r}"
+        elif kind == "expect_column_values_to_not_match_regex":
+            rx = re.compile(kw["regex"])
+            bad = [i for i, v in enumerate(values) if v is not None and rx.search(str(v))]
+            ok = not bad
+            msg = "undecodable text (control characters or U+FFFD)" if bad else f"column {col!r}"
+        elif kind == "expect_column_values_to_be_unique":
+            seen: dict[Any, int] = {}
+            for v in values:
+                seen[v] = seen.get(v, 0) + 1
+            bad = [i for i, v in enumerate(values) if v is not None and seen[v] > 1]
+            ok = not bad
+            msg = f"duplicate texts in column {col!r}" if bad else f"column {col!r}"
+        elif kind == "expect_column_values_to_be_in_set":
+            allowed = set(kw["value_set"])
+            bad = [i for i, v in enumerate(values) if v is not None and v not in allowed]
+            ok = not bad
+            msg = f"unknown labels (allowed: {kw['value_set']})" if bad else f"column {col!r}"
+        elif kind == "expect_column_distinct_values_to_contain_set":
+            missing = sorted(set(kw["value_set"]) - set(values))
+            ok, count_rows = not missing, False
+            msg = f"classes missing: {missing}" if missing else f"column {col!r}"
+        else:
+            ok, msg = False, f"expectation {kind} is not available without great-expectations"
+        n = len(values)  # GE counts every row, nulls included
+        out.append(
+            CheckResult(
+                name=name if not col else f"{name}({col})",
+                success=ok,
+                scope=scope,
+                severity=sev,
+                unexpected_count=len(bad),
+                element_count=n if count_rows else 0,
+                examples=[{"row": i, "value": values[i]} for i in bad[:N_EXAMPLES]],
+                message=msg,
+                engine="python",
+            )
+        )
+    return out
+
+
 # ---------------------------------------------------------------- checks beside GE
 
 
@@ -322,6 +443,8 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
                 engine="flatbench",
             )
         )
+    import pandas as pd
+
     counts = pd.Series([str(x) for x in labels]).value_counts()
     classes = names or sorted(counts.index)
     low = {c: int(counts.get(c, 0)) for c in classes if int(counts.get(c, 0)) < min_count}
@@ -351,19 +474,42 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
             engine="flatbench",
         )
     )
+    if not names and scope == "all":  # an inferred label set: most rows unique looks like the wrong column
+        many = n_classes > max(20, len(labels) // 2)
+        out.append(
+            CheckResult(
+                name=f"label_column_looks_categorical({lab})",
+                success=not many,
+                scope=scope,
+                unexpected_count=n_classes if many else 0,
+                element_count=len(labels),
+                examples=list(counts.index)[:N_EXAMPLES] if many else [],
+                message=""
+                if not many
+                else f"{n_classes} distinct labels in {len(labels)} rows: is it the label column? "
+                "(--label-col; a card's `labels` fixes the set)",
+                engine="flatbench",
+            )
+        )
     return out
+
+
+def _row_keys(df: pd.DataFrame) -> set[str]:
+    if "text_pair" in df.columns:
+        return {f"{a}{PAIR_SEP}{b}" for a, b in zip(df["text"], df["text_pair"], strict=True)}
+    return set(df["text"].astype(str))
 
 
 def _leakage_check(splits: Splits) -> CheckResult:
     parts = {"train": splits.train, "val": splits.val, "test": splits.test}
-    sets = {k: set(v["text"].astype(str)) for k, v in parts.items()}
+    sets = {k: _row_keys(v) for k, v in parts.items()}
     leaks: list[str] = []
     pairs = [("train", "val"), ("train", "test"), ("val", "test")]
     n = 0
     for a, b in pairs:
         common = sets[a] & sets[b]
         n += len(common)
-        leaks += [f"{a}/{b}: {t}" for t in sorted(common)[:N_EXAMPLES]]
+        leaks += [f"{a}/{b}: {t.replace(PAIR_SEP, ' || ')}" for t in sorted(common)[:N_EXAMPLES]]
     return CheckResult(
         name="no_text_leakage_across_splits",
         success=n == 0,
@@ -396,7 +542,10 @@ def validate_frame(
 ) -> ValidationReport:
     """GE suite + label checks on one frame (the whole dataset or one split)."""
     rep = ValidationReport(dataset=dataset, card=card["name"])
-    rep.checks += _run_ge(df, suite_spec(card), scope)
+    spec = suite_spec(card)
+    if "text_pair" in df.columns:
+        spec = pair_spec(spec, card["text_column"])
+    rep.checks += _run_ge(df, spec, scope)
     min_count = card["min_per_class"] if scope == "all" else card["min_per_class_split"]
     rep.checks += _label_checks(df, card, scope, int(min_count))
     return rep
@@ -424,9 +573,16 @@ def validate_splits(splits: Splits, card: dict[str, Any] | str | None = None) ->
                 )
             )
             continue
-        frame = df[["text", "label"]].rename(
+        frame = df[[c for c in ("text", "label", "text_pair") if c in df.columns]].rename(
             columns={"text": card["text_column"], "label": card["label_column"]}
         )
+        if "text_pair" in frame.columns:
+            frame = frame.assign(
+                pair_key=[
+                    f"{a}{PAIR_SEP}{b}"
+                    for a, b in zip(frame[card["text_column"]], frame["text_pair"], strict=True)
+                ]
+            )
         rep.checks += validate_frame(frame, card, scope, splits.name).checks
     rep.checks.append(_leakage_check(splits))
     return rep
@@ -434,6 +590,8 @@ def validate_splits(splits: Splits, card: dict[str, Any] | str | None = None) ->
 
 def validate_sanity() -> ValidationReport:
     """The authored toy task: its suite (datasets/suites/sanity.json) plus train/test word disjointness."""
+    import pandas as pd
+
     from flatlora.bench.data import load_sanity
 
     rows = load_sanity()
@@ -467,10 +625,18 @@ def validate_dataset(
     split_seed: int = 0,
     card: str | None = None,
     raise_on_failure: bool = True,
+    text_pair_col: str | None = None,
 ) -> tuple[ValidationReport, Splits | None]:
     """Load, validate the whole file, split, validate the splits. The gate before any training."""
     try:
-        data = load_labeled(name_or_path, data_dir=data_dir, text_col=text_col, label_col=label_col)
+        data = load_labeled(
+            name_or_path,
+            data_dir=data_dir,
+            text_col=text_col,
+            label_col=label_col,
+            card=card,
+            text_pair_col=text_pair_col,
+        )
     except DataError as err:
         guess = "financial_phrasebank" if str(name_or_path).lower().startswith("fpb_") else "user_default"
         rep = ValidationReport(dataset=str(name_or_path), card=card or guess, checks=[_error_check(err)])

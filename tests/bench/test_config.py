@@ -8,8 +8,8 @@ from flatlora.bench.config import PROFILE_OVERRIDES, RunConfig, parse_set, resol
 from flatlora.bench.records import record_path
 
 
-def test_default_profile_is_the_study_protocol() -> None:
-    c = resolve_config("default")
+def test_study_profile_is_the_study_protocol() -> None:
+    c = resolve_config("study-q4")
     assert (c.lora_r, c.lora_alpha, c.lr, c.batch_size, c.max_len, c.epochs, c.sigma) == (
         8,
         16,
@@ -19,7 +19,7 @@ def test_default_profile_is_the_study_protocol() -> None:
         5,
         0.05,
     )
-    assert c.target_modules == ("query", "key", "value", "dense")
+    assert c.target_modules is None  # chosen per architecture at build time
     assert c.flatness_sigmas == (0.01, 0.05, 0.1) and c.flatness_k >= 5
 
 
@@ -92,4 +92,55 @@ def test_short_profiles_keep_a_smaller_lr_for_full_finetuning() -> None:
     assert resolve_config("quick", method="full").lr == 1e-4
     assert resolve_config("quick", method="lora").lr == PROFILE_OVERRIDES["quick"]["lr"]
     assert resolve_config("quick", method="full", lr=3e-5).lr == 3e-5  # explicit override wins
-    assert resolve_config("default", method="full").lr == resolve_config("default", method="lora").lr == 5e-5
+    assert (
+        resolve_config("study-q4", method="full").lr == resolve_config("study-q4", method="lora").lr == 5e-5
+    )
+
+
+def test_one_default_profile_and_the_old_name_says_the_new_one() -> None:
+    import inspect
+
+    from flatlora.bench.config import DEFAULT_PROFILE
+    from flows import cli_train
+
+    assert DEFAULT_PROFILE == "quick" and resolve_config().profile == "quick"
+    assert inspect.signature(cli_train.train).parameters["profile"].default == "quick"
+    with pytest.raises(ValueError, match=r"`profile` 'default' was renamed to 'study-q4'"):
+        resolve_config("default")
+    with pytest.raises(ValueError, match=r"renamed to 'study-q4'"):
+        RunConfig(profile="default")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("device", "gpu", r"`device` must be auto \| cpu \| cuda \| cuda:N, got 'gpu'"),
+        ("device", "cuda:x", r"`device` must be"),
+        ("precision", "fp8", r"`precision` must be one of \('fp32', 'bf16', 'fp16'\), got 'fp8'"),
+    ],
+)
+def test_bad_device_and_precision(field: str, value: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        RunConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_threads_share_from_env_and_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from flatlora.bench.config import available_cores
+
+    monkeypatch.delenv("FLATBENCH_THREADS", raising=False)
+    assert RunConfig().threads() == available_cores() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("FLATBENCH_THREADS", "1")
+    assert RunConfig().threads() == 1
+    assert RunConfig(num_threads=3).threads() == 3  # the config wins
+    monkeypatch.setenv("FLATBENCH_THREADS", "zero")
+    with pytest.raises(ValueError, match=r"FLATBENCH_THREADS must be an integer >= 1, got 'zero'"):
+        RunConfig().threads()
+
+
+def test_new_fields_change_the_hash_but_device_auto_is_stable() -> None:
+    base = resolve_config("smoke")
+    assert resolve_config("smoke", precision="bf16").config_hash() != base.config_hash()
+    assert resolve_config("smoke", text_pair_col="b").config_hash() != base.config_hash()
+    assert resolve_config("smoke", device="auto").config_hash() == base.config_hash()

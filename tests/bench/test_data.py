@@ -51,8 +51,9 @@ def test_data_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(D.DataError, match="does not exist"):
         D.resolve_data_dir(tmp_path / "nope")
     monkeypatch.delenv("FLATBENCH_DATA_DIR")
-    if DATA_DIR.is_dir():
-        assert D.resolve_data_dir() == DATA_DIR  # ../shared/data beside the checkout
+    beside = D.REPO_ROOT.parent / "shared" / "data"
+    if beside.is_dir():
+        assert D.resolve_data_dir() == beside  # ../shared/data beside the checkout
 
 
 def test_hub_fallback_offline_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,8 +17,8 @@ from flatlora.bench.records import RECORD_KEYS
 
 CONTRACT_KEYS = {
     "schema_version", "status", "failure_reason", "run_id", "dataset", "method", "seed", "profile", "config",
-    "config_hash", "provenance", "dataset_info", "train_loss", "val_history", "best_epoch", "test", "predictions",
-    "cost", "flatness",
+    "config_hash", "provenance", "dataset_info", "model_info", "train_loss", "val_history", "best_epoch", "test",
+    "predictions", "cost", "flatness",
 }  # fmt: skip
 
 
@@ -102,10 +102,24 @@ def test_every_method_writes_a_complete_record(
     assert rec["config"]["method"] == method and rec["config_hash"] == cfg.config_hash()
     info = rec["dataset_info"]
     assert (info["n_train"], info["n_val"], info["n_test"]) == (48, 32, 32)
+    assert info["label_names"] == ["negative", "neutral", "positive"]
+    assert info["label_map"] == {"negative": 0, "neutral": 1, "positive": 2}
+    assert info["headline_metric"] == "accuracy"  # the PhraseBank card's choice
+    mi = rec["model_info"]
+    assert mi["target_modules"] == ["query", "value"] and mi["target_modules_source"] == "peft_default"
     assert len(rec["train_loss"]) == 3 and rec["train_loss"][0]["step"] == 1
     assert rec["val_history"][0]["epoch"] == 1 and rec["best_epoch"] == 1
     t = rec["test"]
-    assert set(t) >= {"accuracy", "weighted_f1", "macro_f1", "per_class_f1", "confusion_matrix", "loss"}
+    assert set(t) >= {
+        "accuracy",
+        "weighted_f1",
+        "macro_f1",
+        "mcc",
+        "per_class_f1",
+        "confusion_matrix",
+        "loss",
+    }
+    assert -1.0 <= t["mcc"] <= 1.0 and "mcc" in rec["val_history"][0]
     assert sum(map(sum, t["confusion_matrix"])) == 32 == len(rec["predictions"])
     acc = sum(p["gold"] == p["pred"] for p in rec["predictions"]) / 32
     assert t["accuracy"] == pytest.approx(acc)
@@ -113,11 +127,17 @@ def test_every_method_writes_a_complete_record(
     fl = rec["flatness"]
     assert fl["sigmas"] == [0.01, 0.05, 0.1] and fl["k"] == 5 and len(fl["mean_increase"]) == 3
     c = rec["cost"]
-    assert c["wall_time_s"] > 0 and c["peak_mem_mb"] > 0
+    assert c["wall_time_s"] > 0 and c["peak_mem_mb"] >= 0 and c["peak_mem_kind"] == "cpu_rss_above_baseline"
+    assert c["rss_peak_mb"] >= c["rss_start_mb"] and c["peak_mem_mb"] < c["rss_peak_mb"]
     n_all = c["total_params"]
     assert (c["trainable_params"] == n_all) if method == "full" else (0 < c["trainable_params"] < n_all / 5)
     prov = rec["provenance"]
-    assert set(prov) == {"git_sha", "versions", "device", "started_at", "finished_at"}
+    assert set(prov) == {"git_sha", "versions", "device", "hardware", "started_at", "finished_at"}
+    hw = prov["hardware"]
+    assert hw["device"] == "cpu" and hw["precision"] == "fp32" and hw["torch_threads"] == 1
+    assert hw["cpu_isa"] == torch.backends.cpu.get_cpu_capability() and hw["cpu_model"]
+    assert all(isinstance(v, str | int) for v in hw.values())
+    assert prov["device"] == "cpu (1 threads)"
     assert {"python", "torch", "transformers", "peft", "flatbench"} <= set(prov["versions"])
 
 
@@ -224,3 +244,54 @@ def test_real_minilm_train_smoke_via_cli(tmp_path: Path) -> None:
     assert rec["status"] == "ok" and rec["config"]["model"] == "minilm"
     assert rec["cost"]["total_params"] > 22_000_000  # the real MiniLM-L6 (+ LoRA + head)
     assert 0.0 <= rec["test"]["accuracy"] <= 1.0 and math.isfinite(rec["flatness"]["base_loss"])
+
+
+def test_evaluation_and_flatness_show_their_own_progress(
+    tmp_path: Path,
+    tiny_bert: str,
+    fpb_splits: Splits,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bars: list[Any] = []
+    real_bar = runner._bar
+
+    def keep(total: int, desc: str, progress: bool) -> Any:
+        bars.append(real_bar(total, desc, progress))
+        return bars[-1]
+
+    monkeypatch.setattr(runner, "_bar", keep)
+    cfg = _cfg(tiny_bert, method="lora", epochs=1)
+    rec = runner.run_one(cfg, tmp_path, progress=True, splits=_small(fpb_splits, 32, 16))
+    err = capsys.readouterr().err
+    assert rec["status"] == "ok"
+    for desc in ("lora s42", "validate epoch 1", "test", "flatness probe"):
+        assert f"{desc}:" in err, desc
+    done = {b.desc: (b.n, b.total) for b in bars}
+    assert done["validate epoch 1"] == (1, 1) and done["test"] == (1, 1)  # one eval batch each
+    assert done["flatness probe"] == (16, 16)  # base + 5 draws x 3 sigmas, one batch: every forward ticks
+
+
+def test_share_cores_splits_this_process_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flatlora.bench.config import available_cores
+    from flows.benchmark import share_cores
+
+    monkeypatch.delenv("FLATBENCH_THREADS", raising=False)
+    share_cores(2, {})
+    import os
+
+    assert os.environ["FLATBENCH_THREADS"] == str(max(1, available_cores() // 2))
+    monkeypatch.setenv("FLATBENCH_THREADS", "7")
+    share_cores(2, {})
+    assert os.environ["FLATBENCH_THREADS"] == "7"  # a worker's own setting wins
+
+
+def test_device_auto_is_resolved_by_the_executing_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grid submitted from a CPU box keeps `auto` in the spec; the worker's run_one resolves it."""
+    from tasks.train import resolve, run_spec
+
+    cfg = resolve(run_spec("smoke", "fpb_50agree", "lora", 42))
+    assert cfg.device == "auto" and cfg.to_dict()["device"] == "auto"
+    h = cfg.config_hash()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve(run_spec("smoke", "fpb_50agree", "lora", 42)).config_hash() == h

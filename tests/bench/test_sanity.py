@@ -60,3 +60,24 @@ def test_sanity_full_reaches_threshold(tmp_path: Path) -> None:
     res = run_sanity(tmp_path, SanityConfig(), progress=False)
     assert res.passed, res.summary()
     assert res.baseline.exact_match < 0.75  # untrained model does not already solve it
+
+
+def test_cli_prints_the_verdict_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from flatlora.bench import models, sanity
+    from flows import cli_train
+
+    def fake_eval(name: str, *a: object, **k: object) -> sanity.MethodResult:
+        preds = [{"prompt": "repeat: cloud", "target": "cloud cloud", "pred": "cloud cloud", "correct": True}]
+        return sanity.MethodResult(name, 1.0, 1, preds, [0.5], 0.1)
+
+    monkeypatch.setattr(models, "load_smollm2", lambda *a, **k: (object(), object()))
+    monkeypatch.setattr(sanity, "_evaluate", fake_eval)
+    monkeypatch.setattr(sanity, "train_method", lambda m, *a, **k: fake_eval(m))
+    app = typer.Typer()
+    cli_train.register(app)
+    res = CliRunner().invoke(app, ["sanity", "--out", str(tmp_path), "--epochs", "1"])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("sanity PASSED") == 1

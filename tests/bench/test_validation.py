@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -139,7 +140,22 @@ BAD_FILES: list[tuple[str, Callable[[Path], Path], str]] = [
     ),
     ("unsupported_extension", _w("data.xlsx", "whatever"), r"unsupported file type '.xlsx'"),
     ("text_too_long", _w("long.csv", csv_text([*ROWS, ("y" * 6000, "neutral")])), r"text length outside"),
+    (
+        "text_column_as_labels",
+        _w("swapped.csv", "label,text\n" + "".join(f"{t},{lab}\n" for t, lab in good_rows(15))),
+        r"45 distinct labels in 45 rows: is it the label column\?",
+    ),
 ]
+
+
+# cases that need a card fixing the label set (without one, labels are inferred from the data)
+FIXED_CARD_CASES = {"unknown_label", "numeric_labels"}
+SENTIMENT_CARD = """name: sentiment3
+labels: [negative, neutral, positive]
+text_length: {min: 2, max: 5000}
+min_per_class: 5
+duplicates: error
+"""
 
 
 @pytest.fixture
@@ -150,12 +166,19 @@ def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "build_model", boom)
 
 
-@pytest.mark.parametrize(("make", "match"), [pytest.param(m, r, id=i) for i, m, r in BAD_FILES])
+@pytest.mark.parametrize(
+    ("make", "match", "fixed_card"),
+    [pytest.param(m, r, i in FIXED_CARD_CASES, id=i) for i, m, r in BAD_FILES],
+)
 def test_bad_input_is_rejected_before_training(
-    tmp_path: Path, make: Callable[[Path], Path], match: str, no_training: None
+    tmp_path: Path, make: Callable[[Path], Path], match: str, fixed_card: bool, no_training: None
 ) -> None:
     path = make(tmp_path)
-    cfg = resolve_config("smoke", dataset=str(path), method="lora", seed=0)
+    card = None
+    if fixed_card:
+        card = str(tmp_path / "sentiment3.yaml")
+        Path(card).write_text(SENTIMENT_CARD, encoding="utf-8")
+    cfg = resolve_config("smoke", dataset=str(path), method="lora", seed=0, card=card)
     with pytest.raises(ValidationFailed, match=match) as info:
         runner.run_one(cfg, tmp_path / "out", progress=False)
     assert not info.value.report.success and info.value.report.failures
@@ -207,3 +230,29 @@ def test_cli_validate_exit_codes(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["validate", str(good), "--json", str(tmp_path / "rep.json")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "rep.json").read_text())["success"] is True
+
+
+GE_CASES = ["empty_texts", "whitespace_only_text", "duplicated_rows", "control_chars", "null_text_jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("make", "match"), [pytest.param(m, r, id=i) for i, m, r in BAD_FILES if i in GE_CASES]
+)
+def test_plain_python_suite_matches_great_expectations(
+    tmp_path: Path, make: Callable[[Path], Path], match: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without great-expectations (a bare GPU machine) the same suite gives the same verdicts and messages."""
+    from flatlora.bench import validation
+
+    path = make(tmp_path)
+    ge, _ = validate_dataset(str(path), raise_on_failure=False)
+    monkeypatch.setattr(validation, "ge_available", lambda: False)
+    plain, _ = validate_dataset(str(path), raise_on_failure=False)
+    assert [c.engine for c in plain.checks if c.engine != "flatbench"] == ["python"] * sum(
+        c.engine != "flatbench" for c in plain.checks
+    )
+    key = lambda r: [(c.name, c.scope, c.success, c.unexpected_count, c.element_count) for c in r.checks]  # noqa: E731
+    assert key(plain) == key(ge)
+    assert re.search(match, plain.summary()) and re.search(match, ge.summary())
+    good, _ = validate_dataset(str(_w("good.csv", csv_text(ROWS))(tmp_path)), raise_on_failure=False)
+    assert good.success

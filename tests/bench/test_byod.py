@@ -1,0 +1,372 @@
+"""Bring your own data and model: inferred label sets, integer ids, sentence pairs, saved/hub datasets,
+MCC and the headline metric, and encoders whose module names differ from BERT's."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from flatlora.bench import data as D
+from flatlora.bench import runner
+from flatlora.bench.config import resolve_config
+from flatlora.bench.validation import ValidationFailed, validate_dataset
+
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+
+
+def _rows(labels: list[Any], n_per: int = 12) -> list[tuple[str, Any]]:
+    return [
+        (f"{WORDS[i % 10]} item {j} of class {lab}", lab)
+        for i, lab in enumerate(labels)
+        for j in range(n_per)
+    ]
+
+
+def _csv(path: Path, header: tuple[str, ...], rows: list[tuple[Any, ...]], sep: str = ",") -> Path:
+    path.write_text(
+        sep.join(header) + "\n" + "".join(sep.join(map(str, r)) + "\n" for r in rows), encoding="utf-8"
+    )
+    return path
+
+
+def binary_strings(d: Path) -> tuple[Path, list[str]]:
+    return _csv(d / "reviews.csv", ("review", "sentiment"), _rows(["positive", "negative"])), [
+        "--text-col", "review", "--label-col", "sentiment",
+    ]  # fmt: skip
+
+
+def binary_ints(d: Path) -> tuple[Path, list[str]]:
+    return _csv(d / "cola.tsv", ("sentence", "acceptable"), _rows([1, 0]), sep="\t"), [
+        "--text-col", "sentence", "--label-col", "acceptable",
+    ]  # fmt: skip
+
+
+def five_class(d: Path) -> tuple[Path, list[str]]:
+    rows = _rows(["track_order", "refund", "greeting", "cancel", "book_flight"])
+    p = d / "intents.jsonl"
+    p.write_text("".join(json.dumps({"utterance": t, "intent": y}) + "\n" for t, y in rows), encoding="utf-8")
+    return p, ["--text-col", "utterance", "--label-col", "intent"]
+
+
+def sentence_pairs(d: Path) -> tuple[Path, list[str]]:
+    rows = [(f"{WORDS[j % 10]} first {j}", f"{WORDS[(j * 3) % 10]} second {j}", j % 2) for j in range(30)]
+    return _csv(d / "mrpc.csv", ("sentence1", "sentence2", "is_paraphrase"), rows), [
+        "--text-col", "sentence1", "--text-pair-col", "sentence2", "--label-col", "is_paraphrase",
+    ]  # fmt: skip
+
+
+# (maker, label_names in class-id order, label_map, headline metric)
+CASES = {
+    "binary_strings": (binary_strings, ["negative", "positive"], {"negative": 0, "positive": 1}, "mcc"),
+    "binary_ints": (binary_ints, ["0", "1"], {"0": 0, "1": 1}, "mcc"),
+    "five_class": (
+        five_class,
+        ["book_flight", "cancel", "greeting", "refund", "track_order"],
+        {"book_flight": 0, "cancel": 1, "greeting": 2, "refund": 3, "track_order": 4},
+        "accuracy",
+    ),
+    "sentence_pairs": (sentence_pairs, ["0", "1"], {"0": 0, "1": 1}, "mcc"),
+}
+
+
+def _app() -> Any:
+    import typer
+
+    from flows import cli_train
+
+    app = typer.Typer()
+    cli_train.register(app)
+    return app
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_cli_validate_and_train_accept_users_files(tmp_path: Path, tiny_bert: str, case: str) -> None:
+    from typer.testing import CliRunner
+
+    make, names, lmap, headline = CASES[case]
+    path, cols = make(tmp_path)
+    cli = CliRunner()
+    res = cli.invoke(_app(), ["validate", str(path), *cols], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    sets = ["num_threads=1", f"model={tiny_bert}", "max_len=24", "batch_size=8"]
+    args = ["train", "--dataset", str(path), *cols, "--profile", "smoke", "--method", "lora"]
+    args += ["--out", str(tmp_path / "out"), "--no-progress", "--device", "cpu"]
+    res = cli.invoke(_app(), args + [x for s in sets for x in ("--set", s)])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(Path(res.stdout.strip().splitlines()[-1]).read_text())
+    assert rec["status"] == "ok", rec["failure_reason"]
+    info = rec["dataset_info"]
+    assert (info["label_names"], info["label_map"], info["headline_metric"]) == (names, lmap, headline)
+    assert set(rec["test"]) >= {"accuracy", "weighted_f1", "macro_f1", "mcc"}
+    assert len(rec["test"]["confusion_matrix"]) == len(names)
+    assert {p["gold"] for p in rec["predictions"]} <= set(names)
+    if case == "sentence_pairs":
+        assert info["sentence_pairs"] and all("second" in p["text_pair"] for p in rec["predictions"])
+
+
+def test_pairs_are_tokenized_as_pairs(tiny_bert: str) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_bert)
+    ids = runner.encode(tok, ["the cat sat", "a dog"], 32, ["on the mat", "barked loudly at night"])
+    b = runner.collate(ids, [0, 1], tok.pad_token_id)
+    assert b["input_ids"][0].tolist().count(tok.sep_token_id) == 2  # [CLS] a [SEP] b [SEP]
+    seg = b["token_type_ids"][0].tolist()
+    n = int(b["attention_mask"][0].sum())
+    first_sep = b["input_ids"][0].tolist().index(tok.sep_token_id)
+    assert seg[: first_sep + 1] == [0] * (first_sep + 1) and seg[first_sep + 1 : n] == [1] * (
+        n - first_sep - 1
+    )
+    single = runner.collate(runner.encode(tok, ["the cat sat"], 32), [0], tok.pad_token_id)
+    assert "token_type_ids" not in single  # single texts: unchanged batches
+
+
+def test_pair_duplicates_and_leakage_use_both_texts(tmp_path: Path) -> None:
+    # the same first sentence with different second sentences is not a duplicate ...
+    rows = [("shared premise", f"{WORDS[j % 10]} hypothesis {j}", j % 2) for j in range(30)]
+    p = _csv(tmp_path / "nli.csv", ("premise", "hypothesis", "label"), rows)
+    rep, _ = validate_dataset(str(p), text_col="premise", text_pair_col="hypothesis")
+    assert rep.success, rep.summary()
+    # ... an identical pair is; and an empty second text fails like an empty text
+    q = _csv(
+        tmp_path / "nli2.csv", ("premise", "hypothesis", "label"), [*rows, rows[0], ("ok premise", "", 1)]
+    )
+    with pytest.raises(ValidationFailed, match=r"duplicate texts in column 'pair_key'") as info:
+        validate_dataset(str(q), text_col="premise", text_pair_col="hypothesis")
+    assert "value_lengths_to_be_between(text_pair)" in str(info.value)
+    with pytest.raises(ValidationFailed, match=r"missing required text pair column 'nope'"):
+        validate_dataset(str(p), text_col="premise", text_pair_col="nope")
+
+
+@pytest.mark.parametrize(
+    ("labels", "names"),
+    [
+        (["b", "a", "c", "a"], ["a", "b", "c"]),  # names: sorted
+        (["10", "9", "-1", "9"], ["-1", "9", "10"]),  # integer ids: numeric order, not string order
+        ([1, 0, 1], ["0", "1"]),  # JSON integers
+        ([" pos ", "neg"], ["neg", "pos"]),  # whitespace is not part of a label
+    ],
+)
+def test_label_inference_order(labels: list[Any], names: list[str]) -> None:
+    got, lmap = D.resolve_labels(labels)
+    assert got == names and lmap == {n: i for i, n in enumerate(names)}
+
+
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        (["0.5", "1.5"], r"non-integer numbers"),
+        (["1", "positive"], r"mixes numbers \['1'\] and names \['positive'\]"),
+    ],
+)
+def test_label_inference_rejects_ambiguous_labels(labels: list[str], match: str) -> None:
+    with pytest.raises(D.DataError, match=match):
+        D.resolve_labels(labels)
+
+
+def test_card_fixes_names_order_and_headline(tmp_path: Path) -> None:
+    card = tmp_path / "mycard.yaml"
+    card.write_text(
+        "name: mycard\nlabels: [positive, negative]\nheadline_metric: macro_f1\n", encoding="utf-8"
+    )
+    path, _ = binary_strings(tmp_path)
+    d = D.load_labeled(str(path), text_col="review", label_col="sentiment", card=str(card))
+    assert d.label_names == ["positive", "negative"] and d.headline_metric == "macro_f1"
+    card.write_text("name: mycard\nheadline_metric: auc\n", encoding="utf-8")
+    with pytest.raises(D.DataError, match=r"`headline_metric` must be one of .* got 'auc'"):
+        D.load_labeled(str(path), text_col="review", label_col="sentiment", card=str(card))
+    with pytest.raises(D.DataError, match=r"dataset card not found: .*nocard"):
+        D.load_labeled(str(path), text_col="review", label_col="sentiment", card="nocard")
+
+
+def test_save_to_disk_folder_with_classlabel_and_splits(tmp_path: Path) -> None:
+    hf = pytest.importorskip("datasets")
+    feats = hf.Features(
+        {"sentence": hf.Value("string"), "label": hf.ClassLabel(names=["unacceptable", "acceptable"])}
+    )
+
+    def part(n: int, start: int) -> Any:
+        return hf.Dataset.from_dict(
+            {
+                "sentence": [f"{WORDS[i % 10]} sentence {start + i}" for i in range(n)],
+                "label": [i % 2 for i in range(n)],
+            },
+            features=feats,
+        )
+
+    hf.DatasetDict({"train": part(30, 0), "validation": part(8, 100), "test": part(10, 200)}).save_to_disk(
+        tmp_path / "cola_hf"
+    )
+    rep, splits = validate_dataset(str(tmp_path / "cola_hf"), text_col="sentence")
+    assert rep.success, rep.summary()
+    assert splits is not None and (len(splits.train), len(splits.val), len(splits.test)) == (30, 8, 10)
+    assert splits.label_names == ["unacceptable", "acceptable"]  # the feature's order, not sorted
+    assert splits.label_map == {"0": 0, "1": 1} and splits.headline_metric == "mcc"
+    assert set(splits.train["label"]) == {"unacceptable", "acceptable"}
+
+
+def test_hub_id_offline_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(D.DataError, match=r"could not load dataset 'nyu-mll/glue:cola'"):
+        D.load_labeled("nyu-mll/glue:cola", text_col="sentence")
+
+
+def test_mcc_against_reference_values() -> None:
+    # binary: tp=3 fn=1 fp=2 tn=4 -> (3*4 - 2*1) / sqrt(5*4*5*6)
+    gold = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    pred = [1, 1, 1, 0, 1, 1, 0, 0, 0, 0]
+    m = runner.classification_metrics(gold, pred, ["n", "p"])
+    assert m["mcc"] == pytest.approx(10 / math.sqrt(600))
+    assert runner.classification_metrics([0, 1, 0, 1], [1, 1, 1, 1], ["n", "p"])["mcc"] == 0.0  # constant
+    # multiclass, and the numpy path (used without sklearn) agrees with sklearn on every metric
+    g3, p3 = [0, 0, 1, 1, 2, 2, 2, 1], [0, 1, 1, 1, 2, 0, 2, 2]
+    for g, p, names in ((gold, pred, ["n", "p"]), (g3, p3, ["a", "b", "c"])):
+        ref, alt = runner.classification_metrics(g, p, names), runner._metrics_numpy(g, p, names)
+        assert alt["confusion_matrix"] == ref["confusion_matrix"]
+        for k in ("accuracy", "weighted_f1", "macro_f1", "mcc"):
+            assert alt[k] == pytest.approx(ref[k], abs=1e-12), k
+
+
+@pytest.mark.parametrize(
+    ("kind", "method", "targets"),
+    [
+        ("distilbert", "flat_lora", ["q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"]),
+        ("modernbert", "lora", ["Wqkv", "Wo", "Wi"]),
+        ("deberta-v2", "full", ["query_proj", "value_proj"]),
+    ],
+)
+def test_other_encoders_train_through_the_runner(
+    tmp_path: Path, kind: str, method: str, targets: list[str]
+) -> None:
+    from tests.bench.tiny_encoders import save_tiny_encoder
+
+    model = str(save_tiny_encoder(tmp_path / kind, kind))
+    path, _ = binary_strings(tmp_path)
+    cfg = resolve_config(
+        "smoke", dataset=str(path), text_col="review", label_col="sentiment", model=model, method=method,
+        num_threads=1, max_len=24, batch_size=8, device="cpu",
+    )  # fmt: skip
+    seen: dict[str, Any] = {}
+    real_build = runner.build_model
+
+    def spy(c: Any, names: list[str]) -> Any:
+        seen["model"], tok = real_build(c, names)
+        return seen["model"], tok
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(runner, "build_model", spy)
+    try:
+        rec = runner.run_one(cfg, tmp_path / "out", progress=False)
+    finally:
+        mp.undo()
+    assert rec["status"] == "ok", rec["failure_reason"]
+    mi = rec["model_info"]
+    assert mi["model_type"] == kind and mi["target_modules"] == targets
+    assert mi["target_modules_source"] == ("peft_default" if kind == "deberta-v2" else "encoder_linears")
+    wrapped = {n.rsplit(".", 1)[-1] for n, m in seen["model"].named_modules() if hasattr(m, "lora_A")}
+    if method == "full":
+        assert not wrapped and rec["flatness"]["scope"] == "target_modules (dense)"
+    else:
+        assert wrapped == set(targets)  # every target wrapped; the classifier head is not
+    assert math.isfinite(rec["flatness"]["base_loss"])
+
+
+def test_explicit_target_modules_that_do_not_exist_are_a_clear_error(tmp_path: Path, tiny_bert: str) -> None:
+    from flatlora.bench.models import load_classifier, resolve_target_modules
+
+    model, _ = load_classifier(tiny_bert, 2, ["a", "b"])
+    assert resolve_target_modules(model, ("query", "value")) == (["query", "value"], "config")
+    with pytest.raises(ValueError, match=r"`target_modules` \['q_proj'\] match no module of this model"):
+        resolve_target_modules(model, ("q_proj",))
+
+
+def test_device_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not torch.cuda.is_available():
+        assert runner.resolve_device("auto") == torch.device("cpu")
+        with pytest.raises(ValueError, match=r"`device` 'cuda:1': CUDA is not available"):
+            runner.resolve_device("cuda:1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert runner.resolve_device("auto") == torch.device("cuda", 0)  # resolved here, where the run executes
+    with pytest.raises(ValueError, match=r"only 1 CUDA device\(s\) visible"):
+        runner.resolve_device("cuda:3")
+
+
+def test_benchmark_cli_rejects_a_bad_device_before_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from flows import cli_bench
+
+    app = typer.Typer()
+    cli_bench.register(app)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["benchmark", "--device", "gpu0", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 2 and "`device` must be auto | cpu | cuda | cuda:N, got 'gpu0'" in res.output
+    assert not (tmp_path / "run").exists()  # nothing written, no flow started
+
+
+def test_train_cli_takes_a_card(tmp_path: Path, tiny_bert: str) -> None:
+    from typer.testing import CliRunner
+
+    card = tmp_path / "sentiment2.yaml"
+    card.write_text(
+        "name: sentiment2\nlabels: [positive, negative]\nheadline_metric: accuracy\n", encoding="utf-8"
+    )
+    path, cols = binary_strings(tmp_path)
+    args = [
+        "train",
+        "--dataset",
+        str(path),
+        *cols,
+        "--card",
+        str(card),
+        "--profile",
+        "smoke",
+        "--no-progress",
+    ]
+    args += ["--out", str(tmp_path / "o"), "--set", f"model={tiny_bert}", "--set", "num_threads=1"]
+    res = CliRunner().invoke(_app(), args)
+    assert res.exit_code == 0, res.output
+    info = json.loads(Path(res.stdout.strip().splitlines()[-1]).read_text())["dataset_info"]
+    assert info["card"] == str(card) and info["label_names"] == ["positive", "negative"]
+    assert info["headline_metric"] == "accuracy"
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_on_cpu(
+    tmp_path: Path, tiny_bert: str, precision: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scalers: list[Any] = []
+    real = torch.amp.GradScaler
+
+    def counting(*a: Any, **k: Any) -> Any:
+        scalers.append(real(*a, **k))
+        return scalers[-1]
+
+    monkeypatch.setattr(torch.amp, "GradScaler", counting)
+    path, _ = binary_strings(tmp_path)
+    kw: dict[str, Any] = {
+        "text_col": "review",
+        "label_col": "sentiment",
+        "model": tiny_bert,
+        "num_threads": 1,
+    }
+    cfg = resolve_config("smoke", dataset=str(path), method="lora", precision=precision, device="cpu", **kw)
+    rec = runner.run_one(cfg, tmp_path / "o", progress=False)
+    assert rec["status"] == "ok" and rec["provenance"]["hardware"]["precision"] == precision
+    assert len(scalers) == (1 if precision == "fp16" else 0)  # a GradScaler only for fp16
+    with pytest.raises(ValueError, match=r"`precision` 'fp16' is not supported with sam_w"):
+        runner.run_one(
+            resolve_config("smoke", dataset=str(path), method="sam_w", precision="fp16", **kw), tmp_path
+        )
