@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def benchmark(
         profile: str = typer.Option(
-            None, help="run profile from flatlora.bench.config (default: quick, the CPU-sized one; study-q4 is the study's protocol)"
+            None, help="run profile: quick (default, CPU-sized) | study-q4 (the study's protocol) | smoke"
         ),
         dataset: list[str] = typer.Option(
             None, "--dataset", "-d", help="dataset (repeatable); default fpb_50agree"
