@@ -85,12 +85,14 @@ class ValidationReport:
         }
 
     def summary(self) -> str:
-        """Human message: each failed check with counts and a few offending rows."""
+        """Human message: each failed or warned check with counts and a few offending rows."""
         if self.success:
-            return f"{self.dataset}: all {len(self.checks)} checks passed ({len(self.warnings)} warnings)"
-        lines = [
-            f"validation of {self.dataset!r} failed ({len(self.failures)} of {len(self.checks)} checks):"
-        ]
+            n = len(self.warnings)
+            lines = [f"{self.dataset}: all {len(self.checks)} checks passed ({n} warning{'s' * (n != 1)})"]
+        else:
+            lines = [
+                f"validation of {self.dataset!r} failed ({len(self.failures)} of {len(self.checks)} checks):"
+            ]
         for c in self.failures:
             lines.append(f"  - [{c.scope}] {c.name}: {_describe(c)}")
         for c in self.warnings:
@@ -163,7 +165,7 @@ def load_card(name_or_path: str) -> dict[str, Any]:
     card.setdefault("text_length", {"min": 1, "max": 5000})
     card.setdefault("min_per_class", 1)
     card.setdefault("min_per_class_split", 1)
-    card.setdefault("duplicates", "error")
+    card.setdefault("duplicates", "warning")  # real datasets often repeat a few texts
     return card
 
 

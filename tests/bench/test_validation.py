@@ -148,8 +148,9 @@ BAD_FILES: list[tuple[str, Callable[[Path], Path], str]] = [
 ]
 
 
-# cases that need a card fixing the label set (without one, labels are inferred from the data)
-FIXED_CARD_CASES = {"unknown_label", "numeric_labels"}
+# cases that need a card fixing the label set (without one, labels are inferred from the data) or making
+# duplicates an error (without one, they are reported and dropped before splitting)
+FIXED_CARD_CASES = {"unknown_label", "numeric_labels", "duplicated_rows"}
 SENTIMENT_CARD = """name: sentiment3
 labels: [negative, neutral, positive]
 text_length: {min: 2, max: 5000}
@@ -201,6 +202,16 @@ def test_good_user_file_passes_and_utf8_bom_is_accepted(tmp_path: Path) -> None:
     assert rep2.success
 
 
+def test_user_file_duplicates_are_reported_and_dropped_by_default(tmp_path: Path) -> None:
+    conflicting = [(ROWS[5][0], "positive" if ROWS[5][1] != "positive" else "negative")]
+    rep, splits = validate_dataset(str(_w("dup.csv", csv_text(ROWS + ROWS[:3] + conflicting))(tmp_path)))
+    assert rep.success, rep.summary()
+    dup = [c for c in rep.warnings if c.name.startswith("column_values_to_be_unique")]
+    assert len(dup) == 1 and dup[0].unexpected_count == 8  # 3 texts twice, 1 text with two labels
+    assert splits is not None and splits.n_dropped_duplicates == 5  # 3 extra copies + both conflicting rows
+    assert len(splits.train) + len(splits.val) + len(splits.test) == len(ROWS) - 1
+
+
 @needs_data
 def test_phrasebank_passes_and_reports_duplicates() -> None:
     rep, splits = validate_dataset("fpb_50agree", data_dir=DATA_DIR)
@@ -222,9 +233,13 @@ def test_cli_validate_exit_codes(tmp_path: Path) -> None:
 
     app = typer.Typer()
     cli_train.register(app)
-    bad = _w("dup.csv", csv_text(ROWS + ROWS[:2]))(tmp_path)
+    bad = _w("one.csv", csv_text([(f"sentence {i} here", "neutral") for i in range(20)]))(tmp_path)
     res = CliRunner().invoke(app, ["validate", str(bad)], env={"COLUMNS": "200"})
     assert res.exit_code == 1
+    assert "all rows have one class" in res.output
+    dup = _w("dup.csv", csv_text(ROWS + ROWS[:2]))(tmp_path)  # default card: duplicates warn, then drop
+    res = CliRunner().invoke(app, ["validate", str(dup)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
     assert "duplicate texts in column 'text'" in res.output
     good = _w("good.csv", csv_text(ROWS))(tmp_path)
     res = CliRunner().invoke(app, ["validate", str(good), "--json", str(tmp_path / "rep.json")])
