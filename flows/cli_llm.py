@@ -298,11 +298,12 @@ def llm_eval(
             )
         if isinstance(result, dict):
             headline = {k: v for k, v in result.items() if isinstance(v, int | float | str) or v is None}
-            console.print(
+            console.print(  # keys like "suite:cell[none]" are text, not rich markup
                 "  "
                 + "  ".join(
                     f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in headline.items()
-                )
+                ),
+                markup=False,
             )
     if stats.all_failed:
         raise typer.Exit(1)

@@ -80,6 +80,35 @@ def test_cli_cost_limit_and_limit(tmp_path: Path, make_stub: Any, monkeypatch: p
     assert "cost limit $1.5 reached" in res.output and "not-run 3" in res.output
 
 
+def test_cli_digest_names_each_cells_mitigation(
+    tmp_path: Path, make_stub: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+    res = CliRunner().invoke(
+        _app(),
+        [
+            "llm-eval",
+            "multilingual",
+            "--provider",
+            "anthropic",
+            "--base-url",
+            make_stub().base_url,
+            "--mitigation",
+            "both",
+            "--limit",
+            "8",
+            "--judge",
+            "heuristic",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    digest = " ".join(res.output.split())
+    assert "English(L1)[none]" in digest and "English(L1)[pin]" in digest
+
+
 @pytest.mark.parametrize(
     ("args", "match"),
     [
