@@ -225,3 +225,35 @@ def test_flatness_probe_restores_weights_and_grows_with_sigma(lora_mlp: nn.Modul
     assert wider.mean_increase[0] != res.mean_increase[2]
     with pytest.raises(ValueError, match=r"`k` must be >= 1, got 0"):
         flatness(lora_mlp, data, k=0, loss_fn=ce_loss)
+
+
+def _lora_mlp_with_trained_head() -> nn.Module:
+    torch.manual_seed(0)
+    from .conftest import TinyMLP
+
+    cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["l1", "l2"], modules_to_save=["head"], init_lora_weights=False)
+    return get_peft_model(TinyMLP(), cfg)
+
+
+@pytest.mark.parametrize(("scope", "head_perturbed"), [("lora_layers", False), ("trainable", True)])
+def test_sam_ab_perturbs_the_lora_layers_only_by_default(scope: str, head_perturbed: bool) -> None:
+    model = _lora_mlp_with_trained_head()
+    head = model.base_model.model.head.modules_to_save["default"].weight
+    assert head.requires_grad  # the head is trained ...
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.0)
+    sam = SamAB(model, opt, rho=0.5, scope=scope)
+    assert (any(p is head for p in sam.params)) == head_perturbed
+    assert len(sam.params) == (6 if head_perturbed else 4)  # A, B of l1 and l2 (+ head weight, bias)
+    batch = make_data(1)[0]
+    seen: list[torch.Tensor] = []
+
+    def closure() -> torch.Tensor:
+        seen.append(head.detach().clone())  # the head as the second pass sees it
+        loss = ce_loss(model, batch)
+        loss.backward()
+        return loss
+
+    sam.step(closure)
+    assert torch.equal(seen[0], seen[1]) != head_perturbed  # ... but ascended only with scope="trainable"
+    with pytest.raises(ValueError, match=r"`scope` must be one of .*got 'all'"):
+        SamAB(model, opt, scope="all")
