@@ -78,10 +78,19 @@ def device_generator(device: torch.device) -> torch.Generator:
     return gen
 
 
-def fill_standard_noise(out: Tensor, seed: int) -> Tensor:
-    """Fill a contiguous (m, n) tensor with z ~ N(0, 1) from ``seed`` (see ``chunk_seed`` for CPU)."""
+def draw(out: Tensor, seed: int, weight: Tensor | None = None, scale: Tensor | None = None) -> Tensor:
+    """Fill a contiguous (m, n) ``out`` with z ~ N(0, 1) from ``seed`` (see ``chunk_seed`` for CPU) or,
+    given ``weight`` (m, n) and ``scale`` (m,), with W + scale_i z_ij.
+
+    On CPU the add runs block by block right after each block's draw, while the block is still in
+    cache, on the same threads; elementwise, so the values do not depend on the blocking.
+    """
+    col = None if scale is None else scale.to(out.dtype).unsqueeze(1)  # (m, 1)
     if out.device.type != "cpu":
-        return out.normal_(generator=device_generator(out.device).manual_seed(seed))
+        out.normal_(generator=device_generator(out.device).manual_seed(seed))
+        if weight is not None and col is not None:
+            torch.addcmul(weight, out, col, out=out)
+        return out
     m, n = out.shape
     rows = chunk_rows(m, n)
     starts = list(range(0, m, rows))
@@ -89,7 +98,10 @@ def fill_standard_noise(out: Tensor, seed: int) -> Tensor:
     def fill(c: int) -> None:
         gen = torch.Generator(device=out.device)
         gen.manual_seed(chunk_seed(seed, c))
-        out[starts[c] : starts[c] + rows].normal_(generator=gen)
+        block = slice(starts[c], starts[c] + rows)
+        out[block].normal_(generator=gen)
+        if weight is not None and col is not None:
+            torch.addcmul(weight[block], out[block], col[block], out=out[block])
 
     if len(starts) > 1 and torch.get_num_threads() > 1:
         # blocks 1.. go to the pool, block 0 is filled here: one hand-off fewer, no idle waiting
@@ -103,9 +115,14 @@ def fill_standard_noise(out: Tensor, seed: int) -> Tensor:
     return out
 
 
+def fill_standard_noise(out: Tensor, seed: int) -> Tensor:
+    """Fill a contiguous (m, n) tensor with z ~ N(0, 1) from ``seed``."""
+    return draw(out, seed)
+
+
 def standard_noise(shape: tuple[int, int], seed: int, device: torch.device, dtype: torch.dtype) -> Tensor:
     """z ~ N(0, 1) of ``shape`` from dedicated generators derived from ``seed`` (a fresh tensor)."""
-    return fill_standard_noise(torch.empty(shape, device=device, dtype=dtype), seed)
+    return draw(torch.empty(shape, device=device, dtype=dtype), seed)
 
 
 class Scratch:
@@ -231,21 +248,18 @@ def perturbed_weight(weight: Tensor, scale: Tensor, seed: int, scratch: Scratch 
     """
     shape = (weight.shape[0], weight.shape[1])
     if scratch is not None:
-        z = fill_standard_noise(scratch.get(shape, weight.device, weight.dtype), seed)  # (m, n)
+        out = scratch.get(shape, weight.device, weight.dtype)
     else:
-        z = standard_noise(shape, seed, weight.device, weight.dtype)  # (m, n)
-    with autocast_off(weight.device):
-        return torch.addcmul(weight, z, scale.to(weight.dtype).unsqueeze(1), out=z)  # one pass, in place
+        out = torch.empty(shape, device=weight.device, dtype=weight.dtype)
+    return draw(out, seed, weight, scale)  # (m, n)
 
 
 def noise_only(
     shape: tuple[int, int], scale: Tensor, seed: int, dtype: torch.dtype, scratch: Scratch | None = None
 ) -> Tensor:
     """eps = scale_i * z_ij as an (m, n) tensor (transient, like ``perturbed_weight``)."""
-    if scratch is not None:
-        z = fill_standard_noise(scratch.get(shape, scale.device, dtype), seed)
-    else:
-        z = standard_noise(shape, seed, scale.device, dtype)
+    z = draw(scratch.get(shape, scale.device, dtype), seed) if scratch is not None else None
+    z = z if z is not None else standard_noise(shape, seed, scale.device, dtype)
     return z.mul_(scale.to(dtype).unsqueeze(1))
 
 

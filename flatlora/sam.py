@@ -48,7 +48,9 @@ def lora_factors(model: nn.Module) -> list[nn.Parameter]:
         if isinstance(module, LoraLayer):
             for name in module.active_adapters:
                 if name in module.lora_A:
-                    out += [p for p in (module.lora_A[name].weight, module.lora_B[name].weight) if p.requires_grad]  # type: ignore[misc]
+                    out += [
+                        p for p in (module.lora_A[name].weight, module.lora_B[name].weight) if p.requires_grad
+                    ]  # type: ignore[misc]
     return out
 
 

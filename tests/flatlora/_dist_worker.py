@@ -12,7 +12,9 @@ def run(rank: int, world: int, out_dir: str, runs: int) -> None:
     """``runs`` complete runs, each in a fresh process group (spawning is the slow part of the test)."""
     torch.set_num_threads(1)
     for r in range(runs):
-        one_run(rank, world, os.path.join(out_dir, f"init{r}"), os.path.join(out_dir, f"run{r}_rank{rank}.pt"))
+        one_run(
+            rank, world, os.path.join(out_dir, f"init{r}"), os.path.join(out_dir, f"run{r}_rank{rank}.pt")
+        )
 
 
 def one_run(rank: int, world: int, init_file: str, out_file: str) -> None:
@@ -38,7 +40,9 @@ def one_run(rank: int, world: int, init_file: str, out_file: str) -> None:
                         p.grad /= world
                 opt.step()
                 opt.zero_grad()
-            result[f"{mode}_lora"] = {k: v.detach().clone() for k, v in model.named_parameters() if "lora_" in k}
+            result[f"{mode}_lora"] = {
+                k: v.detach().clone() for k, v in model.named_parameters() if "lora_" in k
+            }
         torch.save(result, out_file)
     finally:
         dist.destroy_process_group()

@@ -25,7 +25,9 @@ def test_two_ranks_independent_and_shared_noise(tmp_path: Path) -> None:
     r0, r1 = first
     # independent (default): rank 0 draws what a single process draws, rank 1 its own noise
     assert all(torch.equal(a, b) for a, b in zip(r0["independent_eps"], alone, strict=True))
-    assert all(not torch.allclose(a, b) for a, b in zip(r0["independent_eps"], r1["independent_eps"], strict=True))
+    assert all(
+        not torch.allclose(a, b) for a, b in zip(r0["independent_eps"], r1["independent_eps"], strict=True)
+    )
     # shared: every rank draws the single-process noise
     assert all(torch.equal(a, b) for a, b in zip(r1["shared_eps"], alone, strict=True))
     assert all(torch.equal(a, b) for a, b in zip(r0["shared_eps"], alone, strict=True))

@@ -67,7 +67,10 @@ def test_a_base_layer_that_never_calls_linear_on_its_weight_is_an_error() -> Non
     base = model.base_model.model.l1.base_layer
     base.forward = lambda x: x @ base.weight.T + base.bias  # type: ignore[method-assign]
     fl = FlatLora(model, FlatLoraConfig(sigma=0.2, schedule="constant"))
-    with pytest.raises(RuntimeError, match=r"base layer '.*l1' .* ran without calling F.linear"), fl.perturb(1, 2):
+    with (
+        pytest.raises(RuntimeError, match=r"base layer '.*l1' .* ran without calling F.linear"),
+        fl.perturb(1, 2),
+    ):
         model(torch.randn(2, IN))
 
 
@@ -82,9 +85,8 @@ def test_norms_are_float32_and_autocast_does_not_change_the_noise() -> None:
     # the eps seen by a layer under autocast is the eps drawn without it (up to the bf16 matmul)
     layer = fl.layers[0].lora
     eye = torch.eye(IN)
-    with torch.no_grad(), fl.perturb(4, 10):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            noisy = layer(eye).float()
+    with torch.no_grad(), fl.perturb(4, 10), torch.autocast("cpu", dtype=torch.bfloat16):
+        noisy = layer(eye).float()
     eps = fl.noise(fl.layers[0], 4, 10)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         want = layer.base_layer(eye).float() + 0  # W under bf16
@@ -171,7 +173,9 @@ def test_backward_or_recompute_after_the_context_closed_is_an_error(use_reentran
     net(x).sum().backward()
 
 
-def test_norms_once_per_optimizer_step_shared_by_micro_batch_contexts(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_norms_once_per_optimizer_step_shared_by_micro_batch_contexts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     calls: list[int] = []
     real = flatlora.model.merged_row_norms_sq
 

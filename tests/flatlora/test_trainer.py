@@ -75,13 +75,13 @@ def seen_steps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Records (optimizer step, layer) of every noise draw (forward and backward redraws)."""
     calls: list[tuple[int, int]] = []
     lookup = {noise_seed(0, t, layer): (t, layer) for t in range(10) for layer in range(4)}
-    real = flatlora.perturb.fill_standard_noise
+    real = flatlora.perturb.draw
 
-    def spy(out: torch.Tensor, seed: int) -> torch.Tensor:
+    def spy(out: torch.Tensor, seed: int, *args: Any) -> torch.Tensor:
         calls.append(lookup[seed])
-        return real(out, seed)
+        return real(out, seed, *args)
 
-    monkeypatch.setattr(flatlora.perturb, "fill_standard_noise", spy)
+    monkeypatch.setattr(flatlora.perturb, "draw", spy)
     return calls
 
 
@@ -146,13 +146,13 @@ def test_trainer_rejects_both_config_and_instance(tmp_path: Any) -> None:
 def _draws(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every noise draw's seed."""
     seeds: list[int] = []
-    real = flatlora.perturb.fill_standard_noise
+    real = flatlora.perturb.draw
 
-    def spy(out: torch.Tensor, seed: int) -> torch.Tensor:
+    def spy(out: torch.Tensor, seed: int, *args: Any) -> torch.Tensor:
         seeds.append(seed)
-        return real(out, seed)
+        return real(out, seed, *args)
 
-    monkeypatch.setattr(flatlora.perturb, "fill_standard_noise", spy)
+    monkeypatch.setattr(flatlora.perturb, "draw", spy)
     return seeds
 
 
@@ -179,7 +179,9 @@ def test_trainer_with_model_init_perturbs_the_model_it_trains(
 
 
 @pytest.mark.parametrize("kind", ["trainer", "callback"])
-def test_second_train_call_still_draws_noise(kind: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_train_call_still_draws_noise(
+    kind: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seeds = _draws(monkeypatch)
     cfg = FlatLoraConfig(sigma=0.1, seed=0, schedule="constant")
 
@@ -192,7 +194,10 @@ def test_second_train_call_still_draws_noise(kind: str, tmp_path: Any, monkeypat
         )
     else:
         trainer = Trainer(
-            model_init=model_init, args=_args(tmp_path), train_dataset=_dataset(), callbacks=[FlatLoraCallback(cfg)]
+            model_init=model_init,
+            args=_args(tmp_path),
+            train_dataset=_dataset(),
+            callbacks=[FlatLoraCallback(cfg)],
         )
     trainer.train()
     first = len(seeds)
@@ -216,6 +221,8 @@ def test_default_noise_seed_is_training_arguments_seed(
             model=_tiny_bert(), args=args, train_dataset=_dataset(), flat_lora_config=cfg
         )
     else:
-        trainer = Trainer(model=_tiny_bert(), args=args, train_dataset=_dataset(), callbacks=[FlatLoraCallback(cfg)])
+        trainer = Trainer(
+            model=_tiny_bert(), args=args, train_dataset=_dataset(), callbacks=[FlatLoraCallback(cfg)]
+        )
     trainer.train()
     assert seeds and set(seeds) == {noise_seed(17, t, layer) for t in range(3) for layer in range(4)}

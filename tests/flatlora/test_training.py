@@ -231,7 +231,9 @@ def _lora_mlp_with_trained_head() -> nn.Module:
     torch.manual_seed(0)
     from .conftest import TinyMLP
 
-    cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["l1", "l2"], modules_to_save=["head"], init_lora_weights=False)
+    cfg = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["l1", "l2"], modules_to_save=["head"], init_lora_weights=False
+    )
     return get_peft_model(TinyMLP(), cfg)
 
 
