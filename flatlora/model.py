@@ -32,6 +32,7 @@ from flatlora.perturb import (
     ContextToken,
     NoiseTermFn,
     NoisyLinearFn,
+    column,
     merged_row_norms_sq,
     noise_seed,
     out_in_view,
@@ -65,6 +66,10 @@ def distributed_rank() -> int:
 def _in_backward() -> bool:
     """True while the autograd engine runs a backward pass (where checkpointing recomputes forwards)."""
     return bool(torch._C._current_graph_task_id() != -1)
+
+
+def _tensor_key(t: Any) -> tuple[int, int]:
+    return (t.data_ptr(), t._version)
 
 
 @dataclass
@@ -140,14 +145,8 @@ class LayerState:
         """The (m,) row scale of eps at ``step``: computed once per optimizer step and reused by every
         micro-batch (A and B only change at the optimizer step, which bumps their versions)."""
         adapters = tuple(
-            (
-                n,
-                self.lora.lora_A[n].weight.data_ptr(),
-                self.lora.lora_A[n].weight._version,
-                self.lora.lora_B[n].weight.data_ptr(),
-                self.lora.lora_B[n].weight._version,
-                float(self.lora.scaling[n]),
-            )
+            (n, *_tensor_key(self.lora.lora_A[n].weight), *_tensor_key(self.lora.lora_B[n].weight))
+            + (float(self.lora.scaling[n]),)
             for n in self._adapters()
         )
         key = (step, sigma_t, self._stored_key(), adapters)
@@ -202,7 +201,7 @@ class _NoisyCall(TorchFunctionMode):
         self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
     ) -> Any:
         kwargs = kwargs or {}
-        weight = self.noisy.layer.base.weight
+        weight: Any = self.noisy.layer.base.weight
         if func is nn.functional.linear:
             x = args[0] if args else kwargs["input"]
             w = args[1] if len(args) > 1 else kwargs.get("weight")
@@ -223,6 +222,7 @@ class _ExactLayer:
         self.seed = fl.layer_seed(step, layer)
         self.mode: _NoisyCall | None = None
         self.hits = 0
+        self.col: Tensor | None = None  # (m, 1) row scale in the weight's dtype, once per context
 
     def install(self) -> list[RemovableHandle]:
         base = self.layer.base
@@ -233,8 +233,12 @@ class _ExactLayer:
 
     def apply(self, x: Tensor, weight: Tensor, bias: Tensor | None, fan_in_fan_out: bool) -> Tensor:
         self.hits += 1
-        scale = self.layer.step_scale(self.step, self.sigma_t, out_in_view(weight.detach(), fan_in_fan_out))
-        return NoisyLinearFn.apply(x, weight, bias, scale, self.seed, fan_in_fan_out, self.token)  # type: ignore[no-any-return]
+        col = self.col
+        if col is None or col.dtype != weight.dtype or col.device != weight.device:
+            view = out_in_view(weight.detach(), fan_in_fan_out)  # (m, n)
+            col = self.col = column(self.layer.step_scale(self.step, self.sigma_t, view), weight.dtype)
+        out: Tensor = NoisyLinearFn.apply(x, weight, bias, col, self.seed, fan_in_fan_out, self.token)
+        return out
 
     def _pre(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         if self.layer.quantized:

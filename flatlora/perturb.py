@@ -45,6 +45,7 @@ def noise_seed(seed: int, step: int, layer_index: int, stream: int = 0, rank: in
 # elements is a single block seeded with ``seed`` itself. On an accelerator the whole layer is one
 # call to one (cached, reseeded) device generator: Philox is parallel on its own.
 CHUNK_ELEMS = 1 << 17
+PARALLEL_FILL = True
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 _device_generators: dict[tuple[torch.device, int], torch.Generator] = {}
@@ -85,7 +86,7 @@ def draw(out: Tensor, seed: int, weight: Tensor | None = None, scale: Tensor | N
     On CPU the add runs block by block right after each block's draw, while the block is still in
     cache, on the same threads; elementwise, so the values do not depend on the blocking.
     """
-    col = None if scale is None else scale.to(out.dtype).unsqueeze(1)  # (m, 1)
+    col = None if scale is None else column(scale, out.dtype)  # (m, 1)
     if out.device.type != "cpu":
         out.normal_(generator=device_generator(out.device).manual_seed(seed))
         if weight is not None and col is not None:
@@ -93,6 +94,11 @@ def draw(out: Tensor, seed: int, weight: Tensor | None = None, scale: Tensor | N
         return out
     m, n = out.shape
     rows = chunk_rows(m, n)
+    if rows >= m:  # one block: no slicing
+        out.normal_(generator=torch.Generator().manual_seed(seed))
+        if weight is not None and col is not None:
+            torch.addcmul(weight, out, col, out=out)
+        return out
     starts = list(range(0, m, rows))
 
     def fill(c: int) -> None:
@@ -103,7 +109,7 @@ def draw(out: Tensor, seed: int, weight: Tensor | None = None, scale: Tensor | N
         if weight is not None and col is not None:
             torch.addcmul(weight[block], out[block], col[block], out=out[block])
 
-    if len(starts) > 1 and torch.get_num_threads() > 1:
+    if PARALLEL_FILL and len(starts) > 1 and torch.get_num_threads() > 1:
         # blocks 1.. go to the pool, block 0 is filled here: one hand-off fewer, no idle waiting
         futures = [_thread_pool().submit(fill, c) for c in range(1, len(starts))]
         fill(0)
@@ -113,6 +119,12 @@ def draw(out: Tensor, seed: int, weight: Tensor | None = None, scale: Tensor | N
         for c in range(len(starts)):
             fill(c)
     return out
+
+
+def column(scale: Tensor, dtype: torch.dtype) -> Tensor:
+    """An (m,) or (m, 1) row scale as an (m, 1) column in ``dtype``."""
+    col = scale if scale.dim() == 2 else scale.unsqueeze(1)
+    return col if col.dtype == dtype else col.to(dtype)
 
 
 def fill_standard_noise(out: Tensor, seed: int) -> Tensor:
@@ -135,17 +147,24 @@ class Scratch:
 
     def __init__(self) -> None:
         self._buffers: dict[tuple[int, torch.device, torch.dtype], Tensor] = {}
+        self._views: dict[tuple[int, torch.device, torch.dtype, tuple[int, int]], Tensor] = {}
 
     def get(self, shape: tuple[int, int], device: torch.device, dtype: torch.dtype) -> Tensor:
         key = (threading.get_ident(), device, dtype)
+        view = self._views.get((*key, shape))
+        if view is not None:
+            return view
         numel = shape[0] * shape[1]
         buf = self._buffers.get(key)
         if buf is None or buf.numel() < numel:
             buf = self._buffers[key] = torch.empty(numel, device=device, dtype=dtype)
-        return buf[:numel].view(shape)
+            self._views = {k: v for k, v in self._views.items() if k[:3] != key}  # views of the old buffer
+        view = self._views[(*key, shape)] = buf[:numel].view(shape)
+        return view
 
     def release(self) -> None:
         self._buffers.clear()
+        self._views.clear()
 
     def __len__(self) -> int:
         return len(self._buffers)
@@ -223,8 +242,11 @@ def merged_row_norms_sq(
     if not lora_a:
         return w_sq
     with autocast_off(weight.device):
-        a = torch.cat([x.float() for x in lora_a], dim=0)  # (R, n)
-        b = torch.cat([y.float() * s for y, s in zip(lora_b, scalings, strict=True)], dim=1)  # (m, R)
+        if len(lora_a) == 1:
+            a, b = lora_a[0].float(), lora_b[0].float() * scalings[0]  # (r, n), (m, r)
+        else:
+            a = torch.cat([x.float() for x in lora_a], dim=0)  # (R, n)
+            b = torch.cat([y.float() * s for y, s in zip(lora_b, scalings, strict=True)], dim=1)  # (m, R)
         if weight.dtype in (torch.float32, torch.float64):
             wa = (weight @ a.to(weight.dtype).T).float()  # (m, R)   O(mnR)
         else:  # bf16/fp16: promote a block of rows at a time
@@ -234,7 +256,8 @@ def merged_row_norms_sq(
         cross = (wa * b).sum(dim=1)  # (m,)
         gram = a @ a.T  # (R, R)   O(nR^2)
         ba_sq = ((b @ gram) * b).sum(dim=1)  # (m,)
-        return (w_sq + 2.0 * cross + ba_sq).clamp_min(0.0)
+        # w_sq + 2 cross + ba_sq, left to right (2 * cross is exact, so alpha=2 rounds the same)
+        return torch.add(w_sq, cross, alpha=2.0).add_(ba_sq).clamp_min_(0.0)
 
 
 def row_scale(norms_sq: Tensor, sigma_t: float, n: int) -> Tensor:
@@ -260,7 +283,7 @@ def noise_only(
     """eps = scale_i * z_ij as an (m, n) tensor (transient, like ``perturbed_weight``)."""
     z = draw(scratch.get(shape, scale.device, dtype), seed) if scratch is not None else None
     z = z if z is not None else standard_noise(shape, seed, scale.device, dtype)
-    return z.mul_(scale.to(dtype).unsqueeze(1))
+    return z.mul_(column(scale, dtype))
 
 
 class _AutocastState:

@@ -17,6 +17,7 @@ scope="trainable")`` ascends every trainable parameter instead.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from peft.tuners.lora import LoraLayer
@@ -48,9 +49,8 @@ def lora_factors(model: nn.Module) -> list[nn.Parameter]:
         if isinstance(module, LoraLayer):
             for name in module.active_adapters:
                 if name in module.lora_A:
-                    out += [
-                        p for p in (module.lora_A[name].weight, module.lora_B[name].weight) if p.requires_grad
-                    ]  # type: ignore[misc]
+                    pair: tuple[Any, Any] = (module.lora_A[name].weight, module.lora_B[name].weight)
+                    out += [p for p in pair if p.requires_grad]
     return out
 
 
