@@ -144,9 +144,14 @@ class LayerState:
     def step_scale(self, step: int, sigma_t: float, weight: Tensor | None = None) -> Tensor:
         """The (m,) row scale of eps at ``step``: computed once per optimizer step and reused by every
         micro-batch (A and B only change at the optimizer step, which bumps their versions)."""
+        lora = self.lora
         adapters = tuple(
-            (n, *_tensor_key(self.lora.lora_A[n].weight), *_tensor_key(self.lora.lora_B[n].weight))
-            + (float(self.lora.scaling[n]),)
+            (
+                n,
+                *_tensor_key(lora.lora_A[n].weight),
+                *_tensor_key(lora.lora_B[n].weight),
+                float(lora.scaling[n]),
+            )
             for n in self._adapters()
         )
         key = (step, sigma_t, self._stored_key(), adapters)
