@@ -5,7 +5,7 @@
     python benchmarks/step_overhead.py --models tiny --repeats 1      # seconds, for CI
 
 Models (``--models``): ``minilm`` (the real pretrained MiniLM-L6, the CPU default), ``bert-base``
-(``BertConfig()``, random weights), ``decoder-1b`` (a ~1B-parameter Llama-style decoder from a config,
+(``BertConfig()``, random weights), ``decoder-1b`` (a 0.88B-parameter Llama-style decoder from a config,
 random weights), ``tiny`` (a 2-layer config BERT). Config-built models need no download.
 
 One "step" is a full training step: forward + backward + optimizer step (SAM: two forward/backward
@@ -45,6 +45,8 @@ from typing import Any
 import torch
 from torch import nn
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree, uninstalled
+
 METHODS = ("lora", "flat_lora", "flat_lora_inplace", "rng_floor", "sam_ab", "sam_w", "full")
 PARTS = ("draws", "adds", "norms")  # the breakdown of exact mode's extra time
 MODELS = ("minilm", "bert-base", "decoder-1b", "tiny")
@@ -78,7 +80,7 @@ def _config_model(name: str) -> nn.Module:
 
     if name == "bert-base":
         return BertForSequenceClassification(BertConfig(num_labels=3))
-    if name == "decoder-1b":  # 16 x 50.6M block weights + 2 x 65.5M embeddings: ~0.94B parameters
+    if name == "decoder-1b":  # 16 x 50.6M block weights + 65.5M embeddings: 0.88B parameters
         cfg = LlamaConfig(
             vocab_size=32000,
             hidden_size=2048,
@@ -377,13 +379,21 @@ def breakdown(times: dict[str, list[float]]) -> dict[str, float]:
     return out
 
 
-def print_table(rows: list[dict[str, Any]], parts: list[dict[str, Any]], device_desc: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _table(title: str, header: list[str], body: list[list[str]]) -> str:
+    """A plain-text table (no rich: the GPU machine has torch, transformers, peft and accelerate only)."""
+    widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(header)]
+    line = "  ".join(
+        h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True))
+    )
+    rows = [
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in body
+    ]
+    return "\n".join([title, line, "-" * len(line), *rows])
 
-    console = Console(width=200)
-    table = Table(title=f"Training-step overhead, LoRA r=8 ({device_desc})")
-    cols = (
+
+def print_table(rows: list[dict[str, Any]], parts: list[dict[str, Any]], device_desc: str) -> None:
+    cols = [
         "model",
         "method",
         "batch",
@@ -392,11 +402,9 @@ def print_table(rows: list[dict[str, Any]], parts: list[dict[str, Any]], device_
         "ratio_to_lora",
         "peak_mem_mb",
         "mem_ratio_to_lora",
-    )
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("model", "method") else "right")
-    for r in rows:
-        table.add_row(
+    ]
+    body = [
+        [
             r["model"],
             r["method"],
             str(r["batch"]),
@@ -405,26 +413,29 @@ def print_table(rows: list[dict[str, Any]], parts: list[dict[str, Any]], device_
             f"{r['ratio_to_lora']:.3f}",
             "-" if r["peak_mem_mb"] is None else f"{r['peak_mem_mb']:.1f}",
             "-" if r.get("mem_ratio_to_lora") is None else f"{r['mem_ratio_to_lora']:.3f}",
-        )
-    console.print(table)
+        ]
+        for r in rows
+    ]
+    print(_table(f"Training-step overhead, LoRA r=8 ({device_desc})", cols, body))
     if not parts:
         return
-    extra = Table(title="Exact Flat-LoRA's extra time over LoRA (ms; in brackets: points of LoRA's step)")
-    for col in ("model", "batch", "seq", "extra", "draws", "adds", "norms", "other", "exact - rng_floor"):
-        extra.add_column(col, justify="left" if col == "model" else "right")
+    body = []
     for p in parts:
-        pts = {
-            k: f"{p[f'{k}_ms']:.1f} ({p[f'{k}_ms'] / p['lora_ms']:+.3f})" for k in ("extra", *PARTS, "other")
-        }
+        cells = [
+            f"{p[f'{k}_ms']:.1f} ({p[f'{k}_ms'] / p['lora_ms']:+.3f})" for k in ("extra", *PARTS, "other")
+        ]
         floor = p.get("exact_minus_floor")
-        extra.add_row(
-            p["model"],
-            str(p["batch"]),
-            str(p["seq"]),
-            *(pts[k] for k in ("extra", *PARTS, "other")),
-            "-" if floor is None else f"{floor:+.3f}",
+        body.append(
+            [p["model"], f"{p['batch']}x{p['seq']}", *cells, "-" if floor is None else f"{floor:+.3f}"]
         )
-    console.print(extra)
+    print()
+    print(
+        _table(
+            "Exact Flat-LoRA's extra time over LoRA, ms (in brackets: points of LoRA's step)",
+            ["model", "shape", "extra", "draws", "adds", "norms", "other", "exact - rng_floor"],
+            body,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
