@@ -45,7 +45,7 @@ def noise_seed(seed: int, step: int, layer_index: int, stream: int = 0, rank: in
 # elements is a single block seeded with ``seed`` itself. On an accelerator the whole layer is one
 # call to one (cached, reseeded) device generator: Philox is parallel on its own.
 CHUNK_ELEMS = 1 << 17
-PARALLEL_FILL = True
+PARALLEL_FILL = True  # False: CPU blocks are filled on the calling thread only (same values)
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 _device_generators: dict[tuple[torch.device, int], torch.Generator] = {}
