@@ -2,25 +2,37 @@
 
 Inside ``with fl.perturb(step, total_steps):`` every LoRA-wrapped base layer computes
 y = x (W + eps)^T + b, and PEFT adds s B A x on top as usual, so the model sees W + sBA + eps.
-Exact mode replaces the base layer's ``forward`` (an instance attribute, removed at context exit)
-with :class:`~flatlora.perturb.NoisyLinearFn`; in-place mode reproduces the reference code.
+Exact mode leaves the base layer's ``forward`` (and any hook installed there, e.g. accelerate's
+device-placement hooks) alone: a forward pre-hook and a forward hook on the base layer open a
+:class:`~torch.overrides.TorchFunctionMode` around its call that routes only the layer's own
+``F.linear`` (``torch.addmm`` for Conv1D) through :class:`~flatlora.perturb.NoisyLinearFn`, with the
+weight the layer's forward actually passed. Quantized base layers run their own kernel and get the
+noise term x eps^T added (:class:`~flatlora.perturb.NoiseTermFn`). In-place mode reproduces the
+reference code.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from peft.tuners.lora import LoraLayer
 from peft.utils.integrations import dequantize_module_weight
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
+from torch.utils.hooks import RemovableHandle
 from transformers.pytorch_utils import Conv1D
 
 from flatlora.config import FlatLoraConfig
 from flatlora.perturb import (
+    ContextToken,
+    NoiseTermFn,
     NoisyLinearFn,
+    column,
     merged_row_norms_sq,
     noise_seed,
     out_in_view,
@@ -45,9 +57,24 @@ def is_quantized(module: nn.Module) -> bool:
     return isinstance(weight, Tensor) and not weight.is_floating_point()
 
 
+def distributed_rank() -> int:
+    """This process's torch.distributed rank (0 when not running distributed)."""
+    dist = torch.distributed
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def _in_backward() -> bool:
+    """True while the autograd engine runs a backward pass (where checkpointing recomputes forwards)."""
+    return bool(torch._C._current_graph_task_id() != -1)
+
+
+def _tensor_key(t: Any) -> tuple[int, int]:
+    return (t.data_ptr(), t._version)
+
+
 @dataclass
 class LayerState:
-    """One LoRA-wrapped layer: where it is, how to read W, and its cached ||W_i||^2."""
+    """One LoRA-wrapped layer: where it is, how to read W, and its cached norms."""
 
     name: str
     index: int
@@ -56,7 +83,10 @@ class LayerState:
     fan_in_fan_out: bool
     quantized: bool
     w_sq: Tensor | None = None
-    w_key: tuple[int, int, bool] | None = None
+    w_key: tuple[Any, ...] | None = None
+    scale: Tensor | None = None
+    scale_key: tuple[Any, ...] | None = None
+    noise_dtype: torch.dtype | None = None  # quantized layers: the dequantized weight's dtype
 
     def dense_weight(self) -> Tensor:
         """The stored dense weight (dequantized on the fly for quantized layers)."""
@@ -68,24 +98,27 @@ class LayerState:
     def out_in(self) -> Tensor:
         return out_in_view(self.dense_weight(), self.fan_in_fan_out)  # (m, n)
 
+    def _stored_key(self) -> tuple[Any, ...]:
+        """Identifies the stored weight's contents: storage, version, device, merge state."""
+        stored = getattr(self.base, "W_q", None) if self.quantized else None
+        if not isinstance(stored, Tensor):
+            stored = self.base.weight
+        assert isinstance(stored, Tensor)
+        return (stored.data_ptr(), stored._version, stored.device, bool(self.lora.merged))
+
     def base_row_norms_sq(self, w: Tensor, use_cache: bool = True) -> Tensor:
-        """||W_i||^2, cached while the stored weight is unchanged (pointer, version, merge state)."""
-        if self.quantized or not use_cache:
+        """||W_i||^2, cached while the stored weight is unchanged."""
+        if not use_cache:
             return row_norms_sq(w)
-        key = (w.data_ptr(), self.base.weight._version, bool(self.lora.merged))
+        key = self._stored_key()
         if self.w_sq is None or key != self.w_key:
             self.w_sq, self.w_key = row_norms_sq(w), key
         return self.w_sq
 
-    def merged_norms_sq(self, use_cache: bool = True) -> Tensor:
-        """||W'_i||^2 for W' = W + sum over active adapters of s B A (detached)."""
-        w = self.out_in()
-        w_sq = self.base_row_norms_sq(w, use_cache)
+    def _adapters(self) -> list[str]:
         if self.lora.merged or self.lora.disable_adapters:
-            return w_sq  # W already holds W' (merged) or the adapters are off
-        a_list: list[Tensor] = []
-        b_list: list[Tensor] = []
-        s_list: list[float] = []
+            return []  # W already holds W' (merged) or the adapters are off
+        names = []
         for name in self.lora.active_adapters:
             if name not in self.lora.lora_A:
                 continue
@@ -94,10 +127,41 @@ class LayerState:
                     f"Flat-LoRA: layer '{self.name}' uses a LoRA variant (e.g. DoRA) for adapter '{name}'; "
                     "only vanilla LoRA is supported"
                 )
-            a_list.append(self.lora.lora_A[name].weight)  # type: ignore[arg-type]  # (r, n)
-            b_list.append(self.lora.lora_B[name].weight)  # type: ignore[arg-type]  # (m, r)
-            s_list.append(float(self.lora.scaling[name]))
-        return merged_row_norms_sq(w, w_sq, a_list, b_list, s_list)
+            names.append(name)
+        return names
+
+    def merged_norms_sq(self, use_cache: bool = True, weight: Tensor | None = None) -> Tensor:
+        """||W'_i||^2 for W' = W + sum over active adapters of s B A (detached). ``weight``: the (m, n)
+        view to use instead of reading (or dequantizing) it again."""
+        w = self.out_in() if weight is None else weight
+        w_sq = self.base_row_norms_sq(w, use_cache)
+        names = self._adapters()
+        a_list = [self.lora.lora_A[n].weight for n in names]  # (r, n) each
+        b_list = [self.lora.lora_B[n].weight for n in names]  # (m, r) each
+        s_list = [float(self.lora.scaling[n]) for n in names]
+        return merged_row_norms_sq(w, w_sq, a_list, b_list, s_list)  # type: ignore[arg-type]
+
+    def step_scale(self, step: int, sigma_t: float, weight: Tensor | None = None) -> Tensor:
+        """The (m,) row scale of eps at ``step``: computed once per optimizer step and reused by every
+        micro-batch (A and B only change at the optimizer step, which bumps their versions)."""
+        lora = self.lora
+        adapters = tuple(
+            (
+                n,
+                *_tensor_key(lora.lora_A[n].weight),
+                *_tensor_key(lora.lora_B[n].weight),
+                float(lora.scaling[n]),
+            )
+            for n in self._adapters()
+        )
+        key = (step, sigma_t, self._stored_key(), adapters)
+        if self.scale is None or key != self.scale_key:
+            w = self.out_in() if weight is None else weight  # (m, n); at most one dequantization
+            if self.quantized:
+                self.noise_dtype = w.dtype
+            self.scale = row_scale(self.merged_norms_sq(weight=w), sigma_t, w.shape[1])
+            self.scale_key = key
+        return self.scale
 
 
 def find_lora_layers(model: nn.Module, config: FlatLoraConfig) -> list[LayerState]:
@@ -131,6 +195,84 @@ def find_lora_layers(model: nn.Module, config: FlatLoraConfig) -> list[LayerStat
     return layers
 
 
+class _NoisyCall(TorchFunctionMode):
+    """Active only while one base layer runs: its own linear op becomes the noisy one."""
+
+    def __init__(self, noisy: _ExactLayer) -> None:
+        super().__init__()
+        self.noisy = noisy
+
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        kwargs = kwargs or {}
+        weight: Any = self.noisy.layer.base.weight
+        if func is nn.functional.linear:
+            x = args[0] if args else kwargs["input"]
+            w = args[1] if len(args) > 1 else kwargs.get("weight")
+            if w is weight:
+                b = args[2] if len(args) > 2 else kwargs.get("bias")
+                return self.noisy.apply(x, w, b, fan_in_fan_out=False)
+        elif func is torch.addmm and len(args) == 3 and not kwargs and args[2] is weight:
+            # Conv1D: bias + x @ W with W stored (n, m)
+            return self.noisy.apply(args[1], args[2], args[0], fan_in_fan_out=True)
+        return func(*args, **kwargs)
+
+
+class _ExactLayer:
+    """The hooks of one dense or quantized layer for one perturb() context."""
+
+    def __init__(self, fl: FlatLora, layer: LayerState, step: int, sigma_t: float, token: ContextToken):
+        self.layer, self.step, self.sigma_t, self.token = layer, step, sigma_t, token
+        self.seed = fl.layer_seed(step, layer)
+        self.mode: _NoisyCall | None = None
+        self.hits = 0
+        self.col: Tensor | None = None  # (m, 1) row scale in the weight's dtype, once per context
+
+    def install(self) -> list[RemovableHandle]:
+        base = self.layer.base
+        return [
+            base.register_forward_pre_hook(self._pre),
+            base.register_forward_hook(self._post, always_call=True),
+        ]
+
+    def apply(self, x: Tensor, weight: Tensor, bias: Tensor | None, fan_in_fan_out: bool) -> Tensor:
+        self.hits += 1
+        col = self.col
+        if col is None or col.dtype != weight.dtype or col.device != weight.device:
+            view = out_in_view(weight.detach(), fan_in_fan_out)  # (m, n)
+            col = self.col = column(self.layer.step_scale(self.step, self.sigma_t, view), weight.dtype)
+        out: Tensor = NoisyLinearFn.apply(x, weight, bias, col, self.seed, fan_in_fan_out, self.token)
+        return out
+
+    def _pre(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+        if self.layer.quantized:
+            return
+        self.hits = 0
+        self.mode = _NoisyCall(self)
+        self.mode.__enter__()
+
+    def _post(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+        if self.layer.quantized:
+            if output is None or not args:
+                return None
+            x = args[0]  # (..., n)
+            scale = self.layer.step_scale(self.step, self.sigma_t)  # (m,)
+            dtype = self.layer.noise_dtype or x.dtype
+            shape = (scale.shape[0], x.shape[-1])
+            term = NoiseTermFn.apply(x, scale, self.seed, shape, dtype, self.token)
+            return output + term.to(output.dtype)
+        mode, self.mode = self.mode, None
+        if mode is not None:
+            mode.__exit__(None, None, None)
+        if output is not None and self.hits == 0:
+            raise RuntimeError(
+                f"Flat-LoRA: base layer '{self.layer.name}' ({type(module).__name__}) ran without calling "
+                "F.linear (torch.addmm for Conv1D) on its weight, so the noise could not be applied"
+            )
+        return None
+
+
 class FlatLora:
     """Random weight perturbation of the merged weights W + sBA, applied per optimizer step.
 
@@ -140,27 +282,43 @@ class FlatLora:
     """
 
     def __init__(self, model: nn.Module, config: FlatLoraConfig | None = None) -> None:
+        config = config if config is not None else FlatLoraConfig()
+        if config.seed is None:
+            config = dataclasses.replace(config, seed=0)
         self.model = model
-        self.config = config if config is not None else FlatLoraConfig()
+        self.config = config
         self.layers = find_lora_layers(model, self.config)
         self._active = False
+        self._tripwires: list[RemovableHandle] = []
+
+    @property
+    def seed(self) -> int:
+        assert self.config.seed is not None
+        return self.config.seed
 
     def sigma_at(self, step: int, total_steps: int) -> float:
         c = self.config
         return sigma_schedule(c.sigma, step, total_steps, c.schedule)
 
+    def noise_rank(self) -> int:
+        """The rank mixed into the noise seeds: this process's rank, or 0 for ``rank_noise='shared'``."""
+        return distributed_rank() if self.config.rank_noise == "independent" else 0
+
     def layer_seed(self, step: int, layer: LayerState) -> int:
-        return noise_seed(self.config.seed, step, layer.index)
+        return noise_seed(self.seed, step, layer.index, rank=self.noise_rank())
 
     @contextlib.contextmanager
     def perturb(self, step: int, total_steps: int) -> Iterator[float]:
-        """Forward (and backward) passes inside see W + sBA + eps for optimizer step ``step``.
+        """Forward and backward passes inside see W + sBA + eps for optimizer step ``step``.
 
         Yields sigma_t. All micro-batches of one step must run inside contexts with the same ``step``:
-        they then see the same eps. With sigma_t == 0 the model is left untouched.
+        they then see the same eps. Backward must run inside the context (checkpointed recomputes too);
+        after it closes, a backward through the noisy layers raises. With sigma_t == 0 the model is
+        left untouched.
         """
         if self._active:
             raise RuntimeError("Flat-LoRA: perturb() contexts cannot be nested")
+        self.remove_hooks()
         sigma_t = self.sigma_at(step, total_steps)
         if sigma_t == 0.0:
             yield sigma_t
@@ -176,39 +334,45 @@ class FlatLora:
         finally:
             self._active = False
 
+    def remove_hooks(self) -> None:
+        """Remove the recompute guards a closed exact-mode context leaves on the base layers."""
+        for h in self._tripwires:
+            h.remove()
+        self._tripwires = []
+
     # ------------------------------------------------------------------ exact mode
     @contextlib.contextmanager
     def _exact(self, step: int, sigma_t: float) -> Iterator[None]:
-        installed: list[tuple[nn.Module, Any]] = []
+        token = ContextToken()
+        handles: list[RemovableHandle] = []
+        states: list[_ExactLayer] = []
         try:
             for layer in self.layers:
-                prev = layer.base.__dict__.get("forward")
-                layer.base.forward = self._make_forward(layer, step, sigma_t)
-                installed.append((layer.base, prev))
+                st = _ExactLayer(self, layer, step, sigma_t, token)
+                handles += st.install()
+                states.append(st)
             yield
         finally:
-            for base, prev in reversed(installed):
-                del base.forward
-                if prev is not None:
-                    base.forward = prev
+            for h in reversed(handles):
+                h.remove()
+            token.close()  # backward after this point raises; scratch buffers are freed
+            self._arm_tripwires()
 
-    def _make_forward(self, layer: LayerState, step: int, sigma_t: float) -> Callable[..., Tensor]:
-        seed = self.layer_seed(step, layer)
-        memo: dict[str, Tensor] = {}
+    def _arm_tripwires(self) -> None:
+        """A forward of a noisy layer during a backward pass, outside any context, is a checkpointing
+        recompute that would silently compute the unperturbed model: make it an error instead."""
 
-        def forward(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-            if args or kwargs:
-                raise TypeError(f"Flat-LoRA: unexpected extra arguments to base layer '{layer.name}'")
-            weight = layer.dense_weight()
-            if "scale" not in memo:  # once per context: A, B do not change within a step
-                n = out_in_view(weight, layer.fan_in_fan_out).shape[1]
-                memo["scale"] = row_scale(layer.merged_norms_sq(), sigma_t, n)  # (m,)
-            bias = getattr(layer.base, "bias", None)
-            return NoisyLinearFn.apply(
-                x, weight, bias, memo["scale"], seed, layer.dense_weight, layer.fan_in_fan_out
+        def guard(module: nn.Module, args: tuple[Any, ...], name: str) -> None:
+            if not self._active and _in_backward():
+                raise RuntimeError(
+                    f"Flat-LoRA: layer '{name}' was recomputed during backward after its perturb() context "
+                    "closed (gradient checkpointing); call loss.backward() inside `with fl.perturb(step, total):`"
+                )
+
+        for layer in self.layers:
+            self._tripwires.append(
+                layer.base.register_forward_pre_hook(lambda m, a, name=layer.name: guard(m, a, name))
             )
-
-        return forward
 
     # ------------------------------------------------------------------ in-place mode
     @contextlib.contextmanager

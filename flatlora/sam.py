@@ -7,11 +7,17 @@
 
 Each step costs two forward/backward passes. Perturbed weights are restored from a copy, so the
 restore is bit-exact in any precision.
+
+Scope: all three methods perturb the same layers by default, the LoRA-wrapped ones -- SamAB ascends
+their A and B, SamW their W (hence W'), Flat-LoRA adds noise to their W'. Other trainable parameters
+(e.g. a classifier head in ``modules_to_save``) are trained but not perturbed; ``SamAB(...,
+scope="trainable")`` ascends every trainable parameter instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from peft.tuners.lora import LoraLayer
@@ -20,6 +26,7 @@ from torch import Tensor, nn
 from flatlora.model import is_quantized
 
 Closure = Callable[[], Tensor]
+SCOPES: tuple[str, ...] = ("lora_layers", "trainable")
 
 
 def _validate_rho(rho: float) -> None:
@@ -35,13 +42,41 @@ def _ascent(params: list[nn.Parameter], rho: float) -> list[Tensor]:
     return [(g.float() * factor).to(g.dtype) for g in grads]
 
 
-class SamAB:
-    """SAM on the trainable (LoRA) parameters: W frozen, A and B get the ascent step."""
+def lora_factors(model: nn.Module) -> list[nn.Parameter]:
+    """The trainable A and B weights of the active adapters of every LoRA-wrapped layer."""
+    out: list[nn.Parameter] = []
+    for module in model.modules():
+        if isinstance(module, LoraLayer):
+            for name in module.active_adapters:
+                if name in module.lora_A:
+                    pair: tuple[Any, Any] = (module.lora_A[name].weight, module.lora_B[name].weight)
+                    out += [p for p in pair if p.requires_grad]
+    return out
 
-    def __init__(self, model: nn.Module, base_optimizer: torch.optim.Optimizer, rho: float = 0.05) -> None:
+
+class SamAB:
+    """SAM on the LoRA factors: W frozen, A and B of the LoRA-wrapped layers get the ascent step.
+
+    ``scope="trainable"`` ascends every parameter the optimizer trains (e.g. a classifier head too).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        base_optimizer: torch.optim.Optimizer,
+        rho: float = 0.05,
+        scope: str = "lora_layers",
+    ) -> None:
         _validate_rho(rho)
-        self.model, self.base_optimizer, self.rho = model, base_optimizer, rho
-        self.params = [p for g in base_optimizer.param_groups for p in g["params"] if p.requires_grad]
+        if scope not in SCOPES:
+            raise ValueError(f"`scope` must be one of {SCOPES}, got {scope!r}")
+        self.model, self.base_optimizer, self.rho, self.scope = model, base_optimizer, rho, scope
+        if scope == "trainable":
+            self.params = [p for g in base_optimizer.param_groups for p in g["params"] if p.requires_grad]
+        else:
+            self.params = lora_factors(model)
+        if not self.params:
+            raise ValueError(f"SamAB: no parameters to perturb with scope={scope!r}")
 
     def step(self, closure: Closure) -> Tensor:
         """Gradient at theta, ascend to theta + e, gradient there, restore theta, optimizer step."""

@@ -13,7 +13,8 @@ from flatlora import FlatLoraConfig, sigma_schedule
         ({"sigma": float("nan")}, ValueError, r"`sigma` .* got nan"),
         ({"sigma": "0.05"}, TypeError, r"`sigma` must be a number, got '0.05'"),
         ({"seed": -1}, ValueError, r"`seed` must be in \[0, 2\*\*63\), got -1"),
-        ({"seed": 1.5}, TypeError, r"`seed` must be an int, got 1.5"),
+        ({"seed": 1.5}, TypeError, r"`seed` must be an int or None, got 1.5"),
+        ({"rank_noise": "per-rank"}, ValueError, r"`rank_noise` must be one of .*got 'per-rank'"),
         ({"schedule": "cos"}, ValueError, r"`schedule` must be one of .*got 'cos'"),
         ({"mode": "fast"}, ValueError, r"`mode` must be one of .*got 'fast'"),
         ({"on_quantized": "skip"}, ValueError, r"`on_quantized` must be one of .*got 'skip'"),
@@ -30,10 +31,11 @@ def test_config_defaults_help_and_dict() -> None:
     assert all(f.metadata.get("help") for f in dataclasses.fields(cfg))
     assert cfg.to_dict() == {
         "sigma": 0.05,
-        "seed": 0,
+        "seed": None,
         "schedule": "cosine",
         "mode": "exact",
         "on_quantized": "dequantize",
+        "rank_noise": "independent",
     }
 
 

@@ -75,13 +75,13 @@ def seen_steps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Records (optimizer step, layer) of every noise draw (forward and backward redraws)."""
     calls: list[tuple[int, int]] = []
     lookup = {noise_seed(0, t, layer): (t, layer) for t in range(10) for layer in range(4)}
-    real = flatlora.perturb.fill_standard_noise
+    real = flatlora.perturb.draw
 
-    def spy(out: torch.Tensor, seed: int) -> torch.Tensor:
+    def spy(out: torch.Tensor, seed: int, *args: Any) -> torch.Tensor:
         calls.append(lookup[seed])
-        return real(out, seed)
+        return real(out, seed, *args)
 
-    monkeypatch.setattr(flatlora.perturb, "fill_standard_noise", spy)
+    monkeypatch.setattr(flatlora.perturb, "draw", spy)
     return calls
 
 
@@ -141,3 +141,88 @@ def test_trainer_rejects_both_config_and_instance(tmp_path: Any) -> None:
         FlatLoraTrainer(
             model=copy.deepcopy(model), args=_args(tmp_path), flat_lora=fl, flat_lora_config=FlatLoraConfig()
         )
+
+
+def _draws(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every noise draw's seed."""
+    seeds: list[int] = []
+    real = flatlora.perturb.draw
+
+    def spy(out: torch.Tensor, seed: int, *args: Any) -> torch.Tensor:
+        seeds.append(seed)
+        return real(out, seed, *args)
+
+    monkeypatch.setattr(flatlora.perturb, "draw", spy)
+    return seeds
+
+
+def test_trainer_with_model_init_perturbs_the_model_it_trains(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds = _draws(monkeypatch)
+    built: list[torch.nn.Module] = []
+
+    def model_init() -> torch.nn.Module:
+        built.append(_tiny_bert())
+        return built[-1]
+
+    cfg = FlatLoraConfig(sigma=0.1, seed=0, schedule="constant")
+    trainer = FlatLoraTrainer(
+        model_init=model_init, args=_args(tmp_path), train_dataset=_dataset(), flat_lora_config=cfg
+    )
+    trainer.train()
+    assert len(built) == 2  # one in __init__, the trained one in train()
+    assert trainer.flat_lora is not None and trainer.flat_lora.model is built[-1]
+    # 3 optimizer steps x 2 micro-batches; forward draws of 4 layers + backward redraws of 2
+    assert len(seeds) == 3 * 2 * (4 + 2)
+    assert set(seeds) == {noise_seed(0, t, layer) for t in range(3) for layer in range(4)}
+
+
+@pytest.mark.parametrize("kind", ["trainer", "callback"])
+def test_second_train_call_still_draws_noise(
+    kind: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds = _draws(monkeypatch)
+    cfg = FlatLoraConfig(sigma=0.1, seed=0, schedule="constant")
+
+    def model_init() -> torch.nn.Module:
+        return _tiny_bert()
+
+    if kind == "trainer":
+        trainer: Trainer = FlatLoraTrainer(
+            model_init=model_init, args=_args(tmp_path), train_dataset=_dataset(), flat_lora_config=cfg
+        )
+    else:
+        trainer = Trainer(
+            model_init=model_init,
+            args=_args(tmp_path),
+            train_dataset=_dataset(),
+            callbacks=[FlatLoraCallback(cfg)],
+        )
+    trainer.train()
+    first = len(seeds)
+    first_model = trainer.model
+    trainer.train()  # as hyperparameter search does: a new model, the same callback or trainer
+    assert trainer.model is not first_model
+    assert first == 36 and len(seeds) == 2 * first  # the second run draws as much noise as the first
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in trainer.model.modules())
+
+
+@pytest.mark.parametrize("kind", ["trainer", "callback"])
+def test_default_noise_seed_is_training_arguments_seed(
+    kind: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds = _draws(monkeypatch)
+    args = _args(tmp_path)
+    args.seed = 17
+    cfg = FlatLoraConfig(sigma=0.1, schedule="constant")  # no seed
+    if kind == "trainer":
+        trainer: Trainer = FlatLoraTrainer(
+            model=_tiny_bert(), args=args, train_dataset=_dataset(), flat_lora_config=cfg
+        )
+    else:
+        trainer = Trainer(
+            model=_tiny_bert(), args=args, train_dataset=_dataset(), callbacks=[FlatLoraCallback(cfg)]
+        )
+    trainer.train()
+    assert seeds and set(seeds) == {noise_seed(17, t, layer) for t in range(3) for layer in range(4)}

@@ -107,12 +107,14 @@ class FakeQuantLinear(nn.Module):
         self.W_q = nn.Parameter(torch.zeros(1, dtype=torch.int8), requires_grad=False)
         self.register_buffer("_dense", lin.weight.detach().clone())
         self.bias = lin.bias
+        self.dequantized = 0  # calls from outside the layer's own kernel
 
     def dequantize(self) -> torch.Tensor:
+        self.dequantized += 1
         return self._dense.clone()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(x, self.dequantize(), self.bias)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # its own kernel: no dequantize() call
+        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self._dense.T).view(*x.shape[:-1], -1)
 
 
 def test_quantized_base_layer_is_dequantized_or_rejected_never_skipped() -> None:
@@ -130,14 +132,24 @@ def test_quantized_base_layer_is_dequantized_or_rejected_never_skipped() -> None
     fq, fd = FlatLora(quant, cfg), FlatLora(dense, cfg)
     assert fq.layers[0].quantized and not fd.layers[0].quantized
     x = torch.randn(6, IN, requires_grad=True)
+    xd = x.detach().clone().requires_grad_(True)
+    fake = quant.base_model.model.l1.base_layer
+    fake.dequantized = 0
     with fq.perturb(3, 5):
         yq = quant(x)
+        yq.sum().backward()
     with fd.perturb(3, 5):
-        yd = dense(x)
+        yd = dense(xd)
+        yd.sum().backward()
     torch.testing.assert_close(yq, yd, atol=1e-6, rtol=0)  # same noise as the dense layer
+    torch.testing.assert_close(x.grad, xd.grad, atol=1e-6, rtol=0)  # and the same backward
     assert not torch.allclose(yq, quant(x), atol=1e-4)  # and the noise is really applied
-    yq.sum().backward()
     assert quant.base_model.model.l1.lora_A["default"].weight.grad is not None
+    # forward and backward draw, one step: a single dequantization (for the row norms)
+    assert fake.dequantized == 1
+    with fq.perturb(3, 5):  # a second micro-batch of the same step reuses the norms
+        quant(x).sum().backward()
+    assert fake.dequantized == 1
 
 
 @pytest.mark.parametrize("cls", [SamAB, SamW])
@@ -213,3 +225,37 @@ def test_flatness_probe_restores_weights_and_grows_with_sigma(lora_mlp: nn.Modul
     assert wider.mean_increase[0] != res.mean_increase[2]
     with pytest.raises(ValueError, match=r"`k` must be >= 1, got 0"):
         flatness(lora_mlp, data, k=0, loss_fn=ce_loss)
+
+
+def _lora_mlp_with_trained_head() -> nn.Module:
+    torch.manual_seed(0)
+    from .conftest import TinyMLP
+
+    cfg = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["l1", "l2"], modules_to_save=["head"], init_lora_weights=False
+    )
+    return get_peft_model(TinyMLP(), cfg)
+
+
+@pytest.mark.parametrize(("scope", "head_perturbed"), [("lora_layers", False), ("trainable", True)])
+def test_sam_ab_perturbs_the_lora_layers_only_by_default(scope: str, head_perturbed: bool) -> None:
+    model = _lora_mlp_with_trained_head()
+    head = model.base_model.model.head.modules_to_save["default"].weight
+    assert head.requires_grad  # the head is trained ...
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.0)
+    sam = SamAB(model, opt, rho=0.5, scope=scope)
+    assert (any(p is head for p in sam.params)) == head_perturbed
+    assert len(sam.params) == (6 if head_perturbed else 4)  # A, B of l1 and l2 (+ head weight, bias)
+    batch = make_data(1)[0]
+    seen: list[torch.Tensor] = []
+
+    def closure() -> torch.Tensor:
+        seen.append(head.detach().clone())  # the head as the second pass sees it
+        loss = ce_loss(model, batch)
+        loss.backward()
+        return loss
+
+    sam.step(closure)
+    assert torch.equal(seen[0], seen[1]) != head_perturbed  # ... but ascended only with scope="trainable"
+    with pytest.raises(ValueError, match=r"`scope` must be one of .*got 'all'"):
+        SamAB(model, opt, scope="all")
