@@ -722,7 +722,8 @@ def _mde(a: Sequence[float], b: Sequence[float], power: float = 0.8) -> dict[str
     n = int(d.size)
     dz = stats.min_detectable_effect(n, ALPHA, power, paired=True)
     sd = float(d.std(ddof=1)) if n >= 2 else math.nan
-    return {"n": n, "power": power, "alpha": ALPHA, "d_z": dz, "sd_diff": sd, "in_units": dz * sd}
+    units = dz * sd if sd > 0 else math.nan  # identical differences: no scale to express d_z in
+    return {"n": n, "power": power, "alpha": ALPHA, "d_z": dz, "sd_diff": sd, "in_units": units}
 
 
 def verdict(row: ComparisonRow) -> str:

@@ -14,7 +14,9 @@ from flatlora.bench.config import PROFILE_OVERRIDES, LearningRateNotSwept, resol
 
 
 def _point(lr: float, score: float | None, loss: float = 0.5, status: str = "ok") -> S.SweepPoint:
-    return S.SweepPoint(lr=lr, run_id="r", config_hash="h", status=status, source="disk", score=score, val_loss=loss)
+    return S.SweepPoint(
+        lr=lr, run_id="r", config_hash="h", status=status, source="disk", score=score, val_loss=loss
+    )
 
 
 @pytest.mark.parametrize(
@@ -58,7 +60,9 @@ def test_parse_lrs_rejects_bad_values(text: str, err: str) -> None:
 
 def test_study_profile_is_the_full_split_and_refuses_without_a_swept_lr() -> None:
     p = PROFILE_OVERRIDES["study"]
-    assert p["max_train_examples"] is None and p["max_eval_examples"] is None and p["max_test_examples"] is None
+    assert (
+        p["max_train_examples"] is None and p["max_eval_examples"] is None and p["max_test_examples"] is None
+    )
     assert (p["epochs"], p["batch_size"], p["lora_r"], p["lora_alpha"], p["sigma"]) == (2, 16, 8, 16, 0.05)
     assert "lr" not in p
     with pytest.raises(LearningRateNotSwept, match=r"flatbench study --out DIR"):
@@ -84,7 +88,13 @@ def test_sweep_on_a_tiny_model_selects_on_validation_and_resumes(tmp_path: Path,
 
     data = _csv(tmp_path / "tiny.csv")
     overrides = {"model": tiny_bert, "num_threads": 1, "max_len": 16, "epochs": 2, "flatness_batches": 1}
-    kw = {"profile": "smoke", "dataset": str(data), "overrides": overrides, "runner": runner, "progress": False}
+    kw = {
+        "profile": "smoke",
+        "dataset": str(data),
+        "overrides": overrides,
+        "runner": runner,
+        "progress": False,
+    }
     out = tmp_path / "sweep"
     res = S.run_sweep("lora", [1e-2, 1e-4], out, **kw)
     assert calls == [1e-4, 1e-2]  # ascending
@@ -96,7 +106,9 @@ def test_sweep_on_a_tiny_model_selects_on_validation_and_resumes(tmp_path: Path,
     assert entry["chosen_lr"] == res.chosen_lr == best["lr"]
     assert stored["lr_source"]["flat_lora"] == "lora" and stored["lr_source"]["sam_ab"] == "lora"
     # the records are ordinary runner records under out/records
-    assert sorted(p["run_id"] for p in entry["points"]) == sorted(p.stem for p in (out / "records").glob("*.json"))
+    assert sorted(p["run_id"] for p in entry["points"]) == sorted(
+        p.stem for p in (out / "records").glob("*.json")
+    )
 
     again = S.run_sweep("lora", [1e-4, 1e-2], out, **kw)  # resumed: nothing retrained, same answer
     assert calls == [1e-4, 1e-2] and [p.source for p in again.points] == ["disk", "disk"]
