@@ -1008,6 +1008,18 @@ def summary_from_dict(data: Mapping[str, Any]) -> BenchmarkSummary:
                 n00 = n - n11 - only_a - only_b
                 pd = stats.ProportionDiff((only_a - only_b) / n, n, n11, only_a, only_b, n00)
                 mc["diff_ci"] = list(pd.confidence_interval())
+        for c in ds.comparisons:  # summaries written before the headline's interval wording
+            pdict = c.paired
+            if c.mde is None and pdict and _finite_score(pdict.get("n")) and pdict["n"] >= 2:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+                    dz = stats.min_detectable_effect(int(pdict["n"]), ALPHA, 0.8, paired=True)
+                es, est = pdict.get("effect_size"), pdict.get("estimate")
+                sd = abs(est / es) if _finite_score(es) and es != 0 and _finite_score(est) else math.nan
+                c.mde = {"n": int(pdict["n"]), "power": 0.8, "alpha": ALPHA, "d_z": dz, "sd_diff": sd}
+                c.mde["in_units"] = dz * sd if sd > 0 else math.nan
+            if not c.verdict:
+                c.verdict = verdict(c)
     if s.power_note is not None:
         s.power_note = _power_note(s.power_note.n_seeds, s.datasets)
     return s
