@@ -75,3 +75,27 @@ def test_study_profile_without_a_sweep_refuses_naming_the_command(tmp_path: Path
     assert res.exit_code != 0
     assert "flatbench study --out DIR" in " ".join(res.output.split())
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sweep", "--lrs", "1e-4,abc"], "'abc'"),
+        (["sweep", "--method", "loraa"], "did you mean 'lora'"),
+        (["study", "--lrs", "lora"], "METHOD=lr,lr"),
+        (["study", "--lrs", "lorra=1e-3"], "did you mean 'lora'"),
+        (["study", "--set", "lr=1e-3"], "takes its learning rates from the sweep"),
+        (["study", "--max-seeds", "0"], "--max-seeds must be >= 1"),
+    ],
+)
+def test_sweep_and_study_reject_bad_values_before_any_run(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o")])
+    assert res.exit_code != 0
+    assert message in " ".join(res.output.split())
+    assert not (tmp_path / "o").exists()
