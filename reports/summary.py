@@ -1015,7 +1015,8 @@ def summary_from_dict(data: Mapping[str, Any]) -> BenchmarkSummary:
                     warnings.simplefilter("ignore", stats.DegenerateDataWarning)
                     dz = stats.min_detectable_effect(int(pdict["n"]), ALPHA, 0.8, paired=True)
                 es, est = pdict.get("effect_size"), pdict.get("estimate")
-                sd = abs(est / es) if _finite_score(es) and es != 0 and _finite_score(est) else math.nan
+                ok = _finite_score(es) and es != 0 and _finite_score(est)
+                sd = abs(float(est) / float(es)) if ok else math.nan  # type: ignore[arg-type]
                 c.mde = {"n": int(pdict["n"]), "power": 0.8, "alpha": ALPHA, "d_z": dz, "sd_diff": sd}
                 c.mde["in_units"] = dz * sd if sd > 0 else math.nan
             if not c.verdict:
