@@ -85,12 +85,24 @@ def benchmark(
     run_timeout_s: float | None = None,
     runner: str = DEFAULT_RUNNER,
     publish: bool = True,
+    method_seeds: dict[str, list[int]] | None = None,
+    method_overrides: dict[str, dict[str, Any]] | None = None,
+    title: str = "Flat-LoRA benchmark",
 ) -> dict[str, Any]:
-    """Returns {run_dir, report, runs: [{run_id, status, source, state}], n_cached, n_computed, ...}."""
+    """Returns {run_dir, report, runs: [{run_id, status, source, state}], n_cached, n_computed, ...}.
+
+    `method_seeds` (method -> seeds) replaces the methods x seeds product with per-method seed lists;
+    `method_overrides` (method -> config overrides) adds settings to one method's runs (e.g. its lr).
+    """
     log = get_run_logger()
     datasets = list(datasets or ["fpb_50agree"])
     methods = list(methods or DEFAULT_METHODS)
     seeds = [int(s) for s in (seeds or DEFAULT_SEEDS)]
+    if method_seeds:
+        methods = list(method_seeds)
+        seeds = sorted({int(s) for ss in method_seeds.values() for s in ss})
+    grid = {m: [int(s) for s in (method_seeds or {}).get(m, seeds)] for m in methods}
+    per_method = {m: dict(v) for m, v in (method_overrides or {}).items()}
     overrides = dict(overrides or {})
     run_dir = Path(
         out or Path("runs") / default_run_id(profile, datasets, methods, seeds, overrides)
@@ -101,7 +113,7 @@ def benchmark(
 
     manifest = {
         "run_id": run_dir.name,
-        "title": "Flat-LoRA benchmark",
+        "title": title,
         "profile": profile,
         "datasets": datasets,
         "methods": methods,
@@ -109,6 +121,10 @@ def benchmark(
         "overrides": overrides,
         "work_pool": work_pool,
     }
+    if method_seeds:
+        manifest["method_seeds"] = grid
+    if per_method:
+        manifest["method_overrides"] = per_method
     atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
     # 1. validate every dataset before any training (ValidationFailed stops the flow, not retried)
@@ -124,17 +140,22 @@ def benchmark(
     )
 
     # 2. the grid
-    specs = [run_spec(profile, ds, m, s, overrides) for ds in datasets for m in methods for s in seeds]
+    specs = [
+        run_spec(profile, ds, m, s, {**overrides, **per_method.get(m, {})})
+        for ds in datasets
+        for m in methods
+        for s in grid[m]
+    ]
     hashes = [config_hash(sp) for sp in specs]
     # sequential: ETA from each trained run's own time; concurrent: from the intervals between finishes
     concurrent = bool(work_pool) or parallel > 1
     progress = GridProgress(len(specs), log=log.info, show_duration=not concurrent)
     log.info(
-        "grid: %d runs (%d datasets x %d methods x %d seeds), profile %s",
+        "grid: %d runs (%d datasets x %d methods x %s seeds), profile %s",
         len(specs),
         len(datasets),
         len(methods),
-        len(seeds),
+        "/".join(str(n) for n in dict.fromkeys(len(v) for v in grid.values())),
         profile,
     )
     if work_pool:
@@ -191,7 +212,7 @@ def benchmark(
     grid_s = time.perf_counter() - t0
 
     # 3-5. stats + report (regenerated from records on disk), then the artifact
-    report = report_task(out_dir)
+    report = report_task(out_dir, data_dir=data_dir)
     artifact = publish_report_task(report) if publish else None
     result = {
         "run_dir": out_dir,

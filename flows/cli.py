@@ -18,9 +18,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from flows import cli_bench, cli_llm, cli_train
+    from flows import cli_bench, cli_llm, cli_study, cli_train
 
-    for module in (cli_train, cli_bench, cli_llm):
+    for module in (cli_train, cli_bench, cli_study, cli_llm):
         module.register(app)
 
 

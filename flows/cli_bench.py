@@ -160,6 +160,12 @@ def register(app: typer.Typer) -> None:
         from_summary: bool = typer.Option(
             False, "--from-summary", help="start from DIR/summary.json (when the raw records were not kept)"
         ),
+        data_dir: Path = typer.Option(
+            None,
+            "--data-dir",
+            help="data the records were trained on, for the example texts (else FLATBENCH_DATA_DIR or "
+            "../shared/data; without it the report has no texts)",
+        ),
     ) -> None:
         """Regenerate report.md, summary.json and figures from the run dir's raw records.
 
@@ -168,7 +174,7 @@ def register(app: typer.Typer) -> None:
         from reports.build import build_report
 
         try:
-            path = build_report(run_dir, from_summary=from_summary)
+            path = build_report(run_dir, from_summary=from_summary, data_dir=data_dir)
         except FileNotFoundError as err:
             raise typer.BadParameter(str(err)) from err
         typer.echo(str(path))

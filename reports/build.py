@@ -17,6 +17,7 @@ from reports.io import atomic_write_text
 from reports.plots import plot_dataset
 from reports.render import render
 from reports.summary import BenchmarkSummary, summarize, summary_from_dict
+from reports.texts import lookup_texts
 
 
 def load_records(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -71,9 +72,16 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+SWEEP_JSON = Path("sweep") / "sweep.json"  # a study's learning-rate sweep, beside its records
+
+
 def build_summary(
-    run_dir: str | os.PathLike[str], records: list[dict[str, Any]] | None = None
+    run_dir: str | os.PathLike[str],
+    records: list[dict[str, Any]] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
 ) -> BenchmarkSummary:
+    """The summary of a run dir; example texts the records do not carry are looked up in the data
+    (``data_dir``, else FLATBENCH_DATA_DIR or ../shared/data): without it the report has no texts."""
     run = Path(run_dir)
     recs = load_records(run) if records is None else records
     if not recs:
@@ -84,10 +92,18 @@ def build_summary(
         validation=_read_json(run / "validation.json"),
         run_id=str(manifest.get("run_id") or run.name),
         title=str(manifest.get("title") or "Flat-LoRA benchmark"),
+        texts=lookup_texts(recs, data_dir),
+        sweep=_read_json(run / SWEEP_JSON),
     )
 
 
-def build_report(run_dir: str | os.PathLike[str], *, plots: bool = True, from_summary: bool = False) -> Path:
+def build_report(
+    run_dir: str | os.PathLike[str],
+    *,
+    plots: bool = True,
+    from_summary: bool = False,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> Path:
     """Summarize, plot, render and atomically write ``report.md`` and ``summary.json``; returns report.md.
 
     ``from_summary``: start from the run dir's ``summary.json`` instead of ``records/`` (for a folder whose raw
@@ -100,7 +116,7 @@ def build_report(run_dir: str | os.PathLike[str], *, plots: bool = True, from_su
             raise FileNotFoundError(f"no summary.json at {path}")
         summary = summary_from_dict(json.loads(path.read_text(encoding="utf-8")))
     else:
-        summary = build_summary(run)
+        summary = build_summary(run, data_dir=data_dir)
     if plots:
         for ds in summary.datasets:
             plot_dataset(ds, run)

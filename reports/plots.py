@@ -88,7 +88,13 @@ def plot_flatness(ds: DatasetSummary, out_dir: Path) -> str | None:
             capsize=3,
             label=METHOD_LABELS.get(m, m),
         )
-    ax.set(xlabel="σ (relative weight noise)", ylabel="loss increase", title=f"{ds.name}: flatness")
+    n = sorted({f.n for f in ds.flatness.values()})
+    seeds = f"{n[0]} seeds" if len(n) == 1 else "seeds"
+    ax.set(
+        xlabel="σ (relative weight noise)",
+        ylabel="loss increase",
+        title=f"{ds.name}: flatness (mean ± std over {seeds})",
+    )
     ax.legend()
     return _save(fig, out_dir, f"{_slug(ds.name)}_flatness.png")
 

@@ -22,6 +22,7 @@ from scipy import stats as st
 
 __all__ = [
     "BootstrapCI",
+    "CMHResult",
     "Comparison",
     "DegenerateDataWarning",
     "Description",
@@ -29,6 +30,7 @@ __all__ = [
     "ProportionDiff",
     "WilcoxonResult",
     "bootstrap_mean_diff",
+    "cmh_across_seeds",
     "cohens_d",
     "compare",
     "describe",
@@ -412,6 +414,95 @@ def paired_proportion_diff(
     n11, n10 = int(np.sum(x & y)), int(np.sum(x & ~y))
     n01, n00 = int(np.sum(~x & y)), int(np.sum(~x & ~y))
     return ProportionDiff((n10 - n01) / n, n, n11, n10, n01, n00, confidence)
+
+
+# --------------------------------------------------------------------------- Cochran-Mantel-Haenszel
+@dataclass(frozen=True)
+class CMHResult:
+    """Per-example correctness of A vs B pooled over seeds, one 2x2 table per seed (stratum).
+
+    Each table is [[A correct, A wrong], [B correct, B wrong]] on that seed's test predictions.
+    ``odds_ratio`` is the Mantel-Haenszel pooled odds of a correct prediction under A relative to B
+    (> 1: A right more often), with the Robins-Breslow-Greenland interval; ``pvalue`` is the CMH test
+    of a common odds ratio of 1 (chi-square, 1 df, no continuity correction: statsmodels' default).
+    """
+
+    odds_ratio: float
+    ci_low: float
+    ci_high: float
+    statistic: float
+    pvalue: float
+    n_strata: int
+    n_per_stratum: list[int]
+    tables: list[list[list[int]]]
+
+    def confidence_interval(self) -> tuple[float, float]:
+        return (self.ci_low, self.ci_high)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "odds_ratio": self.odds_ratio,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "statistic": self.statistic,
+            "pvalue": self.pvalue,
+            "n_strata": self.n_strata,
+            "n_per_stratum": list(self.n_per_stratum),
+            "tables": self.tables,
+        }
+
+
+def cmh_across_seeds(
+    correct_a: Sequence[Sequence[bool]], correct_b: Sequence[Sequence[bool]], confidence: float = 0.95
+) -> CMHResult:
+    """CMH over seeds: ``correct_a[s][i]`` is whether A's seed-s prediction of example i is right.
+
+    Strata are seeds, so seed-to-seed differences in accuracy never pool into one table; within a
+    seed A and B are compared on the same examples (two samples of one test set: the test ignores
+    that pairing, which makes it conservative when the two methods err on the same examples).
+    """
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    if len(correct_a) != len(correct_b):
+        raise ValueError(
+            f"need one list per seed for both methods, got {len(correct_a)} and {len(correct_b)}"
+        )
+    tables: list[list[list[int]]] = []
+    for xa, xb in zip(correct_a, correct_b, strict=True):
+        x, y = _bool_pair(xa, xb)
+        if x.size == 0:
+            continue
+        ka, kb = int(x.sum()), int(y.sum())
+        tables.append([[ka, int(x.size) - ka], [kb, int(y.size) - kb]])
+    sizes = [t[0][0] + t[0][1] for t in tables]
+    nan = CMHResult(NAN, NAN, NAN, NAN, NAN, len(tables), sizes, tables)
+    if not tables:
+        _warn("CMH: no seed with predictions of both methods; returning NaN")
+        return nan
+    arr = np.asarray(tables, dtype=float)  # (seeds, 2, 2)
+    # a stratum where every prediction is right (or every one wrong) carries no information on the odds
+    informative = [(t[0][1] + t[1][1]) > 0 and (t[0][0] + t[1][0]) > 0 for t in tables]
+    if not any(informative):
+        _warn("CMH: every seed's predictions are all right or all wrong for both methods; returning NaN")
+        return nan
+    st_ = StratifiedTable(np.transpose(arr[np.asarray(informative)], (1, 2, 0)))  # (2, 2, seeds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        odds = float(st_.oddsratio_pooled)
+        lo, hi = st_.oddsratio_pooled_confint(alpha=1 - confidence)
+        test = st_.test_null_odds(correction=False)
+    if not math.isfinite(odds) or odds == 0:
+        _warn(f"CMH: pooled odds ratio is {odds} (one method right or wrong on every example of every seed)")
+    return CMHResult(
+        odds,
+        float(lo),
+        float(hi),
+        float(test.statistic),
+        float(test.pvalue),
+        len(tables),
+        sizes,
+        tables,
+    )
 
 
 # ------------------------------------------------------------------------------------------- wilcoxon

@@ -7,10 +7,13 @@ from the raw records. Design choices (stated in the report too):
 * Seed-level tests per (dataset, metric, method pair): Welch t-test (the study's choice), paired t-test over
   seeds present for both methods (same seed = same split and data order), percentile bootstrap CI of the mean
   difference, Hedges' g (Welch) and d_z (paired).
-* Example-level test: exact McNemar on **majority-vote predictions across seeds** (the modal predicted label
-  per test example, ties broken towards the lowest seed). This gives one test on the shared test set per pair
-  instead of several dependent per-seed tests; per-seed McNemar p-values are kept as supplementary detail.
-* Holm correction is applied per test family (Welch, paired t, McNemar) across all comparisons in the report.
+* Headline per pair: the paired difference over shared seeds with its 95% t-interval, the minimum detectable
+  effect at that number of seeds, and a verdict worded from the interval (see :func:`verdict`).
+* Example-level test (headline): Cochran-Mantel-Haenszel across seeds, one 2x2 table of correct/wrong test
+  predictions of A and B per seed (:func:`reports.stats.cmh_across_seeds`). Secondary: exact McNemar on
+  majority-vote predictions across seeds (ties broken towards the lowest seed) and per-seed McNemar p-values.
+* Holm correction is applied per test family (Welch, paired t, CMH, McNemar) across all comparisons in the
+  report.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from reports import stats
+from reports.texts import ExampleTexts
 
 METRICS: tuple[str, ...] = ("accuracy", "weighted_f1", "macro_f1", "mcc")
 METRIC_LABELS: dict[str, str] = {
@@ -97,6 +101,10 @@ class ComparisonRow:
     welch_p_holm: float = math.nan
     paired_p_holm: float = math.nan
     mcnemar_p_holm: float = math.nan
+    cmh: dict[str, Any] | None = None  # CMH across seeds (accuracy rows only)
+    cmh_p_holm: float = math.nan
+    mde: dict[str, Any] | None = None  # minimum detectable paired effect at this number of seeds
+    verdict: str = ""
 
 
 @dataclass
@@ -167,6 +175,7 @@ class ErrorAnalysis:
     top_errors: dict[str, list[tuple[str, str, int]]]  # method -> [(gold, pred, count)] summed over seeds
     buckets: list[BucketRow]
     n_neither: int = 0
+    texts_note: str | None = None  # why the example texts are missing (records without texts, no data)
     bucket_method: str = (
         "heuristic keyword/regex buckets (not annotated): mixed-signal = contrast words; "
         "forward-looking = future/guidance words; numeric = digits with %/comparisons; jargon = accounting terms"
@@ -230,6 +239,23 @@ class PowerNote:
 
 
 @dataclass
+class SweepRow:
+    """One learning rate of a validation sweep (from the run dir's `sweep/sweep.json`)."""
+
+    method: str  # the swept method
+    used_by: list[str]  # methods that take their learning rate from this sweep
+    lr: float
+    status: str
+    score: float  # validation metric at its best epoch (NaN when failed)
+    metric: str
+    best_epoch: int | None
+    val_loss: float
+    chosen: bool
+    seed: int
+    rule: str
+
+
+@dataclass
 class BenchmarkSummary:
     title: str
     run_id: str
@@ -242,13 +268,20 @@ class BenchmarkSummary:
     power_note: PowerNote | None
     alpha: float = ALPHA
     mcnemar_method: str = "exact McNemar on majority-vote predictions across seeds (ties: lowest seed)"
-    holm_method: str = "Holm, per test family (Welch / paired t / McNemar) across all comparisons"
+    cmh_method: str = (
+        "Cochran-Mantel-Haenszel across seeds: per seed a 2x2 table of correct/wrong test predictions of A "
+        "and of B; Mantel-Haenszel pooled odds ratio of a correct prediction (A relative to B) with the "
+        "Robins-Breslow-Greenland 95% interval, CMH chi-square test of odds ratio 1 (no continuity "
+        "correction)"
+    )
+    holm_method: str = "Holm, per test family (Welch / paired t / CMH / McNemar) across all comparisons"
     bootstrap_method: str = "percentile bootstrap, 9999 resamples, seed 0 (paired: over seeds)"
     min_bootstrap_seeds: int = MIN_BOOTSTRAP_SEEDS
     source: str = "records"  # "records", or "summary.json" when re-rendered without the raw records
     memory_kinds: dict[str, str] = field(default_factory=lambda: dict(MEMORY_KINDS))
     memory_short: dict[str, str] = field(default_factory=lambda: dict(MEMORY_SHORT))
     metric_labels: dict[str, str] = field(default_factory=lambda: dict(METRIC_LABELS))
+    sweep: list[SweepRow] = field(default_factory=list)  # learning-rate sweep beside the records
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN/inf become None)."""
@@ -337,8 +370,14 @@ def summarize(
     run_id: str = "",
     title: str = "Flat-LoRA benchmark",
     n_resamples: int = 9999,
+    texts: ExampleTexts | None = None,
+    sweep: Mapping[str, Any] | None = None,
 ) -> BenchmarkSummary:
-    """Build the full summary. Pure: same records in, same summary out."""
+    """Build the full summary. Pure: same records (and looked-up texts) in, same summary out.
+
+    ``texts``: example texts by dataset for records whose predictions carry none
+    (:func:`reports.texts.lookup_texts`); ``sweep``: the learning-rate sweep beside the records.
+    """
     ok = [r for r in records if r.get("status") == "ok"]
     failed = [
         FailedRun(
@@ -360,7 +399,11 @@ def summarize(
         for runs in methods.values():
             runs.sort(key=lambda r: int(r["seed"]))
 
-    datasets = [_dataset_summary(name, by_ds[name], n_resamples) for name in sorted(by_ds)]
+    texts = texts or ExampleTexts()
+    datasets = [
+        _dataset_summary(name, by_ds[name], n_resamples, texts.texts.get(name), texts.notes.get(name))
+        for name in sorted(by_ds)
+    ]
     _apply_holm([c for d in datasets for c in d.comparisons])
     n_seeds = min((len(runs) for m in by_ds.values() for runs in m.values()), default=0)
     return BenchmarkSummary(
@@ -373,18 +416,23 @@ def summarize(
         provenance=_provenance(records),
         validation=dict(sorted(validation.items())) if validation is not None else None,
         power_note=_power_note(n_seeds, datasets) if 0 < n_seeds < 5 else None,
+        sweep=sweep_table(sweep),
     )
 
 
 def _comparison_pairs(methods: Iterable[str]) -> list[tuple[str, str]]:
     present = set(methods)
-    pairs = [("flat_lora", "lora"), ("flat_lora", "full")]
-    pairs += [(m, "lora") for m in ("sam_ab", "sam_w")]
+    pairs = [("flat_lora", "lora"), ("sam_w", "lora"), ("sam_ab", "lora"), ("full", "lora")]
+    pairs += [("flat_lora", "full")]
     return [(a, b) for a, b in pairs if a in present and b in present]
 
 
 def _dataset_summary(
-    name: str, runs: Mapping[str, list[Mapping[str, Any]]], n_resamples: int
+    name: str,
+    runs: Mapping[str, list[Mapping[str, Any]]],
+    n_resamples: int,
+    texts: Mapping[int, str] | None = None,
+    texts_note: str | None = None,
 ) -> DatasetSummary:
     methods = sorted(runs, key=method_sort_key)
     first = runs[methods[0]][0]
@@ -406,7 +454,7 @@ def _dataset_summary(
         for m in methods
     ]
 
-    majority = {m: _majority_predictions(runs[m]) for m in methods}
+    majority = {m: _majority_predictions(runs[m], texts) for m in methods}
     comparisons: list[ComparisonRow] = []
     tested = [k for k in dict.fromkeys((headline, *TEST_METRICS)) if _all_have(runs, k)]
     for a, b in _comparison_pairs(methods):
@@ -467,7 +515,9 @@ def _dataset_summary(
         val_curves=val_curves,
         flatness=flatness,
         confusion=confusion,
-        error_analysis=_error_analysis(runs, majority),
+        error_analysis=_error_analysis(
+            runs, majority, texts is not None or _records_have_texts(runs), texts_note
+        ),
         cost=cost,
         checksum=info.get("checksum"),
         n_train=info.get("n_train"),
@@ -477,6 +527,33 @@ def _dataset_summary(
         best_val={m: _best_val(runs[m], headline) for m in methods},
         memory_kind=memory_kind,
     )
+
+
+def sweep_table(sweep: Mapping[str, Any] | None) -> list[SweepRow]:
+    """Rows of the report's learning-rate table from a `sweep.json` (see flatlora.bench.sweep)."""
+    if not sweep:
+        return []
+    source = dict(sweep.get("lr_source") or {})
+    rows: list[SweepRow] = []
+    for m, res in sorted((sweep.get("sweeps") or {}).items(), key=lambda kv: method_sort_key(kv[0])):
+        used = sorted((k for k, v in source.items() if v == m), key=method_sort_key) or [m]
+        for p in res.get("points") or []:
+            rows.append(
+                SweepRow(
+                    method=m,
+                    used_by=used,
+                    lr=float(p["lr"]),
+                    status=str(p.get("status")),
+                    score=float(p["score"]) if _finite_score(p.get("score")) else math.nan,
+                    metric=str(res.get("metric") or "accuracy"),
+                    best_epoch=p.get("best_epoch"),
+                    val_loss=float(p["val_loss"]) if _finite_score(p.get("val_loss")) else math.nan,
+                    chosen=res.get("chosen_lr") is not None and float(p["lr"]) == float(res["chosen_lr"]),
+                    seed=int(res.get("seed", 0)),
+                    rule=str(res.get("rule") or ""),
+                )
+            )
+    return rows
 
 
 def headline_metric(dataset_info: Mapping[str, Any]) -> str:
@@ -518,15 +595,26 @@ def _best_val(runs: Sequence[Mapping[str, Any]], metric: str) -> BestVal:
     return BestVal(metric, _quiet_describe(values), epochs)
 
 
-def _majority_predictions(runs: Sequence[Mapping[str, Any]]) -> dict[int, tuple[str, str, str]]:
-    """index -> (text, gold, majority pred) over the seeds that predicted that example."""
+def _records_have_texts(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> bool:
+    preds = [p for rs in runs.values() for r in rs for p in (r.get("predictions") or [])[:1]]
+    return bool(preds) and all("text" in p for p in preds)
+
+
+def _majority_predictions(
+    runs: Sequence[Mapping[str, Any]], texts: Mapping[int, str] | None = None
+) -> dict[int, tuple[str, str, str]]:
+    """index -> (text, gold, majority pred) over the seeds that predicted that example.
+
+    The text is the record's own (older records carry it) or the looked-up one; "" when neither.
+    """
     per_idx: dict[int, list[tuple[int, str]]] = defaultdict(list)
     meta: dict[int, tuple[str, str]] = {}
+    texts = texts or {}
     for r in runs:
         for p in r.get("predictions") or []:
             i = int(p["index"])
             per_idx[i].append((int(r["seed"]), str(p["pred"])))
-            meta.setdefault(i, (str(p.get("text", "")), str(p["gold"])))
+            meta.setdefault(i, (str(p.get("text") or texts.get(i, "")), str(p["gold"])))
     return {i: (meta[i][0], meta[i][1], _majority(v)) for i, v in per_idx.items()}
 
 
@@ -557,6 +645,7 @@ def _compare_methods(
             boot = stats.bootstrap_mean_diff(xa, xb, paired=False, n_resamples=n_resamples)
 
         mcnemar = None
+        cmh = None
         per_seed: dict[str, float] = {}
         if metric == "accuracy":
             ma, mb = majority[a], majority[b]
@@ -583,6 +672,8 @@ def _compare_methods(
                         [pb[s][i]["pred"] == pb[s][i]["gold"] for i in ids],
                     )
                     per_seed[str(s)] = r_.pvalue
+            cmh = _cmh(pa, pb, common)
+    mde = _mde([va[s] for s in common], [vb[s] for s in common]) if len(common) >= 2 else None
     return ComparisonRow(
         dataset=dataset,
         metric=metric,
@@ -600,6 +691,72 @@ def _compare_methods(
         },
         mcnemar=mcnemar,
         mcnemar_per_seed=per_seed,
+        cmh=cmh,
+        mde=mde,
+    )
+
+
+def _cmh(
+    pa: Mapping[int, Mapping[int, Mapping[str, Any]]],
+    pb: Mapping[int, Mapping[int, Mapping[str, Any]]],
+    seeds: Sequence[int],
+) -> dict[str, Any] | None:
+    """CMH across the shared seeds, each seed on the examples both methods predicted."""
+    ca, cb = [], []
+    for s in seeds:
+        ids = sorted(set(pa[s]) & set(pb[s]))
+        if ids:
+            ca.append([pa[s][i]["pred"] == pa[s][i]["gold"] for i in ids])
+            cb.append([pb[s][i]["pred"] == pb[s][i]["gold"] for i in ids])
+    if not ca:
+        return None
+    res = stats.cmh_across_seeds(ca, cb).to_dict()
+    res["seeds"] = [int(s) for s in seeds]
+    return res
+
+
+def _mde(a: Sequence[float], b: Sequence[float], power: float = 0.8) -> dict[str, Any]:
+    """Smallest paired effect detectable at this n (two-sided paired t, α = ALPHA): as d_z and, through
+    the observed sd of the per-seed differences, in metric units (an estimate: the sd is estimated too)."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    n = int(d.size)
+    dz = stats.min_detectable_effect(n, ALPHA, power, paired=True)
+    sd = float(d.std(ddof=1)) if n >= 2 else math.nan
+    units = dz * sd if sd > 0 else math.nan  # identical differences: no scale to express d_z in
+    return {"n": n, "power": power, "alpha": ALPHA, "d_z": dz, "sd_diff": sd, "in_units": units}
+
+
+def verdict(row: ComparisonRow) -> str:
+    """One sentence worded from the paired 95% interval, whichever way it falls.
+
+    Higher/lower only when the interval excludes 0; otherwise no difference is shown, with the size of
+    difference this design would have detected.
+    """
+    a, b = METHOD_LABELS.get(row.method_a, row.method_a), METHOD_LABELS.get(row.method_b, row.method_b)
+    metric = METRIC_LABELS.get(row.metric, row.metric)
+    pd = row.paired
+    lo, hi = (pd.get("ci_low", math.nan), pd.get("ci_high", math.nan)) if pd else (math.nan, math.nan)
+    if not (_finite_score(lo) and _finite_score(hi)):
+        why = "fewer than 2 shared seeds" if not pd or pd.get("n", 0) < 2 else "no spread in the differences"
+        return f"No paired interval for {a} − {b} on test {metric} ({why}); nothing is concluded."
+    ci = f"[{lo:+.3f}, {hi:+.3f}]"
+    n = int(pd["n"]) if pd else 0
+    if lo > 0 or hi < 0:
+        side = "higher" if lo > 0 else "lower"
+        return (
+            f"{a} scores {side} than {b} on test {metric} by {row.diff:+.3f}: the 95% CI of the paired "
+            f"difference over {n} seeds, {ci}, excludes 0."
+        )
+    mde = row.mde or {}
+    size = (
+        f"; with {n} seeds this design detects a difference of about {mde['in_units']:.3f} "
+        f"(d_z = {mde['d_z']:.2f}) with {round(100 * mde['power'])}% power"
+        if _finite_score(mde.get("in_units")) and _finite_score(mde.get("d_z"))
+        else ""
+    )
+    return (
+        f"No difference between {a} and {b} on test {metric} is shown: the 95% CI of the paired "
+        f"difference over {n} seeds, {ci}, includes 0{size}."
     )
 
 
@@ -607,8 +764,12 @@ def _apply_holm(rows: Sequence[ComparisonRow]) -> None:
     welch = stats.holm([r.welch["pvalue"] for r in rows])
     paired = stats.holm([r.paired["pvalue"] if r.paired else math.nan for r in rows])
     mcn = stats.holm([r.mcnemar["pvalue"] if r.mcnemar else math.nan for r in rows])
-    for r, w, p, m in zip(rows, welch, paired, mcn, strict=True):
-        r.welch_p_holm, r.paired_p_holm, r.mcnemar_p_holm = w, p, m
+    cmh = stats.holm(
+        [r.cmh["pvalue"] if r.cmh and r.cmh.get("pvalue") is not None else math.nan for r in rows]
+    )
+    for r, w, p, m, c in zip(rows, welch, paired, mcn, cmh, strict=True):
+        r.welch_p_holm, r.paired_p_holm, r.mcnemar_p_holm, r.cmh_p_holm = w, p, m, c
+        r.verdict = verdict(r)
 
 
 def _flatness(runs: Sequence[Mapping[str, Any]]) -> FlatnessSummary | None:
@@ -647,6 +808,8 @@ def _probe_size(r: Mapping[str, Any]) -> int | None:
 def _error_analysis(
     runs: Mapping[str, Sequence[Mapping[str, Any]]],
     majority: Mapping[str, Mapping[int, tuple[str, str, str]]],
+    have_texts: bool = True,
+    texts_note: str | None = None,
 ) -> ErrorAnalysis | None:
     if not any(majority.values()):
         return None
@@ -685,6 +848,18 @@ def _error_analysis(
     disagreements = sorted(picked, key=lambda d: d.index)
 
     buckets: list[BucketRow] = []
+    if not have_texts:  # the buckets read the sentences: none without them
+        return ErrorAnalysis(
+            n_test,
+            n_dis,
+            fw,
+            lw,
+            disagreements,
+            top,
+            [],
+            n_neither=n_dis - fw - lw,
+            texts_note=texts_note or "example texts not shown: the records carry none and no data was given",
+        )
     ref = next(iter(majority.values()))
     members: dict[str, list[int]] = defaultdict(list)
     for i, (text, _, _) in ref.items():
@@ -699,7 +874,9 @@ def _error_analysis(
         buckets.append(
             BucketRow(bname, len(ids), dict(sorted(rates.items(), key=lambda kv: method_sort_key(kv[0]))))
         )
-    return ErrorAnalysis(n_test, n_dis, fw, lw, disagreements, top, buckets, n_neither=n_dis - fw - lw)
+    return ErrorAnalysis(
+        n_test, n_dis, fw, lw, disagreements, top, buckets, n_neither=n_dis - fw - lw, texts_note=texts_note
+    )
 
 
 def _provenance(records: Sequence[Mapping[str, Any]]) -> Provenance:
@@ -831,6 +1008,19 @@ def summary_from_dict(data: Mapping[str, Any]) -> BenchmarkSummary:
                 n00 = n - n11 - only_a - only_b
                 pd = stats.ProportionDiff((only_a - only_b) / n, n, n11, only_a, only_b, n00)
                 mc["diff_ci"] = list(pd.confidence_interval())
+        for c in ds.comparisons:  # summaries written before the headline's interval wording
+            pdict = c.paired
+            if c.mde is None and pdict and _finite_score(pdict.get("n")) and pdict["n"] >= 2:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+                    dz = stats.min_detectable_effect(int(pdict["n"]), ALPHA, 0.8, paired=True)
+                es, est = pdict.get("effect_size"), pdict.get("estimate")
+                ok = _finite_score(es) and es != 0 and _finite_score(est)
+                sd = abs(float(est) / float(es)) if ok else math.nan  # type: ignore[arg-type]
+                c.mde = {"n": int(pdict["n"]), "power": 0.8, "alpha": ALPHA, "d_z": dz, "sd_diff": sd}
+                c.mde["in_units"] = dz * sd if sd > 0 else math.nan
+            if not c.verdict:
+                c.verdict = verdict(c)
     if s.power_note is not None:
         s.power_note = _power_note(s.power_note.n_seeds, s.datasets)
     return s

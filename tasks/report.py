@@ -26,9 +26,10 @@ def _named(action: str, param: str) -> Callable[[], str]:
 
 
 @task(name="build-report", task_run_name=_named("build-report", "run_dir"))
-def report_task(run_dir: str) -> str:
-    """report.md + summary.json + PNGs, every number regenerated from ``records/*.json``."""
-    return str(build_report(run_dir))
+def report_task(run_dir: str, data_dir: str | None = None) -> str:
+    """report.md + summary.json + PNGs, every number regenerated from ``records/*.json`` (example texts
+    from the data in ``data_dir``)."""
+    return str(build_report(run_dir, data_dir=data_dir))
 
 
 def artifact_key(run_dir: str) -> str:

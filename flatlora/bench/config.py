@@ -1,8 +1,10 @@
-"""Run configuration: one dataclass, three profiles, a canonical hash.
+"""Run configuration: one dataclass, four profiles, a canonical hash.
 
 `quick` (the default of `train` and `benchmark`) is sized so 3 methods x 3 seeds fit in
-~25 min on 2 CPU cores; `study-q4` is the study's Q4 protocol (LoRA r=8, alpha=16, lr 5e-5,
-batch 8, max_len 256, 5 epochs, sigma 0.05, seeds 42/43/44); `smoke` is for CI (seconds per run).
+~25 min on 2 CPU cores; `study` is the powered comparison (full PhraseBank training split,
+learning rates from a validation sweep, see `flatlora.bench.sweep`); `study-q4` is the study's
+Q4 protocol (LoRA r=8, alpha=16, lr 5e-5, batch 8, max_len 256, 5 epochs, sigma 0.05, seeds
+42/43/44); `smoke` is for CI (seconds per run).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from flatlora.bench.records import sha256_json
 
 METHODS = ("full", "lora", "flat_lora", "sam_ab", "sam_w")
-PROFILES = ("quick", "study-q4", "smoke")
+PROFILES = ("quick", "study", "study-q4", "smoke")
 DEFAULT_PROFILE = "quick"
 RENAMED_PROFILES = {"default": "study-q4"}
 DEVICES_HELP = "auto | cpu | cuda | cuda:N (auto: CUDA when present, resolved where the run executes)"
@@ -218,6 +220,27 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
         "flatness_batches": 1,
         "flatness_k": 5,
     },
+    # The powered comparison: the whole training split (no subsample), LoRA r=8, alpha=16, sigma 0.05
+    # with the cosine ramp (the paper's values), 2 epochs, batch 16, dynamic padding. MiniLM token lengths
+    # of fpb_50agree (split seed 0, measured on the training split and on all splits alike): mean 30.6,
+    # p95 57, p99 68, max 150; max_len 72 covers the 99th percentile. No learning rate: it comes from
+    # the validation sweep (`flatbench study` / `flatbench sweep`), see SWEPT_PROFILES.
+    "study": {
+        "max_train_examples": None,
+        "max_eval_examples": None,
+        "max_test_examples": None,
+        "max_len": 72,
+        "epochs": 2,
+        "batch_size": 16,
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "sigma": 0.05,
+        "sigma_schedule": "cosine",
+        "warmup_ratio": 0.06,
+        "eval_batch_size": 64,
+        "flatness_batches": 4,
+        "flatness_k": 5,
+    },
     # CI: one run well under 30 s
     "smoke": {
         "max_train_examples": 128,
@@ -238,13 +261,31 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
 # which is too high for full fine-tuning: full keeps a smaller one. The resolved lr is in every record.
 PROFILE_METHOD_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "study-q4": {},
+    "study": {},
     "quick": {"full": {"lr": 1e-4}},
     "smoke": {"full": {"lr": 1e-4}},
 }
 
 
+# Profiles whose learning rate comes from a validation sweep: resolving one without an explicit `lr`
+# is refused (a made-up rate would pretend to be the swept one). The value says how to get it.
+SWEPT_PROFILES: dict[str, str] = {
+    "study": (
+        "run `flatbench study --out DIR` (sweeps the learning rates on validation, then trains the grid), "
+        "or `flatbench sweep --profile study --method lora --out DIR` first, or pass --set lr=..."
+    ),
+}
+
+
+class LearningRateNotSwept(ValueError):
+    """A swept profile was resolved without a learning rate."""
+
+
 def resolve_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> RunConfig:
-    """Profile defaults, then the profile's per-method settings, then overrides (unknown keys: error)."""
+    """Profile defaults, then the profile's per-method settings, then overrides (unknown keys: error).
+
+    A profile in SWEPT_PROFILES has no learning rate of its own: `lr` must be given.
+    """
     if profile in RENAMED_PROFILES:
         raise ValueError(
             f"`profile` {profile!r} was renamed to {RENAMED_PROFILES[profile]!r} (the study's protocol); "
@@ -256,6 +297,11 @@ def resolve_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> RunConfi
     for k in overrides:
         if k not in known:
             raise ValueError(f"unknown config field `{k}`; known: {sorted(known)}")
+    if profile in SWEPT_PROFILES and overrides.get("lr") is None:
+        raise LearningRateNotSwept(
+            f"profile {profile!r} takes its learning rate from a validation sweep and none was given: "
+            f"{SWEPT_PROFILES[profile]}"
+        )
     method = overrides.get("method", RunConfig.method)
     per_method = PROFILE_METHOD_OVERRIDES[profile].get(method, {})
     return RunConfig(**{**PROFILE_OVERRIDES[profile], **per_method, **overrides, "profile": profile})
@@ -299,6 +345,8 @@ __all__ = [
     "PROFILES",
     "PROFILE_METHOD_OVERRIDES",
     "PROFILE_OVERRIDES",
+    "SWEPT_PROFILES",
+    "LearningRateNotSwept",
     "RunConfig",
     "available_cores",
     "env_threads",

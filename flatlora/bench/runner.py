@@ -650,13 +650,12 @@ def _train(
     test = classification_metrics(te_y, tpred, names)
     test["loss"] = tloss
     record["test"] = test
+    # text-free, so records can be shared without the data: `index` is the example's row in the loaded
+    # dataset (file order, pinned by `dataset_info.checksum`); reports look the texts up in the data
     record["predictions"] = [
-        {"index": int(i), "text": str(t), "gold": names[g], "pred": names[p]}
-        for i, t, g, p in zip(splits.test["index"], splits.test["text"], te_y, tpred, strict=True)
+        {"index": int(i), "gold": names[g], "pred": names[p]}
+        for i, g, p in zip(splits.test["index"], te_y, tpred, strict=True)
     ]
-    if "text_pair" in splits.test.columns:
-        for row, t2 in zip(record["predictions"], splits.test["text_pair"], strict=True):
-            row["text_pair"] = str(t2)
     phase["test_eval"] = round(time.perf_counter() - te, 2)
     # 7. flatness probe on a few validation batches (same best-epoch weights)
     tf = time.perf_counter()

@@ -106,7 +106,10 @@ def test_cli_validate_and_train_accept_users_files(tmp_path: Path, tiny_bert: st
     assert len(rec["test"]["confusion_matrix"]) == len(names)
     assert {p["gold"] for p in rec["predictions"]} <= set(names)
     if case == "sentence_pairs":
-        assert info["sentence_pairs"] and all("second" in p["text_pair"] for p in rec["predictions"])
+        from reports.texts import lookup_texts
+
+        texts = lookup_texts([rec]).texts[rec["dataset"]]  # records carry no text: looked up in the file
+        assert info["sentence_pairs"] and all("second" in texts[p["index"]] for p in rec["predictions"])
 
 
 def test_pairs_are_tokenized_as_pairs(tiny_bert: str) -> None:

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
+from reports import stats
 from reports.stats import (
     DegenerateDataWarning,
     bootstrap_mean_diff,
@@ -217,3 +218,37 @@ def test_paired_proportion_diff_all_correct_has_positive_width() -> None:
     d = paired_proportion_diff([True] * 30, [True] * 30)
     lo, hi = d.confidence_interval()
     assert lo < 0 < hi
+
+
+def _correct(k: int, n: int) -> list[bool]:
+    return [True] * k + [False] * (n - k)
+
+
+def test_cmh_across_seeds_matches_the_hand_computed_mantel_haenszel_numbers() -> None:
+    # seed 1: A right 30/40, B right 20/40; seed 2: A 25/40, B 15/40 -> tables [[30,10],[20,20]], [[25,15],[15,25]]
+    res = stats.cmh_across_seeds([_correct(30, 40), _correct(25, 40)], [_correct(20, 40), _correct(15, 40)])
+    assert res.tables == [[[30, 10], [20, 20]], [[25, 15], [15, 25]]]
+    # MH odds ratio: sum(a d / n) / sum(b c / n) = (600/80 + 625/80) / (200/80 + 225/80) = 1225 / 425
+    assert res.odds_ratio == pytest.approx(1225 / 425, rel=1e-12)
+    # CMH: O = 30 + 25, E = 40*50/80 + 40*40/80 = 45, Var = 40*40*50*30/(80^2*79) + 40**4/(80^2*79)
+    var = (40 * 40 * 50 * 30 + 40**4) / (80**2 * 79)
+    assert res.statistic == pytest.approx(10**2 / var, rel=1e-12)
+    from scipy.stats import chi2
+
+    assert res.pvalue == pytest.approx(float(chi2.sf(100 / var, 1)), rel=1e-9)
+    assert res.ci_low < res.odds_ratio < res.ci_high and res.ci_low > 1
+    assert res.n_strata == 2 and res.n_per_stratum == [40, 40]
+
+
+def test_cmh_is_symmetric_and_null_for_equal_methods() -> None:
+    a, b = [_correct(30, 40), _correct(25, 40)], [_correct(20, 40), _correct(15, 40)]
+    fwd, rev = stats.cmh_across_seeds(a, b), stats.cmh_across_seeds(b, a)
+    assert rev.odds_ratio == pytest.approx(1 / fwd.odds_ratio) and rev.pvalue == pytest.approx(fwd.pvalue)
+    same = stats.cmh_across_seeds(a, a)
+    assert same.odds_ratio == pytest.approx(1.0) and same.pvalue == pytest.approx(1.0)
+
+
+def test_cmh_on_degenerate_seeds_warns_and_returns_nan() -> None:
+    with pytest.warns(stats.DegenerateDataWarning):
+        res = stats.cmh_across_seeds([_correct(40, 40)], [_correct(40, 40)])
+    assert math.isnan(res.odds_ratio) and math.isnan(res.pvalue)

@@ -39,7 +39,7 @@ def test_comparisons_pairs_and_tests(summary, grid) -> None:
     pairs = {(c.method_a, c.method_b, c.metric) for c in ds.comparisons}
     assert pairs == {
         (a, b, m)
-        for a, b in [("flat_lora", "lora"), ("flat_lora", "full"), ("sam_w", "lora")]
+        for a, b in [("flat_lora", "lora"), ("flat_lora", "full"), ("sam_w", "lora"), ("full", "lora")]
         for m in ("accuracy", "weighted_f1")
     }
     c = next(
@@ -184,7 +184,7 @@ def test_headline_metric_from_dataset_card_drives_the_tests_and_headline() -> No
     assert ds.headline_metric == "mcc"
     assert [c.metric for c in ds.comparisons] == ["mcc", "accuracy", "weighted_f1"]
     text = render(s)
-    assert "Flat-LoRA vs LoRA (test MCC):**" in text
+    assert "Flat-LoRA − LoRA (test MCC):**" in text
     assert "| Method | Accuracy | Weighted F1 | Macro F1 | MCC |" in text
 
 
