@@ -90,18 +90,11 @@ class Scored:
         return not self.correct or (self.suite == "multilingual" and self.consistent is False)
 
 
-def stop_reason(r: Record) -> str | None:
-    """The provider's stop reason (None for records written before it was kept)."""
-    v = getattr(r, "stop_reason", None)
-    return v if v is not None else r.meta.get("stop_reason")
-
-
 def _truncated(r: Record) -> bool:
     """Hit the token cap: ``stop_reason == "max_tokens"``; legacy records without a stop reason fall
     back to output tokens >= the cap (the local provider records its cap as max_new_tokens)."""
-    sr = stop_reason(r)
-    if sr is not None:
-        return sr == "max_tokens"
+    if r.stop_reason is not None:  # None: a record written before the stop reason was kept
+        return r.stop_reason == "max_tokens"
     caps = [int(v) for k in ("max_tokens", "max_new_tokens") if (v := r.params.get(k)) is not None]
     return bool(caps) and r.usage.output_tokens >= min(caps)
 
@@ -120,9 +113,7 @@ def levenshtein(a: str, b: str) -> int:
 
 
 def _model_verdict(r: Record) -> str | None:
-    g = getattr(r, "model_grade", None)
-    if g is None:
-        g = r.meta.get("model_grade")
+    g = r.model_grade
     if isinstance(g, dict):
         v = g.get("verdict")
         return str(v) if v is not None else "unparseable"
@@ -233,7 +224,7 @@ def _cell_stats(rows: Sequence[Scored]) -> dict[str, Any]:
         "lang_n": len(cons),
         "n_truncated": sum(s.truncated for s in ans),
         "truncated_share": sum(s.truncated for s in ans) / n if n else math.nan,
-        "n_stop_reason": sum(stop_reason(s.record) is not None for s in ans),
+        "n_stop_reason": sum(s.record.stop_reason is not None for s in ans),
         **_perturbation_stats(rows),
     }
 
@@ -275,16 +266,7 @@ def grader_agreement(scored: Sequence[Scored]) -> dict[str, Any] | None:
         "rule_only_correct": sum(a and not b for a, b in zip(rule, model, strict=True)),
         "model_only_correct": sum(b and not a for a, b in zip(rule, model, strict=True)),
         "both_incorrect": sum(not a and not b for a, b in zip(rule, model, strict=True)),
-        "models": sorted(
-            {
-                str(
-                    (getattr(s.record, "model_grade", None) or s.record.meta.get("model_grade") or {}).get(
-                        "model", ""
-                    )
-                )
-                for s in graded
-            }
-        ),
+        "models": sorted({str((s.record.model_grade or {}).get("model", "")) for s in graded}),
     }
 
 

@@ -13,6 +13,23 @@ from reports.summary import summarize
 from tests.reports.factory import make_grid
 
 
+def _val_figure(ds: object, tmp_path: Path) -> plt.Figure:
+    """The figure ``plot_val`` saves (captured at ``savefig``, before the plot closes it)."""
+    captured: list[plt.Figure] = []
+    orig = plt.Figure.savefig
+
+    def keep(self, *a, **kw):  # type: ignore[no-untyped-def]
+        captured.append(self)
+        return orig(self, *a, **kw)
+
+    plt.Figure.savefig = keep  # type: ignore[method-assign]
+    try:
+        assert plot_val(ds, tmp_path)  # type: ignore[arg-type]
+    finally:
+        plt.Figure.savefig = orig  # type: ignore[method-assign]
+    return captured[0]
+
+
 @pytest.mark.parametrize(
     "labels",
     [
@@ -42,19 +59,7 @@ def test_confusion_panels_do_not_overlap(labels: list[str]) -> None:
 
 def test_val_figure_uses_integer_epoch_ticks(tmp_path: Path) -> None:
     ds = summarize(make_grid(methods=("lora", "flat_lora")), n_resamples=99).datasets[0]
-    captured: list = []
-    orig = plt.Figure.savefig
-
-    def keep(self, *a, **kw):  # type: ignore[no-untyped-def]
-        captured.append(self)
-        return orig(self, *a, **kw)
-
-    plt.Figure.savefig = keep  # type: ignore[method-assign]
-    try:
-        assert plot_val(ds, tmp_path)
-    finally:
-        plt.Figure.savefig = orig  # type: ignore[method-assign]
-    for ax in captured[0].axes:
+    for ax in _val_figure(ds, tmp_path).axes:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
 
@@ -64,18 +69,6 @@ def test_val_figure_single_epoch_ticks_that_epoch(tmp_path: Path) -> None:
     for r in recs:
         r["val_history"] = r["val_history"][:1]
     ds = summarize(recs, n_resamples=99).datasets[0]
-    captured: list = []
-    orig = plt.Figure.savefig
-
-    def keep(self, *a, **kw):  # type: ignore[no-untyped-def]
-        captured.append(self)
-        return orig(self, *a, **kw)
-
-    plt.Figure.savefig = keep  # type: ignore[method-assign]
-    try:
-        assert plot_val(ds, tmp_path)
-    finally:
-        plt.Figure.savefig = orig  # type: ignore[method-assign]
-    for ax in captured[0].axes:
+    for ax in _val_figure(ds, tmp_path).axes:
         assert list(ax.get_xticks()) == [1.0]
         assert ax.lines and ax.lines[0].get_marker() == "o"  # a single point stays visible
