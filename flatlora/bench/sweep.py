@@ -1,9 +1,10 @@
 """Learning-rate sweep on validation, and the study grid that uses its result.
 
 A sweep trains one seed of one method at each candidate learning rate and picks the rate with the
-best *validation* score (the test split is never looked at). The study reuses LoRA's rate unchanged
-for Flat-LoRA and SAM on A,B (as the Flat-LoRA paper does); full fine-tuning and SAM on W get their
-own sweeps. Each run is an ordinary runner record under `<sweep dir>/records/`, so a rerun reuses
+best *validation* score (the test split is never looked at). In the study, lora, flat_lora, full
+fine-tuning and SAM on W each get their own sweep over the same candidates per family; SAM on A,B reuses
+LoRA's rate (as the Flat-LoRA paper does). The sweep seed is outside the grid's seeds, so no grid run is
+a sweep run. Each run is an ordinary runner record under `<sweep dir>/records/`, so a rerun reuses
 every finished run; `<sweep dir>/sweep.json` (written atomically) holds every rate's validation
 curve, the chosen rate and the rule. This module needs no Prefect.
 """
@@ -23,23 +24,24 @@ from flatlora.bench.config import METHODS, RunConfig, resolve_config
 from flatlora.bench.records import atomic_write_json, now_iso, record_path
 
 STUDY_PROFILE = "study"
-SWEEP_SEED = 42
+SWEEP_SEED = 0  # grid seeds start at 1: no grid run is a sweep run
 # Candidate rates per swept method. LoRA-style methods move little below 1e-4 in ~400 steps; full
 # fine-tuning updates every weight and diverges well below LoRA's rates.
 SWEEP_LRS: dict[str, tuple[float, ...]] = {
     "lora": (1e-4, 3e-4, 1e-3, 3e-3),
+    "flat_lora": (1e-4, 3e-4, 1e-3, 3e-3),
     "full": (1e-5, 3e-5, 1e-4),
     "sam_w": (1e-4, 3e-4, 1e-3, 3e-3),
 }
 # Which sweep each method's learning rate comes from.
 LR_SOURCE: dict[str, str] = {
     "lora": "lora",
-    "flat_lora": "lora",
+    "flat_lora": "flat_lora",
     "sam_ab": "lora",
     "full": "full",
     "sam_w": "sam_w",
 }
-_MAIN, _BASE = tuple(range(42, 52)), tuple(range(42, 47))
+_MAIN, _BASE = tuple(range(1, 11)), tuple(range(1, 6))
 STUDY_GRID: dict[str, tuple[int, ...]] = {
     "lora": _MAIN,
     "flat_lora": _MAIN,

@@ -104,7 +104,7 @@ def test_sweep_on_a_tiny_model_selects_on_validation_and_resumes(tmp_path: Path,
     assert [len(p["val_history"]) for p in entry["points"]] == [2, 2]
     best = max(entry["points"], key=lambda p: (p["score"], -p["val_loss"], -p["lr"]))
     assert entry["chosen_lr"] == res.chosen_lr == best["lr"]
-    assert stored["lr_source"]["flat_lora"] == "lora" and stored["lr_source"]["sam_ab"] == "lora"
+    assert stored["lr_source"]["flat_lora"] == "flat_lora" and stored["lr_source"]["sam_ab"] == "lora"
     # the records are ordinary runner records under out/records
     assert sorted(p["run_id"] for p in entry["points"]) == sorted(
         p.stem for p in (out / "records").glob("*.json")
