@@ -10,23 +10,8 @@ import typer
 
 from flows.cli_bench import _PREFECT_DEFAULTS
 
-
-def _parse_lrs_by_method(items: list[str] | None) -> dict[str, list[float]]:
-    """`lora=1e-4,3e-4` (repeatable) -> {"lora": [1e-4, 3e-4]}."""
-    from flatlora.bench.sweep import parse_lrs
-    from flows.cli_common import check_choice, method_names
-
-    out: dict[str, list[float]] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise typer.BadParameter(f"--lrs expects METHOD=lr,lr,... (e.g. lora=1e-4,3e-4), got {item!r}")
-        method, raw = item.split("=", 1)
-        method = check_choice(method.strip(), method_names(), "method in --lrs")
-        try:
-            out[method] = parse_lrs(raw)
-        except ValueError as err:
-            raise typer.BadParameter(str(err)) from err
-    return out
+# the plan's stages (flatlora.bench.study.STAGES), repeated here so --help needs no torch import
+STAGE_NAMES = ("primary-sweeps", "pilot", "extension", "secondary-sweeps", "secondary")
 
 
 def register(app: typer.Typer) -> None:
@@ -36,13 +21,15 @@ def register(app: typer.Typer) -> None:
     def sweep(
         out: Path = typer.Option(..., "--out", help="sweep dir: records/ and sweep.json go here"),
         method: list[str] = typer.Option(
-            None, "--method", "-m", help="method to sweep (repeatable); default lora, full, sam_w"
+            None, "--method", "-m", help="method to sweep (repeatable); default lora, flat_lora, full, sam_w"
         ),
         lrs: str = typer.Option(
             None, "--lrs", help="comma-separated learning rates (default: per method, see README)"
         ),
         profile: str = typer.Option("study", help="run profile (default study)"),
-        seed: int = typer.Option(42, "--seed", help="the one training seed of the sweep"),
+        seed: int = typer.Option(
+            0, "--seed", help="the one training seed of the sweep (the study's grid uses 1, 2, ...)"
+        ),
         dataset: str = typer.Option("fpb_50agree", "--dataset", "-d", help="dataset"),
         data_dir: Path = typer.Option(
             None, "--data-dir", help="data folder (else FLATBENCH_DATA_DIR or ../shared/data)"
@@ -98,69 +85,70 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def study(
         out: Path = typer.Option(
-            ..., "--out", help="study dir (outside the repo): sweep/, records/, report.md"
+            ..., "--out", help="study dir: PLAN.md, sweep/, records/, power.json, report.md"
         ),
         data_dir: Path = typer.Option(
             None, "--data-dir", help="data folder (else FLATBENCH_DATA_DIR or ../shared/data)"
         ),
         dataset: str = typer.Option("fpb_50agree", "--dataset", "-d", help="dataset"),
         profile: str = typer.Option("study", help="run profile (default study)"),
-        method: list[str] = typer.Option(
-            None, "--method", "-m", help="only these methods of the grid (repeatable); default all five"
-        ),
-        max_seeds: int = typer.Option(None, "--max-seeds", help="only the first N seeds of each method"),
-        lrs: list[str] = typer.Option(
-            None, "--lrs", help="candidate rates of one sweep, METHOD=lr,lr (repeatable; default per method)"
-        ),
         set_: list[str] = typer.Option(None, "--set", help="config override key=value (repeatable)"),
-        sweep_only: bool = typer.Option(
-            False, "--sweep-only", help="run (or finish) the sweeps, not the grid"
+        until: str = typer.Option(None, "--until", help="stop after this stage: " + " | ".join(STAGE_NAMES)),
+        local: bool = typer.Option(
+            False, "--local", help="run without Prefect, in --jobs fresh processes (one per run)"
         ),
-        parallel: int = typer.Option(1, "--parallel", help="in-process grid runs at once"),
+        jobs: int = typer.Option(
+            2, "--jobs", help="with --local: runs at once, each with cores/jobs threads"
+        ),
+        parallel: int = typer.Option(1, "--parallel", help="with Prefect: in-process grid runs at once"),
+        write_plan_only: bool = typer.Option(
+            False, "--write-plan", help="write OUT/PLAN.md (the analysis plan) and stop"
+        ),
     ) -> None:
-        """The powered comparison: LR sweeps on validation (skipped when OUT/sweep/sweep.json has them),
-        then lora and flat_lora x 10 seeds, full, sam_ab and sam_w x 5 seeds, then report.md.
+        """The powered comparison, as its analysis plan (OUT/PLAN.md) fixes it: per-method learning-rate
+        sweeps on validation, a 10-seed pilot of lora and flat_lora, the extension to the n the pilot's
+        spread calls for, then full, SAM-AB and SAM-W on 5 seeds; report.md after every grid stage.
 
         Everything resumes: rerun the same command after an interruption.
         """
-        from flows.cli_common import (
-            check_choice,
-            check_choices,
-            check_dataset,
-            method_names,
-            parse_set_values,
-            profile_names,
-        )
+        from flows.cli_common import check_choice, check_dataset, parse_set_values, profile_names
 
         profile = check_choice(profile, profile_names(), "profile")
-        methods = check_choices(method, method_names(), "method")
         check_dataset(dataset)
         overrides = parse_set_values(set_)
         if "lr" in overrides:
             raise typer.BadParameter("the study takes its learning rates from the sweep: drop --set lr=...")
-        by_method = _parse_lrs_by_method(lrs)
-        if max_seeds is not None and max_seeds < 1:
-            raise typer.BadParameter(f"--max-seeds must be >= 1, got {max_seeds}")
-        for k, v in _PREFECT_DEFAULTS.items():
-            os.environ.setdefault(k, v)
-        from flatlora.bench.sweep import SweepMissing
-        from flows.study import run_study
+        if until is not None:
+            until = check_choice(until, list(STAGE_NAMES), "stage")
+        if jobs < 1:
+            raise typer.BadParameter(f"--jobs must be >= 1, got {jobs}")
+        from flatlora.bench.study import StudySpec, run_local
+        from flows.study import run_study, write_plan
 
+        spec = StudySpec(Path(out), profile, dataset, str(data_dir) if data_dir else None, overrides)
+        if write_plan_only:
+            typer.echo(str(write_plan(spec)))
+            return
+        say = lambda msg: typer.echo(msg, err=True)  # noqa: E731
         try:
+            if local:
+                write_plan(spec)
+                nxt = run_local(spec, jobs=jobs, until=until, log=say)
+                typer.echo(json.dumps({"run_dir": str(Path(out).resolve()), "next_stage": nxt}))
+                return
+            for k, v in _PREFECT_DEFAULTS.items():
+                os.environ.setdefault(k, v)
             result = run_study(
                 out,
-                methods=methods or None,
-                max_seeds=max_seeds,
-                lrs=by_method,
                 profile=profile,
                 dataset=dataset,
-                data_dir=str(data_dir) if data_dir else None,
+                data_dir=spec.data_dir,
                 overrides=overrides,
                 parallel=parallel,
-                sweep_only=sweep_only,
-                log=lambda msg: typer.echo(msg, err=True),
+                until=until,
+                log=say,
             )
-        except (SweepMissing, ValueError) as err:
+        except (RuntimeError, ValueError) as err:
             raise typer.BadParameter(str(err)) from err
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1, default=str))
         if result.get("n_errors"):

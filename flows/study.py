@@ -1,141 +1,107 @@
-"""The powered study: learning-rate sweeps on validation (if not done), then the grid as a benchmark flow.
+"""The powered study, stage by stage as its analysis plan fixes them (`flatlora.bench.study`).
 
-Layout of a study dir: `sweep/` (the sweeps' run records and `sweep.json`), `records/` (the grid),
-`report.md` with the sweep's table. Both stages resume: finished sweep runs and grid runs are reused.
+Sweeps run in-process through `run_sweep`; each grid stage (pilot, extension, secondaries) runs as one
+benchmark flow over the grid fixed so far, so the report after every stage covers every finished run.
+Layout of a study dir: `PLAN.md`, `sweep/` (the sweeps' records and `sweep.json`), `records/` (the grid),
+`power.json` (the extension's n), `report.md`. Everything resumes: finished records are reused.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flatlora.bench.sweep import (
-    LR_SOURCE,
-    STUDY_GRID,
-    STUDY_PROFILE,
-    SWEEP_LRS,
-    SWEEP_SEED,
-    SweepMissing,
-    matching_sweep,
-    reuse_sweep_records,
-    run_sweep,
-    sweep_configs,
+from flatlora.bench.study import (
+    STAGES,
+    SWEEP_DIR,
+    StudySpec,
+    next_stage,
+    plan_markdown,
+    planned_grid,
 )
+from flatlora.bench.sweep import STUDY_PROFILE, SWEEP_LRS, SWEEP_SEED, run_sweep
 from tasks.train import DEFAULT_RUNNER, load_runner
 
-SWEEP_DIR = "sweep"
 
-
-def study_grid(methods: Sequence[str] | None = None, max_seeds: int | None = None) -> dict[str, list[int]]:
-    """STUDY_GRID restricted to `methods` (study order kept) and to the first `max_seeds` seeds."""
-    chosen = list(STUDY_GRID) if not methods else [m for m in STUDY_GRID if m in set(methods)]
-    unknown = sorted(set(methods or ()) - set(STUDY_GRID))
-    if unknown:
-        raise ValueError(f"methods {unknown} are not in the study grid {list(STUDY_GRID)}")
-    return {m: list(STUDY_GRID[m][: max_seeds or None]) for m in chosen}
-
-
-def ensure_sweeps(
-    out: str | os.PathLike[str],
-    methods: Sequence[str],
-    *,
-    lrs: Mapping[str, Sequence[float]] | None = None,
-    profile: str = STUDY_PROFILE,
-    dataset: str = "fpb_50agree",
-    data_dir: str | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    runner: str = DEFAULT_RUNNER,
-    log: Callable[[str], None] = print,
-) -> dict[str, float]:
-    """method -> learning rate, sweeping (or resuming) each source sweep that is not finished yet."""
-    sweep_dir = Path(out) / SWEEP_DIR
-    lrs = {**SWEEP_LRS, **dict(lrs or {})}
-    chosen: dict[str, float] = {}
-    for src in dict.fromkeys(LR_SOURCE.get(m, m) for m in methods):
-        cand = lrs.get(src)
-        if not cand:
-            raise ValueError(f"no candidate learning rates for {src!r}: pass --lrs {src}=1e-4,3e-4")
-        kw: dict[str, Any] = {"profile": profile, "seed": SWEEP_SEED, "dataset": dataset}
-        res = matching_sweep(sweep_dir, src, cand, overrides=dict(overrides or {}), **kw)
-        if res is None:
-            res = run_sweep(
-                src,
-                cand,
-                sweep_dir,
-                data_dir=data_dir,
-                overrides=overrides,
-                runner=load_runner(runner),
-                log=log,
-                **kw,
-            )
-        if res.chosen_lr is None:
-            raise SweepMissing(
-                f"the {src} sweep over {list(cand)} has no finished rate (every run failed): see "
-                f"{sweep_dir / 'sweep.json'} and try other rates with --lrs {src}=..."
-            )
-        log(f"sweep {src}: lr {res.chosen_lr:g} (validation {res.metric}, seed {res.seed})")
-        chosen[src] = res.chosen_lr
-    return {m: chosen[LR_SOURCE.get(m, m)] for m in methods}
+def write_plan(spec: StudySpec) -> Path:
+    """PLAN.md in the study dir (kept if present: the plan is fixed before the grid runs)."""
+    path = spec.out / "PLAN.md"
+    if not path.exists():
+        spec.out.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(plan_markdown(spec), encoding="utf-8")
+        tmp.replace(path)
+    return path
 
 
 def run_study(
-    out: str | os.PathLike[str],
+    out: str | Path,
     *,
-    methods: Sequence[str] | None = None,
-    max_seeds: int | None = None,
-    lrs: Mapping[str, Sequence[float]] | None = None,
     profile: str = STUDY_PROFILE,
     dataset: str = "fpb_50agree",
     data_dir: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     parallel: int = 1,
     runner: str = DEFAULT_RUNNER,
-    sweep_only: bool = False,
+    until: str | None = None,
     publish: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Sweep if needed, then the grid (benchmark flow) with each method's swept rate."""
-    grid = study_grid(methods, max_seeds)
-    overrides = {k: v for k, v in dict(overrides or {}).items() if k != "lr"}
-    rates = ensure_sweeps(
-        out,
-        list(grid),
-        lrs=lrs,
-        profile=profile,
-        dataset=dataset,
-        data_dir=data_dir,
-        overrides=overrides,
-        runner=runner,
-        log=log,
+    """Run the plan's stages in order until done (or past `until`); returns the last benchmark result."""
+    if until is not None and until not in STAGES:
+        raise ValueError(f"`until` must be one of {STAGES}, got {until!r}")
+    spec = StudySpec(
+        Path(out), profile, dataset, data_dir, {k: v for k, v in dict(overrides or {}).items() if k != "lr"}
     )
-    if sweep_only:
-        return {"run_dir": str(Path(out).resolve()), "learning_rates": rates, "report": None}
-    # the sweep's seed-42 run at the chosen rate is the grid's seed-42 run: copy it, don't train it twice
-    cfgs = [
-        cfg
-        for m, seeds in grid.items()
-        for s in seeds
-        for cfg in sweep_configs(m, [rates[m]], profile, s, dataset, overrides)
-    ]
-    n_reused = reuse_sweep_records(Path(out) / SWEEP_DIR, out, cfgs)
-    if n_reused:
-        log(f"{n_reused} grid run(s) taken from the sweep's finished records")
-    from flows.benchmark import benchmark
+    write_plan(spec)
+    result: dict[str, Any] = {"run_dir": str(spec.out.resolve()), "report": None, "n_errors": 0}
+    seen: tuple[str, int] | None = None
+    while (nxt := next_stage(spec)) is not None:
+        stage, cfgs = nxt
+        if until is not None and STAGES.index(stage) > STAGES.index(until):
+            break
+        log(f"stage {stage}: {len(cfgs)} run(s) left")
+        if stage.endswith("sweeps"):
+            for m in dict.fromkeys(c.method for c in cfgs):
+                res = run_sweep(
+                    m,
+                    SWEEP_LRS[m],
+                    spec.out / SWEEP_DIR,
+                    profile=profile,
+                    seed=SWEEP_SEED,
+                    dataset=dataset,
+                    data_dir=data_dir,
+                    overrides=spec.overrides,
+                    runner=load_runner(runner),
+                    log=log,
+                )
+                log(f"sweep {m}: lr {res.chosen_lr} (validation {res.metric}, seed {res.seed})")
+            continue
+        if (stage, len(cfgs)) == seen:
+            raise RuntimeError(
+                f"stage {stage}: the benchmark flow left the same {len(cfgs)} run(s) unfinished"
+            )
+        seen = (stage, len(cfgs))
+        grid, rates = planned_grid(spec)
+        from flows.benchmark import benchmark
 
-    result: dict[str, Any] = benchmark(
-        profile=profile,
-        datasets=[dataset],
-        out=str(out),
-        data_dir=data_dir,
-        overrides=dict(overrides),
-        parallel=parallel,
-        runner=runner,
-        publish=publish,
-        method_seeds=grid,
-        method_overrides={m: {"lr": lr} for m, lr in rates.items()},
-        title="Flat-LoRA study",
-    )
-    result["learning_rates"] = rates
+        result = benchmark(
+            profile=profile,
+            datasets=[dataset],
+            out=str(spec.out),
+            data_dir=data_dir,
+            overrides=dict(spec.overrides or {}),
+            parallel=parallel,
+            runner=runner,
+            publish=publish,
+            method_seeds=grid,
+            method_overrides={m: {"lr": lr} for m, lr in rates.items()},
+            title="Flat-LoRA study",
+        )
+        result["learning_rates"] = rates
+        if result.get("n_errors"):
+            log(f"stage {stage}: {result['n_errors']} run(s) failed; fix and rerun to resume")
+            break
+    result["next_stage"] = (nxt or (None, []))[0]
     return result

@@ -268,6 +268,27 @@ def next_stage(spec: StudySpec) -> tuple[str, list[RunConfig]] | None:
     return None
 
 
+def planned_grid(spec: StudySpec) -> tuple[dict[str, list[int]], dict[str, float]]:
+    """The grid as far as the plan has fixed it (method -> seeds) and each method's rate.
+
+    Primary methods: the pilot's seeds, or the extension's n once `power.json` exists; secondaries once
+    their sweeps have chosen a rate.
+    """
+    rates = chosen_rates(spec, PRIMARY)
+    if rates is None:
+        return {}, {}
+    n = PILOT_SEEDS
+    power = spec.out / POWER_FILE
+    if power.is_file():
+        n = int(json.loads(power.read_text(encoding="utf-8"))["n"])
+    grid = dict.fromkeys(PRIMARY, grid_seeds(n))
+    sec = chosen_rates(spec, SECONDARY)
+    if sec is not None:
+        grid.update(dict.fromkeys(SECONDARY, grid_seeds(SECONDARY_SEEDS)))
+        rates.update(sec)
+    return {m: list(v) for m, v in grid.items()}, rates
+
+
 def finalize_sweeps(spec: StudySpec, methods: Sequence[str]) -> None:
     """Write each finished sweep's choice into sweep.json (no training: every record exists)."""
     for m in methods:
@@ -446,6 +467,7 @@ __all__ = [
     "next_stage",
     "paired_t_power",
     "plan_markdown",
+    "planned_grid",
     "run_local",
     "sd_upper_bound",
     "seeds_for_power",

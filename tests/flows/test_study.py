@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.study import run_study, study_grid
+from flows.study import run_study
 from tests.flows.conftest import FAKE_RUNNER
 
 
@@ -15,55 +15,40 @@ def _calls(log: Path) -> list[str]:
     return [json.loads(ln)["run_id"] for ln in log.read_text().splitlines()] if log.exists() else []
 
 
-def test_study_grid_is_ten_and_five_seeds() -> None:
-    grid = study_grid()
-    assert {m: len(s) for m, s in grid.items()} == {
-        "lora": 10,
-        "flat_lora": 10,
-        "full": 5,
-        "sam_ab": 5,
-        "sam_w": 5,
-    }
-    assert grid["lora"] == grid["flat_lora"] and grid["full"] == grid["lora"][:5]  # shared seeds pair up
-    assert study_grid(["flat_lora", "lora"], max_seeds=2) == {"lora": [42, 43], "flat_lora": [42, 43]}
-    with pytest.raises(ValueError, match="not in the study grid"):
-        study_grid(["lorra"])
-
-
-def test_study_sweeps_then_trains_the_grid_and_resumes(
+def test_study_runs_its_plan_stage_by_stage_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from flatlora.bench import study as plan
+
     log = tmp_path / "calls.jsonl"
     monkeypatch.setenv("FAKE_RUNNER_LOG", str(log))
     out = tmp_path / "study"
     kw = {
-        "methods": ["lora", "flat_lora"],
-        "max_seeds": 2,
-        "lrs": {"lora": [3e-3, 1e-3]},
         "profile": "smoke",
         "runner": FAKE_RUNNER,
         "publish": False,
+        "until": "pilot",
         "log": lambda _m: None,
     }
     first = run_study(out, **kw)
-    # the fake records score every rate the same: the rule's tie-break takes the smaller rate
-    assert first["learning_rates"] == {"lora": 1e-3, "flat_lora": 1e-3}
-    sweep = json.loads((out / "sweep" / "sweep.json").read_text())["sweeps"]["lora"]
-    assert sweep["chosen_lr"] == 1e-3 and [p["lr"] for p in sweep["points"]] == [1e-3, 3e-3]
-    assert all(p["val_history"] for p in sweep["points"]) and "test" not in sweep["rule"].split(";")[0]
-    # 2 sweep runs + 4 grid runs, of which lora/s42 at the chosen rate is the sweep's own record
-    assert len(_calls(log)) == 2 + 3 and first["n_runs"] == 4 and first["n_disk"] == 1
+    assert (out / "PLAN.md").read_text().startswith("# Analysis plan")
+    sweeps = json.loads((out / "sweep" / "sweep.json").read_text())["sweeps"]
+    assert sorted(sweeps) == ["flat_lora", "lora"]  # each primary method tuned on its own
+    assert all(s["seed"] == 0 and s["lrs"] == [1e-4, 3e-4, 1e-3, 3e-3] for s in sweeps.values())
+    # 8 sweep runs (seed 0) + the 10 + 10 pilot (seeds 1-10): no grid run is a sweep run
+    assert len(_calls(log)) == 8 + 20 and first["n_runs"] == 20 and first["n_disk"] == 0
     recs = [json.loads(p.read_text()) for p in (out / "records").glob("*.json")]
-    assert sorted((r["method"], r["seed"], r["config"]["lr"]) for r in recs) == [
-        ("flat_lora", 42, 1e-3), ("flat_lora", 43, 1e-3), ("lora", 42, 1e-3), ("lora", 43, 1e-3),
-    ]  # fmt: skip
-    report = (out / "report.md").read_text()
-    assert "## Learning rates (validation sweep)" in report and "| **0.001** |" in report
-    assert "Flat-LoRA − LoRA (test accuracy):**" in report
+    assert sorted({r["seed"] for r in recs}) == list(range(1, 11))
+    assert {r["method"]: r["config"]["lr"] for r in recs} == {
+        m: sweeps[m]["chosen_lr"] for m in ("lora", "flat_lora")
+    }
+    power = json.loads((out / "power.json").read_text())  # the extension's n, from the pilot's SD
+    assert power["pilot_seeds"] == list(range(1, 11)) and 10 <= power["n"] <= 30
+    assert power["n"] == plan.seeds_for_power(power["sd_upper"])
+    assert first["next_stage"] == "extension"
 
     again = run_study(out, **kw)  # nothing is trained twice
-    assert len(_calls(log)) == 5 and again["n_computed"] == 0
-    assert (out / "report.md").read_text() == report
+    assert len(_calls(log)) == 28 and again["next_stage"] == "extension"
 
 
 def test_study_profile_without_a_sweep_refuses_naming_the_command(tmp_path: Path) -> None:
@@ -82,10 +67,9 @@ def test_study_profile_without_a_sweep_refuses_naming_the_command(tmp_path: Path
     [
         (["sweep", "--lrs", "1e-4,abc"], "'abc'"),
         (["sweep", "--method", "loraa"], "did you mean 'lora'"),
-        (["study", "--lrs", "lora"], "METHOD=lr,lr"),
-        (["study", "--lrs", "lorra=1e-3"], "did you mean 'lora'"),
+        (["study", "--until", "pilott"], "did you mean 'pilot'"),
         (["study", "--set", "lr=1e-3"], "takes its learning rates from the sweep"),
-        (["study", "--max-seeds", "0"], "--max-seeds must be >= 1"),
+        (["study", "--jobs", "0"], "--jobs must be >= 1"),
     ],
 )
 def test_sweep_and_study_reject_bad_values_before_any_run(
@@ -99,3 +83,20 @@ def test_sweep_and_study_reject_bad_values_before_any_run(
     assert res.exit_code != 0
     assert message in " ".join(res.output.split())
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_stage_names_are_the_plans() -> None:
+    from flatlora.bench.study import STAGES
+    from flows.cli_study import STAGE_NAMES
+
+    assert STAGE_NAMES == STAGES
+
+
+def test_write_plan_writes_only_the_plan(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    res = CliRunner().invoke(app, ["study", "--write-plan", "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["PLAN.md"]
