@@ -1,0 +1,130 @@
+"""Per-step overhead of flatbench's runner against a plain PEFT training loop on the same batches.
+
+    python benchmarks/runner_overhead.py [--steps 30] [--rounds 3] [--methods lora,flat_lora] [--threads 1]
+
+Both sides train the same model (`build_model`: MiniLM-L6 + PEFT LoRA with the study profile's settings)
+on the same PhraseBank batches in the same order, with AdamW, the same warm-up/linear schedule and
+gradient clipping. The runner side is `run_one` itself (dataset validation, records, the RSS sampler,
+deterministic algorithms, progress bookkeeping); its per-step time is the record's training phase
+(validation passes excluded) over its steps. The plain side is a bare loop, timed around the loop only.
+Flat-LoRA's plain loop wraps the forward/backward in the same `FlatLora.perturb`, so the ratio is the
+runner's overhead, not the method's. Rounds alternate the two sides (order rotates) so machine load hits
+both alike; the medians and their ratio are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree, uninstalled
+
+from flatlora.bench.config import RunConfig, resolve_config  # noqa: E402
+from flatlora.bench.runner import build_model, encode, iter_batches, lr_at, prepare_splits, run_one  # noqa: E402
+
+
+def bench_config(method: str, steps: int, threads: int) -> RunConfig:
+    return resolve_config(
+        "study",
+        method=method,
+        seed=1,
+        lr=1e-3,
+        epochs=1,
+        max_train_examples=steps * 16,
+        max_eval_examples=64,
+        max_test_examples=64,
+        flatness_batches=1,
+        num_threads=threads,
+    )
+
+
+def runner_step_s(cfg: RunConfig, out: Path, data_dir: str | None) -> float:
+    rec = run_one(cfg, out, progress=False, data_dir=data_dir)
+    if rec["status"] != "ok":
+        raise RuntimeError(f"runner failed: {rec.get('failure_reason')}")
+    return float(rec["cost"]["phase_s"]["train"]) / len(rec["train_loss"])
+
+
+def plain_step_s(cfg: RunConfig, splits: Any) -> float:
+    torch.set_num_threads(cfg.threads())
+    names = list(splits.label_names)
+    lab2id = {n: i for i, n in enumerate(names)}
+    model, tok = build_model(cfg, names)
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+    ids = encode(tok, [str(t) for t in splits.train["text"]], cfg.max_len)
+    y = [lab2id[str(x)] for x in splits.train["label"]]
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    batches = list(iter_batches(ids, y, cfg.batch_size, pad_id, torch.Generator().manual_seed(cfg.seed)))
+    total = len(batches)
+    warmup = int(cfg.warmup_ratio * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, total, 1.0, warmup, cfg.lr_schedule))
+    fl = None
+    if cfg.method == "flat_lora":
+        from flatlora import FlatLora, FlatLoraConfig
+
+        fl = FlatLora(model, FlatLoraConfig(sigma=cfg.sigma, seed=cfg.seed, schedule=cfg.sigma_schedule))
+    torch.manual_seed(cfg.seed)
+    model.train()
+    t0 = time.perf_counter()
+    for step, b in enumerate(batches):
+        opt.zero_grad(set_to_none=True)
+        with fl.perturb(step, total) if fl is not None else contextlib.nullcontext():
+            loss = model(**b).loss
+            loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm or 1.0)
+        opt.step()
+        sched.step()
+        float(loss.detach())
+    return (time.perf_counter() - t0) / total
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--methods", default="lora,flat_lora")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--json", default=None, help="also write the figures here")
+    args = ap.parse_args(argv)
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for method in args.methods.split(","):
+            cfg = bench_config(method, args.steps, args.threads)
+            splits = prepare_splits(cfg, args.data_dir)
+            times: dict[str, list[float]] = {"runner": [], "plain": []}
+            for r in range(args.rounds):
+                order = ("runner", "plain") if r % 2 == 0 else ("plain", "runner")
+                for side in order:
+                    if side == "runner":
+                        times[side].append(runner_step_s(cfg, Path(tmp) / f"{method}-{r}", args.data_dir))
+                    else:
+                        times[side].append(plain_step_s(cfg, splits))
+            med = {k: statistics.median(v) for k, v in times.items()}
+            results[method] = {
+                "runner_ms": round(1000 * med["runner"], 1),
+                "plain_ms": round(1000 * med["plain"], 1),
+                "ratio": round(med["runner"] / med["plain"], 3),
+                "rounds": {k: [round(1000 * x, 1) for x in v] for k, v in times.items()},
+            }
+    print(f"{'method':<10} {'runner ms/step':>15} {'plain ms/step':>14} {'ratio':>7}")
+    for m, r in results.items():
+        print(f"{m:<10} {r['runner_ms']:>15} {r['plain_ms']:>14} {r['ratio']:>7}")
+    print(f"({args.steps} steps x {args.rounds} rounds, {args.threads} thread(s), medians)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
