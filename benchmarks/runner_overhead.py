@@ -7,6 +7,9 @@ on the same PhraseBank batches in the same order, with AdamW, the same warm-up/l
 gradient clipping. The runner side is `run_one` itself (dataset validation, records, the RSS sampler,
 deterministic algorithms, progress bookkeeping); its per-step time is the record's training phase
 (validation passes excluded) over its steps. The plain side is a bare loop, timed around the loop only.
+Both wall time and process CPU time (all threads) are taken: on a loaded machine the wall-clock ratio is
+noise, while CPU time per step still shows what each side computes (at 1 thread; it includes the
+runner's RSS-sampling thread).
 Flat-LoRA's plain loop wraps the forward/backward in the same `FlatLora.perturb`, so the ratio is the
 runner's overhead, not the method's. Rounds alternate the two sides (order rotates) so machine load hits
 both alike; the medians and their ratio are printed.
@@ -28,8 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree, uninstalled
 
-from flatlora.bench.config import RunConfig, resolve_config  # noqa: E402
-from flatlora.bench.runner import build_model, encode, iter_batches, lr_at, prepare_splits, run_one  # noqa: E402
+from flatlora.bench.config import RunConfig, resolve_config
+from flatlora.bench.runner import build_model, encode, iter_batches, lr_at, prepare_splits, run_one
 
 
 def bench_config(method: str, steps: int, threads: int) -> RunConfig:
@@ -47,14 +50,17 @@ def bench_config(method: str, steps: int, threads: int) -> RunConfig:
     )
 
 
-def runner_step_s(cfg: RunConfig, out: Path, data_dir: str | None) -> float:
+def runner_step_s(cfg: RunConfig, out: Path, data_dir: str | None) -> tuple[float, float]:
+    """(wall, CPU) seconds per training step of `run_one`."""
     rec = run_one(cfg, out, progress=False, data_dir=data_dir)
     if rec["status"] != "ok":
         raise RuntimeError(f"runner failed: {rec.get('failure_reason')}")
-    return float(rec["cost"]["phase_s"]["train"]) / len(rec["train_loss"])
+    n = len(rec["train_loss"])
+    return float(rec["cost"]["phase_s"]["train"]) / n, float(rec["cost"]["cpu_s"]["train"]) / n
 
 
-def plain_step_s(cfg: RunConfig, splits: Any) -> float:
+def plain_step_s(cfg: RunConfig, splits: Any) -> tuple[float, float]:
+    """(wall, CPU) seconds per training step of a bare PEFT loop on the runner's batches."""
     torch.set_num_threads(cfg.threads())
     names = list(splits.label_names)
     lab2id = {n: i for i, n in enumerate(names)}
@@ -75,7 +81,7 @@ def plain_step_s(cfg: RunConfig, splits: Any) -> float:
         fl = FlatLora(model, FlatLoraConfig(sigma=cfg.sigma, seed=cfg.seed, schedule=cfg.sigma_schedule))
     torch.manual_seed(cfg.seed)
     model.train()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for step, b in enumerate(batches):
         opt.zero_grad(set_to_none=True)
         with fl.perturb(step, total) if fl is not None else contextlib.nullcontext():
@@ -85,7 +91,7 @@ def plain_step_s(cfg: RunConfig, splits: Any) -> float:
         opt.step()
         sched.step()
         float(loss.detach())
-    return (time.perf_counter() - t0) / total
+    return (time.perf_counter() - t0) / total, (time.process_time() - c0) / total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         for method in args.methods.split(","):
             cfg = bench_config(method, args.steps, args.threads)
             splits = prepare_splits(cfg, args.data_dir)
-            times: dict[str, list[float]] = {"runner": [], "plain": []}
+            times: dict[str, list[tuple[float, float]]] = {"runner": [], "plain": []}
             for r in range(args.rounds):
                 order = ("runner", "plain") if r % 2 == 0 else ("plain", "runner")
                 for side in order:
@@ -110,17 +116,35 @@ def main(argv: list[str] | None = None) -> int:
                         times[side].append(runner_step_s(cfg, Path(tmp) / f"{method}-{r}", args.data_dir))
                     else:
                         times[side].append(plain_step_s(cfg, splits))
-            med = {k: statistics.median(v) for k, v in times.items()}
+            wall = {k: statistics.median(w for w, _ in v) for k, v in times.items()}
+            cpu = {k: statistics.median(c for _, c in v) for k, v in times.items()}
             results[method] = {
-                "runner_ms": round(1000 * med["runner"], 1),
-                "plain_ms": round(1000 * med["plain"], 1),
-                "ratio": round(med["runner"] / med["plain"], 3),
-                "rounds": {k: [round(1000 * x, 1) for x in v] for k, v in times.items()},
+                "runner_ms": round(1000 * wall["runner"], 1),
+                "plain_ms": round(1000 * wall["plain"], 1),
+                "ratio": round(wall["runner"] / wall["plain"], 3),
+                "runner_cpu_ms": round(1000 * cpu["runner"], 1),
+                "plain_cpu_ms": round(1000 * cpu["plain"], 1),
+                "cpu_ratio": round(cpu["runner"] / cpu["plain"], 3),
+                "rounds": {
+                    k: [[round(1000 * w, 1), round(1000 * c, 1)] for w, c in v] for k, v in times.items()
+                },
             }
-    print(f"{'method':<10} {'runner ms/step':>15} {'plain ms/step':>14} {'ratio':>7}")
+    head = ("method", "runner ms", "plain ms", "wall ratio", "runner CPU ms", "plain CPU ms", "CPU ratio")
+    print("  ".join(f"{h:>13}" for h in head))
     for m, r in results.items():
-        print(f"{m:<10} {r['runner_ms']:>15} {r['plain_ms']:>14} {r['ratio']:>7}")
-    print(f"({args.steps} steps x {args.rounds} rounds, {args.threads} thread(s), medians)")
+        row = (
+            m,
+            r["runner_ms"],
+            r["plain_ms"],
+            r["ratio"],
+            r["runner_cpu_ms"],
+            r["plain_cpu_ms"],
+            r["cpu_ratio"],
+        )
+        print("  ".join(f"{x:>13}" for x in row))
+    print(
+        f"(per training step; {args.steps} steps x {args.rounds} rounds, {args.threads} thread(s), medians)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

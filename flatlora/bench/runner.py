@@ -553,8 +553,8 @@ def _train(
     best_key, best_state, best_epoch = (-1.0, 0.0), None, 0
     step = 0
     bar = _bar(total_steps, f"{cfg.method} s{cfg.seed}", progress)
-    t_eval = 0.0
-    t_loop = time.perf_counter()
+    t_eval, c_eval = 0.0, 0.0
+    t_loop, c_loop = time.perf_counter(), time.process_time()  # wall and CPU (all threads) time
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         micro = list(iter_batches(tr_ids, tr_y, cfg.batch_size, pad_id, gen))
@@ -613,11 +613,12 @@ def _train(
             bar.update(1)
             bar.set_postfix(loss=f"{loss_val:.3f}", ep=epoch)
         # 5. validation; keep the best epoch's weights in memory
-        te = time.perf_counter()
+        te, ce = time.perf_counter(), time.process_time()
         vloss, vpred = val_set.evaluate(
             model, device, amp, desc=f"validate epoch {epoch}" if progress else None
         )
         t_eval += time.perf_counter() - te
+        c_eval += time.process_time() - ce
         if not math.isfinite(vloss):
             raise RunFailed(f"non-finite validation loss ({vloss}) after epoch {epoch}")
         m = classification_metrics(va_y, vpred, names)
@@ -637,6 +638,9 @@ def _train(
             best_state = _trainable_state(model) if cfg.epochs > 1 else None
     bar.close()
     phase["train"] = round(time.perf_counter() - t_loop - t_eval, 2)
+    # CPU seconds of the training loop, all threads of this process: unlike wall time, barely moved by
+    # other processes' load, so runs measured under different load stay comparable
+    record["cost"]["cpu_s"] = {"train": round(time.process_time() - c_loop - c_eval, 2)}
     phase["val_eval"] = round(t_eval, 2)
     te = time.perf_counter()
 
