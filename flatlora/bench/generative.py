@@ -97,7 +97,8 @@ def build_causal(cfg: RunConfig) -> tuple[Any, Any]:
             target_modules=list(targets),
         )
         model = get_peft_model(model, lcfg)
-        info["peft_config"] = {k: v for k, v in lcfg.to_dict().items() if _jsonable(v)}
+        raw = {k: sorted(v) if isinstance(v, set | frozenset) else v for k, v in lcfg.to_dict().items()}
+        info["peft_config"] = {k: v for k, v in raw.items() if _jsonable(v)}
     model.flatbench_model_info = info
     return model, tok
 
@@ -347,6 +348,7 @@ def train(
     first_loss: float | None = None
     best_key, best_state, best_epoch, step = (-1.0, 0.0), None, 0, 0
     mem: list[float] = []
+    step_s: list[float] = []
     tokens = 0
     t_eval = 0.0
     bar = _bar(total_steps, f"{cfg.method} s{cfg.seed}", progress)
@@ -360,6 +362,7 @@ def train(
         ]
         for s in range(0, len(micro), cfg.grad_accum):
             group = micro[s : s + cfg.grad_accum]
+            ts = time.perf_counter()
             lr = lr_at(step, total_steps, cfg.lr, warmup, cfg.lr_schedule)
             for g in opt.param_groups:
                 g["lr"] = lr
@@ -401,6 +404,9 @@ def train(
                     scaler.update()
                 else:
                     opt.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)  # the step's kernels are done: an honest step time
+            step_s.append(round(time.perf_counter() - ts, 5))
             step += 1
             mem.append(_mem_sample(device))
             record["train_loss"].append(
@@ -425,6 +431,7 @@ def train(
     phase["train"] = round(time.perf_counter() - t_loop - t_eval, 2)
     phase["val_eval"] = round(t_eval, 2)
     cost["train_tokens"] = tokens
+    cost["step_s"] = step_s
     cost["train_tokens_per_s"] = round(tokens / max(phase["train"], 1e-9), 1)
     if mem:
         import statistics
