@@ -44,6 +44,7 @@ def load_causal_lm(model: str) -> tuple[Any, Any]:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()  # "Loading weights" bars would interleave with the run's own output
     if model.lower() in SMOLLM2_ALIASES:
         from flatlora.bench.models import smollm2_cache_path
 
