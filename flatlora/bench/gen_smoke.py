@@ -67,7 +67,7 @@ def save_checkpoint(path: Path, size: str) -> int:
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
     tok = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
-    shape = dict(SIZES[size])
+    shape: dict[str, Any] = dict(SIZES[size])
     shape["vocab_size"] = max(shape["vocab_size"], len(tok))
     cfg = LlamaConfig(
         **shape,
@@ -79,7 +79,8 @@ def save_checkpoint(path: Path, size: str) -> int:
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg)
     n = sum(p.numel() for p in model.parameters())
-    model.to(torch.bfloat16).save_pretrained(path)
+    model = model.to(dtype=torch.bfloat16)  # type: ignore[call-arg]
+    model.save_pretrained(path)
     tok.save_pretrained(path)
     return n
 
@@ -129,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         label_names=[],
         card="generation",
         split_seed=0,
-        train=frame(rows[:n_train], 0),  # type: ignore[arg-type]
-        val=frame(rows[n_train : n_train + n_eval], n_train),  # type: ignore[arg-type]
-        test=frame(rows[n_train + n_eval :], n_train + n_eval),  # type: ignore[arg-type]
+        train=frame(rows[:n_train], 0),
+        val=frame(rows[n_train : n_train + n_eval], n_train),
+        test=frame(rows[n_train + n_eval :], n_train + n_eval),
         answer_format="gsm8k",
         max_new_tokens=8,
         prompt_col="prompt",
