@@ -3,6 +3,8 @@
 #   (a) the gpu-marked tests in tests/flatlora and tests/bench (pytest),
 #   (b) the CUDA step-overhead table (benchmarks/step_overhead.py, BERT-base and a ~1B decoder, bf16),
 #   (c) a short smoke training run through flatlora.bench.runner on the GPU (bf16), no Prefect/GE.
+#   (d) a decoder training step: a 0.85B Llama-shaped causal LM from a config (random weights, bf16), LoRA
+#       and Flat-LoRA through the generative track; step time and peak memory of each and their ratio.
 # Logs and JSON go to $OUT when set, else to a temp dir. The Python is $PYTHON (default python3).
 #   bash benchmarks/gpu_check.sh            # on a GPU machine
 #   bash benchmarks/gpu_check.sh --dry-run  # the same steps on CPU at tiny sizes (CI keeps it working)
@@ -50,8 +52,10 @@ not_run() {
 
 if [ "$DRY" = 1 ]; then
   DEVICE=cpu; MODELS=tiny; SMOKE=(--device cpu --precision bf16 --methods lora --epochs 1 --n-train 48)
+  DECODER=(--device cpu --precision bf16 --size tiny)
 else
   DEVICE=cuda; MODELS=bert-base,decoder-1b; SMOKE=(--device cuda --precision bf16)
+  DECODER=(--device cuda --precision bf16 --size 0.9b)
 fi
 say "gpu_check: dry_run=$DRY python=$PY out=$DEST"
 "$PY" - <<'PY' 2>&1 | tee -a "$LOG"
@@ -82,6 +86,11 @@ fi
 
 # (c) smoke training through the runner (tiny config-built BERT, synthetic data)
 step smoke_train 120 "$PY" -m flatlora.bench.smoke "${SMOKE[@]}" --out "$DEST/smoke" --json "$DEST/smoke.json"
+
+# (d) decoder training step (generative track): Flat-LoRA vs LoRA step time and peak memory, goal <= 1.03x
+step decoder_train 150 "$PY" -m flatlora.bench.gen_smoke "${DECODER[@]}" --out "$DEST/decoder" \
+  --json "$DEST/decoder_train.json"
+rm -rf "$DEST/decoder/llama-"*  # the config-built checkpoint (GBs on the GPU size); the JSON keeps the numbers
 
 echo "  \"dry_run\": $DRY, \"failed\": $FAILED, \"not_run\": \"${NOT_RUN# }\"" >> "$SUMMARY.tmp"
 echo "}" >> "$SUMMARY.tmp"

@@ -95,8 +95,11 @@ def parse_set_values(pairs: Iterable[str] | None) -> dict[str, object]:
 def check_dataset(value: str) -> str:
     """A Financial PhraseBank config name, an existing file or folder, or an ``owner/name`` hub id."""
     from flatlora.bench.data import FPB_CONFIGS, USER_EXTS
+    from flatlora.bench.gen_data import NAMED
 
-    names = [f"fpb_{c}" for c in FPB_CONFIGS]
+    names = [f"fpb_{c}" for c in FPB_CONFIGS] + list(NAMED)
+    if value.strip().lower().split(":")[0] in NAMED:  # generative datasets by name (gsm8k, metamathqa)
+        return value
     low = value.strip().lower()
     for prefix in ("fpb_", "financial_phrasebank:", "financial_phrasebank_"):
         if low.startswith(prefix) and low.removeprefix(prefix) in FPB_CONFIGS:

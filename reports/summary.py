@@ -37,7 +37,11 @@ METRIC_LABELS: dict[str, str] = {
     "weighted_f1": "weighted F1",
     "macro_f1": "macro F1",
     "mcc": "MCC",
+    "loss": "held-out loss",
 }
+# generative datasets (`dataset_info.task == "generation"`): accuracy is the exact match of the generated
+# answer; the held-out loss per target token is shown and tested beside it
+GEN_METRICS: tuple[str, ...] = ("accuracy", "loss")
 # metrics that always get significance tests; the dataset's headline metric is tested first
 TEST_METRICS: tuple[str, ...] = ("accuracy", "weighted_f1")
 MIN_BOOTSTRAP_SEEDS = 5  # below this the percentile bootstrap has too few distinct resamples to be shown
@@ -202,6 +206,8 @@ class DatasetSummary:
     headline_metric: str = "accuracy"
     best_val: dict[str, BestVal] = field(default_factory=dict)  # method -> at each seed's best epoch
     memory_kind: str = "process_rss"  # the one kind of every cost row, or "mixed"
+    task: str = "classification"  # or "generation" (dataset_info.task)
+    answer_format: str | None = None  # generation: how answers are read (flatlora.bench.gen_scoring)
 
 
 @dataclass
@@ -439,16 +445,18 @@ def _dataset_summary(
     info = first.get("dataset_info") or {}
     label_names = list(info.get("label_names") or [])
     headline = headline_metric(info)
+    task = str(info.get("task") or "classification")
+    shown = (*METRICS, "loss") if task == "generation" else METRICS
 
     method_rows = [
         MethodSummary(
             m,
             METHOD_LABELS.get(m, m),
             [int(r["seed"]) for r in runs[m]],
-            {k: _quiet_describe(_scores(runs[m], k)) for k in METRICS},
+            {k: _quiet_describe(_scores(runs[m], k)) for k in shown},
             {
                 k: {str(r["seed"]): float(r["test"][k]) for r in runs[m] if _finite_score(r["test"].get(k))}
-                for k in METRICS
+                for k in shown
             },
         )
         for m in methods
@@ -456,7 +464,8 @@ def _dataset_summary(
 
     majority = {m: _majority_predictions(runs[m], texts) for m in methods}
     comparisons: list[ComparisonRow] = []
-    tested = [k for k in dict.fromkeys((headline, *TEST_METRICS)) if _all_have(runs, k)]
+    wanted = GEN_METRICS if task == "generation" else (headline, *TEST_METRICS)
+    tested = [k for k in dict.fromkeys(wanted) if _all_have(runs, k)]
     for a, b in _comparison_pairs(methods):
         for metric in tested:
             comparisons.append(_compare_methods(name, metric, a, b, runs[a], runs[b], majority, n_resamples))
@@ -526,6 +535,8 @@ def _dataset_summary(
         headline_metric=headline,
         best_val={m: _best_val(runs[m], headline) for m in methods},
         memory_kind=memory_kind,
+        task=task,
+        answer_format=info.get("answer_format"),
     )
 
 

@@ -74,6 +74,18 @@ def _load(record: Mapping[str, Any], data_dir: str | os.PathLike[str] | None) ->
         return f"example texts not shown: {exc}"
     want = info.get("checksum")
     tried: list[str] = []
+    if info.get("task") == "generation":  # prompts of a generative dataset (flatlora.bench.gen_data)
+        from flatlora.bench.gen_data import prompt_texts
+
+        for cand in _candidates(dataset, root):
+            try:
+                checksum, prompts = prompt_texts(cand, root, cfg)
+            except (DataError, OSError, ValueError) as exc:
+                tried.append(f"{cand}: {exc}")
+                continue
+            if not want or checksum == want:
+                return prompts
+            tried.append(f"{cand}: checksum {checksum[:12]} differs from the records' {str(want)[:12]}")
     for cand in _candidates(dataset, root) if not dataset.lower().startswith("fpb_") else [dataset]:
         try:
             data = load_labeled(

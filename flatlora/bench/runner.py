@@ -352,12 +352,25 @@ def _load_trainable(model: Any, state: dict[str, torch.Tensor]) -> None:
 # ---------------------------------------------------------------- the run
 
 
+def _generative(cfg: RunConfig) -> Any:
+    """The generative track's module when the dataset is prompt -> target, else None."""
+    from flatlora.bench.gen_data import is_generation
+
+    if not is_generation(cfg.dataset, cfg.card):
+        return None
+    from flatlora.bench import gen_data
+
+    return gen_data
+
+
 def prepare_splits(cfg: RunConfig, data_dir: str | os.PathLike[str] | None = None) -> Splits:
     """Validate (raises ValidationFailed before anything is trained), split, subsample."""
     from dataclasses import replace
 
     from flatlora.bench.validation import validate_dataset
 
+    if (gen := _generative(cfg)) is not None:  # prompt -> target data (a card with `task: generation`)
+        return gen.prepare(cfg, data_dir)
     _, splits = validate_dataset(
         cfg.dataset,
         data_dir=data_dir,
@@ -447,6 +460,10 @@ def run_one(
         _finish(record, cfg, started, t0, path, progress, device)
         raise
     _finish(record, cfg, started, t0, path, progress, device)
+    if (record.get("dataset_info") or {}).get("task") == "generation":  # + PEFT method-comparison layout
+        from flatlora.bench.peft_results import write_peft_results
+
+        write_peft_results(record, out_dir)
     return record
 
 
@@ -478,7 +495,10 @@ def _finish(
     }
     atomic_write_json(path, record)
     if progress:
-        if record["status"] == "ok":
+        if record["status"] == "ok" and "exact_match" in record["test"]:
+            t = record["test"]
+            msg = f"{record['run_id']}: ok  test exact match {t['exact_match']:.4f}  loss {t['loss']:.4f}  -> {path}"
+        elif record["status"] == "ok":
             t = record["test"]
             msg = (
                 f"{record['run_id']}: ok  test acc {t['accuracy']:.4f}  wF1 {t['weighted_f1']:.4f}  "
@@ -492,6 +512,10 @@ def _finish(
 def _train(
     cfg: RunConfig, splits: Splits, record: dict[str, Any], progress: bool, device: torch.device
 ) -> None:
+    if getattr(splits, "answer_format", None) is not None:  # generative splits: a causal LM's loop
+        from flatlora.bench import generative
+
+        return generative.train(cfg, splits, record, progress, device)  # type: ignore[arg-type]
     t_start = time.perf_counter()
     names = list(splits.label_names)
     lab2id = {n: i for i, n in enumerate(names)}

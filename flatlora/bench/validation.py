@@ -630,6 +630,12 @@ def validate_dataset(
     text_pair_col: str | None = None,
 ) -> tuple[ValidationReport, Splits | None]:
     """Load, validate the whole file, split, validate the splits. The gate before any training."""
+    from flatlora.bench.gen_data import is_generation, validate_generation
+
+    if is_generation(name_or_path, card):  # prompt -> target data: its own suite (flatlora.bench.gen_data)
+        return validate_generation(
+            name_or_path, data_dir, text_col, label_col, split_seed, card, raise_on_failure
+        )
     try:
         data = load_labeled(
             name_or_path,

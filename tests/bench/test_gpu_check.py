@@ -29,6 +29,11 @@ def test_gpu_check_dry_run(tmp_path: Path) -> None:
     smoke = json.loads((tmp_path / "smoke.json").read_text())
     assert smoke["device"] == "cpu" and smoke["precision"] == "bf16"
     assert smoke["runs"]["lora"]["status"] == "ok"
+    assert summary["decoder_train"]["rc"] == 0
+    dec = json.loads((tmp_path / "decoder_train.json").read_text())
+    assert dec["size"] == "tiny" and dec["precision"] == "bf16"
+    assert {m: r["status"] for m, r in dec["runs"].items()} == {"lora": "ok", "flat_lora": "ok"}
+    assert dec["step_time_ratio"] > 0 and dec["peak_mem_ratio"] > 0
     assert "skipped" in (tmp_path / "gpu_tests.log").read_text()  # gpu tests collected, skipped without CUDA
     assert (tmp_path / "gpu_check.log").stat().st_size > 0
 
