@@ -95,6 +95,9 @@ class SweepResult:
     chosen_lr: float | None
     overrides: dict[str, Any]
     finished_at: str
+    # "highest" / "lowest" when the chosen rate is a candidate at the end of the range: the validation
+    # optimum may lie outside it (said in the log and the report, never silently extended)
+    edge: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -227,6 +230,11 @@ def run_sweep(
         points.append(point_from_record(cfg.lr, rec, source, metric))
         result = _result(method, profile, dataset, seed, metric, cfgs, points, overrides)
         write_sweep(out, result)
+    if result.edge is not None:
+        say(
+            f"sweep {method}: the chosen rate {result.chosen_lr:g} is the {result.edge} candidate; the "
+            "validation optimum may lie beyond the range"
+        )
     return result
 
 
@@ -241,6 +249,7 @@ def _result(
     overrides: Mapping[str, Any],
 ) -> SweepResult:
     done = len(points) == len(cfgs)
+    chosen = select_lr(points) if done else None
     return SweepResult(
         method=method,
         profile=profile,
@@ -250,10 +259,18 @@ def _result(
         lrs=[c.lr for c in cfgs],
         rule=rule_text(metric),
         points=list(points),
-        chosen_lr=select_lr(points) if done else None,
+        chosen_lr=chosen,
         overrides={k: v for k, v in overrides.items() if k not in ("lr", "method", "seed", "dataset")},
         finished_at=now_iso(),
+        edge=range_edge(chosen, [c.lr for c in cfgs]),
     )
+
+
+def range_edge(chosen: float | None, lrs: Sequence[float]) -> str | None:
+    """Which end of the candidate range `chosen` sits at, if any (None for a single candidate)."""
+    if chosen is None or len(lrs) < 2:
+        return None
+    return "highest" if chosen == max(lrs) else "lowest" if chosen == min(lrs) else None
 
 
 def write_sweep(out: str | os.PathLike[str], result: SweepResult) -> Path:
@@ -354,6 +371,7 @@ __all__ = [
     "chosen_lrs",
     "matching_sweep",
     "parse_lrs",
+    "range_edge",
     "reuse_sweep_records",
     "run_sweep",
     "select_lr",

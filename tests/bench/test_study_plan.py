@@ -85,3 +85,16 @@ def test_plan_markdown_names_the_rule_and_margin(tmp_path: object) -> None:
     assert "±0.5 points" in md and "no multiplicity adjustment" in md.lower()
     assert "| flat_lora | 0.0001, 0.0003, 0.001, 0.003 |" in md
     assert "upper 80% confidence bound" in md and "[10, 30]" in md
+
+
+@pytest.mark.parametrize(
+    ("chosen", "lrs", "edge"),
+    [(3e-3, [1e-4, 3e-4, 1e-3, 3e-3], "highest"), (1e-4, [1e-4, 1e-3], "lowest"), (3e-4, [1e-4, 3e-4, 1e-3], None),
+     (1e-3, [1e-3], None), (None, [1e-4, 1e-3], None)],
+)  # fmt: skip
+def test_sweep_names_a_rate_at_the_end_of_its_range(
+    chosen: float | None, lrs: list[float], edge: str | None
+) -> None:
+    from flatlora.bench.sweep import range_edge
+
+    assert range_edge(chosen, lrs) == edge
