@@ -347,7 +347,10 @@ def worst_case(scored: Sequence[Scored], cells: Sequence[dict[str, Any]]) -> dic
             accs = [c["accuracy"] for c in cells if c["mitigation"] == mit and c["condition"] == kind]
             accs = [a for a in accs if a is not None and not math.isnan(a)]
             if any(s.record.condition == kind for s in kind_rows):
-                per_kind[kind] = {**_worst(kind_rows), "mean_accuracy": statistics.fmean(accs) if accs else math.nan}
+                per_kind[kind] = {
+                    **_worst(kind_rows),
+                    "mean_accuracy": statistics.fmean(accs) if accs else math.nan,
+                }
         out[mit] = {"all": _worst(rows), "per_kind": per_kind}
     return out
 
@@ -794,11 +797,27 @@ def _worst_rows(wc: dict[str, Any] | None) -> list[dict[str, Any]]:
     out = []
     for mit, v in (wc or {}).items():
         rows = [
-            [e_(kind), _pct(w["mean_accuracy"]), _pct(w["accuracy"]), _bounds(w), f"{w['n_items']}", str(w["n_unresolved"])]
+            [
+                e_(kind),
+                _pct(w["mean_accuracy"]),
+                _pct(w["accuracy"]),
+                _bounds(w),
+                f"{w['n_items']}",
+                str(w["n_unresolved"]),
+            ]
             for kind, w in v["per_kind"].items()
         ]
         a = v["all"]
-        rows.append(["**all variants**", "", _pct(a["accuracy"]), _bounds(a), str(a["n_items"]), str(a["n_unresolved"])])
+        rows.append(
+            [
+                "**all variants**",
+                "",
+                _pct(a["accuracy"]),
+                _bounds(a),
+                str(a["n_items"]),
+                str(a["n_unresolved"]),
+            ]
+        )
         out.append({"mitigation": e_(mit), "label": MITIGATION_LABELS.get(mit, mit), "rows": rows})
     return out
 
@@ -812,7 +831,9 @@ def e_(text: str) -> str:
 def _scorer_label(prov: dict[str, Any]) -> str:
     scorer = str(prov.get("scorer") or "rule")
     n = int(prov.get("n_model_graded") or 0)
-    text = f"`{scorer}`: rule verdict (correct only when sure, wrong when the gold is absent, else unresolved)"
+    text = (
+        f"`{scorer}`: rule verdict (correct only when sure, wrong when the gold is absent, else unresolved)"
+    )
     if n:
         text += f"; {n} samples carry a model grade, which decides unresolved samples when it says correct/incorrect"
     else:

@@ -45,7 +45,6 @@ nor wrong. Provider errors never reach this module: they are excluded and counte
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import unicodedata
@@ -320,8 +319,11 @@ _OTHER_UNITS = _lex(
 )
 
 
-_EN_COMMON = _lex(" ".join(EN_COMMON_CAPITALIZED | HINGLISH_LEXICON) + " dr mr mrs ms mt st prof sri shri bc ad ce bce january "
-                 "february march april may june july august september october november december")
+_EN_COMMON = _lex(
+    " ".join(EN_COMMON_CAPITALIZED | HINGLISH_LEXICON)
+    + " dr mr mrs ms mt st prof sri shri bc ad ce bce january "
+    "february march april may june july august september october november december"
+)
 _HINDI_COMMON = _lex(" ".join(HINDI_COMMON))
 _HINDI_STEMS = frozenset(w[:-1] if w[-1] in "ाेीिो" else w for w in _HINDI_COMMON)
 _HEDGE_KEYS = tuple(tuple(match_key(w) for w in ph) for ph in HEDGES)
@@ -636,7 +638,9 @@ def _entity_rivals(view: _View, spans: list[tuple[int, int, str]], question: str
         if _is_devanagari_word(k):
             rival = not _hindi_known(k) and k not in _STOP and k not in _VERBS and k not in _YES | _NO
         else:
-            rival = t.cap and k not in _EN_COMMON and k not in _STOP and k not in _VERBS and k not in _YES | _NO
+            rival = (
+                t.cap and k not in _EN_COMMON and k not in _STOP and k not in _VERBS and k not in _YES | _NO
+            )
         if rival and not _negated(view, w, w + 1):
             out.append(t.text)
     gold_keys = {tuple(_alias_keys(a)) for _, _, a in spans}
@@ -900,7 +904,9 @@ def score_answer(
     return _score(text, answers, kind, question, answer_class)
 
 
-def _score(text: str, answers: list[str], kind: str, question: str | None, answer_class: str | None) -> MatchResult:
+def _score(
+    text: str, answers: list[str], kind: str, question: str | None, answer_class: str | None
+) -> MatchResult:
     view = _View.of(text)
     unsure = bool(_UNSURE_RE.search(normalize(text)))
     if kind == "yesno":
