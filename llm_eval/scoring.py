@@ -1,7 +1,7 @@
 """Answer scoring for short factual answers in English, Devanagari Hindi and romanized Hindi.
 
 The scorer reads the answer a response *asserts*, not every string in it. It is rule-based and
-deterministic; the rules, in the order they apply (see also README, "Scoring"):
+deterministic (see also README, "Scoring").
 
 Normalization (:func:`normalize`, :func:`match_key`): Unicode NFKC (folds fullwidth forms), removal
 of zero-width characters, Devanagari digits -> ASCII, casefold, markdown emphasis dropped, contractions
@@ -11,36 +11,38 @@ romanized ``ee``/``oo`` -> ``i``/``u``. An alias's last word also matches its in
 plural ``-s``/``-es`` and the Hindi oblique/feminine ``-ा`` -> ``-े``/``-ी`` (``हरा``: ``हरे``, ``हरी``).
 
 The response is split into sentences and clauses (at ``, ; : ( )``, dashes, "but", "however",
-``लेकिन``, ``बल्कि`` ...). Then, by answer type (``answer_type=``; inferred from the gold when absent):
+``लेकिन``, ``बल्कि`` ...). The verdict has three values, and CORRECT is said only when sure:
 
-- **entity / short text**: every occurrence of a gold alias (whole words) is checked.
-  An occurrence is *negated* when a negation precedes it in its clause (within 3 words: "not Paris",
-  "rather than", "instead of", ``न कि``), a Hindi negation follows it (``पेरिस नहीं``, "Paris nahi"),
-  or it sits in a belief ascribed to others ("although many people think it's Canberra").
-  It is *one of several candidates* when it is joined to a non-gold phrase by "or", "/", ``या``, "ya"
-  (also at the end of a comma list: "Mumbai, Kolkata or New Delhi"), when it is one short bulleted
-  candidate among others, or when a bare, verb-less answer lists it with "and". The response is
-  CORRECT when at least one occurrence is neither; WRONG when the gold only occurs negated or among
-  candidates ("Oxygen, not nitrogen" is wrong for nitrogen; "Canberra, not Sydney" is right for
-  Canberra), and also when another name is asserted first: an earlier clause that restates the
-  question with another capitalized name ("Sydney is the capital of Australia, though Canberra ..."),
-  or a hedge to another name in the gold's sentence ("probably Paris, though it might be Lyon").
-  A correct answer followed by an explanation stays correct.
-- **number**: numbers are read in digits (either digit system, ``1,00,000``, decimals) and in words
-  (English, Hindi, romanized Hindi, and the item's own word aliases). Numbers that occur in the
-  question (operands), negated numbers, numbers in another unit than the question's ("212 °F" for a
-  Celsius question) and, for non-year golds, bare years are set aside; numbers in a clause naming the
-  question's subject are preferred ("Insects have 6 legs; spiders have 8"). With a "how many <noun>"
-  question the asserted number is the first one attached to that noun ("8 eyes and 6 legs" asserts 6
-  legs); otherwise the first remaining number. A range or alternative ("7 or 8", "between 6 and 8")
-  is WRONG. CORRECT when the asserted number equals the gold.
+- **CORRECT**: a gold occurrence is asserted (neither *negated* -- a negation before it in its clause,
+  "not Paris", "rather than", ``न कि``, a Hindi negation after it, ``पेरिस नहीं``, or a belief ascribed
+  to others -- nor *one of several candidates* joined by "or", "/", ``या``, "ya", a comma list, short
+  bullets) and the reply names no *rival* of the item's answer type and does not hedge;
+- **WRONG**: no gold alias (for numbers: no gold value) occurs;
+- **UNRESOLVED**: everything else. Rules written against one set of answers always meet the next
+  set, so a reply the rules cannot be sure of is left to the model grader (``--scorer auto``) or
+  counted apart, never guessed.
+
+Rivals, by answer type (``answer_type=``; inferred from the gold when absent):
+
+- **entity / short text**: another name: a capitalized Latin word that is not in the question, not
+  part of a gold occurrence and not a common sentence word (:mod:`llm_eval.lexicon`); in Devanagari,
+  which has no case, any word outside the question, the gold and the common-word list; and any member
+  of the item's answer class (``answer_class=``: "oxygen" beside "carbon dioxide"). A rival that is
+  itself negated ("Canberra, not Sydney") is not asserted.
+- **number / year**: numbers are read in digits (either digit system, ``1,00,000``, decimals) and in
+  words (English, Hindi, romanized Hindi, the item's word aliases). The question's own numbers,
+  numbers in another unit ("212 °F" for a Celsius question) and the article "one" / ``एक`` are set
+  aside; for a number, bare years are set aside; for a year, only years count (a day of the month is
+  no rival). Any other non-negated number is a rival.
 - **yes/no** (the card's rule: the *leading* answer): a leading yes-word (yes, haan, हाँ, ji,
   absolutely, ...) is yes and a leading no-word is no; a reply that starts with neither is read as a
   statement: the clause that names the question's predicate ("star" in "Is the Sun a star?") is
-  yes unless negated. "No. Yes is the wrong answer" is no; "The Sun is a star." is yes.
+  yes unless negated. No answer found, or yes and no together, is UNRESOLVED.
 
-A response that says UNSURE and asserts no gold answer is UNSURE: its own outcome, neither right
-nor wrong. Provider errors never reach this module: they are excluded and counted by the analysis.
+A hedge ("probably", "I think", ``shayad``, ``शायद``) makes a named gold UNRESOLVED. A response that
+says UNSURE and names no gold answer is UNSURE: resolved, not correct, counted apart.
+``answer_format="final-line"`` scores the reply's last ``Answer: ...`` line when there is one.
+Provider errors never reach this module: they are excluded and counted by the analysis.
 """
 
 from __future__ import annotations
