@@ -1,11 +1,21 @@
-"""False-accept and false-reject rates of the rule scorer on hand-labelled response tables.
+"""False-accept, false-reject and unresolved rates of the rule scorer on hand-labelled reply tables.
 
-Each table (JSONL under tests/llm_eval/data/) holds realistic responses to the suites' items with the
-outcome a human grader gives them. False accept = scored correct but labelled wrong/unsure, over
-the cases labelled wrong/unsure; false reject = labelled correct but not scored correct, over the
-cases labelled correct. The development table is the one the rules were written against; the two
-held-out tables were each written after the rules were done, without looking back at them (the
-first one's two errors were then fixed, so only the second is still unseen by the rules).
+Each table (JSONL under tests/llm_eval/data/) holds replies to the suites' items with the label a
+human grader gives them (correct, or wrong / unsure). The scorer's verdict is three-way: correct
+(only when sure), wrong (the gold is absent) or unresolved. Per language group:
+
+- false accept = labelled not correct but scored correct, over the labelled-not-correct replies the
+  scorer resolved;
+- false reject = labelled correct but scored wrong / unsure, over the labelled-correct replies it
+  resolved;
+- unresolved = replies scored unresolved, over all replies (neither rate hides them).
+
+``scoring_frozen.jsonl`` is the frozen adversarial table: written from the items alone, before the
+three-way rules, and never used to tune them. Its replies also carry the ``Answer: ...`` line a
+``--answer-format final-line`` reply would end with (``final_line``; null where the reply ignored
+the instruction), so its rates are given for the plain replies ("rule") and for those
+("final-line"). The other tables were used while writing the rules (the development table) or
+after earlier versions of them (the two held-out tables).
 
     python benchmarks/scoring_rates.py [--show-errors] [TABLE.jsonl ...]
 """
@@ -13,49 +23,108 @@ first one's two errors were then fixed, so only the second is still unseen by th
 from __future__ import annotations
 
 import argparse
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from llm_eval.items import load_scoring_cases
 from llm_eval.scoring import Outcome, score_answer
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "llm_eval" / "data"
-DEFAULT = [DATA / "scoring_cases.jsonl", DATA / "scoring_heldout.jsonl", DATA / "scoring_heldout2.jsonl"]
+DEFAULT = [DATA / n for n in ("scoring_frozen.jsonl", "scoring_cases.jsonl", "scoring_heldout.jsonl",
+                              "scoring_heldout2.jsonl")]  # fmt: skip
+GROUPS = {"en": "English", "clean": "English", "hi": "Hindi", "hinglish": "Hinglish", "cs": "code-switched"}
 
 
-def rates(path: Path, show: bool) -> dict[str, float | int]:
-    cases = load_scoring_cases(path)
-    pos = [c for c in cases if c["expected"] == "correct"]
-    neg = [c for c in cases if c["expected"] != "correct"]
-    fa, fr = [], []
+@dataclass
+class Rates:
+    n: int = 0
+    n_pos: int = 0  # labelled correct
+    n_neg: int = 0  # labelled wrong / unsure
+    false_accept: int = 0
+    false_reject: int = 0
+    unresolved: int = 0
+    unresolved_pos: int = 0
+    unresolved_neg: int = 0
+
+    @property
+    def fa_rate(self) -> float:
+        d = self.n_neg - self.unresolved_neg
+        return self.false_accept / d if d else 0.0
+
+    @property
+    def fr_rate(self) -> float:
+        d = self.n_pos - self.unresolved_pos
+        return self.false_reject / d if d else 0.0
+
+    @property
+    def unresolved_rate(self) -> float:
+        return self.unresolved / self.n if self.n else 0.0
+
+    def row(self, label: str) -> str:
+        return (
+            f"| {label} | {self.n} | {self.false_accept}/{self.n_neg - self.unresolved_neg} = {self.fa_rate:.1%} "
+            f"| {self.false_reject}/{self.n_pos - self.unresolved_pos} = {self.fr_rate:.1%} "
+            f"| {self.unresolved}/{self.n} = {self.unresolved_rate:.1%} |"
+        )
+
+
+def reply(case: dict[str, Any], fmt: str) -> str:
+    """The reply as scored: the plain reply, or (final-line) the reply ending in its Answer line."""
+    line = case.get("final_line")
+    return case["response"] + "\n\n" + line if fmt == "final-line" and line else case["response"]
+
+
+def rates(cases: list[dict[str, Any]], fmt: str, show: bool = False) -> dict[str, Rates]:
+    """Per language group (and "all"): the counts behind the three rates."""
+    out: dict[str, Rates] = defaultdict(Rates)
     for c in cases:
-        got = score_answer(c["response"], c["answers"], answer_type=c["answer_type"], question=c["question"])
-        if c["expected"] == "correct" and got.outcome is not Outcome.CORRECT:
-            fr.append((c, got))
-        elif c["expected"] != "correct" and got.outcome is Outcome.CORRECT:
-            fa.append((c, got))
-    if show:
-        for label, errs in (("false accept", fa), ("false reject", fr)):
-            for c, got in errs:
-                print(
-                    f"  {label}: {c['id']} {c['item']}/{c['cond']} {c['response']!r} -> {got.outcome} ({got.reason})"
-                )
-    return {"n": len(cases), "n_correct": len(pos), "n_not_correct": len(neg), "false_accept": len(fa),
-            "false_reject": len(fr), "fa_rate": len(fa) / len(neg) if neg else 0.0,
-            "fr_rate": len(fr) / len(pos) if pos else 0.0}  # fmt: skip
+        got = score_answer(reply(c, fmt), c["answers"], answer_type=c["answer_type"], question=c["question"],
+                           answer_class=c.get("answer_class"), answer_format=fmt)  # fmt: skip
+        pos = c["expected"] == "correct"
+        for key in (GROUPS.get(c["cond"], c["cond"]), "all"):
+            r = out[key]
+            r.n += 1
+            r.n_pos += pos
+            r.n_neg += not pos
+            if got.outcome is Outcome.UNRESOLVED:
+                r.unresolved += 1
+                r.unresolved_pos += pos
+                r.unresolved_neg += not pos
+            elif pos and got.outcome is not Outcome.CORRECT:
+                r.false_reject += 1
+            elif not pos and got.outcome is Outcome.CORRECT:
+                r.false_accept += 1
+        bad = got.outcome is Outcome.CORRECT if not pos else got.outcome in (Outcome.WRONG, Outcome.UNSURE)
+        if show and bad:
+            label = "false accept" if not pos else "false reject"
+            print(f"  {fmt} {label}: {c['id']} {c['item']}/{c['cond']} {reply(c, fmt)!r} -> {got.reason}")
+    return dict(out)
+
+
+def table(path: Path, show: bool = False) -> str:
+    cases = load_scoring_cases(path)
+    fmts = ["plain", "final-line"] if any("final_line" in c for c in cases) else ["plain"]
+    lines = [f"{path.name} ({len(cases)} replies, {sum(c['expected'] == 'correct' for c in cases)} labelled correct)",
+             "| group | n | false accept (of resolved wrong) | false reject (of resolved right) | unresolved |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for fmt in fmts:
+        by = rates(cases, fmt, show)
+        order = [g for g in ("English", "Hindi", "Hinglish", "code-switched") if g in by] + ["all"]
+        name = "rule" if fmt == "plain" else "final-line"
+        lines += [by[g].row(f"{name}: {g}") for g in order]
+    return "\n".join(lines)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("tables", nargs="*", type=Path, default=[p for p in DEFAULT if p.exists()])
     ap.add_argument("--show-errors", action="store_true")
     args = ap.parse_args()
     for path in args.tables:
-        r = rates(path, args.show_errors)
-        print(
-            f"{path.name}: n={r['n']} (labelled correct {r['n_correct']}, wrong/unsure {r['n_not_correct']}); "
-            f"false accept {r['false_accept']}/{r['n_not_correct']} = {r['fa_rate']:.1%}; "
-            f"false reject {r['false_reject']}/{r['n_correct']} = {r['fr_rate']:.1%}"
-        )
+        print(table(path, args.show_errors))
+        print()
 
 
 if __name__ == "__main__":

@@ -99,33 +99,43 @@ def llm_eval(
     scorer: Annotated[
         str,
         typer.Option(
-            help="rule (the rule scorer only) | model (also one grading request per answered sample to "
-            "a grader model; the report shows the agreement)."
+            help="auto (default: rules first, a grader model for the samples the rules leave unresolved; "
+            "for --provider local the same as rule) | rule (no grader; unresolved samples are counted "
+            "apart) | model (a grading request for every answered sample; the report shows the agreement)."
         ),
-    ] = "rule",
+    ] = "auto",
     grader_model: Annotated[
-        str | None, typer.Option(help="Model for --scorer model (default: --model).")
+        str | None, typer.Option(help="Model for --scorer auto|model (default: --model).")
     ] = None,
+    answer_format: Annotated[
+        str,
+        typer.Option(
+            help="plain (the study's prompts, default) | final-line (one identical instruction in every "
+            "condition: end with a line 'Answer: ...'; the scorer reads that line first)."
+        ),
+    ] = "plain",
 ) -> None:
     """Run an LLM stress-test suite; records go to DIR/responses.jsonl (resumable)."""
     from rich.console import Console
     from rich.markup import escape
 
     from flows.cli_common import check_choice
-    from llm_eval.grader import SCORERS, grade_records
+    from llm_eval.grader import SCORERS, grade_records, resolve_scorer
     from llm_eval.judge import JUDGE_CHOICES, resolve_judge
     from llm_eval.plan import plan_run, render_plan
     from llm_eval.pricing import PRICE_FILE_HELP, UnpricedModelError, load_prices
     from llm_eval.providers import PROVIDERS, make_provider
+    from llm_eval.providers.anthropic import validate_base_url
     from llm_eval.runner import (
         RESUME_MODES,
+        EndpointUnreachable,
         ResumeMismatchError,
         RunStats,
         provider_price,
         run_samples,
         summarize,
     )
-    from llm_eval.suites import SUITES, get_suite
+    from llm_eval.suites import ANSWER_FORMATS, SUITES, apply_answer_format, get_suite
     from llm_eval.types import ProviderError
 
     console = Console(soft_wrap=True)  # long lines (paths, errors) stay whole in logs
@@ -139,11 +149,20 @@ def llm_eval(
     check_choice(judge, JUDGE_CHOICES, "judge")
     check_choice(resume, RESUME_MODES, "resume mode")
     check_choice(scorer, SCORERS, "scorer")
+    check_choice(answer_format, ANSWER_FORMATS, "answer format")
+    if provider == "anthropic" and base_url:
+        try:
+            validate_base_url(base_url)
+        except ValueError as exc:
+            raise typer.BadParameter(
+                str(exc).replace("`base_url`", "`--base-url`"), param_hint="--base-url"
+            ) from None
+    scorer = resolve_scorer(scorer, provider)
     if batch and provider != "anthropic":
         raise typer.BadParameter(
             f"`--batch` needs --provider anthropic, got {provider!r}", param_hint="--batch"
         )
-    samples = s(mitigation, seed)
+    samples = apply_answer_format(s(mitigation, seed), answer_format)
     if limit is not None:
         samples = samples[:limit]
 
@@ -175,7 +194,9 @@ def llm_eval(
         return make_provider(provider, model=model_id or prov.model, base_url=base_url, **kw)
 
     judge_prov = fresh(judge_model) if robustness and judge_kind == "provider" else None
-    grader_prov = fresh(grader_model) if scorer == "model" else None
+    # auto grades what the rules leave unresolved, which only the robustness suites' analysis reads
+    graded = scorer == "model" or (scorer == "auto" and robustness)
+    grader_prov = fresh(grader_model) if graded else None
 
     # prices are looked up before the first request
     for role, pv in (("model", prov), ("judge", judge_prov), ("grader", grader_prov)):
@@ -201,9 +222,11 @@ def llm_eval(
             judge_suites=judge_suites,
             grader_provider=grader_prov,
             batch=batch,
+            grade_unresolved_only=scorer == "auto",
         )
         console.print(
-            f"[bold]{suite}[/] {prov.name}:{prov.model} (mitigation {mitigation}, judge {judge_kind})"
+            f"[bold]{suite}[/] {prov.name}:{prov.model} (mitigation {mitigation}, judge {judge_kind}, "
+            f"scorer {scorer}, answer format {answer_format})"
         )
         console.print(render_plan(plan, PRICE_FILE_HELP.replace("MODEL", prov.model)), markup=False)
         return
@@ -229,6 +252,9 @@ def llm_eval(
     except (ResumeMismatchError, UnpricedModelError) as exc:
         _error(console, str(exc))
         raise typer.Exit(2) from None
+    except EndpointUnreachable as exc:
+        _error(console, f"{exc} (answers already received are kept in {out_dir / 'responses.jsonl'})")
+        raise typer.Exit(1) from None
     summ = summarize(samples, records)
     cost = "unknown (no price)" if summ["cost_usd"] is None else f"${summ['cost_usd']:.4f}"
     this_run = f"${stats.cost_usd:.4f}" + ("" if stats.cost_known else f" + {stats.cost_unknown} unpriced")
@@ -266,10 +292,20 @@ def llm_eval(
 
     if grader_prov is not None:
         gstats = RunStats()
-        counts = grade_records(records, grader_prov, Path(out_dir), {**remaining(), "stats": gstats})
+        try:
+            counts = grade_records(
+                records,
+                grader_prov,
+                Path(out_dir),
+                {**remaining(), "stats": gstats},
+                only_unresolved=scorer == "auto",
+            )
+        except EndpointUnreachable as exc:
+            _error(console, f"model grader: {exc}")
+            raise typer.Exit(1) from None
         spent += gstats.cost_usd
         console.print(
-            f"  model grader {grader_prov.name}:{grader_prov.model}: "
+            f"  model grader {grader_prov.name}:{grader_prov.model} (scorer {scorer}): "
             + "  ".join(f"{k} {v}" for k, v in counts.items()),
             markup=False,
         )
@@ -287,6 +323,7 @@ def llm_eval(
                 "seed": seed,
                 "limit": limit,
                 "scorer": scorer,
+                "answer_format": answer_format,
                 "cost_usd": summ["cost_usd"],
                 "cost_known": summ["cost_known"],
                 "cost_unknown_answers": summ["cost_unknown_answers"],

@@ -10,6 +10,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from llm_eval.grader import resolve_scorer
 from llm_eval.judge import resolve_judge
 from tasks.llm import analyze_task, build_samples_task, grade_task, publish_report_task, run_samples_task
 
@@ -31,16 +32,17 @@ def llm_robustness(
     publish: bool = True,
     resume: str = "rerun",
     prices: str | None = None,
-    scorer: str = "rule",
+    scorer: str = "auto",
     grader_model: str | None = None,
+    answer_format: str = "plain",
 ) -> dict[str, Any]:
     """Returns {out, summary, report, artifact, headline}. judge "auto": a model judge (same provider)
-    only for the suites whose report uses fluency (multilingual), none for local; "provider": all."""
-    if scorer not in ("rule", "model"):
-        raise ValueError(f"`scorer` must be one of rule|model, got {scorer!r}")
+    only for the suites whose report uses fluency (multilingual), none for local; "provider": all.
+    scorer "auto": a grader model for the samples the rules leave unresolved (none for local)."""
+    scorer = resolve_scorer(scorer, provider)
     log = get_run_logger()
     out_dir = str(Path(out or Path("runs") / "llm_eval" / f"{suite}_{provider}_{mitigation}").resolve())
-    samples = build_samples_task(suite, mitigation, seed, limit)
+    samples = build_samples_task(suite, mitigation, seed, limit, answer_format)
     run_samples_task(
         samples,
         provider,
@@ -54,7 +56,7 @@ def llm_robustness(
         resume=resume,
         prices=prices,
     )
-    if scorer == "model":
+    if scorer in ("model", "auto"):
         grade_task(
             out_dir,
             [s.id for s in samples],
@@ -64,6 +66,7 @@ def llm_robustness(
             concurrency=concurrency,
             cost_limit=cost_limit,
             prices=prices,
+            only_unresolved=scorer == "auto",
         )
     use_judge, judge_suites = resolve_judge(
         judge, provider, sorted({str(s.meta.get("suite")) for s in samples})
@@ -83,6 +86,8 @@ def llm_robustness(
             "mitigation": mitigation,
             "seed": seed,
             "limit": limit,
+            "scorer": scorer,
+            "answer_format": answer_format,
             "orchestrator": "prefect flow llm-robustness",
         },
     )

@@ -4,12 +4,19 @@ Everything here is computed from the records of one run (responses.jsonl), so a 
 rebuilt from its records alone. Conventions:
 
 - provider errors are excluded from every denominator and counted per cell (``n_errors``);
-- ``accuracy`` = correct / answered; UNSURE counts in the denominator as not correct and is reported
-  separately (``n_unsure``), with ``selective_accuracy`` = correct / (correct + wrong);
+- the rule scorer's verdict is correct / wrong / unresolved (``llm_eval.scoring``); a model grade
+  (``--scorer auto`` or ``model``) decides an unresolved sample when it says correct or incorrect;
+  the rest stay unresolved (``n_unresolved``);
+- ``accuracy`` = correct / resolved (answered minus unresolved), with ``unresolved_share`` beside it
+  and the bounds ``accuracy_low`` (unresolved counted wrong) and ``accuracy_high`` (counted right);
+  UNSURE counts as resolved and not correct and is reported separately (``n_unsure``), with
+  ``selective_accuracy`` = correct / (correct + wrong);
 - paired comparisons (condition vs baseline, after vs before mitigation) use the items answered in
   both cells: exact McNemar test, the paired difference (target - baseline) with Newcombe's score
-  CI, and the Wilcoxon signed-rank test on fluency; p-values are Holm-adjusted within each suite
-  and family (accuracy / fluency / language consistency). "Pooled" rows pair item x condition and
+  CI, and the Wilcoxon signed-rank test on fluency (pairs where either side is unresolved are left
+  out); p-values are Holm-adjusted within each suite and family (accuracy / fluency / language
+  consistency). The noisy suite also gets HELM's worst case: per item, the worst outcome over its
+  clean question and every perturbation. "Pooled" rows pair item x condition and
   are clustered by item, so their p-values are optimistic and they are kept out of the Holm family.
 """
 
@@ -29,7 +36,7 @@ from typing import Any
 from llm_eval.judge import heuristic_fluency, judge_info, judge_samples, parse_score
 from llm_eval.langid import LangResult, consistent, detect
 from llm_eval.perturb import KINDS, LEVELS, RATES, UNITS
-from llm_eval.scoring import Outcome, score_answer
+from llm_eval.scoring import ANSWER_TYPES, Outcome, score_answer
 from llm_eval.taxonomy import (
     MULTILINGUAL_CATEGORIES,
     NOISY_CATEGORIES,
@@ -74,6 +81,7 @@ class Scored:
     reason: str = ""
     edit_distance: int | None = None  # noisy variants: Levenshtein (code points) from the clean question
     model_verdict: str | None = None  # the optional model grader's verdict, when the record has one
+    rule_outcome: Outcome | None = None  # the rule scorer's own verdict (outcome may be the grader's)
 
     @property
     def cell(self) -> tuple[str, str, str]:
@@ -84,10 +92,15 @@ class Scored:
         return self.outcome is Outcome.CORRECT
 
     @property
+    def resolved(self) -> bool:
+        return self.outcome is not None and self.outcome is not Outcome.UNRESOLVED
+
+    @property
     def failed(self) -> bool:
         if self.outcome is None:
             return False
-        return not self.correct or (self.suite == "multilingual" and self.consistent is False)
+        wrong = self.outcome in (Outcome.WRONG, Outcome.UNSURE)
+        return wrong or (self.suite == "multilingual" and self.consistent is False)
 
 
 def _truncated(r: Record) -> bool:
@@ -120,6 +133,17 @@ def _model_verdict(r: Record) -> str | None:
     return None
 
 
+def _decided(rule: Outcome, r: Record) -> Outcome:
+    """The rule verdict, or for an unresolved sample the model grader's correct / incorrect."""
+    if rule is Outcome.UNRESOLVED:
+        verdict = _model_verdict(r)
+        if verdict == "correct":
+            return Outcome.CORRECT
+        if verdict == "incorrect":
+            return Outcome.WRONG
+    return rule
+
+
 def _question(r: Record) -> str:
     """The clean question of a record (the prompt itself for the multilingual suite)."""
     q = r.meta.get("clean_question")
@@ -146,14 +170,17 @@ def score_records(records: Iterable[Record], fluency: dict[str, int | None] | No
         res = score_answer(
             text,
             r.meta.get("gold") or [],
-            answer_type=at if at in ("entity", "number", "yesno", "short_text") else None,
+            answer_type=at if at in ANSWER_TYPES else None,
             question=_question(r),
+            answer_class=r.meta.get("answer_class") or None,
+            answer_format=str(r.meta.get("answer_format") or "plain"),
         )
         lang = detect(text)
         cons = consistent(lang, exp)
         flu = heuristic_fluency(text, exp, lang) if fluency is None else fluency.get(r.sample_id)
-        s = Scored(r, suite, mit, res.outcome, lang, cons, flu, _truncated(r))
+        s = Scored(r, suite, mit, _decided(res.outcome, r), lang, cons, flu, _truncated(r))
         s.model_verdict = _model_verdict(r)
+        s.rule_outcome = res.outcome
         if suite == "noisy" and r.condition != "clean" and r.meta.get("clean_question") and r.messages:
             s.edit_distance = levenshtein(r.messages[-1]["content"], r.meta["clean_question"])
         if s.failed:
@@ -202,9 +229,11 @@ def _cell_stats(rows: Sequence[Scored]) -> dict[str, Any]:
     n = len(ans)
     k = sum(s.correct for s in ans)
     unsure = sum(s.outcome is Outcome.UNSURE for s in ans)
+    unresolved = sum(s.outcome is Outcome.UNRESOLVED for s in ans)
+    m = n - unresolved  # resolved
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lo, hi = wilson_interval(k, n) if n else (math.nan, math.nan)
+        lo, hi = wilson_interval(k, m) if m else (math.nan, math.nan)
     flu = [s.fluency for s in ans if s.fluency is not None]
     cons = [s.consistent for s in ans if s.consistent is not None]
     return {
@@ -213,11 +242,17 @@ def _cell_stats(rows: Sequence[Scored]) -> dict[str, Any]:
         "n": n,
         "n_correct": k,
         "n_unsure": unsure,
-        "n_wrong": n - k - unsure,
-        "accuracy": k / n if n else math.nan,
+        "n_unresolved": unresolved,
+        "n_resolved": m,
+        "n_graded": sum(s.rule_outcome is Outcome.UNRESOLVED and s.resolved for s in ans),
+        "n_wrong": m - k - unsure,
+        "accuracy": k / m if m else math.nan,
         "ci_low": lo,
         "ci_high": hi,
-        "selective_accuracy": k / (n - unsure) if n - unsure else math.nan,
+        "unresolved_share": unresolved / n if n else math.nan,
+        "accuracy_low": k / n if n else math.nan,
+        "accuracy_high": (k + unresolved) / n if n else math.nan,
+        "selective_accuracy": k / (m - unsure) if m - unsure else math.nan,
         "fluency_mean": statistics.fmean(flu) if flu else math.nan,
         "fluency_n": len(flu),
         "lang_consistency": sum(cons) / len(cons) if cons else math.nan,
@@ -246,8 +281,13 @@ def grader_agreement(scored: Sequence[Scored]) -> dict[str, Any] | None:
     graded = [s for s in scored if s.outcome is not None and s.model_verdict is not None]
     if not graded:
         return None
-    binary = [s for s in graded if s.model_verdict in ("correct", "incorrect")]
-    rule = [s.correct for s in binary]
+    # only where the rules resolved the sample: an unresolved one has no rule verdict to compare
+    binary = [
+        s
+        for s in graded
+        if s.model_verdict in ("correct", "incorrect") and s.rule_outcome not in (None, Outcome.UNRESOLVED)
+    ]
+    rule = [s.rule_outcome is Outcome.CORRECT for s in binary]
     model = [s.model_verdict == "correct" for s in binary]
     agree = sum(a == b for a, b in zip(rule, model, strict=True))
     kappa = math.nan
@@ -258,6 +298,7 @@ def grader_agreement(scored: Sequence[Scored]) -> dict[str, Any] | None:
     return {
         "n_graded": len(graded),
         "n_compared": len(binary),
+        "n_rule_unresolved": sum(s.rule_outcome is Outcome.UNRESOLVED for s in graded),
         "n_unsure": sum(s.model_verdict == "unsure" for s in graded),
         "n_unparseable": sum(s.model_verdict not in ("correct", "incorrect", "unsure") for s in graded),
         "agreement": agree / len(binary) if binary else math.nan,
@@ -270,12 +311,56 @@ def grader_agreement(scored: Sequence[Scored]) -> dict[str, Any] | None:
     }
 
 
+def _worst(rows: Sequence[Scored]) -> dict[str, Any]:
+    """HELM's worst case over groups of one item's samples: an item counts as correct only when every
+    sample is correct, wrong when any is wrong (or UNSURE), unresolved otherwise. Items with a
+    provider error in the group are left out."""
+    by_item: dict[str, list[Scored]] = defaultdict(list)
+    for r in rows:
+        by_item[r.record.item_id].append(r)
+    groups = [g for g in by_item.values() if all(x.outcome is not None for x in g)]
+    n = len(groups)
+    k = sum(all(x.correct for x in g) for g in groups)
+    bad = sum(any(x.outcome in (Outcome.WRONG, Outcome.UNSURE) for x in g) for g in groups)
+    u = n - k - bad
+    return {
+        "n_items": n,
+        "n_correct": k,
+        "n_wrong": bad,
+        "n_unresolved": u,
+        "accuracy": k / (k + bad) if k + bad else math.nan,
+        "accuracy_low": k / n if n else math.nan,
+        "accuracy_high": (k + u) / n if n else math.nan,
+    }
+
+
+def worst_case(scored: Sequence[Scored], cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The noisy suite's robustness view, per mitigation: worst case over every variant of an item
+    (clean included) and, per noise kind, over the clean question and that kind's levels, beside the
+    kind's mean accuracy over its levels."""
+    out: dict[str, Any] = {}
+    for mit in sorted({s.mitigation for s in scored}):
+        rows = [s for s in scored if s.mitigation == mit]
+        per_kind = {}
+        for kind in KINDS:
+            kind_rows = [s for s in rows if s.record.condition in ("clean", kind)]
+            accs = [c["accuracy"] for c in cells if c["mitigation"] == mit and c["condition"] == kind]
+            accs = [a for a in accs if a is not None and not math.isnan(a)]
+            if any(s.record.condition == kind for s in kind_rows):
+                per_kind[kind] = {
+                    **_worst(kind_rows),
+                    "mean_accuracy": statistics.fmean(accs) if accs else math.nan,
+                }
+        out[mit] = {"all": _worst(rows), "per_kind": per_kind}
+    return out
+
+
 def _paired(base: Sequence[Scored], target: Sequence[Scored], key: Any) -> dict[str, Any]:
     """Paired comparison of target vs base (estimate = target - base) over shared answered keys."""
     from reports.stats import mcnemar_exact, paired_proportion_diff, wilcoxon_paired
 
-    b = {key(s): s for s in base if s.outcome is not None}
-    t = {key(s): s for s in target if s.outcome is not None}
+    b = {key(s): s for s in base if s.resolved}
+    t = {key(s): s for s in target if s.resolved}
     keys = sorted(set(b) & set(t))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -477,6 +562,7 @@ def _suite_summary(suite: str, scored: list[Scored]) -> dict[str, Any]:
         "taxonomy": taxonomy,
         "failure_cases": _failure_cases(scored),
         "grader_agreement": grader_agreement(scored),
+        "worst_case": worst_case(scored, cells) if suite == "noisy" else None,
     }
 
 
@@ -519,6 +605,7 @@ def _provenance(
     if any("seed" in r.params for r in ok):
         params = [json.dumps({**json.loads(x), "seed": "per request"}, sort_keys=True) for x in params]
     finished = sorted(r.finished_at for r in ok if r.finished_at)
+    formats = sorted({str(r.meta.get("answer_format") or "plain") for r in ok})
     seeds = sorted({r.meta["seed"] for r in ok if "seed" in r.meta})
     return {
         "providers": sorted({r.provider for r in ok}),
@@ -530,6 +617,8 @@ def _provenance(
         "last_response_at": finished[-1] if finished else None,
         "item_sets": {k: sorted(v) for k, v in item_sets.items()},
         "perturbation_seed": seeds,
+        "answer_formats": formats,
+        "n_model_graded": sum(isinstance(r.model_grade, dict) for r in ok),
         "perturbation_rates": RATES,
         "perturbation_units": UNITS,
         "judge": judge,
@@ -694,6 +783,64 @@ def _share(k: int, n: int) -> str:
     return "n/a" if not n else f"{k}/{n} ({100 * k / n:.0f}%)"
 
 
+def _unresolved(c: dict[str, Any]) -> str:
+    return _share(c.get("n_unresolved", 0), c["n"])
+
+
+def _bounds(c: dict[str, Any]) -> str:
+    """Accuracy with every unresolved sample counted wrong, and counted right."""
+    return f"{_pct(c.get('accuracy_low'))} – {_pct(c.get('accuracy_high'))}"
+
+
+def _worst_rows(wc: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per mitigation: the worst-case table rows (per noise kind, then all variants)."""
+    out = []
+    for mit, v in (wc or {}).items():
+        rows = [
+            [
+                e_(kind),
+                _pct(w["mean_accuracy"]),
+                _pct(w["accuracy"]),
+                _bounds(w),
+                f"{w['n_items']}",
+                str(w["n_unresolved"]),
+            ]
+            for kind, w in v["per_kind"].items()
+        ]
+        a = v["all"]
+        rows.append(
+            [
+                "**all variants**",
+                "",
+                _pct(a["accuracy"]),
+                _bounds(a),
+                str(a["n_items"]),
+                str(a["n_unresolved"]),
+            ]
+        )
+        out.append({"mitigation": e_(mit), "label": MITIGATION_LABELS.get(mit, mit), "rows": rows})
+    return out
+
+
+def e_(text: str) -> str:
+    from reports.markdown import md_escape
+
+    return md_escape(text)
+
+
+def _scorer_label(prov: dict[str, Any]) -> str:
+    scorer = str(prov.get("scorer") or "rule")
+    n = int(prov.get("n_model_graded") or 0)
+    text = (
+        f"`{scorer}`: rule verdict (correct only when sure, wrong when the gold is absent, else unresolved)"
+    )
+    if n:
+        text += f"; {n} samples carry a model grade, which decides unresolved samples when it says correct/incorrect"
+    else:
+        text += "; no model grades, so unresolved samples stay unresolved"
+    return text
+
+
 def _mitigation_used(suite: str, mits: Sequence[str]) -> str:
     """What this run did about mitigation, in words (never claims a prompt the run did not use)."""
     name = MITIGATION_NAMES.get(suite, "mitigation prompt")
@@ -723,8 +870,10 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                     [
                         e(c["label"]),
                         _pct(c["accuracy"]),
-                        _num(c["fluency_mean"]),
                         _ci(c["ci_low"], c["ci_high"]),
+                        _unresolved(c),
+                        _bounds(c),
+                        _num(c["fluency_mean"]),
                         _pct(c["lang_consistency"]),
                         str(c["n"]),
                         str(c["n_errors"]),
@@ -747,12 +896,13 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                             f"{_pct(clean['accuracy'])} {_ci(clean['ci_low'], clean['ci_high'])}",
                             "",
                             f"{clean['n']}/{clean['n']}",
+                            str(clean.get("n_unresolved", 0)),
                             str(clean["n_errors"]),
                         ]
                     )
                 for kind in KINDS:
                     cols = [e(kind)]
-                    ns, errs = [], []
+                    ns, errs, unres = [], [], []
                     for lv in LEVELS:
                         c, r = by.get((kind, lv)), comp.get((kind, lv))
                         cols.append(
@@ -760,17 +910,20 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                         )
                         ns.append(str(c["n"]) if c else "0")
                         errs.append(str(c["n_errors"]) if c else "0")
+                        unres.append(str(c.get("n_unresolved", 0)) if c else "0")
                         if lv == "light":
                             cols.append("" if r is None else f"{_pts(r['diff'])} (p_holm {_p(r['p_holm'])})")
                     r = comp.get((kind, "heavy"))
                     cols.append("" if r is None else f"{_pts(r['diff'])} (p_holm {_p(r['p_holm'])})")
                     if any(by.get((kind, lv)) for lv in LEVELS):
-                        table.append([*cols, "/".join(ns), "/".join(errs)])
+                        table.append([*cols, "/".join(ns), "/".join(unres), "/".join(errs)])
             checks = (
                 [
                     [
                         e(c["label"]),
                         str(c["n"]),
+                        _unresolved(c),
+                        _bounds(c),
                         "n/a (clean)" if c["condition"] == "clean" else f"{c['n_changed']}/{c['n_variants']}",
                         "" if c["condition"] == "clean" else _num(c["mean_edit_distance"], ".1f"),
                         _share(c["n_truncated"], c["n"]),
@@ -857,6 +1010,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                 "n_compared": ga["n_compared"],
                 "n_unsure": ga["n_unsure"],
                 "n_unparseable": ga["n_unparseable"],
+                "n_rule_unresolved": ga.get("n_rule_unresolved", 0),
                 "agreement": _pct(ga["agreement"]),
                 "kappa": _num(ga["kappa"], ".3f"),
                 "table": [
@@ -869,6 +1023,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                 "name": name,
                 "mitigation_used": _mitigation_used(name, s["mitigations"]),
                 "agreement": agreement,
+                "worst_case": _worst_rows(s.get("worst_case")),
                 "title": "B1. Multilingual and code-switch"
                 if name == "multilingual"
                 else "B2. Robustness to messy inputs",
@@ -917,6 +1072,8 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
             else f"{prov.get('cost_usd', 0.0):.4f}",
             "tokens": f"{prov.get('input_tokens', 0)} in / {prov.get('output_tokens', 0)} out",
             "n_cached": prov.get("n_cached", 0),
+            "answer_format": e(", ".join(prov.get("answer_formats") or ["plain"])),
+            "scorer": _scorer_label(prov),
             "note": e(str(prov["note"])) if prov.get("note") else "",
         },
         "rubric": RUBRIC if judge.get("kind") == "provider" else HEURISTIC_RUBRIC,

@@ -1,13 +1,19 @@
-"""Optional model-graded scoring (``--scorer model``): a second opinion beside the rule scorer.
+"""Model-graded scoring for the samples the rules cannot resolve (``--scorer auto``), or for every
+answered sample (``--scorer model``, a second opinion beside the rule scorer).
 
-One grading request per answered sample with a gold answer asks a grader model (by default the
+The rule scorer says "correct" only when sure and "unresolved" when it cannot tell
+(:mod:`llm_eval.scoring`). ``auto`` (the default for a real API) sends only the unresolved samples
+to the grader, so grading costs stay small; ``rule`` (the default offline) sends none and the
+report counts them as unresolved. One grading request asks a grader model (by default the
 evaluated provider/model) whether the response asserts a reference answer. The grader must reply in
 a constrained format (one word: CORRECT, INCORRECT or UNSURE, or ``{"verdict": ...}``), parsed
 strictly: anything else is the verdict ``unparseable``, counted and never guessed. Its requests are
 ordinary Samples run through ``run_samples`` into ``DIR/grader/`` (cached, resumable, counted by
 ``--dry-run``); each graded record gets ``model_grade = {"verdict", "model", "raw"}`` in
-``DIR/responses.jsonl`` (rewritten atomically). The rule scorer stays the report's scorer; the
-analysis reports the agreement between the two.
+``DIR/responses.jsonl`` (rewritten atomically). The analysis keeps the rule verdict where the rules
+resolved a sample, takes the grader's correct / incorrect where they did not, and reports the
+agreement between the two where both exist. The grader's own accuracy is not measured here: that
+needs a real model.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 
 from llm_eval.judge import question_of
 from llm_eval.records import RESPONSES_FILE, prepare_resume, write_records_atomic
+from llm_eval.scoring import ANSWER_TYPES, Outcome, score_answer
 from llm_eval.types import Provider, Record, Request, Sample
 
 __all__ = [
@@ -31,9 +38,11 @@ __all__ = [
     "grade_request",
     "grade_samples",
     "parse_verdict",
+    "resolve_scorer",
+    "rule_outcome",
 ]
 
-SCORERS = ("rule", "model")
+SCORERS = ("auto", "rule", "model")
 VERDICTS = ("correct", "incorrect", "unsure", "unparseable")
 GRADER_DIR = "grader"
 
@@ -61,18 +70,40 @@ def grade_request(question: str, references: Sequence[str], response: str) -> Re
     )
 
 
+def resolve_scorer(choice: str, provider: str) -> str:
+    """``auto`` is ``rule`` for the local provider (no grader requests) and ``auto`` (the grader for
+    unresolved samples only) for a real API; ``rule`` and ``model`` are taken as they are."""
+    if choice not in SCORERS:
+        raise ValueError(f"`scorer` must be one of {'|'.join(SCORERS)}, got {choice!r}")
+    return "rule" if choice == "auto" and provider == "local" else choice
+
+
 def gradable(record: Record) -> bool:
     return record.ok and bool((record.response_text or "").strip()) and bool(record.meta.get("gold"))
 
 
-def grade_samples(records: Sequence[Record]) -> list[Sample]:
-    """One grading Sample per answered, non-empty record with gold answers (``meta["gold"]``).
+def rule_outcome(record: Record) -> Outcome:
+    """The rule scorer's verdict on an answered record (its meta carries gold, type and format)."""
+    at = record.meta.get("answer_type")
+    return score_answer(
+        record.response_text or "",
+        [str(g) for g in record.meta.get("gold") or []],
+        answer_type=at if at in ANSWER_TYPES else None,
+        question=str(record.meta.get("clean_question") or question_of(record)),
+        answer_class=record.meta.get("answer_class") or None,
+        answer_format=str(record.meta.get("answer_format") or "plain"),
+    ).outcome
+
+
+def grade_samples(records: Sequence[Record], *, only_unresolved: bool = False) -> list[Sample]:
+    """One grading Sample per answered, non-empty record with gold answers (``meta["gold"]``); with
+    ``only_unresolved``, only for those the rule scorer leaves unresolved.
 
     The clean question is shown when the suite kept it (``meta["clean_question"]``, the noisy
     suite): the grader judges the answer, not how well it read a perturbed question."""
     out: list[Sample] = []
     for r in records:
-        if not gradable(r):
+        if not gradable(r) or (only_unresolved and rule_outcome(r) is not Outcome.UNRESOLVED):
             continue
         question = str(r.meta.get("clean_question") or question_of(r))
         out.append(
@@ -142,13 +173,16 @@ def grade_records(
     provider: Provider,
     out_dir: str | Path,
     run_kwargs: dict[str, Any] | None = None,
+    *,
+    only_unresolved: bool = False,
 ) -> dict[str, int]:
-    """Grade ``records`` with ``provider`` (requests in out_dir/grader/), store ``model_grade`` on
-    them and in out_dir/responses.jsonl; returns verdict counts plus ``failed``."""
+    """Grade ``records`` (with ``only_unresolved``: those the rules leave unresolved) with
+    ``provider`` (requests in out_dir/grader/), store ``model_grade`` on them and in
+    out_dir/responses.jsonl; returns verdict counts plus ``failed`` and ``requested``."""
     from llm_eval.runner import run_samples
 
     out = Path(out_dir)
-    samples = grade_samples(records)
+    samples = grade_samples(records, only_unresolved=only_unresolved)
     kw = {"progress": False, **(run_kwargs or {})}
     graded = run_samples(samples, provider, out / GRADER_DIR, **kw) if samples else []
     grades = apply_grades(records, graded, provider.model)
@@ -163,4 +197,5 @@ def grade_records(
     for g in grades.values():
         counts[g["verdict"]] += 1
     counts["failed"] = len(samples) - len(grades)
+    counts["requested"] = len(samples)
     return counts

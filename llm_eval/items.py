@@ -11,11 +11,13 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "ANSWER_TYPES",
+    "CLASSES_FILE",
     "ITEMS_DIR",
     "MULTILINGUAL_CONDITIONS",
     "ItemSchemaError",
@@ -23,12 +25,16 @@ __all__ = [
     "MultilingualItem",
     "NoisyItem",
     "items_dir",
+    "load_answer_classes",
     "load_multilingual",
     "load_noisy",
     "load_scoring_cases",
 ]
 
-ANSWER_TYPES = ("entity", "number", "yesno", "short_text")
+# "year" is a number whose rivals are other years (a day of the month beside it is no rival); a
+# "number" sets bare years aside. See llm_eval.scoring.
+ANSWER_TYPES = ("entity", "number", "year", "yesno", "short_text")
+CLASSES_FILE = "answer_classes.json"
 # Condition keys of the multilingual suite, in report order: English (L1), Hindi in Devanagari (L2),
 # Hinglish = romanized Hindi (L3), code-switch = English and Hindi mixed within one prompt (CS).
 MULTILINGUAL_CONDITIONS = ("en", "hi", "hinglish", "cs")
@@ -45,6 +51,26 @@ class ItemSchemaError(ValueError):
     """An item file does not match its schema; the message names file, line and field."""
 
 
+@lru_cache(maxsize=4)
+def _classes(path: Path) -> dict[str, tuple[str, ...]]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise ItemSchemaError(f"{path}: must be a JSON object class -> list of members")
+    out: dict[str, tuple[str, ...]] = {}
+    for name, members in raw.items():
+        if name.startswith("_"):
+            continue
+        if not isinstance(members, list) or not all(isinstance(m, str) and m.strip() for m in members):
+            raise ItemSchemaError(f"{path}: class {name!r} must be a list of non-empty strings")
+        out[name] = tuple(members)
+    return out
+
+
+def load_answer_classes(path: str | Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Answer class -> its members (other answers of the same kind), from ``answer_classes.json``."""
+    return _classes(Path(path) if path else items_dir() / CLASSES_FILE)
+
+
 @dataclass(frozen=True)
 class MultilingualItem:
     id: str
@@ -54,6 +80,7 @@ class MultilingualItem:
     answer_type: str
     expected_language: dict[str, str]  # condition -> expected response language
     notes: str = ""
+    answer_class: str | None = None  # common-noun answers: the class whose other members are rivals
 
 
 @dataclass(frozen=True)
@@ -64,6 +91,7 @@ class NoisyItem:
     answers: tuple[str, ...]
     entities: tuple[str, ...]  # entities named in the question (for entity-misrecognition rules)
     answer_type: str
+    answer_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +145,16 @@ def _answer_type(obj: dict[str, Any], path: Path, line: int) -> str:
     if at not in ANSWER_TYPES:
         raise _fail(path, line, f"`answer_type` must be one of {'|'.join(ANSWER_TYPES)}, got {at!r}")
     return at
+
+
+def _answer_class(obj: dict[str, Any], path: Path, line: int) -> str | None:
+    name = obj.get("answer_class")
+    if name is None:
+        return None
+    known = load_answer_classes(path.parent / CLASSES_FILE)
+    if name not in known:
+        raise _fail(path, line, f"`answer_class` must be one of {'|'.join(sorted(known))}, got {name!r}")
+    return str(name)
 
 
 def _read_jsonl(path: Path) -> tuple[bytes, list[tuple[int, dict[str, Any]]]]:
@@ -181,6 +219,7 @@ def parse_multilingual(obj: dict[str, Any], path: Path, line: int) -> Multilingu
         answer_type=_answer_type(obj, path, line),
         expected_language={c: exp[c] for c in MULTILINGUAL_CONDITIONS},
         notes=notes,
+        answer_class=_answer_class(obj, path, line),
     )
 
 
@@ -192,6 +231,7 @@ def parse_noisy(obj: dict[str, Any], path: Path, line: int) -> NoisyItem:
         answers=_req_str_list(obj, "answers", path, line),
         entities=_req_str_list(obj, "entities", path, line, min_len=0),
         answer_type=_answer_type(obj, path, line),
+        answer_class=_answer_class(obj, path, line),
     )
 
 
@@ -231,5 +271,6 @@ def load_scoring_cases(path: str | Path) -> list[dict[str, Any]]:
                 f"{path}:{n}: `expected` must be correct|wrong|unsure, got {case.get('expected')!r}"
             )
         q = item.question[case["cond"]] if isinstance(item.question, dict) else item.question
-        out.append({**case, "question": q, "answers": list(item.answers), "answer_type": item.answer_type})
+        out.append({**case, "question": q, "answers": list(item.answers), "answer_type": item.answer_type,
+                    "answer_class": item.answer_class})  # fmt: skip
     return out

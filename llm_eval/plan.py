@@ -8,7 +8,11 @@ Devanagari, plus a small per-message overhead), output tokens as the upper bound
 an estimate for the input part, and unknown when the model has no price.
 
 Judge and grader requests are planned from the samples themselves (their answers do not exist
-yet): one request per sample they would grade, each assumed to carry a full-length answer.
+yet): one request per sample they would grade, each assumed to carry a full-length answer. With
+``--scorer auto`` the grader sees only the samples the rules leave unresolved, which is not known
+before the answers exist: the plan counts the expected share :data:`EXPECTED_UNRESOLVED` (the rule
+scorer's unresolved share measured on the frozen adversarial table, ``benchmarks/scoring_rates.py``;
+adversarial replies, so it errs high) and gives the bound for all of them beside it.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from llm_eval.records import RESPONSES_FILE, load_records
 from llm_eval.runner import provider_price, same_request
 from llm_eval.types import Provider, Request, Sample
 
-__all__ = ["Plan", "PlanPart", "estimate_tokens", "plan_run", "render_plan"]
+__all__ = ["EXPECTED_UNRESOLVED", "Plan", "PlanPart", "estimate_tokens", "plan_run", "render_plan"]
 
 _MESSAGE_OVERHEAD = 4
+# rule scorer, scoring_frozen.jsonl: 76 of 120 plain replies and 12 of 120 final-line replies unresolved
+EXPECTED_UNRESOLVED = {"plain": 76 / 120, "final-line": 12 / 120}
 
 
 def estimate_tokens(text: str | None) -> int:
@@ -64,6 +70,7 @@ class PlanPart:
     cost_usd_max: float | None
     skipped_done: int = 0
     cached: int = 0
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -137,8 +144,11 @@ def plan_run(
     judge_suites: Collection[str] | None = None,
     grader_provider: Provider | None = None,
     batch: bool = False,
+    grade_unresolved_only: bool = False,
 ) -> Plan:
-    """The requests this run would send (nothing is sent; the cache is only read)."""
+    """The requests this run would send (nothing is sent; the cache is only read). With
+    ``grade_unresolved_only`` (``--scorer auto``) the grader part is the expected number of
+    unresolved samples (:data:`EXPECTED_UNRESOLVED` of the answers, by answer format)."""
     path = Path(out_dir) / RESPONSES_FILE
     existing = {r.sample_id: r for r in load_records(path)} if path.exists() else {}
     todo: list[Sample] = []
@@ -183,7 +193,19 @@ def plan_run(
             )
             for s in graded
         ]
-        plan.parts.append(_part("model grader (up to)", grader_provider, reqs))
+        if not grade_unresolved_only:
+            plan.parts.append(_part("model grader (up to)", grader_provider, reqs))
+            return plan
+        formats = sorted({str(s.meta.get("answer_format") or "plain") for s in graded})
+        share = max((EXPECTED_UNRESOLVED[f] for f in formats), default=0.0)
+        expected = reqs[: math.ceil(len(reqs) * share)]
+        part = _part("model grader, unresolved only (expected)", grader_provider, expected)
+        bound = _part("", grader_provider, reqs)
+        part.note = (
+            f"expected share {100 * share:.0f}% ({', '.join(formats)} answers) of "
+            f"{len(reqs)} answers; all {len(reqs)}: cost <= {_usd(bound.cost_usd_max)}"
+        )
+        plan.parts.append(part)
     return plan
 
 
@@ -199,7 +221,7 @@ def render_plan(plan: Plan, price_help: str = "") -> str:
         lines.append(
             f"  {p.role}: {p.requests} requests to {p.provider}:{p.model}{extra}; "
             f"~{p.input_tokens} input tokens (estimate), <= {p.output_tokens_max} output tokens; "
-            f"cost <= {_usd(p.cost_usd_max)}"
+            f"cost <= {_usd(p.cost_usd_max)}" + (f" ({p.note})" if p.note else "")
         )
     total = plan.cost_usd_max
     lines.append(f"  total cost <= {_usd(total)} (input estimated, output at max_tokens)")

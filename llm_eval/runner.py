@@ -11,6 +11,10 @@ Guarantees (tested against the stub server with fault injection):
 - a received answer is never turned into an error; a model without a price runs with its cost
   recorded as unknown (None), and a cost limit that cannot be checked refuses to start;
 - retries are bounded: ``max_attempts`` of our own, each of which may include the SDK's retries;
+- a run whose first requests cannot connect (refused, DNS, no route: the provider's
+  ``is_connection_error``) stops at the first such failure with :class:`EndpointUnreachable`, one
+  line naming the endpoint and the error; what was answered before stays on disk, and the samples
+  not run are resumed by a rerun. Once an answer has arrived, connection errors are retried;
 - error strings are sanitized before they are recorded.
 """
 
@@ -37,6 +41,7 @@ from llm_eval.types import Provider, Record, Request, Response, Sample, Usage
 __all__ = [
     "RESUME_MODES",
     "AdaptiveLimiter",
+    "EndpointUnreachable",
     "ResumeMismatchError",
     "RunStats",
     "arun_samples",
@@ -52,6 +57,28 @@ RESUME_MODES = ("rerun", "strict")
 
 class ResumeMismatchError(ValueError):
     """``resume="strict"`` and existing answers were made by a different request."""
+
+
+class EndpointUnreachable(RuntimeError):
+    """The run's first requests could not connect to the endpoint at all; the message is one line."""
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost cause's message ("[Errno 111] Connection refused"), on one line."""
+    seen: set[int] = set()
+    while exc.__cause__ is not None and id(exc.__cause__) not in seen:
+        seen.add(id(exc))
+        exc = exc.__cause__
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+def _connection_error(provider: Provider, exc: BaseException) -> bool:
+    fn = getattr(provider, "is_connection_error", None)
+    try:
+        return bool(fn(exc)) if callable(fn) else False
+    except Exception:
+        return False
 
 
 log = logging.getLogger(__name__)
@@ -327,6 +354,8 @@ class _Run:
         self.hits: dict[str, Response] = {}
         self.pending_puts: list[Future[None]] = []
         self._keys: dict[int, str] = {}
+        self.connected = False  # an answer has arrived from the endpoint in this run
+        self.unreachable = False  # the endpoint could not be reached: send nothing more
 
     # -- helpers ---------------------------------------------------------------------------------
     def key(self, request: Request) -> str:
@@ -435,7 +464,7 @@ class _Run:
             t0 = time.perf_counter()
             attempt = 0
             while True:
-                if self.budget_spent():
+                if self.budget_spent() or self.unreachable:
                     return  # not run: no record, a rerun resumes it
                 attempt += 1
                 try:
@@ -448,6 +477,19 @@ class _Run:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    if not self.connected and _connection_error(self.provider, exc):
+                        self.unreachable = True
+                        self.emit(
+                            sample,
+                            response=None,
+                            error=_error_text(exc, self.provider),
+                            attempts=attempt,
+                            latency_s=time.perf_counter() - t0,
+                            cached=False,
+                        )
+                        where = getattr(self.provider, "endpoint", None) or self.provider.name
+                        msg = f"cannot reach {where}: {_root_cause(exc)}"
+                        raise EndpointUnreachable(sanitize(msg, _secrets(self.provider))) from None
                     retry = attempt < self.max_attempts and _safe_should_retry(self.provider, exc)
                     log.debug(
                         "sample %s attempt %d failed (%s), retry=%s",
@@ -469,6 +511,7 @@ class _Run:
                         cached=False,
                     )
                     return
+                self.connected = True
                 self.limiter.on_success()
                 self.store(sample, resp)
                 self.emit(
@@ -499,9 +542,17 @@ class _Run:
                 chunk = pending[start : start + batch_size]
                 ids = {_custom_id(s.id): s for s in chunk}
                 t0 = time.perf_counter()
-                results: dict[str, Response | BaseException] = await gen_batch(
-                    [(cid, s.request) for cid, s in ids.items()], on_poll
-                )
+                try:
+                    results: dict[str, Response | BaseException] = await gen_batch(
+                        [(cid, s.request) for cid, s in ids.items()], on_poll
+                    )
+                except Exception as exc:
+                    if self.connected or not _connection_error(self.provider, exc):
+                        raise
+                    where = getattr(self.provider, "endpoint", None) or self.provider.name
+                    msg = f"cannot reach {where}: {_root_cause(exc)}"
+                    raise EndpointUnreachable(sanitize(msg, _secrets(self.provider))) from None
+                self.connected = True
                 wall = time.perf_counter() - t0
                 for cid, s in ids.items():
                     attempts[s.id] += 1

@@ -1,7 +1,7 @@
 """Answer scoring for short factual answers in English, Devanagari Hindi and romanized Hindi.
 
 The scorer reads the answer a response *asserts*, not every string in it. It is rule-based and
-deterministic; the rules, in the order they apply (see also README, "Scoring"):
+deterministic (see also README, "Scoring").
 
 Normalization (:func:`normalize`, :func:`match_key`): Unicode NFKC (folds fullwidth forms), removal
 of zero-width characters, Devanagari digits -> ASCII, casefold, markdown emphasis dropped, contractions
@@ -11,41 +11,42 @@ romanized ``ee``/``oo`` -> ``i``/``u``. An alias's last word also matches its in
 plural ``-s``/``-es`` and the Hindi oblique/feminine ``-ा`` -> ``-े``/``-ी`` (``हरा``: ``हरे``, ``हरी``).
 
 The response is split into sentences and clauses (at ``, ; : ( )``, dashes, "but", "however",
-``लेकिन``, ``बल्कि`` ...). Then, by answer type (``answer_type=``; inferred from the gold when absent):
+``लेकिन``, ``बल्कि`` ...). The verdict has three values, and CORRECT is said only when sure:
 
-- **entity / short text**: every occurrence of a gold alias (whole words) is checked.
-  An occurrence is *negated* when a negation precedes it in its clause (within 3 words: "not Paris",
-  "rather than", "instead of", ``न कि``), a Hindi negation follows it (``पेरिस नहीं``, "Paris nahi"),
-  or it sits in a belief ascribed to others ("although many people think it's Canberra").
-  It is *one of several candidates* when it is joined to a non-gold phrase by "or", "/", ``या``, "ya"
-  (also at the end of a comma list: "Mumbai, Kolkata or New Delhi"), when it is one short bulleted
-  candidate among others, or when a bare, verb-less answer lists it with "and". The response is
-  CORRECT when at least one occurrence is neither; WRONG when the gold only occurs negated or among
-  candidates ("Oxygen, not nitrogen" is wrong for nitrogen; "Canberra, not Sydney" is right for
-  Canberra), and also when another name is asserted first: an earlier clause that restates the
-  question with another capitalized name ("Sydney is the capital of Australia, though Canberra ..."),
-  or a hedge to another name in the gold's sentence ("probably Paris, though it might be Lyon").
-  A correct answer followed by an explanation stays correct.
-- **number**: numbers are read in digits (either digit system, ``1,00,000``, decimals) and in words
-  (English, Hindi, romanized Hindi, and the item's own word aliases). Numbers that occur in the
-  question (operands), negated numbers, numbers in another unit than the question's ("212 °F" for a
-  Celsius question) and, for non-year golds, bare years are set aside; numbers in a clause naming the
-  question's subject are preferred ("Insects have 6 legs; spiders have 8"). With a "how many <noun>"
-  question the asserted number is the first one attached to that noun ("8 eyes and 6 legs" asserts 6
-  legs); otherwise the first remaining number. A range or alternative ("7 or 8", "between 6 and 8")
-  is WRONG. CORRECT when the asserted number equals the gold.
+- **CORRECT**: a gold occurrence is asserted (neither *negated* -- a negation before it in its clause,
+  "not Paris", "rather than", ``न कि``, a Hindi negation after it, ``पेरिस नहीं``, or a belief ascribed
+  to others -- nor *one of several candidates* joined by "or", "/", ``या``, "ya", a comma list, short
+  bullets) and the reply names no *rival* of the item's answer type and does not hedge;
+- **WRONG**: no gold alias (for numbers: no gold value) occurs;
+- **UNRESOLVED**: everything else. Rules written against one set of answers always meet the next
+  set, so a reply the rules cannot be sure of is left to the model grader (``--scorer auto``) or
+  counted apart, never guessed.
+
+Rivals, by answer type (``answer_type=``; inferred from the gold when absent):
+
+- **entity / short text**: another name: a capitalized Latin word that is not in the question, not
+  part of a gold occurrence and not a common sentence word (:mod:`llm_eval.lexicon`); in Devanagari,
+  which has no case, any word outside the question, the gold and the common-word list; and any member
+  of the item's answer class (``answer_class=``: "oxygen" beside "carbon dioxide"). A rival that is
+  itself negated ("Canberra, not Sydney") is not asserted.
+- **number / year**: numbers are read in digits (either digit system, ``1,00,000``, decimals) and in
+  words (English, Hindi, romanized Hindi, the item's word aliases). The question's own numbers,
+  numbers in another unit ("212 °F" for a Celsius question) and the article "one" / ``एक`` are set
+  aside; for a number, bare years are set aside; for a year, only years count (a day of the month is
+  no rival). Any other non-negated number is a rival.
 - **yes/no** (the card's rule: the *leading* answer): a leading yes-word (yes, haan, हाँ, ji,
   absolutely, ...) is yes and a leading no-word is no; a reply that starts with neither is read as a
   statement: the clause that names the question's predicate ("star" in "Is the Sun a star?") is
-  yes unless negated. "No. Yes is the wrong answer" is no; "The Sun is a star." is yes.
+  yes unless negated. No answer found, or yes and no together, is UNRESOLVED.
 
-A response that says UNSURE and asserts no gold answer is UNSURE: its own outcome, neither right
-nor wrong. Provider errors never reach this module: they are excluded and counted by the analysis.
+A hedge ("probably", "I think", ``shayad``, ``शायद``) makes a named gold UNRESOLVED. A response that
+says UNSURE and names no gold answer is UNSURE: resolved, not correct, counted apart.
+``answer_format="final-line"`` scores the reply's last ``Answer: ...`` line when there is one.
+Provider errors never reach this module: they are excluded and counted by the analysis.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import unicodedata
@@ -54,10 +55,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 
+from llm_eval.langid import HINGLISH_LEXICON
+from llm_eval.lexicon import EN_COMMON_CAPITALIZED, HEDGES, HINDI_COMMON, INDEFINITE_ONE
+
 __all__ = [
+    "ANSWER_FORMATS",
+    "ANSWER_TYPES",
     "MatchResult",
     "Outcome",
     "extract_numbers",
+    "final_answer_line",
     "fold_digits",
     "is_unsure",
     "match_key",
@@ -68,9 +75,14 @@ __all__ = [
 
 
 class Outcome(StrEnum):
-    CORRECT = "correct"
-    WRONG = "wrong"
-    UNSURE = "unsure"
+    CORRECT = "correct"  # sure: the gold is asserted and no other candidate is named
+    WRONG = "wrong"  # the gold is absent
+    UNSURE = "unsure"  # the reply says UNSURE and names no gold: resolved, not correct
+    UNRESOLVED = "unresolved"  # the gold is named, but so is another candidate, a hedge or a negation
+
+    @property
+    def resolved(self) -> bool:
+        return self is not Outcome.UNRESOLVED
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,8 @@ _ZERO_WIDTH_RE = re.compile(
     "[\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0e\ufe0f]"
 )  # and emoji variation selectors
 # digits not glued to other digits; a minus sign only at the start of a token ("1990-2000" is two years)
+ANSWER_TYPES = ("entity", "number", "year", "yesno", "short_text")
+ANSWER_FORMATS = ("plain", "final-line")
 _NUM_RE = re.compile(r"(?<!\d)(?:(?<![^\s(])[-−])?\d+(?:[,.]\d+)*(?!\d)")
 _UNSURE_RE = re.compile(r"\bunsure\b")
 
@@ -305,6 +319,17 @@ _HI_WORDS = {match_key(k): v for k, v in _HI_WORDS.items()}
 _OTHER_UNITS = _lex(
     "f fahrenheit k kelvin cm mm centimeters centimetres millimeters millimetres फारेनहाइट सेंटीमीटर"
 )
+
+
+_EN_COMMON = _lex(
+    " ".join(EN_COMMON_CAPITALIZED | HINGLISH_LEXICON)
+    + " dr mr mrs ms mt st prof sri shri bc ad ce bce january "
+    "february march april may june july august september october november december"
+)
+_HINDI_COMMON = _lex(" ".join(HINDI_COMMON))
+_HINDI_STEMS = frozenset(w[:-1] if w[-1] in "ाेीिो" else w for w in _HINDI_COMMON)
+_HEDGE_KEYS = tuple(tuple(match_key(w) for w in ph) for ph in HEDGES)
+_INDEFINITE_ONE = _lex(" ".join(INDEFINITE_ONE))
 
 
 def _word_numbers(words: list[str], extra: dict[tuple[str, ...], float]) -> dict[int, tuple[int, float]]:
@@ -565,89 +590,101 @@ def _alternative(view: _View, spans: list[tuple[int, int, str]], s: int, e: int,
     return False
 
 
-def _score_entity(view: _View, answers: Sequence[str], unsure: bool, question: str | None) -> MatchResult:
+def _hedged(view: _View) -> str:
+    """The first hedge phrase in the reply ("probably", "shayad", "I think"), or ""."""
+    for ph in _HEDGE_KEYS:
+        k = len(ph)
+        for i in range(len(view.keys) - k + 1):
+            if tuple(view.keys[i : i + k]) == ph:
+                return " ".join(ph)
+    return ""
+
+
+def _is_devanagari_word(word: str) -> bool:
+    return any("\u0900" <= ch <= "\u097f" for ch in word)
+
+
+def _hindi_known(key: str) -> bool:
+    """A Devanagari word from the common-word list, also in an oblique / plural form (शहरों, ग्रहों)."""
+    if key in _HINDI_COMMON:
+        return True
+    for suffix in ("ों", "ें", "ो", "े", "ि", "ा"):
+        if key.endswith(suffix) and len(key) > len(suffix) + 1 and key[: -len(suffix)] in _HINDI_STEMS:
+            return True
+    return False
+
+
+def _stem(key: str) -> str:
+    """A Devanagari word without its final inflecting vowel sign (नीले, नीला -> नील)."""
+    return key[:-1] if len(key) > 2 and key[-1] in "ाेीिोंँ" else key
+
+
+def _in_question(key: str, qkeys: set[str]) -> bool:
+    return key in qkeys or any(_same_noun(key, q) or _stem(key) == _stem(q) for q in qkeys if len(q) > 2)
+
+
+def _entity_rivals(view: _View, spans: list[tuple[int, int, str]], question: str | None,
+                   members: Sequence[str]) -> list[str]:  # fmt: skip
+    """Other candidate answers named in the reply, not negated: a capitalized Latin name, a Devanagari
+    word outside the common-word list, or a member of the item's answer class; none of them a word of
+    the question or of a gold occurrence."""
+    qkeys = set(_key_words(question)) if question else set()
+    out: list[str] = []
+    for w in range(len(view.words)):
+        t = view.tok(w)
+        k = view.keys[w]
+        if t.kind != "w" or any(s <= w < e for s, e, _ in spans) or _in_question(k, qkeys):
+            continue
+        if k in _EN_UNITS or k in _EN_TENS or k in _HI_WORDS or len(k) < 2:
+            continue  # a number word is no entity
+        if _is_devanagari_word(k):
+            rival = not _hindi_known(k) and k not in _STOP and k not in _VERBS and k not in _YES | _NO
+        else:
+            rival = (
+                t.cap and k not in _EN_COMMON and k not in _STOP and k not in _VERBS and k not in _YES | _NO
+            )
+        if rival and not _negated(view, w, w + 1):
+            out.append(t.text)
+    gold_keys = {tuple(_alias_keys(a)) for _, _, a in spans}
+    for m in members:
+        keys = _alias_keys(m)
+        if not keys or tuple(keys) in gold_keys or all(_in_question(k, qkeys) for k in keys):
+            continue
+        for s, e in _find(view, keys):
+            if not any(a < e and s < b for a, b, _ in spans) and not _negated(view, s, e):
+                out.append(m)
+    return out
+
+
+def _score_entity(view: _View, answers: Sequence[str], unsure: bool, question: str | None,
+                  members: Sequence[str]) -> MatchResult:  # fmt: skip
     spans = _gold_spans(view, answers)
-    qk = _key_words(question) if question else []
-    singular_q = bool(qk) and bool(set(qk[:4]) & _lex("is was")) and not set(qk[:4]) & _lex("are were")
     if not spans:
         return _no_match(view, unsure)
-    status = []
-    for s, e, a in sorted(spans):
-        neg = _negated(view, s, e)
-        alt = not neg and _alternative(view, spans, s, e, singular_q)
-        status.append((s, e, a, neg, alt))
-        if not neg and not alt:
-            rival = _rival_assertion(view, spans, s, question)
-            if rival:
-                return MatchResult(Outcome.WRONG, a, f"gold named beside another answer ({rival})")
-            return MatchResult(Outcome.CORRECT, a, "alias match")
+    qk = _key_words(question) if question else []
+    singular_q = bool(qk) and bool(set(qk[:4]) & _lex("is was")) and not set(qk[:4]) & _lex("are were")
+    asserted = [
+        (s, e, a)
+        for s, e, a in sorted(spans)
+        if not _negated(view, s, e) and not _alternative(view, spans, s, e, singular_q)
+    ]
+    if not asserted:
+        return MatchResult(Outcome.UNRESOLVED, spans[0][2], "gold only negated or among candidates")
+    gold = asserted[0][2]
+    rivals = _entity_rivals(view, spans, question, members)
+    if rivals:
+        return MatchResult(Outcome.UNRESOLVED, gold, f"another candidate named: {rivals[0]}")
+    return _sure(view, gold, unsure, "alias match, no other candidate")
+
+
+def _sure(view: _View, gold: str, unsure: bool, reason: str) -> MatchResult:
+    """CORRECT unless the reply hedges or also says UNSURE."""
+    hedge = _hedged(view)
+    if hedge:
+        return MatchResult(Outcome.UNRESOLVED, gold, f"hedged ({hedge})")
     if unsure:
-        return MatchResult(Outcome.UNSURE, None, "said UNSURE")
-    if any(alt for *_, alt in status):
-        a = next(a for _, _, a, _, alt in status if alt)
-        return MatchResult(Outcome.WRONG, a, "gold is one of several candidates")
-    return MatchResult(Outcome.WRONG, status[0][2], "gold is negated")
-
-
-_HEDGE_ALT = (("might", "be"), ("could", "be"), ("may", "be"), ("or", "maybe"), ("or", "perhaps"),
-              ("or", "possibly"), ("possibly",), ("perhaps",))  # fmt: skip
-_ATTRIBUTION = _lex("think thinks thought believe believed assume assumed mistaken mistake confused "
-                    "often commonly misconception myth wrongly incorrectly sometimes")  # fmt: skip
-
-
-def _proper_candidate(view: _View, w: int, spans: list[tuple[int, int, str]], qwords: set[str]) -> bool:
-    """Word w reads as another named answer: capitalized (not just as a sentence's first word, unless a
-    verb follows), not gold, not from the question, not a stop word."""
-    t = view.tok(w)
-    if t.kind != "w" or not t.cap or any(s <= w < e for s, e, _ in spans):
-        return False
-    k = view.keys[w]
-    if k in _STOP or k in _VERBS or k in qwords or k in _YES or k in _NO or len(k) < 2:
-        return False
-    nxt = view.tok(w + 1) if w + 1 < len(view.words) else None
-    glued = nxt is not None and view.words[w + 1] == view.words[w] + 1  # no punctuation in between
-    if glued and nxt is not None and nxt.sent == t.sent and nxt.kind == "w" and not nxt.cap:
-        nk = view.keys[w + 1]
-        if nk not in _STOP and nk not in _VERBS and nk not in _AND and nk not in _OR:
-            return False  # an adjective or demonym before a noun: "Hindu epic", "American astronaut"
-    first = w == 0 or view.tok(w - 1).sent != t.sent
-    return not first or (nxt is not None and view.keys[w + 1] in _VERBS)
-
-
-def _rival_assertion(view: _View, spans: list[tuple[int, int, str]], s: int, question: str | None) -> str:
-    """Another named answer asserted before (or in the sentence of) the gold occurrence at s: a clause
-    that restates the question with another name ("Sydney is the capital of Australia, though
-    Canberra ...") or hedges to another name ("probably Paris, though it might be Lyon")."""
-    if not question:
-        return ""
-    qwords = set(_key_words(question))
-    qcontent = {k for k in qwords if k not in _STOP and k not in _VERBS and len(k) > 1}
-    gold_sent, gold_seg = view.tok(s).sent, view.tok(s).seg
-    # "located in the Americas, specifically in South America": the gold's clause refines the earlier one
-    first_of_seg = view.by_seg[gold_seg][0]
-    refines = view.keys[first_of_seg] in _lex("specifically namely precisely particularly yaani yani")
-    # the gold only in a concession ("..., although an older version is attributed to Valmiki")
-    concedes = view.keys[first_of_seg] in _lex("although though while whereas jabki जबकि")
-    for seg, ws in view.by_seg.items():
-        if seg == gold_seg or any(a <= w < b for a, b, _ in spans for w in ws):
-            continue
-        sent = view.tok(ws[0]).sent
-        if sent > gold_sent:
-            break
-        keys = [view.keys[w] for w in ws]
-        if set(keys) & (_ATTRIBUTION | _NEG_PRE | _NEG_POST) or any(
-            tuple(keys[i : i + len(ph)]) == ph for ph in _NEG_PHRASES for i in range(len(keys))
-        ):
-            continue
-        names = [view.toks[view.words[w]].text for w in ws if _proper_candidate(view, w, spans, qwords)]
-        if not names:
-            continue
-        need = 1 if concedes and sent == gold_sent else min(2, len(qcontent))
-        restates = len(set(keys) & qcontent) >= need and set(keys) & _VERBS
-        hedged = any(tuple(keys[i : i + len(ph)]) == ph for ph in _HEDGE_ALT for i in range(len(keys)))
-        if (restates and seg < gold_seg and not refines) or (hedged and sent == gold_sent and seg > gold_seg):
-            return names[0]
-    return ""
+        return MatchResult(Outcome.UNRESOLVED, gold, "names the gold and says UNSURE")
+    return MatchResult(Outcome.CORRECT, gold, reason)
 
 
 def _no_match(view: _View, unsure: bool) -> MatchResult:
@@ -674,30 +711,6 @@ def _numbers(view: _View, extra: dict[tuple[str, ...], float]) -> list[tuple[int
     return sorted(out)
 
 
-def _unit_nouns(question: str | None) -> list[str]:
-    if not question:
-        return []
-    keys = _key_words(question)
-    out = []
-    for i, k in enumerate(keys[:-1]):
-        if k in _lex("many कितने कितनी कितना kitne kitni kitna kitny"):
-            nxt = keys[i + 1]
-            if nxt in ("players",) or nxt not in _STOP:
-                out.append(nxt)
-    return out
-
-
-def _subject_words(question: str | None, units: list[str]) -> set[str]:
-    if not question:
-        return set()
-    return {k for k in _key_words(question) if k not in _STOP and k not in _VERBS and len(k) > 2
-            and not any(_same_noun(k, u) for u in units) and not k.isdigit()}  # fmt: skip
-
-
-def _clause_mentions(view: _View, w: int, words: set[str]) -> bool:
-    return any(any(_same_noun(view.keys[x], q) for q in words) for x in view.by_seg[view.tok(w).seg])
-
-
 def _same_noun(a: str, b: str) -> bool:
     """The same word up to a plural / inflection ending (romanized "taara" = "tara")."""
     if a.isascii() and b.isascii():
@@ -722,129 +735,52 @@ def _alias_number(alias: str) -> float | None:
 
 
 def _score_number(view: _View, answers: Sequence[str], golds: list[float], question: str | None,
-                  unsure: bool) -> MatchResult:  # fmt: skip
-    gold = golds[0]
+                  unsure: bool, year: bool) -> MatchResult:  # fmt: skip
+    """Numbers of the answer's kind (years for a year, other numbers otherwise) that are not the
+    question's own, not in another unit and not the indefinite "one": the gold among them and no
+    other -> CORRECT; the gold not among them -> WRONG; else UNRESOLVED."""
+
+    def is_gold(v: float) -> bool:
+        return any(math.isclose(v, g, rel_tol=1e-9, abs_tol=1e-9) for g in golds)
+
     extra: dict[tuple[str, ...], float] = {}
     for a in answers:
         if parse_number(a) is None and not re.search(r"\d", fold_digits(a)):
             keys = tuple(_alias_keys(a))
             if keys:
-                extra[keys] = _alias_number(answers[0]) or gold
-    nums = _numbers(view, extra)
+                extra[keys] = _alias_number(answers[0]) or golds[0]
     qnums: set[float] = set()
     qwords: set[str] = set()
     if question:
         qv = _View.of(question)
         qnums = {v for *_, v in _numbers(qv, {})}
         qwords = set(qv.keys)
-    cands = []
-    for s, e, v in nums:
-        if _negated(view, s, e):
-            continue
+    cands: list[tuple[int, int, float, bool]] = []
+    for s, e, v in _numbers(view, extra):
         nxt = view.keys[e] if e < len(view.keys) else ""
         if nxt in _OTHER_UNITS and nxt not in qwords:
-            continue
-        if _year_like(gold) != _year_like(v) and (_year_like(gold) or view.tok(s).kind == "n"):
-            continue
-        cands.append((s, e, v))
-    kept = [c for c in cands if c[2] not in qnums or any(math.isclose(c[2], g) for g in golds)]
-    if not kept:
-        kept = cands
-    if not kept:
-        return _no_match(view, unsure)
-    # a concluding sentence ("So ...", "Therefore ...", "The answer is ...") states the answer of a worked reply
-    for sent, seg in reversed(_conclusion_regions(view)):  # the last conclusion that names a number
-        concl = [c for c in kept if view.tok(c[0]).sent == sent and view.tok(c[0]).seg >= seg]
-        if concl:
-            kept = concl
-            break
-    units = _unit_nouns(question)
-    # "Insects have 6 legs; spiders have 8": prefer numbers in a clause that names the question's subject
-    subject = _subject_words(question, units)
-    if subject:
-        about = [c for c in kept if _clause_mentions(view, c[0], subject)]
-        if about and len(about) < len(kept):
-            kept = about
-    attached = [
-        c for c in kept
-        if any(c[1] + d < len(view.keys) and _same_noun(view.keys[c[1] + d], u) for u in units for d in (0, 1))
-    ]  # fmt: skip
-    anchored = [c for c in kept if _after_phrase(view, c[0], _focus_bigrams(question))]
-    results = [c for c in kept if c[0] > 0 and "=" in _punct_between(view, c[0] - 1, c[0])]  # "... = 50"
-    if results:  # the first equation states the result; a chain "a = b = c" ends in it
-        results = [c for c in results if view.tok(c[0]).sent == view.tok(results[0][0]).sent][-1:]
-    s, e, v = (attached or anchored or results or kept)[0]
-    qkeys = set(_key_words(question)) if question else set()
-    # a range or an alternative around the asserted number: "6 or 8", "7-8", "between 6 and 8"
-    sent = view.tok(s).sent
-    for o in [c for c in cands if c[2] not in qnums] or cands:
-        if view.tok(o[0]).sent != sent or math.isclose(o[2], v) or (o[0], o[1]) == (s, e):
-            continue
-        lo, hi = (e, o[0]) if o[0] >= e else (o[1], s)
-        if not 0 <= hi - lo <= 2:
-            continue
-        between = view.keys[lo:hi]
-        dash = not between and "-" in _punct_between(view, lo - 1, hi) if lo > 0 else False
-        slash = not between and "/" in _punct_between(view, lo - 1, hi) if lo > 0 else False
-        is_range = any(b in _lex("to se से") for b in between) or dash
-        if is_range and _year_like(v) and _year_like(o[2]):
-            # "from 1939 to 1945" answers "when did it end" (the later year) and "when did it begin" (the earlier)
-            if qkeys & _lex("end ended finish finished over खत्म समाप्त khatam khatm samapt"):
-                v = max(v, o[2])
-                continue
-            if qkeys & _lex("begin began start started outbreak शुरू आरंभ shuru aarambh"):
-                v = min(v, o[2])
-                continue
-        if any(b in _OR for b in between) or is_range or slash:
-            return MatchResult(Outcome.WRONG, None, "a range or alternatives, not one number")
-    if s > 0 and view.keys[s - 1] in _lex("between either"):
-        return MatchResult(Outcome.WRONG, None, "a range or alternatives, not one number")
-    if any(math.isclose(v, g, rel_tol=1e-9, abs_tol=1e-9) for g in golds):
-        return MatchResult(Outcome.CORRECT, _fmt_num(v, answers), "number match")
-    if unsure:
-        return MatchResult(Outcome.UNSURE, None, "said UNSURE")
-    return MatchResult(Outcome.WRONG, None, f"asserted {v:g}, gold {gold:g}")
-
-
-_CONCLUSION = (("so",), ("therefore",), ("thus",), ("hence",), ("the", "answer", "is"), ("answer",),
-               ("final", "answer"), ("इसलिए",), ("अतः",), ("isliye",), ("toh",), ("matlab",))  # fmt: skip
-
-
-_CONCLUSION_KEYS = tuple(tuple(match_key(x) for x in ph) for ph in _CONCLUSION)
-
-
-def _conclusion_regions(view: _View) -> list[tuple[int, int]]:
-    """(sentence, first clause) of every stretch that opens with a conclusion marker ("So ...",
-    "..., so 8 in total"), up to its sentence's end; the reply's very first clause is not one."""
-    out: list[tuple[int, int]] = []
-    for seg, ws in sorted(view.by_seg.items()):
-        w = ws[0]
-        if w == 0:
-            continue
-        for ph in _CONCLUSION_KEYS:
-            if tuple(view.keys[w : w + len(ph)]) == ph:
-                out.append((view.tok(w).sent, seg))
-                break
-    return out
-
-
-def _focus_bigrams(question: str | None) -> list[tuple[str, str]]:
-    if not question:
-        return []
-    k = [x for x in _key_words(question) if x not in _STOP]
-    return [(a, b) for a, b in itertools.pairwise(k) if a not in _VERBS and b not in _VERBS]
-
-
-def _after_phrase(view: _View, w: int, bigrams: list[tuple[str, str]]) -> bool:
-    """Number at word w follows one of the question's content bigrams within 4 words, same clause."""
-    seg = view.tok(w).seg
-    for d in range(2, 7):
-        i = w - d
-        if i < 0 or view.tok(i).seg != seg:
-            break
-        if (view.keys[i], view.keys[i + 1]) in bigrams:
-            return True
-    return False
+            continue  # "212 °F" beside a Celsius answer is the same quantity in another unit
+        if year != _year_like(v) and (year or view.tok(s).kind == "n"):
+            continue  # a year item's day of the month; a count's bare year
+        if e - s == 1 and view.keys[s] in _INDEFINITE_ONE and not is_gold(1.0):
+            continue  # "a" / "एक": the article, not a rival number
+        if v in qnums and not is_gold(v):
+            continue  # the question's operands
+        cands.append((s, e, v, _negated(view, s, e)))
+    hits = [c for c in cands if is_gold(c[2])]
+    if not hits:
+        if unsure:
+            return MatchResult(Outcome.UNSURE, None, "said UNSURE")
+        others = [c[2] for c in cands if not c[3]]
+        why = f"asserted {others[0]:g}, gold {golds[0]:g}" if others else "no gold number in response"
+        return MatchResult(Outcome.WRONG, None, why)
+    rivals = [c[2] for c in cands if not is_gold(c[2]) and not c[3]]
+    gold = _fmt_num(hits[0][2], answers)
+    if rivals:
+        return MatchResult(Outcome.UNRESOLVED, gold, f"another number named: {rivals[0]:g}")
+    if all(c[3] for c in hits):
+        return MatchResult(Outcome.UNRESOLVED, gold, "gold number only negated")
+    return _sure(view, gold, unsure, "number match, no other number")
 
 
 def _fmt_num(gold: float, answers: Sequence[str]) -> str:
@@ -874,7 +810,7 @@ def _score_yesno(view: _View, answers: Sequence[str], question: str | None, unsu
     elif keys[0] in _YES or keys[:2] == ["of", "course"]:
         said = not (len(keys) >= 3 and keys[1] in _AND | _OR and keys[2] in _NO)
         if not said:
-            return MatchResult(Outcome.WRONG, None, "yes and no")
+            return MatchResult(Outcome.UNRESOLVED, None, "yes and no")
     elif keys[0] in _NO:
         said = False
     else:
@@ -902,19 +838,37 @@ def _score_yesno(view: _View, answers: Sequence[str], question: str | None, unsu
     if said is None:
         if unsure:
             return MatchResult(Outcome.UNSURE, None, "said UNSURE")
-        return MatchResult(Outcome.WRONG, None, "no leading yes/no answer")
-    ok = said == gold_yes
-    return MatchResult(Outcome.CORRECT if ok else Outcome.WRONG, answers[0] if ok else None,
-                       f"leading answer {'yes' if said else 'no'}")  # fmt: skip
+        return MatchResult(Outcome.UNRESOLVED, None, "no leading yes/no answer")
+    if said != gold_yes:
+        return MatchResult(Outcome.WRONG, None, f"leading answer {'yes' if said else 'no'}")
+    return _sure(view, answers[0], unsure, f"leading answer {'yes' if said else 'no'}")
 
 
 def _infer_type(answers: Sequence[str]) -> str:
-    if parse_number(answers[0]) is not None:
-        return "number"
+    v = parse_number(answers[0])
+    if v is not None:
+        return "year" if _year_like(v) else "number"
     first = normalize(answers[0]).split()
     if first and match_key(first[-1]) in (_YES | _NO) and len(first) <= 2:
         return "yesno"
     return "entity"
+
+
+# "Answer: X" (also bold, a heading or a quote mark before it; Hindi and romanized labels)
+_FINAL_LINE_RE = re.compile(
+    r"^[\s>#*_-]*(?:final\s+answer|answer|उत्तर|जवाब|uttar|jawab|javab)[\s*_]*[:：][\s*_]*(?P<answer>.*\S)\s*$",
+    re.IGNORECASE,
+)
+
+
+def final_answer_line(text: str | None) -> str | None:
+    """The answer on the reply's last ``Answer: ...`` line (``--answer-format final-line``), or None
+    when the reply has no such line."""
+    for line in reversed((text or "").splitlines()):
+        m = _FINAL_LINE_RE.match(unicodedata.normalize("NFKC", line))
+        if m:
+            return m.group("answer").strip("*_ ")
+    return None
 
 
 def score_answer(
@@ -923,27 +877,58 @@ def score_answer(
     *,
     answer_type: str | None = None,
     question: str | None = None,
+    answer_class: str | None = None,
+    answer_format: str = "plain",
 ) -> MatchResult:
-    """Score one response against its gold aliases (any script, either digit system).
+    """Score one response against its gold aliases (any script, either digit system): CORRECT only
+    when sure, WRONG when the gold is absent, UNRESOLVED otherwise (see the module docstring).
 
-    ``answer_type`` (entity | number | yesno | short_text) picks the rule set; inferred from the gold
-    when None. ``question`` (the clean question) lets the number and yes/no rules set aside the
-    question's own numbers and find its unit noun / predicate; without it those rules fall back to
-    the first number / the leading yes-no word.
+    ``answer_type`` (entity | number | year | yesno | short_text) picks the rule set; inferred from
+    the gold when None. ``question`` (the clean question) sets its own words and numbers aside.
+    ``answer_class`` names the item's class in ``answer_classes.json`` (its other members are
+    rivals). ``answer_format="final-line"`` scores the reply's last ``Answer: ...`` line when it has
+    one, else the whole reply.
     """
     answers = list(answers)
     if not answers:
         raise ValueError("`answers` must contain at least one gold alias, got []")
     kind = answer_type or _infer_type(answers)
-    if kind not in ("entity", "number", "yesno", "short_text"):
-        raise ValueError(f"`answer_type` must be entity|number|yesno|short_text, got {answer_type!r}")
+    if kind not in ANSWER_TYPES:
+        raise ValueError(f"`answer_type` must be {'|'.join(ANSWER_TYPES)}, got {answer_type!r}")
+    if answer_format not in ANSWER_FORMATS:
+        raise ValueError(f"`answer_format` must be {'|'.join(ANSWER_FORMATS)}, got {answer_format!r}")
     text = response or ""
+    if answer_format == "final-line":
+        line = final_answer_line(text)
+        if line is not None:
+            res = _score(line, answers, kind, question, answer_class)
+            return MatchResult(res.outcome, res.matched, f"final line: {res.reason}")
+    return _score(text, answers, kind, question, answer_class)
+
+
+def _score(
+    text: str, answers: list[str], kind: str, question: str | None, answer_class: str | None
+) -> MatchResult:
     view = _View.of(text)
     unsure = bool(_UNSURE_RE.search(normalize(text)))
     if kind == "yesno":
         return _score_yesno(view, answers, question, unsure)
-    if kind == "number":
+    if kind in ("number", "year"):
         golds = sorted({v for a in answers if (v := _alias_number(a)) is not None})
         if golds:
-            return _score_number(view, answers, golds, question, unsure)
-    return _score_entity(view, answers, unsure, question)
+            year = kind == "year" or all(_year_like(g) for g in golds)
+            return _score_number(view, answers, golds, question, unsure, year)
+    members = _class_members(answer_class, answers)
+    return _score_entity(view, answers, unsure, question, members)
+
+
+def _class_members(answer_class: str | None, answers: Sequence[str]) -> tuple[str, ...]:
+    if not answer_class:
+        return ()
+    from llm_eval.items import load_answer_classes
+
+    classes = load_answer_classes()
+    if answer_class not in classes:
+        raise ValueError(f"`answer_class` must be one of {'|'.join(sorted(classes))}, got {answer_class!r}")
+    gold = {tuple(_alias_keys(a)) for a in answers}
+    return tuple(m for m in classes[answer_class] if tuple(_alias_keys(m)) not in gold)

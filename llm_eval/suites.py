@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,12 @@ from llm_eval.types import Record, Request, Sample
 from reports.io import atomic_write_text
 
 __all__ = [
+    "ANSWER_FORMATS",
+    "FINAL_LINE_INSTRUCTION",
     "MITIGATIONS",
     "SUITES",
     "Suite",
+    "apply_answer_format",
     "get_suite",
     "register_suite",
     "run_cost",
@@ -35,6 +38,10 @@ __all__ = [
 ]
 
 MITIGATIONS = ("none", "pin", "both")
+ANSWER_FORMATS = ("plain", "final-line")
+# The one instruction of --answer-format final-line, identical in every condition and language, so
+# that it can change no comparison between conditions; the scorer reads that line first.
+FINAL_LINE_INSTRUCTION = "End your reply with a final line of the form 'Answer: <your answer>'."
 
 Builder = Callable[[str, int], list[Sample]]
 AnalyzeFn = Callable[[list[Record], Path], "dict[str, Any] | None"]
@@ -55,6 +62,22 @@ class Suite:
         if len(set(ids)) != len(ids):
             raise ValueError(f"suite {self.name!r} produced duplicate sample ids")
         return samples
+
+
+def apply_answer_format(samples: Sequence[Sample], answer_format: str) -> list[Sample]:
+    """Every sample with the answer-format protocol: ``plain`` leaves the study's prompts as they are;
+    ``final-line`` appends :data:`FINAL_LINE_INSTRUCTION` to every sample's system prompt (after the
+    mitigation prompt, if any). The format is recorded in each sample's meta."""
+    if answer_format not in ANSWER_FORMATS:
+        raise ValueError(f"`answer_format` must be one of {'|'.join(ANSWER_FORMATS)}, got {answer_format!r}")
+    out = []
+    for s in samples:
+        req = s.request
+        if answer_format == "final-line":
+            system = f"{req.system}\n\n{FINAL_LINE_INSTRUCTION}" if req.system else FINAL_LINE_INSTRUCTION
+            req = replace(req, system=system)
+        out.append(replace(s, request=req, meta={**s.meta, "answer_format": answer_format}))
+    return out
 
 
 SUITES: dict[str, Suite] = {}

@@ -54,10 +54,12 @@ def make_llm_provider(
 
 
 @task(name="llm-build-samples", task_run_name="build {suite} ({mitigation})")
-def build_samples_task(suite: str, mitigation: str, seed: int, limit: int | None = None) -> list[Sample]:
-    from llm_eval.suites import get_suite
+def build_samples_task(
+    suite: str, mitigation: str, seed: int, limit: int | None = None, answer_format: str = "plain"
+) -> list[Sample]:
+    from llm_eval.suites import apply_answer_format, get_suite
 
-    samples = get_suite(suite)(mitigation, seed)
+    samples = apply_answer_format(get_suite(suite)(mitigation, seed), answer_format)
     return samples[:limit] if limit else samples
 
 
@@ -122,14 +124,22 @@ def grade_task(
     cost_limit: float | None = None,
     api_key_block: str | None = None,
     prices: str | None = None,
+    only_unresolved: bool = False,
 ) -> dict[str, int]:
-    """``--scorer model``: grade this run's answers (requests in out/grader/); returns verdict counts."""
+    """``--scorer model`` / ``auto``: grade this run's answers (auto: those the rules leave
+    unresolved; requests in out/grader/); returns verdict counts."""
     from llm_eval.grader import grade_records
 
     wanted = set(sample_ids)
     records = [r for r in load_records(Path(out)) if r.sample_id in wanted]
     gp = make_llm_provider(provider, model, base_url, api_key_block=api_key_block, prices=prices)
-    return grade_records(records, gp, out, {"concurrency": concurrency, "cost_limit": cost_limit})
+    return grade_records(
+        records,
+        gp,
+        out,
+        {"concurrency": concurrency, "cost_limit": cost_limit},
+        only_unresolved=only_unresolved,
+    )
 
 
 @task(name="llm-analyze", retries=1, retry_condition_fn=retry_transient)

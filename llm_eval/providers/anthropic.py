@@ -3,7 +3,10 @@
 Retry layering (all bounded):
 - the SDK retries 429/529/5xx/timeouts itself, honouring ``retry-after`` (``max_retries``);
 - ``should_retry`` tells the runner to try again (its own ``max_attempts``) after timeouts,
-  connection errors, overload and malformed replies that survived the SDK's retries.
+  connection errors, overload and malformed replies that survived the SDK's retries; but
+  ``is_connection_error`` lets the runner stop a run whose first requests cannot connect at all
+  (refused, DNS, no route) instead of retrying every sample against an unreachable endpoint.
+The base URL is checked (scheme, host, port) when the provider is made, before anything runs.
 Every HTTP attempt passes through a middleware that reports 429/529 to rate-limit listeners
 (the runner's AIMD limiter), so backing off happens even while the SDK retries internally.
 
@@ -25,7 +28,14 @@ from llm_eval.types import ProviderError, Request, Response, Usage
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MODEL", "AnthropicProvider", "MalformedReply", "api_version"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
+    "AnthropicProvider",
+    "MalformedReply",
+    "api_version",
+    "validate_base_url",
+]
 
 DEFAULT_MODEL = "claude-sonnet-5-5"  # newest Sonnet in the installed SDK's ModelParam literals
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -44,6 +54,25 @@ def api_version() -> str:
         from anthropic import AsyncAnthropic
 
         return str(AsyncAnthropic(api_key="-").default_headers.get("anthropic-version", "unknown"))
+
+
+def validate_base_url(url: str) -> str:
+    """The URL unchanged when it is http(s)://HOST[:PORT][/path] with a port in 1-65535; otherwise a
+    ValueError naming what is wrong (``http://127.0.0.1:`` has an empty port)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"`base_url` must start with http:// or https://, got {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"`base_url` has no host, got {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"`base_url` port must be a number in 1-65535, got {url!r}") from None
+    if parts.netloc.endswith(":") or port == 0:
+        raise ValueError(f"`base_url` has an empty or zero port after ':', got {url!r}")
+    return url
 
 
 def _int_or_none(v: Any) -> int | None:
@@ -104,6 +133,8 @@ class AnthropicProvider:
             )
         self.__key = key
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+        if self.base_url is not None:
+            validate_base_url(self.base_url)
         self.api_version = api_version()
         if timeout_s <= 0:
             raise ValueError(f"`timeout_s` must be > 0, got {timeout_s}")
@@ -269,6 +300,14 @@ class AnthropicProvider:
                 raise MalformedReply("malformed reply: body does not match the Messages schema") from None
             raise
         return self._to_response(message, request)
+
+    def is_connection_error(self, exc: BaseException) -> bool:
+        """The request never reached a server (refused, DNS, no route); a timeout is not one."""
+        import anthropic
+
+        return isinstance(exc, anthropic.APIConnectionError) and not isinstance(
+            exc, anthropic.APITimeoutError
+        )
 
     def should_retry(self, exc: BaseException) -> bool:
         import anthropic

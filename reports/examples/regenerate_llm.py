@@ -43,6 +43,7 @@ def regenerate(folder: Path) -> dict[str, float | None]:
         if it is not None:
             r.meta["gold"] = list(it.answers)
             r.meta["answer_type"] = it.answer_type
+            r.meta["answer_class"] = it.answer_class
             r.meta["item_set_sha256"] = sets[r.meta.get("suite", "")]
     old = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("provenance", {})
     keep = {k: old[k] for k in ("suite", "mitigation", "seed", "limit") if k in old}

@@ -299,7 +299,7 @@ def test_noisy_cells_count_changed_variants_from_the_recorded_prompts() -> None:
     assert (c["n_variants"], c["n_changed"]) == (3, 2)
     assert c["mean_edit_distance"] == pytest.approx((0 + 2 + 4) / 3)
     report = render_report(build_summary(rows))
-    assert "| typos / light | 3 | 2/3 | 2.0 | 0/3 (0%) |" in report
+    assert "| typos / light | 3 | 0/3 (0%) | 100.0% – 100.0% | 2/3 | 2.0 | 0/3 (0%) |" in report
 
 
 def test_rule_vs_model_grader_agreement() -> None:

@@ -203,15 +203,21 @@ def test_dry_run_sends_nothing_and_counts_requests(tmp_path: Path, make_stub: An
 
 def test_dry_run_counts_judge_and_grader(tmp_path: Path, make_stub: Any, key_env: None) -> None:
     stub = make_stub()
-    ml = _run(stub, tmp_path / "ml", "--limit", "8", "--dry-run", suite="multilingual")
+    ml = _run(stub, tmp_path / "ml", "--limit", "8", "--dry-run", "--scorer", "rule", suite="multilingual")
     assert "16 requests would be sent" in _text(ml) and "fluency judge (up to): 8 requests" in _text(ml)
-    noisy = _run(stub, tmp_path / "n", "--limit", "11", "--dry-run", suite="noisy")
+    noisy = _run(stub, tmp_path / "n", "--limit", "11", "--dry-run", "--scorer", "rule", suite="noisy")
     assert "11 requests would be sent" in _text(noisy) and "fluency judge" not in noisy.output
+    # auto (the default for an API): the expected unresolved share, 76/120 of 11 -> 7, and the bound
+    auto = _run(stub, tmp_path / "n", "--limit", "11", "--dry-run", suite="noisy")
+    assert "18 requests would be sent" in _text(auto), auto.output
+    assert "model grader, unresolved only (expected): 7 requests" in _text(auto)
+    assert "expected share 63% (plain answers) of 11 answers; all 11: cost <= $" in _text(auto)
     graded = _run(stub, tmp_path / "n", "--limit", "11", "--dry-run", "--scorer", "model", suite="noisy")
     assert "22 requests would be sent" in _text(graded) and "model grader (up to): 11 requests" in _text(
         graded
     )
-    opted = _run(stub, tmp_path / "n", "--limit", "11", "--dry-run", "--judge", "provider", suite="noisy")
+    opted = _run(stub, tmp_path / "n", "--limit", "11", "--dry-run", "--judge", "provider", "--scorer", "rule",
+                 suite="noisy")  # fmt: skip
     assert "22 requests would be sent" in _text(opted)
     unpriced = _run(stub, tmp_path / "u", "--dry-run", "--model", UNPRICED)
     assert "total cost <= unknown (no price)" in _text(unpriced)

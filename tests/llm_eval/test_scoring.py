@@ -11,7 +11,7 @@ DELHI = ["New Delhi", "नई दिल्ली", "नयी दिल्ली
 CASES = [
     # (response, gold aliases, expected outcome)  -- English / Latin script
     ("New Delhi", DELHI, Outcome.CORRECT),
-    ("The capital of India is New Delhi.", DELHI, Outcome.CORRECT),
+    ("The capital of India is New Delhi.", DELHI, Outcome.UNRESOLVED),  # no question: "India" may be a rival
     ("NEW   DELHI!!", DELHI, Outcome.CORRECT),
     ("Delhi", DELHI, Outcome.WRONG),  # the study's failure case: gold "New Delhi" does not occur
     ("New Delhite", DELHI, Outcome.WRONG),  # word boundary
@@ -25,11 +25,11 @@ CASES = [
     ("H2O", ["H2O", "H₂O"], Outcome.CORRECT),
     ("Haan, bilkul.", ["yes", "हाँ", "haan"], Outcome.CORRECT),  # romanized alias
     # Devanagari
-    ("भारत की राजधानी नई दिल्ली है।", DELHI, Outcome.CORRECT),
+    ("भारत की राजधानी नई दिल्ली है।", DELHI, Outcome.UNRESOLVED),  # no question: "भारत" unknown
     ("नयी दिल्ली", DELHI, Outcome.CORRECT),
     ("दिल्ली", DELHI, Outcome.WRONG),
     ("हां", ["yes", "हाँ"], Outcome.CORRECT),  # candrabindu / anusvara variant
-    ("टोक्यो जापान की राजधानी है", ["Tokyo", "टोक्यो"], Outcome.CORRECT),
+    ("टोक्यो जापान की राजधानी है", ["Tokyo", "टोक्यो"], Outcome.UNRESOLVED),
     ("क्योटो", ["Tokyo", "टोक्यो"], Outcome.WRONG),
     # numbers, either digit system
     ("25", ["25"], Outcome.CORRECT),
@@ -42,14 +42,14 @@ CASES = [
     ("1,000 metres", ["1000"], Outcome.CORRECT),
     ("1,00,000 लोग", ["100000"], Outcome.CORRECT),
     ("about 8849 m", ["8849", "8,849"], Outcome.CORRECT),
-    ("1990-2000", ["2000"], Outcome.WRONG),  # a range asserts no single number
+    ("1990-2000", ["2000"], Outcome.UNRESOLVED),  # a range names another year
     ("-5 degrees", ["5"], Outcome.WRONG),
     ("seven", ["7", "seven", "सात"], Outcome.CORRECT),
     ("सात", ["7", "seven", "सात"], Outcome.CORRECT),
     # UNSURE is its own outcome; a named gold answer wins over it
     ("UNSURE", ["Paris"], Outcome.UNSURE),
     ("I am unsure.", ["Paris"], Outcome.UNSURE),
-    ("UNSURE, maybe Paris", ["Paris"], Outcome.CORRECT),
+    ("UNSURE, maybe Paris", ["Paris"], Outcome.UNRESOLVED),  # names the gold, but hedged
     ("", ["Paris"], Outcome.WRONG),
     (None, ["Paris"], Outcome.WRONG),
 ]

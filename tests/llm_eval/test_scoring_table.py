@@ -22,28 +22,55 @@ def test_table_is_large_and_mixed() -> None:
     assert sum(c["expected"] != "correct" for c in CASES) >= 50
 
 
+def _verdict(case: dict, fmt: str = "plain") -> str:
+    line = case.get("final_line")
+    text = case["response"] + "\n\n" + line if fmt == "final-line" and line else case["response"]
+    return score_answer(text, case["answers"], answer_type=case["answer_type"], question=case["question"],
+                        answer_class=case.get("answer_class"), answer_format=fmt).outcome.value  # fmt: skip
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_scoring_case(case: dict) -> None:
-    got = score_answer(
-        case["response"], case["answers"], answer_type=case["answer_type"], question=case["question"]
-    )
-    assert got.outcome.value == case["expected"], (case["response"], got.reason)
+def test_verdict_never_contradicts_the_label(case: dict) -> None:
+    """Three-way verdict: a reply labelled correct may be unresolved but is never scored wrong; one
+    labelled wrong / unsure may be unresolved but is never scored correct."""
+    got = _verdict(case)
+    if case["expected"] == "correct":
+        assert got in ("correct", "unresolved"), (case["response"], got)
+    else:
+        assert got != "correct", (case["response"], got)
 
 
-@pytest.mark.parametrize("table", ["scoring_heldout.jsonl", "scoring_heldout2.jsonl"])
-def test_heldout_rates_within_goal(table: str) -> None:
-    """The held-out tables were written after the rules: their rates are a measurement, bounded loosely here."""
+def test_the_rules_resolve_most_of_the_development_table() -> None:
+    """A scorer that abstains on everything contradicts no label: bound its unresolved share
+    (measured: 99 of 386)."""
+    assert sum(_verdict(c) == "unresolved" for c in CASES) <= 0.30 * len(CASES)
+
+
+@pytest.mark.parametrize("table", ["scoring_heldout.jsonl", "scoring_heldout2.jsonl", "scoring_frozen.jsonl"])
+@pytest.mark.parametrize("fmt", ["plain", "final-line"])
+def test_rates_within_goal(table: str, fmt: str) -> None:
+    """False accepts and false rejects <= 5% of the replies the rules resolve (a measurement on tables
+    the rules were not written against; the frozen table is never used to tune them)."""
     cases = load_scoring_cases(DATA / table)
-    pos = [c for c in cases if c["expected"] == "correct"]
-    neg = [c for c in cases if c["expected"] != "correct"]
+    got = [(c["expected"] == "correct", _verdict(c, fmt)) for c in cases]
+    resolved = [(pos, v) for pos, v in got if v != "unresolved"]
+    fa = sum(not pos and v == "correct" for pos, v in resolved)
+    fr = sum(pos and v != "correct" for pos, v in resolved)
+    assert len(cases) >= 46 and fa <= 0.05 * len(resolved) and fr <= 0.05 * len(resolved), (
+        fa,
+        fr,
+        len(resolved),
+    )
 
-    def ok(c: dict) -> bool:
-        r = score_answer(c["response"], c["answers"], answer_type=c["answer_type"], question=c["question"])
-        return r.outcome.value == "correct"
 
-    fr = sum(not ok(c) for c in pos) / len(pos)
-    fa = sum(ok(c) for c in neg) / len(neg)
-    assert len(cases) >= 35 and fa <= 0.15 and fr <= 0.15, (fa, fr)
+def test_frozen_table_is_large_mixed_and_balanced() -> None:
+    cases = load_scoring_cases(DATA / "scoring_frozen.jsonl")
+    assert len(cases) >= 100
+    assert sum(c["expected"] == "correct" for c in cases) == len(cases) // 2
+    assert {c["cond"] for c in cases} == {"en", "hi", "hinglish", "cs"}
+    wrong = [c for c in cases if c["expected"] == "wrong"]
+    # every wrong reply names the gold (the hard case): the scorer can only say unresolved or, wrongly, correct
+    assert all(_verdict({**c, "answers": c["answers"]}) != "wrong" for c in wrong)
 
 
 def test_echoed_prompt_never_scores_correct() -> None:

@@ -38,7 +38,7 @@ def test_item_files_meet_the_issue() -> None:
          r"`answers` must be a list with >= 1 strings, got \[\]"),
         ('{"id": "a", "topic": "t", "question": {"en":"q","hi":"q","hinglish":"q","cs":"q"}, '
          '"expected_language": {"en":"en","hi":"hi","hinglish":"hinglish","cs":"cs"}, "answers": ["x"], "answer_type": "date"}',
-         r"`answer_type` must be one of entity\|number\|yesno\|short_text, got 'date'"),
+         r"`answer_type` must be one of entity\|number\|year\|yesno\|short_text, got 'date'"),
     ],
 )  # fmt: skip
 def test_multilingual_schema_errors_name_file_line_field(tmp_path: Path, line: str, match: str) -> None:

@@ -1,0 +1,103 @@
+"""Word lists the scorer uses to tell another candidate answer (a *rival*) from ordinary words.
+
+The scorer says "correct" only when no rival is named beside the gold answer. In Latin script a
+rival entity shows itself by its capital letter; the lists below name the capitalized words that
+are *not* candidate answers (sentence openers, pronouns, answer labels). Devanagari has no case, so
+there every word that is not in the question, not part of a gold alias and not in
+:data:`HINDI_COMMON` (function words, copulas, frequent verbs and generic type nouns such as
+"city" or "planet", never a name) counts as a possible rival: unknown words make a reply
+unresolved rather than correct. Lowercase rivals of common-noun answers ("oxygen" beside "carbon
+dioxide") come from the item's answer class (``datasets/llm_eval/answer_classes.json``).
+
+The lists are deliberately generic: they hold no item's answer and no known wrong answer.
+"""
+
+from __future__ import annotations
+
+__all__ = ["EN_COMMON_CAPITALIZED", "HEDGES", "HINDI_COMMON", "INDEFINITE_ONE"]
+
+# Capitalized words that are no candidate answer: sentence openers, pronouns, connectives,
+# answer labels, politeness words (English and romanized Hindi).
+EN_COMMON_CAPITALIZED = frozenset(
+    """
+    the a an it its it's this that these those there their they them he she his her we our you your i my
+    me yes no not however although though while whereas so therefore thus hence in on at by for from
+    with of to as after before during since until about around approximately roughly nearly only just
+    also even still but and or nor then now here today note sure certainly indeed correct right true
+    false answer final short because if when where which who whom whose what why how many much most some
+    all both each every one many other another such same first second last next well okay ok absolutely
+    definitely probably actually basically generally specifically originally finally overall yeah yep
+    nope hello hi great good thanks please let lets let's given based according officially technically
+    strictly traditionally historically commonly often usually known called named located situated
+    dear
+    haan han ji jee nahi nahin bilkul sahi galat uttar jawab yeh ye woh wo vo aur ya lekin par toh to
+    bhi sirf kya kaun kahan kab kaise kitna kitne kitni ek matlab yani yaani isliye phir abhi aaj
+    mera meri mere hamara hamari aapka aapki unka unki unke uska uski iska iski inka
+    """.split()  # noqa: SIM905
+)
+
+# Devanagari words that are no candidate answer. Generic type nouns ("city", "planet", "colour")
+# are listed: they name the kind of answer, never an answer.
+HINDI_COMMON = frozenset(
+    """
+    है हैं था थी थे हो होता होती होते होना हुआ हुई हुए होगा होगी रहा रही रहे रहता रहती रहते
+    गया गई गयी गए गये जाता जाती जाते जाना जा सकता सकती सकते चाहिए
+    कहा कहते कहती कहलाता कहलाती कहलाते माना मानी माने मानते जाना जानी जाने
+    करता करती करते किया किये किए की कर करके करना करने कराई कराया
+    बना बनी बने बनता बनती बनते बनाता बनाती बनाते बनाया बनाई बनवाया बनवाई
+    मिलता मिलती मिलते मिला मिली मिले मिलाने मिलाकर देता देती देते दिया दी दिए लेता लेती लेते लिया ली
+    आता आती आते आया आई आए पड़ता पड़ती पड़ते लगता लगती लगते स्थित प्रसिद्ध मशहूर
+    का की के को में से पर ने तक लिए लिये द्वारा साथ बाद पहले बीच ऊपर नीचे अंदर बाहर पास तरफ़ तरफ ओर
+    और या तथा एवं व लेकिन परंतु परन्तु किंतु किन्तु मगर बल्कि जबकि क्योंकि इसलिए इसलिये अतः तो भी ही
+    सिर्फ़ सिर्फ केवल लगभग करीब क़रीब यानी अर्थात मतलब जैसे जैसा जैसी वैसे
+    यह वह ये वे इस उस इन उन इसे उसे इन्हें उन्हें इसका इसकी इसके उसका उसकी उसके इनका इनकी इनके
+    उनका उनकी उनके जो जिस जिसे जिसका जिसकी जिसके जिन जिनका जिनकी जिनके जिन्हें कौन क्या कहाँ कहां
+    कब कैसे कितना कितने कितनी कौनसा कौनसी कौन-सा
+    एक सबसे बहुत अधिक ज़्यादा ज्यादा कम बड़ा बड़ी बड़े बडा बडी बडे छोटा छोटी छोटे पहला पहली दूसरा
+    दूसरी नया नई नए पुराना पुरानी कुल हर सभी सब कोई कुछ दोनों
+    नहीं नही न हाँ हां जी सही ग़लत गलत उत्तर जवाब प्रश्न सवाल
+    मैं हम आप तुम मेरा मेरी मेरे हमारा हमारी हमारे आपका आपकी आपके अपना अपनी अपने
+    पूरा पूरी पूरे लिखा लिखी लिखे लिखा गया रखा रखी रखे चला चली चले
+    वाला वाली वाले नाम रूप प्रकार तौर रूप से आमतौर सामान्यतः
+    शहर नगर देश राज्य नदी ग्रह रंग पक्षी पशु जानवर फल त्योहार पर्व खेल वाद्य यंत्र महासागर सागर
+    महाद्वीप पर्वत पहाड़ चोटी रेगिस्तान मरुस्थल गैस अंग साल वर्ष सन् दिन सप्ताह हफ़्ता हफ्ता घंटे घंटा
+    पैर संख्या प्रतिशत डिग्री सेल्सियस राजधानी व्यक्ति इंसान लोग
+    """.split()  # noqa: SIM905
+)
+
+# Phrases that hedge: a reply that uses one is not sure, so the scorer does not say "correct".
+HEDGES = tuple(
+    tuple(p.split())
+    for p in (
+        "maybe",
+        "perhaps",
+        "probably",
+        "possibly",
+        "might be",
+        "could be",
+        "may be",
+        "not sure",
+        "not certain",
+        "i think",
+        "i believe",
+        "i guess",
+        "if i recall",
+        "if i remember",
+        "shayad",
+        "shaayad",
+        "शायद",
+        "संभवतः",
+        "सम्भवतः",
+        "संभव है",
+        "pakka nahi",
+        "पक्का नहीं",
+        "yaad nahi",
+        "याद नहीं",
+        "lagta hai",
+        "लगता है",
+        "sure nahi",
+    )
+)
+
+# Number words that are mostly the indefinite article ("a city", "एक ग्रह"): never a rival number.
+INDEFINITE_ONE = frozenset(("one", "ek", "एक"))
