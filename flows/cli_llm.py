@@ -117,8 +117,10 @@ def llm_eval(
     from llm_eval.plan import plan_run, render_plan
     from llm_eval.pricing import PRICE_FILE_HELP, UnpricedModelError, load_prices
     from llm_eval.providers import PROVIDERS, make_provider
+    from llm_eval.records import load_records
     from llm_eval.runner import (
         RESUME_MODES,
+        Interrupted,
         ResumeMismatchError,
         RunStats,
         provider_price,
@@ -229,12 +231,17 @@ def llm_eval(
     except (ResumeMismatchError, UnpricedModelError) as exc:
         _error(console, str(exc))
         raise typer.Exit(2) from None
+    except Interrupted as exc:  # what arrived is on disk and in the cache; say so, exit as SIGINT does
+        _write_run_stats(Path(out_dir), stats, summarize(samples, load_records(Path(out_dir))))
+        console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(130) from None
     summ = summarize(samples, records)
     cost = "unknown (no price)" if summ["cost_usd"] is None else f"${summ['cost_usd']:.4f}"
     this_run = f"${stats.cost_usd:.4f}" + ("" if stats.cost_known else f" + {stats.cost_unknown} unpriced")
     console.print(
         f"[bold]{suite}[/] {prov.name}:{prov.model} -> {out_dir / 'responses.jsonl'}\n"
-        f"  answered {summ['answered']}  errors {summ['errors']}  not-run {summ['not_run']}"
+        f"  answered {summ['answered']}  errors {summ['errors']}  empty {summ['empty']}"
+        f"  not-run {summ['not_run']}"
         f"  (cached {summ['cached']}, resumed {stats.skipped_done})\n"
         f"  tokens in {summ['input_tokens']} out {summ['output_tokens']}  cost {cost}"
         f" (this run {this_run})",
@@ -253,7 +260,7 @@ def llm_eval(
     _write_run_stats(Path(out_dir), stats, summ)
     if stats.all_failed:
         first = next((r.error for r in records if r.error), "")
-        _error(console, f"all {stats.errors} requests of this run failed; first error: {first}")
+        _error(console, f"all {stats.failed} requests of this run failed; first error: {first}")
         if not any(r.ok for r in records):
             raise typer.Exit(1)  # nothing to grade or analyse
 

@@ -36,3 +36,7 @@ def readonly_dir(path: Path) -> Iterator[Path]:
         yield path
     finally:
         _run("umount", str(path))
+
+
+# the Messages API stub and providers pointed at it, shared with the llm_eval tests
+from tests.llm_eval.conftest import _isolated_env, make_provider, make_stub  # noqa: E402, F401
