@@ -111,7 +111,7 @@ def llm_eval(
     from rich.console import Console
     from rich.markup import escape
 
-    from flows.cli_common import check_choice
+    from flows.cli_common import check_choice, check_out_dir
     from llm_eval.grader import SCORERS, grade_records
     from llm_eval.judge import JUDGE_CHOICES, resolve_judge
     from llm_eval.plan import plan_run, render_plan
@@ -131,6 +131,7 @@ def llm_eval(
     from llm_eval.types import ProviderError
 
     console = Console(soft_wrap=True)  # long lines (paths, errors) stay whole in logs
+    check_out_dir(out)
     check_choice(provider, PROVIDERS, "provider")
     try:
         s = get_suite(suite)  # loads the suite plugins, so SUITES below is complete
@@ -334,4 +335,6 @@ def _write_run_stats(out_dir: Path, stats: Any, summary: dict[str, Any]) -> None
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
-    app.command("llm-eval")(llm_eval)
+    from flows.cli_common import friendly_errors
+
+    app.command("llm-eval")(friendly_errors(llm_eval))
