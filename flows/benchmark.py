@@ -13,9 +13,11 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.futures import as_completed, wait
+from prefect.runtime import flow_run
 
 from flatlora.bench.config import DEFAULT_PROFILE
 from flatlora.bench.rundir import ensure_writable
+from flows.flow_runs import remember, settle_previous
 from flows.progress import GridProgress
 from reports.io import atomic_write_text
 from tasks.report import publish_report_task, report_task
@@ -111,6 +113,12 @@ def benchmark(
     ).resolve()
     ensure_writable(run_dir / "records")  # before anything is validated or trained (NotWritable)
     out_dir = str(run_dir)
+    me = flow_run.get_id()
+    try:  # earlier flow runs into this dir whose client died are marked Crashed, not left RUNNING
+        settle_previous(run_dir, me, log.warning)
+    except Exception as exc:
+        log.warning("could not check earlier flow runs of %s: %s", run_dir, exc)
+    remember(run_dir, me)
     t0 = time.perf_counter()
 
     manifest = {

@@ -94,3 +94,47 @@ def test_two_benchmarks_into_one_run_dir_train_each_run_once(tmp_path: Path) -> 
     calls = _calls(log)
     assert sorted(calls) == sorted(set(calls)) and len(calls) == 4, calls
     assert len(list((out / "records").glob("*.json"))) == 4
+
+
+KILLED = f"""
+import sys
+from flows.benchmark import benchmark
+benchmark(profile="smoke", methods=["lora"], seeds=[42, 43, 44], out=sys.argv[1], runner={FAKE_RUNNER!r},
+          publish=False)
+"""
+
+
+@pytest.mark.slow  # a client killed mid-grid, then a rerun: ~1 min on 2 shared cores
+def test_a_flow_run_whose_client_died_is_marked_crashed_by_the_next_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+
+    out = tmp_path / "run"
+    env = {**os.environ, "FAKE_RUNNER_SLEEP": "2", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(out)], cwd=REPO, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not list((out / "records").glob("*.json")):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    (killed,) = [p.stem for p in (out / ".flow-runs").glob("*.json")]
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(UUID(killed)).state.is_running()
+
+    result = benchmark(profile="smoke", methods=["lora"], seeds=[42, 43, 44], out=str(out),
+                       runner=FAKE_RUNNER, publish=False)  # fmt: skip
+    assert result["n_errors"] == 0
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(UUID(killed)).state
+    assert state.is_crashed() and "exited without reporting" in state.message
+    assert not (out / ".flow-runs" / f"{killed}.json").exists()
