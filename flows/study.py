@@ -119,7 +119,7 @@ def run_study(
         for s in seeds
         for cfg in sweep_configs(m, [rates[m]], profile, s, dataset, overrides)
     ]
-    n_reused = reuse_sweep_records(Path(out) / SWEEP_DIR, out, cfgs, log=log)
+    n_reused = reuse_sweep_records(Path(out) / SWEEP_DIR, out, cfgs)
     if n_reused:
         log(f"{n_reused} grid run(s) taken from the sweep's finished records")
     from flows.benchmark import benchmark
