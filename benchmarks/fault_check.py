@@ -129,6 +129,12 @@ def llm_sigint(tmp: Path) -> dict[str, Any]:
         )
         path = out / "responses.jsonl"
         while not (path.exists() and len(path.read_text().splitlines()) >= 8):
+            if proc.poll() is not None:
+                return {
+                    "fault": "SIGINT mid-run",
+                    "error": "the run ended before 8 answers",
+                    "rc": proc.returncode,
+                }
             time.sleep(0.1)
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
