@@ -11,15 +11,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, unmapped
+from prefect import flow, get_run_logger
 from prefect.futures import as_completed, wait
+from prefect.runtime import flow_run
 
 from flatlora.bench.config import DEFAULT_PROFILE
+from flatlora.bench.rundir import ensure_writable
+from flows.flow_runs import remember, settle_previous
 from flows.progress import GridProgress
 from reports.io import atomic_write_text
 from tasks.report import publish_report_task, report_task
 from tasks.train import (
     DEFAULT_RUNNER,
+    cache_is_valid,
     config_hash,
     remote_run_task,
     result_storage,
@@ -107,8 +111,14 @@ def benchmark(
     run_dir = Path(
         out or Path("runs") / default_run_id(profile, datasets, methods, seeds, overrides)
     ).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable(run_dir / "records")  # before anything is validated or trained (NotWritable)
     out_dir = str(run_dir)
+    me = flow_run.get_id()
+    try:  # earlier flow runs into this dir whose client died are marked Crashed, not left RUNNING
+        settle_previous(run_dir, me, log.warning)
+    except Exception as exc:
+        log.warning("could not check earlier flow runs of %s: %s", run_dir, exc)
+    remember(run_dir, me)
     t0 = time.perf_counter()
 
     manifest = {
@@ -147,6 +157,8 @@ def benchmark(
         for s in grid[m]
     ]
     hashes = [config_hash(sp) for sp in specs]
+    # the record on disk is the truth: a Prefect cache hit counts only if its record is usable
+    trusted = [cache_is_valid(sp, h, out_dir) for sp, h in zip(specs, hashes, strict=True)]
     # sequential: ETA from each trained run's own time; concurrent: from the intervals between finishes
     concurrent = bool(work_pool) or parallel > 1
     progress = GridProgress(len(specs), log=log.info, show_duration=not concurrent)
@@ -161,7 +173,9 @@ def benchmark(
     if work_pool:
         log.info("launching %d runs on work pool %r via deployment %s", len(specs), work_pool, deployment)
         futures = [
-            remote_run_task.with_options(result_storage=result_storage(out_dir)).submit(
+            remote_run_task.with_options(
+                result_storage=result_storage(out_dir), refresh_cache=(not ok) or None
+            ).submit(
                 sp,
                 h,
                 out_dir,
@@ -170,24 +184,31 @@ def benchmark(
                 timeout_s=run_timeout_s,
                 runner=runner,
             )
-            for sp, h in zip(specs, hashes, strict=True)
+            for sp, h, ok in zip(specs, hashes, trusted, strict=True)
         ]
         _follow(futures, specs, progress)
         states = [f.state for f in futures]
     else:
-        task = train_run_task.with_options(result_storage=result_storage(out_dir))
+        storage = result_storage(out_dir)
+        tasks = {
+            ok: train_run_task.with_options(result_storage=storage, refresh_cache=(not ok) or None)
+            for ok in (True, False)
+        }
         if parallel > 1:
             share_cores(parallel, overrides)
-            futures = task.map(
-                specs, hashes, unmapped(out_dir), data_dir=unmapped(data_dir), runner=unmapped(runner)
-            )
-            _follow(list(futures), specs, progress)
+            futures = [
+                tasks[ok].submit(sp, h, out_dir, data_dir=data_dir, runner=runner)
+                for sp, h, ok in zip(specs, hashes, trusted, strict=True)
+            ]
+            _follow(futures, specs, progress)
             states = [f.state for f in futures]
         else:  # torch already uses every core: one run at a time is fastest on CPU; show its progress bar
             states = []
-            for k, (sp, h) in enumerate(zip(specs, hashes, strict=True), 1):
+            for k, (sp, h, ok) in enumerate(zip(specs, hashes, trusted, strict=True), 1):
                 progress.start(k, _label(sp))
-                st = task(sp, h, out_dir, data_dir=data_dir, runner=runner, progress=True, return_state=True)
+                st = tasks[ok](
+                    sp, h, out_dir, data_dir=data_dir, runner=runner, progress=True, return_state=True
+                )
                 progress.finish(_label(sp), _source(st))
                 states.append(st)
 

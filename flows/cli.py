@@ -17,6 +17,18 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug", help="show the full traceback of an error (also FLATBENCH_DEBUG=1)"
+    ),
+) -> None:
+    """Flat-LoRA benchmark pipeline and LLM robustness stress tests."""
+    from flows.cli_common import set_debug
+
+    set_debug(debug)
+
+
 def _register() -> None:
     from flows import cli_bench, cli_llm, cli_study, cli_train
 

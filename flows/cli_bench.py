@@ -32,7 +32,10 @@ def _seeds(seed: list[int] | None, seeds: str | None) -> list[int] | None:
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
 
+    from flows.cli_common import friendly_errors
+
     @app.command()
+    @friendly_errors
     def benchmark(
         profile: str = typer.Option(
             None, help="run profile: quick (default, CPU-sized) | study-q4 (the study's protocol) | smoke"
@@ -85,12 +88,14 @@ def register(app: typer.Typer) -> None:
             check_choice,
             check_choices,
             check_dataset,
+            check_out_dir,
             check_set_keys,
             default_profile,
             method_names,
             profile_names,
         )
 
+        check_out_dir(out)
         profile = check_choice(profile or default_profile(), profile_names(), "profile")
         check_choices(method, method_names(), "method")
         for d in dataset or []:
@@ -123,6 +128,10 @@ def register(app: typer.Typer) -> None:
             RunConfig(**{k: overrides[k] for k in ("device", "precision") if k in overrides})
         except ValueError as err:
             raise typer.BadParameter(str(err)) from err
+        if out is not None:  # before the Prefect server starts: a one-line error, not a failed flow
+            from flatlora.bench.rundir import ensure_writable
+
+            ensure_writable(Path(out) / "records")
         from flows.benchmark import benchmark as flow
 
         if dask:
@@ -155,6 +164,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @app.command()
+    @friendly_errors
     def report(
         run_dir: Path = typer.Argument(..., help="a run dir containing records/*.json"),
         from_summary: bool = typer.Option(

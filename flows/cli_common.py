@@ -4,21 +4,100 @@ closest match, raised before any server starts or file is written."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 
 __all__ = [
+    "CliError",
     "check_choice",
     "check_choices",
     "check_dataset",
+    "check_out_dir",
     "check_set_keys",
     "default_profile",
+    "friendly_errors",
     "method_names",
     "parse_set_values",
     "profile_names",
+    "set_debug",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_DEBUG = {"on": False}
+
+
+class CliError(Exception):
+    """A problem with what the command was asked to do, shown as one line."""
+
+
+def set_debug(on: bool) -> None:
+    _DEBUG["on"] = on
+
+
+def debug_enabled() -> bool:
+    """``flatbench --debug ...`` or FLATBENCH_DEBUG=1: show tracebacks instead of one-line errors."""
+    return _DEBUG["on"] or os.environ.get("FLATBENCH_DEBUG", "") not in ("", "0")
+
+
+_KNOWN = {
+    "flatlora.bench.rundir": ("NotWritable", "RecordNotWritten"),
+    "llm_eval.cache": ("CacheCorruptError",),
+    "llm_eval.items": ("ItemSchemaError",),
+}
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    """Failures whose message already says what failed, where, and what to do. Looked up among the
+    modules already loaded: an error of a module never imported cannot have been raised, and importing
+    one here (torch, for the run dir's) would cost seconds."""
+    kinds: list[type[BaseException]] = [CliError, OSError]
+    for module, names in _KNOWN.items():
+        if (mod := sys.modules.get(module)) is not None:
+            kinds += [getattr(mod, n) for n in names]
+    return tuple(kinds)
+
+
+def friendly_errors(fn: F) -> F:
+    """A command decorator: known failures print ``error: <message>`` on one line and exit 2; the
+    traceback only under ``--debug``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except _known_errors() as exc:
+            if debug_enabled():
+                raise
+            typer.echo(f"error: {_one_line(exc)}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename and type(exc) is not OSError and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}"  # e.g. "Permission denied: runs/x/report.md"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def check_out_dir(path: str | os.PathLike[str] | None, option: str = "--out") -> Path | None:
+    """``path`` may become a folder: it is one already, or every existing part of it is a folder."""
+    if path is None:
+        return None
+    p = Path(path)
+    for q in (p, *p.parents):
+        if q.exists():
+            if not q.is_dir():
+                what = "is an existing file" if q == p else f"is inside {q}, an existing file"
+                raise CliError(f"{option} {p} {what}, not a folder: give a folder path")
+            break
+    return p
 
 
 def _closest(value: str, choices: list[str]) -> str | None:

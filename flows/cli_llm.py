@@ -119,16 +119,18 @@ def llm_eval(
     from rich.console import Console
     from rich.markup import escape
 
-    from flows.cli_common import check_choice
+    from flows.cli_common import check_choice, check_out_dir
     from llm_eval.grader import SCORERS, grade_records, resolve_scorer
     from llm_eval.judge import JUDGE_CHOICES, resolve_judge
     from llm_eval.plan import plan_run, render_plan
     from llm_eval.pricing import PRICE_FILE_HELP, UnpricedModelError, load_prices
     from llm_eval.providers import PROVIDERS, make_provider
     from llm_eval.providers.anthropic import validate_base_url
+    from llm_eval.records import load_records
     from llm_eval.runner import (
         RESUME_MODES,
         EndpointUnreachable,
+        Interrupted,
         ResumeMismatchError,
         RunStats,
         provider_price,
@@ -139,6 +141,7 @@ def llm_eval(
     from llm_eval.types import ProviderError
 
     console = Console(soft_wrap=True)  # long lines (paths, errors) stay whole in logs
+    check_out_dir(out)
     check_choice(provider, PROVIDERS, "provider")
     try:
         s = get_suite(suite)  # loads the suite plugins, so SUITES below is complete
@@ -255,12 +258,17 @@ def llm_eval(
     except EndpointUnreachable as exc:
         _error(console, f"{exc} (answers already received are kept in {out_dir / 'responses.jsonl'})")
         raise typer.Exit(1) from None
+    except Interrupted as exc:  # what arrived is on disk and in the cache; say so, exit as SIGINT does
+        _write_run_stats(Path(out_dir), stats, summarize(samples, load_records(Path(out_dir))))
+        console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(130) from None
     summ = summarize(samples, records)
     cost = "unknown (no price)" if summ["cost_usd"] is None else f"${summ['cost_usd']:.4f}"
     this_run = f"${stats.cost_usd:.4f}" + ("" if stats.cost_known else f" + {stats.cost_unknown} unpriced")
     console.print(
         f"[bold]{suite}[/] {prov.name}:{prov.model} -> {out_dir / 'responses.jsonl'}\n"
-        f"  answered {summ['answered']}  errors {summ['errors']}  not-run {summ['not_run']}"
+        f"  answered {summ['answered']}  errors {summ['errors']}  empty {summ['empty']}"
+        f"  not-run {summ['not_run']}"
         f"  (cached {summ['cached']}, resumed {stats.skipped_done})\n"
         f"  tokens in {summ['input_tokens']} out {summ['output_tokens']}  cost {cost}"
         f" (this run {this_run})",
@@ -279,7 +287,7 @@ def llm_eval(
     _write_run_stats(Path(out_dir), stats, summ)
     if stats.all_failed:
         first = next((r.error for r in records if r.error), "")
-        _error(console, f"all {stats.errors} requests of this run failed; first error: {first}")
+        _error(console, f"all {stats.failed} requests of this run failed; first error: {first}")
         if not any(r.ok for r in records):
             raise typer.Exit(1)  # nothing to grade or analyse
 
@@ -364,4 +372,6 @@ def _write_run_stats(out_dir: Path, stats: Any, summary: dict[str, Any]) -> None
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
-    app.command("llm-eval")(llm_eval)
+    from flows.cli_common import friendly_errors
+
+    app.command("llm-eval")(friendly_errors(llm_eval))

@@ -80,6 +80,7 @@ class Scored:
     category: str | None = None  # primary taxonomy category for failures
     reason: str = ""
     edit_distance: int | None = None  # noisy variants: Levenshtein (code points) from the clean question
+    distance_skipped: bool = False  # a prompt longer than EDIT_DISTANCE_MAX_CHARS: not measured
     model_verdict: str | None = None  # the optional model grader's verdict, when the record has one
     rule_outcome: Outcome | None = None  # the rule scorer's own verdict (outcome may be the grader's)
 
@@ -112,17 +113,30 @@ def _truncated(r: Record) -> bool:
     return bool(caps) and r.usage.output_tokens >= min(caps)
 
 
+# Edit distances are measured up to this many code points per prompt: rapidfuzz needs ~0.2 s for two
+# 50,000-code-point prompts and ~3.4 s for two of 200,000 (2-core CPU under load), once per variant.
+EDIT_DISTANCE_MAX_CHARS = 50_000
+
+
 def levenshtein(a: str, b: str) -> int:
-    """Edit distance in code points (insert / delete / substitute, each 1)."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+    """Edit distance in code points (insert / delete / substitute, each 1), from rapidfuzz's C++
+    bit-parallel implementation: two 200 KB prompts take well under a second, not hours."""
+    from rapidfuzz.distance import Levenshtein
+
+    return int(Levenshtein.distance(a, b))
+
+
+def _distance(cell: dict[str, Any]) -> str:
+    """Mean edit distance, and how many variants were too long to measure."""
+    text = _num(cell["mean_edit_distance"], ".1f")
+    k = int(cell.get("n_distance_skipped") or 0)
+    return text + (f"; {k} not measured (> {EDIT_DISTANCE_MAX_CHARS:,} code points)" if k else "")
+
+
+def _errs(cell: dict[str, Any]) -> str:
+    """The errors column: provider errors, and empty replies apart from them ("0 + 2 empty")."""
+    n_empty = int(cell.get("n_empty") or 0)
+    return f"{cell['n_errors']}" + (f" + {n_empty} empty" if n_empty else "")
 
 
 def _model_verdict(r: Record) -> str | None:
@@ -182,7 +196,11 @@ def score_records(records: Iterable[Record], fluency: dict[str, int | None] | No
         s.model_verdict = _model_verdict(r)
         s.rule_outcome = res.outcome
         if suite == "noisy" and r.condition != "clean" and r.meta.get("clean_question") and r.messages:
-            s.edit_distance = levenshtein(r.messages[-1]["content"], r.meta["clean_question"])
+            prompt, clean = r.messages[-1]["content"], r.meta["clean_question"]
+            if max(len(prompt), len(clean)) <= EDIT_DISTANCE_MAX_CHARS:
+                s.edit_distance = levenshtein(prompt, clean)
+            else:
+                s.distance_skipped = True
         if s.failed:
             unsure = res.outcome is Outcome.UNSURE
             if suite == "multilingual":
@@ -238,7 +256,8 @@ def _cell_stats(rows: Sequence[Scored]) -> dict[str, Any]:
     cons = [s.consistent for s in ans if s.consistent is not None]
     return {
         "n_total": len(rows),
-        "n_errors": len(rows) - n,
+        "n_errors": sum(s.outcome is None and not s.record.empty for s in rows),
+        "n_empty": sum(s.record.empty for s in rows),
         "n": n,
         "n_correct": k,
         "n_unsure": unsure,
@@ -271,6 +290,7 @@ def _perturbation_stats(rows: Sequence[Scored]) -> dict[str, Any]:
         "n_variants": len(d),
         "n_changed": sum(x > 0 for x in d),
         "mean_edit_distance": statistics.fmean(d) if d else math.nan,
+        "n_distance_skipped": sum(s.distance_skipped for s in rows),
     }
 
 
@@ -554,7 +574,8 @@ def _suite_summary(suite: str, scored: list[Scored]) -> dict[str, Any]:
     return {
         "suite": suite,
         "n_records": len(scored),
-        "n_errors": sum(s.outcome is None for s in scored),
+        "n_errors": sum(s.outcome is None and not s.record.empty for s in scored),
+        "n_empty": sum(s.record.empty for s in scored),
         "mitigations": mits,
         "cells": cells,
         "comparisons": comparisons,
@@ -876,7 +897,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                         _num(c["fluency_mean"]),
                         _pct(c["lang_consistency"]),
                         str(c["n"]),
-                        str(c["n_errors"]),
+                        _errs(c),
                         str(c["n_unsure"]),
                         _share(c["n_truncated"], c["n"]),
                     ]
@@ -897,7 +918,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                             "",
                             f"{clean['n']}/{clean['n']}",
                             str(clean.get("n_unresolved", 0)),
-                            str(clean["n_errors"]),
+                            _errs(clean),
                         ]
                     )
                 for kind in KINDS:
@@ -909,7 +930,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                             "n/a" if c is None else f"{_pct(c['accuracy'])} {_ci(c['ci_low'], c['ci_high'])}"
                         )
                         ns.append(str(c["n"]) if c else "0")
-                        errs.append(str(c["n_errors"]) if c else "0")
+                        errs.append(_errs(c) if c else "0")
                         unres.append(str(c.get("n_unresolved", 0)) if c else "0")
                         if lv == "light":
                             cols.append("" if r is None else f"{_pts(r['diff'])} (p_holm {_p(r['p_holm'])})")
@@ -925,7 +946,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                         _unresolved(c),
                         _bounds(c),
                         "n/a (clean)" if c["condition"] == "clean" else f"{c['n_changed']}/{c['n_variants']}",
-                        "" if c["condition"] == "clean" else _num(c["mean_edit_distance"], ".1f"),
+                        "" if c["condition"] == "clean" else _distance(c),
                         _share(c["n_truncated"], c["n"]),
                     ]
                     for c in rows
@@ -1030,6 +1051,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                 "mitigation_name": MITIGATION_NAMES[name],
                 "n_records": s["n_records"],
                 "n_errors": s["n_errors"],
+                "n_empty": s.get("n_empty", 0),
                 "tables": mit_tables,
                 "comparisons": comparisons,
                 "mitigation": mitigation,

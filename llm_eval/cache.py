@@ -15,13 +15,32 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from llm_eval.types import Request, Response, canonical_json
 
-__all__ = ["ResponseCache", "cache_key", "default_cache_path", "request_identity", "request_key"]
+__all__ = [
+    "CacheCorruptError",
+    "ResponseCache",
+    "cache_key",
+    "default_cache_path",
+    "request_identity",
+    "request_key",
+]
+
+
+class CacheCorruptError(RuntimeError):
+    """The cache file is not a readable SQLite database; the message names it and the ways out."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        super().__init__(
+            f"the response cache {path} is corrupted ({cause}): run with --no-cache, or move the file "
+            "away (it is rebuilt on the next run; answers already in responses.jsonl are kept)"
+        )
+        self.path = path
 
 
 def default_cache_path() -> Path:
@@ -74,6 +93,8 @@ def request_key(provider: Any, request: Request) -> str:
     return hashlib.sha256(canonical_json(request_identity(provider, request)).encode()).hexdigest()
 
 
+T = TypeVar("T")
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
@@ -94,7 +115,11 @@ class ResponseCache:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._closed = False
-        self._pool.submit(self._conn).result()
+        try:
+            self._submit(self._check).result()
+        except BaseException:
+            self.close()
+            raise
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -109,6 +134,10 @@ class ResponseCache:
         return conn
 
     # -- blocking operations, only ever run on the worker thread --------------------------------
+    def _check(self) -> None:
+        """Open the file and read its table once, so a damaged file is reported before any request."""
+        self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()
+
     def _get(self, key: str) -> Response | None:
         row = self._conn().execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
         return Response.from_dict(json.loads(row[0])) if row else None
@@ -132,31 +161,44 @@ class ResponseCache:
     def _count(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
+    def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Run ``fn`` on the cache thread; a damaged file surfaces as CacheCorruptError naming it."""
+
+        def call() -> T:
+            try:
+                return fn(*args)
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                    raise
+                raise CacheCorruptError(self.path, exc) from exc
+
+        return self._pool.submit(call)
+
     # -- public API ------------------------------------------------------------------------------
     def get(self, key: str) -> Response | None:
-        return self._pool.submit(self._get, key).result()
+        return self._submit(self._get, key).result()
 
     def put(self, key: str, provider: str, model: str, response: Response) -> None:
-        self._pool.submit(self._put, key, provider, model, response).result()
+        self._submit(self._put, key, provider, model, response).result()
 
     def get_many(self, keys: list[str]) -> dict[str, Response]:
-        return self._pool.submit(self._get_many, keys).result()
+        return self._submit(self._get_many, keys).result()
 
     def put_nowait(self, key: str, provider: str, model: str, response: Response) -> Future[None]:
         """Queue a write on the cache thread without waiting (the runner gathers these at the end)."""
-        return self._pool.submit(self._put, key, provider, model, response)
+        return self._submit(self._put, key, provider, model, response)
 
     def __len__(self) -> int:
-        return self._pool.submit(self._count).result()
+        return self._submit(self._count).result()
 
     async def aget(self, key: str) -> Response | None:
-        return await asyncio.wrap_future(self._pool.submit(self._get, key))
+        return await asyncio.wrap_future(self._submit(self._get, key))
 
     async def aget_many(self, keys: list[str]) -> dict[str, Response]:
-        return await asyncio.wrap_future(self._pool.submit(self._get_many, keys))
+        return await asyncio.wrap_future(self._submit(self._get_many, keys))
 
     async def aput(self, key: str, provider: str, model: str, response: Response) -> None:
-        await asyncio.wrap_future(self._pool.submit(self._put, key, provider, model, response))
+        await asyncio.wrap_future(self._submit(self._put, key, provider, model, response))
 
     def close(self) -> None:
         if self._closed:

@@ -161,8 +161,18 @@ def _read_jsonl(path: Path) -> tuple[bytes, list[tuple[int, dict[str, Any]]]]:
     if not path.is_file():
         raise FileNotFoundError(f"item file not found: {path}")
     raw = path.read_bytes()
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _fail(
+            path,
+            line,
+            f"invalid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {col} of the line): save it as UTF-8",
+        ) from None
     rows: list[tuple[int, dict[str, Any]]] = []
-    for lineno, text in enumerate(raw.decode("utf-8").splitlines(), start=1):
+    for lineno, text in enumerate(decoded.splitlines(), start=1):
         if not text.strip():
             continue
         try:

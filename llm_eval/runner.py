@@ -15,7 +15,11 @@ Guarantees (tested against the stub server with fault injection):
   ``is_connection_error``) stops at the first such failure with :class:`EndpointUnreachable`, one
   line naming the endpoint and the error; what was answered before stays on disk, and the samples
   not run are resumed by a rerun. Once an answer has arrived, connection errors are retried;
-- error strings are sanitized before they are recorded.
+- error strings are sanitized before they are recorded;
+- a reply that ends its turn with no content is asked once more; if it is empty again it is recorded
+  as ``empty`` (its own outcome, never cached, never scored as a wrong answer, asked again on resume);
+- on SIGINT no new request starts, the requests in flight are finished (a second SIGINT abandons
+  them), every answer that arrived is written and cached, and ``Interrupted`` says what was kept.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ import contextlib
 import hashlib
 import logging
 import random
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,9 +44,11 @@ from llm_eval.records import RESPONSES_FILE, JsonlWriter, prepare_resume, saniti
 from llm_eval.types import Provider, Record, Request, Response, Sample, Usage
 
 __all__ = [
+    "EMPTY_RETRIES",
     "RESUME_MODES",
     "AdaptiveLimiter",
     "EndpointUnreachable",
+    "Interrupted",
     "ResumeMismatchError",
     "RunStats",
     "arun_samples",
@@ -53,6 +60,17 @@ __all__ = [
 ]
 
 RESUME_MODES = ("rerun", "strict")
+EMPTY_RETRIES = 1  # an empty end_turn reply is asked once more before it is recorded as `empty`
+EMPTY_ERROR = "empty reply: the model ended its turn (end_turn) with no content, {n} times"
+
+
+def is_empty_reply(response: Response) -> bool:
+    """An answer with no text that the model ended on purpose (not a refusal or a token cap)."""
+    return not response.text and response.stop_reason == "end_turn"
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT stopped the run after it kept what had arrived; the message says how much."""
 
 
 class ResumeMismatchError(ValueError):
@@ -171,6 +189,7 @@ class RunStats:
     skipped_done: int = 0
     answered: int = 0
     errors: int = 0
+    empty: int = 0
     cached: int = 0
     not_run: int = 0
     input_tokens: int = 0
@@ -192,9 +211,14 @@ class RunStats:
         return self.cost_unknown == 0
 
     @property
+    def failed(self) -> int:
+        """Requests of this run that got no answer: errors and empty replies."""
+        return self.errors + self.empty
+
+    @property
     def all_failed(self) -> bool:
         """This run sent requests and not one of them was answered (cache hits are not requests)."""
-        return self.errors > 0 and self.answered == self.cached
+        return self.failed > 0 and self.answered == self.cached
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items()}
@@ -221,7 +245,8 @@ def summarize(samples: Sequence[Sample], records: Sequence[Record]) -> dict[str,
     return {
         "n_samples": len(ids),
         "answered": sum(r.ok for r in recs),
-        "errors": sum(not r.ok for r in recs),
+        "errors": sum(r.outcome == "error" for r in recs),
+        "empty": sum(r.outcome == "empty" for r in recs),
         "not_run": len(ids) - len(recs),
         "cached": sum(r.cached for r in recs),
         "input_tokens": sum(r.usage.input_tokens for r in recs),
@@ -306,11 +331,11 @@ def _progress(enabled: bool, total: int, stats: RunStats, label: str) -> Iterato
         def refresh(note: str | None = None) -> None:
             if note is not None:
                 notes["note"] = note
-            done = stats.answered + stats.errors
+            done = stats.answered + stats.errors + stats.empty
             cost = f"${stats.cost_usd:.4f}" if stats.cost_known else f"${stats.cost_usd:.4f} + unknown"
             info = (
                 f"tok in {stats.input_tokens} out {stats.output_tokens} | {cost}"
-                f" | err {stats.errors} | cached {stats.cached}"
+                f" | err {stats.errors} | empty {stats.empty} | cached {stats.cached}"
             )
             if notes["note"]:
                 info += f" | {notes['note']}"
@@ -352,6 +377,8 @@ class _Run:
         self.records: dict[str, Record] = {}
         self.update: Callable[..., None] = lambda note=None: None
         self.hits: dict[str, Response] = {}
+        self.stopping = False  # SIGINT: start nothing new, finish what is in flight
+        self.abandoned = 0  # requests in flight when a second SIGINT gave up on them
         self.pending_puts: list[Future[None]] = []
         self._keys: dict[int, str] = {}
         self.connected = False  # an answer has arrived from the endpoint in this run
@@ -380,6 +407,7 @@ class _Run:
         latency_s: float,
         cached: bool,
         batch: bool = False,
+        empty: bool = False,
     ) -> None:
         req = sample.request
         cost: float | None = 0.0 if (cached or response is None) else response.cost_usd
@@ -405,6 +433,7 @@ class _Run:
             finished_at=_now(),
             stop_reason=response.stop_reason if response else None,
             request_hash=self.key(req),
+            empty=empty,
         )
         self.writer.write(rec)
         self.records[sample.id] = rec
@@ -417,6 +446,14 @@ class _Run:
             st.output_tokens += rec.usage.output_tokens
             st.cache_creation_input_tokens += rec.usage.cache_creation_input_tokens or 0
             st.cache_read_input_tokens += rec.usage.cache_read_input_tokens or 0
+            if rec.cost_usd is None:
+                st.cost_unknown += 1
+            else:
+                st.cost_usd += rec.cost_usd
+        elif empty:  # paid for, so its tokens and cost count
+            st.empty += 1
+            st.input_tokens += rec.usage.input_tokens
+            st.output_tokens += rec.usage.output_tokens
             if rec.cost_usd is None:
                 st.cost_unknown += 1
             else:
@@ -463,8 +500,9 @@ class _Run:
         async with self.limiter.slot():
             t0 = time.perf_counter()
             attempt = 0
+            empties: list[Response] = []
             while True:
-                if self.budget_spent() or self.unreachable:
+                if self.budget_spent() or self.unreachable or self.stopping:
                     return  # not run: no record, a rerun resumes it
                 attempt += 1
                 try:
@@ -513,10 +551,24 @@ class _Run:
                     return
                 self.connected = True
                 self.limiter.on_success()
+                if is_empty_reply(resp):
+                    empties.append(resp)
+                    if len(empties) <= EMPTY_RETRIES:
+                        continue
+                    self.emit(
+                        sample,
+                        response=_paid(empties[:-1], resp),
+                        error=EMPTY_ERROR.format(n=len(empties)),
+                        attempts=attempt,
+                        latency_s=time.perf_counter() - t0,
+                        cached=False,
+                        empty=True,
+                    )
+                    return
                 self.store(sample, resp)
                 self.emit(
                     sample,
-                    response=resp,
+                    response=_paid(empties, resp),
                     error=None,
                     attempts=attempt,
                     latency_s=time.perf_counter() - t0,
@@ -533,6 +585,7 @@ class _Run:
             raise ValueError(f"`batch` is not supported by provider {self.provider.name!r}")
         misses = [s for s in samples if not self.cached(s)]
         attempts: dict[str, int] = {s.id: 0 for s in misses}
+        empties: dict[str, list[Response]] = {}
         pending = misses
         while pending:
             retry: list[Sample] = []
@@ -557,11 +610,26 @@ class _Run:
                 for cid, s in ids.items():
                     attempts[s.id] += 1
                     res = results.get(cid, RuntimeError("batch returned no result for this request"))
-                    if isinstance(res, Response):
+                    if isinstance(res, Response) and is_empty_reply(res):
+                        empties.setdefault(s.id, []).append(res)
+                        if len(empties[s.id]) <= EMPTY_RETRIES:
+                            retry.append(s)
+                        else:
+                            self.emit(
+                                s,
+                                response=_paid(empties[s.id][:-1], res),
+                                error=EMPTY_ERROR.format(n=len(empties[s.id])),
+                                attempts=attempts[s.id],
+                                latency_s=wall,
+                                cached=False,
+                                batch=True,
+                                empty=True,
+                            )
+                    elif isinstance(res, Response):
                         self.store(s, res)
                         self.emit(
                             s,
-                            response=res,
+                            response=_paid(empties.get(s.id, []), res),
                             error=None,
                             attempts=attempts[s.id],
                             latency_s=wall,
@@ -581,6 +649,19 @@ class _Run:
                             batch=True,
                         )
             pending = retry
+
+
+def _paid(earlier: Sequence[Response], last: Response) -> Response:
+    """``last`` with the tokens and cost of the empty replies before it added: they were billed."""
+    if not earlier:
+        return last
+    u = last.usage
+    cost = last.cost_usd
+    for r in earlier:
+        u = Usage(u.input_tokens + r.usage.input_tokens, u.output_tokens + r.usage.output_tokens,
+                  u.cache_creation_input_tokens, u.cache_read_input_tokens)  # fmt: skip
+        cost = None if cost is None or r.cost_usd is None else cost + r.cost_usd
+    return replace(last, usage=u, cost_usd=cost)
 
 
 def _custom_id(sample_id: str) -> str:
@@ -703,13 +784,15 @@ async def arun_samples(
                 await run.batched(list(todo), batch_size, lambda counts: refresh_bar(_batch_note(counts)))
             else:
                 tasks = [asyncio.create_task(run.one(s)) for s in todo]
-                try:
-                    await asyncio.gather(*tasks)
-                except BaseException:
-                    for t in tasks:
-                        t.cancel()
-                    await asyncio.gather(*tasks, return_exceptions=True)
-                    raise
+                with _sigint_drains(run, tasks):
+                    try:
+                        await asyncio.gather(*tasks)
+                    except BaseException:
+                        for t in tasks:
+                            t.cancel()
+                        await asyncio.gather(*tasks, return_exceptions=True)
+                        if not run.stopping:
+                            raise
     finally:
         try:
             await run.flush_cache()
@@ -735,7 +818,44 @@ async def arun_samples(
         "shrinks": limiter.n_shrinks,
         "peak": limiter.peak_in_flight,
     }
+    if run.stopping:
+        raise Interrupted(
+            f"interrupted: {len(run.records)} records of this run kept in {path} "
+            f"({stats.answered} answered, {stats.errors} errors, {stats.empty} empty; "
+            f"{run.abandoned} requests in flight abandoned); {stats.not_run} samples not run: "
+            "rerun the same command to continue (answers that arrived are not requested again)"
+        )
     return [final[s.id] for s in samples if s.id in final]
+
+
+@contextlib.contextmanager
+def _sigint_drains(run: _Run, tasks: Sequence[asyncio.Task[None]]) -> Iterator[None]:
+    """First SIGINT: start no new request and let those in flight finish (their answers are paid for);
+    a second SIGINT abandons them. Only the main thread's loop can take signals; elsewhere SIGINT keeps
+    its usual effect (cancel everything; what arrived is still written)."""
+    loop = asyncio.get_running_loop()
+
+    def on_sigint() -> None:
+        if not run.stopping:
+            run.stopping = True
+            log.warning(
+                "interrupt: finishing %d requests in flight (Ctrl-C again to abandon them)",
+                run.limiter.in_flight,
+            )
+            return
+        run.abandoned = run.limiter.in_flight
+        for t in tasks:
+            t.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 def run_samples(

@@ -47,6 +47,8 @@ Provider errors never reach this module: they are excluded and counted by the an
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import re
 import unicodedata
@@ -267,7 +269,14 @@ def _tokenize(text: str) -> list[_Tok]:
 
 
 def _key_words(text: str) -> list[str]:
-    return [match_key(t.text) for t in _tokenize(text) if t.kind != "p"]
+    return list(_key_words_of(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _key_words_of(text: str) -> tuple[str, ...]:
+    """Tokenized once per distinct text: every variant of an item is scored against one clean question,
+    and tokenizing a 200 KB question takes about a second."""
+    return tuple(match_key(t.text) for t in _tokenize(text) if t.kind != "p")
 
 
 # ------------------------------------------------------------------------------------------ lexicons

@@ -203,6 +203,9 @@ class Record:
     endpoint, model, API version, parameters, system, messages): resume compares it with the
     request a rerun would send. ``stop_reason`` is the provider's ("end_turn", "max_tokens", ...).
     ``model_grade`` is the optional model grader's verdict ({"verdict", "model", "raw"}).
+    ``empty`` marks a reply that ended its turn with no content even when asked again: it is its own
+    outcome, neither an answer nor a wrong answer (``error`` says so, so it is never scored, cached or
+    treated as answered on resume), and is counted apart from provider errors.
     """
 
     sample_id: str
@@ -227,14 +230,22 @@ class Record:
     stop_reason: str | None = None
     request_hash: str | None = None
     model_grade: dict[str, Any] | None = None
+    empty: bool = False
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def outcome(self) -> str:
+        """answered | empty | error"""
+        return "answered" if self.error is None else "empty" if self.empty else "error"
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["usage"] = self.usage.to_dict()
+        if not self.empty:
+            del d["empty"]  # the common case stays out of every line
         return d
 
     def to_json(self) -> str:
@@ -265,6 +276,7 @@ class Record:
             stop_reason=d.get("stop_reason"),
             request_hash=d.get("request_hash"),
             model_grade=dict(d["model_grade"]) if d.get("model_grade") else None,
+            empty=bool(d.get("empty", False)),
         )
 
 

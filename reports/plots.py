@@ -7,6 +7,7 @@ Each function takes a :class:`reports.summary.DatasetSummary` and returns the fi
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import matplotlib
@@ -27,7 +28,7 @@ def _slug(name: str) -> str:
 
 def _save(fig: plt.Figure, out_dir: Path, name: str) -> str:
     path = out_dir / name
-    tmp = path.with_name(path.name + ".tmp.png")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp.png")  # two reports at once
     fig.savefig(
         tmp, dpi=_DPI, bbox_inches="tight", metadata={"Software": None}
     )  # no version stamp: stable bytes

@@ -108,7 +108,7 @@ def run_samples_task(
     )
     if stats.all_failed:
         first = next((r.error for r in records if r.error), "")
-        raise RuntimeError(f"all {stats.errors} requests failed; first error: {first}")
+        raise RuntimeError(f"all {stats.failed} requests failed; first error: {first}")
     return out
 
 

@@ -7,12 +7,17 @@ Idempotency has two layers:
 2. Disk: the runner writes its own record atomically; if ``records/<run_id>.json`` exists with the same
    config hash and status ``ok``, the task returns it without training (covers a kill between the record
    write and Prefect's result write, or a different PREFECT_HOME).
+
+The record on disk is the truth: the flow asks ``cache_is_valid`` before each run and bypasses Prefect's
+cache (``refresh_cache``) for a run whose record is missing, unreadable, incomplete or not ``ok``; a bad
+file is moved to ``records/.corrupt/``. Training happens under the run's lock (``flatlora.bench.rundir``),
+so two commands into one run dir never train the same run twice, and a permanent error (no permission,
+read-only filesystem, full disk) is not retried.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import socket
 from collections.abc import Callable
@@ -75,22 +80,37 @@ def result_storage(out_dir: str | os.PathLike[str]) -> Path:
     return path
 
 
-def finished_record(path: Path, chash: str) -> dict[str, Any] | None:
-    """The on-disk record if it is a finished, successful run of exactly this config."""
+def _warn(msg: str) -> None:
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
     try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if rec.get("status") == "ok" and rec.get("config_hash") == chash:
-        return rec
-    return None
+        get_run_logger().warning(msg)
+    except MissingContextError:
+        print(msg)
+
+
+def finished_record(path: Path, chash: str) -> dict[str, Any] | None:
+    """The on-disk record if it is a finished, successful run of exactly this config (a bad file is
+    moved to ``records/.corrupt/`` and named in the log)."""
+    from flatlora.bench.rundir import reusable_record
+
+    return reusable_record(path, chash, log=_warn)
+
+
+def cache_is_valid(spec: dict[str, Any], chash: str, out_dir: str) -> bool:
+    """Whether a Prefect cache hit for this run may be trusted: its record exists, parses, is complete,
+    ``ok`` and of this config. Otherwise the run must execute (and a bad file is moved aside)."""
+    return finished_record(record_file(spec, out_dir), chash) is not None
 
 
 def _deterministic(exc: BaseException) -> bool:
-    """Failures a retry cannot fix: bad data (ValidationFailed), bad config (ValueError/TypeError/KeyError)."""
+    """Failures a retry cannot fix: bad data (ValidationFailed), bad config (ValueError/TypeError/KeyError),
+    and the filesystem refusing the write (no permission, read-only, full disk)."""
+    from flatlora.bench.rundir import is_permanent
     from flatlora.bench.validation import ValidationFailed
 
-    return isinstance(
+    return is_permanent(exc) or isinstance(
         exc, (ValidationFailed, ValueError, TypeError, KeyError, ImportError, FileNotFoundError)
     )
 
@@ -146,12 +166,12 @@ def train_run_task(
         raise ValueError(
             f"`config_hash` does not match the resolved config: {config_hash} != {cfg.config_hash()}"
         )
+    from flatlora.bench.rundir import train_or_reuse
+
     path = record_file(spec, out_dir)
-    rec = finished_record(path, config_hash)
-    source = "disk"
-    if rec is None:
-        rec = load_runner(runner)(cfg, out_dir, progress=progress, data_dir=data_dir)
-        source = "computed"
+    rec, source = train_or_reuse(
+        cfg, out_dir, load_runner(runner), log=_warn, progress=progress, data_dir=data_dir
+    )
     return {
         "run_id": rec["run_id"],
         "record_path": str(path),
@@ -209,7 +229,12 @@ def remote_run_task(
     state = fr.state
     if state is None or not state.is_completed():
         raise RuntimeError(f"train-run flow run {fr.id} ended in state {state.name if state else None!r}")
-    rec = json.loads(path.read_text(encoding="utf-8"))
+    from flatlora.bench.rundir import check_record
+
+    rec, problem = check_record(path, config_hash)
+    if rec is None:
+        why = problem or "missing"
+        raise RuntimeError(f"train-run flow run {fr.id} completed but its record {path} is {why}")
     return {
         "run_id": rec["run_id"],
         "record_path": str(path),

@@ -29,7 +29,6 @@ from flatlora.bench.data import Splits, subsample
 from flatlora.bench.records import (
     RECORD_KEYS,
     SCHEMA_VERSION,
-    atomic_write_json,
     device_label,
     git_sha,
     hardware_info,
@@ -38,6 +37,7 @@ from flatlora.bench.records import (
     run_id,
     versions,
 )
+from flatlora.bench.rundir import ensure_writable, write_record
 
 Batch = dict[str, torch.Tensor]
 
@@ -396,7 +396,11 @@ def run_one(
     data_dir: str | os.PathLike[str] | None = None,
     splits: Splits | None = None,
 ) -> dict[str, Any]:
-    """Train, select the best validation epoch, test, probe flatness, write the record atomically."""
+    """Train, select the best validation epoch, test, probe flatness, write the record atomically.
+
+    ``records/`` is checked for writability before anything is trained; a record that cannot be written
+    there goes to a fallback folder and RecordNotWritten says where."""
+    ensure_writable(record_path(cfg, out_dir).parent)  # NotWritable: nothing trained
     device = resolve_device(cfg.device)  # here, on the machine that runs it (a worker), not at submission
     if cfg.precision == "fp16" and cfg.method in ("sam_ab", "sam_w"):
         raise ValueError(
@@ -493,7 +497,7 @@ def _finish(
         "started_at": started,
         "finished_at": now_iso(),
     }
-    atomic_write_json(path, record)
+    write_record(path, record)  # RecordNotWritten names the fallback copy
     if progress:
         if record["status"] == "ok" and "exact_match" in record["test"]:
             t = record["test"]

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flatlora.bench import rundir
 from flatlora.bench.config import METHODS, RunConfig, resolve_config
 from flatlora.bench.records import atomic_write_json, now_iso, record_path
 
@@ -128,19 +129,16 @@ def parse_lrs(text: str) -> list[float]:
     return sorted(set(out))
 
 
-def reusable_record(path: Path, chash: str) -> dict[str, Any] | None:
-    """The record at `path` if it finished this exact config: ok, or failed because of the rate."""
-    try:
-        rec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if rec.get("config_hash") != chash:
-        return None
-    if rec.get("status") == "ok":
-        return rec
-    if rec.get("status") == "failed" and str(rec.get("failure_reason") or "").startswith(_LR_FAILURES):
-        return rec
-    return None
+def _rate_failure(rec: Mapping[str, Any]) -> bool:
+    return str(rec.get("failure_reason") or "").startswith(_LR_FAILURES)
+
+
+def reusable_record(
+    path: Path, chash: str, log: Callable[[str], None] | None = None
+) -> dict[str, Any] | None:
+    """The record at `path` if it finished this exact config: ok, or failed because of the rate. A file
+    that is there but unreadable, incomplete or of another config is moved to `records/.corrupt/`."""
+    return rundir.reusable_record(path, chash, accept_failed=_rate_failure, log=log)
 
 
 def headline_of(rec: Mapping[str, Any]) -> str:
@@ -217,14 +215,11 @@ def run_sweep(
     metric = "accuracy"
     say = log or (lambda _m: None)
     for k, cfg in enumerate(cfgs, 1):
-        path = record_path(cfg, out)
-        rec = reusable_record(path, cfg.config_hash())
-        source = "disk"
-        if rec is None:
-            say(f"sweep {method} {k}/{len(cfgs)}: lr {cfg.lr:g} (training)")
-            rec = runner(cfg, out, progress=progress, data_dir=data_dir)
-            source = "computed"
-        else:
+        say(f"sweep {method} {k}/{len(cfgs)}: lr {cfg.lr:g}")
+        rec, source = rundir.train_or_reuse(
+            cfg, out, runner, accept_failed=_rate_failure, log=say, progress=progress, data_dir=data_dir
+        )
+        if source == "disk":
             say(f"sweep {method} {k}/{len(cfgs)}: lr {cfg.lr:g} (finished record reused)")
         metric = headline_of(rec) if rec.get("dataset_info") else metric
         points.append(point_from_record(cfg.lr, rec, source, metric))
@@ -335,16 +330,19 @@ def chosen_lrs(out: str | os.PathLike[str], methods: Sequence[str]) -> dict[str,
 
 
 def reuse_sweep_records(
-    sweep_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str], cfgs: Sequence[RunConfig]
+    sweep_dir: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str],
+    cfgs: Sequence[RunConfig],
+    log: Callable[[str], None] | None = None,
 ) -> int:
     """Copy the sweep's finished record of any grid config (same hash: same seed, rate, settings) into
     the grid's records, so that run is not trained twice. Returns how many were copied."""
     n = 0
     for cfg in cfgs:
         src, dst = record_path(cfg, sweep_dir), record_path(cfg, run_dir)
-        if dst.exists() or not src.is_file():
+        if not src.is_file() or rundir.reusable_record(dst, cfg.config_hash(), log=log) is not None:
             continue
-        rec = reusable_record(src, cfg.config_hash())
+        rec = reusable_record(src, cfg.config_hash(), log=log)
         if rec is None or rec.get("status") != "ok":
             continue
         dst.parent.mkdir(parents=True, exist_ok=True)

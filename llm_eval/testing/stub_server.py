@@ -9,7 +9,7 @@ Faults are drawn from a seeded RNG at the configured rates, or scripted (``scrip
 requests get exactly these faults, in order):
   "429" (with retry-after), "529", "500", "hang" (sleeps past the client timeout),
   "malformed" (200 with a broken JSON body), "echo_auth" (400 whose message quotes the auth
-  header, to test that keys are scrubbed). Batch entries error/expire at their own rates.
+  header, to test that keys are scrubbed), "empty" (200, ``content: []``, ``stop_reason`` end_turn). Batch entries error/expire at their own rates.
 
     with StubServer(api_key="k", latency_s=0.2) as stub:
         provider = AnthropicProvider(api_key="k", base_url=stub.base_url)
@@ -37,7 +37,7 @@ from aiohttp import web
 
 __all__ = ["DEFAULT_ANSWERS", "FAULT_KINDS", "StubConfig", "StubServer"]
 
-FAULT_KINDS = ("429", "529", "500", "hang", "malformed", "echo_auth")
+FAULT_KINDS = ("429", "529", "500", "hang", "malformed", "echo_auth", "empty")
 
 DEFAULT_ANSWERS: dict[str, str] = {
     "capital of france": "Paris",
@@ -252,7 +252,11 @@ class _App:
                 return web.Response(
                     status=200, text='{"id": "msg_broken", "content": [', content_type="application/json"
                 )
-            return web.json_response(_message(s.cfg, params))
+            msg = _message(s.cfg, params)
+            if fault == "empty":
+                msg.update(content=[], stop_reason="end_turn")
+                msg["usage"]["output_tokens"] = 0
+            return web.json_response(msg)
         finally:
             with s.lock:
                 s.in_flight -= 1

@@ -35,7 +35,7 @@ def test_cli_anthropic_against_stub(tmp_path: Path, make_stub: Any, monkeypatch:
 
     res = CliRunner().invoke(_app(), args(str(tmp_path / "o")))
     assert res.exit_code == 0, res.output
-    assert "answered 6  errors 0  not-run 0" in res.output
+    assert "answered 6  errors 0  empty 0  not-run 0" in res.output
     lines = (tmp_path / "o" / "responses.jsonl").read_text().splitlines()
     assert len(lines) == 6
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())

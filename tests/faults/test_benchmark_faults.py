@@ -1,0 +1,140 @@
+"""The benchmark flow under faults on its run dir: Prefect's cache never outvotes the records on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flows.benchmark import benchmark
+from tests.faults.conftest import readonly_dir
+from tests.flows.conftest import FAKE_RUNNER, REPO
+
+GRID = {"profile": "smoke", "methods": ["lora", "flat_lora"], "seeds": [42, 43], "runner": FAKE_RUNNER}
+
+
+def _calls(log: Path) -> list[str]:
+    return [json.loads(ln)["run_id"] for ln in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_corrupt_and_deleted_records_are_retrained_despite_the_prefect_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Truncated, random bytes, no `test` key, deleted: with Prefect's cache still holding all four
+    runs, the rerun trains exactly these four again and the report shows all four runs."""
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_RUNNER_LOG", str(log))
+    out = tmp_path / "run"
+    first = benchmark(out=str(out), publish=False, **GRID)
+    assert first["n_computed"] == 4
+    recs = sorted((out / "records").glob("*.json"))
+    good = {p.name: p.read_bytes() for p in recs}
+    truncated, garbage, no_test, deleted = recs
+    truncated.write_bytes(good[truncated.name][: len(good[truncated.name]) // 2])
+    garbage.write_bytes(os.urandom(4096))
+    no_test.write_text(json.dumps({k: v for k, v in json.loads(good[no_test.name]).items() if k != "test"}))
+    deleted.unlink()
+
+    second = benchmark(out=str(out), publish=False, **GRID)
+    assert (second["n_computed"], second["n_cached"], second["n_errors"]) == (4, 0, 0)
+    assert sorted(_calls(log)[4:]) == sorted(p.stem for p in recs)
+    assert {p.name: p.read_bytes() for p in sorted((out / "records").glob("*.json"))} == good
+    moved = sorted(p.name for p in (out / "records" / ".corrupt").iterdir())
+    assert moved == sorted(p.name for p in (truncated, garbage, no_test))
+    summary = (out / "summary.json").read_text()
+    assert all(p.stem in summary for p in recs)
+
+    third = benchmark(out=str(out), publish=False, **GRID)  # and now the cache is trusted again
+    assert (third["n_cached"], third["n_computed"]) == (4, 0)
+    assert len(_calls(log)) == 8
+
+
+def test_unwritable_records_fail_at_once_without_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_RUNNER_LOG", str(log))
+    out = tmp_path / "run"
+    (out / "records").mkdir(parents=True)
+    t0 = time.monotonic()
+    with readonly_dir(out / "records"), pytest.raises(OSError, match="records is not writable"):
+        benchmark(out=str(out), publish=False, **GRID)
+    assert _calls(log) == []
+    assert time.monotonic() - t0 < 60
+
+
+SCRIPT = f"""
+import sys
+from flows.benchmark import benchmark
+r = benchmark(profile="smoke", methods=["lora", "flat_lora"], seeds=[42, 43], out=sys.argv[1],
+              runner={FAKE_RUNNER!r}, publish=False, parallel=2)
+print("RESULT", r["n_computed"], r["n_disk"], r["n_cached"], r["n_errors"])
+"""
+
+
+@pytest.mark.slow  # two flows at once, each with its own Prefect client: ~1 min on 2 shared cores
+def test_two_benchmarks_into_one_run_dir_train_each_run_once(tmp_path: Path) -> None:
+    log, out = tmp_path / "calls.jsonl", tmp_path / "run"
+    env = {**os.environ, "FAKE_RUNNER_LOG": str(log), "FAKE_RUNNER_SLEEP": "3", "PYTHONPATH": str(REPO)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, str(out)], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    calls = _calls(log)
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == 4, calls
+    assert len(list((out / "records").glob("*.json"))) == 4
+
+
+KILLED = f"""
+import sys
+from flows.benchmark import benchmark
+benchmark(profile="smoke", methods=["lora"], seeds=[42, 43, 44], out=sys.argv[1], runner={FAKE_RUNNER!r},
+          publish=False)
+"""
+
+
+@pytest.mark.slow  # a client killed mid-grid, then a rerun: ~1 min on 2 shared cores
+def test_a_flow_run_whose_client_died_is_marked_crashed_by_the_next_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+
+    out = tmp_path / "run"
+    env = {**os.environ, "FAKE_RUNNER_SLEEP": "2", "PYTHONPATH": str(REPO)}
+    with (tmp_path / "client.log").open("w") as client_log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILLED, str(out)], cwd=REPO, env=env, start_new_session=True,
+            stdout=client_log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 480
+        while not list((out / "records").glob("*.json")):
+            assert proc.poll() is None, (tmp_path / "client.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, (tmp_path / "client.log").read_text()[-3000:]
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    (killed,) = [p.stem for p in (out / ".flow-runs").glob("*.json")]
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(UUID(killed)).state.is_running()
+
+    result = benchmark(profile="smoke", methods=["lora"], seeds=[42, 43, 44], out=str(out),
+                       runner=FAKE_RUNNER, publish=False)  # fmt: skip
+    assert result["n_errors"] == 0
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(UUID(killed)).state
+    assert state.is_crashed() and "exited without reporting" in state.message
+    assert not (out / ".flow-runs" / f"{killed}.json").exists()
