@@ -48,7 +48,6 @@ Provider errors never reach this module: they are excluded and counted by the an
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import re
 import unicodedata
