@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from flows.cli_common import PROFILE_HELP
+
 # Quiet, self-contained defaults for the embedded (ephemeral) Prefect API; explicit env always wins.
 _PREFECT_DEFAULTS = {
     "DO_NOT_TRACK": "1",
@@ -34,9 +36,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def benchmark(
-        profile: str = typer.Option(
-            None, help="run profile: quick (default, CPU-sized) | study-q4 (the study's protocol) | smoke"
-        ),
+        profile: str = typer.Option(None, help=PROFILE_HELP),
         dataset: list[str] = typer.Option(
             None, "--dataset", "-d", help="dataset (repeatable); default fpb_50agree"
         ),

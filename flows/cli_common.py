@@ -9,7 +9,12 @@ from pathlib import Path
 
 import typer
 
+# Every profile of flatlora.bench.config.PROFILES (a test keeps the two in step; importing the config here
+# would import torch and slow down `--help`).
+PROFILE_HELP = "run profile: quick (default; CPU-sized) | smoke (checks the path, seconds) | study (the powered comparison; lr from a sweep) | study-q4 (the study's protocol, hours)"
+
 __all__ = [
+    "PROFILE_HELP",
     "check_choice",
     "check_choices",
     "check_dataset",
@@ -66,16 +71,22 @@ def method_names() -> list[str]:
 
 
 def check_set_keys(pairs: Iterable[str] | None) -> None:
-    """Every ``--set key=value`` names a RunConfig field (the value's type is checked by ``parse_set``)."""
+    """Every ``--set key=value`` names a RunConfig field (the value's type is checked by ``parse_set``).
+
+    An unknown key is answered in one line with the closest fields, and the Trainer's names
+    (``learning_rate``, ``num_train_epochs``, ...) with flatbench's (``lr``, ``epochs``)."""
     from dataclasses import fields
 
-    from flatlora.bench.config import RunConfig
+    from flatlora.bench.config import RunConfig, unknown_field_message
 
-    known = sorted(f.name for f in fields(RunConfig))
+    known = {f.name for f in fields(RunConfig)}
     for pair in pairs or []:
         if "=" not in pair:
             raise typer.BadParameter(f"--set expects key=value, got {pair!r}")
-        check_choice(pair.split("=", 1)[0].strip(), known, "config field in --set")
+        key = pair.split("=", 1)[0].strip()
+        if key not in known:
+            msg = unknown_field_message(key).replace("unknown config field", "unknown --set key")
+            raise typer.BadParameter(msg.replace("`", "'"))
 
 
 def parse_set_values(pairs: Iterable[str] | None) -> dict[str, object]:

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from flows.cli_common import PROFILE_HELP
+
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
@@ -87,9 +89,7 @@ def train(
     ] = "fpb_50agree",
     method: Annotated[str, typer.Option(help="full|lora|flat_lora|sam_ab|sam_w")] = "lora",
     seed: Annotated[int, typer.Option(help="training seed")] = 42,
-    profile: Annotated[
-        str, typer.Option(help="quick (CPU-sized) | study-q4 (the study's protocol) | smoke")
-    ] = "quick",
+    profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "quick",
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="override a RunConfig field: key=value")
     ] = None,
