@@ -419,12 +419,40 @@ def _run_plain(df: pd.DataFrame, spec: list[dict[str, Any]], scope: str) -> list
 # ---------------------------------------------------------------- checks beside GE
 
 
+def _row_list(rows: list[int], n: int = 5) -> str:
+    """1-based data rows (1 = the first row after a header), the first `n` of them."""
+    shown = ", ".join(str(r + 1) for r in rows[:n])
+    return shown + (f", ... ({len(rows) - n} more)" if len(rows) > n else "")
+
+
+def _is_blank(x: Any) -> bool:
+    return x is not None and not (isinstance(x, float) and x != x) and str(x).strip() == ""
+
+
 def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count: int) -> list[CheckResult]:
     lab = card["label_column"]
     if lab not in df.columns:
         return []
     out: list[CheckResult] = []
-    labels = [x for x in df[lab].tolist() if x is not None]
+    raw = df[lab].tolist()
+    blank = [i for i, x in enumerate(raw) if _is_blank(x)]
+    if scope == "all":  # an empty label is no class: it fails here, and is left out of the counts below
+        out.append(
+            CheckResult(
+                name=f"labels_not_empty({lab})",
+                success=not blank,
+                scope=scope,
+                unexpected_count=len(blank),
+                element_count=len(raw),
+                message=""
+                if not blank
+                else f"{len(blank)} empty or blank label{'s' * (len(blank) != 1)} in rows {_row_list(blank)} "
+                "(1 = the first data row); fill them in or remove those rows",
+                engine="flatbench",
+            )
+        )
+    blank_set = set(blank)
+    labels = [x for i, x in enumerate(raw) if x is not None and i not in blank_set]
     names = list(card.get("labels") or [])
     if names and labels:
         numeric = [
@@ -447,7 +475,7 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
         )
     import pandas as pd
 
-    counts = pd.Series([str(x) for x in labels]).value_counts()
+    counts = pd.Series([str(x) for x in labels], dtype=object).value_counts()
     classes = names or sorted(counts.index)
     low = {c: int(counts.get(c, 0)) for c in classes if int(counts.get(c, 0)) < min_count}
     out.append(
@@ -456,14 +484,16 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
             success=not low,
             scope=scope,
             unexpected_count=len(low),
-            element_count=len(classes),
-            examples=[f"{k}: {v}" for k, v in low.items()],
             message=""
             if not low
-            else f"classes with fewer than {min_count} rows (counts: {counts.to_dict()})",
+            else f"classes with fewer than {min_count} rows: "
+            + ", ".join(f"{k!r} ({v})" for k, v in low.items())
+            + f" (counts: {counts.to_dict()})",
             engine="flatbench",
         )
     )
+    if not names and scope == "all":
+        out.append(_rare_class_check(raw, blank_set, counts, lab))
     n_classes = int((counts > 0).sum())
     out.append(
         CheckResult(
@@ -494,6 +524,36 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
             )
         )
     return out
+
+
+RARE_SHARE, RARE_ROWS, RARE_RATIO = 0.02, 10, 5
+
+
+def _rare_class_check(raw: list[Any], blank: set[int], counts: Any, lab: str) -> CheckResult:
+    """An inferred class far rarer than every other (under 2% of rows or under 10 rows, while each other
+    class has at least 5x its rows) is likely a stray value (`meh` among `pos`/`neg`): a warning."""
+    total = int(counts.sum())
+    rare: list[str] = []
+    for c, n in counts.items():
+        others = [int(m) for d, m in counts.items() if d != c]
+        if others and (n < RARE_ROWS or n < RARE_SHARE * total) and min(others) >= RARE_RATIO * n:
+            rows = [i for i, x in enumerate(raw) if i not in blank and x is not None and str(x) == c]
+            rest = ", ".join(f"{d!r} {int(m)}" for d, m in counts.items() if d != c)
+            rare.append(f"{c!r}: {int(n)} rows ({n / total:.1%}; rows {_row_list(rows, 3)}) vs {rest}")
+    return CheckResult(
+        name=f"no_rare_inferred_class({lab})",
+        success=not rare,
+        scope="all",
+        severity="warning",
+        unexpected_count=len(rare),
+        message=""
+        if not rare
+        else "a label far rarer than the rest becomes a class of its own: "
+        + "; ".join(rare)
+        + ". A stray value? Fix those rows, or name the labels in a card (--card, `labels: [...]`) so "
+        "that other values fail",
+        engine="flatbench",
+    )
 
 
 def _row_keys(df: pd.DataFrame) -> set[str]:

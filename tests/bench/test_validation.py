@@ -141,6 +141,24 @@ BAD_FILES: list[tuple[str, Callable[[Path], Path], str]] = [
     ("unsupported_extension", _w("data.xlsx", "whatever"), r"unsupported file type '.xlsx'"),
     ("text_too_long", _w("long.csv", csv_text([*ROWS, ("y" * 6000, "neutral")])), r"text length outside"),
     (
+        "empty_label",
+        _w("emptylabel.csv", csv_text([*ROWS, ("a sentence with no label", "")])),
+        r"labels_not_empty\(label\): 1 empty or blank label in rows 31 \(1 = the first data row\)",
+    ),
+    (
+        "six_empty_labels",
+        _w(
+            "sixempty.csv",
+            csv_text(ROWS[:12] + [(f"unlabelled sentence {i}", "") for i in range(6)] + ROWS[12:]),
+        ),
+        r"6 empty or blank labels in rows 13, 14, 15, 16, 17, \.\.\. \(1 more\)",
+    ),
+    (
+        "blank_label",
+        _w("blanklabel.csv", csv_text([*ROWS[:3], ("a sentence labelled with spaces", "   "), *ROWS[3:]])),
+        r"1 empty or blank label in rows 4 ",
+    ),
+    (
         "text_column_as_labels",
         _w("swapped.csv", "label,text\n" + "".join(f"{t},{lab}\n" for t, lab in good_rows(15))),
         r"45 distinct labels in 45 rows: is it the label column\?",
@@ -200,6 +218,41 @@ def test_good_user_file_passes_and_utf8_bom_is_accepted(tmp_path: Path) -> None:
     q.write_text("".join(json.dumps({"sentence": t, "y": lab}) + "\n" for t, lab in ROWS), encoding="utf-8")
     rep2, _ = validate_dataset(str(q), text_col="sentence", label_col="y")
     assert rep2.success
+
+
+def test_a_rare_inferred_label_is_a_warning_naming_it_its_rows_and_the_fix(tmp_path: Path) -> None:
+    """294 binary rows plus 5 labelled `meh`: training would silently make it a third class."""
+    rows = [(f"review {i} of the product", "pos" if i % 2 else "neg") for i in range(294)]
+    for k, at in enumerate((10, 50, 90, 130, 170)):
+        rows.insert(at, (f"an odd review {k}", "meh"))
+    rep, splits = validate_dataset(str(_w("meh.csv", csv_text(rows))(tmp_path)), raise_on_failure=False)
+    assert rep.success and splits is not None  # a warning, not a failure: a rare class can be real
+    [warn] = [c for c in rep.warnings if c.name == "no_rare_inferred_class(label)"]
+    assert re.search(
+        r"'meh': 5 rows \(1\.7%; rows 11, 51, 91, \.\.\. \(2 more\)\) vs 'neg' 147, 'pos' 147", warn.message
+    ), warn.message
+    assert "name the labels in a card" in warn.message
+    assert warn.message in rep.summary()
+
+
+@pytest.mark.parametrize(
+    ("counts", "rare"),
+    [
+        ({"a": 147, "b": 147, "c": 5}, True),  # the stray label
+        ({"a": 1000, "b": 900, "c": 15}, True),  # 15 rows: under 2% of 1915, others are 60x larger
+        ({"a": 8, "b": 9, "c": 12}, False),  # a small file: every class is small
+        ({"a": 100, "b": 30}, False),  # imbalanced, but not far rarer
+        ({"a": 400, "b": 9, "c": 300}, True),  # under 10 rows while the others have 5x that
+    ],
+)
+def test_rare_class_rule(counts: dict[str, int], rare: bool) -> None:
+    import pandas as pd
+
+    from flatlora.bench.validation import _rare_class_check
+
+    raw = [lab for lab, n in counts.items() for _ in range(n)]
+    res = _rare_class_check(raw, set(), pd.Series(raw).value_counts(), "label")
+    assert (not res.success) is rare and res.severity == "warning"
 
 
 def test_user_file_duplicates_are_reported_and_dropped_by_default(tmp_path: Path) -> None:
