@@ -192,8 +192,16 @@ def to_device(b: Batch, device: torch.device) -> Batch:
 def _bar(total: int, desc: str, progress: bool) -> Any:
     from tqdm.auto import tqdm
 
+    # every bar on line 0: a bar opened inside another (validation inside training) replaces it for a moment
+    # instead of stacking below it, so closing it writes no cursor-up codes (`ESC[A`) into logs
     return tqdm(
-        total=total, desc=desc, disable=not progress, leave=False, file=sys.stderr, dynamic_ncols=True
+        total=total,
+        desc=desc,
+        disable=not progress,
+        leave=False,
+        position=0,
+        file=sys.stderr,
+        dynamic_ncols=True,
     )
 
 
@@ -311,7 +319,7 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
     The LoRA targets are resolved per architecture unless `target_modules` is set
     (`models.resolve_target_modules`); the model carries them as `flatbench_target_modules`.
     """
-    from flatlora.bench.models import load_classifier, resolve_target_modules
+    from flatlora.bench.models import get_peft_model_quietly, load_classifier, resolve_target_modules
 
     torch.manual_seed(cfg.seed)
     model, tok = load_classifier(cfg.model, len(label_names), label_names)
@@ -324,7 +332,7 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
         "target_modules_source": source,
     }
     if cfg.method != "full":
-        from peft import LoraConfig, TaskType, get_peft_model
+        from peft import LoraConfig, TaskType
 
         lcfg = LoraConfig(
             task_type=TaskType.SEQ_CLS,
@@ -333,7 +341,7 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
             lora_dropout=cfg.lora_dropout,
             target_modules=list(targets),
         )
-        model = get_peft_model(model, lcfg)
+        model = get_peft_model_quietly(model, lcfg)
     model.flatbench_model_info = info
     return model, tok
 
@@ -495,7 +503,10 @@ def _train(
     t_start = time.perf_counter()
     names = list(splits.label_names)
     lab2id = {n: i for i, n in enumerate(names)}
-    model, tok = build_model(cfg, names)
+    from flatlora.bench.models import hf_progress
+
+    with hf_progress(progress):  # transformers' "Loading weights" bar: off, or cleared when done
+        model, tok = build_model(cfg, names)
     record["model_info"] = dict(getattr(model, "flatbench_model_info", {}))
     targets = tuple(record["model_info"].get("target_modules") or cfg.target_modules or ())
     model.to(device)
