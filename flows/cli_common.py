@@ -15,6 +15,7 @@ PROFILE_HELP = "run profile: quick (default; CPU-sized) | smoke (checks the path
 
 __all__ = [
     "PROFILE_HELP",
+    "auto_max_len_override",
     "check_choice",
     "check_choices",
     "check_dataset",
@@ -101,6 +102,45 @@ def parse_set_values(pairs: Iterable[str] | None) -> dict[str, object]:
         except ValueError as err:
             raise typer.BadParameter(f"--set {pair!r}: {err}") from err
     return dict(parse_set(items))
+
+
+def auto_max_len_override(
+    value: str | None,
+    profile: str,
+    datasets: list[str],
+    data_opts: dict[str, object],
+    data_dir: object = None,
+    model: str = "minilm",
+) -> dict[str, object]:
+    """``--max-len N`` -> {max_len: N}; ``--max-len auto`` -> max_len from the data's token lengths (the
+    99th percentile of the training split, capped per profile), with ``max_len_source`` saying how; the
+    choice is printed. Validation runs first, so bad data fails here with its own message."""
+    if value is None:
+        return {}
+    if value.strip().lower() != "auto":
+        try:
+            n = int(value)
+        except ValueError as err:
+            raise typer.BadParameter(f"--max-len must be an integer or 'auto', got {value!r}") from err
+        if n < 1:
+            raise typer.BadParameter(f"--max-len must be >= 1, got {n}")
+        return {"max_len": n}
+    if len(datasets) != 1:
+        raise typer.BadParameter("--max-len auto needs exactly one --dataset (it is chosen from that data)")
+    from flatlora.bench.config import AUTO_MAX_LEN_CAP
+    from flatlora.bench.lengths import choose_max_len
+    from flatlora.bench.validation import ValidationFailed, validate_dataset
+
+    try:
+        _, splits = validate_dataset(datasets[0], data_dir=data_dir, **data_opts)  # type: ignore[arg-type]
+    except ValidationFailed as exc:
+        typer.echo(exc.report.render(), err=True)
+        raise typer.Exit(code=1) from exc
+    assert splits is not None
+    pairs = list(splits.train["text_pair"]) if "text_pair" in splits.train.columns else None
+    n, why = choose_max_len(list(splits.train["text"]), pairs, model, AUTO_MAX_LEN_CAP[profile], profile)
+    typer.echo(f"max_len {n}: {why}", err=True)
+    return {"max_len": n, "max_len_source": why}
 
 
 def check_dataset(value: str) -> str:

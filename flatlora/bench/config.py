@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from flatlora.bench.data import DELIMITERS
 from flatlora.bench.records import sha256_json
 
 METHODS = ("full", "lora", "flat_lora", "sam_ab", "sam_w")
@@ -30,17 +31,6 @@ STUDY_SEEDS = (42, 43, 44)
 # Fields added after records were first computed, with the default that leaves a hash unchanged. Every
 # new RunConfig field goes here (name -> its default), so existing records keep their config hashes.
 HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {"delimiter": None}
-DELIMITERS = {
-    ",": ",",
-    "comma": ",",
-    "tab": "\t",
-    "\\t": "\t",
-    "\t": "\t",
-    ";": ";",
-    "semicolon": ";",
-    "|": "|",
-    "pipe": "|",
-}
 
 
 def _h(text: str) -> dict[str, str]:

@@ -398,7 +398,7 @@ def check_file_bytes(path: Path) -> bytes:
     return raw
 
 
-def _read_user_frame(path: Path, raw: bytes) -> pd.DataFrame:
+def _read_user_frame(path: Path, raw: bytes, delimiter: str | None = None) -> pd.DataFrame:
     import pandas as pd
 
     ext = path.suffix.lower()
@@ -420,13 +420,16 @@ def _read_user_frame(path: Path, raw: bytes) -> pd.DataFrame:
         if not records:
             raise DataError(f"file has no data rows: {path.name}", check="has_rows")
         return pd.DataFrame.from_records(records)
-    sep = USER_EXTS[ext]
+    sep = delimiter or USER_EXTS[ext] or ","
     import io
 
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[])
     except pd.errors.ParserError as exc:
-        raise DataError(f"{path.name} is not valid {ext[1:].upper()}: {exc}", check="format") from exc
+        hint = delimiter_hint(text, sep, ext)
+        what = f"not valid {ext[1:].upper()}" if delimiter is None else f"not {DELIM_NAMES[sep]}-separated"
+        detail = str(exc).strip().splitlines()[-1].removeprefix("Error tokenizing data. C error: ")
+        raise DataError(f"{path.name} is {what} ({detail}){hint}", check="format") from exc
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"file is empty: {path.name}", check="file_not_empty") from exc
     if len(df) == 0:
@@ -434,13 +437,43 @@ def _read_user_frame(path: Path, raw: bytes) -> pd.DataFrame:
     return df
 
 
-def _delimiter_hint(columns: Sequence[str], ext: str) -> str:
-    header = " ".join(map(str, columns))
-    expected = {".csv": ",", ".tsv": "\t"}.get(ext)
-    for cand, name in ((";", "';'"), ("\t", "tab"), (",", "','"), ("|", "'|'")):
-        if cand != expected and cand in header:
-            return f"; the header looks {name}-delimited -- wrong delimiter for a {ext} file?"
-    return ""
+# --delimiter values (and what they mean)
+DELIMITERS = {",": ",", "comma": ",", "tab": "\t", "\\t": "\t", "\t": "\t", ";": ";", "semicolon": ";"}
+DELIMITERS |= {"|": "|", "pipe": "|"}
+DELIM_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+DELIM_OPTION = {",": ",", "\t": "tab", ";": "';'", "|": "'|'"}
+
+
+def sniff_delimiter(text: str) -> str | None:
+    """The column separator the first lines use (comma, tab, semicolon or pipe), or None."""
+    import csv
+
+    lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
+    if not lines:
+        return None
+    try:
+        found: str | None = csv.Sniffer().sniff("\n".join(lines), delimiters=",\t;|").delimiter
+    except csv.Error:
+        found = None
+    if found is None or found not in lines[0]:  # else: the one that splits the header most
+        counts = {c: lines[0].count(c) for c in DELIM_NAMES}
+        best = max(counts, key=lambda c: counts[c])
+        found = best if counts[best] else None
+    return found
+
+
+def delimiter_hint(text: str, used: str, ext: str) -> str:
+    """'; it looks tab-separated (...): pass --delimiter tab', or '' when the file uses `used`."""
+    found = sniff_delimiter(text)
+    if found is None or found == used:
+        return ""
+    header = [c.strip() for c in text.splitlines()[0].split(found)] if text.strip() else []
+    cols = ", ".join(header[:4]) + (", ..." if len(header) > 4 else "")
+    rename = " (or name the file .tsv)" if found == "\t" and ext == ".csv" else ""
+    return (
+        f"; it looks {DELIM_NAMES[found]}-separated ({len(header)} columns: {cols}): "
+        f"pass --delimiter {DELIM_OPTION[found]}{rename}"
+    )
 
 
 def load_user_file(
@@ -449,8 +482,10 @@ def load_user_file(
     label_col: str = "label",
     card: str = "user_default",
     text_pair_col: str | None = None,
+    delimiter: str | None = None,
 ) -> LabeledData:
-    """CSV/TSV/JSONL by extension. An optional `split` column (train/val/test) fixes the split."""
+    """CSV/TSV/JSONL by extension (`delimiter` overrides a .csv/.tsv file's separator). An optional
+    `split` column (train/val/test) fixes the split."""
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in USER_EXTS:
@@ -459,8 +494,11 @@ def load_user_file(
             "or a folder written by `datasets.save_to_disk`",
             check="format",
         )
+    if delimiter is not None and delimiter not in DELIMITERS:
+        raise DataError(f"unknown delimiter {delimiter!r}: use , tab ; or |", check="format")
+    delimiter = DELIMITERS[delimiter] if delimiter is not None else None
     raw = check_file_bytes(p)
-    df = _read_user_frame(p, raw)
+    df = _read_user_frame(p, raw, delimiter)
     cols = [str(c) for c in df.columns]
     roles = [("text", text_col), ("label", label_col)]
     if text_pair_col is not None:
@@ -468,7 +506,12 @@ def load_user_file(
     for role, col in roles:
         if col not in cols:
             raise DataError(
-                f"missing required {role} column {col!r} (found columns: {cols}){_delimiter_hint(cols, ext)}",
+                f"missing required {role} column {col!r} (found columns: {cols})"
+                + (
+                    ""
+                    if ext == ".jsonl"
+                    else delimiter_hint(raw.decode("utf-8-sig"), delimiter or USER_EXTS[ext] or ",", ext)
+                ),
                 check="required_columns",
             )
     labels = list(df[label_col])
@@ -653,6 +696,7 @@ def load_labeled(
     label_names: Sequence[str] | None = None,
     card: str | None = None,
     text_pair_col: str | None = None,
+    delimiter: str | None = None,
 ) -> LabeledData:
     """`fpb_50agree` .. `fpb_allagree` (or `financial_phrasebank:50agree`), a CSV/TSV/JSONL path,
     a `datasets.save_to_disk` folder, or a hub id `owner/name[:config]`.
@@ -691,7 +735,12 @@ def load_labeled(
     card_name = card or "user_default"
     if path.suffix.lower() in USER_EXTS or path.is_file():
         data = load_user_file(
-            key, text_col=text_col, label_col=label_col, card=card_name, text_pair_col=text_pair_col
+            key,
+            text_col=text_col,
+            label_col=label_col,
+            card=card_name,
+            text_pair_col=text_pair_col,
+            delimiter=delimiter,
         )
     elif (
         is_saved_dataset(path)

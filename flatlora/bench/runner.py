@@ -374,6 +374,7 @@ def prepare_splits(cfg: RunConfig, data_dir: str | os.PathLike[str] | None = Non
         split_seed=cfg.split_seed,
         card=cfg.card,
         text_pair_col=cfg.text_pair_col,
+        delimiter=cfg.delimiter,
     )
     assert splits is not None
     return replace(
@@ -528,6 +529,7 @@ def _train(
     tr_ids, tr_y = enc(splits.train)
     va_ids, va_y = enc(splits.val)
     te_ids, te_y = enc(splits.test)
+    record["dataset_info"]["token_lengths"] = _token_lengths(cfg, tok, splits)
     val_set = EvalSet(va_ids, va_y, cfg.eval_batch_size, pad_id)
     test_set = EvalSet(te_ids, te_y, cfg.eval_batch_size, pad_id)
     # flatness probe: the first rows of val (split order, so not biased to short texts), length-sorted
@@ -672,6 +674,25 @@ def _train(
     tf = time.perf_counter()
     record["flatness"] = flatness_probe(model, flat_batches, cfg, targets, device, progress)
     phase["flatness"] = round(time.perf_counter() - tf, 2)
+
+
+def _token_lengths(cfg: RunConfig, tok: Any, splits: Splits) -> dict[str, Any]:
+    """Untruncated token lengths of every example this run sees (pairs: both texts) against `max_len`;
+    more than 5% longer than it is said on stderr, whatever `progress` is."""
+    from flatlora.bench.lengths import length_stats, token_lengths
+
+    lengths: list[int] = []
+    for df in (splits.train, splits.val, splits.test):
+        pairs = list(df["text_pair"]) if "text_pair" in df.columns else None
+        lengths += token_lengths(tok, list(df["text"]), pairs)
+    stats = length_stats(lengths, cfg.max_len)
+    if stats.warn:
+        what = "sentence pairs" if splits.text_pair_col else "examples"
+        print(
+            f"warning: {stats.line(what)}; raise it with --set max_len=N, or --max-len auto",
+            file=sys.stderr,
+        )
+    return {**stats.to_dict(), "max_len_source": cfg.max_len_source or "config"}
 
 
 def flatness_probe(
