@@ -611,7 +611,9 @@ def _rare_class_check(raw: list[Any], blank: set[int], counts: Any, lab: str) ->
         if others and (n < RARE_ROWS or n < RARE_SHARE * total) and min(others) >= RARE_RATIO * n:
             rows = [i for i, x in enumerate(raw) if i not in blank and x is not None and str(x) == c]
             rest = ", ".join(f"{d!r} {int(m)}" for d, m in counts.items() if d != c)
-            rare.append(f"{c!r}: {int(n)} rows ({n / total:.1%}; rows {_row_list(rows, 3)}) vs {rest}")
+            rare.append(
+                f"{c!r}: {int(n)} row{'s' * (n != 1)} ({n / total:.1%}; rows {_row_list(rows, 3)}) vs {rest}"
+            )
     return CheckResult(
         name=f"no_rare_inferred_class({lab})",
         success=not rare,

@@ -44,7 +44,23 @@ SPLIT_ROWS = "text,label,split\n" + "".join(
 BAD_FILES: list[tuple[str, Callable[[Path], Path], str]] = [
     ("empty_file", _w("empty.csv", ""), r"file is empty"),
     ("header_only", _w("header.csv", "text,label\n"), r"header but no data rows"),
-    ("wrong_delimiter", _w("semi.csv", csv_text(ROWS, sep=";")), r"';'-delimited -- wrong delimiter"),
+    (
+        "wrong_delimiter",
+        _w("semi.csv", csv_text(ROWS, sep=";")),
+        r"looks semicolon-separated \(2 columns: text, label\): pass --delimiter ';'",
+    ),
+    (
+        "tabs_in_a_csv",
+        _w(
+            "tabs.csv",
+            "text\tlabel\tsource\n"
+            + "".join(
+                f"{t}\t{lab}\tweb\n" for t, lab in [*ROWS, ("prices, costs, and fees rose", "neutral")]
+            ),
+        ),
+        r"tabs.csv is not valid CSV \(Expected 1 fields in line 32, saw 3\); it looks tab-separated "
+        r"\(3 columns: text, label, source\): pass --delimiter tab \(or name the file .tsv\)$",
+    ),
     (
         "missing_label_column",
         _w("nolabel.csv", csv_text(ROWS, header="text,sentiment")),
@@ -324,3 +340,71 @@ def test_plain_python_suite_matches_great_expectations(
     assert re.search(match, plain.summary()) and re.search(match, ge.summary())
     good, _ = validate_dataset(str(_w("good.csv", csv_text(ROWS))(tmp_path)), raise_on_failure=False)
     assert good.success
+
+
+@pytest.mark.parametrize(("delimiter", "sep"), [(";", ";"), ("tab", "\t"), ("|", "|")])
+def test_delimiter_option_reads_the_file(tmp_path: Path, delimiter: str, sep: str) -> None:
+    p = _w("odd.csv", csv_text(ROWS, sep=sep))(tmp_path)
+    rep, splits = validate_dataset(str(p), delimiter=delimiter)
+    assert rep.success and splits is not None
+    cfg = resolve_config("smoke", dataset=str(p), delimiter=delimiter)
+    assert cfg.delimiter == sep and cfg.config_hash() != resolve_config("smoke", dataset=str(p)).config_hash()
+
+
+def test_validate_output_fits_80_columns_in_the_users_names(tmp_path: Path) -> None:
+    """Failures first, then warnings, wrapped at word boundaries; the user's column names, never
+    the internal text/label; the rest behind --verbose."""
+    import typer
+    from typer.testing import CliRunner
+
+    from flows import cli_train
+
+    app = typer.Typer()
+    cli_train.register(app)
+    rows = [
+        (f"review {i} of the kettle, {'fine' if i % 2 else 'awful'}", "pos" if i % 2 else "neg")
+        for i in range(60)
+    ]
+    rows += [
+        ("a long review " + "word " * 80, "pos"),
+        ("no label on this one", ""),
+        ("an odd one out", "meh"),
+    ]
+    p = tmp_path / "reviews.csv"
+    p.write_text(
+        "review,sentiment\n" + "".join(f'"{t}",{lab}\n' for t, lab in rows + rows[:2]), encoding="utf-8"
+    )
+    args = ["validate", str(p), "--text-col", "review", "--label-col", "sentiment", "--profile", "smoke"]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    assert res.exit_code == 1
+    lines = res.output.splitlines()
+    assert max(len(ln) for ln in lines) <= 80, lines
+    tags = [ln[:5].strip() for ln in lines if ln[:5].strip() in ("FAIL", "warn", "ok", "info")]
+    assert tags[0] == "FAIL" and tags.index("warn") > tags.index("FAIL") and tags[-1] == "ok"
+    text = " ".join(ln.strip() for ln in lines)
+    assert "labels_not_empty(sentiment): 1 empty or blank label in rows 62" in text
+    assert "(review)" in text and "(text)" not in text and "(label)" not in text and "'text'" not in text
+    assert text.count("labels_not_empty") == 1  # said once, not in a table and again in a summary
+    verbose = CliRunner().invoke(app, [*args, "--verbose"], env={"COLUMNS": "80"})
+    assert len(verbose.output.splitlines()) > len(lines)
+    assert max(len(ln) for ln in verbose.output.splitlines()) <= 80
+    assert "ok    column_values_to_not_be_null(review)" in verbose.output
+
+
+def test_train_prints_the_failed_validation_once_and_trains_nothing(
+    tmp_path: Path, no_training: None
+) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from flows import cli_train
+
+    app = typer.Typer()
+    cli_train.register(app)
+    p = _w("six.csv", csv_text(ROWS + [(f"unlabelled {i}", "") for i in range(6)]))(tmp_path)
+    res = CliRunner().invoke(
+        app, ["train", "--dataset", str(p), "--profile", "smoke", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 1, res.output
+    assert res.output.count("6 empty or blank labels") == 1
+    assert "KeyError" not in res.output and not (tmp_path / "o").exists()
