@@ -202,6 +202,7 @@ class DatasetSummary:
     headline_metric: str = "accuracy"
     best_val: dict[str, BestVal] = field(default_factory=dict)  # method -> at each seed's best epoch
     memory_kind: str = "process_rss"  # the one kind of every cost row, or "mixed"
+    unit: str = "sentences"  # what one example is called: "examples" for sentence pairs
 
 
 @dataclass
@@ -526,6 +527,7 @@ def _dataset_summary(
         headline_metric=headline,
         best_val={m: _best_val(runs[m], headline) for m in methods},
         memory_kind=memory_kind,
+        unit="examples" if info.get("sentence_pairs") else "sentences",
     )
 
 

@@ -269,7 +269,8 @@ def test_evaluation_and_flatness_show_their_own_progress(
         assert f"{desc}:" in err, desc
     done = {b.desc: (b.n, b.total) for b in bars}
     assert done["validate epoch 1"] == (1, 1) and done["test"] == (1, 1)  # one eval batch each
-    assert done["flatness probe"] == (16, 16)  # base + 5 draws x 3 sigmas, one batch: every forward ticks
+    n_probe = 1 + cfg.flatness_k * len(cfg.flatness_sigmas)  # base + k draws per sigma, one batch
+    assert done["flatness probe"] == (n_probe, n_probe)  # every forward ticks
 
 
 def test_share_cores_splits_this_process_cores(monkeypatch: pytest.MonkeyPatch) -> None:
