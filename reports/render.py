@@ -38,7 +38,7 @@ def fmt_signed(x: Any, digits: int = 3) -> str:
     if not _finite(x):
         return "n/a"
     s = f"{x:+.{digits}f}"
-    return s[1:] if not s.strip("+-0.") else s  # zero after rounding has no sign
+    return "+" + s[1:] if s.startswith("-") and not s.strip("-0.") else s  # never a negative zero
 
 
 CLIP_CHARS = 160
