@@ -140,7 +140,9 @@ def benchmark(
     # 1. validate every dataset before any training (ValidationFailed stops the flow, not retried)
     split_seed = int(overrides.get("split_seed", 0))
     data_opts = {
-        k: overrides[k] for k in ("text_col", "label_col", "text_pair_col", "card") if k in overrides
+        k: overrides[k]
+        for k in ("text_col", "label_col", "text_pair_col", "card", "delimiter")
+        if k in overrides
     }
     validation = {
         ds: validate_task(ds, data_dir=data_dir, split_seed=split_seed, **data_opts) for ds in datasets

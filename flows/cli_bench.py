@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from flows.cli_common import PROFILE_HELP
+
 # Quiet, self-contained defaults for the embedded (ephemeral) Prefect API; explicit env always wins.
 _PREFECT_DEFAULTS = {
     "DO_NOT_TRACK": "1",
@@ -37,9 +39,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @friendly_errors
     def benchmark(
-        profile: str = typer.Option(
-            None, help="run profile: quick (default, CPU-sized) | study-q4 (the study's protocol) | smoke"
-        ),
+        profile: str = typer.Option(None, help=PROFILE_HELP),
         dataset: list[str] = typer.Option(
             None, "--dataset", "-d", help="dataset (repeatable); default fpb_50agree"
         ),
@@ -66,6 +66,16 @@ def register(app: typer.Typer) -> None:
             help="auto | cpu | cuda | cuda:N (default auto, resolved where each run executes)",
         ),
         precision: str = typer.Option(None, "--precision", help="fp32 | bf16 | fp16 (default fp32)"),
+        delimiter: str = typer.Option(
+            None,
+            "--delimiter",
+            help="column separator of a .csv/.tsv file: , tab ; | (default: by extension)",
+        ),
+        max_len: str = typer.Option(
+            None,
+            "--max-len",
+            help="max tokens per example: N, or auto (the data's 99th percentile, capped per profile)",
+        ),
         parallel: int = typer.Option(
             1,
             "--parallel",
@@ -120,8 +130,23 @@ def register(app: typer.Typer) -> None:
             "card": card,
             "device": device,
             "precision": precision,
+            "delimiter": delimiter,
         }
         overrides.update({k: v for k, v in opts.items() if v is not None})
+        from flows.cli_common import auto_max_len_override
+
+        data_opts = {k: opts[k] for k in ("text_col", "label_col", "text_pair_col", "card", "delimiter")}
+        data_opts = {k: v for k, v in data_opts.items() if v is not None}
+        overrides.update(
+            auto_max_len_override(
+                max_len,
+                profile,
+                list(dataset or ["fpb_50agree"]),
+                data_opts,
+                data_dir,
+                str(overrides.get("model") or "minilm"),
+            )
+        )
         from flatlora.bench.config import RunConfig
 
         try:  # device/precision values are checked here, before any server starts

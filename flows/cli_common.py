@@ -13,8 +13,14 @@ from typing import Any, TypeVar
 
 import typer
 
+# Every profile of flatlora.bench.config.PROFILES (a test keeps the two in step; importing the config here
+# would import torch and slow down `--help`).
+PROFILE_HELP = "run profile: quick (default; CPU-sized) | smoke (checks the path, seconds) | study (the powered comparison; lr from a sweep) | study-q4 (the study's protocol, hours)"
+
 __all__ = [
     "CliError",
+    "PROFILE_HELP",
+    "auto_max_len_override",
     "check_choice",
     "check_choices",
     "check_dataset",
@@ -145,16 +151,22 @@ def method_names() -> list[str]:
 
 
 def check_set_keys(pairs: Iterable[str] | None) -> None:
-    """Every ``--set key=value`` names a RunConfig field (the value's type is checked by ``parse_set``)."""
+    """Every ``--set key=value`` names a RunConfig field (the value's type is checked by ``parse_set``).
+
+    An unknown key is answered in one line with the closest fields, and the Trainer's names
+    (``learning_rate``, ``num_train_epochs``, ...) with flatbench's (``lr``, ``epochs``)."""
     from dataclasses import fields
 
-    from flatlora.bench.config import RunConfig
+    from flatlora.bench.config import RunConfig, unknown_field_message
 
-    known = sorted(f.name for f in fields(RunConfig))
+    known = {f.name for f in fields(RunConfig)}
     for pair in pairs or []:
         if "=" not in pair:
             raise typer.BadParameter(f"--set expects key=value, got {pair!r}")
-        check_choice(pair.split("=", 1)[0].strip(), known, "config field in --set")
+        key = pair.split("=", 1)[0].strip()
+        if key not in known:
+            msg = unknown_field_message(key).replace("unknown config field", "unknown --set key")
+            raise typer.BadParameter(msg.replace("`", "'"))
 
 
 def parse_set_values(pairs: Iterable[str] | None) -> dict[str, object]:
@@ -169,6 +181,45 @@ def parse_set_values(pairs: Iterable[str] | None) -> dict[str, object]:
         except ValueError as err:
             raise typer.BadParameter(f"--set {pair!r}: {err}") from err
     return dict(parse_set(items))
+
+
+def auto_max_len_override(
+    value: str | None,
+    profile: str,
+    datasets: list[str],
+    data_opts: dict[str, object],
+    data_dir: object = None,
+    model: str = "minilm",
+) -> dict[str, object]:
+    """``--max-len N`` -> {max_len: N}; ``--max-len auto`` -> max_len from the data's token lengths (the
+    99th percentile of the training split, capped per profile), with ``max_len_source`` saying how; the
+    choice is printed. Validation runs first, so bad data fails here with its own message."""
+    if value is None:
+        return {}
+    if value.strip().lower() != "auto":
+        try:
+            n = int(value)
+        except ValueError as err:
+            raise typer.BadParameter(f"--max-len must be an integer or 'auto', got {value!r}") from err
+        if n < 1:
+            raise typer.BadParameter(f"--max-len must be >= 1, got {n}")
+        return {"max_len": n}
+    if len(datasets) != 1:
+        raise typer.BadParameter("--max-len auto needs exactly one --dataset (it is chosen from that data)")
+    from flatlora.bench.config import AUTO_MAX_LEN_CAP
+    from flatlora.bench.lengths import choose_max_len
+    from flatlora.bench.validation import ValidationFailed, validate_dataset
+
+    try:
+        _, splits = validate_dataset(datasets[0], data_dir=data_dir, **data_opts)  # type: ignore[arg-type]
+    except ValidationFailed as exc:
+        typer.echo(exc.report.render(), err=True)
+        raise typer.Exit(code=1) from exc
+    assert splits is not None
+    pairs = list(splits.train["text_pair"]) if "text_pair" in splits.train.columns else None
+    n, why = choose_max_len(list(splits.train["text"]), pairs, model, AUTO_MAX_LEN_CAP[profile], profile)
+    typer.echo(f"max_len {n}: {why}", err=True)
+    return {"max_len": n, "max_len_source": why}
 
 
 def check_dataset(value: str) -> str:

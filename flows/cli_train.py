@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from flows.cli_common import PROFILE_HELP
+
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
@@ -35,6 +37,20 @@ Device = Annotated[
     str | None, typer.Option(help="auto | cpu | cuda | cuda:N (default auto: CUDA when present)")
 ]
 Precision = Annotated[str | None, typer.Option(help="fp32 | bf16 | fp16 (default fp32)")]
+Delimiter = Annotated[
+    str | None,
+    typer.Option(
+        "--delimiter", help="column separator of a .csv/.tsv file: , tab ; | (default: by extension)"
+    ),
+]
+MaxLen = Annotated[
+    str | None,
+    typer.Option(
+        "--max-len",
+        help="max tokens per example: N, or auto (the data's 99th percentile, capped per profile); "
+        "default: the profile's",
+    ),
+]
 
 
 def validate(
@@ -51,34 +67,46 @@ def validate(
     data_dir: DataDir = None,
     split_seed: Annotated[int, typer.Option(help="seed of the train/val/test split")] = 0,
     card: Card = None,
+    delimiter: Delimiter = None,
+    profile: Annotated[
+        str, typer.Option(help="the profile whose max_len the token lengths are checked against")
+    ] = "quick",
+    max_len: MaxLen = None,
+    model: Annotated[str, typer.Option(help="whose tokenizer counts the tokens")] = "minilm",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also list every passed check")] = False,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="also write the report as JSON here")
     ] = None,
 ) -> None:
     """Validate a dataset (great-expectations suite + file checks); non-zero exit on failure."""
-    from rich.console import Console
+    import shutil
 
+    from flows.cli_common import auto_max_len_override, check_choice, profile_names
+
+    check_choice(profile, profile_names(), "profile")
+    from flatlora.bench.config import PROFILE_OVERRIDES, RunConfig
     from flatlora.bench.records import atomic_write_json
     from flatlora.bench.validation import validate_dataset
 
-    console = Console()
+    opts = {
+        "text_col": text_col,
+        "label_col": label_col,
+        "text_pair_col": text_pair_col,
+        "card": card,
+        "delimiter": delimiter,
+        "split_seed": split_seed,
+    }
+    chosen = auto_max_len_override(max_len, profile, [dataset], opts, data_dir, model)
+    limit = int(chosen.get("max_len") or PROFILE_OVERRIDES[profile].get("max_len", RunConfig.max_len))
     report, _ = validate_dataset(
-        dataset,
-        data_dir=data_dir,
-        text_col=text_col,
-        label_col=label_col,
-        split_seed=split_seed,
-        card=card,
-        raise_on_failure=False,
-        text_pair_col=text_pair_col,
+        dataset, data_dir=data_dir, raise_on_failure=False, max_len=limit, model=model, **opts
     )
-    console.print(report.table())
+    width = min(shutil.get_terminal_size((80, 24)).columns, 80)
+    typer.echo(report.render(verbose=verbose, width=width))
     if json_out is not None:
         atomic_write_json(json_out, report.to_dict())
     if not report.success:
-        console.print(report.summary(), style="red", markup=False, highlight=False)
         raise typer.Exit(code=1)
-    console.print(report.summary(), style="green", markup=False, highlight=False)
 
 
 def train(
@@ -87,9 +115,7 @@ def train(
     ] = "fpb_50agree",
     method: Annotated[str, typer.Option(help="full|lora|flat_lora|sam_ab|sam_w")] = "lora",
     seed: Annotated[int, typer.Option(help="training seed")] = 42,
-    profile: Annotated[
-        str, typer.Option(help="quick (CPU-sized) | study-q4 (the study's protocol) | smoke")
-    ] = "quick",
+    profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "quick",
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="override a RunConfig field: key=value")
     ] = None,
@@ -100,16 +126,32 @@ def train(
     card: Card = None,
     device: Device = None,
     precision: Precision = None,
+    delimiter: Delimiter = None,
+    max_len: MaxLen = None,
     data_dir: DataDir = None,
-    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    progress: Annotated[bool, typer.Option(help="show progress bars (--no-progress: none at all)")] = True,
 ) -> None:
     """Validate the dataset, then run one fine-tuning run and print where its record is."""
-    from flows.cli_common import check_choice, check_dataset, check_set_keys, method_names, profile_names
+    from flows.cli_common import (
+        auto_max_len_override,
+        check_choice,
+        check_dataset,
+        check_set_keys,
+        method_names,
+        profile_names,
+    )
 
     check_choice(profile, profile_names(), "profile")
     check_choice(method, method_names(), "method")
     check_dataset(dataset)
     check_set_keys(set_)
+    data_opts = {
+        "text_col": text_col,
+        "label_col": label_col,
+        "text_pair_col": text_pair_col,
+        "card": card,
+        "delimiter": delimiter,
+    }
     from rich.console import Console
 
     from flatlora.bench.config import parse_set, resolve_config
@@ -119,8 +161,16 @@ def train(
     console = Console(stderr=True)
     try:
         overrides = parse_set(list(set_ or []))
-        opts = {"text_pair_col": text_pair_col, "card": card, "device": device, "precision": precision}
+        opts = {
+            "text_pair_col": text_pair_col,
+            "card": card,
+            "device": device,
+            "precision": precision,
+            "delimiter": delimiter,
+        }
         overrides.update({k: v for k, v in opts.items() if v is not None})
+        model = str(overrides.get("model") or "minilm")
+        overrides.update(auto_max_len_override(max_len, profile, [dataset], data_opts, data_dir, model))
         cfg = resolve_config(
             profile,
             dataset=dataset,
@@ -136,8 +186,7 @@ def train(
     try:
         record = run_one(cfg, out, progress=progress, data_dir=data_dir)
     except ValidationFailed as exc:
-        console.print(exc.report.table())
-        console.print(str(exc), style="red", markup=False, highlight=False)
+        console.print(exc.report.render(), style="red", markup=False, highlight=False)
         raise typer.Exit(code=1) from exc
     except ValueError as exc:  # e.g. --device cuda without a GPU, target_modules the model lacks
         console.print(f"config error: {exc}", style="red", markup=False)

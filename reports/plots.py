@@ -37,10 +37,38 @@ def _save(fig: plt.Figure, out_dir: Path, name: str) -> str:
     return name
 
 
-def _band(ax: plt.Axes, band: Band, label: str) -> None:
+# One look per method, the same in every figure: colour, line style and marker all differ, so a method
+# whose curve lies exactly on another's still shows (dashes and markers of both stay visible).
+METHOD_STYLES: dict[str, dict[str, object]] = {
+    "full": {"color": "tab:gray", "ls": "-", "marker": "s"},
+    "lora": {"color": "tab:blue", "ls": "--", "marker": "o"},
+    "flat_lora": {"color": "tab:red", "ls": "-.", "marker": "^"},
+    "sam_ab": {"color": "tab:green", "ls": ":", "marker": "D"},
+    "sam_w": {"color": "tab:purple", "ls": (0, (5, 1, 1, 1, 1, 1)), "marker": "v"},
+}
+_FALLBACK_MARKERS = ("P", "X", "*", "h", "<", ">")
+
+
+def method_style(method: str) -> dict[str, object]:
+    if method in METHOD_STYLES:
+        return dict(METHOD_STYLES[method])
+    k = sum(map(ord, method)) % len(_FALLBACK_MARKERS)
+    return {"ls": "-", "marker": _FALLBACK_MARKERS[k]}
+
+
+def _band(ax: plt.Axes, band: Band, label: str, method: str = "") -> None:
+    """Mean over seeds with a ± std band; a single point (one epoch) as a marker with its error bar."""
     x, m, s = np.asarray(band.x), np.asarray(band.mean), np.asarray(band.std)
-    (line,) = ax.plot(x, m, label=label, lw=1.5, marker="o" if len(x) <= 12 else None, ms=4)
-    ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.2, lw=0)
+    st = method_style(method or label)
+    color, ls, marker = st.get("color"), st["ls"], st["marker"]
+    if len(x) == 1:
+        ax.errorbar(x, m, yerr=np.nan_to_num(s), fmt=str(marker), color=color, capsize=4, ms=6, label=label)
+        return
+    every = max(1, len(x) // 12)  # markers on long curves too, about a dozen of them
+    (line,) = ax.plot(
+        x, m, label=label, lw=1.5, ls=ls, color=color, marker=marker, ms=4, markevery=every, mfc="none"
+    )
+    ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.15, lw=0)
 
 
 def plot_train_loss(ds: DatasetSummary, out_dir: Path) -> str | None:
@@ -49,7 +77,7 @@ def plot_train_loss(ds: DatasetSummary, out_dir: Path) -> str | None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for m, band in ds.train_loss.items():
         if band.x:
-            _band(ax, band, METHOD_LABELS.get(m, m))
+            _band(ax, band, METHOD_LABELS.get(m, m), m)
     ax.set(xlabel="step", ylabel="train loss", title=f"{ds.name}: train loss (mean ± std over seeds)")
     ax.legend()
     return _save(fig, out_dir, f"{_slug(ds.name)}_train_loss.png")
@@ -64,7 +92,7 @@ def plot_val(ds: DatasetSummary, out_dir: Path) -> str | None:
     for ax, k in zip(axes, metrics, strict=True):
         for m, curves in ds.val_curves.items():
             if k in curves and curves[k].x:
-                _band(ax, curves[k], METHOD_LABELS.get(m, m))
+                _band(ax, curves[k], METHOD_LABELS.get(m, m), m)
         ax.set(xlabel="epoch", ylabel=f"val {METRIC_LABELS.get(k, k)}")
         epochs = sorted({x for c in ds.val_curves.values() if k in c for x in c[k].x})
         if 0 < len(epochs) <= 12:
@@ -81,11 +109,15 @@ def plot_flatness(ds: DatasetSummary, out_dir: Path) -> str | None:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for m, f in ds.flatness.items():
+        st = method_style(m)
         ax.errorbar(
             f.sigmas,
             f.mean_increase,
             yerr=f.std_increase,
-            marker="o",
+            marker=st["marker"],
+            ls=st["ls"],
+            color=st.get("color"),
+            mfc="none",
             capsize=3,
             label=METHOD_LABELS.get(m, m),
         )

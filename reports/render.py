@@ -25,12 +25,32 @@ def _finite(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def _no_negative_zero(s: str) -> str:
+    """'-0.0000' (a tiny negative rounded away) -> '0.0000'."""
+    return s[1:] if s.startswith("-") and not s.strip("-0.") else s
+
+
 def fmt_num(x: Any, digits: int = 3) -> str:
-    return f"{x:.{digits}f}" if _finite(x) else "n/a"
+    return _no_negative_zero(f"{x:.{digits}f}") if _finite(x) else "n/a"
 
 
 def fmt_signed(x: Any, digits: int = 3) -> str:
-    return f"{x:+.{digits}f}" if _finite(x) else "n/a"
+    if not _finite(x):
+        return "n/a"
+    s = f"{x:+.{digits}f}"
+    return "+" + s[1:] if s.startswith("-") and not s.strip("-0.") else s  # never a negative zero
+
+
+CLIP_CHARS = 160
+
+
+def clip(text: Any, n: int = CLIP_CHARS) -> str:
+    """A long example text cut at a word boundary, so the table's other columns stay on screen."""
+    s = str(text)
+    if len(s) <= n:
+        return s
+    cut = s[: n - 1].rsplit(" ", 1)[0]
+    return (cut if len(cut) > n // 2 else s[: n - 1]) + "…"
 
 
 def fmt_int(x: Any) -> str:
@@ -56,7 +76,7 @@ def fmt_ci(lo: Any, hi: Any = None, digits: int = 3) -> str:
         lo, hi = lo
     if not (_finite(lo) and _finite(hi)):
         return "n/a"
-    return f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+    return f"[{fmt_num(lo, digits)}, {fmt_num(hi, digits)}]"
 
 
 def fmt_duration(s: Any) -> str:
@@ -118,6 +138,7 @@ def _env() -> jinja2.Environment:
         duration=fmt_duration,
         label=method_label,
         metric=metric_label,
+        clip=clip,
     )
     env.globals.update(significant=significant, finite=_finite, seed_union=seed_union)
     return env

@@ -208,6 +208,7 @@ class DatasetSummary:
     memory_kind: str = "process_rss"  # the one kind of every cost row, or "mixed"
     task: str = "classification"  # or "generation" (dataset_info.task)
     answer_format: str | None = None  # generation: how answers are read (flatlora.bench.gen_scoring)
+    unit: str = "sentences"  # what one example is called: "examples" for sentence pairs
 
 
 @dataclass
@@ -537,6 +538,7 @@ def _dataset_summary(
         memory_kind=memory_kind,
         task=task,
         answer_format=info.get("answer_format"),
+        unit="examples" if info.get("sentence_pairs") or task == "generation" else "sentences",
     )
 
 

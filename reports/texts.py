@@ -95,6 +95,7 @@ def _load(record: Mapping[str, Any], data_dir: str | os.PathLike[str] | None) ->
                 label_col=str(cfg.get("label_col") or "label"),
                 card=cfg.get("card"),
                 text_pair_col=cfg.get("text_pair_col"),
+                delimiter=cfg.get("delimiter"),
             )
         except (DataError, OSError, ValueError) as exc:
             tried.append(f"{cand}: {exc}")

@@ -17,6 +17,7 @@ def validate_dataset_dict(
     label_col: str = "label",
     text_pair_col: str | None = None,
     card: str | None = None,
+    delimiter: str | None = None,
 ) -> dict[str, Any]:
     """Validation report as a dict; raises ValidationFailed (not retried) when the data is unusable."""
     from flatlora.bench.validation import validate_dataset
@@ -30,6 +31,7 @@ def validate_dataset_dict(
         raise_on_failure=True,
         text_pair_col=text_pair_col,
         card=card,
+        delimiter=delimiter,
     )
     return report.to_dict()
 
@@ -45,5 +47,8 @@ def validate_task(
     label_col: str = "label",
     text_pair_col: str | None = None,
     card: str | None = None,
+    delimiter: str | None = None,
 ) -> dict[str, Any]:
-    return validate_dataset_dict(dataset, data_dir, split_seed, text_col, label_col, text_pair_col, card)
+    return validate_dataset_dict(
+        dataset, data_dir, split_seed, text_col, label_col, text_pair_col, card, delimiter
+    )

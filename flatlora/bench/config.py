@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from flatlora.bench.data import DELIMITERS
 from flatlora.bench.records import sha256_json
 
 METHODS = ("full", "lora", "flat_lora", "sam_ab", "sam_w")
@@ -29,7 +30,7 @@ STUDY_SEEDS = (42, 43, 44)
 
 # Fields added after records were first computed, with the default that leaves a hash unchanged. Every
 # new RunConfig field goes here (name -> its default), so existing records keep their config hashes.
-HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {"max_new_tokens": None}
+HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {"max_new_tokens": None, "delimiter": None}
 
 
 def _h(text: str) -> dict[str, str]:
@@ -46,6 +47,9 @@ class RunConfig:
     text_col: str = "text"
     label_col: str = "label"
     text_pair_col: str | None = field(default=None, metadata=_h("second text column: sentence pairs"))
+    delimiter: str | None = field(
+        default=None, metadata=_h("column separator of a .csv/.tsv file: , tab ; | (None: by extension)")
+    )
     card: str | None = field(default=None, metadata=_h("dataset card name or yaml path (None: by dataset)"))
     split_seed: int = field(default=0, metadata=_h("split seed, independent of `seed`"))
     val_frac: float = 0.1
@@ -73,6 +77,9 @@ class RunConfig:
     lr_schedule: str = field(default="linear", metadata=_h("linear | cosine | constant (after warmup)"))
     max_grad_norm: float | None = 1.0
     max_len: int = 256
+    max_len_source: str | None = field(
+        default=None, metadata=_h("how `max_len` was chosen, e.g. from the data (descriptive; not hashed)")
+    )
     eval_batch_size: int = 32
     # Flat-LoRA / SAM
     sigma: float = field(default=0.05, metadata=_h("Flat-LoRA noise scale"))
@@ -110,6 +117,14 @@ class RunConfig:
             self.device,
             f"must be {DEVICES_HELP.split(' (')[0]}",
         )
+        if self.delimiter is not None:
+            _check(
+                self.delimiter in DELIMITERS,
+                "delimiter",
+                self.delimiter,
+                "must be one of , tab ; | (or None)",
+            )
+            self.delimiter = DELIMITERS[self.delimiter]
         _check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {PRECISIONS}")
         self.flatness_sigmas = tuple(float(s) for s in self.flatness_sigmas)
         _check(self.method in METHODS, "method", self.method, f"must be one of {METHODS}")
@@ -171,13 +186,15 @@ class RunConfig:
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of every field; `num_threads` excluded (it does not change results
-        in intent, and machines differ). `device` is hashed as requested (`auto` stays `auto`).
+        in intent, and machines differ), and `max_len_source` (it describes `max_len`, which is hashed).
+        `device` is hashed as requested (`auto` stays `auto`).
 
         A field added later is left out while it holds its default (see HASH_NEUTRAL_DEFAULTS), so adding
         a setting never changes the hash of a run that was already computed: finished records stay valid.
         """
         d = self.to_dict()
         d.pop("num_threads", None)
+        d.pop("max_len_source", None)
         for name, default in HASH_NEUTRAL_DEFAULTS.items():
             if d.get(name) == default:
                 d.pop(name, None)
@@ -263,7 +280,9 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
         "flatness_batches": 1,
         "flatness_k": 5,
     },
-    # CI: one run well under 30 s
+    # CI and a first try: checks the path in seconds per run. The flatness probe is sized to match: one
+    # sigma, 5 draws, one batch of 16 validation examples (6 forward passes of 16 examples; it took 16
+    # passes of 32 before, about 40% of a smoke run).
     "smoke": {
         "max_train_examples": 128,
         "max_eval_examples": 64,
@@ -272,9 +291,10 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
         "epochs": 1,
         "batch_size": 16,
         "lr": 5e-4,
-        "eval_batch_size": 32,
+        "eval_batch_size": 16,
         "flatness_batches": 1,
         "flatness_k": 5,
+        "flatness_sigmas": (0.05,),
     },
     # The generative CPU demonstration: SmolLM2-135M-Instruct on GSM8K, sized from one timing probe (see
     # reports/examples/README.md) to about 31 CPU-minutes per run. GSM8K pairs in SmolLM2 chat tokens (first
@@ -299,6 +319,31 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
     },
 }
 
+
+# `--max-len auto` (for user data): max_len = the 99th percentile of the training split's token lengths,
+# rounded up to a multiple of 8, at most this cap (smoke checks the path, so it stays short).
+AUTO_MAX_LEN_CAP: dict[str, int] = {"smoke": 64, "quick": 128, "study": 256, "study-q4": 512}
+
+# Names users bring from the transformers Trainer (TrainingArguments) and PEFT for RunConfig fields.
+FIELD_ALIASES: dict[str, str] = {
+    "learning_rate": "lr",
+    "num_train_epochs": "epochs",
+    "num_epochs": "epochs",
+    "per_device_train_batch_size": "batch_size",
+    "train_batch_size": "batch_size",
+    "per_device_eval_batch_size": "eval_batch_size",
+    "gradient_accumulation_steps": "grad_accum",
+    "lr_scheduler_type": "lr_schedule",
+    "max_seq_length": "max_len",
+    "max_length": "max_len",
+    "model_name_or_path": "model",
+    "r": "lora_r",
+    "rank": "lora_r",
+    "lora_rank": "lora_r",
+    "alpha": "lora_alpha",
+    "dropout": "lora_dropout",
+    "sep": "delimiter",
+}
 
 # Short CPU profiles need a LoRA-sized learning rate (the study's 5e-5 barely moves LoRA in ~100 steps),
 # which is too high for full fine-tuning: full keeps a smaller one. The resolved lr is in every record.
@@ -340,7 +385,7 @@ def resolve_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> RunConfi
     known = {f.name for f in fields(RunConfig)}
     for k in overrides:
         if k not in known:
-            raise ValueError(f"unknown config field `{k}`; known: {sorted(known)}")
+            raise ValueError(unknown_field_message(k))
     if profile in SWEPT_PROFILES and overrides.get("lr") is None:
         raise LearningRateNotSwept(
             f"profile {profile!r} takes its learning rate from a validation sweep and none was given: "
@@ -349,6 +394,30 @@ def resolve_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> RunConfi
     method = overrides.get("method", RunConfig.method)
     per_method = PROFILE_METHOD_OVERRIDES[profile].get(method, {})
     return RunConfig(**{**PROFILE_OVERRIDES[profile], **per_method, **overrides, "profile": profile})
+
+
+def unknown_field_message(key: str) -> str:
+    """One line for an unknown field: the Trainer/PEFT name's equivalent, else the closest fields."""
+    import difflib
+
+    names = [f.name for f in fields(RunConfig)]
+    low = key.strip().lower().replace("-", "_")
+    if low in FIELD_ALIASES:
+        alias = FIELD_ALIASES[low]
+        return f"unknown config field `{key}`: flatbench calls it `{alias}` (--set {alias}=...)"
+    if low in names:
+        return f"unknown config field `{key}`: did you mean `{low}`?"
+    candidates = {n: n for n in names} | {a: f for a, f in FIELD_ALIASES.items()}
+    hits = difflib.get_close_matches(low, list(candidates), n=6, cutoff=0.6)
+    close = list(dict.fromkeys(candidates[h] for h in hits))[:3]
+    if not close:
+        return (
+            f"unknown config field `{key}`; the fields are those of flatlora.bench.config.RunConfig "
+            "(e.g. lr, epochs, batch_size, max_len, lora_r, sigma)"
+        )
+    via = {candidates[h]: h for h in hits if h in FIELD_ALIASES and candidates[h] in close}
+    shown = ", ".join(f"`{c}`" + (f" (Trainer: {via[c]})" if c in via else "") for c in close)
+    return f"unknown config field `{key}`; did you mean {shown}?"
 
 
 def parse_set(pairs: list[str]) -> dict[str, Any]:
@@ -363,7 +432,7 @@ def parse_set(pairs: list[str]) -> dict[str, Any]:
         key, raw = pair.split("=", 1)
         key = key.strip()
         if key not in types:
-            raise ValueError(f"unknown config field `{key}`; known: {sorted(types)}")
+            raise ValueError(unknown_field_message(key))
         default = types[key].default
         if raw.lower() in ("none", "null"):
             out[key] = None
@@ -383,7 +452,9 @@ def parse_set(pairs: list[str]) -> dict[str, Any]:
 
 
 __all__ = [
+    "AUTO_MAX_LEN_CAP",
     "DEFAULT_PROFILE",
+    "FIELD_ALIASES",
     "METHODS",
     "PRECISIONS",
     "PROFILES",
@@ -396,4 +467,5 @@ __all__ = [
     "env_threads",
     "parse_set",
     "resolve_config",
+    "unknown_field_message",
 ]

@@ -8,10 +8,12 @@ layer turns it into a failed check so nothing is ever trained on a bad file.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ FPB_EXPECTED: dict[str, dict[str, Any]] = {
     "allagree": {"n": 2264, "counts": (303, 1391, 570), "sha16": "5fb370b3005b9a27"},
 }
 HF_FPB_ID = "takala/financial_phrasebank"
+HF_FPB_ZIP = "data/FinancialPhraseBank-v1.0.zip"  # the original release, a plain file in the hub repository
 INT_RE = re.compile(r"[+-]?\d+")
 NUM_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 PAIR_SEP = "\u2063"  # invisible separator: joins (text, text_pair) into one key for duplicate/leakage checks
@@ -45,6 +48,9 @@ USER_EXTS = {".csv": ",", ".tsv": "\t", ".jsonl": None}
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATASETS_DIR = REPO_ROOT / "datasets"
+# The main job's dataset ships with the code (gzip of the original bytes; datasets/financial_phrasebank/).
+FPB_SHIPPED: dict[str, Path] = {"50agree": DATASETS_DIR / "financial_phrasebank" / "Sentences_50Agree.txt.gz"}
+FPB_SHA256: dict[str, str] = {"50agree": "bb1b4df6de05d50b146f87a9d4d024b69f947066445f2384f014c3564c1612c8"}
 
 
 class DataError(ValueError):
@@ -244,26 +250,30 @@ def parse_fpb_text(raw: str) -> tuple[list[str], list[str]]:
 
 
 def load_fpb(config: str, data_dir: str | os.PathLike[str] | None = None) -> LabeledData:
-    """Financial PhraseBank from the data dir, else from the HF hub when reachable."""
+    """Financial PhraseBank: the data dir's file when there is one, else the copy shipped under
+    datasets/ (50agree only), else the hub's plain data files (network).
+
+    The shipped copy and the hub's zip hold the original file's bytes, so the rows, their order and
+    `checksum` (sha256 of the uncompressed file) are the same whichever source was read.
+    """
     config = config.lower().removeprefix("sentences_")
     if config not in FPB_CONFIGS:
         raise DataError(f"unknown Financial PhraseBank config {config!r}; choose from {sorted(FPB_CONFIGS)}")
-    fname, hf_config = FPB_CONFIGS[config]
+    fname, _ = FPB_CONFIGS[config]
     root = resolve_data_dir(data_dir)
-    if root is not None:
-        path = root / "financial_phrasebank" / fname
-        if not path.is_file():
-            raise DataError(f"{path} not found in data dir {root}", check="data_dir")
-        raw = path.read_bytes()
-        checksum = hashlib.sha256(raw).hexdigest()
-        texts, labels = parse_fpb_text(raw.decode("latin-1"))
-        source = str(path)
+    path = root / "financial_phrasebank" / fname if root is not None else None
+    if path is not None and path.is_file():
+        raw, source = path.read_bytes(), str(path)
+    elif config in FPB_SHIPPED:
+        raw, source = read_shipped_fpb(config), str(FPB_SHIPPED[config])
     else:
-        texts, labels, checksum, source = _load_fpb_hub(hf_config)
+        looked = f"{path} does not exist" if path is not None else "no data dir"
+        raw, source = _load_fpb_hub(config, looked)
+    texts, labels = parse_fpb_text(raw.decode("latin-1"))
     return LabeledData(
         name=f"fpb_{config}",
         source=source,
-        checksum=checksum,
+        checksum=hashlib.sha256(raw).hexdigest(),
         texts=texts,
         labels=labels,
         label_names=list(FPB_LABELS),
@@ -271,25 +281,75 @@ def load_fpb(config: str, data_dir: str | os.PathLike[str] | None = None) -> Lab
     )
 
 
-def _load_fpb_hub(hf_config: str) -> tuple[list[str], list[str], str, str]:
-    """Fallback when no local copy exists. Needs network; offline gives a clear error."""
+def read_shipped_fpb(config: str) -> bytes:
+    """The uncompressed bytes of the copy under datasets/financial_phrasebank/, checked by sha256."""
+    path = FPB_SHIPPED[config]
     try:
-        import importlib
-
-        hf_datasets = importlib.import_module("datasets")  # HF `datasets`; this repo's datasets/ is data only
-        ds = hf_datasets.load_dataset(HF_FPB_ID, hf_config, split="train", trust_remote_code=True)
-    except Exception as exc:  # offline, hub down, missing script...
+        raw = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError) as exc:
+        raise DataError(f"the shipped copy {path} cannot be read: {exc}", check="data_dir") from exc
+    got = hashlib.sha256(raw).hexdigest()
+    if got != FPB_SHA256[config]:
         raise DataError(
-            f"no local Financial PhraseBank (set --data-dir or FLATBENCH_DATA_DIR, or place it at "
-            f"../shared/data/financial_phrasebank) and the hub copy {HF_FPB_ID}/{hf_config} could not be "
-            f"loaded: {type(exc).__name__}: {exc}",
+            f"the shipped copy {path} has sha256 {got[:16]}, expected {FPB_SHA256[config][:16]}: "
+            "restore it with `git checkout -- datasets/financial_phrasebank`",
             check="data_dir",
-        ) from exc
-    names = ds.features["label"].names
-    texts = [str(t).strip() for t in ds["sentence"]]
-    labels = [names[i] for i in ds["label"]]
-    h = hashlib.sha256("\n".join(f"{t}@{lab}" for t, lab in zip(texts, labels, strict=True)).encode())
-    return texts, labels, h.hexdigest(), f"hf://{HF_FPB_ID}/{hf_config}"
+        )
+    return raw
+
+
+def _load_fpb_hub(config: str, looked: str) -> tuple[bytes, str]:
+    """The hub repository's plain files, no loading script: the original release zip, else the hub's
+    parquet conversion (rows rebuilt as `sentence@label` lines). Needs network; offline, a clear error."""
+    import huggingface_hub
+
+    fname, hf_config = FPB_CONFIGS[config]
+    errors: list[str] = []
+    try:
+        zpath = huggingface_hub.hf_hub_download(HF_FPB_ID, HF_FPB_ZIP, repo_type="dataset")
+        with zipfile.ZipFile(zpath) as zf:
+            member = next(n for n in zf.namelist() if n.rsplit("/", 1)[-1] == fname)
+            return zf.read(member), f"hf://datasets/{HF_FPB_ID}/{HF_FPB_ZIP}#{member}"
+    except Exception as exc:  # offline, file moved, not in the zip: try the parquet conversion
+        errors.append(f"{HF_FPB_ZIP}: {_first_line(exc)}")
+    parquet = f"{hf_config}/train/0000.parquet"
+    try:
+        ppath = huggingface_hub.hf_hub_download(
+            HF_FPB_ID, parquet, repo_type="dataset", revision="refs/convert/parquet"
+        )
+        return _fpb_bytes_from_parquet(ppath), f"hf://datasets/{HF_FPB_ID}@refs/convert/parquet/{parquet}"
+    except Exception as exc:
+        errors.append(f"{parquet}: {_first_line(exc)}")
+    offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") else ""
+    raise DataError(
+        f"Financial PhraseBank {config} is not shipped and not in a data dir ({looked}; pass --data-dir or "
+        f"set FLATBENCH_DATA_DIR to a folder holding financial_phrasebank/{fname}), and the hub copy "
+        f"{HF_FPB_ID} could not be loaded{offline}: {errors[0]}",
+        check="data_dir",
+    )
+
+
+def _first_line(exc: BaseException, n: int = 100) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:n]}{'...' if len(text) > n else ''}"
+
+
+def _fpb_bytes_from_parquet(path: str | os.PathLike[str]) -> bytes:
+    """`sentence@label` CRLF lines in latin-1, as the original file has them, from the hub's parquet."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    names = list(FPB_LABELS)
+    meta = (table.schema.metadata or {}).get(b"huggingface")
+    if meta:
+        feature = json.loads(meta).get("info", {}).get("features", {}).get("label", {})
+        names = list(feature.get("names") or names)
+    lines = []
+    for sentence, label in zip(
+        table.column("sentence").to_pylist(), table.column("label").to_pylist(), strict=True
+    ):
+        lines.append(f"{sentence}@{names[label] if isinstance(label, int) else label}\r\n")
+    return "".join(lines).encode("latin-1", errors="replace")
 
 
 # ---------------------------------------------------------------- sanity toy task
@@ -338,7 +398,7 @@ def check_file_bytes(path: Path) -> bytes:
     return raw
 
 
-def _read_user_frame(path: Path, raw: bytes) -> pd.DataFrame:
+def _read_user_frame(path: Path, raw: bytes, delimiter: str | None = None) -> pd.DataFrame:
     import pandas as pd
 
     ext = path.suffix.lower()
@@ -360,13 +420,16 @@ def _read_user_frame(path: Path, raw: bytes) -> pd.DataFrame:
         if not records:
             raise DataError(f"file has no data rows: {path.name}", check="has_rows")
         return pd.DataFrame.from_records(records)
-    sep = USER_EXTS[ext]
+    sep = delimiter or USER_EXTS[ext] or ","
     import io
 
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[])
     except pd.errors.ParserError as exc:
-        raise DataError(f"{path.name} is not valid {ext[1:].upper()}: {exc}", check="format") from exc
+        hint = delimiter_hint(text, sep, ext)
+        what = f"not valid {ext[1:].upper()}" if delimiter is None else f"not {DELIM_NAMES[sep]}-separated"
+        detail = str(exc).strip().splitlines()[-1].removeprefix("Error tokenizing data. C error: ")
+        raise DataError(f"{path.name} is {what} ({detail}){hint}", check="format") from exc
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"file is empty: {path.name}", check="file_not_empty") from exc
     if len(df) == 0:
@@ -374,13 +437,43 @@ def _read_user_frame(path: Path, raw: bytes) -> pd.DataFrame:
     return df
 
 
-def _delimiter_hint(columns: Sequence[str], ext: str) -> str:
-    header = " ".join(map(str, columns))
-    expected = {".csv": ",", ".tsv": "\t"}.get(ext)
-    for cand, name in ((";", "';'"), ("\t", "tab"), (",", "','"), ("|", "'|'")):
-        if cand != expected and cand in header:
-            return f"; the header looks {name}-delimited -- wrong delimiter for a {ext} file?"
-    return ""
+# --delimiter values (and what they mean)
+DELIMITERS = {",": ",", "comma": ",", "tab": "\t", "\\t": "\t", "\t": "\t", ";": ";", "semicolon": ";"}
+DELIMITERS |= {"|": "|", "pipe": "|"}
+DELIM_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+DELIM_OPTION = {",": ",", "\t": "tab", ";": "';'", "|": "'|'"}
+
+
+def sniff_delimiter(text: str) -> str | None:
+    """The column separator the first lines use (comma, tab, semicolon or pipe), or None."""
+    import csv
+
+    lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
+    if not lines:
+        return None
+    try:
+        found: str | None = csv.Sniffer().sniff("\n".join(lines), delimiters=",\t;|").delimiter
+    except csv.Error:
+        found = None
+    if found is None or found not in lines[0]:  # else: the one that splits the header most
+        counts = {c: lines[0].count(c) for c in DELIM_NAMES}
+        best = max(counts, key=lambda c: counts[c])
+        found = best if counts[best] else None
+    return found
+
+
+def delimiter_hint(text: str, used: str, ext: str) -> str:
+    """'; it looks tab-separated (...): pass --delimiter tab', or '' when the file uses `used`."""
+    found = sniff_delimiter(text)
+    if found is None or found == used:
+        return ""
+    header = [c.strip() for c in text.splitlines()[0].split(found)] if text.strip() else []
+    cols = ", ".join(header[:4]) + (", ..." if len(header) > 4 else "")
+    rename = " (or name the file .tsv)" if found == "\t" and ext == ".csv" else ""
+    return (
+        f"; it looks {DELIM_NAMES[found]}-separated ({len(header)} columns: {cols}): "
+        f"pass --delimiter {DELIM_OPTION[found]}{rename}"
+    )
 
 
 def load_user_file(
@@ -389,8 +482,10 @@ def load_user_file(
     label_col: str = "label",
     card: str = "user_default",
     text_pair_col: str | None = None,
+    delimiter: str | None = None,
 ) -> LabeledData:
-    """CSV/TSV/JSONL by extension. An optional `split` column (train/val/test) fixes the split."""
+    """CSV/TSV/JSONL by extension (`delimiter` overrides a .csv/.tsv file's separator). An optional
+    `split` column (train/val/test) fixes the split."""
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in USER_EXTS:
@@ -399,8 +494,11 @@ def load_user_file(
             "or a folder written by `datasets.save_to_disk`",
             check="format",
         )
+    if delimiter is not None and delimiter not in DELIMITERS:
+        raise DataError(f"unknown delimiter {delimiter!r}: use , tab ; or |", check="format")
+    delimiter = DELIMITERS[delimiter] if delimiter is not None else None
     raw = check_file_bytes(p)
-    df = _read_user_frame(p, raw)
+    df = _read_user_frame(p, raw, delimiter)
     cols = [str(c) for c in df.columns]
     roles = [("text", text_col), ("label", label_col)]
     if text_pair_col is not None:
@@ -408,7 +506,12 @@ def load_user_file(
     for role, col in roles:
         if col not in cols:
             raise DataError(
-                f"missing required {role} column {col!r} (found columns: {cols}){_delimiter_hint(cols, ext)}",
+                f"missing required {role} column {col!r} (found columns: {cols})"
+                + (
+                    ""
+                    if ext == ".jsonl"
+                    else delimiter_hint(raw.decode("utf-8-sig"), delimiter or USER_EXTS[ext] or ",", ext)
+                ),
                 check="required_columns",
             )
     labels = list(df[label_col])
@@ -593,6 +696,7 @@ def load_labeled(
     label_names: Sequence[str] | None = None,
     card: str | None = None,
     text_pair_col: str | None = None,
+    delimiter: str | None = None,
 ) -> LabeledData:
     """`fpb_50agree` .. `fpb_allagree` (or `financial_phrasebank:50agree`), a CSV/TSV/JSONL path,
     a `datasets.save_to_disk` folder, or a hub id `owner/name[:config]`.
@@ -631,7 +735,12 @@ def load_labeled(
     card_name = card or "user_default"
     if path.suffix.lower() in USER_EXTS or path.is_file():
         data = load_user_file(
-            key, text_col=text_col, label_col=label_col, card=card_name, text_pair_col=text_pair_col
+            key,
+            text_col=text_col,
+            label_col=label_col,
+            card=card_name,
+            text_pair_col=text_pair_col,
+            delimiter=delimiter,
         )
     elif (
         is_saved_dataset(path)

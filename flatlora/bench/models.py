@@ -7,11 +7,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,38 @@ def minilm_path() -> str:
 def resolve_model_path(model: str) -> str:
     """'minilm' -> the pip-installed MiniLM folder; anything else is a local path or hub id."""
     return minilm_path() if model.lower() in MINILM_ALIASES else model
+
+
+@contextlib.contextmanager
+def hf_progress(progress: bool) -> Iterator[None]:
+    """transformers' own bars during a load (e.g. "Loading weights"): none when `progress` is off, else
+    bars that remove themselves when done (transformers leaves them on screen)."""
+    from transformers.utils import logging as hf_logging
+
+    set_hook = getattr(hf_logging, "set_tqdm_hook", None)
+    was_on = hf_logging.is_progress_bar_enabled()
+    previous = None
+    if not progress:
+        hf_logging.disable_progress_bar()
+    elif set_hook is not None:
+        previous = set_hook(lambda make, args, kw: make(*args, **{**kw, "leave": False}))
+    try:
+        yield
+    finally:
+        if not progress and was_on:
+            hf_logging.enable_progress_bar()
+        elif progress and set_hook is not None:
+            set_hook(previous)
+
+
+def get_peft_model_quietly(model: Any, lora_config: Any) -> Any:
+    """`peft.get_peft_model` without the FutureWarning its probe of the deprecated
+    `is_gradient_checkpointing` property raises in transformers 5 (once per run otherwise)."""
+    from peft import get_peft_model
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, lora_config)
 
 
 def load_classifier(model: str, num_labels: int, label_names: list[str] | None = None) -> tuple[Any, Any]:

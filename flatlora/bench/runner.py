@@ -192,8 +192,16 @@ def to_device(b: Batch, device: torch.device) -> Batch:
 def _bar(total: int, desc: str, progress: bool) -> Any:
     from tqdm.auto import tqdm
 
+    # every bar on line 0: a bar opened inside another (validation inside training) replaces it for a moment
+    # instead of stacking below it, so closing it writes no cursor-up codes (`ESC[A`) into logs
     return tqdm(
-        total=total, desc=desc, disable=not progress, leave=False, file=sys.stderr, dynamic_ncols=True
+        total=total,
+        desc=desc,
+        disable=not progress,
+        leave=False,
+        position=0,
+        file=sys.stderr,
+        dynamic_ncols=True,
     )
 
 
@@ -311,7 +319,7 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
     The LoRA targets are resolved per architecture unless `target_modules` is set
     (`models.resolve_target_modules`); the model carries them as `flatbench_target_modules`.
     """
-    from flatlora.bench.models import load_classifier, resolve_target_modules
+    from flatlora.bench.models import get_peft_model_quietly, load_classifier, resolve_target_modules
 
     torch.manual_seed(cfg.seed)
     model, tok = load_classifier(cfg.model, len(label_names), label_names)
@@ -324,7 +332,7 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
         "target_modules_source": source,
     }
     if cfg.method != "full":
-        from peft import LoraConfig, TaskType, get_peft_model
+        from peft import LoraConfig, TaskType
 
         lcfg = LoraConfig(
             task_type=TaskType.SEQ_CLS,
@@ -333,7 +341,7 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
             lora_dropout=cfg.lora_dropout,
             target_modules=list(targets),
         )
-        model = get_peft_model(model, lcfg)
+        model = get_peft_model_quietly(model, lcfg)
     model.flatbench_model_info = info
     return model, tok
 
@@ -379,6 +387,7 @@ def prepare_splits(cfg: RunConfig, data_dir: str | os.PathLike[str] | None = Non
         split_seed=cfg.split_seed,
         card=cfg.card,
         text_pair_col=cfg.text_pair_col,
+        delimiter=cfg.delimiter,
     )
     assert splits is not None
     return replace(
@@ -523,7 +532,10 @@ def _train(
     t_start = time.perf_counter()
     names = list(splits.label_names)
     lab2id = {n: i for i, n in enumerate(names)}
-    model, tok = build_model(cfg, names)
+    from flatlora.bench.models import hf_progress
+
+    with hf_progress(progress):  # transformers' "Loading weights" bar: off, or cleared when done
+        model, tok = build_model(cfg, names)
     record["model_info"] = dict(getattr(model, "flatbench_model_info", {}))
     targets = tuple(record["model_info"].get("target_modules") or cfg.target_modules or ())
     model.to(device)
@@ -545,6 +557,7 @@ def _train(
     tr_ids, tr_y = enc(splits.train)
     va_ids, va_y = enc(splits.val)
     te_ids, te_y = enc(splits.test)
+    record["dataset_info"]["token_lengths"] = _token_lengths(cfg, tok, splits)
     val_set = EvalSet(va_ids, va_y, cfg.eval_batch_size, pad_id)
     test_set = EvalSet(te_ids, te_y, cfg.eval_batch_size, pad_id)
     # flatness probe: the first rows of val (split order, so not biased to short texts), length-sorted
@@ -693,6 +706,25 @@ def _train(
     tf = time.perf_counter()
     record["flatness"] = flatness_probe(model, flat_batches, cfg, targets, device, progress)
     phase["flatness"] = round(time.perf_counter() - tf, 2)
+
+
+def _token_lengths(cfg: RunConfig, tok: Any, splits: Splits) -> dict[str, Any]:
+    """Untruncated token lengths of every example this run sees (pairs: both texts) against `max_len`;
+    more than 5% longer than it is said on stderr, whatever `progress` is."""
+    from flatlora.bench.lengths import length_stats, token_lengths
+
+    lengths: list[int] = []
+    for df in (splits.train, splits.val, splits.test):
+        pairs = list(df["text_pair"]) if "text_pair" in df.columns else None
+        lengths += token_lengths(tok, list(df["text"]), pairs)
+    stats = length_stats(lengths, cfg.max_len)
+    if stats.warn:
+        what = "sentence pairs" if splits.text_pair_col else "examples"
+        print(
+            f"warning: {stats.line(what)}; raise it with --set max_len=N, or --max-len auto",
+            file=sys.stderr,
+        )
+    return {**stats.to_dict(), "max_len_source": cfg.max_len_source or "config"}
 
 
 def flatness_probe(

@@ -171,15 +171,15 @@ def train_method(
     test: list[dict[str, str]],
     progress: bool = True,
 ) -> MethodResult:
-    from peft import LoraConfig, TaskType, get_peft_model
+    from peft import LoraConfig, TaskType
     from tqdm.auto import tqdm
 
-    from flatlora.bench.models import load_smollm2
+    from flatlora.bench.models import get_peft_model_quietly, load_smollm2
 
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
     base, tok = load_smollm2()
-    model = get_peft_model(
+    model = get_peft_model_quietly(
         base,
         LoraConfig(
             task_type=TaskType.CAUSAL_LM,

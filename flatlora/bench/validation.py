@@ -60,6 +60,9 @@ class ValidationReport:
     dataset: str
     card: str
     checks: list[CheckResult] = field(default_factory=list)
+    # the user's names for the internal columns (text, label, text_pair), used wherever checks are shown
+    columns: dict[str, str] = field(default_factory=dict)
+    lengths: dict[str, Any] | None = None  # token lengths against max_len (`flatlora.bench.lengths`)
 
     @property
     def success(self) -> bool:
@@ -81,8 +84,67 @@ class ValidationReport:
             "n_checks": len(self.checks),
             "n_failed": len(self.failures),
             "n_warnings": len(self.warnings),
+            "columns": dict(self.columns),
+            "lengths": self.lengths,
             "checks": [asdict(c) for c in self.checks],
         }
+
+    def user_names(self, text: str) -> str:
+        """Internal column names in check names and messages -> the user's (`(text)` -> `(review)`)."""
+        names = {k: v for k, v in self.columns.items() if v and v != k}
+        if not names:
+            return text
+        if "text" in names and "text_pair" in names:
+            names["pair_key"] = f"{names['text']}, {names['text_pair']}"
+        rx = re.compile(
+            r"(?<=[('])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")(?=[)'])"
+        )
+        return rx.sub(lambda m: names[m.group(1)], text)
+
+    def render(self, verbose: bool = False, width: int = 80) -> str:
+        """Plain text for a terminal of `width` columns: a verdict line, then each failed check, then each
+        warning (user's column names, wrapped at word boundaries); `verbose` adds every passed check."""
+        import textwrap
+
+        n_pass = sum(c.success for c in self.checks)
+        failed, warned = self.failures, self.warnings
+        verdict = "FAILED" if not self.success else "passed"
+        head = (
+            f"validation of {self.dataset} {verdict}: {len(failed)} failed, {len(warned)} "
+            f"warning{'s' * (len(warned) != 1)}, {n_pass} of {len(self.checks)} checks passed (card {self.card})"
+        )
+        out = textwrap.wrap(head, width, break_long_words=False, break_on_hyphens=False)
+
+        def para(tag: str, c: CheckResult, detail: bool = True) -> None:
+            scope = "" if c.scope == "all" else f" [{c.scope}]"
+            text = f"{self.user_names(c.name)}{scope}" + (
+                f": {self.user_names(_describe(c))}" if detail else ""
+            )
+            out.extend(
+                textwrap.wrap(
+                    text,
+                    width,
+                    initial_indent=f"{tag:<5} ",
+                    subsequent_indent=" " * 6,
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+
+        for c in failed:
+            para("FAIL", c)
+        for c in warned:
+            para("warn", c)
+        tokens = [c for c in self.checks if c.name == "tokens_within_max_len" and c.success]
+        if tokens:  # the share is said even when it is small
+            out.extend(textwrap.wrap(f"info  {tokens[0].message}", width, subsequent_indent=" " * 6))
+        if verbose:
+            for c in self.checks:
+                if c.success:
+                    para("ok", c, detail=False)
+        elif n_pass:
+            out.append(f"ok    {n_pass} checks passed (--verbose lists them)")
+        return "\n".join(out)
 
     def summary(self) -> str:
         """Human message: each failed or warned check with counts and a few offending rows."""
@@ -97,20 +159,24 @@ class ValidationReport:
             lines.append(f"  - [{c.scope}] {c.name}: {_describe(c)}")
         for c in self.warnings:
             lines.append(f"  ~ warning [{c.scope}] {c.name}: {_describe(c)}")
-        return "\n".join(lines)
+        return self.user_names("\n".join(lines))
 
     def table(self) -> Table:
         from rich.table import Table
 
         t = Table(title=f"validation: {self.dataset} (card {self.card})")
-        for col in ("check", "scope", "status", "unexpected", "examples / message"):
-            t.add_column(col, overflow="fold")
-        for c in self.checks:
+        t.add_column("check", no_wrap=True, overflow="ellipsis", max_width=44)
+        for col in ("scope", "status", "unexpected"):
+            t.add_column(col, no_wrap=True)
+        t.add_column("examples / message", overflow="fold", ratio=1)
+        order = sorted(self.checks, key=lambda c: (c.success, c.severity != "error"))  # failures first
+        for c in order:
             status = (
                 "[green]pass" if c.success else ("[red]FAIL" if c.severity == "error" else "[yellow]warn")
             )
             count = f"{c.unexpected_count}/{c.element_count}" if c.element_count else str(c.unexpected_count)
-            t.add_row(c.name, c.scope, status, count, "" if c.success else _describe(c))
+            msg = "" if c.success else self.user_names(_describe(c))
+            t.add_row(self.user_names(c.name), c.scope, status, count, msg)
         return t
 
 
@@ -126,8 +192,15 @@ def _describe(c: CheckResult) -> str:
 
 
 def _short(x: Any) -> str:
+    """An example as text, quotes balanced however long it is; GE's {row, value} as `row N: value`."""
+    if isinstance(x, dict) and set(x) == {"row", "value"}:
+        return f"row {int(x['row']) + 1}: {_short(x['value'])}"
+    if isinstance(x, str) and PAIR_SEP in x:  # a (text, text_pair) key: show the pair as the report does
+        x = x.replace(PAIR_SEP, " || ")
+    if isinstance(x, str) and len(x) > 60:
+        return repr(x[:57] + "...")
     s = repr(x)
-    return s if len(s) <= 80 else s[:77] + "..."
+    return s if len(s) <= 80 else s[:76] + "...}"
 
 
 class ValidationFailed(Exception):
@@ -419,12 +492,39 @@ def _run_plain(df: pd.DataFrame, spec: list[dict[str, Any]], scope: str) -> list
 # ---------------------------------------------------------------- checks beside GE
 
 
+def _row_list(rows: list[int], n: int = 5) -> str:
+    """1-based data rows (1 = the first row after a header), the first `n` of them."""
+    shown = ", ".join(str(r + 1) for r in rows[:n])
+    return shown + (f", ... ({len(rows) - n} more)" if len(rows) > n else "")
+
+
+def _is_blank(x: Any) -> bool:
+    return x is not None and not (isinstance(x, float) and x != x) and str(x).strip() == ""
+
+
 def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count: int) -> list[CheckResult]:
     lab = card["label_column"]
     if lab not in df.columns:
         return []
     out: list[CheckResult] = []
-    labels = [x for x in df[lab].tolist() if x is not None]
+    raw = df[lab].tolist()
+    blank = [i for i, x in enumerate(raw) if _is_blank(x)]
+    if scope == "all":  # an empty label is no class: it fails here, and is left out of the counts below
+        out.append(
+            CheckResult(
+                name=f"labels_not_empty({lab})",
+                success=not blank,
+                scope=scope,
+                unexpected_count=len(blank),
+                message=""
+                if not blank
+                else f"{len(blank)} empty or blank label{'s' * (len(blank) != 1)} in rows {_row_list(blank)} "
+                "(1 = the first data row); fill them in or remove those rows",
+                engine="flatbench",
+            )
+        )
+    blank_set = set(blank)
+    labels = [x for i, x in enumerate(raw) if x is not None and i not in blank_set]
     names = list(card.get("labels") or [])
     if names and labels:
         numeric = [
@@ -447,7 +547,7 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
         )
     import pandas as pd
 
-    counts = pd.Series([str(x) for x in labels]).value_counts()
+    counts = pd.Series([str(x) for x in labels], dtype=object).value_counts()
     classes = names or sorted(counts.index)
     low = {c: int(counts.get(c, 0)) for c in classes if int(counts.get(c, 0)) < min_count}
     out.append(
@@ -456,14 +556,16 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
             success=not low,
             scope=scope,
             unexpected_count=len(low),
-            element_count=len(classes),
-            examples=[f"{k}: {v}" for k, v in low.items()],
             message=""
             if not low
-            else f"classes with fewer than {min_count} rows (counts: {counts.to_dict()})",
+            else f"classes with fewer than {min_count} rows: "
+            + ", ".join(f"{k!r} ({v})" for k, v in low.items())
+            + f" (counts: {counts.to_dict()})",
             engine="flatbench",
         )
     )
+    if not names and scope == "all":
+        out.append(_rare_class_check(raw, blank_set, counts, lab))
     n_classes = int((counts > 0).sum())
     out.append(
         CheckResult(
@@ -494,6 +596,38 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
             )
         )
     return out
+
+
+RARE_SHARE, RARE_ROWS, RARE_RATIO = 0.02, 10, 5
+
+
+def _rare_class_check(raw: list[Any], blank: set[int], counts: Any, lab: str) -> CheckResult:
+    """An inferred class far rarer than every other (under 2% of rows or under 10 rows, while each other
+    class has at least 5x its rows) is likely a stray value (`meh` among `pos`/`neg`): a warning."""
+    total = int(counts.sum())
+    rare: list[str] = []
+    for c, n in counts.items():
+        others = [int(m) for d, m in counts.items() if d != c]
+        if others and (n < RARE_ROWS or n < RARE_SHARE * total) and min(others) >= RARE_RATIO * n:
+            rows = [i for i, x in enumerate(raw) if i not in blank and x is not None and str(x) == c]
+            rest = ", ".join(f"{d!r} {int(m)}" for d, m in counts.items() if d != c)
+            rare.append(
+                f"{c!r}: {int(n)} row{'s' * (n != 1)} ({n / total:.1%}; rows {_row_list(rows, 3)}) vs {rest}"
+            )
+    return CheckResult(
+        name=f"no_rare_inferred_class({lab})",
+        success=not rare,
+        scope="all",
+        severity="warning",
+        unexpected_count=len(rare),
+        message=""
+        if not rare
+        else "a label far rarer than the rest becomes a class of its own: "
+        + "; ".join(rare)
+        + ". A stray value? Fix those rows, or name the labels in a card (--card, `labels: [...]`) so "
+        "that other values fail",
+        engine="flatbench",
+    )
 
 
 def _row_keys(df: pd.DataFrame) -> set[str]:
@@ -628,14 +762,23 @@ def validate_dataset(
     card: str | None = None,
     raise_on_failure: bool = True,
     text_pair_col: str | None = None,
+    delimiter: str | None = None,
+    max_len: int | None = None,
+    model: str = "minilm",
 ) -> tuple[ValidationReport, Splits | None]:
-    """Load, validate the whole file, split, validate the splits. The gate before any training."""
+    """Load, validate the whole file, split, validate the splits. The gate before any training.
+
+    With `max_len`, also the share of examples longer than it in `model`'s tokens (a warning above 5%).
+    """
     from flatlora.bench.gen_data import is_generation, validate_generation
 
     if is_generation(name_or_path, card):  # prompt -> target data: its own suite (flatlora.bench.gen_data)
         return validate_generation(
             name_or_path, data_dir, text_col, label_col, split_seed, card, raise_on_failure
         )
+    columns = {"text": text_col, "label": label_col}
+    if text_pair_col:
+        columns["text_pair"] = text_pair_col
     try:
         data = load_labeled(
             name_or_path,
@@ -644,16 +787,20 @@ def validate_dataset(
             label_col=label_col,
             card=card,
             text_pair_col=text_pair_col,
+            delimiter=delimiter,
         )
     except DataError as err:
         guess = "financial_phrasebank" if str(name_or_path).lower().startswith("fpb_") else "user_default"
-        rep = ValidationReport(dataset=str(name_or_path), card=card or guess, checks=[_error_check(err)])
+        rep = ValidationReport(
+            dataset=str(name_or_path), card=card or guess, checks=[_error_check(err)], columns=columns
+        )
         if raise_on_failure:
             raise ValidationFailed(rep) from err
         return rep, None
     c = load_card(card or data.card)
     c = {**c, "text_column": "text", "label_column": "label"}  # loader already mapped the user's columns
     rep = validate_data(data, c)
+    rep.columns = columns
     splits: Splits | None = None
     if rep.success or data.split is not None:
         try:
@@ -666,4 +813,25 @@ def validate_dataset(
         if raise_on_failure:
             raise ValidationFailed(rep)
         return rep, None
+    if max_len is not None:
+        rep.checks.append(_length_check(rep, data, max_len, model))
     return rep, splits
+
+
+def _length_check(rep: ValidationReport, data: LabeledData, max_len: int, model: str) -> CheckResult:
+    """The share of examples longer than `max_len` tokens: a warning above 5%, with what to do."""
+    from flatlora.bench.lengths import length_stats, load_tokenizer, token_lengths
+
+    stats = length_stats(token_lengths(load_tokenizer(model), data.texts, data.text_pairs), max_len)
+    rep.lengths = {**stats.to_dict(), "model": model}
+    what = "sentence pairs" if data.text_pairs is not None else "examples"
+    return CheckResult(
+        name="tokens_within_max_len",
+        success=not stats.warn,
+        scope="all",
+        severity="warning",
+        unexpected_count=stats.n_truncated,
+        message=stats.line(what)
+        + ("; raise it with --set max_len=N, or --max-len auto" if stats.warn else ""),
+        engine="flatbench",
+    )

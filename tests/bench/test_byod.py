@@ -139,9 +139,9 @@ def test_pair_duplicates_and_leakage_use_both_texts(tmp_path: Path) -> None:
     q = _csv(
         tmp_path / "nli2.csv", ("premise", "hypothesis", "label"), [*rows, rows[0], ("ok premise", "", 1)]
     )
-    with pytest.raises(ValidationFailed, match=r"duplicate texts in column 'pair_key'") as info:
+    with pytest.raises(ValidationFailed, match=r"duplicate texts in column 'premise, hypothesis'") as info:
         validate_dataset(str(q), text_col="premise", text_pair_col="hypothesis")
-    assert "value_lengths_to_be_between(text_pair)" in str(info.value)
+    assert "value_lengths_to_be_between(hypothesis)" in str(info.value)  # the user's column names
     with pytest.raises(ValidationFailed, match=r"missing required text pair column 'nope'"):
         validate_dataset(str(p), text_col="premise", text_pair_col="nope")
 

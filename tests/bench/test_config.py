@@ -144,3 +144,16 @@ def test_new_fields_change_the_hash_but_device_auto_is_stable() -> None:
     assert resolve_config("smoke", precision="bf16").config_hash() != base.config_hash()
     assert resolve_config("smoke", text_pair_col="b").config_hash() != base.config_hash()
     assert resolve_config("smoke", device="auto").config_hash() == base.config_hash()
+
+
+def test_smoke_flatness_probe_is_proportionate() -> None:
+    """Smoke checks the path: its probe is a few forward passes on a few examples, a small part of the
+    forward passes the run spends training and evaluating."""
+    c = resolve_config("smoke")
+    probe = (1 + c.flatness_k * len(c.flatness_sigmas)) * c.flatness_batches * c.eval_batch_size
+    train = 3 * c.max_train_examples * c.epochs  # forward + backward ~ 3 forward passes per example
+    evals = c.max_eval_examples * c.epochs + c.max_test_examples
+    assert probe <= 0.25 * (train + evals), (probe, train + evals)
+    q = resolve_config("quick")
+    probe_q = (1 + q.flatness_k * len(q.flatness_sigmas)) * q.flatness_batches * q.eval_batch_size
+    assert probe_q <= 0.25 * (3 * q.max_train_examples * q.epochs + q.max_eval_examples * q.epochs)

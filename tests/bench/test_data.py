@@ -60,7 +60,9 @@ def test_hub_fallback_offline_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(D, "resolve_data_dir", lambda data_dir=None: None)
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(D.DataError, match=r"no local Financial PhraseBank.*takala/financial_phrasebank"):
+    with pytest.raises(
+        D.DataError, match=r"allagree is not shipped and not in a data dir.*takala/financial_phrasebank"
+    ):
         D.load_fpb("allagree")
 
 

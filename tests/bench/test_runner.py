@@ -125,7 +125,12 @@ def test_every_method_writes_a_complete_record(
     assert t["accuracy"] == pytest.approx(acc)
     assert set(rec["predictions"][0]) == {"index", "gold", "pred"}  # no texts: records are shareable
     fl = rec["flatness"]
-    assert fl["sigmas"] == [0.01, 0.05, 0.1] and fl["k"] == 5 and len(fl["mean_increase"]) == 3
+    assert fl["sigmas"] == list(cfg.flatness_sigmas) and fl["k"] == 5
+    assert len(fl["mean_increase"]) == len(cfg.flatness_sigmas)
+    tl = info["token_lengths"]  # every example the run saw, untruncated, against its max_len
+    assert tl["n"] == 48 + 32 + 32 and tl["max_len"] == 32 and tl["max_len_source"] == "config"
+    assert tl["p50"] <= tl["p99"] <= tl["max"] and (tl["n_truncated"] > 0) == (tl["max"] > 32)
+    assert tl["truncated_share"] == round(tl["n_truncated"] / tl["n"], 4)
     c = rec["cost"]
     assert c["wall_time_s"] > 0 and c["peak_mem_mb"] >= 0 and c["peak_mem_kind"] == "cpu_rss_above_baseline"
     assert c["rss_peak_mb"] >= c["rss_start_mb"] and c["peak_mem_mb"] < c["rss_peak_mb"]
@@ -269,7 +274,8 @@ def test_evaluation_and_flatness_show_their_own_progress(
         assert f"{desc}:" in err, desc
     done = {b.desc: (b.n, b.total) for b in bars}
     assert done["validate epoch 1"] == (1, 1) and done["test"] == (1, 1)  # one eval batch each
-    assert done["flatness probe"] == (16, 16)  # base + 5 draws x 3 sigmas, one batch: every forward ticks
+    n_probe = 1 + cfg.flatness_k * len(cfg.flatness_sigmas)  # base + k draws per sigma, one batch
+    assert done["flatness probe"] == (n_probe, n_probe)  # every forward ticks
 
 
 def test_share_cores_splits_this_process_cores(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -44,7 +44,23 @@ SPLIT_ROWS = "text,label,split\n" + "".join(
 BAD_FILES: list[tuple[str, Callable[[Path], Path], str]] = [
     ("empty_file", _w("empty.csv", ""), r"file is empty"),
     ("header_only", _w("header.csv", "text,label\n"), r"header but no data rows"),
-    ("wrong_delimiter", _w("semi.csv", csv_text(ROWS, sep=";")), r"';'-delimited -- wrong delimiter"),
+    (
+        "wrong_delimiter",
+        _w("semi.csv", csv_text(ROWS, sep=";")),
+        r"looks semicolon-separated \(2 columns: text, label\): pass --delimiter ';'",
+    ),
+    (
+        "tabs_in_a_csv",
+        _w(
+            "tabs.csv",
+            "text\tlabel\tsource\n"
+            + "".join(
+                f"{t}\t{lab}\tweb\n" for t, lab in [*ROWS, ("prices, costs, and fees rose", "neutral")]
+            ),
+        ),
+        r"tabs.csv is not valid CSV \(Expected 1 fields in line 32, saw 3\); it looks tab-separated "
+        r"\(3 columns: text, label, source\): pass --delimiter tab \(or name the file .tsv\)$",
+    ),
     (
         "missing_label_column",
         _w("nolabel.csv", csv_text(ROWS, header="text,sentiment")),
@@ -141,6 +157,24 @@ BAD_FILES: list[tuple[str, Callable[[Path], Path], str]] = [
     ("unsupported_extension", _w("data.xlsx", "whatever"), r"unsupported file type '.xlsx'"),
     ("text_too_long", _w("long.csv", csv_text([*ROWS, ("y" * 6000, "neutral")])), r"text length outside"),
     (
+        "empty_label",
+        _w("emptylabel.csv", csv_text([*ROWS, ("a sentence with no label", "")])),
+        r"labels_not_empty\(label\): 1 empty or blank label in rows 31 \(1 = the first data row\)",
+    ),
+    (
+        "six_empty_labels",
+        _w(
+            "sixempty.csv",
+            csv_text(ROWS[:12] + [(f"unlabelled sentence {i}", "") for i in range(6)] + ROWS[12:]),
+        ),
+        r"6 empty or blank labels in rows 13, 14, 15, 16, 17, \.\.\. \(1 more\)",
+    ),
+    (
+        "blank_label",
+        _w("blanklabel.csv", csv_text([*ROWS[:3], ("a sentence labelled with spaces", "   "), *ROWS[3:]])),
+        r"1 empty or blank label in rows 4 ",
+    ),
+    (
         "text_column_as_labels",
         _w("swapped.csv", "label,text\n" + "".join(f"{t},{lab}\n" for t, lab in good_rows(15))),
         r"45 distinct labels in 45 rows: is it the label column\?",
@@ -200,6 +234,41 @@ def test_good_user_file_passes_and_utf8_bom_is_accepted(tmp_path: Path) -> None:
     q.write_text("".join(json.dumps({"sentence": t, "y": lab}) + "\n" for t, lab in ROWS), encoding="utf-8")
     rep2, _ = validate_dataset(str(q), text_col="sentence", label_col="y")
     assert rep2.success
+
+
+def test_a_rare_inferred_label_is_a_warning_naming_it_its_rows_and_the_fix(tmp_path: Path) -> None:
+    """294 binary rows plus 5 labelled `meh`: training would silently make it a third class."""
+    rows = [(f"review {i} of the product", "pos" if i % 2 else "neg") for i in range(294)]
+    for k, at in enumerate((10, 50, 90, 130, 170)):
+        rows.insert(at, (f"an odd review {k}", "meh"))
+    rep, splits = validate_dataset(str(_w("meh.csv", csv_text(rows))(tmp_path)), raise_on_failure=False)
+    assert rep.success and splits is not None  # a warning, not a failure: a rare class can be real
+    [warn] = [c for c in rep.warnings if c.name == "no_rare_inferred_class(label)"]
+    assert re.search(
+        r"'meh': 5 rows \(1\.7%; rows 11, 51, 91, \.\.\. \(2 more\)\) vs 'neg' 147, 'pos' 147", warn.message
+    ), warn.message
+    assert "name the labels in a card" in warn.message
+    assert warn.message in rep.summary()
+
+
+@pytest.mark.parametrize(
+    ("counts", "rare"),
+    [
+        ({"a": 147, "b": 147, "c": 5}, True),  # the stray label
+        ({"a": 1000, "b": 900, "c": 15}, True),  # 15 rows: under 2% of 1915, others are 60x larger
+        ({"a": 8, "b": 9, "c": 12}, False),  # a small file: every class is small
+        ({"a": 100, "b": 30}, False),  # imbalanced, but not far rarer
+        ({"a": 400, "b": 9, "c": 300}, True),  # under 10 rows while the others have 5x that
+    ],
+)
+def test_rare_class_rule(counts: dict[str, int], rare: bool) -> None:
+    import pandas as pd
+
+    from flatlora.bench.validation import _rare_class_check
+
+    raw = [lab for lab, n in counts.items() for _ in range(n)]
+    res = _rare_class_check(raw, set(), pd.Series(raw).value_counts(), "label")
+    assert (not res.success) is rare and res.severity == "warning"
 
 
 def test_user_file_duplicates_are_reported_and_dropped_by_default(tmp_path: Path) -> None:
@@ -271,3 +340,71 @@ def test_plain_python_suite_matches_great_expectations(
     assert re.search(match, plain.summary()) and re.search(match, ge.summary())
     good, _ = validate_dataset(str(_w("good.csv", csv_text(ROWS))(tmp_path)), raise_on_failure=False)
     assert good.success
+
+
+@pytest.mark.parametrize(("delimiter", "sep"), [(";", ";"), ("tab", "\t"), ("|", "|")])
+def test_delimiter_option_reads_the_file(tmp_path: Path, delimiter: str, sep: str) -> None:
+    p = _w("odd.csv", csv_text(ROWS, sep=sep))(tmp_path)
+    rep, splits = validate_dataset(str(p), delimiter=delimiter)
+    assert rep.success and splits is not None
+    cfg = resolve_config("smoke", dataset=str(p), delimiter=delimiter)
+    assert cfg.delimiter == sep and cfg.config_hash() != resolve_config("smoke", dataset=str(p)).config_hash()
+
+
+def test_validate_output_fits_80_columns_in_the_users_names(tmp_path: Path) -> None:
+    """Failures first, then warnings, wrapped at word boundaries; the user's column names, never
+    the internal text/label; the rest behind --verbose."""
+    import typer
+    from typer.testing import CliRunner
+
+    from flows import cli_train
+
+    app = typer.Typer()
+    cli_train.register(app)
+    rows = [
+        (f"review {i} of the kettle, {'fine' if i % 2 else 'awful'}", "pos" if i % 2 else "neg")
+        for i in range(60)
+    ]
+    rows += [
+        ("a long review " + "word " * 80, "pos"),
+        ("no label on this one", ""),
+        ("an odd one out", "meh"),
+    ]
+    p = tmp_path / "reviews.csv"
+    p.write_text(
+        "review,sentiment\n" + "".join(f'"{t}",{lab}\n' for t, lab in rows + rows[:2]), encoding="utf-8"
+    )
+    args = ["validate", str(p), "--text-col", "review", "--label-col", "sentiment", "--profile", "smoke"]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    assert res.exit_code == 1
+    lines = res.output.splitlines()
+    assert max(len(ln) for ln in lines) <= 80, lines
+    tags = [ln[:5].strip() for ln in lines if ln[:5].strip() in ("FAIL", "warn", "ok", "info")]
+    assert tags[0] == "FAIL" and tags.index("warn") > tags.index("FAIL") and tags[-1] == "ok"
+    text = " ".join(ln.strip() for ln in lines)
+    assert "labels_not_empty(sentiment): 1 empty or blank label in rows 62" in text
+    assert "(review)" in text and "(text)" not in text and "(label)" not in text and "'text'" not in text
+    assert text.count("labels_not_empty") == 1  # said once, not in a table and again in a summary
+    verbose = CliRunner().invoke(app, [*args, "--verbose"], env={"COLUMNS": "80"})
+    assert len(verbose.output.splitlines()) > len(lines)
+    assert max(len(ln) for ln in verbose.output.splitlines()) <= 80
+    assert "ok    column_values_to_not_be_null(review)" in verbose.output
+
+
+def test_train_prints_the_failed_validation_once_and_trains_nothing(
+    tmp_path: Path, no_training: None
+) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from flows import cli_train
+
+    app = typer.Typer()
+    cli_train.register(app)
+    p = _w("six.csv", csv_text(ROWS + [(f"unlabelled {i}", "") for i in range(6)]))(tmp_path)
+    res = CliRunner().invoke(
+        app, ["train", "--dataset", str(p), "--profile", "smoke", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 1, res.output
+    assert res.output.count("6 empty or blank labels") == 1
+    assert "KeyError" not in res.output and not (tmp_path / "o").exists()

@@ -48,7 +48,9 @@ def test_check_choice_message() -> None:
         (["--profile", "quik"], "unknown profile 'quik'; choose from: "),
         (["--method", "flatlora"], "unknown method 'flatlora'; choose from: full, lora, flat_lora"),
         (["--dataset", "fpb_50agre"], "unknown dataset 'fpb_50agre'; choose from: fpb_50agree"),
-        (["--set", "lrr=0.1"], "unknown config field in --set 'lrr'; choose from: "),
+        (["--set", "lrr=0.1"], "unknown --set key 'lrr'; did you mean 'lr'"),
+        (["--set", "learning_rate=1e-3"], "unknown --set key 'learning_rate': flatbench calls it 'lr'"),
+        (["--set", "lerning_rate=1e-3"], "did you mean 'lr' (Trainer: learning_rate)?"),
         (["--set", "epochs=many"], "--set 'epochs=many': invalid literal for int()"),
         (["--set", "lr=-1"], "`lr` must be"),
     ],
@@ -76,7 +78,8 @@ def test_benchmark_rejects_bad_values_before_anything_runs(
         (["--method", "flatlora"], "(did you mean 'flat_lora'?)"),
         (["--dataset", "fpb_allagre"], "(did you mean 'fpb_allagree'?)"),
         (["--dataset", "missing.csv"], "dataset file 'missing.csv' does not exist"),
-        (["--set", "epoch=1"], "(did you mean 'epochs'?)"),
+        (["--set", "epoch=1"], "did you mean 'epochs'"),
+        (["--set", "num_train_epochs=1"], "flatbench calls it 'epochs' (--set epochs=...)"),
     ],
 )
 def test_train_rejects_bad_values_before_anything_runs(
@@ -109,9 +112,31 @@ def test_llm_eval_rejects_bad_values_before_anything_runs(
     assert not out.exists()
 
 
+def test_unknown_set_key_is_answered_in_two_lines_at_80_columns(tmp_path: Path) -> None:
+    """Not a box listing every field: the closest ones, in at most two lines of message."""
+    res = CliRunner().invoke(
+        app, ["train", "--out", str(tmp_path), "--set", "lerning_rate=1e-3"], env={**ENV, "COLUMNS": "80"}
+    )
+    assert res.exit_code == 2
+    boxed = [ln for ln in res.output.splitlines() if ln.startswith("│")]
+    assert 1 <= len(boxed) <= 2, res.output
+    assert "lora_dropout" not in res.output and "flatness_sigmas" not in res.output
+
+
 def test_report_on_an_llm_eval_folder_says_what_it_is(tmp_path: Path) -> None:
     (tmp_path / "responses.jsonl").write_text("")
     res = CliRunner().invoke(app, ["report", str(tmp_path)], env=ENV)
     assert res.exit_code == 2
     msg = _message(res.output)
     assert "is an llm-eval run dir" in msg and "flatbench llm-eval SUITE --out" in msg
+
+
+@pytest.mark.parametrize("command", ["train", "benchmark"])
+def test_help_lists_every_profile(command: str) -> None:
+    from flatlora.bench.config import PROFILES
+
+    res = CliRunner().invoke(app, [command, "--help"], env={**ENV, "COLUMNS": "200"})
+    assert res.exit_code == 0
+    text = _message(res.output)
+    for name in PROFILES:
+        assert re.search(rf"\b{re.escape(name)} \(", text), (name, text)
