@@ -18,8 +18,8 @@ import typer
 PROFILE_HELP = "run profile: quick (default; CPU-sized) | smoke (checks the path, seconds) | study (the powered comparison; lr from a sweep) | study-q4 (the study's protocol, hours)"
 
 __all__ = [
-    "CliError",
     "PROFILE_HELP",
+    "CliError",
     "auto_max_len_override",
     "check_choice",
     "check_choices",
