@@ -15,7 +15,7 @@ import typer
 
 # Every profile of flatlora.bench.config.PROFILES (a test keeps the two in step; importing the config here
 # would import torch and slow down `--help`).
-PROFILE_HELP = "run profile: quick (default; CPU-sized) | smoke (checks the path, seconds) | study (the powered comparison; lr from a sweep) | study-q4 (the study's protocol, hours)"
+PROFILE_HELP = "run profile: quick (default; CPU-sized) | smoke (checks the path, seconds) | study (the powered comparison; lr from a sweep) | study-q4 (the study's protocol, hours) | gen-cpu (generative: SmolLM2 on GSM8K, CPU-sized)"
 
 __all__ = [
     "PROFILE_HELP",

@@ -74,7 +74,7 @@ def test_config_hash_is_pinned() -> None:
     cfg = resolve_config("study", method="lora", seed=1, lr=1e-3)
     assert cfg.config_hash() == "01150d2e683db7035f789ba0b9fbaa0af01eff91d2f96c911919d58b9d45e73b"
     assert resolve_config("smoke", method="flat_lora", seed=42).config_hash() == (
-        "867a496b42c041a0f013e981a4663bf229771d631f4b83d2b745f025aac976ec"
+        "e83dd8535999689bda95346312f6befaf3003b62b33328cf7ec95a790cc7386f"
     )
 
 
