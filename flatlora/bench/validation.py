@@ -60,6 +60,7 @@ class ValidationReport:
     dataset: str
     card: str
     checks: list[CheckResult] = field(default_factory=list)
+    checksum: str | None = None  # sha256 of the data validated, as in each run record's dataset_info
 
     @property
     def success(self) -> bool:
@@ -77,6 +78,7 @@ class ValidationReport:
         return {
             "dataset": self.dataset,
             "card": self.card,
+            "checksum": self.checksum,
             "success": self.success,
             "n_checks": len(self.checks),
             "n_failed": len(self.failures),
@@ -648,6 +650,7 @@ def validate_dataset(
     c = load_card(card or data.card)
     c = {**c, "text_column": "text", "label_column": "label"}  # loader already mapped the user's columns
     rep = validate_data(data, c)
+    rep.checksum = data.checksum
     splits: Splits | None = None
     if rep.success or data.split is not None:
         try:
