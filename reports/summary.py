@@ -395,7 +395,7 @@ def summarize(
     sweep: Mapping[str, Any] | None = None,
     plan: Mapping[str, Any] | None = None,
     grid: GridStatus | None = None,
-    two_way_resamples: int = twoway.N_RESAMPLES,
+    two_way_resamples: int | None = None,
 ) -> BenchmarkSummary:
     """Build the full summary. Pure: same records (and looked-up texts) in, same summary out.
 
@@ -435,7 +435,7 @@ def summarize(
             texts.texts.get(name),
             texts.notes.get(name),
             plan=plan,
-            two_way_resamples=two_way_resamples,
+            two_way_resamples=two_way_resamples or twoway.N_RESAMPLES,
         )
         for name in sorted(by_ds)
     ]
@@ -1148,14 +1148,18 @@ def _upgrade_dataset(ds: DatasetSummary) -> None:
         m.method: {int(s): float(v) for s, v in (m.per_seed.get(headline) or {}).items()} for m in ds.methods
     }
     stored = {c.method_a: _paired_from_dict(c.paired) for c in ds.comparisons}
+    n_seeds = {m.method: len(m.seeds) for m in ds.methods}
     if ds.primary is None and TREATMENT in scores and CONTROL in scores:
         pm = None if scores[TREATMENT] and scores[CONTROL] else stored.get(TREATMENT)
         ds.primary = primary_result(scores[TREATMENT], scores[CONTROL], headline, pm=pm)
+        ds.primary.n_treatment, ds.primary.n_control = n_seeds[TREATMENT], n_seeds[CONTROL]
     if not ds.secondary:
         pms = {
             m: p for m, p in stored.items() if p is not None and not (scores.get(m) and scores.get(CONTROL))
         }
-        ds.secondary = secondary_family(scores, headline, pms)
+        # a method enters the family only with something to test: its scores or a stored paired test
+        avail = {m: v for m, v in scores.items() if m == CONTROL or (v and scores.get(CONTROL)) or m in pms}
+        ds.secondary = secondary_family(avail, headline, pms)
         _holm_into(ds.comparisons, ds.secondary)
     if ds.baseline is None and ds.confusion:
         method, cm = next(iter(ds.confusion.items()))

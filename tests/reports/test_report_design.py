@@ -26,6 +26,12 @@ from tests.reports.factory import make_record
 NUM = r"[+\-−]?\d+\.\d+"
 
 
+@pytest.fixture(autouse=True)
+def _fewer_two_way_resamples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two-way bootstrap's interval is not what these tests check: 199 resamples keep them quick."""
+    monkeypatch.setattr("reports.twoway.N_RESAMPLES", 199)
+
+
 def _write(run: Path, recs: list[dict[str, Any]], manifest: dict[str, Any] | None = None) -> Path:
     (run / "records").mkdir(parents=True, exist_ok=True)
     for r in recs:
