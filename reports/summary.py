@@ -1163,8 +1163,8 @@ def _upgrade_dataset(ds: DatasetSummary) -> None:
         _holm_into(ds.comparisons, ds.secondary)
     if ds.baseline is None and ds.confusion:
         method, cm = next(iter(ds.confusion.items()))
-        n_seeds = next((len(m.seeds) for m in ds.methods if m.method == method), 0)
-        if n_seeds:
-            counts = [round(sum(row) / n_seeds) for row in cm]
+        n_runs = n_seeds.get(method, 0)  # the matrix is summed over this many seeds of one test split
+        if n_runs:
+            counts = [round(sum(row) / n_runs) for row in cm]
             names = list(ds.label_names) or [str(i) for i in range(len(counts))]
             ds.baseline = baseline_from_counts(counts, names, ds.methods, headline)
