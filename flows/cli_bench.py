@@ -201,15 +201,50 @@ def register(app: typer.Typer) -> None:
             help="data the records were trained on, for the example texts (else FLATBENCH_DATA_DIR or "
             "../shared/data; without it the report has no texts)",
         ),
+        lr: list[str] = typer.Option(
+            None,
+            "--lr",
+            help="METHOD=RATE: use only this method's records at this learning rate, when records/ holds "
+            "several (repeatable)",
+        ),
     ) -> None:
         """Regenerate report.md, summary.json and figures from the run dir's raw records.
 
+        A record file that cannot be read is skipped and named; the report is still written and the command
+        exits 1 with the list. Records that cannot be pooled (two configs of one run, two learning rates of
+        one method, different data files) stop it with a one-line message.
         (llm-eval folders are re-rendered by `flatbench llm-eval SUITE --out DIR` from their cached answers.)
         """
-        from reports.build import build_report
+        from reports.build import RecordConflict, build
 
+        rates = _parse_lr_choice(lr)
         try:
-            path = build_report(run_dir, from_summary=from_summary, data_dir=data_dir)
+            res = build(run_dir, from_summary=from_summary, data_dir=data_dir, lr=rates)
         except FileNotFoundError as err:
             raise typer.BadParameter(str(err)) from err
-        typer.echo(str(path))
+        except RecordConflict as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from err
+        typer.echo(str(res.report))
+        if res.unreadable:
+            typer.echo(f"{len(res.unreadable)} record file(s) could not be read and were skipped:", err=True)
+            for u in res.unreadable:
+                typer.echo(f"  {Path(run_dir) / u.path}: {u.reason}", err=True)
+            raise typer.Exit(1)
+
+
+def _parse_lr_choice(items: list[str] | None) -> dict[str, float]:
+    """`lora=3e-4` (repeatable) -> {"lora": 3e-4}."""
+    from flows.cli_common import check_choice, method_names
+
+    out: dict[str, float] = {}
+    for item in items or []:
+        method, sep, raw = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--lr expects METHOD=RATE (e.g. lora=3e-4), got {item!r}")
+        method = check_choice(method.strip(), method_names(), "method in --lr")
+        try:
+            out[method] = float(raw)
+        except ValueError as err:
+            raise typer.BadParameter(f"--lr {item!r}: {raw!r} is not a number") from err
+    return out

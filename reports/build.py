@@ -1,7 +1,9 @@
 """Rebuild ``report.md`` + ``summary.json`` (+ PNG figures) of a run directory from its raw records.
 
 This is what ``flatbench report runs/<id>`` and the benchmark flow's report task call, so every number in the
-report is always regenerated from ``records/*.json``.
+report is always regenerated from ``records/*.json``. The records are checked first (:mod:`reports.records`):
+unreadable files are skipped and named, conflicting ones refuse the build, and the expected grid of the
+manifest (or the study plan) is compared with what was found.
 """
 
 from __future__ import annotations
@@ -10,22 +12,46 @@ import base64
 import json
 import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reports.io import atomic_write_text
-from reports.plots import plot_dataset
+from reports.plots import plot_dataset, plot_primary
+from reports.records import (
+    LoadedRecords,
+    RecordConflict,
+    Unreadable,
+    check_records,
+    grid_status,
+    read_records,
+)
 from reports.render import render
 from reports.summary import BenchmarkSummary, summarize, summary_from_dict
 from reports.texts import lookup_texts
 
+__all__ = [
+    "BuildResult",
+    "RecordConflict",
+    "build",
+    "build_report",
+    "build_summary",
+    "inline_figures",
+    "load_records",
+]
 
-def load_records(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """All run records under ``run_dir/records``, sorted by file name (stable report order)."""
+
+def _loaded(run_dir: str | os.PathLike[str]) -> LoadedRecords:
     rec_dir = Path(run_dir) / "records"
     if not rec_dir.is_dir():
         raise FileNotFoundError(f"no records directory at {rec_dir}{_hint(Path(run_dir))}")
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(rec_dir.glob("*.json"))]
+    return read_records(run_dir)
+
+
+def load_records(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The readable run records under ``run_dir/records``, sorted by file name (stable report order)."""
+    return _loaded(run_dir).records
 
 
 def _hint(run: Path) -> str:
@@ -75,17 +101,32 @@ def _read_json(path: Path) -> Any:
 SWEEP_JSON = Path("sweep") / "sweep.json"  # a study's learning-rate sweep, beside its records
 
 
+def _plan(run: Path) -> dict[str, Any] | None:
+    from flatlora.bench.study import POWER_FILE
+
+    got = _read_json(run / POWER_FILE)
+    return got if isinstance(got, dict) else None
+
+
 def build_summary(
     run_dir: str | os.PathLike[str],
     records: list[dict[str, Any]] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
+    *,
+    lr: Mapping[str, float] | None = None,
 ) -> BenchmarkSummary:
     """The summary of a run dir; example texts the records do not carry are looked up in the data
-    (``data_dir``, else FLATBENCH_DATA_DIR or ../shared/data): without it the report has no texts."""
+    (``data_dir``, else FLATBENCH_DATA_DIR or ../shared/data): without it the report has no texts.
+
+    ``lr`` (method -> rate) picks one learning rate for a method whose records hold several.
+    """
     run = Path(run_dir)
-    recs = load_records(run) if records is None else records
-    if not recs:
-        raise FileNotFoundError(f"no run records in {run / 'records'}")
+    loaded = _loaded(run) if records is None else LoadedRecords(list(records))
+    if not loaded.records:
+        why = f": {len(loaded.unreadable)} unreadable file(s)" if loaded.unreadable else ""
+        raise FileNotFoundError(f"no run records in {run / 'records'}{why}")
+    sweep = _read_json(run / SWEEP_JSON)
+    recs, dropped = check_records(loaded, lr=lr, sweep=sweep)
     manifest = _read_json(run / "manifest.json") or {}
     return summarize(
         recs,
@@ -93,21 +134,32 @@ def build_summary(
         run_id=str(manifest.get("run_id") or run.name),
         title=str(manifest.get("title") or "Flat-LoRA benchmark"),
         texts=lookup_texts(recs, data_dir),
-        sweep=_read_json(run / SWEEP_JSON),
+        sweep=sweep,
+        plan=_plan(run),
+        grid=grid_status(run, recs, loaded.unreadable, dropped),
     )
 
 
-def build_report(
+@dataclass
+class BuildResult:
+    report: Path
+    summary: BenchmarkSummary
+    unreadable: list[Unreadable] = field(default_factory=list)
+
+
+def build(
     run_dir: str | os.PathLike[str],
     *,
     plots: bool = True,
     from_summary: bool = False,
     data_dir: str | os.PathLike[str] | None = None,
-) -> Path:
-    """Summarize, plot, render and atomically write ``report.md`` and ``summary.json``; returns report.md.
+    lr: Mapping[str, float] | None = None,
+) -> BuildResult:
+    """Summarize, plot, render and atomically write ``report.md`` and ``summary.json``.
 
     ``from_summary``: start from the run dir's ``summary.json`` instead of ``records/`` (for a folder whose raw
     records were not kept; see :func:`reports.summary.summary_from_dict` for what that can recompute).
+    Unreadable record files are skipped, named in the report and returned in ``unreadable``.
     """
     run = Path(run_dir)
     if from_summary:
@@ -116,9 +168,25 @@ def build_report(
             raise FileNotFoundError(f"no summary.json at {path}")
         summary = summary_from_dict(json.loads(path.read_text(encoding="utf-8")))
     else:
-        summary = build_summary(run, data_dir=data_dir)
+        summary = build_summary(run, data_dir=data_dir, lr=lr)
     if plots:
         for ds in summary.datasets:
             plot_dataset(ds, run)
+            name = plot_primary(ds, run)
+            if name:
+                ds.figures["primary"] = name
     atomic_write_text(run / "summary.json", json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n")
-    return atomic_write_text(run / "report.md", render(summary))
+    report = atomic_write_text(run / "report.md", render(summary))
+    return BuildResult(report, summary, list(summary.grid.unreadable) if summary.grid else [])
+
+
+def build_report(
+    run_dir: str | os.PathLike[str],
+    *,
+    plots: bool = True,
+    from_summary: bool = False,
+    data_dir: str | os.PathLike[str] | None = None,
+    lr: Mapping[str, float] | None = None,
+) -> Path:
+    """:func:`build`, returning the path of report.md (what the flow publishes)."""
+    return build(run_dir, plots=plots, from_summary=from_summary, data_dir=data_dir, lr=lr).report

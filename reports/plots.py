@@ -180,3 +180,37 @@ def plot_dataset(ds: DatasetSummary, out_dir: str | os.PathLike[str]) -> dict[st
         if name:
             ds.figures[kind] = name
     return ds.figures
+
+
+def plot_primary(ds: DatasetSummary, out_dir: str | os.PathLike[str]) -> str | None:
+    """The verdict in one picture: each seed's Flat-LoRA − LoRA difference, the paired estimate with its
+    95% and 90% t intervals and the two-way bootstrap interval, against 0 and the equivalence margin."""
+    p = ds.primary
+    if p is None or not p.diffs:
+        return None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.5, 3.2), layout="constrained")
+    ax.axvspan(-p.margin, p.margin, color="tab:green", alpha=0.12, lw=0, label=f"±{p.margin * 100:g} points")
+    ax.axvline(0.0, color="black", lw=0.8)
+    jitter = np.linspace(-0.12, 0.12, len(p.diffs)) if len(p.diffs) > 1 else np.zeros(1)
+    ax.plot(p.diffs, 2 + jitter, "o", ms=4, color="tab:gray", alpha=0.8, label="per seed")
+    rows: list[tuple[float, float, float, str]] = []
+    if np.isfinite(p.ci_low):
+        rows.append((1.0, p.ci_low, p.ci_high, "95% paired t"))
+        rows.append((0.6, p.ci90_low, p.ci90_high, "90% paired t (TOST)"))
+    b = p.bootstrap or {}
+    if b.get("low") is not None and np.isfinite(b.get("low", np.nan)):
+        rows.append((0.0, float(b["low"]), float(b["high"]), "95% two-way bootstrap"))
+    for y, lo, hi, label in rows:
+        ax.plot([lo, hi], [y, y], lw=3 if "95% paired" in label else 1.8, marker="|", ms=10, label=label)
+    ax.plot([p.estimate], [1.0], "D", color="black", ms=5, label="paired estimate")
+    ax.set_yticks([])
+    metric = METRIC_LABELS.get(p.metric, p.metric)
+    ax.set(
+        xlabel=f"Flat-LoRA − LoRA, test {metric}",
+        title=f"{ds.name}: primary endpoint over {p.n} paired seeds",
+        ylim=(-0.6, 2.6),
+    )
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(fig, out, f"{_slug(ds.name)}_primary.png")

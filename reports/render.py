@@ -113,6 +113,17 @@ def seed_union(methods: Any) -> list[int]:
     return sorted({int(s) for m in methods for s in _as_map(m).get("seeds", [])})
 
 
+def grid_line(grid: Any) -> str:
+    """The grid sentence of a GridStatus or of its dict in summary.json."""
+    from reports.records import GridStatus, Unreadable
+
+    if isinstance(grid, GridStatus):
+        return grid.line()
+    g = dict(_as_map(grid))
+    g["unreadable"] = [Unreadable(**dict(_as_map(u))) for u in g.get("unreadable") or []]
+    return GridStatus(**g).line()
+
+
 def significant(p: Any, alpha: float) -> bool:
     return _finite(p) and p < alpha
 
@@ -140,7 +151,7 @@ def _env() -> jinja2.Environment:
         metric=metric_label,
         clip=clip,
     )
-    env.globals.update(significant=significant, finite=_finite, seed_union=seed_union)
+    env.globals.update(significant=significant, finite=_finite, seed_union=seed_union, grid_line=grid_line)
     return env
 
 

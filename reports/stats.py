@@ -26,10 +26,13 @@ __all__ = [
     "Comparison",
     "DegenerateDataWarning",
     "Description",
+    "Equivalence",
     "McNemarResult",
+    "PairedMean",
     "ProportionDiff",
     "WilcoxonResult",
     "bootstrap_mean_diff",
+    "bounded_mean_interval",
     "cmh_across_seeds",
     "cohens_d",
     "compare",
@@ -39,6 +42,7 @@ __all__ = [
     "mcnemar_exact",
     "min_detectable_effect",
     "paired_d_z",
+    "paired_mean",
     "paired_proportion_diff",
     "ttest_power",
     "wilcoxon_paired",
@@ -578,3 +582,133 @@ def min_detectable_effect(n: int, alpha: float = 0.05, power: float = 0.8, paire
     if not 0 < alpha < 1 or not 0 < power < 1:
         raise ValueError(f"`alpha` and `power` must be in (0, 1), got alpha={alpha}, power={power}")
     return float(optimize.brentq(lambda d: ttest_power(d, n, alpha, paired) - power, 1e-9, 30.0, xtol=1e-10))
+
+
+# ------------------------------------------------------------------------------- paired mean, equivalence
+@dataclass(frozen=True)
+class PairedMean:
+    """Mean of n paired differences with its sample SD: everything the seed-level t inference needs.
+
+    Built from the differences themselves (:func:`paired_mean`) or, for a stored summary, from the mean,
+    the SD and n. ``confidence_interval`` is the paired-t interval (scipy's ``t.interval``); ``tost`` the
+    two one-sided tests of equivalence within ±margin (Schuirmann 1987).
+    """
+
+    estimate: float
+    sd: float
+    n: int
+
+    @property
+    def df(self) -> int:
+        return self.n - 1
+
+    @property
+    def stderr(self) -> float:
+        return self.sd / math.sqrt(self.n) if self.n >= 2 and math.isfinite(self.sd) else NAN
+
+    @property
+    def defined(self) -> bool:
+        """A t statistic exists: at least 2 pairs whose differences are not all equal."""
+        return self.n >= 2 and math.isfinite(self.stderr) and self.stderr > 0
+
+    @property
+    def pvalue(self) -> float:
+        """Two-sided paired t-test of a zero mean difference."""
+        if not self.defined:
+            return NAN
+        return float(2 * st.t.sf(abs(self.estimate / self.stderr), self.df))
+
+    def confidence_interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        if not self.defined:
+            return (NAN, NAN)
+        lo, hi = st.t.interval(confidence, self.df, loc=self.estimate, scale=self.stderr)
+        return (float(lo), float(hi))
+
+    def tost(self, margin: float, alpha: float = 0.05) -> Equivalence:
+        """Equivalence within ±margin: both one-sided tests reject at ``alpha``, i.e. the (1 − 2α) interval
+        lies inside (−margin, margin). p is the larger of the two one-sided p-values."""
+        if margin <= 0:
+            raise ValueError(f"`margin` must be > 0, got {margin}")
+        lo, hi = self.confidence_interval(1 - 2 * alpha)
+        if not self.defined:
+            return Equivalence(margin, alpha, NAN, NAN, lo, hi, False)
+        se = self.stderr
+        p_low = float(st.t.sf((self.estimate + margin) / se, self.df))  # H0: mean <= -margin
+        p_high = float(st.t.cdf((self.estimate - margin) / se, self.df))  # H0: mean >= +margin
+        p = max(p_low, p_high)
+        return Equivalence(margin, alpha, p, self.pvalue, lo, hi, p < alpha)
+
+    def to_dict(self) -> dict[str, Any]:
+        lo, hi = self.confidence_interval()
+        return {
+            "estimate": self.estimate,
+            "sd": self.sd,
+            "n": self.n,
+            "df": self.df,
+            "stderr": self.stderr,
+            "pvalue": self.pvalue,
+            "ci_low": lo,
+            "ci_high": hi,
+        }
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """Two one-sided tests: ``equivalent`` when the (1 − 2α) interval [ci_low, ci_high] is inside ±margin."""
+
+    margin: float
+    alpha: float
+    pvalue: float  # max of the two one-sided p-values
+    pvalue_difference: float  # the ordinary two-sided test, for reference
+    ci_low: float
+    ci_high: float
+    equivalent: bool
+
+
+def paired_mean(a: Values, b: Values) -> PairedMean:
+    """The paired differences a − b summarised (a warning, not an error, when fewer than 2 pairs)."""
+    x, y = _arr(a, "a"), _arr(b, "b")
+    if x.size != y.size:
+        raise ValueError(f"paired_mean needs equal lengths, got {x.size} and {y.size}")
+    d = x - y
+    if d.size == 0:
+        _warn("paired_mean: no pairs; returning NaN")
+        return PairedMean(NAN, NAN, 0)
+    if d.size < 2:
+        _warn("paired_mean: one pair; its SD is undefined")
+        return PairedMean(float(d.mean()), NAN, 1)
+    sd = float(d.std(ddof=1))
+    if sd <= 1e-12 * _scale(x, y):  # identical differences up to float rounding
+        _warn(f"paired_mean: every difference is {float(d[0])!r}; no t interval")
+        sd = 0.0
+    return PairedMean(float(d.mean()), sd, int(d.size))
+
+
+# ----------------------------------------------------------------------------- intervals inside a range
+def bounded_mean_interval(
+    values: Values, low: float, high: float, confidence: float = 0.95
+) -> tuple[float, float]:
+    """A t interval for the mean of a metric bounded to [low, high] that stays inside that range.
+
+    The values are mapped to (0, 1), then to the logit scale, where the t interval is computed and mapped
+    back (a logit-transformed t interval). Values on the bounds are moved in by half a unit of the n
+    values' resolution, (x·(n − 1) + 1/2) / n (Smithson & Verkuilen 2006), so a seed at exactly 1.0 does
+    not give an infinite logit. NaN when n < 2; the point itself when every value is equal.
+    """
+    if not high > low:
+        raise ValueError(f"`high` must be > `low`, got [{low}, {high}]")
+    x = _arr(values)
+    n = int(x.size)
+    if n < 2:
+        return (NAN, NAN)
+    if np.ptp(x) <= 1e-12 * _scale(x):
+        return (float(x.mean()), float(x.mean()))
+    u = np.clip((x - low) / (high - low), 0.0, 1.0)
+    u = (u * (n - 1) + 0.5) / n
+    z = special.logit(u)
+    lo, hi = st.t.interval(confidence, n - 1, loc=z.mean(), scale=z.std(ddof=1) / math.sqrt(n))
+    back = special.expit(np.asarray([lo, hi]))
+    # undo the squeeze so the map is the identity on the interior's scale
+    back = (back * n - 0.5) / (n - 1)
+    back = np.clip(back, 0.0, 1.0) * (high - low) + low
+    return (float(back[0]), float(back[1]))

@@ -1,19 +1,17 @@
 """Aggregate run records (one per dataset x method x seed) into a :class:`BenchmarkSummary`.
 
 The summary is the only thing the report template sees, so every number in ``report.md`` is derived here
-from the raw records. Design choices (stated in the report too):
+from the raw records (already checked by :mod:`reports.records`). Design choices (stated in the report too):
 
 * Failed runs (``status != "ok"``) are excluded from every statistic and listed with their reason.
-* Seed-level tests per (dataset, metric, method pair): Welch t-test (the study's choice), paired t-test over
-  seeds present for both methods (same seed = same split and data order), percentile bootstrap CI of the mean
-  difference, Hedges' g (Welch) and d_z (paired).
-* Headline per pair: the paired difference over shared seeds with its 95% t-interval, the minimum detectable
-  effect at that number of seeds, and a verdict worded from the interval (see :func:`verdict`).
-* Example-level test (headline): Cochran-Mantel-Haenszel across seeds, one 2x2 table of correct/wrong test
-  predictions of A and B per seed (:func:`reports.stats.cmh_across_seeds`). Secondary: exact McNemar on
-  majority-vote predictions across seeds (ties broken towards the lowest seed) and per-seed McNemar p-values.
-* Holm correction is applied per test family (Welch, paired t, CMH, McNemar) across all comparisons in the
-  report.
+* The verdict is the analysis plan's primary endpoint (:mod:`reports.verdict`): Flat-LoRA − LoRA on the
+  headline test metric, paired over shared seeds, 95% paired-t interval, equivalence by two one-sided
+  tests, beside a two-way bootstrap over seeds and test examples (:mod:`reports.twoway`). The secondary
+  family (full, SAM-AB, SAM-W vs LoRA, headline metric only) is Holm-adjusted within itself.
+* Details, per compared pair on the headline metric: Welch t-test, paired t-test, Hedges' g and d_z; on
+  accuracy, Cochran-Mantel-Haenszel across seeds (descriptive: it sees only the test examples' binomial
+  variance) and exact McNemar on majority votes of the same seeds for both methods.
+* Intervals of a bounded metric's mean stay in its range (logit-transformed t interval).
 """
 
 from __future__ import annotations
@@ -28,8 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from reports import stats
+from reports import stats, twoway
+from reports.records import GridStatus
 from reports.texts import ExampleTexts
+from reports.verdict import Primary, Secondary, primary_result, secondary_family
+
+from flatlora.bench.study import CONTROL, PRIMARY, SECONDARY, TREATMENT  # isort: skip
 
 METRICS: tuple[str, ...] = ("accuracy", "weighted_f1", "macro_f1", "mcc")
 METRIC_LABELS: dict[str, str] = {
@@ -39,11 +41,13 @@ METRIC_LABELS: dict[str, str] = {
     "mcc": "MCC",
     "loss": "held-out loss",
 }
-# generative datasets (`dataset_info.task == "generation"`): accuracy is the exact match of the generated
-# answer; the held-out loss per target token is shown and tested beside it
-GEN_METRICS: tuple[str, ...] = ("accuracy", "loss")
-# metrics that always get significance tests; the dataset's headline metric is tested first
-TEST_METRICS: tuple[str, ...] = ("accuracy", "weighted_f1")
+METRIC_RANGE: dict[str, tuple[float, float]] = {
+    "accuracy": (0.0, 1.0),
+    "weighted_f1": (0.0, 1.0),
+    "macro_f1": (0.0, 1.0),
+    "mcc": (-1.0, 1.0),
+}
+PHRASEBANK_CARD = "financial_phrasebank"
 MIN_BOOTSTRAP_SEEDS = 5  # below this the percentile bootstrap has too few distinct resamples to be shown
 # what `cost.peak_mem_mb` measures, from `cost.peak_mem_kind` (records without it: the whole process's RSS)
 MEMORY_KINDS: dict[str, str] = {
@@ -100,15 +104,12 @@ class ComparisonRow:
     welch: dict[str, Any]
     paired: dict[str, Any] | None  # None when < 2 common seeds
     bootstrap: dict[str, Any]
-    mcnemar: dict[str, Any] | None  # majority-vote McNemar (accuracy rows only)
+    mcnemar: dict[str, Any] | None  # McNemar on majority votes of the shared seeds (accuracy rows only)
     mcnemar_per_seed: dict[str, float] = field(default_factory=dict)
-    welch_p_holm: float = math.nan
-    paired_p_holm: float = math.nan
-    mcnemar_p_holm: float = math.nan
-    cmh: dict[str, Any] | None = None  # CMH across seeds (accuracy rows only)
-    cmh_p_holm: float = math.nan
+    paired_p_holm: float = math.nan  # within the secondary family; the primary is not adjusted
+    cmh: dict[str, Any] | None = None  # CMH across seeds (accuracy rows only; descriptive)
     mde: dict[str, Any] | None = None  # minimum detectable paired effect at this number of seeds
-    verdict: str = ""
+    role: str = "secondary"  # "primary" | "secondary"
 
 
 @dataclass
@@ -187,6 +188,16 @@ class ErrorAnalysis:
 
 
 @dataclass
+class Baseline:
+    """Predicting the test split's most frequent gold label for every example."""
+
+    label: str
+    n_test: int
+    metrics: dict[str, float]  # metric -> value of the constant prediction
+    not_above: list[str] = field(default_factory=list)  # methods whose interval is not above it
+
+
+@dataclass
 class DatasetSummary:
     name: str
     label_names: list[str]
@@ -209,6 +220,10 @@ class DatasetSummary:
     task: str = "classification"  # or "generation" (dataset_info.task)
     answer_format: str | None = None  # generation: how answers are read (flatlora.bench.gen_scoring)
     unit: str = "sentences"  # what one example is called: "examples" for sentence pairs
+    primary: Primary | None = None
+    secondary: list[Secondary] = field(default_factory=list)
+    baseline: Baseline | None = None
+    phrasebank: bool = False  # PhraseBank-only sections (failure-mode buckets) are shown
 
 
 @dataclass
@@ -233,16 +248,6 @@ class Provenance:
     finished_at: str | None
     profiles: list[str]
     hardware: dict[str, list[str]] = field(default_factory=dict)  # key -> distinct values across records
-
-
-@dataclass
-class PowerNote:
-    n_seeds: int
-    alpha: float
-    power: float
-    d_z: float  # paired design
-    d: float  # unpaired (Welch-like) design, n per group
-    in_metric_units: dict[str, float]  # "<dataset>/<a> vs <b>/<metric>" -> d_z * observed sd of differences
 
 
 @dataclass
@@ -272,17 +277,26 @@ class BenchmarkSummary:
     failed_runs: list[FailedRun]
     provenance: Provenance
     validation: dict[str, Any] | None
-    power_note: PowerNote | None
     alpha: float = ALPHA
-    mcnemar_method: str = "exact McNemar on majority-vote predictions across seeds (ties: lowest seed)"
+    mcnemar_method: str = (
+        "exact McNemar on majority-vote predictions of the seeds both methods ran (equal-size ensembles; "
+        "ties: lowest seed)"
+    )
     cmh_method: str = (
         "Cochran-Mantel-Haenszel across seeds: per seed a 2x2 table of correct/wrong test predictions of A "
         "and of B; Mantel-Haenszel pooled odds ratio of a correct prediction (A relative to B) with the "
-        "Robins-Breslow-Greenland 95% interval, CMH chi-square test of odds ratio 1 (no continuity "
-        "correction)"
+        "Robins-Breslow-Greenland 95% interval"
     )
-    holm_method: str = "Holm, per test family (Welch / paired t / CMH / McNemar) across all comparisons"
-    bootstrap_method: str = "percentile bootstrap, 9999 resamples, seed 0 (paired: over seeds)"
+    holm_method: str = (
+        "Holm, within the one secondary family (full, SAM-AB, SAM-W vs LoRA) on the headline metric; "
+        "the primary endpoint is not adjusted"
+    )
+    bootstrap_method: str = "percentile bootstrap over seeds, 9999 resamples, seed 0"
+    two_way_method: str = (
+        f"two-way percentile bootstrap: seeds and test examples resampled jointly, "
+        f"{twoway.N_RESAMPLES} resamples, numpy seed {twoway.SEED}"
+    )
+    grid: GridStatus | None = None
     min_bootstrap_seeds: int = MIN_BOOTSTRAP_SEEDS
     source: str = "records"  # "records", or "summary.json" when re-rendered without the raw records
     memory_kinds: dict[str, str] = field(default_factory=lambda: dict(MEMORY_KINDS))
@@ -312,11 +326,15 @@ def method_sort_key(method: str) -> tuple[int, str]:
     return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), method)
 
 
-def _quiet_describe(values: Sequence[float]) -> MetricSummary:
+def _quiet_describe(values: Sequence[float], bounds: tuple[float, float] | None = None) -> MetricSummary:
+    """Mean ± sd and a 95% interval of the mean: Student t, or inside ``bounds`` for a bounded metric."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         d = stats.describe(values)
-        lo, hi = d.confidence_interval(0.95)
+        if bounds is not None:
+            lo, hi = stats.bounded_mean_interval(values, *bounds) if d.n >= 2 else (math.nan, math.nan)
+        else:
+            lo, hi = d.confidence_interval(0.95)
     return MetricSummary(d.mean, d.std, d.n, lo, hi)
 
 
@@ -379,11 +397,17 @@ def summarize(
     n_resamples: int = 9999,
     texts: ExampleTexts | None = None,
     sweep: Mapping[str, Any] | None = None,
+    plan: Mapping[str, Any] | None = None,
+    grid: GridStatus | None = None,
+    two_way_resamples: int | None = None,
 ) -> BenchmarkSummary:
     """Build the full summary. Pure: same records (and looked-up texts) in, same summary out.
 
+    ``records`` must already be one per (dataset, method, seed) (:func:`reports.records.check_records`).
     ``texts``: example texts by dataset for records whose predictions carry none
-    (:func:`reports.texts.lookup_texts`); ``sweep``: the learning-rate sweep beside the records.
+    (:func:`reports.texts.lookup_texts`); ``sweep``: the learning-rate sweep beside the records;
+    ``plan``: the study's ``power.json`` (the pilot's SD and the n it set); ``grid``: the expected grid
+    against what was found.
     """
     ok = [r for r in records if r.get("status") == "ok"]
     failed = [
@@ -408,11 +432,17 @@ def summarize(
 
     texts = texts or ExampleTexts()
     datasets = [
-        _dataset_summary(name, by_ds[name], n_resamples, texts.texts.get(name), texts.notes.get(name))
+        _dataset_summary(
+            name,
+            by_ds[name],
+            n_resamples,
+            texts.texts.get(name),
+            texts.notes.get(name),
+            plan=plan,
+            two_way_resamples=two_way_resamples or twoway.N_RESAMPLES,
+        )
         for name in sorted(by_ds)
     ]
-    _apply_holm([c for d in datasets for c in d.comparisons])
-    n_seeds = min((len(runs) for m in by_ds.values() for runs in m.values()), default=0)
     return BenchmarkSummary(
         title=title,
         run_id=run_id,
@@ -422,16 +452,16 @@ def summarize(
         failed_runs=failed,
         provenance=_provenance(records),
         validation=dict(sorted(validation.items())) if validation is not None else None,
-        power_note=_power_note(n_seeds, datasets) if 0 < n_seeds < 5 else None,
         sweep=sweep_table(sweep),
+        grid=grid,
     )
 
 
-def _comparison_pairs(methods: Iterable[str]) -> list[tuple[str, str]]:
+def _comparison_pairs(methods: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(a, b, role): the primary pair, then the secondary family, each against the control."""
     present = set(methods)
-    pairs = [("flat_lora", "lora"), ("sam_w", "lora"), ("sam_ab", "lora"), ("full", "lora")]
-    pairs += [("flat_lora", "full")]
-    return [(a, b) for a, b in pairs if a in present and b in present]
+    pairs = [(TREATMENT, CONTROL, "primary")] + [(m, CONTROL, "secondary") for m in SECONDARY]
+    return [(a, b, r) for a, b, r in pairs if a in present and b in present]
 
 
 def _dataset_summary(
@@ -440,6 +470,9 @@ def _dataset_summary(
     n_resamples: int,
     texts: Mapping[int, str] | None = None,
     texts_note: str | None = None,
+    *,
+    plan: Mapping[str, Any] | None = None,
+    two_way_resamples: int = twoway.N_RESAMPLES,
 ) -> DatasetSummary:
     methods = sorted(runs, key=method_sort_key)
     first = runs[methods[0]][0]
@@ -454,7 +487,7 @@ def _dataset_summary(
             m,
             METHOD_LABELS.get(m, m),
             [int(r["seed"]) for r in runs[m]],
-            {k: _quiet_describe(_scores(runs[m], k)) for k in shown},
+            {k: _quiet_describe(_scores(runs[m], k), METRIC_RANGE.get(k)) for k in shown},
             {
                 k: {str(r["seed"]): float(r["test"][k]) for r in runs[m] if _finite_score(r["test"].get(k))}
                 for k in shown
@@ -463,13 +496,30 @@ def _dataset_summary(
         for m in methods
     ]
 
-    majority = {m: _majority_predictions(runs[m], texts) for m in methods}
+    shared = (
+        set.intersection(*({int(r["seed"]) for r in runs[m]} for m in PRIMARY))
+        if all(m in runs for m in PRIMARY)
+        else set()
+    )
+    majority = {  # the primary pair votes with the same seeds (equal-size ensembles)
+        m: _majority_predictions([r for r in runs[m] if m not in PRIMARY or int(r["seed"]) in shared], texts)
+        for m in methods
+    }
     comparisons: list[ComparisonRow] = []
-    wanted = GEN_METRICS if task == "generation" else (headline, *TEST_METRICS)
-    tested = [k for k in dict.fromkeys(wanted) if _all_have(runs, k)]
-    for a, b in _comparison_pairs(methods):
-        for metric in tested:
-            comparisons.append(_compare_methods(name, metric, a, b, runs[a], runs[b], majority, n_resamples))
+    if _all_have(runs, headline):
+        for a, b, role in _comparison_pairs(methods):
+            row = _compare_methods(name, headline, a, b, runs[a], runs[b], n_resamples, texts)
+            row.role = role
+            comparisons.append(row)
+    scores = {m: {int(r["seed"]): float(r["test"][headline]) for r in runs[m]} for m in methods}
+    primary = None
+    if TREATMENT in runs and CONTROL in runs and _all_have(runs, headline):
+        boot = _two_way(runs[TREATMENT], runs[CONTROL], headline, label_names, two_way_resamples)
+        primary = primary_result(scores[TREATMENT], scores[CONTROL], headline, plan=plan, bootstrap=boot)
+    secondary = secondary_family(scores, headline) if _all_have(runs, headline) else []
+    _holm_into(comparisons, secondary)
+    baseline = _baseline(runs, label_names, method_rows, headline)
+    phrasebank = is_phrasebank(name, info)
 
     train_loss = {
         m: _band({float(p["step"]): p["loss"] for p in (r.get("train_loss") or [])} for r in runs[m])
@@ -526,7 +576,7 @@ def _dataset_summary(
         flatness=flatness,
         confusion=confusion,
         error_analysis=_error_analysis(
-            runs, majority, texts is not None or _records_have_texts(runs), texts_note
+            runs, majority, texts is not None or _records_have_texts(runs), texts_note, buckets=phrasebank
         ),
         cost=cost,
         checksum=info.get("checksum"),
@@ -539,7 +589,98 @@ def _dataset_summary(
         task=task,
         answer_format=info.get("answer_format"),
         unit="examples" if info.get("sentence_pairs") or task == "generation" else "sentences",
+        primary=primary,
+        secondary=secondary,
+        baseline=baseline,
+        phrasebank=phrasebank,
     )
+
+
+def is_phrasebank(name: str, dataset_info: Mapping[str, Any]) -> bool:
+    """Financial PhraseBank (by its card or its config name): the only data the failure buckets fit."""
+    return dataset_info.get("card") == PHRASEBANK_CARD or str(name).lower().startswith("fpb_")
+
+
+def _holm_into(rows: Sequence[ComparisonRow], secondary: Sequence[Secondary]) -> None:
+    adj = {s.method: s.p_holm for s in secondary}
+    for r in rows:
+        r.paired_p_holm = adj.get(r.method_a, math.nan) if r.role == "secondary" else math.nan
+
+
+def _label_ids(runs: Sequence[Mapping[str, Any]], label_names: Sequence[str]) -> dict[str, int]:
+    names = list(label_names)
+    for r in runs:
+        for p in r.get("predictions") or []:
+            for v in (str(p["gold"]), str(p["pred"])):
+                if v not in names:
+                    names.append(v)
+    return {n: i for i, n in enumerate(names)}
+
+
+def _two_way(
+    runs_a: Sequence[Mapping[str, Any]],
+    runs_b: Sequence[Mapping[str, Any]],
+    metric: str,
+    label_names: Sequence[str],
+    n_resamples: int,
+) -> dict[str, Any] | None:
+    """The two-way bootstrap of A − B over the shared seeds, on the test examples all of them predicted."""
+    pa = {int(r["seed"]): {int(p["index"]): p for p in r.get("predictions") or []} for r in runs_a}
+    pb = {int(r["seed"]): {int(p["index"]): p for p in r.get("predictions") or []} for r in runs_b}
+    seeds = sorted(s for s in set(pa) & set(pb) if pa[s] and pb[s])
+    if len(seeds) < 2:
+        return None
+    idx = sorted(set.intersection(*(set(pa[s]) & set(pb[s]) for s in seeds)))
+    if not idx:
+        return None
+    ids = _label_ids([*runs_a, *runs_b], label_names)
+    gold = [ids[str(pa[seeds[0]][i]["gold"])] for i in idx]
+    pred_a = [[ids[str(pa[s][i]["pred"])] for i in idx] for s in seeds]
+    pred_b = [[ids[str(pb[s][i]["pred"])] for i in idx] for s in seeds]
+    res = twoway.two_way_bootstrap(
+        gold, pred_a, pred_b, metric, n_labels=len(ids), n_resamples=n_resamples, seed=twoway.SEED
+    )
+    return res.to_dict()
+
+
+def _baseline(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+    label_names: Sequence[str],
+    methods: Sequence[MethodSummary],
+    metric: str = "accuracy",
+) -> Baseline | None:
+    """The majority-class baseline from the test split's gold labels (any record's predictions)."""
+    gold: dict[int, str] = {}
+    for rs in runs.values():
+        for r in rs:
+            for p in r.get("predictions") or []:
+                gold.setdefault(int(p["index"]), str(p["gold"]))
+    if not gold:
+        return None
+    ids = _label_ids([r for rs in runs.values() for r in rs], label_names)
+    counts = np.bincount([ids[g] for g in gold.values()], minlength=len(ids))
+    return baseline_from_counts(counts.tolist(), list(ids), methods, metric)
+
+
+def baseline_from_counts(
+    counts: Sequence[int], names: Sequence[str], methods: Sequence[MethodSummary], metric: str = "accuracy"
+) -> Baseline | None:
+    """Every example predicted as the most frequent gold label (ties: the first label): its metrics, and
+    the methods whose 95% interval of the mean ``metric`` does not lie above it (the mean, with one seed)."""
+    c = np.asarray(counts, dtype=float)
+    if c.sum() <= 0:
+        return None
+    top = int(np.argmax(c))
+    cm = np.zeros((c.size, c.size))
+    cm[:, top] = c  # every gold row predicted as `top`
+    values = {k: float(twoway.metric_from_confusion(cm, k)) for k in METRICS}
+    not_above = []
+    for m in methods:
+        ms = m.metrics.get(metric)
+        lo = ms.ci_low if ms is not None and math.isfinite(ms.ci_low) else (ms.mean if ms else math.nan)
+        if not (math.isfinite(lo) and lo > values[metric]):
+            not_above.append(m.method)
+    return Baseline(str(names[top]), int(c.sum()), values, not_above)
 
 
 def sweep_table(sweep: Mapping[str, Any] | None) -> list[SweepRow]:
@@ -638,8 +779,8 @@ def _compare_methods(
     b: str,
     runs_a: Sequence[Mapping[str, Any]],
     runs_b: Sequence[Mapping[str, Any]],
-    majority: Mapping[str, Mapping[int, tuple[str, str, str]]],
     n_resamples: int,
+    texts: Mapping[int, str] | None = None,
 ) -> ComparisonRow:
     va = {int(r["seed"]): float(r["test"][metric]) for r in runs_a}
     vb = {int(r["seed"]): float(r["test"][metric]) for r in runs_b}
@@ -660,8 +801,11 @@ def _compare_methods(
         mcnemar = None
         cmh = None
         per_seed: dict[str, float] = {}
-        if metric == "accuracy":
-            ma, mb = majority[a], majority[b]
+        if metric == "accuracy" and common:
+            # equal-size ensembles: both methods vote with the same seeds
+            shared = set(common)
+            ma = _majority_predictions([r for r in runs_a if int(r["seed"]) in shared], texts)
+            mb = _majority_predictions([r for r in runs_b if int(r["seed"]) in shared], texts)
             idx = sorted(i for i in set(ma) & set(mb) if ma[i][1] == mb[i][1])
             if idx:
                 ca = [ma[i][2] == ma[i][1] for i in idx]
@@ -674,6 +818,7 @@ def _compare_methods(
                     "acc_b": float(np.mean(cb)),
                     "diff": pd.estimate,
                     "diff_ci": list(pd.confidence_interval()),
+                    "seeds": [int(s) for s in common],
                 }
             pa = {int(r["seed"]): {int(p["index"]): p for p in r.get("predictions") or []} for r in runs_a}
             pb = {int(r["seed"]): {int(p["index"]): p for p in r.get("predictions") or []} for r in runs_b}
@@ -739,52 +884,6 @@ def _mde(a: Sequence[float], b: Sequence[float], power: float = 0.8) -> dict[str
     return {"n": n, "power": power, "alpha": ALPHA, "d_z": dz, "sd_diff": sd, "in_units": units}
 
 
-def verdict(row: ComparisonRow) -> str:
-    """One sentence worded from the paired 95% interval, whichever way it falls.
-
-    Higher/lower only when the interval excludes 0; otherwise no difference is shown, with the size of
-    difference this design would have detected.
-    """
-    a, b = METHOD_LABELS.get(row.method_a, row.method_a), METHOD_LABELS.get(row.method_b, row.method_b)
-    metric = METRIC_LABELS.get(row.metric, row.metric)
-    pd = row.paired
-    lo, hi = (pd.get("ci_low", math.nan), pd.get("ci_high", math.nan)) if pd else (math.nan, math.nan)
-    if not (_finite_score(lo) and _finite_score(hi)):
-        why = "fewer than 2 shared seeds" if not pd or pd.get("n", 0) < 2 else "no spread in the differences"
-        return f"No paired interval for {a} − {b} on test {metric} ({why}); nothing is concluded."
-    ci = f"[{lo:+.3f}, {hi:+.3f}]"
-    n = int(pd["n"]) if pd else 0
-    if lo > 0 or hi < 0:
-        side = "higher" if lo > 0 else "lower"
-        return (
-            f"{a} scores {side} than {b} on test {metric} by {row.diff:+.3f}: the 95% CI of the paired "
-            f"difference over {n} seeds, {ci}, excludes 0."
-        )
-    mde = row.mde or {}
-    size = (
-        f"; with {n} seeds this design detects a difference of about {mde['in_units']:.3f} "
-        f"(d_z = {mde['d_z']:.2f}) with {round(100 * mde['power'])}% power"
-        if _finite_score(mde.get("in_units")) and _finite_score(mde.get("d_z"))
-        else ""
-    )
-    return (
-        f"No difference between {a} and {b} on test {metric} is shown: the 95% CI of the paired "
-        f"difference over {n} seeds, {ci}, includes 0{size}."
-    )
-
-
-def _apply_holm(rows: Sequence[ComparisonRow]) -> None:
-    welch = stats.holm([r.welch["pvalue"] for r in rows])
-    paired = stats.holm([r.paired["pvalue"] if r.paired else math.nan for r in rows])
-    mcn = stats.holm([r.mcnemar["pvalue"] if r.mcnemar else math.nan for r in rows])
-    cmh = stats.holm(
-        [r.cmh["pvalue"] if r.cmh and r.cmh.get("pvalue") is not None else math.nan for r in rows]
-    )
-    for r, w, p, m, c in zip(rows, welch, paired, mcn, cmh, strict=True):
-        r.welch_p_holm, r.paired_p_holm, r.mcnemar_p_holm, r.cmh_p_holm = w, p, m, c
-        r.verdict = verdict(r)
-
-
 def _flatness(runs: Sequence[Mapping[str, Any]]) -> FlatnessSummary | None:
     fl = [r["flatness"] for r in runs if r.get("flatness")]
     if not fl or any(f["sigmas"] != fl[0]["sigmas"] for f in fl):
@@ -823,6 +922,7 @@ def _error_analysis(
     majority: Mapping[str, Mapping[int, tuple[str, str, str]]],
     have_texts: bool = True,
     texts_note: str | None = None,
+    buckets: bool = True,
 ) -> ErrorAnalysis | None:
     if not any(majority.values()):
         return None
@@ -860,18 +960,13 @@ def _error_analysis(
                 picked.append(g.pop(0))
     disagreements = sorted(picked, key=lambda d: d.index)
 
-    buckets: list[BucketRow] = []
-    if not have_texts:  # the buckets read the sentences: none without them
+    rows: list[BucketRow] = []
+    if not have_texts:
+        texts_note = texts_note or "example texts not shown: the records carry none and no data was given"
+    # the keyword buckets were written for PhraseBank's financial news, and read the sentences
+    if not buckets or not have_texts:
         return ErrorAnalysis(
-            n_test,
-            n_dis,
-            fw,
-            lw,
-            disagreements,
-            top,
-            [],
-            n_neither=n_dis - fw - lw,
-            texts_note=texts_note or "example texts not shown: the records carry none and no data was given",
+            n_test, n_dis, fw, lw, disagreements, top, [], n_neither=n_dis - fw - lw, texts_note=texts_note
         )
     ref = next(iter(majority.values()))
     members: dict[str, list[int]] = defaultdict(list)
@@ -884,11 +979,11 @@ def _error_analysis(
         for m, mp in majority.items():
             have = [i for i in ids if i in mp]
             rates[m] = sum(mp[i][2] != mp[i][1] for i in have) / len(have) if have else math.nan
-        buckets.append(
+        rows.append(
             BucketRow(bname, len(ids), dict(sorted(rates.items(), key=lambda kv: method_sort_key(kv[0]))))
         )
     return ErrorAnalysis(
-        n_test, n_dis, fw, lw, disagreements, top, buckets, n_neither=n_dis - fw - lw, texts_note=texts_note
+        n_test, n_dis, fw, lw, disagreements, top, rows, n_neither=n_dis - fw - lw, texts_note=texts_note
     )
 
 
@@ -931,24 +1026,6 @@ def _hardware(provs: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
                 if v is not None and v != "":
                     out[str(k)].add(str(v))
     return {k: sorted(out[k]) for k in sorted(out)}
-
-
-def _power_note(n_seeds: int, datasets: Sequence[DatasetSummary]) -> PowerNote:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        dz = stats.min_detectable_effect(n_seeds, ALPHA, 0.8, paired=True)
-        d = stats.min_detectable_effect(n_seeds, ALPHA, 0.8, paired=False)
-    units: dict[str, float] = {}
-    for ds in datasets:
-        for c in ds.comparisons:
-            if (
-                c.paired
-                and math.isfinite(c.paired.get("effect_size", math.nan))
-                and c.paired["effect_size"] != 0
-            ):
-                sd_diff = abs(c.paired["estimate"] / c.paired["effect_size"])
-                units[f"{ds.name}/{c.method_a} vs {c.method_b}/{c.metric}"] = dz * sd_diff
-    return PowerNote(n_seeds, ALPHA, 0.8, dz, d, units)
 
 
 # ------------------------------------------------------------------------------------- from summary.json
@@ -1021,19 +1098,82 @@ def summary_from_dict(data: Mapping[str, Any]) -> BenchmarkSummary:
                 n00 = n - n11 - only_a - only_b
                 pd = stats.ProportionDiff((only_a - only_b) / n, n, n11, only_a, only_b, n00)
                 mc["diff_ci"] = list(pd.confidence_interval())
-        for c in ds.comparisons:  # summaries written before the headline's interval wording
+        for c in ds.comparisons:  # summaries written before the interval wording
             pdict = c.paired
             if c.mde is None and pdict and _finite_score(pdict.get("n")) and pdict["n"] >= 2:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-                    dz = stats.min_detectable_effect(int(pdict["n"]), ALPHA, 0.8, paired=True)
-                es, est = pdict.get("effect_size"), pdict.get("estimate")
-                ok = _finite_score(es) and es != 0 and _finite_score(est)
-                sd = abs(float(est) / float(es)) if ok else math.nan  # type: ignore[arg-type]
-                c.mde = {"n": int(pdict["n"]), "power": 0.8, "alpha": ALPHA, "d_z": dz, "sd_diff": sd}
-                c.mde["in_units"] = dz * sd if sd > 0 else math.nan
-            if not c.verdict:
-                c.verdict = verdict(c)
-    if s.power_note is not None:
-        s.power_note = _power_note(s.power_note.n_seeds, s.datasets)
+                c.mde = _mde_from_paired(pdict)
+        _upgrade_dataset(ds)
     return s
+
+
+def _paired_from_dict(pdict: Mapping[str, Any] | None) -> stats.PairedMean | None:
+    """A stored paired t result as mean, SD (|estimate / d_z|) and n."""
+    if not pdict or not _finite_score(pdict.get("n")) or not _finite_score(pdict.get("estimate")):
+        return None
+    es, est = pdict.get("effect_size"), float(pdict["estimate"])
+    if isinstance(es, int | float) and math.isfinite(es) and es != 0:
+        sd = abs(est / float(es))
+    else:  # no d_z: identical differences (sd 0) or a single pair
+        sd = 0.0 if int(pdict["n"]) >= 2 else math.nan
+    return stats.PairedMean(est, sd, int(pdict["n"]))
+
+
+def _mde_from_paired(pdict: Mapping[str, Any]) -> dict[str, Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        dz = stats.min_detectable_effect(int(pdict["n"]), ALPHA, 0.8, paired=True)
+    pm = _paired_from_dict(pdict)
+    sd = pm.sd if pm is not None else math.nan
+    return {
+        "n": int(pdict["n"]),
+        "power": 0.8,
+        "alpha": ALPHA,
+        "d_z": dz,
+        "sd_diff": sd,
+        "in_units": dz * sd if sd > 0 else math.nan,
+    }
+
+
+def _upgrade_dataset(ds: DatasetSummary) -> None:
+    """Fill what a summary.json from before the plan's verdict lacks, from what it stored: the headline
+    comparisons, the primary and secondary results (from the stored paired tests or per-seed scores), the
+    majority-class baseline (from the confusion matrices' gold rows) and bounded intervals."""
+    headline = ds.headline_metric
+    roles = {(a, b): r for a, b, r in _comparison_pairs(m.method for m in ds.methods)}
+    ds.comparisons = [c for c in ds.comparisons if c.metric == headline and (c.method_a, c.method_b) in roles]
+    for c in ds.comparisons:
+        c.role = roles[(c.method_a, c.method_b)]
+    ds.phrasebank = ds.phrasebank or is_phrasebank(ds.name, {})
+    if ds.error_analysis is not None and not ds.phrasebank:
+        ds.error_analysis.buckets = []
+    for m in ds.methods:
+        for k, (lo, hi) in METRIC_RANGE.items():
+            ms, seeds = m.metrics[k], m.per_seed.get(k) or {}
+            if len(seeds) >= 2:
+                ms.ci_low, ms.ci_high = stats.bounded_mean_interval(list(seeds.values()), lo, hi)
+            elif not (lo <= ms.ci_low <= ms.ci_high <= hi):  # an older unbounded t interval
+                ms.ci_low = ms.ci_high = math.nan
+    scores = {
+        m.method: {int(s): float(v) for s, v in (m.per_seed.get(headline) or {}).items()} for m in ds.methods
+    }
+    stored = {c.method_a: _paired_from_dict(c.paired) for c in ds.comparisons}
+    n_seeds = {m.method: len(m.seeds) for m in ds.methods}
+    if ds.primary is None and TREATMENT in scores and CONTROL in scores:
+        pm = None if scores[TREATMENT] and scores[CONTROL] else stored.get(TREATMENT)
+        ds.primary = primary_result(scores[TREATMENT], scores[CONTROL], headline, pm=pm)
+        ds.primary.n_treatment, ds.primary.n_control = n_seeds[TREATMENT], n_seeds[CONTROL]
+    if not ds.secondary:
+        pms = {
+            m: p for m, p in stored.items() if p is not None and not (scores.get(m) and scores.get(CONTROL))
+        }
+        # a method enters the family only with something to test: its scores or a stored paired test
+        avail = {m: v for m, v in scores.items() if m == CONTROL or (v and scores.get(CONTROL)) or m in pms}
+        ds.secondary = secondary_family(avail, headline, pms)
+        _holm_into(ds.comparisons, ds.secondary)
+    if ds.baseline is None and ds.confusion:
+        method, cm = next(iter(ds.confusion.items()))
+        n_runs = n_seeds.get(method, 0)  # the matrix is summed over this many seeds of one test split
+        if n_runs:
+            counts = [round(sum(row) / n_runs) for row in cm]
+            names = list(ds.label_names) or [str(i) for i in range(len(counts))]
+            ds.baseline = baseline_from_counts(counts, names, ds.methods, headline)

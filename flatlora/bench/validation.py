@@ -63,6 +63,7 @@ class ValidationReport:
     # the user's names for the internal columns (text, label, text_pair), used wherever checks are shown
     columns: dict[str, str] = field(default_factory=dict)
     lengths: dict[str, Any] | None = None  # token lengths against max_len (`flatlora.bench.lengths`)
+    checksum: str | None = None  # sha256 of the data validated, as in each run record's dataset_info
 
     @property
     def success(self) -> bool:
@@ -80,6 +81,7 @@ class ValidationReport:
         return {
             "dataset": self.dataset,
             "card": self.card,
+            "checksum": self.checksum,
             "success": self.success,
             "n_checks": len(self.checks),
             "n_failed": len(self.failures),
@@ -801,6 +803,7 @@ def validate_dataset(
     c = {**c, "text_column": "text", "label_column": "label"}  # loader already mapped the user's columns
     rep = validate_data(data, c)
     rep.columns = columns
+    rep.checksum = data.checksum
     splits: Splits | None = None
     if rep.success or data.split is not None:
         try:

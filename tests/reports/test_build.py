@@ -13,6 +13,12 @@ from reports.build import build_report
 from tests.reports.factory import make_grid
 
 
+@pytest.fixture(autouse=True)
+def _fewer_two_way_resamples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two-way bootstrap's interval is not what these tests check: 199 resamples keep them quick."""
+    monkeypatch.setattr("reports.twoway.N_RESAMPLES", 199)
+
+
 def _write_run(run: Path) -> list[dict]:
     recs = make_grid(methods=("lora", "flat_lora"), seeds=(42, 43), failed=(("flat_lora", 43),))
     (run / "records").mkdir(parents=True)
@@ -40,6 +46,7 @@ def test_build_report_writes_report_summary_and_figures(tmp_path: Path) -> None:
     assert pngs == [
         "fpb_50agree_confusion.png",
         "fpb_50agree_flatness.png",
+        "fpb_50agree_primary.png",
         "fpb_50agree_train_loss.png",
         "fpb_50agree_val.png",
     ]
@@ -89,5 +96,5 @@ def test_rebuild_from_summary_json_alone(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     again = (tmp_path / "report.md").read_text()
     assert "re-rendered from the run's `summary.json`" in again and "re-rendered" not in first
-    assert again.split("## Headline", 1)[1] == first.split("## Headline", 1)[1]
-    assert len(list(tmp_path.glob("*.png"))) == 4
+    assert again.split("## Verdict", 1)[1] == first.split("## Verdict", 1)[1]
+    assert len(list(tmp_path.glob("*.png"))) == 5

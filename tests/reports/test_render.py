@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reports.markdown import md_escape
@@ -74,14 +75,16 @@ def test_study_format_table_and_sections() -> None:
     text = render(golden_summary())
     assert "| Method | Accuracy | Weighted F1 |" in text
     for heading in (
-        "## Headline",
-        "## Failed runs (excluded)",
-        "### Significance tests",
-        "### Error analysis",
-        "### Cost",
-        "## Validation",
-        "## Provenance",
-        "Power note",
+        "## Verdict",
+        "### Results on `fpb_50agree` (test accuracy)",
+        "## Secondary comparisons",
+        "## Details",
+        "### Failed runs (excluded)",
+        "#### Tests on the headline metric",
+        "#### Error analysis",
+        "#### Cost",
+        "### Validation",
+        "### Provenance",
     ):
         assert heading in text
     assert "loss became NaN at step 3" in text
@@ -151,31 +154,43 @@ def test_number_formatting_is_nan_safe() -> None:
     assert fmt_pm({"mean": 0.7421, "std": None}) == "0.742 ± n/a"
 
 
+LORA = [0.70, 0.72, 0.71, 0.73, 0.69, 0.70, 0.72, 0.71]
+
+
 @pytest.mark.parametrize(
-    ("acc_lora", "acc_flat", "phrase"),
+    ("shift", "outcome", "phrase"),
     [
-        (0.4, 1.0, "Flat-LoRA scores higher than LoRA on test accuracy by +0."),
-        (1.0, 0.4, "Flat-LoRA scores lower than LoRA on test accuracy by -0."),
-        (0.72, 0.72, "No difference between Flat-LoRA and LoRA on test accuracy is shown"),
+        ([0.02, 0.03, 0.025, 0.02, 0.03, 0.02, 0.03, 0.025], "better", "Flat-LoRA is better than LoRA"),
+        ([-0.02, -0.03, -0.025, -0.02, -0.03, -0.02, -0.03, -0.025], "worse", "Flat-LoRA is worse than LoRA"),
+        (
+            [0.001, -0.001, 0.0005, 0.0, -0.0005, 0.001, -0.001, 0.0],
+            "equivalent",
+            "are equivalent within ±0.5",
+        ),
+        ([0.02, -0.03, 0.01, -0.02, 0.03, -0.01, 0.02, -0.025], "inconclusive", "Inconclusive:"),
     ],
 )
-def test_headline_is_worded_from_the_paired_interval(acc_lora: float, acc_flat: float, phrase: str) -> None:
-    recs = [make_record(method="lora", seed=s, acc=acc_lora) for s in range(42, 47)]
-    recs += [make_record(method="flat_lora", seed=s, acc=acc_flat) for s in range(42, 47)]
-    summary = summarize(recs, n_resamples=99)
-    c = summary.datasets[0].comparisons[0]
-    lo, hi = c.paired["ci_low"], c.paired["ci_high"]
-    text = render(summary)
-    headline = text.split("## Headline", 1)[1].split("##", 1)[0]
-    assert phrase in headline
-    if "higher" in phrase:
-        assert lo > 0 and "excludes 0" in headline
-    elif "lower" in phrase:
-        assert hi < 0 and "excludes 0" in headline
-    else:
-        assert lo < 0 < hi and "includes 0" in headline and "would" not in headline.split("shown")[0]
-        assert "with 5 seeds this design detects a difference of about" in headline
-    for word in ("improves", "beats", "better"):
-        assert word not in headline
-    assert "minimum detectable effect at n = 5: d_z = 1.68" in headline  # statsmodels TTestPower, n=5
-    assert "Per example, pooled over 5 seeds (CMH)" in headline
+def test_verdict_is_one_of_the_plans_four_outcomes(shift: list[float], outcome: str, phrase: str) -> None:
+    from scipy import stats as st
+    from statsmodels.stats.weightstats import ttost_paired
+
+    recs = []
+    for i, (a, d) in enumerate(zip(LORA, shift, strict=True)):
+        for m, acc in (("lora", a), ("flat_lora", a + d)):
+            r = make_record(method=m, seed=42 + i)
+            r["test"]["accuracy"] = acc
+            recs.append(r)
+    p = summarize(recs, n_resamples=99, two_way_resamples=99).datasets[0].primary
+    assert p is not None and p.outcome == outcome and phrase in p.sentence
+    flat = [a + d for a, d in zip(LORA, shift, strict=True)]
+    ref = st.ttest_rel(flat, LORA)
+    assert p.estimate == pytest.approx(np.mean(shift), abs=1e-12)
+    assert p.pvalue == pytest.approx(ref.pvalue, rel=1e-9)
+    ci = ref.confidence_interval(0.95)
+    assert (p.ci_low, p.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    tost_p = ttost_paired(np.asarray(flat), np.asarray(LORA), -0.005, 0.005)[0]
+    assert p.tost_pvalue == pytest.approx(tost_p, rel=1e-9)
+    assert p.equivalent == bool(tost_p < 0.05)
+    text = render(summarize(recs, n_resamples=99, two_way_resamples=99))
+    verdict = text.split("## Verdict", 1)[1].split("###", 1)[0]
+    assert phrase in verdict and f"{p.estimate:+.4f}" in verdict

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import stats as st
 
 from reports import stats
 from reports.stats import (
@@ -252,3 +253,89 @@ def test_cmh_on_degenerate_seeds_warns_and_returns_nan() -> None:
     with pytest.warns(stats.DegenerateDataWarning):
         res = stats.cmh_across_seeds([_correct(40, 40)], [_correct(40, 40)])
     assert math.isnan(res.odds_ratio) and math.isnan(res.pvalue)
+
+
+# --------------------------------------------------------------- paired mean, TOST, bounded, two-way
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_paired_mean_matches_scipy_ttest_rel(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(0.75, 0.02, 12), rng.normal(0.74, 0.02, 12)
+    pm = stats.paired_mean(a, b)
+    ref = st.ttest_rel(a, b)
+    ci = ref.confidence_interval(0.95)
+    assert pm.pvalue == pytest.approx(ref.pvalue, rel=1e-12)
+    assert pm.confidence_interval(0.95) == pytest.approx((ci.low, ci.high), rel=1e-12)
+
+
+@pytest.mark.parametrize("margin", [0.005, 0.01, 0.05])
+def test_tost_matches_statsmodels(margin: float) -> None:
+    from statsmodels.stats.weightstats import ttost_paired
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0.75, 0.004, 15), rng.normal(0.749, 0.004, 15)
+    eq = stats.paired_mean(a, b).tost(margin, 0.05)
+    p_ref = ttost_paired(a, b, -margin, margin)[0]
+    assert eq.pvalue == pytest.approx(p_ref, rel=1e-9)
+    assert eq.equivalent == bool(p_ref < 0.05) == (-margin < eq.ci_low and eq.ci_high < margin)
+
+
+@pytest.mark.parametrize(
+    ("values", "low", "high"),
+    [
+        ([0.9, -0.9], -1.0, 1.0),
+        ([1.0, 0.2], 0.0, 1.0),
+        ([0.0, 0.0, 0.01], 0.0, 1.0),
+        ([0.999, 0.5, 1.0], 0.0, 1.0),
+    ],
+)
+def test_bounded_interval_stays_in_range(values: list[float], low: float, high: float) -> None:
+    lo, hi = stats.bounded_mean_interval(values, low, high)
+    assert low <= lo <= float(np.mean(values)) <= hi <= high
+
+
+def test_bounded_interval_is_the_t_interval_away_from_the_bounds() -> None:
+    x = [0.50, 0.51, 0.49, 0.505, 0.495]  # logit is ~linear near 0.5: the intervals agree closely
+    ref = stats.describe(x).confidence_interval(0.95)
+    assert stats.bounded_mean_interval(x, 0.0, 1.0) == pytest.approx(ref, abs=2e-4)
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "macro_f1", "weighted_f1", "mcc"])
+def test_metric_from_confusion_matches_sklearn(metric: str) -> None:
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+    from reports.twoway import metric_from_confusion
+
+    rng = np.random.default_rng(5)
+    g = rng.integers(0, 3, 300)
+    p = np.where(rng.random(300) < 0.6, g, rng.integers(0, 3, 300))
+    cm = np.zeros((3, 3))
+    np.add.at(cm, (g, p), 1)
+    ref = {
+        "accuracy": accuracy_score(g, p),
+        "macro_f1": f1_score(g, p, labels=[0, 1, 2], average="macro", zero_division=0),
+        "weighted_f1": f1_score(g, p, labels=[0, 1, 2], average="weighted", zero_division=0),
+        "mcc": matthews_corrcoef(g, p),
+    }[metric]
+    assert float(metric_from_confusion(cm, metric)) == pytest.approx(ref, abs=1e-12)
+
+
+def test_two_way_bootstrap_spread_matches_the_exact_resampling_variance() -> None:
+    """For accuracy the resampled statistic is c'Dw/(kn) with c ~ Mult(k, 1/k), w ~ Mult(n, 1/n)
+    independent; E[cc'] = I + (1 - 1/k)11', so its variance has a closed form to check against."""
+    from reports.twoway import two_way_bootstrap
+
+    rng = np.random.default_rng(11)
+    k, n = 6, 80
+    gold = rng.integers(0, 3, n)
+    pa = np.where(rng.random((k, n)) < rng.uniform(0.6, 0.9, (k, 1)), gold, (gold + 1) % 3)
+    pb = np.where(rng.random((k, n)) < 0.7, gold, (gold + 2) % 3)
+    res = two_way_bootstrap(gold, pa, pb, "accuracy", n_resamples=4000, seed=0)
+    d = (pa == gold).astype(float) - (pb == gold).astype(float)  # (k, n)
+    ec = np.eye(k) + (1 - 1 / k) * np.ones((k, k))
+    ew = np.eye(n) + (1 - 1 / n) * np.ones((n, n))
+    var = float(np.sum(ec * (d @ ew @ d.T))) / (k * n) ** 2 - d.mean() ** 2
+    assert res.estimate == pytest.approx(d.mean(), abs=1e-12)
+    assert res.se == pytest.approx(np.sqrt(var), rel=0.05)  # Monte Carlo error of 4000 resamples ~1.1%
+    assert res.low < res.estimate < res.high
+    again = two_way_bootstrap(gold, pa, pb, "accuracy", n_resamples=4000, seed=0)
+    assert (again.low, again.high) == (res.low, res.high)  # seeded: reproducible
