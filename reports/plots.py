@@ -94,6 +94,7 @@ def plot_val(ds: DatasetSummary, out_dir: Path) -> str | None:
             if k in curves and curves[k].x:
                 _band(ax, curves[k], METHOD_LABELS.get(m, m), m)
         ax.set(xlabel="epoch", ylabel=f"val {METRIC_LABELS.get(k, k)}")
+        ax.ticklabel_format(axis="y", useOffset=False)  # plain values, not "1e-6 + 6.95e-1" offsets
         epochs = sorted({x for c in ds.val_curves.values() if k in c for x in c[k].x})
         if 0 < len(epochs) <= 12:
             ax.set_xticks(epochs, [f"{e:g}" for e in epochs])  # epochs are whole numbers: tick each one

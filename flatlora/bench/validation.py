@@ -322,6 +322,9 @@ def _gx_context() -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    for name in list(logging.root.manager.loggerDict):  # GE sets levels on its own child loggers
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.ERROR)
     ctx = gx.get_context(mode="ephemeral")
     with contextlib.suppress(Exception):  # older/newer GE: progress bars stay on, results are unaffected
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)

@@ -48,3 +48,23 @@ def test_progress_bars_leave_no_escape_codes_and_no_progress_silences_all(
         assert "Loading weights" not in err and "it/s" not in err and "%|" not in err
     for desc in must_show:
         assert desc in err, desc
+
+
+def test_validation_logs_nothing_from_great_expectations(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GE's "Created temporary directory ... for ephemeral docs site" is not ours to print."""
+    import logging
+
+    import great_expectations  # noqa: F401  (its import-time logging is not what this test is about)
+
+    from flatlora.bench import validation
+    from tests.bench.test_validation import ROWS, csv_text
+
+    validation._gx_context.cache_clear()  # a fresh context, as in a new process
+    p = tmp_path / "ok.csv"
+    p.write_text(csv_text(ROWS), encoding="utf-8")
+    with caplog.at_level(logging.INFO):
+        rep, _ = validation.validate_dataset(str(p))
+    assert rep.success
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("great_expectations")] == []
