@@ -41,6 +41,7 @@ __all__ = [
     "NotWritable",
     "RecordNotWritten",
     "check_record",
+    "check_writable",
     "ensure_writable",
     "fallback_path",
     "is_permanent",
@@ -174,6 +175,28 @@ def reusable_record(
 # ---------------------------------------------------------------- writability and fallback writes
 
 
+def check_writable(folder: str | os.PathLike[str]) -> Path:
+    """Probe ``folder`` if it exists, else its nearest existing ancestor, creating nothing; NotWritable
+    names the folder. Lets a run fail before validation without leaving folders behind."""
+    p = Path(folder)
+    probe_dir = p
+    while not probe_dir.exists() and probe_dir.parent != probe_dir:
+        probe_dir = probe_dir.parent
+    try:
+        if not probe_dir.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(probe_dir))
+        fd, probe = tempfile.mkstemp(dir=probe_dir, prefix=".write-probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise NotWritable(
+            exc.errno,
+            f"{p} is not writable ({exc.strerror or exc}): fix its permissions or free space, "
+            "or choose another --out",
+        ) from exc
+    return p
+
+
 def ensure_writable(folder: str | os.PathLike[str]) -> Path:
     """Create ``folder`` and write (then remove) a probe file in it; NotWritable names the folder."""
     p = Path(folder)
@@ -278,7 +301,8 @@ def run_lock(record: Path, *, log: Log | None = None, wait: bool = True) -> Iter
             except BlockingIOError:
                 if not wait:
                     raise
-                _say(log, f"{record.stem} is being trained by {_owner(fd)} ({path}): waiting for it")
+                if not waited:  # once per caller, however often the lock file is replaced under it
+                    _say(log, f"{record.stem} is being trained by {_owner(fd)} ({path}): waiting for it")
                 waited = True
                 fcntl.flock(fd, fcntl.LOCK_EX)
             # the holder may have removed the file before we got it: lock the file that is there now

@@ -37,7 +37,7 @@ from flatlora.bench.records import (
     run_id,
     versions,
 )
-from flatlora.bench.rundir import ensure_writable, write_record
+from flatlora.bench.rundir import check_writable, write_record
 
 Batch = dict[str, torch.Tensor]
 
@@ -407,8 +407,9 @@ def run_one(
 ) -> dict[str, Any]:
     """Train, select the best validation epoch, test, probe flatness, write the record atomically.
 
-    ``records/`` is checked for writability after validation and before anything is trained; a record that cannot be written
+    ``records/`` (or its nearest existing parent) is checked for writability before anything is validated; a record that cannot be written
     there goes to a fallback folder and RecordNotWritten says where."""
+    check_writable(record_path(cfg, out_dir).parent)  # NotWritable before validating; creates nothing
     device = resolve_device(cfg.device)  # here, on the machine that runs it (a worker), not at submission
     if cfg.precision == "fp16" and cfg.method in ("sam_ab", "sam_w"):
         raise ValueError(
@@ -423,9 +424,6 @@ def run_one(
     t0 = time.perf_counter()
     if splits is None:
         splits = prepare_splits(cfg, data_dir)  # ValidationFailed propagates: nothing trained, no record
-    ensure_writable(
-        record_path(cfg, out_dir).parent
-    )  # after validation (bad data leaves no folder), before training
     t_validate = time.perf_counter() - t0
     record: dict[str, Any] = {k: None for k in RECORD_KEYS}
     record.update(
