@@ -92,11 +92,14 @@ def benchmark(
     method_seeds: dict[str, list[int]] | None = None,
     method_overrides: dict[str, dict[str, Any]] | None = None,
     title: str = "Flat-LoRA benchmark",
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Returns {run_dir, report, runs: [{run_id, status, source, state}], n_cached, n_computed, ...}.
 
     `method_seeds` (method -> seeds) replaces the methods x seeds product with per-method seed lists;
     `method_overrides` (method -> config overrides) adds settings to one method's runs (e.g. its lr).
+    `progress=False` hides the per-run progress bars (model loading, training); the grid's "run k of N"
+    lines stay.
     """
     log = get_run_logger()
     datasets = list(datasets or ["fpb_50agree"])
@@ -163,7 +166,7 @@ def benchmark(
     trusted = [cache_is_valid(sp, h, out_dir) for sp, h in zip(specs, hashes, strict=True)]
     # sequential: ETA from each trained run's own time; concurrent: from the intervals between finishes
     concurrent = bool(work_pool) or parallel > 1
-    progress = GridProgress(len(specs), log=log.info, show_duration=not concurrent)
+    grid_progress = GridProgress(len(specs), log=log.info, show_duration=not concurrent)
     log.info(
         "grid: %d runs (%d datasets x %d methods x %s seeds), profile %s",
         len(specs),
@@ -188,7 +191,7 @@ def benchmark(
             )
             for sp, h, ok in zip(specs, hashes, trusted, strict=True)
         ]
-        _follow(futures, specs, progress)
+        _follow(futures, specs, grid_progress)
         states = [f.state for f in futures]
     else:
         storage = result_storage(out_dir)
@@ -202,16 +205,16 @@ def benchmark(
                 tasks[ok].submit(sp, h, out_dir, data_dir=data_dir, runner=runner)
                 for sp, h, ok in zip(specs, hashes, trusted, strict=True)
             ]
-            _follow(futures, specs, progress)
+            _follow(futures, specs, grid_progress)
             states = [f.state for f in futures]
         else:  # torch already uses every core: one run at a time is fastest on CPU; show its progress bar
             states = []
             for k, (sp, h, ok) in enumerate(zip(specs, hashes, trusted, strict=True), 1):
-                progress.start(k, _label(sp))
+                grid_progress.start(k, _label(sp))
                 st = tasks[ok](
-                    sp, h, out_dir, data_dir=data_dir, runner=runner, progress=True, return_state=True
+                    sp, h, out_dir, data_dir=data_dir, runner=runner, progress=progress, return_state=True
                 )
-                progress.finish(_label(sp), _source(st))
+                grid_progress.finish(_label(sp), _source(st))
                 states.append(st)
 
     runs: list[dict[str, Any]] = []

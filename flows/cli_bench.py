@@ -14,7 +14,8 @@ from flows.cli_common import PROFILE_HELP
 _PREFECT_DEFAULTS = {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",  # slow, shared CPUs
+    # the embedded server can take minutes to start on busy, shared CPUs (Prefect counts only its own sleeps)
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
     "HF_HUB_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
     "TOKENIZERS_PARALLELISM": "false",
@@ -83,6 +84,11 @@ def register(app: typer.Typer) -> None:
         ),
         run_timeout: float = typer.Option(None, "--run-timeout", help="seconds to wait for each remote run"),
         dask: bool = typer.Option(False, "--dask", help="use prefect-dask's DaskTaskRunner (if installed)"),
+        progress: bool = typer.Option(
+            True,
+            "--progress/--no-progress",
+            help="per-run progress bars (--no-progress: none; the grid's run k of N lines stay)",
+        ),
     ) -> None:
         """Validate -> train the (dataset x method x seed) grid -> statistics -> report.md (+ Prefect artifact).
 
@@ -158,6 +164,7 @@ def register(app: typer.Typer) -> None:
 
             ensure_writable(Path(out) / "records")
         from flows.benchmark import benchmark as flow
+        from flows.cli_common import exit_at_once_if_api_lost
 
         if dask:
             try:
@@ -166,18 +173,23 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter("--dask needs prefect-dask: pip install prefect-dask") from err
             flow = flow.with_options(task_runner=DaskTaskRunner())
             parallel = max(parallel, 2)
-        result = flow(
-            profile=profile,
-            datasets=list(dataset) if dataset else None,
-            methods=list(method) if method else None,
-            seeds=_seeds(seed, seeds),
-            out=str(out) if out else None,
-            work_pool=work_pool,
-            data_dir=str(data_dir) if data_dir else None,
-            overrides=overrides,
-            parallel=parallel,
-            run_timeout_s=run_timeout,
+        kept = (
+            f"Finished runs are kept in {out}/records." if out else "Finished runs are kept in the run dir."
         )
+        with exit_at_once_if_api_lost(kept):
+            result = flow(
+                profile=profile,
+                datasets=list(dataset) if dataset else None,
+                methods=list(method) if method else None,
+                seeds=_seeds(seed, seeds),
+                out=str(out) if out else None,
+                work_pool=work_pool,
+                data_dir=str(data_dir) if data_dir else None,
+                overrides=overrides,
+                parallel=parallel,
+                run_timeout_s=run_timeout,
+                progress=progress,
+            )
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
         typer.echo(f"report: {result['report']}")
         if result["n_errors"]:

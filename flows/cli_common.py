@@ -3,11 +3,12 @@ closest match, raised before any server starts or file is written."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ __all__ = [
     "check_out_dir",
     "check_set_keys",
     "default_profile",
+    "exit_at_once_if_api_lost",
     "friendly_errors",
     "method_names",
     "parse_set_values",
@@ -84,6 +86,48 @@ def friendly_errors(fn: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def lost_api_url(timeout: float = 3.0) -> str | None:
+    """The configured Prefect API URL if it no longer answers ``/health``; None if it answers or none is
+    configured (an ephemeral server lives and dies with this process)."""
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        from prefect.settings import PREFECT_API_URL
+
+        url = PREFECT_API_URL.value()
+    if not url:
+        return None
+    import httpx
+
+    try:
+        httpx.get(url.rstrip("/") + "/health", timeout=timeout).raise_for_status()
+    except httpx.HTTPError:
+        return url
+    return None
+
+
+@contextlib.contextmanager
+def exit_at_once_if_api_lost(kept: str) -> Iterator[None]:
+    """A flow that fails because the Prefect API went away (server killed, network gone) ends with one
+    line and exit code 3, at once: Prefect would otherwise spend minutes at exit retrying events and logs
+    that can no longer be delivered. ``kept`` says where the finished work is. Any other failure, or any
+    failure under ``--debug``, propagates unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        url = None if debug_enabled() else lost_api_url()
+        if url is None:
+            raise
+        typer.echo(
+            f"error: the Prefect API at {url} stopped answering during the run ({_one_line(exc)[:200]}). "
+            f"{kept} The flow run stays RUNNING on that server until the next command into the same "
+            "folder marks it Crashed; start the server again and rerun the command to resume.",
+            err=True,
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(3)  # skip Prefect's exit-time retries of undeliverable events and logs
 
 
 def _one_line(exc: BaseException) -> str:

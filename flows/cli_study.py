@@ -138,16 +138,19 @@ def register(app: typer.Typer) -> None:
                 return
             for k, v in _PREFECT_DEFAULTS.items():
                 os.environ.setdefault(k, v)
-            result = run_study(
-                out,
-                profile=profile,
-                dataset=dataset,
-                data_dir=spec.data_dir,
-                overrides=overrides,
-                parallel=parallel,
-                until=until,
-                log=say,
-            )
+            from flows.cli_common import exit_at_once_if_api_lost
+
+            with exit_at_once_if_api_lost(f"Finished runs are kept in {out}."):
+                result = run_study(
+                    out,
+                    profile=profile,
+                    dataset=dataset,
+                    data_dir=spec.data_dir,
+                    overrides=overrides,
+                    parallel=parallel,
+                    until=until,
+                    log=say,
+                )
         except (RuntimeError, ValueError) as err:
             raise typer.BadParameter(str(err)) from err
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1, default=str))

@@ -175,6 +175,14 @@ def reusable_record(
 # ---------------------------------------------------------------- writability and fallback writes
 
 
+def _not_writable(p: Path, exc: OSError) -> NotWritable:
+    return NotWritable(
+        exc.errno,
+        f"{p} is not writable ({exc.strerror or exc}): fix its permissions or free space, "
+        "or choose another --out",
+    )
+
+
 def check_writable(folder: str | os.PathLike[str]) -> Path:
     """Probe ``folder`` if it exists, else its nearest existing ancestor, creating nothing; NotWritable
     names the folder. Lets a run fail before validation without leaving folders behind."""
@@ -189,11 +197,7 @@ def check_writable(folder: str | os.PathLike[str]) -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise NotWritable(
-            exc.errno,
-            f"{p} is not writable ({exc.strerror or exc}): fix its permissions or free space, "
-            "or choose another --out",
-        ) from exc
+        raise _not_writable(p, exc) from exc
     return p
 
 
@@ -202,16 +206,9 @@ def ensure_writable(folder: str | os.PathLike[str]) -> Path:
     p = Path(folder)
     try:
         p.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=p, prefix=".write-probe.")
-        os.close(fd)
-        os.unlink(probe)
     except OSError as exc:
-        raise NotWritable(
-            exc.errno,
-            f"{p} is not writable ({exc.strerror or exc}): fix its permissions or free space, "
-            "or choose another --out",
-        ) from exc
-    return p
+        raise _not_writable(p, exc) from exc
+    return check_writable(p)
 
 
 def _fallback_roots() -> list[Path]:

@@ -26,5 +26,5 @@ def run_one(
     log = os.environ.get("FAKE_RUNNER_LOG")
     if log:
         with Path(log).open("a") as f:
-            f.write(json.dumps({"run_id": rec["run_id"], "pid": os.getpid()}) + "\n")
+            f.write(json.dumps({"run_id": rec["run_id"], "pid": os.getpid(), "progress": progress}) + "\n")
     return rec

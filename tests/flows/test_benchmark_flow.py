@@ -61,6 +61,16 @@ def test_new_seed_computes_only_the_new_runs(tmp_path: Path, monkeypatch: pytest
     assert len(_calls(log)) == 2
 
 
+def test_no_progress_reaches_every_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_RUNNER_LOG", str(log))
+    for progress, out in ((False, "quiet"), (True, "bars")):
+        benchmark(profile="smoke", methods=["lora"], seeds=[42, 43], out=str(tmp_path / out),
+                  runner=FAKE_RUNNER, publish=False, progress=progress)  # fmt: skip
+    shown = [json.loads(ln)["progress"] for ln in log.read_text().splitlines()]
+    assert shown == [False, False, True, True]
+
+
 def test_default_run_id_is_deterministic() -> None:
     a = default_run_id("quick", ["fpb_50agree"], ["lora"], [42], {})
     assert a == default_run_id("quick", ["fpb_50agree"], ["lora"], [42], {})
