@@ -708,6 +708,9 @@ def _train(
     phase["flatness"] = round(time.perf_counter() - tf, 2)
 
 
+_SAID: set[str] = set()
+
+
 def _token_lengths(cfg: RunConfig, tok: Any, splits: Splits) -> dict[str, Any]:
     """Untruncated token lengths of every example this run sees (pairs: both texts) against `max_len`;
     more than 5% longer than it is said on stderr, whatever `progress` is."""
@@ -720,10 +723,10 @@ def _token_lengths(cfg: RunConfig, tok: Any, splits: Splits) -> dict[str, Any]:
     stats = length_stats(lengths, cfg.max_len)
     if stats.warn:
         what = "sentence pairs" if splits.text_pair_col else "examples"
-        print(
-            f"warning: {stats.line(what)}; raise it with --set max_len=N, or --max-len auto",
-            file=sys.stderr,
-        )
+        msg = f"warning: {stats.line(what)}; raise it with --set max_len=N, or --max-len auto"
+        if msg not in _SAID:  # a grid's runs share their data: say it once per process
+            _SAID.add(msg)
+            print(msg, file=sys.stderr)
     return {**stats.to_dict(), "max_len_source": cfg.max_len_source or "config"}
 
 

@@ -100,3 +100,22 @@ def test_max_len_source_is_recorded_but_not_hashed() -> None:
     a = resolve_config("smoke", max_len=48)
     b = resolve_config("smoke", max_len=48, max_len_source="--max-len auto: 48 = ...")
     assert a.config_hash() == b.config_hash() and b.to_dict()["max_len_source"].startswith("--max-len auto")
+
+
+def test_a_grid_says_its_truncation_warning_once_per_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flatlora.bench import runner
+    from flatlora.bench.config import resolve_config
+    from flatlora.bench.data import load_labeled, make_splits
+
+    monkeypatch.setattr(runner, "_SAID", set())
+    p = _pairs_file(tmp_path)
+    sp = make_splits(load_labeled(str(p), text_col="premise", text_pair_col="hypothesis"))
+    tok = L.load_tokenizer("minilm")
+    for seed in (1, 2, 3):  # three runs of one grid, one data file
+        info = runner._token_lengths(resolve_config("smoke", max_len=8, seed=seed), tok, sp)
+        assert info["n_truncated"] > 0  # every run still records its own share
+    assert capsys.readouterr().err.count("warning:") == 1
+    runner._token_lengths(resolve_config("smoke", max_len=9), tok, sp)  # another max_len: said again
+    assert capsys.readouterr().err.count("warning:") == 1
