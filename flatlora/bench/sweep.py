@@ -224,7 +224,9 @@ def run_sweep(
         metric = headline_of(rec) if rec.get("dataset_info") else metric
         points.append(point_from_record(cfg.lr, rec, source, metric))
         result = _result(method, profile, dataset, seed, metric, cfgs, points, overrides)
-        write_sweep(out, result)
+        if source != "disk":  # a trained point is saved at once; a resume rewrites nothing it already has
+            write_sweep(out, result)
+    write_sweep(out, result)
     if result.edge is not None:
         say(
             f"sweep {method}: the chosen rate {result.chosen_lr:g} is the {result.edge} candidate; the "
@@ -269,12 +271,23 @@ def range_edge(chosen: float | None, lrs: Sequence[float]) -> str | None:
 
 
 def write_sweep(out: str | os.PathLike[str], result: SweepResult) -> Path:
-    """Merge `result` into `out/sweep.json` under `sweeps[method]` (atomic read-modify-write)."""
+    """Merge `result` into `out/sweep.json` under `sweeps[method]` (atomic read-modify-write). A result
+    that differs from the stored one only in when and how its points were obtained (`finished_at`, each
+    point's `source`: a resume reads from disk what was computed) leaves the file as it is."""
     path = Path(out) / SWEEP_FILE
     data = load_sweep_file(out)
-    data["sweeps"][result.method] = result.to_dict()
+    new = result.to_dict()
+    old = data["sweeps"].get(result.method)
+    if old is not None and _content(old) == _content(new) and data.get("lr_source") == LR_SOURCE:
+        return path
+    data["sweeps"][result.method] = new
     data["lr_source"] = dict(LR_SOURCE)
     return atomic_write_json(path, data)
+
+
+def _content(entry: Mapping[str, Any]) -> dict[str, Any]:
+    points = [{k: v for k, v in p.items() if k != "source"} for p in entry.get("points", [])]
+    return {**{k: v for k, v in entry.items() if k != "finished_at"}, "points": points}
 
 
 def load_sweep_file(out: str | os.PathLike[str]) -> dict[str, Any]:

@@ -110,8 +110,10 @@ def test_sweep_on_a_tiny_model_selects_on_validation_and_resumes(tmp_path: Path,
         p.stem for p in (out / "records").glob("*.json")
     )
 
+    before = (out / "sweep.json").read_bytes()
     again = S.run_sweep("lora", [1e-4, 1e-2], out, **kw)  # resumed: nothing retrained, same answer
     assert calls == [1e-4, 1e-2] and [p.source for p in again.points] == ["disk", "disk"]
+    assert (out / "sweep.json").read_bytes() == before  # and sweep.json is left as it was
     assert again.chosen_lr == res.chosen_lr
     assert S.chosen_lrs(out, ["sam_ab"]) == {"sam_ab": res.chosen_lr}  # SAM-AB reuses LoRA's rate
     with pytest.raises(S.SweepMissing, match="flat_lora"):  # flat_lora has a sweep of its own
