@@ -111,9 +111,12 @@ def validate(
 
 def train(
     dataset: Annotated[
-        str, typer.Option(help="fpb_<config>, a csv/tsv/jsonl path, a save_to_disk folder or a hub id")
+        str,
+        typer.Option(
+            "--dataset", "-d", help="fpb_<config>, a csv/tsv/jsonl path, a save_to_disk folder or a hub id"
+        ),
     ] = "fpb_50agree",
-    method: Annotated[str, typer.Option(help="full|lora|flat_lora|sam_ab|sam_w")] = "lora",
+    method: Annotated[str, typer.Option("--method", "-m", help="full|lora|flat_lora|sam_ab|sam_w")] = "lora",
     seed: Annotated[int, typer.Option(help="training seed")] = 42,
     profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "quick",
     set_: Annotated[

@@ -462,6 +462,14 @@ def sniff_delimiter(text: str) -> str | None:
     return found
 
 
+_COLUMN_OPTION = {"text": "--text-col", "label": "--label-col", "text pair": "--text-pair-col"}
+
+
+def _missing_column(role: str, col: str, cols: list[str]) -> str:
+    """e.g. "missing required text column 'text' (found columns: [...]); name yours with --text-col"."""
+    return f"missing required {role} column {col!r} (found columns: {cols}); name yours with {_COLUMN_OPTION[role]}"
+
+
 def delimiter_hint(text: str, used: str, ext: str) -> str:
     """'; it looks tab-separated (...): pass --delimiter tab', or '' when the file uses `used`."""
     found = sniff_delimiter(text)
@@ -506,7 +514,7 @@ def load_user_file(
     for role, col in roles:
         if col not in cols:
             raise DataError(
-                f"missing required {role} column {col!r} (found columns: {cols})"
+                _missing_column(role, col, cols)
                 + (
                     ""
                     if ext == ".jsonl"
@@ -599,9 +607,7 @@ def load_hf_dataset(
     cols = list(first.column_names)
     for role, col in (("text", text_col), ("label", label_col), ("text pair", text_pair_col)):
         if col is not None and col not in cols:
-            raise DataError(
-                f"missing required {role} column {col!r} (found columns: {cols})", check="required_columns"
-            )
+            raise DataError(_missing_column(role, col, cols), check="required_columns")
     feature = first.features.get(label_col)
     class_names = list(getattr(feature, "names", None) or []) or None
     texts: list[Any] = []

@@ -723,7 +723,12 @@ def _token_lengths(cfg: RunConfig, tok: Any, splits: Splits) -> dict[str, Any]:
     stats = length_stats(lengths, cfg.max_len)
     if stats.warn:
         what = "sentence pairs" if splits.text_pair_col else "examples"
-        msg = f"warning: {stats.line(what)}; raise it with --set max_len=N, or --max-len auto"
+        how = (
+            f"--max-len auto chose {cfg.max_len} (the profile caps it); raise it with --set max_len=N"
+            if cfg.max_len_source
+            else "raise it with --set max_len=N, or --max-len auto"
+        )
+        msg = f"warning: {stats.line(what)}; {how}"
         if msg not in _SAID:  # a grid's runs share their data: say it once per process
             _SAID.add(msg)
             print(msg, file=sys.stderr)

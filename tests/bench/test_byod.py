@@ -142,7 +142,9 @@ def test_pair_duplicates_and_leakage_use_both_texts(tmp_path: Path) -> None:
     with pytest.raises(ValidationFailed, match=r"duplicate texts in column 'premise, hypothesis'") as info:
         validate_dataset(str(q), text_col="premise", text_pair_col="hypothesis")
     assert "value_lengths_to_be_between(hypothesis)" in str(info.value)  # the user's column names
-    with pytest.raises(ValidationFailed, match=r"missing required text pair column 'nope'"):
+    with pytest.raises(
+        ValidationFailed, match=r"missing required text pair column 'nope'.*with --text-pair-col"
+    ):
         validate_dataset(str(p), text_col="premise", text_pair_col="nope")
 
 

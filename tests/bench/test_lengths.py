@@ -119,3 +119,20 @@ def test_a_grid_says_its_truncation_warning_once_per_process(
     assert capsys.readouterr().err.count("warning:") == 1
     runner._token_lengths(resolve_config("smoke", max_len=9), tok, sp)  # another max_len: said again
     assert capsys.readouterr().err.count("warning:") == 1
+
+
+def test_the_warning_after_max_len_auto_does_not_suggest_it_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flatlora.bench import runner
+    from flatlora.bench.config import resolve_config
+    from flatlora.bench.data import load_labeled, make_splits
+
+    monkeypatch.setattr(runner, "_SAID", set())
+    p = _pairs_file(tmp_path)
+    sp = make_splits(load_labeled(str(p), text_col="premise", text_pair_col="hypothesis"))
+    cfg = resolve_config("smoke", max_len=8, max_len_source="--max-len auto: 8 = the 99th percentile ...")
+    runner._token_lengths(cfg, L.load_tokenizer("minilm"), sp)
+    err = capsys.readouterr().err
+    assert "--max-len auto chose 8 (the profile caps it); raise it with --set max_len=N" in err
+    assert "or --max-len auto" not in err

@@ -64,7 +64,8 @@ BAD_FILES: list[tuple[str, Callable[[Path], Path], str]] = [
     (
         "missing_label_column",
         _w("nolabel.csv", csv_text(ROWS, header="text,sentiment")),
-        r"missing required label column 'label'",
+        r"missing required label column 'label' \(found columns: \['text', 'sentiment'\]\); name yours "
+        r"with --label-col",
     ),
     (
         "unknown_label",

@@ -78,6 +78,8 @@ def test_benchmark_rejects_bad_values_before_anything_runs(
         (["--method", "flatlora"], "(did you mean 'flat_lora'?)"),
         (["--dataset", "fpb_allagre"], "(did you mean 'fpb_allagree'?)"),
         (["--dataset", "missing.csv"], "dataset file 'missing.csv' does not exist"),
+        (["-m", "flatlora"], "(did you mean 'flat_lora'?)"),  # the short options of `benchmark`
+        (["-d", "missing.csv"], "dataset file 'missing.csv' does not exist"),
         (["--set", "epoch=1"], "did you mean 'epochs'"),
         (["--set", "num_train_epochs=1"], "flatbench calls it 'epochs' (--set epochs=...)"),
     ],
