@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,37 +103,40 @@ def test_max_len_source_is_recorded_but_not_hashed() -> None:
     assert a.config_hash() == b.config_hash() and b.to_dict()["max_len_source"].startswith("--max-len auto")
 
 
-def test_a_grid_says_its_truncation_warning_once_per_process(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def pair_splits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The pairs file's splits, with the runner's said-once memory emptied."""
     from flatlora.bench import runner
-    from flatlora.bench.config import resolve_config
     from flatlora.bench.data import load_labeled, make_splits
 
     monkeypatch.setattr(runner, "_SAID", set())
     p = _pairs_file(tmp_path)
-    sp = make_splits(load_labeled(str(p), text_col="premise", text_pair_col="hypothesis"))
+    return make_splits(load_labeled(str(p), text_col="premise", text_pair_col="hypothesis"))
+
+
+def test_a_grid_says_its_truncation_warning_once_per_process(
+    pair_splits: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flatlora.bench import runner
+    from flatlora.bench.config import resolve_config
+
     tok = L.load_tokenizer("minilm")
     for seed in (1, 2, 3):  # three runs of one grid, one data file
-        info = runner._token_lengths(resolve_config("smoke", max_len=8, seed=seed), tok, sp)
+        info = runner._token_lengths(resolve_config("smoke", max_len=8, seed=seed), tok, pair_splits)
         assert info["n_truncated"] > 0  # every run still records its own share
     assert capsys.readouterr().err.count("warning:") == 1
-    runner._token_lengths(resolve_config("smoke", max_len=9), tok, sp)  # another max_len: said again
+    runner._token_lengths(resolve_config("smoke", max_len=9), tok, pair_splits)  # another max_len: said again
     assert capsys.readouterr().err.count("warning:") == 1
 
 
 def test_the_warning_after_max_len_auto_does_not_suggest_it_again(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    pair_splits: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from flatlora.bench import runner
     from flatlora.bench.config import resolve_config
-    from flatlora.bench.data import load_labeled, make_splits
 
-    monkeypatch.setattr(runner, "_SAID", set())
-    p = _pairs_file(tmp_path)
-    sp = make_splits(load_labeled(str(p), text_col="premise", text_pair_col="hypothesis"))
     cfg = resolve_config("smoke", max_len=8, max_len_source="--max-len auto: 8 = the 99th percentile ...")
-    runner._token_lengths(cfg, L.load_tokenizer("minilm"), sp)
+    runner._token_lengths(cfg, L.load_tokenizer("minilm"), pair_splits)
     err = capsys.readouterr().err
     assert "--max-len auto chose 8 (the profile caps it); raise it with --set max_len=N" in err
     assert "or --max-len auto" not in err
