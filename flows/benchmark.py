@@ -23,6 +23,7 @@ from reports.io import atomic_write_text
 from tasks.report import publish_report_task, report_task
 from tasks.train import (
     DEFAULT_RUNNER,
+    ISOLATED_RUNNER,
     cache_is_valid,
     config_hash,
     remote_run_task,
@@ -65,7 +66,7 @@ def _source(st: Any) -> str:
 
 
 def share_cores(parallel: int, overrides: dict[str, Any]) -> None:
-    """In-process runs at once split this process's cores (unless threads are already set)."""
+    """Runs at once split this machine's cores (unless threads are already set)."""
     import os
 
     from flatlora.bench.config import THREADS_ENV, available_cores
@@ -201,8 +202,10 @@ def benchmark(
         }
         if parallel > 1:
             share_cores(parallel, overrides)
+            # each run in its own process: runs sharing one would share torch's global RNG
+            isolated = ISOLATED_RUNNER if runner == DEFAULT_RUNNER else runner
             futures = [
-                tasks[ok].submit(sp, h, out_dir, data_dir=data_dir, runner=runner)
+                tasks[ok].submit(sp, h, out_dir, data_dir=data_dir, runner=isolated)
                 for sp, h, ok in zip(specs, hashes, trusted, strict=True)
             ]
             _follow(futures, specs, grid_progress)

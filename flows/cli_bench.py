@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
         parallel: int = typer.Option(
             1,
             "--parallel",
-            help="in-process runs at once; each gets its share of the cores (FLATBENCH_THREADS)",
+            help="runs at once, each in a process of its own with its share of the cores (FLATBENCH_THREADS)",
         ),
         run_timeout: float = typer.Option(None, "--run-timeout", help="seconds to wait for each remote run"),
         dask: bool = typer.Option(False, "--dask", help="use prefect-dask's DaskTaskRunner (if installed)"),

@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
         jobs: int = typer.Option(
             2, "--jobs", help="with --local: runs at once, each with cores/jobs threads"
         ),
-        parallel: int = typer.Option(1, "--parallel", help="with Prefect: in-process grid runs at once"),
+        parallel: int = typer.Option(1, "--parallel", help="with Prefect: grid runs at once, a process each"),
         write_plan_only: bool = typer.Option(
             False, "--write-plan", help="write OUT/PLAN.md (the analysis plan) and stop"
         ),

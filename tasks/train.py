@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun
 
 DEFAULT_RUNNER = "flatlora.bench.runner:run_one"
+ISOLATED_RUNNER = "flatlora.bench.runner:run_one_isolated"  # one process per run (`--parallel`)
 
 
 def run_spec(

@@ -82,7 +82,10 @@ class RecordNotWritten(OSError):
             f"could not write the record {path} ({cause.strerror or cause}); {where}; fix the run dir "
             f"and rerun: the saved record is copied back instead of training again",
         )
-        self.path, self.fallback = path, fallback
+        self.path, self.fallback, self.cause = path, fallback, cause
+
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (runs in their own process)
+        return (type(self), (self.path, self.fallback, self.cause))
 
 
 def is_permanent(exc: BaseException) -> bool:

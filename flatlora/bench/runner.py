@@ -398,6 +398,24 @@ def prepare_splits(cfg: RunConfig, data_dir: str | os.PathLike[str] | None = Non
     )
 
 
+def run_one_isolated(
+    cfg: RunConfig,
+    out_dir: str | os.PathLike[str],
+    progress: bool = False,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """`run_one` in a fresh (spawned) process of its own, for runs that train at the same time.
+
+    Runs sharing one process would share torch's global RNG (model initialisation, dropout) and so
+    depend on each other's timing; in a process of its own a run writes the record it would write alone.
+    The record is also on disk, as with `run_one`; exceptions come back as raised."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(run_one, cfg, str(out_dir), progress, data_dir).result()
+
+
 def run_one(
     cfg: RunConfig,
     out_dir: str | os.PathLike[str],

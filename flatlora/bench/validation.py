@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import threading
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -212,6 +213,9 @@ class ValidationFailed(Exception):
         super().__init__(report.summary())
         self.report = report
 
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (runs in their own process)
+        return (type(self), (self.report,))
+
 
 # ---------------------------------------------------------------- cards and suites
 
@@ -335,6 +339,9 @@ def _gx_context() -> Any:
 
 
 _suite_counter = 0
+# GE's ephemeral context holds one dataframe asset; runs that validate at once in one process
+# (`--parallel`) would swap each other's frames, so GE is entered by one thread at a time.
+_GE_LOCK = threading.Lock()
 
 
 def ge_available() -> bool:
@@ -363,19 +370,20 @@ def _run_ge(df: pd.DataFrame, spec: list[dict[str, Any]], scope: str) -> list[Ch
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     global _suite_counter
-    ctx = _gx_context()
-    bd = ctx.data_sources.get("flatbench").get_asset("frame").get_batch_definition("whole")
-    _suite_counter += 1
-    suite = gx.ExpectationSuite(name=f"flatbench_{_suite_counter}")
-    severities: list[str] = []
-    for e in spec:
-        cfg = ExpectationConfiguration(
-            type=e["type"], kwargs=dict(e["kwargs"]), meta={"flatbench_index": len(severities)}
-        )
-        suite.add_expectation(cfg.to_domain_obj())
-        severities.append("warning" if e.get("severity") == "warning" else "error")
-    batch = bd.get_batch(batch_parameters={"dataframe": df.reset_index(drop=True)})
-    res = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    with _GE_LOCK:
+        ctx = _gx_context()
+        bd = ctx.data_sources.get("flatbench").get_asset("frame").get_batch_definition("whole")
+        _suite_counter += 1
+        suite = gx.ExpectationSuite(name=f"flatbench_{_suite_counter}")
+        severities: list[str] = []
+        for e in spec:
+            cfg = ExpectationConfiguration(
+                type=e["type"], kwargs=dict(e["kwargs"]), meta={"flatbench_index": len(severities)}
+            )
+            suite.add_expectation(cfg.to_domain_obj())
+            severities.append("warning" if e.get("severity") == "warning" else "error")
+        batch = bd.get_batch(batch_parameters={"dataframe": df.reset_index(drop=True)})
+        res = batch.validate(suite, result_format={"result_format": "COMPLETE"})
     out: list[CheckResult] = []
     # GE may reorder results: map each back to its spec entry through meta
     ordered = sorted(

@@ -409,3 +409,32 @@ def test_train_prints_the_failed_validation_once_and_trains_nothing(
     assert res.exit_code == 1, res.output
     assert res.output.count("6 empty or blank labels") == 1
     assert "KeyError" not in res.output and not (tmp_path / "o").exists()
+
+
+def test_runs_validating_at_once_in_one_process_see_their_own_data(tmp_path: Path) -> None:
+    """`--parallel` runs validate in threads of one process; each must be checked against its own file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [
+        (str(_w("a.csv", csv_text(good_rows(30)))(tmp_path)), "text", "label"),
+        (str(_w("b.csv", csv_text(good_rows(40), header="sentence,y"))(tmp_path)), "sentence", "y"),
+    ]
+
+    def check(i: int) -> tuple[bool, int]:
+        path, text_col, label_col = files[i % 2]
+        rep, splits = validate_dataset(path, text_col=text_col, label_col=label_col, raise_on_failure=False)
+        assert splits is not None
+        return rep.success, len(splits.train) + len(splits.val) + len(splits.test)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(check, range(12)))
+    assert results == [(True, 90), (True, 120)] * 6
+
+
+def test_a_run_in_its_own_process_raises_the_validation_failure_with_its_report(tmp_path: Path) -> None:
+    p = _w("six.csv", csv_text(ROWS + [(f"unlabelled {i}", "") for i in range(6)]))(tmp_path)
+    cfg = resolve_config("smoke", dataset=str(p), method="lora", seed=0)
+    with pytest.raises(ValidationFailed, match="6 empty or blank labels") as info:
+        runner.run_one_isolated(cfg, tmp_path / "out")
+    assert not info.value.report.success and info.value.report.failures
+    assert not (tmp_path / "out" / "records").exists()

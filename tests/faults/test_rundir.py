@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import threading
@@ -231,6 +232,13 @@ def test_a_record_that_cannot_be_written_is_saved_aside_then_restored(
         write_record(path, rec)
     fb = fallback_path(path, tmp_path / "fallback")
     assert err.value.fallback == fb and str(fb) in str(err.value)
+    back = pickle.loads(pickle.dumps(err.value))  # as it comes back from a run in its own process
+    assert (type(back), str(back), back.fallback, back.errno) == (
+        RecordNotWritten,
+        str(err.value),
+        fb,
+        err.value.errno,
+    )
     assert json.loads(fb.read_text()) == rec
     assert not path.exists()
     logs: list[str] = []

@@ -121,6 +121,26 @@ def test_parallel_map_matches_sequential(tmp_path: Path) -> None:
     )
 
 
+def test_parallel_real_runs_write_the_records_they_write_alone(tmp_path: Path, tiny_model: str) -> None:
+    """Runs at once (each in its own process) validate their own data and train as they would alone."""
+    kw = {
+        "profile": "smoke",
+        "methods": ["lora", "flat_lora"],
+        "seeds": [42, 43],
+        "overrides": {"model": tiny_model, "num_threads": 1},
+        "publish": False,
+    }
+    seq = benchmark(out=str(tmp_path / "seq"), **kw)
+    par = benchmark(out=str(tmp_path / "par"), parallel=2, **kw)
+    assert (seq["n_computed"], seq["n_errors"]) == (par["n_computed"], par["n_errors"]) == (4, 0)
+
+    def outcomes(run: str) -> dict[str, tuple[object, ...]]:
+        recs = (json.loads(p.read_text()) for p in Path(tmp_path, run, "records").glob("*.json"))
+        return {r["run_id"]: (r["train_loss"], r["val_history"], r["test"], r["predictions"]) for r in recs}
+
+    assert outcomes("par") == outcomes("seq")
+
+
 def test_artifact_carries_its_figures_and_report_tasks_are_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
