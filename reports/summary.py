@@ -224,6 +224,10 @@ class DatasetSummary:
     secondary: list[Secondary] = field(default_factory=list)
     baseline: Baseline | None = None
     phrasebank: bool = False  # PhraseBank-only sections (failure-mode buckets) are shown
+    loss_before: MetricSummary | None = None  # generation: held-out loss of the model before fine-tuning
+    # generation, descriptive (outside the tested family): method -> paired held-out loss differences,
+    # {"fine_tuning": loss - loss_before over its seeds, "vs_control": loss - LoRA's over shared seeds}
+    loss_changes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -565,6 +569,8 @@ def _dataset_summary(
         )
     cost_kinds = {c.peak_mem_kind for c in cost}
     memory_kind = cost_kinds.pop() if len(cost_kinds) == 1 else "mixed"
+    before = [float(r["test"]["loss_before"]) for m in methods for r in runs[m] if "loss_before" in r["test"]]
+    loss_changes = _loss_changes(runs, methods) if task == "generation" else {}
 
     return DatasetSummary(
         name=name,
@@ -593,7 +599,41 @@ def _dataset_summary(
         secondary=secondary,
         baseline=baseline,
         phrasebank=phrasebank,
+        loss_before=_quiet_describe(before) if task == "generation" and before else None,
+        loss_changes=loss_changes,
     )
+
+
+def _loss_changes(runs: Mapping[str, list[dict[str, Any]]], methods: list[str]) -> dict[str, dict[str, Any]]:
+    """Paired held-out loss differences per method: against its own loss before fine-tuning (same run),
+    and against LoRA's (same seed). Descriptive: the tested family holds the headline metric only."""
+
+    def paired(pairs: list[tuple[float, float]]) -> dict[str, Any] | None:
+        if not pairs:
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+            return stats.paired_mean([a for a, _ in pairs], [b for _, b in pairs]).to_dict()
+
+    control = {int(r["seed"]): float(r["test"]["loss"]) for r in runs.get(CONTROL, [])}
+    out: dict[str, dict[str, Any]] = {}
+    for m in methods:
+        ok = [r for r in runs[m] if _finite_score(r["test"].get("loss"))]
+        out[m] = {
+            "fine_tuning": paired(
+                [
+                    (float(r["test"]["loss"]), float(r["test"]["loss_before"]))
+                    for r in ok
+                    if "loss_before" in r["test"]
+                ]
+            ),
+            "vs_control": None
+            if m == CONTROL
+            else paired(
+                [(float(r["test"]["loss"]), control[int(r["seed"])]) for r in ok if int(r["seed"]) in control]
+            ),
+        }
+    return out
 
 
 def is_phrasebank(name: str, dataset_info: Mapping[str, Any]) -> bool:

@@ -12,6 +12,8 @@ grid and report are the classification ones. What differs:
 * Evaluation: token-weighted held-out loss on the targets (teacher forcing), and greedy generation of at
   most `max_new_tokens` (card, or the config's) from the prompt (left-truncated to `max_len`), scored
   by `gen_scoring` with the card's `answer_format`. `accuracy` in the record is that exact match.
+  `test.loss_before` is the held-out loss of the model as loaded, on the same pairs: the reference that
+  says whether fine-tuning moved the loss at all.
 * Best epoch: highest validation exact match, ties to the lower validation loss (as for classification).
 """
 
@@ -324,6 +326,11 @@ def train(
         _to(b, device) for b in val.loss_batches(pad_id, cfg.flatness_batches * cfg.eval_batch_size)
     ]
 
+    # the reference: the model as loaded (LoRA's B starts at 0), on the same test pairs
+    tb = time.perf_counter()
+    loss_before = test.loss(model, device, amp, pad_id)
+    phase["test_loss_before"] = round(time.perf_counter() - tb, 2)
+
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_pairs) / (cfg.batch_size * cfg.grad_accum))
@@ -454,6 +461,7 @@ def train(
         "accuracy": em,
         "exact_match": em,
         "loss": tloss,
+        "loss_before": loss_before,  # held-out loss of the model before fine-tuning
         "n": len(preds),
         "n_no_answer": sum(p == "" for p in preds),
         "n_truncated": test.n_truncated,  # pairs cut to max_len for the held-out loss

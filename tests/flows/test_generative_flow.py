@@ -65,6 +65,18 @@ def test_benchmark_reports_exact_match_and_held_out_loss(tmp_path: Path, tiny_de
     assert acc["mcnemar"] is not None and acc["paired"]["n"] == 2  # per-item McNemar, paired over 2 seeds
     means = {m["method"]: m["metrics"]["loss"]["mean"] for m in ds["methods"]}
     assert means["lora"] == pytest.approx(sum(r["test"]["loss"] for r in recs if r["method"] == "lora") / 2)
+    before = [r["test"]["loss_before"] for r in recs]  # the model as loaded, on the same test pairs
+    assert ds["loss_before"]["n"] == 4 and ds["loss_before"]["mean"] == pytest.approx(sum(before) / 4)
+    assert all(r["test"]["loss"] != b for r, b in zip(recs, before, strict=True))  # fine-tuning moved it
     report = (out / "report.md").read_text()
     assert "accuracy is the exact match" in report and "Held-out loss" in report
+    assert "| Before fine-tuning (the model as loaded; every run measures it) | 4 |" in report
+    moved = ds["loss_changes"]["flat_lora"]["fine_tuning"]
+    flat_before = [b for r, b in zip(recs, before, strict=True) if r["method"] == "flat_lora"]
+    flat_after = [r["test"]["loss"] for r in recs if r["method"] == "flat_lora"]
+    assert moved["n"] == 2 and moved["estimate"] == pytest.approx((sum(flat_after) - sum(flat_before)) / 2)
+    vs = ds["loss_changes"]["flat_lora"]["vs_control"]
+    assert vs["n"] == 2 and vs["estimate"] == pytest.approx((sum(flat_after) - means["lora"] * 2) / 2)
+    assert ds["loss_changes"]["lora"]["vs_control"] is None
+    assert f"| Flat-LoRA | {moved['estimate']:+.4f} |" in report
     assert "Failure-mode buckets" not in report  # PhraseBank's keyword buckets are not for prompts
