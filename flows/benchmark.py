@@ -65,6 +65,38 @@ def _source(st: Any) -> str:
     return "cached" if st.name == "Cached" else str(st.result()["source"])
 
 
+def _grid_axes(
+    datasets: list[str] | None,
+    methods: list[str] | None,
+    seeds: list[int] | None,
+    method_seeds: dict[str, list[int]] | None = None,
+) -> tuple[list[str], list[str], list[int]]:
+    """The grid's datasets, methods and seeds, with the defaults filled in."""
+    if method_seeds:
+        methods = list(method_seeds)
+        seeds = sorted({int(s) for ss in method_seeds.values() for s in ss})
+    return (
+        list(datasets or ["fpb_50agree"]),
+        list(methods or DEFAULT_METHODS),
+        [int(s) for s in (seeds or DEFAULT_SEEDS)],
+    )
+
+
+def resolve_run_dir(
+    out: str | None,
+    profile: str,
+    datasets: list[str] | None,
+    methods: list[str] | None,
+    seeds: list[int] | None,
+    overrides: dict[str, Any] | None,
+) -> Path:
+    """``out``, else runs/<profile>-<hash of the grid>: the same command always finds the same dir."""
+    if out:
+        return Path(out).resolve()
+    datasets, methods, seeds = _grid_axes(datasets, methods, seeds)
+    return (Path("runs") / default_run_id(profile, datasets, methods, seeds, dict(overrides or {}))).resolve()
+
+
 def share_cores(parallel: int, overrides: dict[str, Any]) -> None:
     """Runs at once split this machine's cores (unless threads are already set)."""
     import os
@@ -103,18 +135,11 @@ def benchmark(
     lines stay.
     """
     log = get_run_logger()
-    datasets = list(datasets or ["fpb_50agree"])
-    methods = list(methods or DEFAULT_METHODS)
-    seeds = [int(s) for s in (seeds or DEFAULT_SEEDS)]
-    if method_seeds:
-        methods = list(method_seeds)
-        seeds = sorted({int(s) for ss in method_seeds.values() for s in ss})
+    datasets, methods, seeds = _grid_axes(datasets, methods, seeds, method_seeds)
     grid = {m: [int(s) for s in (method_seeds or {}).get(m, seeds)] for m in methods}
     per_method = {m: dict(v) for m, v in (method_overrides or {}).items()}
     overrides = dict(overrides or {})
-    run_dir = Path(
-        out or Path("runs") / default_run_id(profile, datasets, methods, seeds, overrides)
-    ).resolve()
+    run_dir = resolve_run_dir(out, profile, datasets, methods, seeds, overrides)
     ensure_writable(run_dir / "records")  # before anything is validated or trained (NotWritable)
     out_dir = str(run_dir)
     me = flow_run.get_id()

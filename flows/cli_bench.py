@@ -173,9 +173,17 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter("--dask needs prefect-dask: pip install prefect-dask") from err
             flow = flow.with_options(task_runner=DaskTaskRunner())
             parallel = max(parallel, 2)
-        kept = (
-            f"Finished runs are kept in {out}/records." if out else "Finished runs are kept in the run dir."
+        from flows.benchmark import resolve_run_dir
+
+        run_dir = resolve_run_dir(
+            str(out) if out else None,
+            profile,
+            list(dataset or []),
+            list(method or []),
+            _seeds(seed, seeds),
+            overrides,
         )
+        kept = f"Finished runs are kept in {run_dir / 'records'}."
         with exit_at_once_if_api_lost(kept):
             result = flow(
                 profile=profile,

@@ -77,6 +77,18 @@ def test_default_run_id_is_deterministic() -> None:
     assert a.startswith("quick-") and a != default_run_id("quick", ["fpb_50agree"], ["lora"], [43], {})
 
 
+def test_the_default_run_dir_is_the_one_named_before_the_flow_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.benchmark import resolve_run_dir
+
+    monkeypatch.chdir(tmp_path)
+    res = benchmark(profile="smoke", methods=["lora"], seeds=[42], runner=FAKE_RUNNER, publish=False)
+    assert Path(res["run_dir"]) == resolve_run_dir(None, "smoke", [], ["lora"], [42], {})
+    assert Path(res["run_dir"]).parent == tmp_path / "runs"
+    assert resolve_run_dir(None, "smoke", [], ["lora"], [43], {}) != Path(res["run_dir"])
+
+
 def test_bad_config_fails_fast_without_retry(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="`method` must be one of"):
         benchmark(
