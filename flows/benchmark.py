@@ -229,11 +229,15 @@ def benchmark(
             share_cores(parallel, overrides)
             # each run in its own process: runs sharing one would share torch's global RNG
             isolated = ISOLATED_RUNNER if runner == DEFAULT_RUNNER else runner
-            futures = [
-                tasks[ok].submit(sp, h, out_dir, data_dir=data_dir, runner=isolated)
-                for sp, h, ok in zip(specs, hashes, trusted, strict=True)
-            ]
-            _follow(futures, specs, grid_progress)
+            jobs = list(zip(specs, hashes, trusted, strict=True))
+            futures = _at_most(
+                parallel,
+                lambda i: tasks[jobs[i][2]].submit(
+                    jobs[i][0], jobs[i][1], out_dir, data_dir=data_dir, runner=isolated
+                ),
+                specs,
+                grid_progress,
+            )
             states = [f.state for f in futures]
         else:  # torch already uses every core: one run at a time is fastest on CPU; show its progress bar
             states = []
@@ -290,6 +294,26 @@ def benchmark(
         result["n_errors"],
     )
     return result
+
+
+def _at_most(limit: int, submit: Any, specs: list[dict[str, Any]], progress: GridProgress) -> list[Any]:
+    """Submit run i as ``submit(i)`` with at most ``limit`` in flight (the task runner's thread pool has no
+    such bound), logging each run as it finishes. Returns the futures in grid order."""
+    futures: list[Any] = [None] * len(specs)
+    running: dict[int, int] = {}  # id(future) -> index
+    nxt, last = 0, time.monotonic()
+    while nxt < len(specs) or running:
+        while nxt < len(specs) and len(running) < limit:
+            futures[nxt] = submit(nxt)
+            running[id(futures[nxt])] = nxt
+            nxt += 1
+        done = next(as_completed([futures[i] for i in running.values()]))
+        i = running.pop(id(done))
+        now = time.monotonic()
+        progress.finish(_label(specs[i]), _source(done.state), now - last)
+        last = now
+    wait(futures)
+    return futures
 
 
 def _follow(futures: list[Any], specs: list[dict[str, Any]], progress: GridProgress) -> None:

@@ -19,6 +19,7 @@ from tests.reports.factory import make_record
 def run_one(
     cfg: Any, out_dir: str | os.PathLike[str], progress: bool = True, data_dir: Any = None
 ) -> dict[str, Any]:
+    started = time.time()
     time.sleep(float(os.environ.get("FAKE_RUNNER_SLEEP", "0")))
     rec = make_record(cfg.dataset_slug(), cfg.method, cfg.seed, profile=cfg.profile)
     rec.update(run_id=run_id(cfg), config=cfg.to_dict(), config_hash=cfg.config_hash())
@@ -26,5 +27,6 @@ def run_one(
     log = os.environ.get("FAKE_RUNNER_LOG")
     if log:
         with Path(log).open("a") as f:
-            f.write(json.dumps({"run_id": rec["run_id"], "pid": os.getpid(), "progress": progress}) + "\n")
+            line = {"run_id": rec["run_id"], "pid": os.getpid(), "progress": progress}
+            f.write(json.dumps({**line, "started": started, "ended": time.time()}) + "\n")
     return rec

@@ -133,6 +133,18 @@ def test_parallel_map_matches_sequential(tmp_path: Path) -> None:
     )
 
 
+def test_parallel_runs_at_most_n_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_RUNNER_LOG", str(log))
+    monkeypatch.setenv("FAKE_RUNNER_SLEEP", "0.4")
+    res = benchmark(profile="smoke", methods=["lora", "flat_lora"], seeds=[1, 2, 3], out=str(tmp_path / "r"),
+                    runner=FAKE_RUNNER, publish=False, parallel=2)  # fmt: skip
+    assert (res["n_computed"], res["n_errors"]) == (6, 0)
+    spans = [(c["started"], c["ended"]) for c in map(json.loads, log.read_text().splitlines())]
+    at_once = [sum(s <= t < e for s, e in spans) for t, _ in spans]  # runs going when each one started
+    assert len(spans) == 6 and max(at_once) == 2
+
+
 def test_parallel_real_runs_write_the_records_they_write_alone(tmp_path: Path, tiny_model: str) -> None:
     """Runs at once (each in its own process) validate their own data and train as they would alone."""
     kw = {
