@@ -308,6 +308,7 @@ def _at_most(limit: int, submit: Any, specs: list[dict[str, Any]], progress: Gri
             running[id(futures[nxt])] = nxt
             nxt += 1
         done = next(as_completed([futures[i] for i in running.values()]))
+        done.wait()  # its final state: read from the API at once, the state may still be Running
         i = running.pop(id(done))
         now = time.monotonic()
         progress.finish(_label(specs[i]), _source(done.state), now - last)
@@ -322,6 +323,7 @@ def _follow(futures: list[Any], specs: list[dict[str, Any]], progress: GridProgr
     label = {id(f): _label(sp) for f, sp in zip(futures, specs, strict=True)}
     last = time.monotonic()
     for fut in as_completed(futures):
+        fut.wait()  # its final state: read from the API at once, the state may still be Running
         now = time.monotonic()
         progress.finish(label[id(fut)], _source(fut.state), now - last)
         last = now

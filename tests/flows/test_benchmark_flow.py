@@ -145,6 +145,39 @@ def test_parallel_runs_at_most_n_at_once(tmp_path: Path, monkeypatch: pytest.Mon
     assert len(spans) == 6 and max(at_once) == 2
 
 
+def test_a_finished_run_is_logged_with_its_final_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API may still say Running just after a run finished; the grid log reads the final state."""
+    from prefect.states import Completed, Running
+
+    import flows.benchmark as fb
+
+    class Fut:
+        def __init__(self) -> None:
+            self.final = False
+
+        def wait(self) -> None:
+            self.final = True
+
+        @property
+        def state(self) -> object:
+            return Completed(data={"source": "computed"}) if self.final else Running()
+
+    lines: list[tuple[str, str]] = []
+
+    class Log:
+        def finish(self, label: str, source: str, seconds: float | None = None) -> None:
+            lines.append((label, source))
+
+    monkeypatch.setattr(fb, "as_completed", iter)
+    monkeypatch.setattr(fb, "wait", lambda futures: None)
+    specs = [{"dataset": "d", "method": "lora", "seed": s} for s in (1, 2, 3)]
+    futures = fb._at_most(2, lambda i: Fut(), specs, Log())  # type: ignore[arg-type]
+    assert len(futures) == 3 and [src for _, src in lines] == ["computed"] * 3
+    lines.clear()
+    fb._follow([Fut() for _ in specs], specs, Log())  # type: ignore[arg-type]
+    assert [src for _, src in lines] == ["computed"] * 3
+
+
 def test_parallel_real_runs_write_the_records_they_write_alone(tmp_path: Path, tiny_model: str) -> None:
     """Runs at once (each in its own process) validate their own data and train as they would alone."""
     kw = {
