@@ -34,6 +34,9 @@ def test_fresh_process_rerun_is_bit_identical(tmp_path: Path, tiny_bert: str) ->
         batch_size=8, epochs=2, device="cpu",
     )  # fmt: skip
     first = runner.run_one(cfg, tmp_path / "a", progress=False)
+    # the run's deterministic settings do not outlive it
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert torch.utils.deterministic.fill_uninitialized_memory is True  # type: ignore[attr-defined]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps(cfg.to_dict()), str(tmp_path / "b")],
