@@ -318,13 +318,6 @@ def _at_most(limit: int, submit: Any, specs: list[dict[str, Any]], progress: Gri
 
 
 def _follow(futures: list[Any], specs: list[dict[str, Any]], progress: GridProgress) -> None:
-    """Log each run as it finishes (any order); the time since the previous finish feeds the ETA, so it
-    measures the grid's throughput whatever the concurrency."""
-    label = {id(f): _label(sp) for f, sp in zip(futures, specs, strict=True)}
-    last = time.monotonic()
-    for fut in as_completed(futures):
-        fut.wait()  # its final state: read from the API at once, the state may still be Running
-        now = time.monotonic()
-        progress.finish(label[id(fut)], _source(fut.state), now - last)
-        last = now
-    wait(futures)
+    """Log each of the already submitted runs as it finishes (any order); the time since the previous
+    finish feeds the ETA, so it measures the grid's throughput whatever the concurrency."""
+    _at_most(len(futures), futures.__getitem__, specs, progress)

@@ -175,13 +175,9 @@ def register(app: typer.Typer) -> None:
             parallel = max(parallel, 2)
         from flows.benchmark import resolve_run_dir
 
+        grid_seeds = _seeds(seed, seeds)
         run_dir = resolve_run_dir(
-            str(out) if out else None,
-            profile,
-            list(dataset or []),
-            list(method or []),
-            _seeds(seed, seeds),
-            overrides,
+            str(out) if out else None, profile, list(dataset or []), list(method or []), grid_seeds, overrides
         )
         kept = f"Finished runs are kept in {run_dir / 'records'}."
         with exit_at_once_if_api_lost(kept):
@@ -189,7 +185,7 @@ def register(app: typer.Typer) -> None:
                 profile=profile,
                 datasets=list(dataset) if dataset else None,
                 methods=list(method) if method else None,
-                seeds=_seeds(seed, seeds),
+                seeds=grid_seeds,
                 out=str(out) if out else None,
                 work_pool=work_pool,
                 data_dir=str(data_dir) if data_dir else None,
