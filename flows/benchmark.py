@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.futures import as_completed, wait
 from prefect.runtime import flow_run
 
-from flatlora.bench.config import DEFAULT_PROFILE
+from flatlora.bench.config import DATA_OPTIONS, DEFAULT_PROFILE
 from flatlora.bench.rundir import ensure_writable
 from flows.flow_runs import remember, settle_previous
 from flows.progress import GridProgress
@@ -168,11 +168,7 @@ def benchmark(
 
     # 1. validate every dataset before any training (ValidationFailed stops the flow, not retried)
     split_seed = int(overrides.get("split_seed", 0))
-    data_opts = {
-        k: overrides[k]
-        for k in ("text_col", "label_col", "text_pair_col", "card", "delimiter")
-        if k in overrides
-    }
+    data_opts = {k: overrides[k] for k in DATA_OPTIONS if k in overrides}
     validation = {
         ds: validate_task(ds, data_dir=data_dir, split_seed=split_seed, **data_opts) for ds in datasets
     }

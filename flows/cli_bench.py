@@ -72,6 +72,24 @@ def register(app: typer.Typer) -> None:
             "--delimiter",
             help="column separator of a .csv/.tsv file: , tab ; | (default: by extension)",
         ),
+        encoding: str = typer.Option(
+            None,
+            "--encoding",
+            help="text encoding of a user file, e.g. cp1252 or latin-1 (default UTF-8; when the bytes are not "
+            "UTF-8, validation names the likely one)",
+        ),
+        val_from_train: float = typer.Option(
+            None,
+            "--val-from-train",
+            help="for a split column of train and test rows only: this fraction of the train rows becomes the "
+            "validation split (stratified by label, seeded by the split seed), e.g. 0.1",
+        ),
+        merge_label_spellings: bool = typer.Option(
+            False,
+            "--merge-label-spellings",
+            help="write labels that differ only in case, spacing or Unicode form (DESC, desc) the way most of "
+            "their rows do; without it they fail validation",
+        ),
         max_len: str = typer.Option(
             None,
             "--max-len",
@@ -87,10 +105,13 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(
             True,
             "--progress/--no-progress",
-            help="per-run progress bars (--no-progress: none; the grid's run k of N lines stay)",
+            help="per-run progress bars on a terminal (--no-progress: none; never when stderr is not a "
+            "terminal); each run's result line and the grid's run k of N lines stay",
         ),
     ) -> None:
         """Validate -> train the (dataset x method x seed) grid -> statistics -> report.md (+ Prefect artifact).
+
+        Validation is said first (warnings, the label set, split sizes, the rows the profile's caps leave out).
 
         Runs on the embedded ephemeral Prefect API unless PREFECT_API_URL points at a server. Rerunning the same
         command reuses the run dir and skips every finished run.
@@ -137,12 +158,15 @@ def register(app: typer.Typer) -> None:
             "device": device,
             "precision": precision,
             "delimiter": delimiter,
+            "encoding": encoding,
+            "val_from_train": val_from_train,
+            "merge_label_spellings": merge_label_spellings or None,  # the default stays out of the run id
         }
         overrides.update({k: v for k, v in opts.items() if v is not None})
+        from flatlora.bench.config import DATA_OPTIONS
         from flows.cli_common import auto_max_len_override
 
-        data_opts = {k: opts[k] for k in ("text_col", "label_col", "text_pair_col", "card", "delimiter")}
-        data_opts = {k: v for k, v in data_opts.items() if v is not None}
+        data_opts = {k: overrides[k] for k in DATA_OPTIONS if overrides.get(k) is not None}
         overrides.update(
             auto_max_len_override(
                 max_len,
@@ -174,7 +198,13 @@ def register(app: typer.Typer) -> None:
             flow = flow.with_options(task_runner=DaskTaskRunner())
             parallel = max(parallel, 2)
         from flows.benchmark import resolve_run_dir
+        from flows.cli_common import bars, show_validation
 
+        first = (method or list(DEFAULT_METHODS))[0]
+        for ds in dataset or ["fpb_50agree"]:  # said before the grid starts
+            show_validation(
+                ds, data_dir, resolve_config(profile, **{**overrides, "method": first, "dataset": ds})
+            )
         grid_seeds = _seeds(seed, seeds)
         run_dir = resolve_run_dir(
             str(out) if out else None, profile, list(dataset or []), list(method or []), grid_seeds, overrides
@@ -192,7 +222,7 @@ def register(app: typer.Typer) -> None:
                 overrides=overrides,
                 parallel=parallel,
                 run_timeout_s=run_timeout,
-                progress=progress,
+                progress=bars(progress),
             )
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
         typer.echo(f"report: {result['report']}")

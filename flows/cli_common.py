@@ -16,12 +16,22 @@ import typer
 
 # Every profile of flatlora.bench.config.PROFILES (a test keeps the two in step; importing the config here
 # would import torch and slow down `--help`).
-PROFILE_HELP = "run profile: quick (default; CPU-sized) | smoke (checks the path, seconds) | study (the powered comparison; lr from a sweep) | study-q4 (the study's protocol, hours) | gen-cpu (generative: SmolLM2 on GSM8K, CPU-sized)"
+# Each profile's row caps (train / val / test rows per run) and epochs are said here, so that a run on part
+# of the data is never a surprise; a test keeps them in step with PROFILE_OVERRIDES.
+PROFILE_HELP = (
+    "run profile (rows per run: train / val / test): "
+    "quick (default; CPU-sized: at most 640 / 300 / all rows, 3 epochs, max_len 64) | "
+    "smoke (checks the path in seconds and learns little: at most 128 / 64 / 64 rows, 1 epoch, max_len 32) | "
+    "study (the powered comparison: all rows, 2 epochs, max_len 72; lr from a sweep) | "
+    "study-q4 (the study's protocol: all rows, 5 epochs, max_len 256; hours) | "
+    "gen-cpu (generative, SmolLM2 on GSM8K: at most 256 / 16 / 100 rows, 1 epoch, max_len 352)"
+)
 
 __all__ = [
     "PROFILE_HELP",
     "CliError",
     "auto_max_len_override",
+    "bars",
     "check_choice",
     "check_choices",
     "check_dataset",
@@ -34,6 +44,7 @@ __all__ = [
     "parse_set_values",
     "profile_names",
     "set_debug",
+    "show_validation",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -264,6 +275,35 @@ def auto_max_len_override(
     n, why = choose_max_len(list(splits.train["text"]), pairs, model, AUTO_MAX_LEN_CAP[profile], profile)
     typer.echo(f"max_len {n}: {why}", err=True)
     return {"max_len": n, "max_len_source": why}
+
+
+def bars(progress: bool) -> bool:
+    """Progress bars only on a terminal: in a redirected log every redraw of a bar would stay behind as a
+    carriage-return frame. Each run's result line is printed either way."""
+    return progress and sys.stderr.isatty()
+
+
+def show_validation(dataset: str, data_dir: object, cfg: Any) -> Any:
+    """Validate ``dataset`` as ``cfg`` (a RunConfig) reads it, before anything trains, and say on stderr
+    what was found: failures (then exit 1), warnings, the label set with its rows, the split sizes, and
+    the rows the profile's caps leave out. Returns the ValidationReport."""
+    import shutil
+
+    from flatlora.bench.config import caps_note
+    from flatlora.bench.validation import validate_dataset
+
+    report, _ = validate_dataset(dataset, data_dir=data_dir, raise_on_failure=False, **cfg.data_options())
+    width = min(shutil.get_terminal_size((80, 24)).columns, 100)
+    typer.echo(report.render(width=width, verbose_hint=False), err=True)
+    if not report.success:
+        raise typer.Exit(code=1)
+    note = caps_note(cfg, report.split_sizes)
+    if note:
+        import textwrap
+
+        text = textwrap.fill(f"note  {note}", width, subsequent_indent=" " * 6, break_long_words=False)
+        typer.echo(text, err=True)
+    return report
 
 
 def check_dataset(value: str) -> str:

@@ -35,7 +35,9 @@ def register(app: typer.Typer) -> None:
             None, "--data-dir", help="data folder (else FLATBENCH_DATA_DIR or ../shared/data)"
         ),
         set_: list[str] = typer.Option(None, "--set", help="config override key=value (repeatable)"),
-        progress: bool = typer.Option(True, help="show a progress bar per run"),
+        progress: bool = typer.Option(
+            True, help="show a progress bar per run (on a terminal only; each run's result line either way)"
+        ),
     ) -> None:
         """Train one seed per learning rate, pick the rate with the best validation headline metric.
 
@@ -44,6 +46,7 @@ def register(app: typer.Typer) -> None:
         """
         from flatlora.bench.sweep import SWEEP_LRS, parse_lrs, run_sweep
         from flows.cli_common import (
+            bars,
             check_choice,
             check_choices,
             check_dataset,
@@ -73,7 +76,7 @@ def register(app: typer.Typer) -> None:
                 dataset=dataset,
                 data_dir=data_dir,
                 overrides=overrides,
-                progress=progress,
+                progress=bars(progress),
                 log=lambda msg: typer.echo(msg, err=True),
             )
             scores = {f"{p.lr:g}": p.score if p.status == "ok" else p.status for p in res.points}

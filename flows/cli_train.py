@@ -43,6 +43,30 @@ Delimiter = Annotated[
         "--delimiter", help="column separator of a .csv/.tsv file: , tab ; | (default: by extension)"
     ),
 ]
+Encoding = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="text encoding of a user file, e.g. cp1252 or latin-1 (default UTF-8; when the bytes are not "
+        "UTF-8, validation names the likely one)",
+    ),
+]
+ValFromTrain = Annotated[
+    float | None,
+    typer.Option(
+        "--val-from-train",
+        help="for a split column of train and test rows only: this fraction of the train rows becomes the "
+        "validation split (stratified by label, seeded by the split seed), e.g. 0.1",
+    ),
+]
+MergeSpellings = Annotated[
+    bool,
+    typer.Option(
+        "--merge-label-spellings",
+        help="write labels that differ only in case, spacing or Unicode form (DESC, desc) the way most of "
+        "their rows do; without it they fail validation",
+    ),
+]
 MaxLen = Annotated[
     str | None,
     typer.Option(
@@ -68,8 +92,14 @@ def validate(
     split_seed: Annotated[int, typer.Option(help="seed of the train/val/test split")] = 0,
     card: Card = None,
     delimiter: Delimiter = None,
+    encoding: Encoding = None,
+    val_from_train: ValFromTrain = None,
+    merge_label_spellings: MergeSpellings = False,
     profile: Annotated[
-        str, typer.Option(help="the profile whose max_len the token lengths are checked against")
+        str,
+        typer.Option(
+            help="the profile whose max_len the token lengths are checked against, and whose row caps are said"
+        ),
     ] = "quick",
     max_len: MaxLen = None,
     model: Annotated[str, typer.Option(help="whose tokenizer counts the tokens")] = "minilm",
@@ -84,7 +114,7 @@ def validate(
     from flows.cli_common import auto_max_len_override, check_choice, profile_names
 
     check_choice(profile, profile_names(), "profile")
-    from flatlora.bench.config import PROFILE_OVERRIDES, RunConfig
+    from flatlora.bench.config import PROFILE_OVERRIDES, RunConfig, caps_note
     from flatlora.bench.records import atomic_write_json
     from flatlora.bench.validation import validate_dataset
 
@@ -95,12 +125,18 @@ def validate(
         "card": card,
         "delimiter": delimiter,
         "split_seed": split_seed,
+        "encoding": encoding,
+        "val_from_train": val_from_train,
+        "merge_label_spellings": merge_label_spellings,
     }
     chosen = auto_max_len_override(max_len, profile, [dataset], opts, data_dir, model)
     limit = int(chosen.get("max_len") or PROFILE_OVERRIDES[profile].get("max_len", RunConfig.max_len))
     report, _ = validate_dataset(
         dataset, data_dir=data_dir, raise_on_failure=False, max_len=limit, model=model, **opts
     )
+    note = caps_note(RunConfig(**{**PROFILE_OVERRIDES[profile], "profile": profile}), report.split_sizes)
+    if note:  # what a run of this profile would leave out
+        report.notes.append(note)
     width = min(shutil.get_terminal_size((80, 24)).columns, 80)
     typer.echo(report.render(verbose=verbose, width=width))
     if json_out is not None:
@@ -130,18 +166,30 @@ def train(
     device: Device = None,
     precision: Precision = None,
     delimiter: Delimiter = None,
+    encoding: Encoding = None,
+    val_from_train: ValFromTrain = None,
+    merge_label_spellings: MergeSpellings = False,
     max_len: MaxLen = None,
     data_dir: DataDir = None,
-    progress: Annotated[bool, typer.Option(help="show progress bars (--no-progress: none at all)")] = True,
+    progress: Annotated[
+        bool,
+        typer.Option(
+            help="progress bars on a terminal (--no-progress: none; never when stderr is not a terminal); "
+            "the run's result line is printed either way"
+        ),
+    ] = True,
 ) -> None:
-    """Validate the dataset, then run one fine-tuning run and print where its record is."""
+    """Validate the dataset (what was read, warnings, the profile's row caps), then run one fine-tuning run
+    and print where its record is."""
     from flows.cli_common import (
         auto_max_len_override,
+        bars,
         check_choice,
         check_dataset,
         check_set_keys,
         method_names,
         profile_names,
+        show_validation,
     )
 
     check_choice(profile, profile_names(), "profile")
@@ -154,7 +202,11 @@ def train(
         "text_pair_col": text_pair_col,
         "card": card,
         "delimiter": delimiter,
+        "encoding": encoding,
+        "val_from_train": val_from_train,
     }
+    if merge_label_spellings:
+        data_opts["merge_label_spellings"] = True
     from rich.console import Console
 
     from flatlora.bench.config import parse_set, resolve_config
@@ -170,6 +222,9 @@ def train(
             "device": device,
             "precision": precision,
             "delimiter": delimiter,
+            "encoding": encoding,
+            "val_from_train": val_from_train,
+            "merge_label_spellings": merge_label_spellings or None,
         }
         overrides.update({k: v for k, v in opts.items() if v is not None})
         model = str(overrides.get("model") or "minilm")
@@ -186,8 +241,9 @@ def train(
     except ValueError as exc:
         console.print(f"config error: {exc}", style="red", markup=False)
         raise typer.Exit(code=2) from exc
+    show_validation(dataset, data_dir, cfg)  # failures stop here (exit 1); nothing is trained
     try:
-        record = run_one(cfg, out, progress=progress, data_dir=data_dir)
+        record = run_one(cfg, out, progress=bars(progress), data_dir=data_dir)
     except ValidationFailed as exc:
         console.print(exc.report.render(), style="red", markup=False, highlight=False)
         raise typer.Exit(code=1) from exc

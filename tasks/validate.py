@@ -18,6 +18,9 @@ def validate_dataset_dict(
     text_pair_col: str | None = None,
     card: str | None = None,
     delimiter: str | None = None,
+    encoding: str | None = None,
+    val_from_train: float | None = None,
+    merge_label_spellings: bool = False,
 ) -> dict[str, Any]:
     """Validation report as a dict; raises ValidationFailed (not retried) when the data is unusable."""
     from flatlora.bench.validation import validate_dataset
@@ -32,6 +35,9 @@ def validate_dataset_dict(
         text_pair_col=text_pair_col,
         card=card,
         delimiter=delimiter,
+        encoding=encoding,
+        val_from_train=val_from_train,
+        merge_label_spellings=merge_label_spellings,
     )
     return report.to_dict()
 
@@ -48,7 +54,20 @@ def validate_task(
     text_pair_col: str | None = None,
     card: str | None = None,
     delimiter: str | None = None,
+    encoding: str | None = None,
+    val_from_train: float | None = None,
+    merge_label_spellings: bool = False,
 ) -> dict[str, Any]:
     return validate_dataset_dict(
-        dataset, data_dir, split_seed, text_col, label_col, text_pair_col, card, delimiter
+        dataset,
+        data_dir,
+        split_seed,
+        text_col,
+        label_col,
+        text_pair_col,
+        card,
+        delimiter,
+        encoding,
+        val_from_train,
+        merge_label_spellings,
     )

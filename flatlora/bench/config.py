@@ -30,7 +30,24 @@ STUDY_SEEDS = (42, 43, 44)
 
 # Fields added after records were first computed, with the default that leaves a hash unchanged. Every
 # new RunConfig field goes here (name -> its default), so existing records keep their config hashes.
-HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {"max_new_tokens": None, "delimiter": None}
+HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {
+    "max_new_tokens": None,
+    "delimiter": None,
+    "encoding": None,
+    "val_from_train": None,
+    "merge_label_spellings": False,
+}
+# The fields that say how a dataset is read and split: validation takes exactly these.
+DATA_OPTIONS = (
+    "text_col",
+    "label_col",
+    "text_pair_col",
+    "card",
+    "delimiter",
+    "encoding",
+    "val_from_train",
+    "merge_label_spellings",
+)
 
 
 def _h(text: str) -> dict[str, str]:
@@ -50,8 +67,19 @@ class RunConfig:
     delimiter: str | None = field(
         default=None, metadata=_h("column separator of a .csv/.tsv file: , tab ; | (None: by extension)")
     )
+    encoding: str | None = field(
+        default=None, metadata=_h("text encoding of a .csv/.tsv/.jsonl file, e.g. cp1252 (None: UTF-8)")
+    )
+    merge_label_spellings: bool = field(
+        default=False,
+        metadata=_h("merge labels that differ only in case, spacing or Unicode form (else: a failed check)"),
+    )
     card: str | None = field(default=None, metadata=_h("dataset card name or yaml path (None: by dataset)"))
     split_seed: int = field(default=0, metadata=_h("split seed, independent of `seed`"))
+    val_from_train: float | None = field(
+        default=None,
+        metadata=_h("a split column of train/test rows only: this fraction of train becomes validation"),
+    )
     val_frac: float = 0.1
     test_frac: float = 0.2
     max_train_examples: int | None = field(default=None, metadata=_h("stratified subsample of train"))
@@ -126,6 +154,17 @@ class RunConfig:
             )
             self.delimiter = DELIMITERS[self.delimiter]
         _check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {PRECISIONS}")
+        if self.val_from_train is not None:
+            _check(0 < self.val_from_train < 1, "val_from_train", self.val_from_train, "must be in (0, 1)")
+        if self.encoding is not None:  # one name per codec (`Windows-1252`, `CP1252` -> `cp1252`): one hash
+            import codecs
+
+            try:
+                self.encoding = codecs.lookup(self.encoding).name
+            except LookupError:
+                raise ValueError(
+                    f"`encoding` must be a Python codec name (utf-8, cp1252, latin-1, ...), got {self.encoding!r}"
+                ) from None
         self.flatness_sigmas = tuple(float(s) for s in self.flatness_sigmas)
         _check(self.method in METHODS, "method", self.method, f"must be one of {METHODS}")
         _check(self.profile in PROFILES, "profile", self.profile, f"must be one of {PROFILES}")
@@ -200,6 +239,10 @@ class RunConfig:
                 d.pop(name, None)
         return sha256_json(d)
 
+    def data_options(self) -> dict[str, Any]:
+        """How this run's dataset is read and split: the keyword arguments of `validate_dataset`."""
+        return {"split_seed": self.split_seed, **{k: getattr(self, k) for k in DATA_OPTIONS}}
+
     def dataset_slug(self) -> str:
         base = os.path.basename(self.dataset)
         return "".join(c if c.isalnum() or c in "-_" else "_" for c in os.path.splitext(base)[0]) or "data"
@@ -211,6 +254,31 @@ class RunConfig:
         a worker started under `taskset` gets its core set without any setting.
         """
         return self.num_threads or env_threads() or available_cores()
+
+
+# A profile's row caps: (split, RunConfig field).
+ROW_CAPS = (("train", "max_train_examples"), ("val", "max_eval_examples"), ("test", "max_test_examples"))
+
+
+def row_caps(cfg: RunConfig, sizes: dict[str, int]) -> list[tuple[str, str, int, int]]:
+    """The caps that leave rows out on this data: (split, field, rows used, rows in the split)."""
+    out = []
+    for split, name in ROW_CAPS:
+        cap, n = getattr(cfg, name), sizes.get(split)
+        if cap is not None and n is not None and cap < n:
+            out.append((split, name, int(cap), int(n)))
+    return out
+
+
+def caps_note(cfg: RunConfig, sizes: dict[str, int]) -> str | None:
+    """One line saying which rows a profile's caps leave out (None when every row is used), e.g.
+    "profile quick runs on part of the data: train 640 of 1,799 rows (max_train_examples=640); ..."."""
+    caps = row_caps(cfg, sizes)
+    if not caps:
+        return None
+    said = ", ".join(f"{s} {used:,} of {n:,} rows ({f}={used})" for s, f, used, n in caps)
+    how = f"--set {caps[0][1]}=none" + (" (and the others)" if len(caps) > 1 else "")
+    return f"profile {cfg.profile} runs on part of the data: {said}; {how} uses every row"
 
 
 def available_cores() -> int:
@@ -343,7 +411,26 @@ FIELD_ALIASES: dict[str, str] = {
     "alpha": "lora_alpha",
     "dropout": "lora_dropout",
     "sep": "delimiter",
-}
+    # how many rows to train, validate and test on (Hugging Face example scripts: max_train_samples)
+    **dict.fromkeys(
+        ("train_size", "n_train", "max_train", "num_train", "train_samples", "max_train_samples",
+         "n_train_examples", "num_train_examples", "max_train_rows", "train_rows", "train_examples"),
+        "max_train_examples",
+    ),
+    **dict.fromkeys(
+        ("eval_size", "val_size", "n_val", "n_eval", "max_eval", "max_val", "max_eval_samples",
+         "max_val_examples", "max_validation_examples", "eval_samples"),
+        "max_eval_examples",
+    ),
+    **dict.fromkeys(
+        ("n_test", "max_test", "max_test_samples", "max_predict_samples", "test_samples"),
+        "max_test_examples",
+    ),
+    "seq_len": "max_len",
+    "max_seq_len": "max_len",
+    "charset": "encoding",
+    "file_encoding": "encoding",
+}  # fmt: skip
 
 # Short CPU profiles need a LoRA-sized learning rate (the study's 5e-5 barely moves LoRA in ~100 steps),
 # which is too high for full fine-tuning: full keeps a smaller one. The resolved lr is in every record.
@@ -442,9 +529,9 @@ def parse_set(pairs: list[str]) -> dict[str, Any]:
                 out[key] = tuple(float(x) for x in out[key])
         elif isinstance(default, bool):
             out[key] = raw.lower() in ("1", "true", "yes")
-        elif isinstance(default, int) or (default is None and key.startswith(("max_", "num_"))):
-            out[key] = int(raw) if key != "max_grad_norm" else float(raw)
-        elif isinstance(default, float) or key == "max_grad_norm":
+        elif isinstance(default, int) or (default is None and str(types[key].type).startswith("int")):
+            out[key] = int(raw)
+        elif isinstance(default, float) or (default is None and str(types[key].type).startswith("float")):
             out[key] = float(raw)
         else:
             out[key] = raw
@@ -453,6 +540,7 @@ def parse_set(pairs: list[str]) -> dict[str, Any]:
 
 __all__ = [
     "AUTO_MAX_LEN_CAP",
+    "DATA_OPTIONS",
     "DEFAULT_PROFILE",
     "FIELD_ALIASES",
     "METHODS",
@@ -460,12 +548,15 @@ __all__ = [
     "PROFILES",
     "PROFILE_METHOD_OVERRIDES",
     "PROFILE_OVERRIDES",
+    "ROW_CAPS",
     "SWEPT_PROFILES",
     "LearningRateNotSwept",
     "RunConfig",
     "available_cores",
+    "caps_note",
     "env_threads",
     "parse_set",
     "resolve_config",
+    "row_caps",
     "unknown_field_message",
 ]

@@ -11,8 +11,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import os
 import re
+import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
@@ -77,6 +79,7 @@ class LabeledData:
     text_pairs: list[Any] | None = None  # second text of a sentence pair (--text-pair-col)
     label_map: dict[str, int] = field(default_factory=dict)  # raw label (as str) -> class id
     headline_metric: str = "accuracy"
+    notes: list[str] = field(default_factory=list)  # what loading changed (e.g. merged label spellings)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -365,44 +368,137 @@ def load_sanity(split: str | None = None) -> list[dict[str, str]]:
 # ---------------------------------------------------------------- user files
 
 
-def check_file_bytes(path: Path) -> bytes:
-    """File-level problems GE cannot see: empty, encoding, NUL bytes, giant lines."""
+def check_file_bytes(path: Path, encoding: str | None = None) -> bytes:
+    """File-level problems GE cannot see: empty, encoding, NUL bytes, giant lines.
+
+    Without `encoding` the file must be UTF-8; bytes that are not get an error naming the likely
+    encoding and the option that reads it."""
     if not path.exists():
         raise DataError(f"file not found: {path}")
     raw = path.read_bytes()
     if not raw.strip():
         raise DataError(f"file is empty: {path.name}", check="file_not_empty")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DataError(
-            f"{path.name} is UTF-16 encoded (byte-order mark found); save it as UTF-8", check="encoding"
-        )
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(
-            f"invalid UTF-8 in {path.name} at byte {exc.start} (line {line}): {raw[exc.start : exc.start + 4]!r}",
-            check="encoding",
-            rows=[line],
-        ) from exc
-    if b"\x00" in raw:
-        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+    text = decode_text(raw, encoding, path.name)
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
         raise DataError(f"NUL byte in {path.name} at line {line}", check="encoding", rows=[line])
-    for lineno, line_b in enumerate(raw.split(b"\n"), start=1):
-        if len(line_b) > MAX_LINE_BYTES:
+    for lineno, line_t in enumerate(text.split("\n"), start=1):
+        n = len(line_t.encode("utf-8")) if len(line_t) * 4 > MAX_LINE_BYTES else 0
+        if n > MAX_LINE_BYTES:
             raise DataError(
-                f"line {lineno} of {path.name} is {len(line_b)} bytes long (limit {MAX_LINE_BYTES})",
+                f"line {lineno} of {path.name} is {n} bytes long (limit {MAX_LINE_BYTES})",
                 check="line_length",
                 rows=[lineno],
             )
     return raw
 
 
-def _read_user_frame(path: Path, raw: bytes, delimiter: str | None = None) -> pd.DataFrame:
+# ---------------------------------------------------------------- encodings
+
+# Single-byte code pages of Latin-script text. charset-normalizer often names a sibling of Windows-1252
+# (cp1250, cp850, ...) for Western text whose few non-ASCII bytes read the same in both; among these the
+# suggestion is cp1252 unless the other reads more of the bytes as letters (Polish text in cp1250, say).
+LATIN_CODEPAGES = {
+    "cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_3", "iso8859_4", "iso8859_9",
+    "iso8859_13", "iso8859_15", "iso8859_16", "cp437", "cp775", "cp850", "cp852", "cp858", "mac_roman",
+    "mac_latin2", "mac_iceland", "mac_turkish", "cp1006", "cp1125",
+}  # fmt: skip
+ENCODING_NAMES = {"cp1252": "Windows-1252", "latin_1": "ISO-8859-1", "cp1250": "Windows-1250"}
+
+
+def _letters(text: str) -> int:
+    """Non-ASCII characters that read as letters or typographic punctuation (quotes, dashes)."""
+    return sum(1 for ch in text if ord(ch) > 127 and unicodedata.category(ch)[0] in "LP" and ch != "\ufffd")
+
+
+def guess_encoding(raw: bytes) -> str | None:
+    """The likely encoding of bytes that are not UTF-8 (a Python codec name), or None when no guess fits."""
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # a bare machine: Western text is the common case
+        best = None
+    else:
+        match = from_bytes(raw).best()
+        best = codec_name(match.encoding) if match is not None else None
+    try:
+        western = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return best or "latin_1"
+    if best is None or best == "cp1252":
+        return "cp1252"
+    if best in LATIN_CODEPAGES:
+        other = raw.decode(best, errors="replace")
+        return best if _letters(other) > _letters(western) else "cp1252"
+    return best
+
+
+def codec_name(encoding: str) -> str:
+    """Python's canonical name of a codec (`Windows-1252` -> `cp1252`); DataError for an unknown one."""
+    import codecs
+
+    try:
+        return codecs.lookup(encoding).name.replace("-", "_").replace("iso8859_1", "latin_1")
+    except LookupError as exc:
+        raise DataError(
+            f"unknown encoding {encoding!r}: use a Python codec name, e.g. utf-8, cp1252, latin-1, utf-16",
+            check="encoding",
+        ) from exc
+
+
+def decode_text(raw: bytes, encoding: str | None = None, name: str = "file") -> str:
+    """The file's text: UTF-8 (a byte-order mark is dropped) unless `encoding` names another codec."""
+    if encoding is not None:
+        codec = codec_name(encoding)
+        try:
+            return raw.decode("utf-8-sig" if codec == "utf_8" else codec)
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            guess = guess_encoding(raw)
+            hint = (
+                f"; it looks {_enc_label(guess)}: pass --encoding {guess}" if guess and guess != codec else ""
+            )
+            raise DataError(
+                f"{name} cannot be read as {encoding}: byte {raw[exc.start : exc.start + 1]!r} at byte "
+                f"{exc.start} (line {line}) is not {encoding}{hint}",
+                check="encoding",
+                rows=[line],
+            ) from exc
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(
+            f"{name} is UTF-16 encoded (byte-order mark found): pass --encoding utf-16, or save it as UTF-8",
+            check="encoding",
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        guess = guess_encoding(raw)
+        where = (
+            f"invalid UTF-8 in {name} at byte {exc.start} (line {line}): {raw[exc.start : exc.start + 4]!r}"
+        )
+        if guess is None:
+            raise DataError(f"{where}; save the file as UTF-8", check="encoding", rows=[line]) from exc
+        start = raw.rfind(b"\n", 0, exc.start) + 1
+        shown = raw[start : start + 80].split(b"\n")[0].decode(guess, errors="replace").strip()
+        raise DataError(
+            f"{where}; it looks {_enc_label(guess)} (line {line} then reads {shown!r}): pass --encoding "
+            f"{guess}, or save the file as UTF-8",
+            check="encoding",
+            rows=[line],
+        ) from exc
+
+
+def _enc_label(codec: str) -> str:
+    return f"{codec}-encoded" + (f" ({ENCODING_NAMES[codec]})" if codec in ENCODING_NAMES else "")
+
+
+def _read_user_frame(
+    path: Path, raw: bytes, delimiter: str | None = None, encoding: str | None = None
+) -> pd.DataFrame:
     import pandas as pd
 
     ext = path.suffix.lower()
-    text = raw.decode("utf-8-sig")  # a UTF-8 BOM is harmless; strip it
+    text = decode_text(raw, encoding, path.name)  # a UTF-8 BOM is harmless; it is dropped
     if ext == ".jsonl":
         records = []
         for lineno, line in enumerate(text.splitlines(), start=1):
@@ -423,6 +519,7 @@ def _read_user_frame(path: Path, raw: bytes, delimiter: str | None = None) -> pd
     sep = delimiter or USER_EXTS[ext] or ","
     import io
 
+    check_one_delimiter(text, sep, path.name)
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[])
     except pd.errors.ParserError as exc:
@@ -462,6 +559,48 @@ def sniff_delimiter(text: str) -> str | None:
     return found
 
 
+def check_one_delimiter(text: str, sep: str, name: str = "file") -> None:
+    """DataError naming the lines when some rows use another separator than the header's (tab-separated
+    rows pasted into a CSV): read with one separator, those rows would lose or shift their columns."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    header = next(reader, None)
+    if header is None or len(header) < 2:  # one column: the whole file uses another separator (hinted)
+        return
+    lines = text.split("\n")
+    other: dict[str, list[int]] = {}
+    n_rows, start = 0, reader.line_num + 1
+    try:
+        for rec in reader:
+            first, start = start, reader.line_num + 1
+            if not any(f.strip() for f in rec):
+                continue
+            n_rows += 1
+            if len(rec) == len(header) or first > len(lines):
+                continue
+            line = lines[first - 1].rstrip("\r")
+            for d in DELIM_NAMES:
+                if d != sep and d in line and len(next(csv.reader([line], delimiter=d))) == len(header):
+                    other.setdefault(d, []).append(first)
+                    break
+    except csv.Error:  # a malformed quote: pandas names it
+        return
+    if not other:
+        return
+    d, rows = max(other.items(), key=lambda kv: len(kv[1]))
+    shown = ", ".join(map(str, rows[:5])) + (f", ... ({len(rows) - 5} more)" if len(rows) > 5 else "")
+    raise DataError(
+        f"{name} mixes separators: {len(rows)} row{'s' * (len(rows) != 1)} {'are' if len(rows) != 1 else 'is'} "
+        f"{DELIM_NAMES[d]}-separated (lines {shown}) while the header and the other {n_rows - len(rows)} "
+        f"rows are {DELIM_NAMES[sep]}-separated; use one separator in every row (fix those lines, or "
+        "export the file again)",
+        check="mixed_delimiters",
+        rows=rows,
+    )
+
+
 _COLUMN_OPTION = {"text": "--text-col", "label": "--label-col", "text pair": "--text-pair-col"}
 
 
@@ -491,9 +630,10 @@ def load_user_file(
     card: str = "user_default",
     text_pair_col: str | None = None,
     delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> LabeledData:
-    """CSV/TSV/JSONL by extension (`delimiter` overrides a .csv/.tsv file's separator). An optional
-    `split` column (train/val/test) fixes the split."""
+    """CSV/TSV/JSONL by extension (`delimiter` overrides a .csv/.tsv file's separator; `encoding` reads
+    a file that is not UTF-8). An optional `split` column (train/val/test) fixes the split."""
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in USER_EXTS:
@@ -505,8 +645,8 @@ def load_user_file(
     if delimiter is not None and delimiter not in DELIMITERS:
         raise DataError(f"unknown delimiter {delimiter!r}: use , tab ; or |", check="format")
     delimiter = DELIMITERS[delimiter] if delimiter is not None else None
-    raw = check_file_bytes(p)
-    df = _read_user_frame(p, raw, delimiter)
+    raw = check_file_bytes(p, encoding)
+    df = _read_user_frame(p, raw, delimiter, encoding)
     cols = [str(c) for c in df.columns]
     roles = [("text", text_col), ("label", label_col)]
     if text_pair_col is not None:
@@ -518,7 +658,9 @@ def load_user_file(
                 + (
                     ""
                     if ext == ".jsonl"
-                    else delimiter_hint(raw.decode("utf-8-sig"), delimiter or USER_EXTS[ext] or ",", ext)
+                    else delimiter_hint(
+                        decode_text(raw, encoding, p.name), delimiter or USER_EXTS[ext] or ",", ext
+                    )
                 ),
                 check="required_columns",
             )
@@ -678,6 +820,39 @@ def resolve_labels(
     return names, {n: i for i, n in enumerate(names)}
 
 
+def spelling_key(label: str) -> str:
+    """A label with case, spacing and Unicode form folded away: two spellings with one key are one class
+    to a reader (`DESC`, `desc`, `ＤＥＳＣ`, `DESC ` + no-break space)."""
+    return " ".join(unicodedata.normalize("NFKC", label).casefold().split())
+
+
+def spelling_variants(labels: Sequence[Any]) -> list[Counter[str]]:
+    """Groups of label spellings that share a `spelling_key`, each a Counter of rows per spelling, most
+    frequent first; only groups of two or more spellings."""
+    groups: dict[str, Counter[str]] = {}
+    for v in labels:
+        if isinstance(v, str) and v.strip():
+            groups.setdefault(spelling_key(v), Counter())[v.strip()] += 1
+    return [c for c in groups.values() if len(c) > 1]
+
+
+def merge_spellings(
+    labels: Sequence[Any], fixed: Sequence[str] | None = None
+) -> tuple[list[Any], dict[str, str]]:
+    """Labels with each group of `spelling_variants` written one way: the spelling a card's `labels`
+    use, else the group's most frequent (ties: the first in sorted order). Returns (labels, {old: new})."""
+    by_key = {spelling_key(n): n for n in fixed or []}
+    mapping: dict[str, str] = {}
+    for group in spelling_variants(labels):
+        top = max(group.values())
+        keep = by_key.get(spelling_key(next(iter(group))), min(s for s, n in group.items() if n == top))
+        mapping.update({s: keep for s in group if s != keep})
+    if not mapping:
+        return list(labels), {}
+    out = [mapping.get(v.strip(), v) if isinstance(v, str) else v for v in labels]
+    return out, mapping
+
+
 def headline_metric_for(card: dict[str, Any], label_names: Sequence[str]) -> str:
     """The card's `headline_metric`; without one, MCC for two classes (robust to imbalance), else accuracy."""
     metric = card.get("headline_metric")
@@ -703,12 +878,16 @@ def load_labeled(
     card: str | None = None,
     text_pair_col: str | None = None,
     delimiter: str | None = None,
+    encoding: str | None = None,
+    merge_label_spellings: bool = False,
 ) -> LabeledData:
     """`fpb_50agree` .. `fpb_allagree` (or `financial_phrasebank:50agree`), a CSV/TSV/JSONL path,
     a `datasets.save_to_disk` folder, or a hub id `owner/name[:config]`.
 
     Labels are resolved here: from `label_names`, else the card's `labels`, else the data (see
-    `resolve_labels`); `label_map` records raw value -> class id.
+    `resolve_labels`); `label_map` records raw value -> class id. Spellings of one label that differ
+    only in case, spacing or Unicode form stay apart (validation fails on them) unless
+    `merge_label_spellings` writes each group one way (`merge_spellings`).
     """
     from flatlora.bench.validation import load_card
 
@@ -747,6 +926,7 @@ def load_labeled(
             card=card_name,
             text_pair_col=text_pair_col,
             delimiter=delimiter,
+            encoding=encoding,
         )
     elif (
         is_saved_dataset(path)
@@ -764,6 +944,12 @@ def load_labeled(
         )
     c = load_card(card_name)
     fixed = list(label_names or c.get("labels") or data.label_names)
+    if merge_label_spellings and not data.label_map:
+        merged, mapping = merge_spellings(data.labels, fixed)
+        if mapping:
+            said = "; ".join(f"{old!r} -> {new!r}" for old, new in sorted(mapping.items()))
+            notes = [*data.notes, f"label spellings merged (--merge-label-spellings): {said}"]
+            data = LabeledData(**{**data.__dict__, "labels": merged, "notes": notes})
     names, lmap = resolve_labels(data.labels, fixed or None)
     if data.label_map:  # a ClassLabel feature: keep its id-keyed map
         lmap = data.label_map
@@ -811,8 +997,14 @@ def make_splits(
     val_frac: float = 0.1,
     test_frac: float = 0.2,
     drop_duplicates: bool = True,
+    val_from_train: float | None = None,
 ) -> Splits:
-    """Seeded stratified train/val/test split. `split_seed` is independent of training seeds."""
+    """Seeded stratified train/val/test split. `split_seed` is independent of training seeds.
+
+    A declared split (the file's `split` column) is kept as it is; with `val_from_train` its validation
+    rows are carved from its train rows instead (that fraction, stratified by label, seeded by
+    `split_seed`), for a file that has train and test rows only.
+    """
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
@@ -840,6 +1032,9 @@ def make_splits(
         sp = pd.Series([data.split[i] for i in idx])
         sp = sp.replace({"validation": "val", "dev": "val"})
         parts = {k: frame[sp.values == k].reset_index(drop=True) for k in ("train", "val", "test")}
+        if val_from_train is not None:
+            parts["train"], parts["val"], note = _carve_val(parts, val_from_train, split_seed)
+            notes.append(note)
         return Splits(
             data.name,
             data.source,
@@ -853,6 +1048,13 @@ def make_splits(
             n_dropped,
             [*notes, "split column used"],
             **extra,
+        )
+    if val_from_train is not None:
+        raise DataError(
+            f"--val-from-train carves validation rows from a declared split's train rows, but {data.name} "
+            "has no `split` column: drop the option (the file is split train/val/test by --split-seed), or "
+            "add a split column of train and test rows",
+            check="splittable",
         )
     strat = frame["label"].astype(str)
     rest, test = train_test_split(frame, test_size=test_frac, random_state=split_seed, stratify=strat)
@@ -873,6 +1075,40 @@ def make_splits(
         n_dropped_duplicates=n_dropped,
         notes=notes,
         **extra,
+    )
+
+
+def _carve_val(parts: dict[str, Any], frac: float, seed: int) -> tuple[Any, Any, str]:
+    """(train, val, note): `frac` of the declared train rows become validation rows, stratified by label."""
+    from sklearn.model_selection import train_test_split
+
+    train = parts["train"]
+    if len(parts["val"]):
+        raise DataError(
+            f"--val-from-train {frac:g}: the split column already has {len(parts['val'])} val rows; "
+            "drop the option to use them",
+            check="splittable",
+        )
+    if not 0 < frac < 1:
+        raise DataError(f"--val-from-train must be a fraction in (0, 1), got {frac!r}", check="splittable")
+    counts = train["label"].astype(str).value_counts()
+    n_val = math.ceil(frac * len(train))
+    strat = train["label"].astype(str) if counts.min() >= 2 and n_val >= len(counts) else None
+    try:
+        rest, val = train_test_split(train, test_size=frac, random_state=seed, stratify=strat)
+    except ValueError as exc:
+        raise DataError(
+            f"cannot carve {frac:g} of {len(train)} train rows as validation: {exc}", check="splittable"
+        ) from exc
+    how = "stratified by label" if strat is not None else "not stratified (a class has fewer than 2 rows)"
+    note = (
+        f"validation carved from train: {len(val):,} of {len(train):,} train rows ({frac:g}, {how}, "
+        f"split seed {seed})"
+    )
+    return (
+        rest.sort_values("index").reset_index(drop=True),
+        val.sort_values("index").reset_index(drop=True),
+        note,
     )
 
 

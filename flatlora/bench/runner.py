@@ -38,6 +38,7 @@ from flatlora.bench.records import (
     versions,
 )
 from flatlora.bench.rundir import check_writable, write_record
+from flatlora.bench.runline import run_line
 
 Batch = dict[str, torch.Tensor]
 
@@ -379,16 +380,7 @@ def prepare_splits(cfg: RunConfig, data_dir: str | os.PathLike[str] | None = Non
 
     if (gen := _generative(cfg)) is not None:  # prompt -> target data (a card with `task: generation`)
         return gen.prepare(cfg, data_dir)
-    _, splits = validate_dataset(
-        cfg.dataset,
-        data_dir=data_dir,
-        text_col=cfg.text_col,
-        label_col=cfg.label_col,
-        split_seed=cfg.split_seed,
-        card=cfg.card,
-        text_pair_col=cfg.text_pair_col,
-        delimiter=cfg.delimiter,
-    )
+    _, splits = validate_dataset(cfg.dataset, data_dir=data_dir, **cfg.data_options())
     assert splits is not None
     return replace(
         splits,
@@ -530,19 +522,7 @@ def _finish(
         "finished_at": now_iso(),
     }
     write_record(path, record)  # RecordNotWritten names the fallback copy
-    if progress:
-        if record["status"] == "ok" and "exact_match" in record["test"]:
-            t = record["test"]
-            msg = f"{record['run_id']}: ok  test exact match {t['exact_match']:.4f}  loss {t['loss']:.4f}  -> {path}"
-        elif record["status"] == "ok":
-            t = record["test"]
-            msg = (
-                f"{record['run_id']}: ok  test acc {t['accuracy']:.4f}  wF1 {t['weighted_f1']:.4f}  "
-                f"MCC {t['mcc']:.4f}  best epoch {record['best_epoch']}  {cost['wall_time_s']:.1f}s  -> {path}"
-            )
-        else:
-            msg = f"{record['run_id']}: FAILED ({record['failure_reason']})  -> {path}"
-        print(msg, file=sys.stderr)
+    print(run_line(record, path), file=sys.stderr)  # with or without progress bars: the run's result
 
 
 def _train(

@@ -17,6 +17,8 @@ import logging
 import os
 import re
 import threading
+import unicodedata
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -24,12 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from flatlora.bench.data import (
     DATASETS_DIR,
+    INT_RE,
     PAIR_SEP,
     DataError,
     LabeledData,
     Splits,
     load_labeled,
     make_splits,
+    spelling_key,
+    spelling_variants,
 )
 
 if TYPE_CHECKING:
@@ -65,6 +70,10 @@ class ValidationReport:
     columns: dict[str, str] = field(default_factory=dict)
     lengths: dict[str, Any] | None = None  # token lengths against max_len (`flatlora.bench.lengths`)
     checksum: str | None = None  # sha256 of the data validated, as in each run record's dataset_info
+    labels: dict[str, int] = field(default_factory=dict)  # the label set in class-id order -> rows
+    label_source: str = ""  # where the label set comes from: "inferred" or "card <name>"
+    split_sizes: dict[str, int] = field(default_factory=dict)  # train/val/test rows, before any profile cap
+    notes: list[str] = field(default_factory=list)  # what loading and splitting did (merges, carved rows)
 
     @property
     def success(self) -> bool:
@@ -89,6 +98,10 @@ class ValidationReport:
             "n_warnings": len(self.warnings),
             "columns": dict(self.columns),
             "lengths": self.lengths,
+            "labels": dict(self.labels),
+            "label_source": self.label_source,
+            "split_sizes": dict(self.split_sizes),
+            "notes": list(self.notes),
             "checks": [asdict(c) for c in self.checks],
         }
 
@@ -104,9 +117,10 @@ class ValidationReport:
         )
         return rx.sub(lambda m: names[m.group(1)], text)
 
-    def render(self, verbose: bool = False, width: int = 80) -> str:
+    def render(self, verbose: bool = False, width: int = 80, verbose_hint: bool = True) -> str:
         """Plain text for a terminal of `width` columns: a verdict line, then each failed check, then each
-        warning (user's column names, wrapped at word boundaries); `verbose` adds every passed check."""
+        warning (user's column names, wrapped at word boundaries), then what was read (labels, splits);
+        `verbose` adds every passed check (`verbose_hint`: say that `--verbose` does)."""
         import textwrap
 
         n_pass = sum(c.success for c in self.checks)
@@ -138,6 +152,10 @@ class ValidationReport:
             para("FAIL", c)
         for c in warned:
             para("warn", c)
+        for line in self.info_lines():
+            out.extend(
+                textwrap.wrap(f"info  {line}", width, subsequent_indent=" " * 6, break_long_words=False)
+            )
         tokens = [c for c in self.checks if c.name == "tokens_within_max_len" and c.success]
         if tokens:  # the share is said even when it is small
             out.extend(textwrap.wrap(f"info  {tokens[0].message}", width, subsequent_indent=" " * 6))
@@ -146,8 +164,26 @@ class ValidationReport:
                 if c.success:
                     para("ok", c, detail=False)
         elif n_pass:
-            out.append(f"ok    {n_pass} checks passed (--verbose lists them)")
+            out.append(f"ok    {n_pass} checks passed" + (" (--verbose lists them)" if verbose_hint else ""))
         return "\n".join(out)
+
+    def info_lines(self) -> list[str]:
+        """What was read, said on every run: the label set with its rows, the split sizes, and what
+        loading changed. An inferred label set is listed in full, so a stray spelling is seen."""
+        out: list[str] = []
+        if self.labels:
+            n = len(self.labels)
+            where = (
+                "inferred from the data, in class-id order"
+                if self.label_source == "inferred"
+                else f"from {self.label_source}"
+            )
+            counts = ", ".join(f"{k!r} {v:,}" for k, v in self.labels.items())
+            out.append(f"{n} label{'s' * (n != 1)} ({where}; rows): {counts}")
+        if self.split_sizes:
+            sizes = ", ".join(f"{k} {v:,}" for k, v in self.split_sizes.items())
+            out.append(f"splits (rows): {sizes}")
+        return out + [self.user_names(x) for x in self.notes]
 
     def summary(self) -> str:
         """Human message: each failed or warned check with counts and a few offending rows."""
@@ -198,6 +234,11 @@ def _short(x: Any) -> str:
     """An example as text, quotes balanced however long it is; GE's {row, value} as `row N: value`."""
     if isinstance(x, dict) and set(x) == {"row", "value"}:
         return f"row {int(x['row']) + 1}: {_short(x['value'])}"
+    if isinstance(x, dict) and set(x) == {"rows", "text"}:  # a text in two splits: whole, with its rows
+        where = " and ".join(
+            f"{k} row{'s' * (len(r) != 1)} {', '.join(map(str, r[:5]))}" for k, r in x["rows"].items()
+        )
+        return f"{where}: {x['text']!r}"
     if isinstance(x, str) and PAIR_SEP in x:  # a (text, text_pair) key: show the pair as the report does
         x = x.replace(PAIR_SEP, " || ")
     if isinstance(x, str) and len(x) > 60:
@@ -578,6 +619,7 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
         )
     )
     if not names and scope == "all":
+        out.append(_spelling_check(raw, blank_set, lab))
         out.append(_rare_class_check(raw, blank_set, counts, lab))
     n_classes = int((counts > 0).sum())
     out.append(
@@ -611,22 +653,137 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
     return out
 
 
-RARE_SHARE, RARE_ROWS, RARE_RATIO = 0.02, 10, 5
+_FOLDS: dict[str, Callable[[str], str]] = {
+    "Unicode form": lambda x: unicodedata.normalize("NFKC", x),
+    "case": str.casefold,
+    "spacing": lambda x: " ".join(x.split()),
+}
+
+
+def _how_they_differ(a: str, b: str) -> str:
+    """Which folds two spellings need to meet: each one without which they still differ."""
+
+    def fold(x: str, skip: str) -> str:
+        for k, f in _FOLDS.items():
+            x = x if k == skip else f(x)
+        return x
+
+    parts = [k for k in _FOLDS if fold(a, k) != fold(b, k)]
+    return " and ".join(parts) or "case, spacing or Unicode form"
+
+
+def _spelling_check(raw: list[Any], blank: set[int], lab: str) -> CheckResult:
+    """Spellings of one label that differ only in case, spacing or Unicode form (`DESC`, `desc`) would
+    train as different classes: an error naming each spelling with its rows (or merge them on purpose)."""
+    groups = spelling_variants([x for i, x in enumerate(raw) if i not in blank])
+    said: list[str] = []
+    for group in groups:
+        (top, n_top), *rest = group.most_common()
+        others = []
+        for spelling, n in rest:
+            rows = [
+                i
+                for i, x in enumerate(raw)
+                if i not in blank and isinstance(x, str) and x.strip() == spelling
+            ]
+            others.append(f"{spelling!r} ({n} row{'s' * (n != 1)}: {_row_list(rows, 3)})")
+        how = _how_they_differ(top, rest[0][0])
+        said.append(f"{top!r} ({n_top} rows) and " + " and ".join(others) + f" differ only in {how}")
+    return CheckResult(
+        name=f"label_spellings_distinct({lab})",
+        success=not said,
+        scope="all",
+        unexpected_count=sum(sum(n for _, n in g.most_common()[1:]) for g in groups),
+        message=""
+        if not said
+        else "; ".join(said) + ": each spelling would train as a class of its own. Fix those rows, or pass "
+        "--merge-label-spellings to write each label the way most of its rows do",
+        engine="flatbench",
+    )
+
+
+RARE_SHARE, RARE_ROWS, RARE_RATIO, TWIN_RATIO = 0.02, 10, 5, 3
+
+
+def _shape(label: str) -> frozenset[str]:
+    """The kinds of character a label is written with (upper/lower letters, digits, spaces, other)."""
+    kinds = set()
+    for ch in label:
+        cat = unicodedata.category(ch)
+        if ch.isspace() or cat[0] == "C":
+            kinds.add("space or control")
+        elif cat == "Lu":
+            kinds.add("upper")
+        elif cat[0] == "L":
+            kinds.add("lower")
+        elif cat[0] == "N":
+            kinds.add("digit")
+        else:
+            kinds.add("punctuation")
+    return frozenset(kinds)
+
+
+def _edits(a: str, b: str) -> int:
+    """Edit distance with a swap of neighbours as one edit (optimal string alignment)."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def _near_spelling(c: str, counts: Any) -> tuple[str, int] | None:
+    """A label with at least TWIN_RATIO times `c`'s rows that `c` is one slip away from (`positve`,
+    `LOCC`, `ABRR`: one edit, two for labels over 8 characters; labels of 3 or more characters, not both
+    class ids). Spellings
+    equal after folding case, spacing and Unicode form are `_spelling_check`'s."""
+    n, key = int(counts[c]), spelling_key(c)
+    best: tuple[int, str, int] | None = None
+    for d, m in counts.items():
+        dk = spelling_key(str(d))
+        if d == c or int(m) < TWIN_RATIO * n or dk == key or min(len(key), len(dk)) < 3:
+            continue  # one letter apart means little in `a`, `b`, `c`
+        if INT_RE.fullmatch(c) and INT_RE.fullmatch(str(d)):
+            continue
+        e = _edits(key, dk)
+        if e <= (1 if max(len(key), len(dk)) <= 8 else 2) and (
+            best is None or (e, -int(m)) < (best[0], -best[2])
+        ):
+            best = (e, str(d), int(m))
+    return None if best is None else (best[1], best[2])
 
 
 def _rare_class_check(raw: list[Any], blank: set[int], counts: Any, lab: str) -> CheckResult:
-    """An inferred class far rarer than every other (under 2% of rows or under 10 rows, while each other
-    class has at least 5x its rows) is likely a stray value (`meh` among `pos`/`neg`): a warning."""
+    """An inferred label that does not look like a class of the data set is likely a stray value: a
+    warning. It looks stray when it is one slip away from a label with several times its rows (`positve`
+    beside `positive`), when it has under 10 rows while every other label has at least 5x its rows (too few to
+    learn or test: `meh` among `pos`/`neg`), or when it is under 2% of the rows and written with other
+    kinds of character than every other label (`n/a` among `pos`/`neg`). A distinct spelling with a
+    plausible count (TREC's `ABBR`, 1.6% of its questions) is a real class and is not flagged."""
     total = int(counts.sum())
     rare: list[str] = []
     for c, n in counts.items():
-        others = [int(m) for d, m in counts.items() if d != c]
-        if others and (n < RARE_ROWS or n < RARE_SHARE * total) and min(others) >= RARE_RATIO * n:
-            rows = [i for i, x in enumerate(raw) if i not in blank and x is not None and str(x) == c]
-            rest = ", ".join(f"{d!r} {int(m)}" for d, m in counts.items() if d != c)
-            rare.append(
-                f"{c!r}: {int(n)} row{'s' * (n != 1)} ({n / total:.1%}; rows {_row_list(rows, 3)}) vs {rest}"
-            )
+        others = {str(d): int(m) for d, m in counts.items() if d != c}
+        if not others:
+            continue
+        far_rarer = min(others.values()) >= RARE_RATIO * n
+        near = _near_spelling(str(c), counts)
+        shapes = {_shape(d) for d in others}
+        if near is not None:
+            why = f"a near spelling of {near[0]!r} ({near[1]} rows)"
+        elif far_rarer and n < RARE_ROWS:
+            why = "too few rows to learn or test"
+        elif far_rarer and n < RARE_SHARE * total and _shape(str(c)) not in shapes:
+            why = "written unlike every other label"
+        else:
+            continue
+        rows = [i for i, x in enumerate(raw) if i not in blank and x is not None and str(x) == c]
+        rest = ", ".join(f"{d!r} {m}" for d, m in others.items())
+        rare.append(
+            f"{c!r}: {int(n)} row{'s' * (n != 1)} ({n / total:.1%}; rows {_row_list(rows, 3)}) vs {rest}: {why}"
+        )
     return CheckResult(
         name=f"no_rare_inferred_class({lab})",
         success=not rare,
@@ -635,7 +792,7 @@ def _rare_class_check(raw: list[Any], blank: set[int], counts: Any, lab: str) ->
         unexpected_count=len(rare),
         message=""
         if not rare
-        else "a label far rarer than the rest becomes a class of its own: "
+        else "a label that looks stray becomes a class of its own: "
         + "; ".join(rare)
         + ". A stray value? Fix those rows, or name the labels in a card (--card, `labels: [...]`) so "
         "that other values fail",
@@ -643,30 +800,36 @@ def _rare_class_check(raw: list[Any], blank: set[int], counts: Any, lab: str) ->
     )
 
 
-def _row_keys(df: pd.DataFrame) -> set[str]:
+def _row_keys(df: pd.DataFrame) -> list[str]:
     if "text_pair" in df.columns:
-        return {f"{a}{PAIR_SEP}{b}" for a, b in zip(df["text"], df["text_pair"], strict=True)}
-    return set(df["text"].astype(str))
+        return [f"{a}{PAIR_SEP}{b}" for a, b in zip(df["text"], df["text_pair"], strict=True)]
+    return [str(t) for t in df["text"]]
 
 
 def _leakage_check(splits: Splits) -> CheckResult:
+    """Texts in two splits, each named by its rows in every split (1 = the first data row) and given in
+    full: a shortened text cannot be searched for in the file."""
     parts = {"train": splits.train, "val": splits.val, "test": splits.test}
-    sets = {k: _row_keys(v) for k, v in parts.items()}
-    leaks: list[str] = []
-    pairs = [("train", "val"), ("train", "test"), ("val", "test")]
-    n = 0
-    for a, b in pairs:
-        common = sets[a] & sets[b]
-        n += len(common)
-        leaks += [f"{a}/{b}: {t.replace(PAIR_SEP, ' || ')}" for t in sorted(common)[:N_EXAMPLES]]
+    rows: dict[str, dict[str, list[int]]] = {}
+    for k, df in parts.items():
+        index = list(df["index"]) if "index" in df.columns else list(range(len(df)))
+        for key, i in zip(_row_keys(df), index, strict=True):
+            rows.setdefault(key, {}).setdefault(k, []).append(int(i) + 1)
+    shared = {t: where for t, where in rows.items() if len(where) > 1}
+    examples = [
+        {"rows": where, "text": t.replace(PAIR_SEP, " || ")}
+        for t, where in sorted(shared.items())[:N_EXAMPLES]
+    ]
     return CheckResult(
         name="no_text_leakage_across_splits",
-        success=n == 0,
+        success=not shared,
         scope="splits",
-        unexpected_count=n,
-        element_count=sum(len(s) for s in sets.values()),
-        examples=leaks[:N_EXAMPLES],
-        message="" if n == 0 else "exact texts shared between splits",
+        unexpected_count=len(shared),
+        examples=examples,
+        message=""
+        if not shared
+        else f"exact texts shared between splits: {len(shared)} (rows: 1 = the first data row); keep each "
+        "text in one split only",
         engine="flatbench",
     )
 
@@ -677,7 +840,8 @@ def _error_check(err: DataError, scope: str = "file") -> CheckResult:
         success=False,
         scope=scope,
         unexpected_count=max(1, len(err.rows)),
-        examples=[f"line {r}" for r in err.rows[:N_EXAMPLES]],
+        # the lines, unless the message names them already
+        examples=[] if re.search(r"\blines? \d", str(err)) else [f"line {r}" for r in err.rows[:N_EXAMPLES]],
         message=str(err),
         engine="flatbench",
     )
@@ -717,7 +881,7 @@ def validate_splits(splits: Splits, card: dict[str, Any] | str | None = None) ->
                     name="split_not_empty",
                     success=False,
                     scope=scope,
-                    message=f"{scope} split is empty",
+                    message=_empty_split(scope, splits),
                     engine="flatbench",
                 )
             )
@@ -735,6 +899,19 @@ def validate_splits(splits: Splits, card: dict[str, Any] | str | None = None) ->
         rep.checks += validate_frame(frame, card, scope, splits.name).checks
     rep.checks.append(_leakage_check(splits))
     return rep
+
+
+def _empty_split(scope: str, splits: Splits) -> str:
+    """An empty split and the way to fill it."""
+    if "split column used" not in splits.notes:
+        return f"{scope} split is empty (too few rows to split?)"
+    sizes = ", ".join(f"{k} {len(v):,}" for k, v in (("train", splits.train), ("test", splits.test)))
+    if scope == "val":
+        return (
+            f"val split is empty: the split column has no val rows ({sizes}); carve them from train with "
+            "--val-from-train 0.1 (stratified by label, seeded by --split-seed), or mark some rows `val`"
+        )
+    return f"{scope} split is empty: the split column has no {scope} rows; mark some rows `{scope}`"
 
 
 def validate_sanity() -> ValidationReport:
@@ -778,10 +955,14 @@ def validate_dataset(
     delimiter: str | None = None,
     max_len: int | None = None,
     model: str = "minilm",
+    encoding: str | None = None,
+    val_from_train: float | None = None,
+    merge_label_spellings: bool = False,
 ) -> tuple[ValidationReport, Splits | None]:
     """Load, validate the whole file, split, validate the splits. The gate before any training.
 
     With `max_len`, also the share of examples longer than it in `model`'s tokens (a warning above 5%).
+    `encoding`, `val_from_train` and `merge_label_spellings` are those of `load_labeled`/`make_splits`.
     """
     from flatlora.bench.gen_data import is_generation, validate_generation
 
@@ -801,6 +982,8 @@ def validate_dataset(
             card=card,
             text_pair_col=text_pair_col,
             delimiter=delimiter,
+            encoding=encoding,
+            merge_label_spellings=merge_label_spellings,
         )
     except DataError as err:
         guess = "financial_phrasebank" if str(name_or_path).lower().startswith("fpb_") else "user_default"
@@ -815,11 +998,19 @@ def validate_dataset(
     rep = validate_data(data, c)
     rep.columns = columns
     rep.checksum = data.checksum
+    rep.labels = _label_counts(data)
+    rep.label_source = f"card {c['name']}" if c.get("labels") else "inferred"
+    rep.notes = list(data.notes)
     splits: Splits | None = None
     if rep.success or data.split is not None:
         try:
-            splits = make_splits(data, split_seed=split_seed)
+            splits = make_splits(data, split_seed=split_seed, val_from_train=val_from_train)
             rep.checks += validate_splits(splits, c).checks
+            rep.split_sizes = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
+            rep.notes += [n for n in splits.notes if n.startswith("validation carved")]
+        except DataError as err:
+            rep.checks.append(_error_check(err, "splits"))
+            splits = None
         except ValueError as err:  # e.g. too few rows of a class to stratify
             rep.checks.append(_error_check(DataError(f"cannot split: {err}", check="splittable"), "splits"))
             splits = None
@@ -830,6 +1021,17 @@ def validate_dataset(
     if max_len is not None:
         rep.checks.append(_length_check(rep, data, max_len, model))
     return rep, splits
+
+
+def _label_counts(data: LabeledData) -> dict[str, int]:
+    """Rows per label, in class-id order (a ClassLabel's names, a card's, or the inferred set)."""
+    from collections import Counter
+
+    got = Counter(str(v).strip() for v in data.labels if v is not None and str(v).strip())
+    if data.label_map and all(k.isdigit() for k in data.label_map) and data.label_names:
+        by_id = {str(i): n for i, n in enumerate(data.label_names)}
+        got = Counter({by_id.get(k, k): v for k, v in got.items()})
+    return {n: got.get(n, 0) for n in data.label_names}
 
 
 def _length_check(rep: ValidationReport, data: LabeledData, max_len: int, model: str) -> CheckResult:

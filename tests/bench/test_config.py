@@ -157,3 +157,19 @@ def test_smoke_flatness_probe_is_proportionate() -> None:
     q = resolve_config("quick")
     probe_q = (1 + q.flatness_k * len(q.flatness_sigmas)) * q.flatness_batches * q.eval_batch_size
     assert probe_q <= 0.25 * (3 * q.max_train_examples * q.epochs + q.max_eval_examples * q.epochs)
+
+
+def test_new_settings_leave_committed_config_hashes_unchanged() -> None:
+    """A record computed before the data options (encoding, val_from_train, merge_label_spellings) keeps
+    its config hash: they are hashed only when set."""
+    import json
+    from pathlib import Path
+
+    from flatlora.bench.config import HASH_NEUTRAL_DEFAULTS, RunConfig
+
+    records = Path(__file__).resolve().parents[2] / "reports" / "examples" / "study_fpb50" / "records"
+    rec = json.loads(sorted(records.glob("*.json"))[0].read_text(encoding="utf-8"))
+    cfg = RunConfig(**rec["config"])
+    assert cfg.config_hash() == rec["config_hash"]
+    for name in ("encoding", "val_from_train", "merge_label_spellings"):
+        assert name in HASH_NEUTRAL_DEFAULTS and name not in rec["config"]

@@ -256,7 +256,8 @@ def test_a_rare_inferred_label_is_a_warning_naming_it_its_rows_and_the_fix(tmp_p
     ("counts", "rare"),
     [
         ({"a": 147, "b": 147, "c": 5}, True),  # the stray label
-        ({"a": 1000, "b": 900, "c": 15}, True),  # 15 rows: under 2% of 1915, others are 60x larger
+        ({"a": 1000, "b": 900, "c": 15}, False),  # 15 rows of a distinct label: a rare class can be real
+        ({"aa": 1000, "bb": 900, "c?": 15}, True),  # 15 rows, under 2%, written unlike every other label
         ({"a": 8, "b": 9, "c": 12}, False),  # a small file: every class is small
         ({"a": 100, "b": 30}, False),  # imbalanced, but not far rarer
         ({"a": 400, "b": 9, "c": 300}, True),  # under 10 rows while the others have 5x that

@@ -1,0 +1,410 @@
+"""A user's own multi-class data, end to end, on a TREC-like six-class question set (columns
+`question,category,split`, train and test rows only): label spellings that cannot drift, a rare class
+that is real, a validation split carved from train, other encodings, mixed separators, profiles that
+say what they leave out, and a console that says what happened."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flatlora.bench import runner
+from flatlora.bench.config import resolve_config, unknown_field_message
+from flatlora.bench.validation import ValidationFailed, validate_dataset
+from tests.bench import trec_like as T
+
+COLS = {"text_col": "question", "label_col": "category"}
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[tuple[str, str]]:
+    return T.questions(1500)
+
+
+def _app() -> Any:
+    import typer
+
+    from flows import cli_bench, cli_train
+
+    app = typer.Typer()
+    cli_train.register(app)
+    cli_bench.register(app)
+    return app
+
+
+def _text(output: str) -> str:
+    return " ".join(output.split())
+
+
+# ---------------------------------------------------------------- 1. label spellings
+
+
+@pytest.mark.parametrize(
+    ("label", "variant", "how"),
+    [
+        ("DESC", "desc", "case"),
+        ("DESC", "\uff24\uff25\uff33\uff23", "Unicode form"),  # full-width letters
+        ("HUMAN BEING", "HUMAN  BEING", "spacing"),  # two spaces inside (around a label is stripped)
+        ("HUMAN BEING", "Human\u00a0being", "case"),  # and a no-break space, which NFKC makes a space
+    ],
+)
+def test_labels_that_differ_only_in_spelling_fail_naming_both_and_their_rows(
+    tmp_path: Path, rows: list[tuple[str, str]], label: str, variant: str, how: str
+) -> None:
+    renamed = [(q, label if c == label.split()[0][:3] else c) for q, c in rows]  # HUM -> HUMAN BEING
+    spelled = [(q, variant if c == label and i % 25 == 0 else c) for i, (q, c) in enumerate(renamed)]
+    n_var = sum(c == variant for _, c in spelled)
+    n_label = sum(c == label for _, c in spelled)
+    p = T.write(tmp_path / "questions.csv", spelled)
+    with pytest.raises(ValidationFailed) as info:
+        validate_dataset(str(p), val_from_train=0.1, **COLS)
+    [fail] = [c for c in info.value.report.failures if c.name.startswith("label_spellings_distinct")]
+    assert f"{label!r} ({n_label} rows) and {variant!r} ({n_var} rows: " in fail.message, fail.message
+    assert f"differ only in {how}:" in fail.message and "--merge-label-spellings" in fail.message
+
+    rep, splits = validate_dataset(str(p), val_from_train=0.1, merge_label_spellings=True, **COLS)
+    assert rep.success and splits is not None
+    assert len(splits.label_names) == 6 and variant not in splits.label_names
+    assert rep.labels[label] == n_label + n_var
+    assert any(f"{variant!r} -> {label!r}" in n for n in rep.notes)
+    cfg = resolve_config("smoke", dataset=str(p), merge_label_spellings=True)
+    assert cfg.config_hash() != resolve_config("smoke", dataset=str(p)).config_hash()
+
+
+def test_validate_always_prints_the_inferred_label_set_with_counts(
+    tmp_path: Path, rows: list[tuple[str, str]]
+) -> None:
+    from typer.testing import CliRunner
+
+    p = T.write(tmp_path / "questions.csv", rows)
+    res = CliRunner().invoke(
+        _app(), ["validate", str(p), *T.COLS, "--val-from-train", "0.1"], env={"COLUMNS": "200"}
+    )
+    assert res.exit_code == 0, res.output
+    counts = {c: sum(1 for _, x in rows if x == c) for c in T.SHARES}
+    shown = ", ".join(f"'{c}' {counts[c]:,}" for c in sorted(counts))
+    assert f"info 6 labels (inferred from the data, in class-id order; rows): {shown}" in _text(res.output)
+
+
+# ---------------------------------------------------------------- 2. the rare-label heuristic
+
+
+def test_a_rare_but_real_class_is_not_called_stray_and_a_near_spelling_is(
+    tmp_path: Path, rows: list[tuple[str, str]]
+) -> None:
+    p = T.write(tmp_path / "questions.csv", rows)
+    rep, _ = validate_dataset(str(p), val_from_train=0.1, **COLS)
+    share = rep.labels["ABBR"] / sum(rep.labels.values())
+    assert share < 0.02  # under the old 2% rule: it was a warning, for a real class
+    assert rep.success and not rep.warnings, rep.render()
+
+    typo = [*rows, *[(f"What does RADAR {i} stand for ?", "ABRR") for i in range(5)]]
+    rep, _ = validate_dataset(str(T.write(tmp_path / "typo.csv", typo)), val_from_train=0.1, **COLS)
+    [warn] = [c for c in rep.warnings if c.name.startswith("no_rare_inferred_class")]
+    assert "'ABRR': 5 rows" in warn.message
+    assert f"a near spelling of 'ABBR' ({rep.labels['ABBR']} rows)" in warn.message
+    assert "'ABBR':" not in warn.message  # the real class is still not named as stray
+
+
+@pytest.mark.parametrize(
+    ("counts", "rare"),
+    [
+        ({"pos": 300, "neg": 300, "n/a": 12}, True),  # rare and written unlike every other label
+        ({"World": 300, "Sports": 300, "Business": 300, "Sci/Tech": 300}, False),  # unlike, but common
+        ({"entailment": 500, "not_entailment": 480}, False),  # near spellings, both common
+        ({"positive": 500, "negative": 480, "positve": 40}, True),  # a near spelling, whatever its count
+        ({"HUM": 1223, "NUM": 896, "LOC": 835}, False),  # one letter apart, but both common
+        ({"male": 500, "female": 90}, False),  # two edits apart: distinct words
+        ({"10002": 400, "10003": 20}, False),  # class ids are not spellings
+    ],
+)
+def test_stray_label_rule_on_other_label_sets(counts: dict[str, int], rare: bool) -> None:
+    import pandas as pd
+
+    from flatlora.bench.validation import _rare_class_check
+
+    raw = [lab for lab, n in counts.items() for _ in range(n)]
+    res = _rare_class_check(raw, set(), pd.Series(raw).value_counts(), "label")
+    assert (not res.success) is rare, res.message
+
+
+# ---------------------------------------------------------------- 3. profiles that say what they do
+
+
+@pytest.mark.parametrize(
+    "key", ["train_size", "n_train", "max_train", "num_train", "max_train_samples", "train_samples"]
+)
+def test_set_suggests_max_train_examples_for_its_synonyms(key: str) -> None:
+    msg = unknown_field_message(key)
+    assert "`max_train_examples`" in msg, msg
+    assert "batch_size" not in msg and "epochs" not in msg
+
+
+def test_help_states_each_profiles_row_caps() -> None:
+    from typer.testing import CliRunner
+
+    from flatlora.bench.config import PROFILE_OVERRIDES, RunConfig
+
+    for command in ("train", "benchmark"):
+        res = CliRunner().invoke(_app(), [command, "--help"], env={"COLUMNS": "300", "TERM": "dumb"})
+        text = _text(re.sub(r"[│╭╮╰╯─]", " ", res.output))
+        for name in PROFILE_OVERRIDES:
+            o = RunConfig(**{**PROFILE_OVERRIDES[name], "profile": name})
+            said = re.search(rf"\b{re.escape(name)} \(([^)]*)\)", text)
+            assert said, (name, text)
+            rows = [o.max_train_examples, o.max_eval_examples, o.max_test_examples]
+            if any(rows):
+                want = " / ".join(str(r) if r else "all" for r in rows)
+                assert f"at most {want} rows" in said.group(1), (name, said.group(1))
+            else:
+                assert "all rows" in said.group(1), (name, said.group(1))
+            assert f"{o.epochs} epoch" in said.group(1) and f"max_len {o.max_len}" in said.group(1)
+
+
+def test_readme_profile_table_states_each_profiles_caps() -> None:
+    from flatlora.bench.config import PROFILE_OVERRIDES
+
+    text = README.read_text(encoding="utf-8").split("## Profiles", 1)[1].split("\n## ", 1)[0]
+    for name, o in PROFILE_OVERRIDES.items():
+        row = next((ln for ln in text.splitlines() if ln.startswith(f"| `{name}`")), None)
+        assert row is not None, name
+        cells = [c.strip() for c in row.split("|")]
+        want = " / ".join(
+            f"{o[k]:,}" if o.get(k) else "all"
+            for k in ("max_train_examples", "max_eval_examples", "max_test_examples")
+        )
+        assert want in cells, (name, cells)
+
+
+# ---------------------------------------------------------------- 4. a run that learned nothing
+
+
+def _record(acc: float, profile: str = "smoke") -> dict[str, Any]:
+    gold = ["ENTY"] * 6 + ["HUM"] * 3 + ["ABBR"]
+    pred = ["ENTY"] * round(acc * 10) + ["NUM"] * (10 - round(acc * 10))
+    return {
+        "run_id": "questions__lora__s42__00000000",
+        "status": "ok",
+        "profile": profile,
+        "best_epoch": 1,
+        "cost": {"wall_time_s": 3.0},
+        "test": {"accuracy": acc, "weighted_f1": 0.1, "mcc": 0.0},
+        "predictions": [
+            {"index": i, "gold": g, "pred": p} for i, (g, p) in enumerate(zip(gold, pred, strict=True))
+        ],
+    }
+
+
+def test_a_run_at_or_below_the_majority_class_prints_a_warning_not_ok() -> None:
+    from flatlora.bench.runline import run_line
+
+    below = run_line(_record(0.1), "r.json")
+    assert ": ok" not in below and "WARNING" in below
+    assert "at or below always answering the majority class 'ENTY' (acc 0.6000)" in below
+    assert "--profile quick" in below  # smoke: says which profile learns
+    assert "WARNING" in run_line(_record(0.6, profile="quick"), "r.json")  # exactly the majority: nothing
+    above = run_line(_record(0.8), "r.json")
+    assert ": ok  test acc 0.8000" in above and "WARNING" not in above
+
+
+def test_readme_first_run_on_your_own_data_uses_a_profile_that_learns() -> None:
+    byod = README.read_text(encoding="utf-8").split("## Bring your own data", 1)[1].split("\n## ", 1)[0]
+    first_train = next(ln for ln in byod.splitlines() if ln.startswith("flatbench train"))
+    assert "--profile smoke" not in first_train, first_train
+    assert "smoke" in byod and "learns" in byod
+
+
+# ---------------------------------------------------------------- 6. a validation split, leakage
+
+
+def test_a_train_test_file_gets_a_validation_split_carved_from_train(
+    tmp_path: Path, rows: list[tuple[str, str]]
+) -> None:
+    p = T.write(tmp_path / "questions.csv", rows)
+    with pytest.raises(ValidationFailed, match=r"--val-from-train 0\.1 \(stratified by label, seeded"):
+        validate_dataset(str(p), **COLS)
+    rep, a = validate_dataset(str(p), val_from_train=0.1, split_seed=3, **COLS)
+    _, b = validate_dataset(str(p), val_from_train=0.1, split_seed=3, **COLS)
+    _, c = validate_dataset(str(p), val_from_train=0.1, split_seed=4, **COLS)
+    assert a is not None and b is not None and c is not None
+    n_train = sum(1 for i in range(len(rows)) if i % 5 != 4)
+    assert len(a.train) + len(a.val) == n_train and len(a.test) == len(rows) - n_train
+    assert abs(len(a.val) - 0.1 * n_train) <= 1
+    assert list(a.val["index"]) == list(b.val["index"]) != list(c.val["index"])  # seeded
+    assert not set(a.val["index"]) & set(a.train["index"])
+    for lab, n in a.train["label"].value_counts().items():  # stratified
+        assert abs(int((a.val["label"] == lab).sum()) - n * len(a.val) / len(a.train)) <= 1.5
+    assert rep.split_sizes == {"train": len(a.train), "val": len(a.val), "test": len(a.test)}
+    assert any("validation carved from train" in n for n in rep.notes)
+    cfg = resolve_config("smoke", dataset=str(p), val_from_train=0.1, **COLS)
+    assert cfg.data_options()["val_from_train"] == 0.1
+
+
+def test_val_from_train_without_a_split_column_is_a_clear_error(
+    tmp_path: Path, rows: list[tuple[str, str]]
+) -> None:
+    p = tmp_path / "nosplit.csv"
+    p.write_text("question,category\n" + "".join(f"{q},{c}\n" for q, c in rows), encoding="utf-8")
+    rep, _ = validate_dataset(str(p), val_from_train=0.1, raise_on_failure=False, **COLS)
+    assert not rep.success and "has no `split` column" in rep.summary()
+
+
+def test_leakage_names_the_rows_and_the_whole_text(tmp_path: Path, rows: list[tuple[str, str]]) -> None:
+    long_q = "Which of the many rivers that cross the country of Peru is the longest one of them all ?"
+    leaky = [(long_q, "LOC"), *rows[:200], (long_q, "LOC")]  # data rows 1 and 202
+    p = T.write(tmp_path / "leak.csv", leaky, test_every=202)  # row 202 is the 202nd: `test`
+    rep, _ = validate_dataset(str(p), val_from_train=0.1, raise_on_failure=False, **COLS)
+    [leak] = [c for c in rep.failures if c.name == "no_text_leakage_across_splits"]
+    text = rep.summary()
+    assert f"train row 1 and test row 202: {long_q!r}" in text, text
+    assert leak.examples[0] == {"rows": {"train": [1], "test": [202]}, "text": long_q}
+
+
+# ---------------------------------------------------------------- 7. encodings, mixed separators
+
+
+RUSSIAN = [
+    "Кто изобрёл телескоп",
+    "Где находится Перу",
+    "Сколько кошек живёт в Непале",
+    "Почему пчёлы роятся",
+]
+
+
+def _western(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(q.replace(" 's", "\u2019s").replace("Define", "D\u00e9finir"), c) for q, c in rows]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "make", "guess"),
+    [
+        ("cp1252", _western, "cp1252"),
+        ("latin-1", lambda r: [(q.replace("Define", "D\u00e9finir"), c) for q, c in r], "cp1252"),
+        ("cp1251", lambda r: [(f"{RUSSIAN[i % 4]} {i} ?", c) for i, (_, c) in enumerate(r)], "cp1251"),
+    ],
+)
+def test_bytes_that_are_not_utf8_name_a_likely_encoding_and_the_option_reads_them(
+    tmp_path: Path, rows: list[tuple[str, str]], encoding: str, make: Any, guess: str
+) -> None:
+    text_rows = make(rows)
+    p = T.write(tmp_path / "questions.csv", text_rows, encoding=encoding)
+    rep, _ = validate_dataset(str(p), val_from_train=0.1, raise_on_failure=False, **COLS)
+    [fail] = rep.failures
+    assert fail.name == "encoding"
+    assert f"pass --encoding {guess}" in fail.message, fail.message
+    rep, splits = validate_dataset(str(p), val_from_train=0.1, encoding=guess, **COLS)
+    assert rep.success and splits is not None
+    got = {*splits.train["text"], *splits.val["text"], *splits.test["text"]}
+    assert got == {q for q, _ in text_rows}
+
+
+def test_encoding_option_on_the_cli_and_in_the_config(tmp_path: Path, rows: list[tuple[str, str]]) -> None:
+    from typer.testing import CliRunner
+
+    p = T.write(tmp_path / "questions.csv", _western(rows), encoding="cp1252")
+    args = ["validate", str(p), *T.COLS, "--val-from-train", "0.1"]
+    res = CliRunner().invoke(_app(), args, env={"COLUMNS": "200"})
+    assert res.exit_code == 1 and "pass --encoding cp1252" in _text(res.output)
+    res = CliRunner().invoke(_app(), [*args, "--encoding", "cp1252"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    a = resolve_config("smoke", encoding="Windows-1252")
+    assert (
+        a.encoding == "cp1252" and a.config_hash() == resolve_config("smoke", encoding="cp1252").config_hash()
+    )
+    assert a.config_hash() != resolve_config("smoke").config_hash()
+    with pytest.raises(ValueError, match="`encoding` must be a Python codec name"):
+        resolve_config("smoke", encoding="klingon-8")
+
+
+def test_tab_separated_rows_inside_a_csv_are_named_with_their_lines(
+    tmp_path: Path, rows: list[tuple[str, str]]
+) -> None:
+    p = T.write(tmp_path / "questions.csv", rows)
+    lines = p.read_text(encoding="utf-8").splitlines()
+    lines[400:420] = [ln.replace(",", "\t") for ln in lines[400:420]]  # file lines 401-420
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rep, _ = validate_dataset(str(p), val_from_train=0.1, raise_on_failure=False, **COLS)
+    [fail] = rep.failures
+    assert fail.name == "mixed_delimiters"
+    assert "20 rows are tab-separated (lines 401, 402, 403, 404, 405, ... (15 more))" in fail.message
+    assert f"the other {len(rows) - 20} rows are comma-separated" in fail.message
+
+
+# ---------------------------------------------------------------- 8. the console
+
+
+def test_train_says_what_it_read_caps_and_learned_without_bar_frames_when_not_a_terminal(
+    tmp_path: Path, rows: list[tuple[str, str]], tiny_bert: str
+) -> None:
+    from typer.testing import CliRunner
+
+    p = T.write(tmp_path / "questions.csv", rows)
+    args = ["train", "--dataset", str(p), *T.COLS, "--val-from-train", "0.1", "--profile", "smoke"]
+    args += ["--out", str(tmp_path / "out"), "--device", "cpu"]
+    sets = ["num_threads=1", f"model={tiny_bert}", "max_len=24"]
+    res = CliRunner().invoke(_app(), args + [x for s in sets for x in ("--set", s)])  # progress on
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "\r" not in out and "it/s" not in out  # not a terminal: no bars, no frames
+    n_train = len(rows) - len(rows) // 5
+    n_train -= round(0.1 * n_train + 0.5)
+    flat = _text(out)
+    assert "6 labels (inferred from the data" in flat
+    assert re.search(r"note profile smoke runs on part of the data: train 128 of [\d,]+ rows", flat), flat
+    assert re.search(r"questions__lora__s42__\w+: (ok|WARNING) +test acc", out), out
+    rec = json.loads(Path(res.stdout.strip().splitlines()[-1]).read_text())
+    assert rec["dataset_info"]["n_train"] == 128 and rec["config"]["val_from_train"] == 0.1
+
+
+def test_no_progress_keeps_each_runs_result_line(
+    tmp_path: Path, rows: list[tuple[str, str]], tiny_bert: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    p = T.write(tmp_path / "questions.csv", rows)
+    cfg = resolve_config(
+        "smoke", dataset=str(p), method="lora", seed=1, model=tiny_bert, max_len=24, num_threads=1,
+        device="cpu", val_from_train=0.1, **COLS,
+    )  # fmt: skip
+    rec = runner.run_one(cfg, tmp_path / "out", progress=False)
+    err = capfd.readouterr().err
+    assert f"{rec['run_id']}: " in err and "test acc" in err
+    assert "it/s" not in err and "%|" not in err
+
+
+def test_benchmark_shows_validation_warnings_and_caps_before_the_grid(
+    tmp_path: Path, rows: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import flows.benchmark
+
+    seen: dict[str, Any] = {}
+
+    def fake_flow(**kw: Any) -> dict[str, Any]:
+        seen.update(kw)
+        return {"report": str(tmp_path / "report.md"), "runs": [], "n_errors": 0}
+
+    monkeypatch.setattr(flows.benchmark, "benchmark", fake_flow)
+    typo = [*rows, *[(f"What does RADAR {i} stand for ?", "ABRR") for i in range(5)]]
+    p = T.write(tmp_path / "questions.csv", typo)
+    args = [
+        "benchmark",
+        "--dataset",
+        str(p),
+        *T.COLS,
+        "--val-from-train",
+        "0.1",
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    res = CliRunner().invoke(_app(), args, env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    flat = _text(res.output)
+    assert "warn no_rare_inferred_class(category)" in flat and "a near spelling of 'ABBR'" in flat
+    assert "note profile quick runs on part of the data: train 640 of" in flat
+    assert seen["progress"] is False  # not a terminal: no bars
+    assert seen["overrides"]["val_from_train"] == 0.1
