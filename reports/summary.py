@@ -17,6 +17,7 @@ from the raw records (already checked by :mod:`reports.records`). Design choices
 from __future__ import annotations
 
 import math
+import os
 import re
 import warnings
 from collections import Counter, defaultdict
@@ -198,6 +199,28 @@ class Baseline:
 
 
 @dataclass
+class NeverPredicted:
+    """A class in the test split that a method predicted for no test example on some of its seeds."""
+
+    method: str
+    label: str
+    n_seeds: int  # seeds on which the method never predicted it
+    of_seeds: int  # the method's seeds
+    n_gold: int  # test examples of this class
+
+
+@dataclass
+class RowCap:
+    """A profile setting that left rows of a split out of every run (`max_train_examples` and kin)."""
+
+    split: str  # train | val | test
+    setting: str
+    used: int  # rows each run used
+    available: int | None  # rows in the split (from the validation beside the records), if known
+    profile: str
+
+
+@dataclass
 class DatasetSummary:
     name: str
     label_names: list[str]
@@ -228,6 +251,8 @@ class DatasetSummary:
     # generation, descriptive (outside the tested family): method -> paired held-out loss differences,
     # {"fine_tuning": loss - loss_before over its seeds, "vs_control": loss - LoRA's over shared seeds}
     loss_changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    never_predicted: list[NeverPredicted] = field(default_factory=list)
+    row_caps: list[RowCap] = field(default_factory=list)
 
 
 @dataclass
@@ -444,6 +469,7 @@ def summarize(
             texts.notes.get(name),
             plan=plan,
             two_way_resamples=two_way_resamples or twoway.N_RESAMPLES,
+            split_sizes=_split_sizes(validation, name),
         )
         for name in sorted(by_ds)
     ]
@@ -477,6 +503,7 @@ def _dataset_summary(
     *,
     plan: Mapping[str, Any] | None = None,
     two_way_resamples: int = twoway.N_RESAMPLES,
+    split_sizes: Mapping[str, int] | None = None,
 ) -> DatasetSummary:
     methods = sorted(runs, key=method_sort_key)
     first = runs[methods[0]][0]
@@ -601,7 +628,63 @@ def _dataset_summary(
         phrasebank=phrasebank,
         loss_before=_quiet_describe(before) if task == "generation" and before else None,
         loss_changes=loss_changes,
+        never_predicted=[] if task == "generation" else _never_predicted(runs, methods, label_names),
+        row_caps=_row_caps(first, split_sizes or {}),
     )
+
+
+def _never_predicted(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]], methods: Sequence[str], label_names: Sequence[str]
+) -> list[NeverPredicted]:
+    """Per method, each test class it did not predict once on a seed, with the number of such seeds (from
+    each run's confusion matrix: a gold row with examples, an empty predicted column)."""
+    out: list[NeverPredicted] = []
+    for m in methods:
+        mats = [np.asarray(r["test"].get("confusion_matrix") or [], dtype=int) for r in runs[m]]
+        mats = [x for x in mats if x.ndim == 2 and x.shape[0] == x.shape[1] == len(label_names)]
+        if not mats:
+            continue
+        never = sum((x.sum(axis=0) == 0) & (x.sum(axis=1) > 0) for x in mats)
+        for i, n in enumerate(never):
+            if n:
+                out.append(NeverPredicted(m, str(label_names[i]), int(n), len(mats), int(mats[0][i].sum())))
+    return out
+
+
+ROW_CAP_SETTINGS = (
+    ("train", "max_train_examples"),
+    ("val", "max_eval_examples"),
+    ("test", "max_test_examples"),
+)
+
+
+def _row_caps(record: Mapping[str, Any], split_sizes: Mapping[str, int]) -> list[RowCap]:
+    """The caps that left rows out: the split had more rows than the run used (known from the validation
+    beside the records), or, without that, the run used exactly as many rows as the cap allows."""
+    config, info = record.get("config") or {}, record.get("dataset_info") or {}
+    out = []
+    for split, setting in ROW_CAP_SETTINGS:
+        cap, used = config.get(setting), info.get(f"n_{split}")
+        if cap is None or used is None:
+            continue
+        available = split_sizes.get(split)
+        if (available is not None and int(used) < int(available)) or (available is None and used == cap):
+            out.append(RowCap(split, setting, int(used), available, str(record.get("profile") or "")))
+    return out
+
+
+def _slug(name: str) -> str:
+    """A dataset argument as records name it (`data/My File.csv` -> `My_File`; RunConfig.dataset_slug)."""
+    stem = os.path.splitext(os.path.basename(str(name)))[0]
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in stem) or "data"
+
+
+def _split_sizes(validation: Mapping[str, Any] | None, name: str) -> dict[str, int]:
+    """The split sizes the validation beside the records found for dataset `name`, before any cap."""
+    for key, v in (validation or {}).items():
+        if isinstance(v, Mapping) and name in (_slug(key), _slug(str(v.get("dataset") or ""))):
+            return {k: int(n) for k, n in (v.get("split_sizes") or {}).items()}
+    return {}
 
 
 def _loss_changes(runs: Mapping[str, list[dict[str, Any]]], methods: list[str]) -> dict[str, dict[str, Any]]:
