@@ -896,9 +896,25 @@ def validate_splits(splits: Splits, card: dict[str, Any] | str | None = None) ->
                     for a, b in zip(frame[card["text_column"]], frame["text_pair"], strict=True)
                 ]
             )
-        rep.checks += validate_frame(frame, card, scope, splits.name).checks
+        checks = validate_frame(frame, card, scope, splits.name).checks
+        if "index" in df.columns:  # a split's row -> the data row, so every check numbers rows alike
+            rows = [int(i) for i in df["index"]]
+            for c in checks:
+                c.examples = [_data_row(x, rows) for x in c.examples]
+        rep.checks += checks
     rep.checks.append(_leakage_check(splits))
     return rep
+
+
+def _data_row(example: Any, rows: list[int]) -> Any:
+    """A GE example `{row, value}` of a split's frame, renumbered as its row in the data."""
+    if (
+        isinstance(example, dict)
+        and set(example) == {"row", "value"}
+        and 0 <= int(example["row"]) < len(rows)
+    ):
+        return {"row": rows[int(example["row"])], "value": example["value"]}
+    return example
 
 
 def _empty_split(scope: str, splits: Splits) -> str:
