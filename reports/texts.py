@@ -96,6 +96,7 @@ def _load(record: Mapping[str, Any], data_dir: str | os.PathLike[str] | None) ->
                 card=cfg.get("card"),
                 text_pair_col=cfg.get("text_pair_col"),
                 delimiter=cfg.get("delimiter"),
+                encoding=cfg.get("encoding"),
             )
         except (DataError, OSError, ValueError) as exc:
             tried.append(f"{cand}: {exc}")

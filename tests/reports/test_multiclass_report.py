@@ -4,6 +4,7 @@ out (said at the top), and what each per-seed or pooled test leaves out, next to
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -92,3 +93,24 @@ def test_per_seed_and_pooled_tests_say_what_they_do_not_account_for() -> None:
     assert "can stand beside an inconclusive verdict" in per_seed
     votes = next(ln for ln in text.splitlines() if ln.startswith("**Majority votes"))
     assert "does not account for seed-to-seed variation" in votes
+
+
+def test_example_texts_are_read_in_the_encoding_the_runs_used(tmp_path: Path) -> None:
+    """The error analysis looks the texts up in the data: a cp1252 file is read as cp1252, as trained."""
+    import hashlib
+
+    from reports.texts import lookup_texts
+    from tests.bench import trec_like as T
+
+    rows = [(q.replace(" 's", "\u2019s"), c) for q, c in T.questions(200)]
+    p = T.write(tmp_path / "questions.csv", rows, encoding="cp1252")
+    cfg = {"dataset": str(p), "text_col": "question", "label_col": "category", "encoding": "cp1252"}
+    rec = {
+        "dataset": "questions",
+        "status": "ok",
+        "config": cfg,
+        "dataset_info": {"checksum": hashlib.sha256(p.read_bytes()).hexdigest()},
+        "predictions": [{"index": 0, "gold": rows[0][1], "pred": rows[0][1]}],
+    }
+    got = lookup_texts([rec], data_dir=tmp_path)
+    assert got.texts.get("questions", {}).get(0) == rows[0][0], got.notes
