@@ -418,6 +418,8 @@ def test_checks_of_one_split_name_rows_as_the_data_numbers_them(
     dup = [*rows[:300], rows[2]]  # data rows 3 and 301, both `train`
     p = T.write(tmp_path / "dup.csv", dup)
     rep, _ = validate_dataset(str(p), raise_on_failure=False, **COLS)  # no val rows: fails, checks all
-    [warn] = [c for c in rep.warnings if c.name.startswith("column_values_to_be_unique") and c.scope == "train"]
+    [warn] = [
+        c for c in rep.warnings if c.name.startswith("column_values_to_be_unique") and c.scope == "train"
+    ]
     assert f"row 3: {rows[2][0]!r}, row 301: {rows[2][0]!r}" in rep.summary(), rep.summary()
     assert [x["row"] for x in warn.examples] == [2, 300]
