@@ -737,8 +737,7 @@ def _edits(a: str, b: str) -> int:
 def _near_spelling(c: str, counts: Any) -> tuple[str, int] | None:
     """A label with at least TWIN_RATIO times `c`'s rows that `c` is one slip away from (`positve`,
     `LOCC`, `ABRR`: one edit, two for labels over 8 characters; labels of 3 or more characters, not both
-    class ids). Spellings
-    equal after folding case, spacing and Unicode form are `_spelling_check`'s."""
+    class ids). Spellings equal after folding case, spacing and Unicode form are `_spelling_check`'s."""
     n, key = int(counts[c]), spelling_key(c)
     best: tuple[int, str, int] | None = None
     for d, m in counts.items():
@@ -758,10 +757,10 @@ def _near_spelling(c: str, counts: Any) -> tuple[str, int] | None:
 def _rare_class_check(raw: list[Any], blank: set[int], counts: Any, lab: str) -> CheckResult:
     """An inferred label that does not look like a class of the data set is likely a stray value: a
     warning. It looks stray when it is one slip away from a label with several times its rows (`positve`
-    beside `positive`), when it has under 10 rows while every other label has at least 5x its rows (too few to
-    learn or test: `meh` among `pos`/`neg`), or when it is under 2% of the rows and written with other
-    kinds of character than every other label (`n/a` among `pos`/`neg`). A distinct spelling with a
-    plausible count (TREC's `ABBR`, 1.6% of its questions) is a real class and is not flagged."""
+    beside `positive`), when it has under 10 rows while every other label has at least 5x its rows (too
+    few to learn or test: `meh` among `pos`/`neg`), or when it is under 2% of the rows and written with
+    other kinds of character than every other label (`n/a` among `pos`/`neg`). A distinct spelling with
+    a plausible count (TREC's `ABBR`, 1.6% of its questions) is a real class and is not flagged."""
     total = int(counts.sum())
     rare: list[str] = []
     for c, n in counts.items():
