@@ -11,7 +11,8 @@ import typer
 from flows.cli_bench import _PREFECT_DEFAULTS
 
 # the plan's stages (flatlora.bench.study.STAGES), repeated here so --help needs no torch import
-STAGE_NAMES = ("primary-sweeps", "pilot", "extension", "secondary-sweeps", "secondary")
+STAGE_NAMES = ("recipe", "primary-sweeps", "pilot", "extension", "secondary-sweeps", "secondary")
+DESIGN_NAMES = ("v1", "v2")  # flatlora.bench.design.DESIGNS
 
 
 def register(app: typer.Typer) -> None:
@@ -104,6 +105,17 @@ def register(app: typer.Typer) -> None:
         write_plan_only: bool = typer.Option(
             False, "--write-plan", help="write OUT/PLAN.md (the analysis plan) and stop"
         ),
+        design: str = typer.Option(
+            None,
+            "--design",
+            help="study design (" + " | ".join(DESIGN_NAMES) + "); default: the folder's own, else v2",
+        ),
+        estimate: bool = typer.Option(
+            False,
+            "--estimate",
+            help="train one probe run per candidate recipe and method, write OUT/estimate.json (CPU hours "
+            "the plan needs) and PLAN.md, then stop",
+        ),
     ) -> None:
         """The powered comparison, as its analysis plan (OUT/PLAN.md) fixes it: per-method learning-rate
         sweeps on validation, a 10-seed pilot of lora and flat_lora, the extension to the n the pilot's
@@ -122,10 +134,36 @@ def register(app: typer.Typer) -> None:
             until = check_choice(until, list(STAGE_NAMES), "stage")
         if jobs < 1:
             raise typer.BadParameter(f"--jobs must be >= 1, got {jobs}")
-        from flatlora.bench.study import StudySpec, run_local
+        from flatlora.bench.design import DEFAULT_DESIGN, DESIGNS, load_design
+        from flatlora.bench.study import StudySpec, run_estimate, run_local, write_design
         from flows.study import run_study, write_plan
 
-        spec = StudySpec(Path(out), profile, dataset, str(data_dir) if data_dir else None, overrides)
+        stored = load_design(out)
+        if design is not None:
+            design = check_choice(design, list(DESIGNS), "design")
+            if stored is not None and stored.name != design:
+                raise typer.BadParameter(
+                    f"{out} was started under study design {stored.name!r}: resume it with --design "
+                    f"{stored.name} (or without --design), or use another --out"
+                )
+        chosen = stored or DESIGNS[design or DEFAULT_DESIGN]
+        spec = StudySpec(Path(out), profile, dataset, str(data_dir) if data_dir else None, overrides, chosen)
+        if until is not None and until not in chosen.stages:
+            raise typer.BadParameter(
+                f"design {chosen.name} has no stage {until!r}: {', '.join(chosen.stages)}"
+            )
+        if chosen.name != "v1":
+            write_design(spec)
+        if estimate:
+            say = lambda msg: typer.echo(msg, err=True)  # noqa: E731
+            est = run_estimate(spec, jobs=jobs, log=say)
+            typer.echo(
+                json.dumps(
+                    {"estimate": str(Path(out) / "estimate.json"), "total_cpu_hours": est["total_cpu_hours"]}
+                )
+            )
+            typer.echo(str(write_plan(spec)))
+            return
         if write_plan_only:
             typer.echo(str(write_plan(spec)))
             return
@@ -150,6 +188,7 @@ def register(app: typer.Typer) -> None:
                     parallel=parallel,
                     until=until,
                     log=say,
+                    design=chosen,
                 )
         except (RuntimeError, ValueError) as err:
             raise typer.BadParameter(str(err)) from err
