@@ -69,8 +69,11 @@ def test_frozen_table_is_large_mixed_and_balanced() -> None:
     assert sum(c["expected"] == "correct" for c in cases) == len(cases) // 2
     assert {c["cond"] for c in cases} == {"en", "hi", "hinglish", "cs"}
     wrong = [c for c in cases if c["expected"] == "wrong"]
-    # every wrong reply names the gold (the hard case): the scorer can only say unresolved or, wrongly, correct
-    assert all(_verdict({**c, "answers": c["answers"]}) != "wrong" for c in wrong)
+    # every wrong reply names the gold (the hard case): an alias or the gold value occurs in it
+    assert all(
+        any(a.casefold() in c["response"].casefold() for a in c["answers"]) or c["answer_type"] != "entity"
+        for c in wrong
+    )
 
 
 def test_echoed_prompt_never_scores_correct() -> None:
