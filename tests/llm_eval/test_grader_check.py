@@ -141,6 +141,7 @@ def test_reports_say_how_many_verdicts_the_grader_decided_and_whether_it_was_mea
         in report
     )
     other = _ml_run(stub, tmp_path / "other", "--grader-check", str(tmp_path / "check"))  # the default grader
+    assert other.exit_code == 0, other.output
     assert (
         "grader measured (a check of another grader than this run's)"
         in (tmp_path / "other" / "report.md").read_text()
