@@ -98,10 +98,9 @@ class Scored:
 
     @property
     def failed(self) -> bool:
-        if self.outcome is None:
-            return False
-        wrong = self.outcome in (Outcome.WRONG, Outcome.UNSURE)
-        return wrong or (self.suite == "multilingual" and self.consistent is False)
+        """Scored wrong or UNSURE: the replies the error taxonomy describes (a right reply in another
+        language shows in the language-consistency column, not as a failure)."""
+        return self.outcome in (Outcome.WRONG, Outcome.UNSURE)
 
 
 def _truncated(r: Record) -> bool:
@@ -213,6 +212,8 @@ def score_records(records: Iterable[Record], fluency: dict[str, int | None] | No
                     truncated=s.truncated,
                     correct=s.correct,
                     prompt=r.messages[-1]["content"] if r.messages else "",
+                    answer=res.judged,
+                    answer_type=at if at in ANSWER_TYPES else None,
                 )
             else:
                 prompt = r.messages[-1]["content"] if r.messages else ""

@@ -73,6 +73,7 @@ __all__ = [
     "fold_digits",
     "is_unsure",
     "match_key",
+    "names_gold",
     "normalize",
     "parse_number",
     "score_answer",
@@ -95,6 +96,7 @@ class MatchResult:
     outcome: Outcome
     matched: str | None = None  # the gold alias that matched, if any
     reason: str = ""
+    judged: str | None = None  # the marked answer that decided (llm_eval.extract); None: the whole reply
 
     @property
     def correct(self) -> bool:
@@ -1050,12 +1052,32 @@ def score_answer(
     text = response or ""
     members = _class_members(answer_class, answers)
     for mark in marked_answers(text):
-        judged = [_score(t, answers, kind, question, members) for t in mark.texts]
-        named = [res for res, names in judged if names]
-        if named and len({r.outcome for r in named}) == 1:
-            res = named[-1]
-            return MatchResult(res.outcome, res.matched, f"{mark.kind}: {res.reason}")
+        judged = [(t, *_score(t, answers, kind, question, members)) for t in mark.texts]
+        named = [(t, res) for t, res, names in judged if names]
+        if named and len({r.outcome for _, r in named}) == 1:
+            t, res = named[-1]
+            return MatchResult(res.outcome, res.matched, f"{mark.kind}: {res.reason}", judged=t)
     return _score(text, answers, kind, question, members)[0]
+
+
+def names_gold(response: str | None, answers: Sequence[str], *, answer_type: str | None = None) -> bool:
+    """Whether the gold occurs anywhere in the reply: an alias in any spelling or script, or for a
+    number the gold value in any digits or words, asserted or not ("not 8 but 6" names it)."""
+    answers = list(answers)
+    if not answers or not response:
+        return False
+    view = _View.of(response)
+    kind = answer_type or _infer_type(answers)
+    golds = {v for a in answers if (v := _alias_number(a)) is not None}
+    if kind in ("number", "year") and golds:
+        extra = {
+            tuple(_alias_keys(a)): min(golds)
+            for a in answers
+            if parse_number(a) is None and not re.search(r"\d", fold_digits(a))
+        }
+        values = [v for *_, v in _numbers(view, {k: v for k, v in extra.items() if k})]
+        return any(math.isclose(v, g, rel_tol=1e-9, abs_tol=1e-9) for v in values for g in golds)
+    return bool(_gold_spans(view, answers))
 
 
 def _score(
