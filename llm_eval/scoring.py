@@ -244,6 +244,7 @@ _NEG_PHRASES = (("rather", "than"), ("instead", "of"), ("other", "than"), ("as",
 _NEG_EXCEPT_NEXT = _lex("only just sure certain merely entirely completely quite 100")
 _NEG_POST = _lex("नहीं नही nahi nahin nhi")
 _COPULA_SKIP = _lex("है हैं था थी थे hai hain h tha thi the")
+_POSTPOSITIONS = _lex("ने को से में पर का की के ne ko se mein me par ka ki ke")
 _OR = _lex("or या ya athva अथवा nor")
 _AND = _lex("and और aur evam एवं")
 _VERBS = _lex(
@@ -273,7 +274,7 @@ _HEDGE_KEYS = tuple(tuple(match_key(w) for w in ph) for ph in HEDGES)
 _HEDGE_WORDS = frozenset(w for ph in _HEDGE_KEYS for w in ph)
 _UNIT_PUNCT = set(";:()[]{}—–")
 _SUBORD = _lex("which who whom whose where when while whereas because although though jo jab jahan jisme "
-               "jiska jiski jiske jinke kyunki kyonki जो जब जहाँ जहां जिसमें जिसका जिसकी जिसके जिनके क्योंकि "
+               "jiska jiski jiske jinke kyunki kyonki uske iske जो जब जहाँ जहां जिसमें जिसका जिसकी जिसके जिनके क्योंकि उसके इसके "
                "so therefore thus hence toh isliye इसलिए अतः followed named called known located situated")  # fmt: skip
 # a unit that opens with one of these draws the conclusion ("..., so 8 in total")
 _CONCLUDE = _lex("so therefore thus hence toh isliye इसलिए अतः तो")
@@ -282,8 +283,9 @@ _RUNNER_UP = _lex("second third fourth fifth runner former formerly previously e
                   "subsequently afterwards बाद baad "
                   "दूसरा दूसरे दूसरी तीसरा तीसरे तीसरी doosra doosre doosri dusra dusre dusri teesra tisra पूर्व")  # fmt: skip
 # which end of a span of time the question asks for: a candidate near the other end's words is context
-_BEGIN = _lex("begin began begun start started starts beginning shuru शुरू आरंभ प्रारंभ from since से se")
-_END = _lex("end ended ends ending finish finished over until till to khatam समाप्त खत्म अंत तक tak")
+_BEGIN_PRE, _END_PRE = _lex("from since"), _lex("to until till")
+_BEGIN_POST, _END_POST = _lex("से se"), _lex("तक tak")
+_IN = _lex("in on during mein me में")
 _ORDINAL_SUFFIX = _lex("th st nd rd वां वीं वें va vi ve")
 _THAN = _lex("than")
 _LINKS = _lex("of the a an का की के ka ki ke")
@@ -459,12 +461,12 @@ def _negated(view: _View, s: int, e: int) -> bool:
         k = len(ph)
         if any(tuple(bk[i : i + k]) == ph for i in range(len(bk) - k + 1)):
             return True
-    after = [w for w in range(e, min(len(view.keys), e + 2)) if view.tok(w).seg == view.tok(e - 1).seg]
-    for w in after:
+    after = [w for w in range(e, min(len(view.keys), e + 3)) if view.tok(w).seg == view.tok(e - 1).seg]
+    for i, w in enumerate(after):
         if view.keys[w] in _NEG_POST:
             return True
-        if view.keys[w] not in _COPULA_SKIP:
-            break
+        if view.keys[w] not in _COPULA_SKIP and not (i == 0 and view.keys[w] in _POSTPOSITIONS):
+            break  # "पेरिस नहीं", "शाहजहाँ ने नहीं"
     return False
 
 
@@ -611,8 +613,8 @@ def _entity_rivals(view: _View, spans: list[tuple[int, int, str]], question: str
         k = view.keys[w]
         if t.kind != "w" or any(s <= w < e for s, e, _ in spans) or _in_question(k, qkeys):
             continue
-        if is_number_word(k) or len(k) < 2:
-            continue  # a number word is no entity
+        if is_number_word(k) or len(k) < 2 or any(same_name([k], [q]) for q in qkeys):
+            continue  # a number word is no entity; a question word in another script no rival
         if _is_devanagari_word(k):
             rival = not _hindi_known(k) and k not in _STOP and k not in _VERBS and k not in _YES | _NO
         else:
@@ -665,14 +667,23 @@ def _lead(view: _View, s: int, e: int) -> bool:
 
 def _other_end(view: _View, s: int, e: int, qkeys: set[str]) -> bool:
     """The question asks when something began (ended) and this candidate is written as the other
-    end of a span ("lasted from 1939 to 1945", "1939 से 1945 तक", "began in 1914 and ended in 1918")."""
+    end of a span: "from 1939 to 1945", ``1939 से 1945 तक``, "ended in 1918", "1946 mein khatam"."""
     wants = "begin" if qkeys & _BEGIN_Q else "end" if qkeys & _END_Q else ""
     if not wants:
         return False
+    pre, post, verbs = (
+        (_BEGIN_PRE, _BEGIN_POST, _BEGIN_Q) if wants == "end" else (_END_PRE, _END_POST, _END_Q)
+    )
     unit = view.units[s]
-    near = [view.keys[w] for w in range(max(0, s - 3), min(len(view.words), e + 1)) if view.units[w] == unit
-            and not s <= w < e]  # fmt: skip
-    return bool(set(near) & (_END if wants == "begin" else _BEGIN))
+
+    def key(w: int) -> str:
+        return view.keys[w] if 0 <= w < len(view.words) and view.units[w] == unit else ""
+
+    if key(s - 1) in pre or key(e) in post or key(s - 1) in verbs:
+        return True
+    if key(s - 1) in _IN and key(s - 2) in verbs:
+        return True  # "ended in 1918"
+    return key(e) in _IN and key(e + 1) in verbs  # "1946 mein khatam hua", "1945 में समाप्त"
 
 
 def _typed(view: _View, s: int, e: int, types: set[str]) -> bool:
@@ -699,11 +710,12 @@ def _typed(view: _View, s: int, e: int, types: set[str]) -> bool:
 
 
 def _salience(view: _View, s: int, e: int, qkeys: set[str], types: set[str],
-              unit_score: dict[int, int]) -> tuple[int, int, int, int]:  # fmt: skip
+              unit_score: dict[int, int], slot_mark: str = "") -> tuple[int, int, int, int, int]:  # fmt: skip
     """How strongly the reply offers the candidate at [s, e) as its answer: (opens the reply as its
     answer; its unit draws the conclusion; how much of the question its focus unit restates, -1
     for a runner-up, a mistaken belief, an aside, the object of a comparison or the other end of a
-    span of time; whether it is written as the question's type)."""
+    span of time; whether it fills the question's slot (:func:`_slot_mark`); whether it is written
+    as the question's type)."""
     unit = view.units[s]
     unit_words = [w for w in range(len(view.words)) if view.units[w] == unit]
     before = [view.keys[w] for w in unit_words if w < s]
@@ -714,12 +726,26 @@ def _salience(view: _View, s: int, e: int, qkeys: set[str], types: set[str],
         or _other_end(view, s, e, qkeys)
     )
     conclude = bool(unit_words) and view.keys[unit_words[0]] in _CONCLUDE
+    slot = bool(slot_mark) and e < len(view.words) and view.keys[e] == slot_mark and view.units[e] == unit
     return (
         int(_lead(view, s, e)),
         int(conclude and not demoted),
         -1 if demoted else unit_score.get(unit, 0),
+        int(slot and not demoted),
         int(_typed(view, s, e, types)),
     )
+
+
+def _slot_mark(question: str | None) -> str:
+    """The postposition that marks the answer's slot in a Hindi question ("किस बादशाह ने बनवाया":
+    ``ने``): a candidate followed by it fills that slot."""
+    keys = _key_words(question) if question else []
+    for i, k in enumerate(keys):
+        if k in _WH:
+            for nxt in keys[i + 1 : i + 4]:
+                if nxt in _POSTPOSITIONS:
+                    return nxt
+    return ""
 
 
 def _name_spans(
@@ -766,8 +792,9 @@ def _focus(view: _View, golds: list[tuple[int, int]], rivals: list[tuple[int, in
     cand_units = [hits.get(view.units[s], set()) for s, _ in golds + rivals]
     common = set.intersection(*cand_units) if cand_units else set()
     unit_score = {u: sum(1 + (q in types) for q in v - common) for u, v in hits.items()}
-    best_gold = max(_salience(view, s, e, qkeys, types, unit_score) for s, e in golds)
-    best_rival = max(_salience(view, s, e, qkeys, types, unit_score) for s, e in rivals)
+    slot = _slot_mark(question)
+    best_gold = max(_salience(view, s, e, qkeys, types, unit_score, slot) for s, e in golds)
+    best_rival = max(_salience(view, s, e, qkeys, types, unit_score, slot) for s, e in rivals)
     if best_gold > best_rival:
         return "gold"
     if best_rival > best_gold:
