@@ -289,6 +289,7 @@ _IN = _lex("in on during mein me में")
 _ORDINAL_SUFFIX = _lex("th st nd rd वां वीं वें va vi ve")
 _THAN = _lex("than")
 _LINKS = _lex("of the a an का की के ka ki ke")
+_ARTICLES = _lex("the a an")
 _WH = _lex("which what who whom whose where when how kis kaun kaunsa kaunsi kya किस कौन कौनसा कौनसी क्या")
 _INDEFINITE_ONE = _lex(" ".join(INDEFINITE_ONE))
 _TYPE_NOUNS = _lex(" ".join(TYPE_NOUNS))
@@ -704,8 +705,8 @@ def _typed(view: _View, s: int, e: int, types: set[str]) -> bool:
     if is_type(after) and view.units[after] == view.units[s]:
         return not view.keys[after].isascii() or view.tok(after).cap
     before = s - 1
-    while before >= 0 and view.keys[before] in _LINKS:
-        before -= 1
+    while before >= 0 and view.keys[before] in _ARTICLES:
+        before -= 1  # "the planet Jupiter"; never across "of": "the president of South Africa"
     return is_type(before) and view.units[before] == view.units[s] and view.keys[before].isascii()
 
 
@@ -780,7 +781,8 @@ def _focus(view: _View, golds: list[tuple[int, int]], rivals: list[tuple[int, in
     qkeys = set(_key_words(question)) if question else set()
     types = {k for k in content if k in _TYPE_NOUNS}
     rivals = _name_spans(view, rivals, golds)
-    taken = {w for s, e in golds + rivals for w in range(s, e)}
+    # a question word inside a rival's name still restates the question ("the South African ...")
+    taken = {w for s, e in golds for w in range(s, e)}
     hits: dict[int, set[str]] = {}
     for w, k in enumerate(view.keys):
         if w in taken:
