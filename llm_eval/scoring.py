@@ -1,11 +1,13 @@
 """Answer scoring for short factual answers in English, Devanagari Hindi and romanized Hindi.
 
 The scorer reads the answer a response *asserts*, not every string in it. It is rule-based and
-deterministic (see also README, "Scoring").
+deterministic (see also README, "Scoring"). The answer a reply marks is judged first
+(:mod:`llm_eval.extract`: a boxed value, an ``Answer:`` line, "the answer is ...", bold, a short
+last line); the whole reply only when it marks none that names a candidate.
 
-Normalization (:func:`normalize`, :func:`match_key`): Unicode NFKC (folds fullwidth forms), removal
-of zero-width characters, Devanagari digits -> ASCII, casefold, markdown emphasis dropped, contractions
-expanded ("isn't" -> "is not"). For matching, Devanagari spelling variants are folded: candrabindu ->
+Normalization (:mod:`llm_eval.textfold`): Unicode NFKC (folds fullwidth forms), removal of
+zero-width characters, every script's digits -> ASCII, casefold, markdown emphasis dropped,
+contractions expanded ("isn't" -> "is not"). For matching, Devanagari spelling variants are folded: candrabindu ->
 anusvara, nukta dropped, ``ऑ``/``ॉ`` -> ``आ``/``ा``, long and short i/u merged (``वाल्मिकी`` = ``वाल्मीकि``);
 romanized ``ee``/``oo`` -> ``i``/``u``. An alias's last word also matches its inflected forms: English
 plural ``-s``/``-es`` and the Hindi oblique/feminine ``-ा`` -> ``-े``/``-ी`` (``हरा``: ``हरे``, ``हरी``).
@@ -16,11 +18,19 @@ The response is split into sentences and clauses (at ``, ; : ( )``, dashes, "but
 - **CORRECT**: a gold occurrence is asserted (neither *negated* -- a negation before it in its clause,
   "not Paris", "rather than", ``न कि``, a Hindi negation after it, ``पेरिस नहीं``, or a belief ascribed
   to others -- nor *one of several candidates* joined by "or", "/", ``या``, "ya", a comma list, short
-  bullets) and the reply names no *rival* of the item's answer type and does not hedge;
-- **WRONG**: no gold alias (for numbers: no gold value) occurs;
+  bullets) and the reply names no *rival* of the item's answer type, or offers the gold, not the
+  rival, as its answer (:func:`_focus`);
+- **WRONG**: no gold alias (for numbers: no gold value) occurs, or the reply offers a rival as its
+  answer with the gold only in context or negated;
 - **UNRESOLVED**: everything else. Rules written against one set of answers always meet the next
   set, so a reply the rules cannot be sure of is left to the model grader (``--scorer auto``) or
   counted apart, never guessed.
+
+The focus: when the gold and a rival are both named, the candidate that opens the reply as a bare
+answer, stands in the clause that draws the conclusion, in the clause that restates more of the
+question, in the question's slot (a Hindi postposition) or is written as the question's type wins;
+a runner-up, a mistaken belief, an aside, the object of a comparison or the other end of a span of
+time ranks below; no winner is UNRESOLVED.
 
 Rivals, by answer type (``answer_type=``; inferred from the gold when absent):
 
@@ -29,19 +39,20 @@ Rivals, by answer type (``answer_type=``; inferred from the gold when absent):
   which has no case, any word outside the question, the gold and the common-word list; and any member
   of the item's answer class (``answer_class=``: "oxygen" beside "carbon dioxide"). A rival that is
   itself negated ("Canberra, not Sydney") is not asserted.
-- **number / year**: numbers are read in digits (either digit system, ``1,00,000``, decimals) and in
-  words (English, Hindi, romanized Hindi, the item's word aliases). The question's own numbers,
-  numbers in another unit ("212 °F" for a Celsius question) and the article "one" / ``एक`` are set
-  aside; for a number, bare years are set aside; for a year, only years count (a day of the month is
+- **number / year**: numbers are read by value (:mod:`llm_eval.numbers`: any script's digits,
+  ``1,00,000``, ``$29.00``, decimals, English and Hindi number words, the item's word aliases). The
+  question's own numbers, the operands of a worked calculation, ordinals, numbers in another unit
+  ("212 °F" for a Celsius question) and the article "one" / ``एक`` are set aside; for a number, bare years are set aside; for a year, only years count (a day of the month is
   no rival). Any other non-negated number is a rival.
 - **yes/no** (the card's rule: the *leading* answer): a leading yes-word (yes, haan, हाँ, ji,
   absolutely, ...) is yes and a leading no-word is no; a reply that starts with neither is read as a
   statement: the clause that names the question's predicate ("star" in "Is the Sun a star?") is
   yes unless negated. No answer found, or yes and no together, is UNRESOLVED.
 
-A hedge ("probably", "I think", ``shayad``, ``शायद``) makes a named gold UNRESOLVED. A response that
-says UNSURE and names no gold answer is UNSURE: resolved, not correct, counted apart.
-``answer_format="final-line"`` scores the reply's last ``Answer: ...`` line when there is one.
+A hedge ("probably", "I think", ``shayad``, ``शायद``) with the gold as the only candidate is that
+answer (CORRECT, as SimpleQA grades it); beside another candidate it is UNRESOLVED. A gold alias
+also matches the same name in another script or romanization (:mod:`llm_eval.translit`). A response
+that says UNSURE and names no gold answer is UNSURE: resolved, not correct, counted apart.
 Provider errors never reach this module: they are excluded and counted by the analysis.
 """
 
