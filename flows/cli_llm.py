@@ -114,6 +114,13 @@ def llm_eval(
             "condition: end with a line 'Answer: ...'; the scorer reads that line first)."
         ),
     ] = "plain",
+    grader_check: Annotated[
+        Path | None,
+        typer.Option(
+            help="grader_check.json (or its folder) from `flatbench llm-grader-check`: the report shows the "
+            "grader's measured error rates beside the verdicts it decided (else: unmeasured)."
+        ),
+    ] = None,
 ) -> None:
     """Run an LLM stress-test suite; records go to DIR/responses.jsonl (resumable)."""
     from rich.console import Console
@@ -153,6 +160,14 @@ def llm_eval(
     check_choice(resume, RESUME_MODES, "resume mode")
     check_choice(scorer, SCORERS, "scorer")
     check_choice(answer_format, ANSWER_FORMATS, "answer format")
+    measured: dict[str, Any] | None = None
+    if grader_check is not None:
+        from llm_eval.grader_check import load_check
+
+        try:
+            measured = load_check(grader_check)
+        except (FileNotFoundError, ValueError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--grader-check") from None
     if provider == "anthropic" and base_url:
         try:
             validate_base_url(base_url)
@@ -335,6 +350,7 @@ def llm_eval(
                 "cost_usd": summ["cost_usd"],
                 "cost_known": summ["cost_known"],
                 "cost_unknown_answers": summ["cost_unknown_answers"],
+                **({"grader_check": measured} if measured else {}),
             }
         result = s.analyze(records, Path(out_dir), **akw)
         if suite in ("multilingual", "noisy", "all"):
@@ -351,6 +367,95 @@ def llm_eval(
                 markup=False,
             )
     if stats.all_failed:
+        raise typer.Exit(1)
+
+
+def llm_grader_check(
+    provider: Annotated[str, typer.Option(help="anthropic | local")] = "anthropic",
+    model: Annotated[
+        str | None, typer.Option(help="The grader's model id; default depends on the provider.")
+    ] = None,
+    table: Annotated[
+        Path | None,
+        typer.Option(help="Labelled replies (JSONL; default datasets/llm_eval/labelled_replies.jsonl)."),
+    ] = None,
+    second_model: Annotated[
+        str | None, typer.Option(help="A second grader (same provider); the report adds Cohen's kappa.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output dir (default runs/llm_eval/grader_check_PROVIDER_MODEL).")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="API base URL (also ANTHROPIC_BASE_URL).", envvar="ANTHROPIC_BASE_URL")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Max concurrent requests.")] = 8,
+    cost_limit: Annotated[
+        float | None, typer.Option(min=0.0, help="Stop sending requests once this many USD are spent.")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
+    ] = False,
+    prices: Annotated[
+        Path | None, typer.Option(help="JSON/YAML price table {model: {input, output}} in $/MTok.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Anthropic: per-request timeout (s).")] = 60.0,
+    max_retries: Annotated[int, typer.Option(min=0, help="Anthropic SDK retries per attempt.")] = 4,
+    api_key_block: Annotated[
+        str | None,
+        typer.Option(
+            help="Prefect Secret block holding the key, if ANTHROPIC_API_KEY is unset.",
+            envvar="FLATBENCH_API_KEY_BLOCK",
+        ),
+    ] = None,
+) -> None:
+    """Measure the model grader on labelled replies: false accepts and false rejects (95% CIs) per
+    language group; writes DIR/grader_check.json (pass it to `llm-eval --grader-check`)."""
+    from rich.console import Console
+
+    from flows.cli_common import check_choice, check_out_dir
+    from llm_eval.grader_check import render_check, run_grader_check
+    from llm_eval.pricing import load_prices
+    from llm_eval.providers import PROVIDERS, make_provider
+    from llm_eval.providers.anthropic import validate_base_url
+    from llm_eval.runner import EndpointUnreachable
+    from llm_eval.types import ProviderError
+
+    console = Console(soft_wrap=True)
+    check_out_dir(out)
+    check_choice(provider, PROVIDERS, "provider")
+    if table is not None and not table.is_file():
+        raise typer.BadParameter(
+            f"no such file: {table}; give a JSONL table of labelled replies", param_hint="--table"
+        )
+    if provider == "anthropic" and base_url:
+        try:
+            validate_base_url(base_url)
+        except ValueError as exc:
+            raise typer.BadParameter(
+                str(exc).replace("`base_url`", "`--base-url`"), param_hint="--base-url"
+            ) from None
+    kw: dict[str, Any] = {}
+    if provider == "anthropic":
+        kw = {"api_key": resolve_api_key(api_key_block), "timeout_s": timeout, "max_retries": max_retries,
+              "prices": load_prices(prices)}  # fmt: skip
+    try:
+        first = make_provider(provider, model=model, base_url=base_url, **kw)
+        second = (
+            make_provider(provider, model=second_model, base_url=base_url, **kw) if second_model else None
+        )
+    except (ProviderError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--provider") from None
+    out_dir = out or DEFAULT_OUT_ROOT / f"grader_check_{provider}_{first.model}".replace("/", "_")
+    run_kwargs = {"concurrency": concurrency, "use_cache": not no_cache, "cost_limit": cost_limit}
+    try:
+        check = run_grader_check(first, out_dir, table=table, second=second, run_kwargs=run_kwargs)
+    except EndpointUnreachable as exc:
+        _error(console, str(exc))
+        raise typer.Exit(1) from None
+    console.print(render_check(check), markup=False, highlight=False)
+    console.print(f"-> {Path(out_dir) / 'grader_check.json'}", markup=False, highlight=False)
+    if check.verdicts.get("failed", 0) == check.overall.n:
+        _error(console, "every grading request failed: nothing was measured")
         raise typer.Exit(1)
 
 
@@ -375,3 +480,4 @@ def register(app: typer.Typer) -> None:
     from flows.cli_common import friendly_errors
 
     app.command("llm-eval")(friendly_errors(llm_eval))
+    app.command("llm-grader-check")(friendly_errors(llm_grader_check))

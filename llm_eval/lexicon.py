@@ -14,7 +14,7 @@ The lists are deliberately generic: they hold no item's answer and no known wron
 
 from __future__ import annotations
 
-__all__ = ["EN_COMMON_CAPITALIZED", "HEDGES", "HINDI_COMMON", "INDEFINITE_ONE"]
+__all__ = ["EN_COMMON_CAPITALIZED", "HEDGES", "HINDI_COMMON", "INDEFINITE_ONE", "TYPE_NOUNS"]
 
 # Capitalized words that are no candidate answer: sentence openers, pronouns, connectives,
 # answer labels, politeness words (English and romanized Hindi).
@@ -62,6 +62,7 @@ HINDI_COMMON = frozenset(
     शहर नगर देश राज्य नदी ग्रह रंग पक्षी पशु जानवर फल त्योहार पर्व खेल वाद्य यंत्र महासागर सागर
     महाद्वीप पर्वत पहाड़ चोटी रेगिस्तान मरुस्थल गैस अंग साल वर्ष सन् दिन सप्ताह हफ़्ता हफ्ता घंटे घंटा
     पैर संख्या प्रतिशत डिग्री सेल्सियस राजधानी व्यक्ति इंसान लोग
+    पत्नी पति बेटा बेटी बेटे पिता माता माँ मां भाई बहन दादा दादी पोता पोते नाना नानी परिवार याद यादगार
     """.split()  # noqa: SIM905
 )
 
@@ -101,3 +102,19 @@ HEDGES = tuple(
 
 # Number words that are mostly the indefinite article ("a city", "एक ग्रह"): never a rival number.
 INDEFINITE_ONE = frozenset(("one", "ek", "एक"))
+
+# Nouns that name the kind of answer a question asks for ("which river", "कौन सा ग्रह"): a candidate
+# written next to the question's type noun ("the Yamuna River", "मंगल ग्रह") is the one it types.
+TYPE_NOUNS = frozenset(
+    """
+    river city capital country nation planet ocean sea mountain peak desert continent gas organ organelle
+    colour color bird animal festival sport game instrument emperor king queen ruler president minister
+    leader person scientist author writer poet ship empire civilization civilisation state island lake
+    language currency festival element metal
+    नदी शहर नगर राजधानी देश राज्य ग्रह महासागर सागर पर्वत पहाड़ चोटी रेगिस्तान मरुस्थल महाद्वीप गैस अंग
+    रंग पक्षी पशु जानवर फल त्योहार पर्व खेल वाद्य सम्राट बादशाह राजा रानी राष्ट्रपति प्रधानमंत्री मंत्री
+    nadi shehar shahar nagar rajdhani desh rajya grah graha mahasagar sagar parvat pahad registan
+    marusthal mahadweep mahadvip ang rang pakshi pashu janwar jaanwar phal tyohar tyohaar khel saaz
+    samrat badshah raja rani rashtrapati mantri
+    """.split()  # noqa: SIM905
+)

@@ -69,8 +69,11 @@ def test_frozen_table_is_large_mixed_and_balanced() -> None:
     assert sum(c["expected"] == "correct" for c in cases) == len(cases) // 2
     assert {c["cond"] for c in cases} == {"en", "hi", "hinglish", "cs"}
     wrong = [c for c in cases if c["expected"] == "wrong"]
-    # every wrong reply names the gold (the hard case): the scorer can only say unresolved or, wrongly, correct
-    assert all(_verdict({**c, "answers": c["answers"]}) != "wrong" for c in wrong)
+    # every wrong reply names the gold (the hard case): an alias or the gold value occurs in it
+    assert all(
+        any(a.casefold() in c["response"].casefold() for a in c["answers"]) or c["answer_type"] != "entity"
+        for c in wrong
+    )
 
 
 def test_echoed_prompt_never_scores_correct() -> None:
@@ -92,3 +95,29 @@ def test_without_question_the_leading_rules_still_hold() -> None:
     assert not score_answer("Oxygen, not nitrogen.", ["nitrogen"]).correct
     assert score_answer("Yes, it is.", ["yes", "haan"]).correct
     assert not score_answer("No. Yes is the wrong answer.", ["yes", "haan"]).correct
+
+
+STYLES_DEV = load_scoring_cases(DATA / "scoring_styles_dev.jsonl")
+
+
+@pytest.mark.parametrize("case", STYLES_DEV, ids=[c["id"] for c in STYLES_DEV])
+def test_development_styles_never_contradict_the_label(case: dict) -> None:
+    got = _verdict(case)
+    assert got in (
+        ("correct", "unresolved") if case["expected"] == "correct" else ("wrong", "unsure", "unresolved")
+    )
+
+
+def test_held_out_styles_rates() -> None:
+    """The held-out table of reply styles (datasets/llm_eval/labelled_replies.jsonl, never used to
+    tune the rules), plain replies. Measured: unresolved 5/54, 6/52, 5/52, 4/52 (English, Hindi,
+    Hinglish, code-switched); one false accept (code-switched: a hedge between two candidates
+    written "Mars है या Venus, sure नहीं हूँ"), no false reject."""
+    from llm_eval.items import ITEMS_DIR
+
+    cases = load_scoring_cases(ITEMS_DIR / "labelled_replies.jsonl")
+    for cond in ("en", "hi", "hinglish", "cs"):
+        got = [(c["expected"] == "correct", _verdict(c)) for c in cases if c["cond"] == cond]
+        assert sum(v == "unresolved" for _, v in got) <= 0.15 * len(got), cond
+        assert sum(not pos and v == "correct" for pos, v in got) <= 1, cond
+        assert sum(pos and v in ("wrong", "unsure") for pos, v in got) == 0, cond
