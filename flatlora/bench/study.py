@@ -27,7 +27,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -170,6 +170,8 @@ class StudySpec:
     data_dir: str | None = None
     overrides: dict[str, Any] | None = None
     design: StudyDesign = DESIGN_V1
+    # the chosen recipe's overrides once the recipe stage is complete (final: its records never change)
+    chosen_recipe: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def configs(self, method: str, lrs: Sequence[float], seed: int) -> list[RunConfig]:
         """Runs of `method` at `lrs`: the study's overrides, then the chosen recipe's (design v2 on)."""
@@ -382,10 +384,12 @@ def recipe_overrides(spec: StudySpec) -> dict[str, Any]:
     recipe stage is complete."""
     if not spec.design.recipes:
         return {}
-    choice = recipe_state(spec)
-    if not choice.complete or choice.chosen is None:
-        raise RuntimeError("the recipe stage is not complete: no recipe is chosen yet")
-    return dict(next(r for r in spec.design.recipes if r.name == choice.chosen).overrides)
+    if spec.chosen_recipe is None:
+        choice = recipe_state(spec)
+        if not choice.complete or choice.chosen is None:
+            raise RuntimeError("the recipe stage is not complete: no recipe is chosen yet")
+        spec.chosen_recipe = dict(next(r for r in spec.design.recipes if r.name == choice.chosen).overrides)
+    return dict(spec.chosen_recipe)
 
 
 def bracket_state(spec: StudySpec, method: str) -> Any:
