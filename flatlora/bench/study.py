@@ -519,7 +519,15 @@ def stage_dir(spec: StudySpec, stage: str) -> Path:
 
 
 def write_design(spec: StudySpec) -> Path:
-    """`design.json` in the study folder, once; a folder started under another design is refused."""
+    """`design.json` in the study folder, once; a folder started under another design is refused, and so
+    is a design whose collapse rule is not the one the runner stores in every record."""
+    from flatlora.bench.collapse import DEFAULT_RULE
+
+    if spec.design.collapse != DEFAULT_RULE:
+        raise ValueError(
+            f"design {spec.design.name!r} fixes the collapse rule {spec.design.collapse}, but runs record "
+            f"{DEFAULT_RULE}: a study needs the rule its records carry"
+        )
     path = spec.out / DESIGN_FILE
     if path.is_file():
         stored = json.loads(path.read_text(encoding="utf-8"))
