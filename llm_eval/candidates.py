@@ -6,10 +6,15 @@ A gold occurrence counts only when the reply *asserts* it:
   than", ``न कि``), a Hindi negation after it (``पेरिस नहीं``), or a belief ascribed to others
   ("many people think it's Sydney");
 - not *one of several candidates* (:func:`is_alternative`): joined by "or", "/", ``या``, "ya", a comma
-  list or short bullets.
+  list or short bullets, also across a copula or the rest of a longer name ("Mars है या Venus",
+  "Mangal hoga ya Shukra", ``मंगल ग्रह या फिर शुक्र``). A list goes on at commas only, and a negated
+  list rules its members out, each of them ("Canberra, not Sydney or Melbourne", ``सिडनी या मेलबर्न
+  नहीं``).
 
-A hedge (:func:`hedge_phrase`: "probably", "I think", ``shayad``, ``शायद``) with one candidate is
-that answer; beside another candidate it leaves the reply unresolved.
+A hedge (:func:`hedge_phrase`: "probably", "I think", "not 100% sure", ``shayad``, ``शायद``, ``sure
+नहीं``, ``पक्का नहीं``, ``हो सकता``) with one candidate is that answer; beside another candidate it
+leaves the reply unresolved, and so does a rival offered as possible (:func:`offered_as_possible`:
+"it might be Venus", "Venus bhi ho sakta hai", "— or was it 1948?").
 
 The focus (:func:`focus`): when the gold and a rival are both named, the candidate that opens the
 reply as a bare answer, stands in the clause that draws the conclusion, in the clause that
@@ -35,18 +40,23 @@ from llm_eval.reply_view import (
     punct_between,
     same_noun,
 )
-from llm_eval.textfold import match_key
+from llm_eval.textfold import base_fold, match_key
 
-__all__ = ["HEDGE_WORDS", "focus", "hedge_phrase", "is_alternative", "negated"]
+__all__ = ["HEDGE_WORDS", "focus", "hedge_phrase", "is_alternative", "negated", "offered_as_possible"]
 
 
 _NEG_PHRASES = (("rather", "than"), ("instead", "of"), ("other", "than"), ("as", "opposed", "to"),
                 ("न", "कि"), ("na", "ki"), ("mistaken", "for"), ("confused", "with"), ("except",),
                 ("followed", "by"), ("second", "to"))  # fmt: skip
 _NEG_EXCEPT_NEXT = lex("only just sure certain merely entirely completely quite 100")
+# "pakka nahi Mars", ``sure नहीं Mars``: a negation after one of these says the reply is unsure
+_CONFIDENCE = lex("sure certain pakka पक्का yakeen यकीन nishchit निश्चित confirm pata पता yaad याद")
 _COPULA_SKIP = lex("है हैं था थी थे hai hain h tha thi the")
+# a copula or auxiliary between a candidate and the "or" that offers another: "Mars है या Venus",
+# "Mangal hoga ya Shukra", "1947 था या 1948"
+_BRIDGE = lex("है हैं था थी थे हो होगा होगी होंगे hai hain h tha thi the ho hoga hogi honge")
 _POSTPOSITIONS = lex("ने को से में पर का की के ne ko se mein me par ka ki ke")
-_HEDGE_KEYS = tuple(tuple(match_key(w) for w in ph) for ph in HEDGES)
+_HEDGE_KEYS = tuple(tuple(match_key(w) for w in base_fold(" ".join(ph)).split()) for ph in HEDGES)
 HEDGE_WORDS = frozenset(w for ph in _HEDGE_KEYS for w in ph)
 # a unit with one of these ranks its candidates below the answer: a runner-up, a former holder
 _RUNNER_UP = lex("second third fourth fifth runner former formerly previously earlier next followed after later "
@@ -61,7 +71,7 @@ _LINKS = lex("of the a an का की के ka ki ke")
 _ARTICLES = lex("the a an")
 _WH = lex("which what who whom whose where when how kis kaun kaunsa kaunsi kya किस कौन कौनसा कौनसी क्या")
 _TYPE_NOUNS = lex(" ".join(TYPE_NOUNS))
-_CONJ_FILLERS = lex("phir else maybe perhaps possibly even फिर")
+_CONJ_FILLERS = lex("phir else maybe perhaps possibly probably even फिर shayad shaayad शायद")
 _THIRD_PARTY = lex("people many some others most log लोग kai कई")
 _BELIEF = lex("think thinks thought believe believed believes assume assumed mistake mistaken confuse confused "
                "samajhte sochte सोचते समझते मानते")  # fmt: skip
@@ -82,20 +92,34 @@ def negated(view: ReplyView, s: int, e: int) -> bool:
     for w in before[-3:]:
         key = view.keys[w]
         nxt = view.keys[w + 1] if w + 1 < len(view.keys) else ""
-        if key in NEG_PRE and nxt not in _NEG_EXCEPT_NEXT:
+        prev = view.keys[w - 1] if w > 0 else ""
+        if key in NEG_PRE and nxt not in _NEG_EXCEPT_NEXT and prev not in _CONFIDENCE:
             return True
     bk = [view.keys[w] for w in before]
     for ph in _NEG_PHRASES:
         k = len(ph)
         if any(tuple(bk[i : i + k]) == ph for i in range(len(bk) - k + 1)):
             return True
-    after = [w for w in range(e, min(len(view.keys), e + 3)) if view.tok(w).seg == view.tok(e - 1).seg]
-    for i, w in enumerate(after):
-        if view.keys[w] in NEG_POST:
+    # "पेरिस नहीं", "शाहजहाँ ने नहीं"; a negation after alternatives negates each of them: "सिडनी या
+    # मेलबर्न नहीं", "Sydney ya Melbourne nahi"
+    seg, w, other_words = view.tok(e - 1).seg, e, 0
+    while w < min(len(view.keys), e + 8) and view.tok(w).seg == seg:
+        key = view.keys[w]
+        if key in NEG_POST:
             return True
-        if view.keys[w] not in _COPULA_SKIP and not (i == 0 and view.keys[w] in _POSTPOSITIONS):
-            break  # "पेरिस नहीं", "शाहजहाँ ने नहीं"
+        if key in OR_WORDS:
+            other_words = 3  # the words of the other alternative
+        elif other_words:
+            other_words -= 1
+        elif key not in _COPULA_SKIP and not (w == e and key in _POSTPOSITIONS):
+            break
+        w += 1
     return False
+
+
+def _opens_negation(view: ReplyView, w: int) -> bool:
+    """Word w starts a negation: "not Sydney", ``न कि सिडनी``, "rather than Sydney"."""
+    return view.keys[w] in NEG_PRE or any(tuple(view.keys[w : w + len(ph)]) == ph for ph in _NEG_PHRASES)
 
 
 def _covered(spans: list[tuple[int, int, str]], lo: int, hi: int) -> bool:
@@ -146,7 +170,7 @@ def is_alternative(
         return (
             rng is not None
             and not _covered(spans, *rng)
-            and not all(view.keys[w] in STOP for w in range(*rng))
+            and not all(view.keys[w] in STOP | NEG_PRE | NEG_POST for w in range(*rng))
         )
 
     # left: "... X or <gold>", "X or maybe <gold>", "X ya phir <gold>", "X / <gold>"
@@ -158,8 +182,17 @@ def is_alternative(
             return True
         if "/" in punct_between(view, s - 1, s) and other(_neighbour(view, s - 1, -1)):
             return True
-    # right: "<gold> or X", "<gold>, X or Y", "<gold> / X"
+    # right: "<gold> or X", "<gold>, X or Y", "<gold> / X"; a copula or the rest of a longer gold
+    # name may stand before the "or": "Mars है या Venus", "मंगल ग्रह या फिर शुक्र"
     w = e
+    while (
+        w < min(n, e + 2)
+        and view.tok(w).sent == sent
+        and not punct_between(view, w - 1, w)
+        and (view.keys[w] in _BRIDGE or _covered(spans, w, w + 1))
+    ):
+        w += 1
+    bridged = w > e
     hops = 0
     while w < n and view.tok(w).sent == sent and hops < 5:
         if view.keys[w] in conj:
@@ -171,8 +204,10 @@ def is_alternative(
             return True
         if hops == 0 and not p:
             break  # "<gold> is ..." : not a list
-        if "," not in p and hops > 0:
-            break
+        if bridged or set(p) - {","} or ("," not in p and hops > 0):
+            break  # a list goes on at commas only: "Canberra — not Sydney or Melbourne" is none
+        if _opens_negation(view, w):
+            break  # "Canberra, not Sydney or Melbourne": the alternatives are ruled out
         rng = _neighbour(view, w, 1)
         if rng is None:
             break
@@ -191,6 +226,39 @@ def is_alternative(
                 if len(lw) <= 3 and not _covered(spans, lw[0], lw[-1] + 1):
                     return True
     return False
+
+
+_MODALS = lex("might could may")
+_MODAL_FILL = lex("also even well just still")
+_CAN_BE = (("हो", "सकता"), ("हो", "सकती"), ("हो", "सकते"), ("ho", "sakta"), ("ho", "sakti"), ("ho", "sakte"))
+_CAN_BE_FILL = lex("भी ही तो bhi hi to")
+
+
+def offered_as_possible(view: ReplyView, s: int, e: int) -> bool:
+    """The candidate at [s, e) is offered as a possible answer: the complement of "might be" /
+    "could also be", the subject of ``भी हो सकता है`` / "bhi ho sakta hai", or a candidate in a
+    sentence or clause that opens with "or" / ``या`` ("Or possibly 54.", "1947 — or was it
+    1948?"). Beside the answer such a candidate hedges between two; "Kyoto could be called ..."
+    names no alternative."""
+    unit = view.units[s]
+    before = [w for w in range(max(0, s - 5), s) if view.units[w] == unit]
+    for i, w in enumerate(before):
+        if view.keys[w] in _MODALS:
+            between = [view.keys[x] for x in before[i + 1 :]]
+            be = next((j for j, k in enumerate(between) if k == "be"), None)
+            if (
+                be is not None
+                and all(k in _MODAL_FILL for k in between[:be])
+                and all(k in STOP | _MODAL_FILL for k in between[be + 1 :])
+            ):
+                return True
+    after = [view.keys[w] for w in range(e, min(len(view.words), e + 4)) if view.units[w] == unit]
+    while after and after[0] in _CAN_BE_FILL:
+        after.pop(0)
+    if tuple(after[:2]) in _CAN_BE:
+        return True
+    first = min(w for w in view.by_sent[view.tok(s).sent] if view.units[w] == unit)
+    return first < s and view.keys[first] in OR_WORDS
 
 
 def hedge_phrase(view: ReplyView) -> str:
@@ -214,7 +282,11 @@ def _question_content(question: str | None) -> set[str]:
 
 _MISTAKE = lex("mistaken mistake mistakenly confused confuse wrongly incorrectly misconception myth guess "
                 "guessed galti गलती भ्रम")  # fmt: skip
-_FILLER = lex("it it's its s is was the a an answer final yes ji haan हाँ जी")
+# words a bare answer may carry: "It's Canberra.", "In Egypt.", "Canberra है।", ``मिस्र में।``, ``शाहजहाँ ने।``
+_FILLER = lex(
+    "it it's its s is was the a an answer final yes ji haan हाँ जी है हैं था थे थी hai hain h tha the thi "
+    "in on at by from ने को से में पर ne ko se mein me par"
+)
 _BEGIN_Q = lex("begin began start started shuru शुरू आरंभ प्रारंभ")
 _END_Q = lex("end ended finish finished over khatam समाप्त खत्म")
 

@@ -37,8 +37,9 @@ __all__ = [
 
 
 def lex(words: str) -> frozenset[str]:
-    """A word set folded like the response words it is compared with."""
-    return frozenset(match_key(w) for w in words.split())
+    """A word set folded like the response words it is compared with (:func:`tokenize`'s fold, then
+    :func:`llm_eval.textfold.match_key`): ``हाँ`` = ``हां``, ``ज़्यादा`` = ``ज्यादा``."""
+    return frozenset(match_key(w) for w in base_fold(words).split())
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ STOP = lex(
 )
 _UNIT_PUNCT = set(";:()[]{}—–")
 _SUBORD = lex("which who whom whose where when while whereas because although though jo jab jahan jisme "
-               "jiska jiski jiske jinke kyunki kyonki uske iske जो जब जहाँ जहां जिसमें जिसका जिसकी जिसके जिनके क्योंकि उसके इसके "
+               "jiska jiski jiske jinke jise jisne jinhe jinhone kyunki kyonki uske iske जो जब जहाँ जहां जिसमें जिसका जिसकी "
+               "जिसके जिनके जिसे जिसने जिन्हें जिन्होंने क्योंकि उसके इसके "
                "so therefore thus hence toh isliye इसलिए अतः followed named called known located situated")  # fmt: skip
 # a unit that opens with one of these draws the conclusion ("..., so 8 in total")
 CONCLUDE = lex("so therefore thus hence toh isliye इसलिए अतः तो")

@@ -41,8 +41,9 @@ Rivals, by answer type (``answer_type=``; inferred from the gold when absent):
   statement: the clause that names the question's predicate ("star" in "Is the Sun a star?") is
   yes unless negated. No answer found, or yes and no together, is UNRESOLVED.
 
-A hedge ("probably", "I think", ``shayad``, ``शायद``) with the gold as the only candidate is that
-answer (CORRECT, as SimpleQA grades it); beside another candidate it is UNRESOLVED. A gold alias
+A hedge ("probably", "I think", ``shayad``, ``शायद``, ``sure नहीं``) with the gold as the only
+candidate is that answer (CORRECT, as SimpleQA grades it); beside another candidate, or with a rival
+offered as possible ("it might be Venus"), it is UNRESOLVED (:mod:`llm_eval.candidates`). A gold alias
 also matches the same name in another script or romanization (:mod:`llm_eval.translit`). A response
 that says UNSURE and names no gold answer is UNSURE: resolved, not correct, counted apart.
 Provider errors never reach this module: they are excluded and counted by the analysis.
@@ -57,7 +58,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from llm_eval.candidates import HEDGE_WORDS, focus, hedge_phrase, is_alternative, negated
+from llm_eval.candidates import HEDGE_WORDS, focus, hedge_phrase, is_alternative, negated, offered_as_possible
 from llm_eval.extract import final_answer_line, marked_answers
 from llm_eval.langid import HINGLISH_LEXICON
 from llm_eval.lexicon import EN_COMMON_CAPITALIZED, HINDI_COMMON, INDEFINITE_ONE
@@ -214,7 +215,8 @@ def _gold_spans(
                 if not (e - s == 1 and nxt in _IDIOMS.get(view.keys[s], ())):
                     spans.append((s, e, a))
     qkeys = set(key_words(question)) if question else set()
-    for a in answers:
+    # the longest names first: "Ravindranath Taigor" is "Ravindranath Tagore", not a name and "Tagore"
+    for a in sorted(answers, key=lambda a: -len(_alias_keys(a))):
         keys = _alias_keys(a)
         if not keys or any(ch.isdigit() for k in keys for ch in k):
             continue
@@ -268,7 +270,7 @@ def _entity_rivals(view: ReplyView, spans: list[tuple[int, int, str]], question:
         if is_number_word(k) or len(k) < 2 or any(same_name([k], [q]) for q in qkeys):
             continue  # a number word is no entity; a question word in another script no rival
         if _is_devanagari_word(k):
-            rival = not _hindi_known(k) and k not in STOP and k not in VERBS and k not in _YES | _NO
+            rival = not _hindi_known(k) and k not in STOP | VERBS | _YES | _NO | HEDGE_WORDS
         else:
             rival = t.cap and not (
                 k in _EN_COMMON or k in STOP or k in VERBS or k in _YES | _NO or k in HEDGE_WORDS
@@ -294,7 +296,7 @@ def _decide(view: ReplyView, gold: str, golds: list[tuple[int, int]], rivals: li
         return _sure(view, gold, unsure, f"{what} match, no other candidate")
     offered = focus(view, golds, [(s, e) for s, e, _ in rivals], question)
     hedge = hedge_phrase(view)
-    if offered is None or hedge or unsure:
+    if offered is None or hedge or unsure or any(offered_as_possible(view, s, e) for s, e, _ in rivals):
         why = f"hedged ({hedge})" if hedge and offered else f"another candidate named: {rivals[0][2]}"
         return MatchResult(Outcome.UNRESOLVED, gold, why)
     if offered == "rival":
@@ -311,7 +313,12 @@ def _score_entity(view: ReplyView, answers: Sequence[str], unsure: bool, questio
         return _no_match(view, unsure), bool(rivals)
     qk = key_words(question) if question else []
     singular_q = bool(qk) and bool(set(qk[:4]) & lex("is was")) and not set(qk[:4]) & lex("are were")
-    listed = [(s, e, a) for s, e, a in sorted(spans) if is_alternative(view, spans, s, e, singular_q)]
+    # a negated occurrence is no candidate, also in a list: "Not Canberra or Melbourne -- Sydney."
+    listed = [
+        (s, e, a)
+        for s, e, a in sorted(spans)
+        if not negated(view, s, e) and is_alternative(view, spans, s, e, singular_q)
+    ]
     asserted = [(s, e, a) for s, e, a in sorted(spans) if not negated(view, s, e) and (s, e, a) not in listed]
     if not asserted:
         if rivals and not listed and not hedge_phrase(view):
@@ -367,6 +374,7 @@ def _alias_number(alias: str) -> float | None:
     return parse_number(m.group(1)) if m else None
 
 
+_DEGREE = lex("degree degrees deg डिग्री")
 _OPERATORS = set("×÷+−*/=")
 _TIMES = lex("x times into")
 
@@ -389,15 +397,18 @@ def _units_named(keys: Iterable[str]) -> set[str]:
     return {u for k in keys if (u := unit_of(k)) is not None}
 
 
-def _score_number(view: ReplyView, answers: Sequence[str], golds: list[float], question: str | None,
-                  unsure: bool, year: bool) -> tuple[MatchResult, bool]:  # fmt: skip
-    """Numbers of the answer's kind (years for a year, other numbers otherwise) that are not the
-    question's own, not an operand of a calculation, not in another unit and not the indefinite
-    "one": the gold among them and no other -> CORRECT; the gold not among them -> WRONG; the gold
-    beside others -> decided by the reply's focus (:func:`_decide`)."""
+def _is_gold_number(v: float, golds: Sequence[float]) -> bool:
+    return any(math.isclose(v, g, rel_tol=1e-9, abs_tol=1e-9) for g in golds)
+
+
+def _number_candidates(view: ReplyView, answers: Sequence[str], golds: list[float], question: str | None,
+                       year: bool) -> list[tuple[int, int, float, bool]]:  # fmt: skip
+    """(start, end, value, negated) of every number of the answer's kind (years for a year, other
+    numbers otherwise) that is not the question's own, not an operand of a calculation, not in
+    another unit and not the indefinite "one"."""
 
     def is_gold(v: float) -> bool:
-        return any(math.isclose(v, g, rel_tol=1e-9, abs_tol=1e-9) for g in golds)
+        return _is_gold_number(v, golds)
 
     extra: dict[tuple[str, ...], float] = {}
     for a in answers:
@@ -416,6 +427,8 @@ def _score_number(view: ReplyView, answers: Sequence[str], golds: list[float], q
     for s, e, v in _numbers(view, extra):
         nxt = view.keys[e] if e < len(view.keys) else ""
         unit = unit_of(nxt)
+        if nxt in _DEGREE and e + 1 < len(view.keys):
+            unit = unit_of(view.keys[e + 1])  # "212 डिग्री फ़ारेनहाइट", "212 degree Fahrenheit"
         if unit is not None and own_units and unit not in own_units and not is_gold(v):
             continue  # "212 °F", "1,440 minutes": the same quantity, or another one, in another unit
         if year != _year_like(v) and (year or view.tok(s).kind == "n"):
@@ -429,6 +442,19 @@ def _score_number(view: ReplyView, answers: Sequence[str], golds: list[float], q
         if nxt in _ORDINAL_SUFFIX and view.tok(s).kind == "n":
             continue  # "12वां", "12th": an ordinal, not a count
         cands.append((s, e, v, negated(view, s, e)))
+    return cands
+
+
+def _score_number(view: ReplyView, answers: Sequence[str], golds: list[float], question: str | None,
+                  unsure: bool, year: bool) -> tuple[MatchResult, bool]:  # fmt: skip
+    """The gold among the reply's candidate numbers (:func:`_number_candidates`) and no other ->
+    CORRECT; the gold not among them -> WRONG; the gold beside others -> decided by the reply's
+    focus (:func:`_decide`)."""
+
+    def is_gold(v: float) -> bool:
+        return _is_gold_number(v, golds)
+
+    cands = _number_candidates(view, answers, golds, question, year)
     hits = [c for c in cands if is_gold(c[2])]
     named = bool(cands)
     if not hits:
@@ -533,7 +559,8 @@ def score_answer(
 
     The answer a reply marks is judged first (:func:`llm_eval.extract.marked_answers`: a boxed
     value, an ``Answer:`` line, "the answer is ...", bold, a short last line), the whole reply
-    only when it marks none that names a candidate. ``answer_type`` (entity | number | year |
+    only when it marks none that names a candidate. A marked answer judged correct is unresolved
+    when the rest of the reply offers a rival as possible ("**Mars.** It might be Venus."). ``answer_type`` (entity | number | year |
     yesno | short_text) picks the rule set; inferred from the gold when None. ``question`` (the
     clean question) sets its own words and numbers aside. ``answer_class`` names the item's class
     in ``answer_classes.json`` (its other members are rivals). ``answer_format`` records how the
@@ -555,8 +582,30 @@ def score_answer(
         named = [(t, res) for t, res, names in judged if names]
         if named and len({r.outcome for _, r in named}) == 1:
             t, res = named[-1]
+            other = _possible_other(text, answers, kind, question, members) if res.correct else None
+            if other:  # "**Answer: Mars.** Though it might be Venus."
+                why = f"{mark.kind}: {res.reason}; but {other} is offered as possible too"
+                return MatchResult(Outcome.UNRESOLVED, res.matched, why, judged=t)
             return MatchResult(res.outcome, res.matched, f"{mark.kind}: {res.reason}", judged=t)
     return _score(text, answers, kind, question, members)[0]
+
+
+def _possible_other(
+    text: str, answers: list[str], kind: str, question: str | None, members: Sequence[str]
+) -> str | None:
+    """A rival the reply offers as a possible answer outside its marked answer
+    (:func:`llm_eval.candidates.offered_as_possible`), or None: a hedge between two candidates."""
+    view = ReplyView.of(text)
+    rivals: list[tuple[int, int, str]] = []
+    if kind in ("number", "year"):
+        golds = sorted({v for a in answers if (v := _alias_number(a)) is not None})
+        if golds:
+            year = kind == "year" or all(_year_like(g) for g in golds)
+            cands = _number_candidates(view, answers, golds, question, year)
+            rivals = [(s, e, f"{v:g}") for s, e, v, neg in cands if not neg and not _is_gold_number(v, golds)]
+    elif kind != "yesno":
+        rivals = _entity_rivals(view, _gold_spans(view, answers, question), question, members)
+    return next((r for s, e, r in rivals if offered_as_possible(view, s, e)), None)
 
 
 def names_gold(response: str | None, answers: Sequence[str], *, answer_type: str | None = None) -> bool:

@@ -108,16 +108,16 @@ def test_development_styles_never_contradict_the_label(case: dict) -> None:
     )
 
 
-def test_held_out_styles_rates() -> None:
-    """The held-out table of reply styles (datasets/llm_eval/labelled_replies.jsonl, never used to
-    tune the rules), plain replies. Measured: unresolved 5/54, 6/52, 5/52, 4/52 (English, Hindi,
-    Hinglish, code-switched); one false accept (code-switched: a hedge between two candidates
-    written "Mars है या Venus, sure नहीं हूँ"), no false reject."""
+def test_first_styles_table_rates() -> None:
+    """The first table of reply styles (datasets/llm_eval/labelled_replies.jsonl), held out until
+    its rates were reported and a development table since, plain replies. Measured: unresolved
+    4/54, 4/52, 3/52, 4/52 (English, Hindi, Hinglish, code-switched), no false accept, no false
+    reject."""
     from llm_eval.items import ITEMS_DIR
 
     cases = load_scoring_cases(ITEMS_DIR / "labelled_replies.jsonl")
     for cond in ("en", "hi", "hinglish", "cs"):
         got = [(c["expected"] == "correct", _verdict(c)) for c in cases if c["cond"] == cond]
         assert sum(v == "unresolved" for _, v in got) <= 0.15 * len(got), cond
-        assert sum(not pos and v == "correct" for pos, v in got) <= 1, cond
+        assert sum(not pos and v == "correct" for pos, v in got) == 0, cond
         assert sum(pos and v in ("wrong", "unsure") for pos, v in got) == 0, cond
