@@ -407,10 +407,20 @@ def bracket_state(spec: StudySpec, method: str) -> Any:
             metric = _headline(rec)
         return rec
 
-    kw = {"factor": d.sweep_factor, "max_extensions": d.max_extensions}
-    res = bracket(method, d.sweep_lrs[method], d.seeds_for_sweep(method), lookup, metric=metric, **kw)
-    if res.complete and res.metric != metric:
-        res = bracket(method, d.sweep_lrs[method], d.seeds_for_sweep(method), lookup, metric=metric, **kw)
+    def run(metric: str) -> Any:
+        return bracket(
+            method,
+            d.sweep_lrs[method],
+            d.seeds_for_sweep(method),
+            lookup,
+            metric=metric,
+            factor=d.sweep_factor,
+            max_extensions=d.max_extensions,
+        )
+
+    res = run(metric)
+    if res.complete and res.metric != metric:  # the headline is only known once a record is read
+        res = run(metric)
     return res
 
 
@@ -637,7 +647,7 @@ def compute_estimate(spec: StudySpec) -> dict[str, Any] | None:
         return float(c.get("run") or c.get("train") or 0.0)
 
     cfgs = estimate_configs(spec)
-    per_recipe = {}
+    per_recipe: dict[str, dict[str, Any]] = {}
     for r, cfg in zip(d.recipes, cfgs, strict=False):
         rec = recs[(cfg.method, cfg.config_hash())]
         per_recipe[r.name] = {
@@ -663,7 +673,7 @@ def compute_estimate(spec: StudySpec) -> dict[str, Any] | None:
         out = {}
         for stage, (lo, hi) in counts.items():
             if stage == "recipe":
-                total = sum(v["cpu_s"] for v in per_recipe.values()) * len(d.recipe_seeds)
+                total = sum(float(v["cpu_s"]) for v in per_recipe.values()) * len(d.recipe_seeds)
                 out[stage] = total / 3600
                 continue
             ms = stage_methods[stage]
@@ -671,7 +681,7 @@ def compute_estimate(spec: StudySpec) -> dict[str, Any] | None:
             out[stage] = (lo, hi)[lo_hi] * unit * mean_ratio / 3600
         return out
 
-    units = [v["cpu_s"] for v in per_recipe.values()] or [control]
+    units = [float(v["cpu_s"]) for v in per_recipe.values()] or [control]
     low, high = hours(min(units), 0), hours(max(units), 1)
     return {
         "design": d.name,
