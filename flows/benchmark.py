@@ -16,7 +16,7 @@ from prefect.futures import as_completed, wait
 from prefect.runtime import flow_run
 
 from flatlora.bench.config import DEFAULT_PROFILE
-from flatlora.bench.rundir import ensure_writable
+from flatlora.bench.rundir import DataCheck, ensure_writable
 from flows.flow_runs import remember, settle_previous
 from flows.progress import GridProgress
 from reports.io import atomic_write_text
@@ -188,8 +188,12 @@ def benchmark(
         for s in grid[m]
     ]
     hashes = [config_hash(sp) for sp in specs]
-    # the record on disk is the truth: a Prefect cache hit counts only if its record is usable
-    trusted = [cache_is_valid(sp, h, out_dir) for sp, h in zip(specs, hashes, strict=True)]
+    # the record on disk is the truth: a Prefect cache hit counts only if its record is usable and was
+    # trained on the data as it is now
+    data = DataCheck(data_dir)
+    trusted = [cache_is_valid(sp, h, out_dir, data) for sp, h in zip(specs, hashes, strict=True)]
+    for line in data.summary():
+        log.warning(line)
     # sequential: ETA from each trained run's own time; concurrent: from the intervals between finishes
     concurrent = bool(work_pool) or parallel > 1
     grid_progress = GridProgress(len(specs), log=log.info, show_duration=not concurrent)

@@ -34,11 +34,13 @@ from typing import Any
 
 from flatlora.bench.config import RunConfig, available_cores
 from flatlora.bench.records import atomic_write_json, record_path
+from flatlora.bench.rundir import DataCheck, train_or_reuse
 from flatlora.bench.sweep import (
     STUDY_PROFILE,
     SWEEP_LRS,
     SWEEP_SEED,
     load_sweep_file,
+    rate_failure,
     reusable_record,
     run_sweep,
     sweep_configs,
@@ -165,8 +167,8 @@ class StudySpec:
         return sweep_configs(method, lrs, self.profile, seed, self.dataset, dict(self.overrides or {}))
 
 
-def _ok_record(cfg: RunConfig, run_dir: Path) -> dict[str, Any] | None:
-    rec = reusable_record(record_path(cfg, run_dir), cfg.config_hash())
+def _ok_record(cfg: RunConfig, run_dir: Path, data: DataCheck) -> dict[str, Any] | None:
+    rec = reusable_record(record_path(cfg, run_dir), cfg.config_hash(), data=data)
     return rec if rec is not None and rec.get("status") == "ok" else None
 
 
@@ -190,12 +192,14 @@ def chosen_rates(spec: StudySpec, methods: Sequence[str]) -> dict[str, float] | 
     return rates
 
 
-def sweep_runs(spec: StudySpec, methods: Sequence[str]) -> list[RunConfig]:
-    """The sweep configs of `methods` without a finished record."""
+def sweep_runs(spec: StudySpec, methods: Sequence[str], data: DataCheck | None = None) -> list[RunConfig]:
+    """The sweep configs of `methods` without a finished record of the data as it is now."""
+    data = data if data is not None else DataCheck(spec.data_dir)
     out: list[RunConfig] = []
     for m in methods:
         for cfg in spec.configs(m, SWEEP_LRS[m], SWEEP_SEED):
-            if reusable_record(record_path(cfg, spec.out / SWEEP_DIR), cfg.config_hash()) is None:
+            path = record_path(cfg, spec.out / SWEEP_DIR)
+            if reusable_record(path, cfg.config_hash(), data=data) is None:
                 out.append(cfg)
     return out
 
@@ -206,13 +210,16 @@ def grid_runs(
     return [cfg for m, ss in seeds.items() for s in ss for cfg in spec.configs(m, [rates[m]], s)]
 
 
-def pilot_decision(spec: StudySpec, rates: Mapping[str, float]) -> PowerDecision | None:
+def pilot_decision(
+    spec: StudySpec, rates: Mapping[str, float], data: DataCheck | None = None
+) -> PowerDecision | None:
     """The extension rule on the pilot's records (both methods, every pilot seed ok), else None."""
+    data = data if data is not None else DataCheck(spec.data_dir)
     seeds = grid_seeds(PILOT_SEEDS)
     diffs: list[float] = []
     metric = "accuracy"
     for s in seeds:
-        recs = [_ok_record(c, spec.out) for m in PRIMARY for c in spec.configs(m, [rates[m]], s)]
+        recs = [_ok_record(c, spec.out, data) for m in PRIMARY for c in spec.configs(m, [rates[m]], s)]
         if any(r is None for r in recs):
             return None
         t, c = recs
@@ -222,12 +229,15 @@ def pilot_decision(spec: StudySpec, rates: Mapping[str, float]) -> PowerDecision
     return decide_n(diffs, seeds, metric)
 
 
-def next_stage(spec: StudySpec) -> tuple[str, list[RunConfig]] | None:
+def next_stage(spec: StudySpec, data: DataCheck | None = None) -> tuple[str, list[RunConfig]] | None:
     """The first stage with runs left, and those runs; None when the whole study is done.
 
-    Writes `power.json` once the pilot is complete (the extension's n, from the pilot alone).
+    A run is left when it has no finished record of the data as it is now (`data` reads each data file
+    once and counts the records of an earlier version). Writes `power.json` once the pilot is complete
+    (the extension's n, from the pilot alone).
     """
-    todo = sweep_runs(spec, PRIMARY)
+    data = data if data is not None else DataCheck(spec.data_dir)
+    todo = sweep_runs(spec, PRIMARY, data)
     if todo:
         return "primary-sweeps", todo
     finalize_sweeps(spec, PRIMARY)
@@ -237,21 +247,21 @@ def next_stage(spec: StudySpec) -> tuple[str, list[RunConfig]] | None:
     todo = [
         c
         for c in grid_runs(spec, rates, dict.fromkeys(PRIMARY, grid_seeds(PILOT_SEEDS)))
-        if not _ok_record(c, spec.out)
+        if not _ok_record(c, spec.out, data)
     ]
     if todo:
         return "pilot", todo
-    decision = pilot_decision(spec, rates)
+    decision = pilot_decision(spec, rates, data)
     assert decision is not None
     atomic_write_json(spec.out / POWER_FILE, decision.to_dict())
     todo = [
         c
         for c in grid_runs(spec, rates, dict.fromkeys(PRIMARY, grid_seeds(decision.n)))
-        if not _ok_record(c, spec.out)
+        if not _ok_record(c, spec.out, data)
     ]
     if todo:
         return "extension", todo
-    todo = sweep_runs(spec, ("full", "sam_w"))
+    todo = sweep_runs(spec, ("full", "sam_w"), data)
     if todo:
         return "secondary-sweeps", todo
     finalize_sweeps(spec, ("full", "sam_w"))
@@ -261,7 +271,7 @@ def next_stage(spec: StudySpec) -> tuple[str, list[RunConfig]] | None:
     todo = [
         c
         for c in grid_runs(spec, sec, dict.fromkeys(SECONDARY, grid_seeds(SECONDARY_SEEDS)))
-        if not _ok_record(c, spec.out)
+        if not _ok_record(c, spec.out, data)
     ]
     if todo:
         return "secondary", todo
@@ -316,12 +326,21 @@ def _refuse_training(cfg: RunConfig, *_a: Any, **_k: Any) -> dict[str, Any]:
 def _run_in_worker(
     cfg_dict: dict[str, Any], run_dir: str, data_dir: str | None, threads: int
 ) -> dict[str, Any]:
+    """One run in a fresh process, under its run lock: reused if another command finished it meanwhile;
+    a record of an earlier version of the data is moved to records/.stale/ before it retrains."""
     from flatlora.bench.runner import run_one
 
     cfg = RunConfig(**{**cfg_dict, "num_threads": threads})
-    rec = run_one(cfg, run_dir, progress=False, data_dir=data_dir)
+    accept = rate_failure if Path(run_dir).name == SWEEP_DIR else None
+    rec, source = train_or_reuse(
+        cfg, run_dir, run_one, accept_failed=accept, progress=False, data_dir=data_dir
+    )
     cost = rec.get("cost") or {}
-    return {"run_id": rec.get("run_id"), "status": rec.get("status"), "wall_time_s": cost.get("wall_time_s")}
+    return {
+        "run_id": rec.get("run_id"),
+        "status": rec.get("status"),
+        "wall_time_s": cost.get("wall_time_s") if source == "computed" else "reused",
+    }
 
 
 def run_local(
@@ -340,7 +359,10 @@ def run_local(
     threads = max(1, available_cores() // max(1, jobs))
     ctx = get_context("spawn")
     while True:
-        nxt = next_stage(spec)
+        data = DataCheck(spec.data_dir)
+        nxt = next_stage(spec, data)
+        for line in data.summary():
+            log(line)
         if nxt is None:
             log("study complete")
             return None
