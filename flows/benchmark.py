@@ -273,12 +273,19 @@ def benchmark(
         runs.append(row)
     grid_s = time.perf_counter() - t0
 
-    # 3-5. stats + report (regenerated from records on disk), then the artifact
-    report = report_task(out_dir, data_dir=data_dir)
-    artifact = publish_report_task(report) if publish else None
+    # 3-5. stats + report (regenerated from records on disk), then the artifact. A report that cannot be
+    # built (no record at all, records that cannot be pooled) is said in the result, after the runs
+    report, report_error = None, None
+    built = report_task(out_dir, data_dir=data_dir, return_state=True)
+    if built.is_completed():
+        report = built.result()
+    else:
+        report_error = _exception_text(built)
+    artifact = publish_report_task(report) if publish and report else None
     result = {
         "run_dir": out_dir,
         "report": report,
+        "report_error": report_error,
         "artifact_key": artifact,
         "runs": runs,
         "n_runs": len(runs),
@@ -298,6 +305,15 @@ def benchmark(
         result["n_errors"],
     )
     return result
+
+
+def _exception_text(state: Any) -> str:
+    """The exception a failed task raised, on one line (the state's message, if it cannot be read)."""
+    try:
+        state.result()
+    except Exception as exc:
+        return " ".join(str(exc).split()) or type(exc).__name__
+    return str(state.message)
 
 
 def _at_most(limit: int, submit: Any, specs: list[dict[str, Any]], progress: GridProgress) -> list[Any]:

@@ -24,9 +24,10 @@ def _options(
     ),
 ) -> None:
     """Flat-LoRA benchmark pipeline and LLM robustness stress tests."""
-    from flows.cli_common import set_debug
+    from flows.cli_common import exit_on_signals, set_debug
 
     set_debug(debug)
+    exit_on_signals()
 
 
 def _register() -> None:

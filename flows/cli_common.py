@@ -7,7 +7,9 @@ import contextlib
 import difflib
 import functools
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,11 +31,15 @@ __all__ = [
     "check_set_keys",
     "default_profile",
     "exit_at_once_if_api_lost",
+    "exit_on_signals",
     "friendly_errors",
     "method_names",
     "parse_set_values",
     "profile_names",
     "set_debug",
+    "set_kept",
+    "stop_children",
+    "watch_api",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -112,9 +118,13 @@ def exit_at_once_if_api_lost(kept: str) -> Iterator[None]:
     """A flow that fails because the Prefect API went away (server killed, network gone) ends with one
     line and exit code 3, at once: Prefect would otherwise spend minutes at exit retrying events and logs
     that can no longer be delivered. ``kept`` says where the finished work is. Any other failure, or any
-    failure under ``--debug``, propagates unchanged."""
+    failure under ``--debug``, propagates unchanged. While inside, ``watch_api`` notices a server that
+    went away within a minute, instead of when the grid's local work is done; SIGTERM and SIGHUP say
+    ``kept`` too."""
+    set_kept(f"{kept} Rerun the same command to resume.")
     try:
-        yield
+        with watch_api(kept):
+            yield
     except Exception as exc:
         url = None if debug_enabled() else lost_api_url()
         if url is None:
@@ -128,6 +138,121 @@ def exit_at_once_if_api_lost(kept: str) -> Iterator[None]:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(3)  # skip Prefect's exit-time retries of undeliverable events and logs
+
+
+# ---------------------------------------------------------------- signals and a lost API
+
+_KEPT = {"msg": "", "stopping": ""}
+# the signals a terminal, `kill` or a scheduler end a command with; each ends it with 128 + its number
+END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def set_kept(message: str) -> None:
+    """What a command stopped early keeps and how to go on (said on its last line)."""
+    _KEPT["msg"] = message
+
+
+def stop_children(timeout_s: float = 5.0) -> int:
+    """Terminate every process this one started (the embedded Prefect server, run processes), then kill
+    what is still there after ``timeout_s``; returns how many there were. A process left behind would
+    hold its port and memory after the command has exited."""
+    import psutil
+
+    try:
+        kids = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return 0
+    for k in kids:
+        with contextlib.suppress(psutil.Error):
+            k.terminate()
+    _, alive = psutil.wait_procs(kids, timeout=timeout_s)
+    for k in alive:
+        with contextlib.suppress(psutil.Error):
+            k.kill()
+    psutil.wait_procs(alive, timeout=timeout_s)
+    return len(kids)
+
+
+def _end(code: int, line: str) -> None:
+    """Stop what the command started, say ``line`` and exit at once with ``code`` (records and answers
+    are written atomically as they finish, so nothing finished is lost)."""
+    if _KEPT["stopping"]:
+        return
+    _KEPT["stopping"] = line
+    stop_children()
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        typer.echo(line, err=True)
+        sys.stderr.flush()
+    os._exit(code)  # skip exit-time retries of events and logs that have nowhere to go
+
+
+def exit_on_signals() -> None:
+    """SIGTERM and SIGHUP stop what the command started and exit 143 / 129, as the shell expects.
+
+    Python's default for both is to die at once, leaving the embedded Prefect server (its port still
+    open) and run processes behind."""
+
+    def handler(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        kept = f" {_KEPT['msg']}" if _KEPT["msg"] else ""
+        _end(128 + signum, f"stopped by {name}.{kept}")
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in END_SIGNALS:
+        signal.signal(sig, handler)
+
+
+def _api_url() -> str | None:
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        from prefect.settings import PREFECT_API_URL
+
+        url = PREFECT_API_URL.value()
+    return url or None
+
+
+@contextlib.contextmanager
+def watch_api(kept: str, interval_s: float = 10.0) -> Iterator[None]:
+    """While inside, ask the configured Prefect API's ``/health`` every ``interval_s``; when it refuses
+    connections 3 times in a row (a killed server: about 30 s) or answers nothing 6 times in a row
+    (a hung server or network), end the command with one line and exit code 3, as
+    ``exit_at_once_if_api_lost`` does at the end. Without a configured API (the embedded one) it does
+    nothing: that server lives and dies with this process."""
+    url = None if debug_enabled() else _api_url()
+    if url is None:
+        yield
+        return
+    import httpx
+
+    done = threading.Event()
+
+    def watch() -> None:
+        refused = silent = 0
+        while not done.wait(interval_s):
+            try:
+                httpx.get(url.rstrip("/") + "/health", timeout=min(interval_s, 10.0)).raise_for_status()
+                refused = silent = 0
+            except httpx.ConnectError:
+                refused += 1
+            except httpx.HTTPError:
+                silent += 1
+            if refused >= 3 or silent >= 6:
+                how = "refuses connections" if refused >= 3 else "has not answered"
+                _end(
+                    3,
+                    f"error: the Prefect API at {url} {how} since about {int((refused or silent) * interval_s)}"
+                    f" s. {kept} The flow run stays RUNNING on that server until the next command into the "
+                    "same folder marks it Crashed; start the server again and rerun the command to resume.",
+                )
+
+    t = threading.Thread(target=watch, name="prefect-api-watch", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def _one_line(exc: BaseException) -> str:
