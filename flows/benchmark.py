@@ -19,6 +19,7 @@ from flatlora.bench.config import DEFAULT_PROFILE
 from flatlora.bench.rundir import DataCheck, ensure_writable
 from flows.flow_runs import remember, settle_previous
 from flows.progress import GridProgress
+from flows.shutdown import reclaim_signals
 from reports.io import atomic_write_text
 from tasks.report import publish_report_task, report_task
 from tasks.train import (
@@ -134,6 +135,7 @@ def benchmark(
     `progress=False` hides the per-run progress bars (model loading, training); the grid's "run k of N"
     lines stay.
     """
+    reclaim_signals()  # started by a flatbench command: SIGTERM ends it at once, not after the runs
     log = get_run_logger()
     datasets, methods, seeds = _grid_axes(datasets, methods, seeds, method_seeds)
     grid = {m: [int(s) for s in (method_seeds or {}).get(m, seeds)] for m in methods}
@@ -192,7 +194,8 @@ def benchmark(
     # trained on the data as it is now
     data = DataCheck(data_dir)
     trusted = [cache_is_valid(sp, h, out_dir, data) for sp, h in zip(specs, hashes, strict=True)]
-    for line in data.summary():
+    data_changed = data.summary()  # one line per dataset whose file changed since some of its records
+    for line in data_changed:
         log.warning(line)
     # sequential: ETA from each trained run's own time; concurrent: from the intervals between finishes
     concurrent = bool(work_pool) or parallel > 1
@@ -286,6 +289,7 @@ def benchmark(
         "run_dir": out_dir,
         "report": report,
         "report_error": report_error,
+        "data_changed": data_changed,
         "artifact_key": artifact,
         "runs": runs,
         "n_runs": len(runs),

@@ -7,7 +7,6 @@ import contextlib
 import difflib
 import functools
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+
+from flows.shutdown import end_now, set_kept
 
 # Every profile of flatlora.bench.config.PROFILES (a test keeps the two in step; importing the config here
 # would import torch and slow down `--help`).
@@ -31,14 +32,11 @@ __all__ = [
     "check_set_keys",
     "default_profile",
     "exit_at_once_if_api_lost",
-    "exit_on_signals",
     "friendly_errors",
     "method_names",
     "parse_set_values",
     "profile_names",
     "set_debug",
-    "set_kept",
-    "stop_children",
     "watch_api",
 ]
 
@@ -97,11 +95,7 @@ def friendly_errors(fn: F) -> F:
 def lost_api_url(timeout: float = 3.0) -> str | None:
     """The configured Prefect API URL if it no longer answers ``/health``; None if it answers or none is
     configured (an ephemeral server lives and dies with this process)."""
-    url = os.environ.get("PREFECT_API_URL")
-    if not url:
-        from prefect.settings import PREFECT_API_URL
-
-        url = PREFECT_API_URL.value()
+    url = _api_url()
     if not url:
         return None
     import httpx
@@ -140,71 +134,11 @@ def exit_at_once_if_api_lost(kept: str) -> Iterator[None]:
         os._exit(3)  # skip Prefect's exit-time retries of undeliverable events and logs
 
 
-# ---------------------------------------------------------------- signals and a lost API
-
-_KEPT = {"msg": "", "stopping": ""}
-# the signals a terminal, `kill` or a scheduler end a command with; each ends it with 128 + its number
-END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
-def set_kept(message: str) -> None:
-    """What a command stopped early keeps and how to go on (said on its last line)."""
-    _KEPT["msg"] = message
-
-
-def stop_children(timeout_s: float = 5.0) -> int:
-    """Terminate every process this one started (the embedded Prefect server, run processes), then kill
-    what is still there after ``timeout_s``; returns how many there were. A process left behind would
-    hold its port and memory after the command has exited."""
-    import psutil
-
-    try:
-        kids = psutil.Process().children(recursive=True)
-    except psutil.Error:
-        return 0
-    for k in kids:
-        with contextlib.suppress(psutil.Error):
-            k.terminate()
-    _, alive = psutil.wait_procs(kids, timeout=timeout_s)
-    for k in alive:
-        with contextlib.suppress(psutil.Error):
-            k.kill()
-    psutil.wait_procs(alive, timeout=timeout_s)
-    return len(kids)
-
-
-def _end(code: int, line: str) -> None:
-    """Stop what the command started, say ``line`` and exit at once with ``code`` (records and answers
-    are written atomically as they finish, so nothing finished is lost)."""
-    if _KEPT["stopping"]:
-        return
-    _KEPT["stopping"] = line
-    stop_children()
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
-        typer.echo(line, err=True)
-        sys.stderr.flush()
-    os._exit(code)  # skip exit-time retries of events and logs that have nowhere to go
-
-
-def exit_on_signals() -> None:
-    """SIGTERM and SIGHUP stop what the command started and exit 143 / 129, as the shell expects.
-
-    Python's default for both is to die at once, leaving the embedded Prefect server (its port still
-    open) and run processes behind."""
-
-    def handler(signum: int, _frame: object) -> None:
-        name = signal.Signals(signum).name
-        kept = f" {_KEPT['msg']}" if _KEPT["msg"] else ""
-        _end(128 + signum, f"stopped by {name}.{kept}")
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for sig in END_SIGNALS:
-        signal.signal(sig, handler)
+# ---------------------------------------------------------------- a lost API
 
 
 def _api_url() -> str | None:
+    """The Prefect API the command talks to, if one is configured (else the embedded one is used)."""
     url = os.environ.get("PREFECT_API_URL")
     if not url:
         from prefect.settings import PREFECT_API_URL
@@ -216,8 +150,8 @@ def _api_url() -> str | None:
 @contextlib.contextmanager
 def watch_api(kept: str, interval_s: float = 10.0) -> Iterator[None]:
     """While inside, ask the configured Prefect API's ``/health`` every ``interval_s``; when it refuses
-    connections 3 times in a row (a killed server: about 30 s) or answers nothing 6 times in a row
-    (a hung server or network), end the command with one line and exit code 3, as
+    connections 3 times in a row (a killed server: noticed 20 to 30 s after it went) or answers nothing
+    6 times in a row (a hung server or network), end the command with one line and exit code 3, as
     ``exit_at_once_if_api_lost`` does at the end. Without a configured API (the embedded one) it does
     nothing: that server lives and dies with this process."""
     url = None if debug_enabled() else _api_url()
@@ -239,12 +173,16 @@ def watch_api(kept: str, interval_s: float = 10.0) -> Iterator[None]:
             except httpx.HTTPError:
                 silent += 1
             if refused >= 3 or silent >= 6:
-                how = "refuses connections" if refused >= 3 else "has not answered"
-                _end(
+                how = (
+                    f"refuses connections ({refused} health checks in a row"
+                    if refused >= 3
+                    else f"has not answered ({silent} health checks in a row"
+                )
+                end_now(
                     3,
-                    f"error: the Prefect API at {url} {how} since about {int((refused or silent) * interval_s)}"
-                    f" s. {kept} The flow run stays RUNNING on that server until the next command into the "
-                    "same folder marks it Crashed; start the server again and rerun the command to resume.",
+                    f"error: the Prefect API at {url} {how}, {interval_s:g} s apart). {kept} The flow run "
+                    "stays RUNNING on that server until the next command into the same folder marks it "
+                    "Crashed; start the server again and rerun the command to resume.",
                 )
 
     t = threading.Thread(target=watch, name="prefect-api-watch", daemon=True)
@@ -258,6 +196,8 @@ def watch_api(kept: str, interval_s: float = 10.0) -> Iterator[None]:
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename and type(exc) is not OSError and exc.strerror:
         return f"{exc.strerror}: {exc.filename}"  # e.g. "Permission denied: runs/x/report.md"
+    if isinstance(exc, OSError) and exc.errno is not None and exc.strerror and type(exc) is not OSError:
+        return " ".join(exc.strerror.split())  # the message without its "[Errno 30]"
     return " ".join(str(exc).split()) or type(exc).__name__
 
 

@@ -125,6 +125,7 @@ def llm_eval(
     from rich.markup import escape
 
     from flows.cli_common import check_choice, check_out_dir
+    from flows.shutdown import set_kept
     from llm_eval.grader import SCORERS, grade_records, resolve_scorer
     from llm_eval.judge import JUDGE_CHOICES, resolve_judge
     from llm_eval.plan import plan_run, render_plan
@@ -240,6 +241,7 @@ def llm_eval(
         console.print(render_plan(plan, PRICE_FILE_HELP.replace("MODEL", prov.model)), markup=False)
         return
 
+    set_kept(f"Answers received are kept in {out_dir / 'responses.jsonl'}; rerun the same command to resume.")
     # one writer per output folder: a second command into it waits, then sends only what is missing
     ctx.with_resource(output_lock(out_dir, say=lambda msg: console.print(msg, markup=False, highlight=False)))
     run_kwargs: dict[str, Any] = {"concurrency": concurrency, "use_cache": not no_cache, "refresh": refresh,

@@ -69,6 +69,9 @@ def register(app: typer.Typer) -> None:
         for m in methods:
             if given is None and m not in SWEEP_LRS:
                 raise typer.BadParameter(f"no default learning rates for {m!r}: pass --lrs 1e-4,3e-4,...")
+        from flatlora.bench.rundir import ensure_writable
+
+        ensure_writable(Path(out) / "records")  # NotWritable in one line, before any run
         for m in methods:
             res = run_sweep(
                 m,
@@ -124,8 +127,8 @@ def register(app: typer.Typer) -> None:
             check_out_dir,
             parse_set_values,
             profile_names,
-            set_kept,
         )
+        from flows.shutdown import set_kept
 
         check_out_dir(out)
         profile = check_choice(profile, profile_names(), "profile")

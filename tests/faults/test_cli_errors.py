@@ -159,4 +159,5 @@ def test_a_read_only_folder_is_one_line(tmp_path: Path, command: list[str], with
     with readonly_dir(folder):
         res = flatbench(*args, cwd=tmp_path)
     msg = one_line_error(res)
-    assert " is not writable (" in msg and f"{folder.name}/" in msg and "--out" in msg, msg
+    assert msg.startswith("error: ") and " is not writable (" in msg and "--out" in msg, msg
+    assert f"{folder.name}/" in msg or msg.startswith(f"error: {folder} is not writable"), msg

@@ -146,7 +146,7 @@ def test_a_committed_record_is_reused_and_an_edited_file_retrains_it(tmp_path: P
 
 @pytest.mark.slow  # two benchmark flows on the Prefect server: ~1 min on 2 shared cores
 def test_benchmark_retrains_the_runs_of_an_edited_file_and_says_so_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.benchmark import benchmark
     from tests.flows.conftest import FAKE_RUNNER
@@ -160,13 +160,11 @@ def test_benchmark_retrains_the_runs_of_an_edited_file_and_says_so_once(
     again = benchmark(**grid)
     assert (again["n_computed"], again["n_cached"] + again["n_disk"]) == (0, 4)
     _fix_a_label(data_dir)
-    capfd.readouterr()
     third = benchmark(**grid)
     assert (third["n_computed"], third["n_errors"]) == (4, 0)
-    out, err = capfd.readouterr()
-    said = [ln for ln in (out + err).splitlines() if "data changed since the records" in ln]
-    assert len(said) == 1, out + err
-    assert "fpb_50agree: data changed since the records: 4 runs retrain" in said[0]
+    (said,) = third["data_changed"]  # also logged, before the grid
+    assert said.startswith("fpb_50agree: data changed since the records: 4 runs retrain (trained on ")
+    assert again["data_changed"] == []
     assert len(log.read_text().splitlines()) == 8
     assert len(list((tmp_path / "run" / "records" / ".stale").glob("*.json"))) == 4
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

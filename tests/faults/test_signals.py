@@ -40,7 +40,7 @@ CHILD = (
 )
 COMMAND = f"""
 import subprocess, sys, time
-from flows.cli_common import exit_on_signals, set_kept
+from flows.shutdown import exit_on_signals, set_kept
 exit_on_signals()
 set_kept("Finished runs are kept in runs/x/records.")
 child = subprocess.Popen([sys.executable, "-c", {CHILD!r}], stdout=subprocess.PIPE, text=True)
@@ -102,8 +102,10 @@ def test_benchmark_stopped_by_a_signal_leaves_no_server_and_no_run_process(
         time.sleep(0.5)
     started = [p.pid for p in root.children(recursive=True)]
     assert _port_open(port)
+    t0 = time.monotonic()
     proc.send_signal(sig)
     assert proc.wait(timeout=120) == 128 + sig, (tmp_path / "cli.log").read_text()[-3000:]
+    assert time.monotonic() - t0 < 30  # at once, not when the runs in progress have finished
     last = (tmp_path / "cli.log").read_text().strip().splitlines()[-1]
     assert last.startswith(f"stopped by {sig.name}. Finished runs are kept in {out.resolve() / 'records'}")
     assert _gone(started), [p for p in started if psutil.pid_exists(p)]
