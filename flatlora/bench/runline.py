@@ -1,26 +1,54 @@
-"""The line a run prints when it finishes: its test scores, and a warning in place of `ok` when they are
-no better than predicting the test split's most frequent class for every example."""
+"""The line a run prints when it finishes: its test scores, and a warning in place of `ok` when it learned
+nothing usable: the collapse rule (`flatlora.bench.collapse`, stored in the record) fired, or its test
+accuracy is no better than predicting the test split's most frequent class for every example."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flatlora.bench.collapse import majority_share
 
-def majority_class(predictions: Sequence[Mapping[str, Any]]) -> tuple[str, float] | None:
-    """(the most frequent gold label, its share of the test examples), from a record's predictions."""
-    gold = Counter(str(p["gold"]) for p in predictions)
-    if not gold:
+
+def majority_class(record: Mapping[str, Any]) -> tuple[str, float] | None:
+    """(the test split's most frequent label, its share of the test examples): from the record's label
+    counts, or, in records without them, from its predictions' gold labels. Ties go to the first label."""
+    stored = (record.get("dataset_info") or {}).get("label_counts") or {}
+    counts: Mapping[str, int] = stored.get("test") or {}
+    if not counts:
+        counts = Counter(str(p["gold"]) for p in record.get("predictions") or [])
+    if not counts or sum(counts.values()) <= 0:
         return None
-    label, n = max(gold.items(), key=lambda kv: (kv[1], -sorted(gold).index(kv[0])))
-    return label, n / sum(gold.values())
+    order = list(counts)
+    label = max(order, key=lambda k: (counts[k], -order.index(k)))
+    return label, majority_share(counts)
+
+
+def _collapse_reason(record: Mapping[str, Any]) -> str | None:
+    """What the stored collapse check found, in words; None when it did not fire (or was not stored)."""
+    c = record.get("collapse") or {}
+    if not c.get("collapsed"):
+        return None
+    said = []
+    if "loss" in c.get("reasons", []):
+        said.append(
+            f"its training loss ended at {c['tail_loss']:.3f} (predicting the label prior: "
+            f"{c['prior_entropy']:.3f})"
+        )
+    if "validation" in c.get("reasons", []):
+        said.append(
+            f"its validation score {c['val_score']:.4f} is at or below the majority class's "
+            f"{c['val_majority']:.4f}"
+        )
+    return "collapsed: " + (" and ".join(said) or "the collapse check fired")
 
 
 def run_line(record: Mapping[str, Any], path: str | Path) -> str:
-    """`<run id>: ok  test acc ...`, `... FAILED (reason)`, or a warning when test accuracy is at or
-    below the majority class: such a run has learned nothing usable, whatever else it prints."""
+    """`<run id>: ok  test acc ...`, `... FAILED (reason)`, or `WARNING` when the run collapsed (the rule
+    stored in its record) or its test accuracy is at or below the majority class: such a run has learned
+    nothing usable, whatever else it prints."""
     rid = record["run_id"]
     if record["status"] != "ok":
         return f"{rid}: FAILED ({record['failure_reason']})  -> {path}"
@@ -32,16 +60,18 @@ def run_line(record: Mapping[str, Any], path: str | Path) -> str:
         f"test acc {t['accuracy']:.4f}  wF1 {t['weighted_f1']:.4f}  MCC {t['mcc']:.4f}  "
         f"best epoch {record['best_epoch']}" + (f"  {wall:.1f}s" if wall is not None else "")
     )
-    base = majority_class(record.get("predictions") or [])
+    why = []
+    base = majority_class(record)
     if base is not None and t["accuracy"] <= base[1] + 1e-12:
-        label, share = base
-        hint = (
-            "smoke only checks the path: --profile quick trains long enough to learn most small data sets"
-            if record.get("profile") == "smoke"
-            else "more epochs, another lr or more training rows may help (--set epochs=..., lr=...)"
-        )
-        return (
-            f"{rid}: WARNING  {scores}: at or below always answering the majority class {label!r} "
-            f"(acc {share:.4f}), so nothing usable was learned; {hint}  -> {path}"
-        )
-    return f"{rid}: ok  {scores}  -> {path}"
+        why.append(f"at or below always answering the majority class {base[0]!r} (acc {base[1]:.4f})")
+    collapsed = _collapse_reason(record)
+    if collapsed:
+        why.append(collapsed)
+    if not why:
+        return f"{rid}: ok  {scores}  -> {path}"
+    hint = (
+        "smoke only checks the path: --profile quick trains long enough to learn most small data sets"
+        if record.get("profile") == "smoke"
+        else "more epochs, another lr or more training rows may help (--set epochs=..., lr=...)"
+    )
+    return f"{rid}: WARNING  {scores}: {'; '.join(why)}, so nothing usable was learned; {hint}  -> {path}"

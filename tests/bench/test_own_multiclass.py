@@ -212,11 +212,74 @@ def test_a_run_at_or_below_the_majority_class_prints_a_warning_not_ok() -> None:
     assert ": ok  test acc 0.8000" in above and "WARNING" not in above
 
 
+def test_the_majority_class_comes_from_the_records_test_label_counts() -> None:
+    from flatlora.bench.runline import run_line
+
+    rec = _record(0.7, profile="quick")  # above the predictions' majority (0.6) ...
+    rec["dataset_info"] = {"label_counts": {"test": {"ABBR": 1, "ENTY": 1, "HUM": 8}}}  # ... not HUM's 0.8
+    line = run_line(rec, "r.json")
+    assert "WARNING" in line and "majority class 'HUM' (acc 0.8000)" in line, line
+
+
+@pytest.mark.parametrize(
+    ("reasons", "said"),
+    [
+        (["loss"], "its training loss ended at 1.400 (predicting the label prior: 1.500)"),
+        (["validation"], "its validation score 0.3000 is at or below the majority class's 0.4000"),
+    ],
+)
+def test_a_run_the_collapse_rule_flags_prints_a_warning_not_ok(reasons: list[str], said: str) -> None:
+    """Above the test majority, but the collapse rule stored in the record (the one studies count)
+    fired: not `ok` either."""
+    from flatlora.bench.collapse import assess
+    from flatlora.bench.runline import run_line
+
+    rec = _record(0.8, profile="quick")
+    loss = 1.4 if "loss" in reasons else 0.2
+    val, val_majority = (0.3, 0.4) if "validation" in reasons else (0.9, 0.4)
+    # train prior 6/3/1 of 10 rows: entropy 0.898 nats; the stored numbers below are what assess gives
+    c = assess([loss] * 20, {"ENTY": 6, "HUM": 3, "ABBR": 1}, val, val_majority).to_dict()
+    assert c["collapsed"] and c["reasons"] == reasons
+    c["prior_entropy"] = 1.5  # as a record of a larger label set would store it
+    rec["collapse"] = c
+    line = run_line(rec, "r.json")
+    assert ": ok" not in line and "WARNING  test acc 0.8000" in line, line
+    assert f"collapsed: {said}" in line, line
+    rec["collapse"] = assess([0.2] * 20, {"ENTY": 6, "HUM": 3, "ABBR": 1}, 0.9, 0.4).to_dict()
+    assert ": ok  test acc 0.8000" in run_line(rec, "r.json")
+
+
 def test_readme_first_run_on_your_own_data_uses_a_profile_that_learns() -> None:
     byod = README.read_text(encoding="utf-8").split("## Bring your own data", 1)[1].split("\n## ", 1)[0]
     first_train = next(ln for ln in byod.splitlines() if ln.startswith("flatbench train"))
     assert "--profile smoke" not in first_train, first_train
     assert "smoke" in byod and "learns" in byod
+
+
+@pytest.mark.parametrize(("n_rows", "cap"), [(68, 64), (70, 4), (300, 128)])
+def test_a_row_cap_near_a_splits_size_subsamples_six_classes(n_rows: int, cap: int) -> None:
+    """smoke's 64 validation rows of a six-class split of 68: too few rows are left out to stratify
+    both parts, which sklearn refuses; the cap still takes its rows, seeded."""
+    import pandas as pd
+
+    from flatlora.bench.data import subsample
+
+    labels = [list(T.SHARES)[i % 6] for i in range(n_rows)]
+    df = pd.DataFrame({"index": range(n_rows), "text": [f"q{i}" for i in range(n_rows)], "label": labels})
+    a, b = subsample(df, cap, seed=0), subsample(df, cap, seed=0)
+    assert len(a) == cap and list(a["index"]) == list(b["index"])
+    assert list(a["index"]) == sorted(a["index"])
+    if min(cap, n_rows - cap) >= 6:  # stratified where it can be: every class keeps its share
+        assert a["label"].value_counts().min() >= cap // 6
+
+
+def test_val_from_train_leaves_a_train_split_too_small_to_stratify(tmp_path: Path) -> None:
+    rows = [(f"question number {i} ?", list(T.SHARES)[i // 2 % 6]) for i in range(60)]
+    p = T.write(tmp_path / "few.csv", rows, test_every=2)  # 30 train rows, five per class
+    rep, splits = validate_dataset(str(p), val_from_train=0.9, raise_on_failure=False, **COLS)
+    assert splits is not None, rep.summary()  # 3 train rows left: too few to hold six classes
+    assert len(splits.train) == 3 and len(splits.val) == 27
+    assert any("not stratified" in n for n in rep.notes), rep.notes
 
 
 # ---------------------------------------------------------------- 6. a validation split, leakage
