@@ -1093,7 +1093,8 @@ def _carve_val(parts: dict[str, Any], frac: float, seed: int) -> tuple[Any, Any,
         raise DataError(f"--val-from-train must be a fraction in (0, 1), got {frac!r}", check="splittable")
     counts = train["label"].astype(str).value_counts()
     n_val = math.ceil(frac * len(train))
-    strat = train["label"].astype(str) if counts.min() >= 2 and n_val >= len(counts) else None
+    stratifiable = counts.min() >= 2 and min(n_val, len(train) - n_val) >= len(counts)
+    strat = train["label"].astype(str) if stratifiable else None
     try:
         rest, val = train_test_split(train, test_size=frac, random_state=seed, stratify=strat)
     except ValueError as exc:
@@ -1119,6 +1120,8 @@ def subsample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     from sklearn.model_selection import train_test_split
 
     counts = df["label"].value_counts()
-    strat = df["label"] if counts.min() >= 2 and n >= len(counts) else None
+    # stratified only where both parts can hold every class (a cap just under the split's size, 64 of 68
+    # rows of six classes, leaves too few rows out to stratify)
+    strat = df["label"] if counts.min() >= 2 and min(n, len(df) - n) >= len(counts) else None
     part, _ = train_test_split(df, train_size=n, random_state=seed, stratify=strat)
     return part.sort_values("index").reset_index(drop=True)
