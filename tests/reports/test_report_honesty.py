@@ -170,7 +170,8 @@ def test_captions_give_each_methods_own_number_of_seeds() -> None:
     assert "**LoRA** (summed over 8 seeds)" in text and "**Full FT** (summed over 5 seeds)" in text
     assert "| LoRA (8 seeds) |" in text  # the error types, counted over each method's seeds
     metrics = text.split("#### All metrics (mean ± std over seeds)", 1)[1].split("####", 1)[0]
-    assert "| Full FT | 5 |" in metrics and "| LoRA | 8 |" in metrics
+    rows = {ln.split(" | ")[0]: ln for ln in metrics.splitlines() if ln.startswith("| ")}
+    assert rows["| Full FT"].endswith("| 5 |") and rows["| LoRA"].endswith("| 8 |")
 
 
 # ---------------------------------------------------------------- 6. collapses, the median, leverage

@@ -187,7 +187,7 @@ def test_headline_metric_from_dataset_card_drives_the_tests_and_headline() -> No
     assert ds.primary is not None and ds.primary.metric == "mcc"
     text = render(s)
     assert "Flat-LoRA − LoRA on test MCC" in text
-    assert "| Method | Seeds | Accuracy | Weighted F1 | Macro F1 | MCC |" in text
+    assert "| Method | Accuracy | Weighted F1 | Macro F1 | MCC | Seeds |" in text
 
 
 def test_old_records_fall_back_to_accuracy_and_skip_missing_metrics() -> None:
