@@ -810,9 +810,12 @@ def _leakage_check(splits: Splits) -> CheckResult:
     full: a shortened text cannot be searched for in the file."""
     parts = {"train": splits.train, "val": splits.val, "test": splits.test}
     rows: dict[str, dict[str, list[int]]] = {}
+    n_texts = 0  # distinct texts per split, summed
     for k, df in parts.items():
         index = list(df["index"]) if "index" in df.columns else list(range(len(df)))
-        for key, i in zip(_row_keys(df), index, strict=True):
+        keys = _row_keys(df)
+        n_texts += len(set(keys))
+        for key, i in zip(keys, index, strict=True):
             rows.setdefault(key, {}).setdefault(k, []).append(int(i) + 1)
     shared = {t: where for t, where in rows.items() if len(where) > 1}
     examples = [
@@ -824,6 +827,7 @@ def _leakage_check(splits: Splits) -> CheckResult:
         success=not shared,
         scope="splits",
         unexpected_count=len(shared),
+        element_count=n_texts,
         examples=examples,
         message=""
         if not shared

@@ -326,6 +326,7 @@ def test_leakage_names_the_rows_and_the_whole_text(tmp_path: Path, rows: list[tu
     text = rep.summary()
     assert f"train row 1 and test row 202: {long_q!r}" in text, text
     assert leak.examples[0] == {"rows": {"train": [1], "test": [202]}, "text": long_q}
+    assert leak.element_count == len(leaky)  # the texts it compared: each split's distinct texts
 
 
 # ---------------------------------------------------------------- 7. encodings, mixed separators

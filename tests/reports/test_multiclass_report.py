@@ -86,7 +86,7 @@ def test_the_top_of_the_report_says_the_profile_capped_the_training_rows() -> No
 def test_per_seed_and_pooled_tests_say_what_they_do_not_account_for() -> None:
     text = render(summarize(records(), validation=validation(), n_resamples=99, two_way_resamples=99))
     boot = next(ln for ln in text.splitlines() if ln.startswith("Two-way bootstrap"))
-    assert "the paired t interval (the verdict's) says how far the difference could move" in boot
+    assert "the seed-paired t interval (the verdict's) says how far the mean difference could move" in boot
     assert "With only 3 seeds its seed part is too narrow" in boot
     per_seed = next(ln for ln in text.splitlines() if ln.startswith("McNemar p per seed"))
     assert "does not account for seed-to-seed variation" in per_seed
