@@ -81,6 +81,15 @@ def test_the_top_of_the_report_says_the_profile_capped_the_training_rows() -> No
     # without the validation beside the records: the cap is still said, as the cap
     bare = render(summarize(records(), n_resamples=99, two_way_resamples=99)).split("## Verdict")[0]
     assert "used 640 train rows (`max_train_examples` = 640)" in bare
+    # every cap that left rows out, and each setting that lifts one
+    capped = [copy.deepcopy(r) for r in records()]
+    for r in capped:
+        r["config"].update(max_test_examples=100)
+        r["dataset_info"].update(n_test=100)
+    top = render(summarize(capped, validation=validation(), n_resamples=99, two_way_resamples=99))
+    top = top.split("## Verdict")[0]
+    assert "640 of the 1,799 train rows (`max_train_examples` = 640), 100 of the 500 test rows" in top
+    assert "`--set max_train_examples=none` `--set max_test_examples=none` uses every row" in top
 
 
 def test_per_seed_and_pooled_tests_say_what_they_do_not_account_for() -> None:
