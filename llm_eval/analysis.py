@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fileio.atomic import atomic_write_text
 from llm_eval.judge import heuristic_fluency, judge_info, judge_samples, parse_score
 from llm_eval.langid import LangResult, consistent, detect
 from llm_eval.perturb import KINDS, LEVELS, RATES, UNITS
@@ -46,7 +47,6 @@ from llm_eval.taxonomy import (
     summarize_taxonomy,
 )
 from llm_eval.types import Provider, Record
-from reports.io import atomic_write_text
 
 __all__ = ["CONDITION_LABELS", "Scored", "analyze", "build_summary", "render_report", "score_records"]
 

@@ -1,0 +1,1 @@
+"""fileio: file helpers every package may use (standard library only; the lowest layer)."""
