@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from fileio.atomic import atomic_write_text
+from flatlora.bench.atomic import atomic_write_text
 from llm_eval.judge import judge_info, judge_samples, parse_score
 from llm_eval.report import render_report
 from llm_eval.scored import SUITE_ORDER

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from fileio.atomic import atomic_write_text
+from flatlora.bench.atomic import atomic_write_text
 from llm_eval.types import Record
 
 __all__ = [

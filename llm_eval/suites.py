@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from fileio.atomic import atomic_write_text
+from flatlora.bench.atomic import atomic_write_text
 from llm_eval.types import Record, Request, Sample
 
 __all__ = [

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("fileio", "flatlora", "llm_eval", "reports", "tasks", "flows")
+PACKAGES = ("flatlora", "llm_eval", "reports", "tasks", "flows")
 
 # Private names still taken across modules: (importer, module, name). The list only shrinks: a new
 # entry is a defect (make the name public, with a docstring, or move it down into a module both
@@ -172,7 +172,7 @@ def test_the_import_contracts_hold(source_copy: Path) -> None:
         ("flatlora/bench/records.py", "import reports.io", "flatlora is not allowed to import reports"),
         ("tasks/llm.py", "import flows.cli_llm", "tasks is not allowed to import flows"),
         ("reports/stats.py", "import llm_eval.summary", "reports is not allowed to import llm_eval"),
-        ("fileio/atomic.py", "import flatlora.bench", "fileio is not allowed to import flatlora"),
+        ("flatlora/bench/atomic.py", "import torch", "flatlora.bench.atomic is not allowed to import torch"),
         ("flatlora/model.py", "import flatlora.bench.models", "flatlora.model is not allowed to import"),
         ("reports/markdown.py", "import prefect", "reports is not allowed to import prefect"),
         ("llm_eval/scored.py", "import llm_eval.summary", "No cycles are allowed in llm_eval"),
@@ -194,3 +194,22 @@ def test_a_wrong_way_import_breaks_a_contract(
     finally:
         path.write_text(original, encoding="utf-8")
     assert res.returncode != 0 and expected in " ".join(res.stdout.split()), res.stdout + res.stderr
+
+
+def test_the_llm_harness_and_the_atomic_writes_load_without_torch() -> None:
+    """`import flatlora` is lazy, so the LLM harness, which shares only the atomic writes with the
+    benchmark harness, starts without torch."""
+    code = (
+        "import sys, llm_eval.analysis, llm_eval.records, flatlora.bench.atomic; "
+        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "[]"
+    res = subprocess.run(
+        [sys.executable, "-c", "import flatlora; print(flatlora.FlatLora.__module__)"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert res.stdout.strip() == "flatlora.model"

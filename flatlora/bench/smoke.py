@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from fileio.atomic import atomic_write_text
 from flatlora.bench import runner
+from flatlora.bench.atomic import atomic_write_text
 from flatlora.bench.config import resolve_config
 from flatlora.bench.data import Splits, splits_from_rows
 

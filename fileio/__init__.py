@@ -1,1 +1,0 @@
-"""fileio: file helpers every package may use (standard library only; the lowest layer)."""
