@@ -57,6 +57,7 @@ _KNOWN = {
     "flatlora.bench.rundir": ("NotWritable", "RecordNotWritten"),
     "llm_eval.cache": ("CacheCorruptError",),
     "llm_eval.items": ("ItemSchemaError",),
+    "tasks.remote": ("RunPlacementError",),
 }
 
 

@@ -259,7 +259,7 @@ def llm_eval(
         _error(console, f"{exc} (answers already received are kept in {out_dir / 'responses.jsonl'})")
         raise typer.Exit(1) from None
     except Interrupted as exc:  # what arrived is on disk and in the cache; say so, exit as SIGINT does
-        _write_run_stats(Path(out_dir), stats, summarize(samples, load_records(Path(out_dir))))
+        write_run_stats(Path(out_dir), stats, summarize(samples, load_records(Path(out_dir))))
         console.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(130) from None
     summ = summarize(samples, records)
@@ -284,7 +284,7 @@ def llm_eval(
         console.print(
             f"  cost limit ${cost_limit} reached: {summ['not_run']} samples not run; rerun to resume."
         )
-    _write_run_stats(Path(out_dir), stats, summ)
+    write_run_stats(Path(out_dir), stats, summ)
     if stats.all_failed:
         first = next((r.error for r in records if r.error), "")
         _error(console, f"all {stats.failed} requests of this run failed; first error: {first}")
@@ -360,8 +360,9 @@ def _error(console: Any, message: str) -> None:
     console.print("[red]error:[/]", escape(message), highlight=False)
 
 
-def _write_run_stats(out_dir: Path, stats: Any, summary: dict[str, Any]) -> None:
-    """DIR/run_stats.json: this run's counters (resume mismatches, unknown costs) and the totals."""
+def write_run_stats(out_dir: Path, stats: Any, summary: dict[str, Any]) -> None:
+    """DIR/run_stats.json: this run's counters (resume mismatches, unknown costs) and the totals (the
+    CLI and the llm-robustness flow write the same file)."""
     import json
 
     from reports.io import atomic_write_text
