@@ -46,6 +46,7 @@ class _Relay:
 
 
 _RELAY: dict[str, _Relay] = {}
+WORKER_ENV = "PREFECT__WORKER_NAME"  # set by Prefect's worker in the flow runs it starts
 
 
 def _is_pipe(fd: int) -> bool:
@@ -95,11 +96,14 @@ def _drain() -> None:
 
 
 def adopt_output(log_path: Path) -> bool:
-    """Relay this process's stdout and stderr when they are pipes (a worker reads them), so that the
-    worker's death cannot end the run; output after that goes to ``log_path``. Returns whether a relay
-    is in place (not in a terminal, a file or a test's capture)."""
+    """In a flow run started by a Prefect worker, relay this process's stdout and stderr (pipes the
+    worker reads), so that the worker's death cannot end the run; output after that goes to
+    ``log_path``. Returns whether a relay is in place: not outside a worker (a terminal, a shell pipe,
+    a test), where whoever reads the output decides what happens when they stop."""
     if "on" in _RELAY:
         return True
+    if not os.environ.get(WORKER_ENV):
+        return False
     fds = [fd for fd in (1, 2) if _is_pipe(fd)]
     if not fds:
         return False

@@ -15,7 +15,7 @@ from prefect.artifacts import create_markdown_artifact
 from reports.build import build_report, inline_figures
 from reports.records import grid_status, read_records
 
-REPORT_LOCK = ".report.lock"
+REPORT_LOCK = Path("records") / ".locks" / "report.lock"  # beside the run locks: bookkeeping, not results
 
 
 def _named(action: str, param: str) -> Callable[[], str]:
@@ -35,7 +35,12 @@ def _named(action: str, param: str) -> Callable[[], str]:
 def report_lock(run_dir: str) -> Iterator[None]:
     """One report writer per run dir at a time (the flow and the run that completes its grid may both
     build it); ``flock``, so a dead holder frees it at once."""
-    fd = os.open(Path(run_dir) / REPORT_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    path = Path(run_dir) / REPORT_LOCK
+    if not path.parent.parent.is_dir():  # no records/: the report says so itself
+        yield
+        return
+    path.parent.mkdir(exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
