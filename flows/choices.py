@@ -10,9 +10,10 @@ missing here fails the suite instead of being refused by deployments.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
+from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from Python 3.12
 
 Profile = Literal["quick", "study", "study-q4", "smoke", "gen-cpu"]
 Method = Literal["full", "lora", "flat_lora", "sam_ab", "sam_w"]
@@ -28,3 +29,14 @@ AnswerFormat = Literal["plain", "final-line"]
 
 PositiveInt = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class RunSpec(TypedDict):
+    """One run of a grid, as the benchmark flow passes it to the train-run deployment
+    (``tasks.train.run_spec``)."""
+
+    profile: Profile
+    dataset: str
+    method: Method
+    seed: int
+    overrides: dict[str, Any]

@@ -12,6 +12,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from flows.choices import RunSpec
 from flows.flow_runs import running_here
 from flows.worker_exit import adopt_output, orphan_note, orphaned
 from reports.io import atomic_write_text
@@ -21,7 +22,7 @@ from tasks.train import DEFAULT_RUNNER, result_storage, train_run_task, worker_i
 
 @flow(name="train-run", log_prints=True)
 def train_run(
-    spec: dict[str, Any],
+    spec: RunSpec,
     config_hash: str,
     out_dir: str,
     data_dir: str | None = None,

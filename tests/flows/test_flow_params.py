@@ -12,6 +12,13 @@ from prefect.utilities.schema_tools.validation import ValidationError, validate
 from flows.benchmark import benchmark
 from flows.llm_robustness import llm_robustness
 from flows.sanity import sanity
+from flows.train_run import train_run
+
+RUN: dict[str, Any] = {
+    "spec": {"profile": "smoke", "dataset": "fpb_50agree", "method": "lora", "seed": 42, "overrides": {}},
+    "config_hash": "0" * 64,
+    "out_dir": "/shared/runs/x",
+}
 
 
 def _server_check(flow: Any, params: dict[str, Any]) -> None:
@@ -33,6 +40,18 @@ def _server_check(flow: Any, params: dict[str, Any]) -> None:
         (llm_robustness, {"judge": "gpt"}, "judge", "'gpt' is not one of"),
         (llm_robustness, {"limit": 0}, "limit", "0 is less than the minimum of 1"),
         (sanity, {"methods": ["full"]}, "methods", "'full' is not one of ['lora', 'flat_lora']"),
+        (
+            train_run,
+            {**RUN, "spec": {**RUN["spec"], "method": "flatlora"}},
+            "spec.method",
+            "'flatlora' is not",
+        ),
+        (
+            train_run,
+            {**RUN, "spec": {**RUN["spec"], "profile": "quik"}},
+            "spec.profile",
+            "'quik' is not one of",
+        ),
     ],
 )
 def test_bad_values_are_refused_at_submission(
@@ -56,6 +75,7 @@ def test_bad_values_are_refused_at_submission(
         ),
         (llm_robustness, {"suite": "smoke", "provider": "local", "mitigation": "none", "limit": 3}),
         (sanity, {"methods": ["flat_lora"], "epochs": 1}),
+        (train_run, RUN),
     ],
 )
 def test_good_values_pass(flow: Any, params: dict[str, Any]) -> None:
