@@ -6,11 +6,15 @@ key from a Secret block when asked to (``--api-key-block``).
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_OUT_ROOT = Path("runs") / "llm_eval"
 
@@ -28,6 +32,7 @@ def resolve_api_key(block: str | None) -> str | None:
 
 
 def llm_eval(
+    ctx: typer.Context,
     suite: Annotated[str, typer.Argument(help="Suite name: multilingual | noisy | all | smoke.")],
     provider: Annotated[str, typer.Option(help="anthropic | local")] = "local",
     model: Annotated[str | None, typer.Option(help="Model id; default depends on the provider.")] = None,
@@ -114,12 +119,20 @@ def llm_eval(
             "condition: end with a line 'Answer: ...'; the scorer reads that line first)."
         ),
     ] = "plain",
+    grader_check: Annotated[
+        Path | None,
+        typer.Option(
+            help="grader_check.json (or its folder) from `flatbench llm-grader-check`: the report shows the "
+            "grader's measured error rates beside the verdicts it decided (else: unmeasured)."
+        ),
+    ] = None,
 ) -> None:
     """Run an LLM stress-test suite; records go to DIR/responses.jsonl (resumable)."""
     from rich.console import Console
     from rich.markup import escape
 
     from flows.cli_common import check_choice, check_out_dir
+    from flows.shutdown import set_kept
     from llm_eval.grader import SCORERS, grade_records, resolve_scorer
     from llm_eval.judge import JUDGE_CHOICES, resolve_judge
     from llm_eval.plan import plan_run, render_plan
@@ -133,6 +146,7 @@ def llm_eval(
         Interrupted,
         ResumeMismatchError,
         RunStats,
+        output_lock,
         provider_price,
         run_samples,
         summarize,
@@ -153,6 +167,14 @@ def llm_eval(
     check_choice(resume, RESUME_MODES, "resume mode")
     check_choice(scorer, SCORERS, "scorer")
     check_choice(answer_format, ANSWER_FORMATS, "answer format")
+    measured: dict[str, Any] | None = None
+    if grader_check is not None:
+        from llm_eval.grader_check import load_check
+
+        try:
+            measured = load_check(grader_check)
+        except (FileNotFoundError, ValueError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--grader-check") from None
     if provider == "anthropic" and base_url:
         try:
             validate_base_url(base_url)
@@ -234,6 +256,9 @@ def llm_eval(
         console.print(render_plan(plan, PRICE_FILE_HELP.replace("MODEL", prov.model)), markup=False)
         return
 
+    set_kept(f"Answers received are kept in {out_dir / 'responses.jsonl'}; rerun the same command to resume.")
+    # one writer per output folder: a second command into it waits, then sends only what is missing
+    ctx.with_resource(output_lock(out_dir, say=lambda msg: console.print(msg, markup=False, highlight=False)))
     run_kwargs: dict[str, Any] = {"concurrency": concurrency, "use_cache": not no_cache, "refresh": refresh,
                                   "max_attempts": max_attempts, "cost_limit": cost_limit}  # fmt: skip
     stats = RunStats()
@@ -258,18 +283,22 @@ def llm_eval(
     except EndpointUnreachable as exc:
         _error(console, f"{exc} (answers already received are kept in {out_dir / 'responses.jsonl'})")
         raise typer.Exit(1) from None
-    except Interrupted as exc:  # what arrived is on disk and in the cache; say so, exit as SIGINT does
+    except Interrupted as exc:  # what arrived is on disk and in the cache; say so, exit as the signal does
         write_run_stats(Path(out_dir), stats, summarize(samples, load_records(Path(out_dir))))
         console.print(str(exc), markup=False, highlight=False)
-        raise typer.Exit(130) from None
+        raise typer.Exit(exc.exit_code) from None
     summ = summarize(samples, records)
     cost = "unknown (no price)" if summ["cost_usd"] is None else f"${summ['cost_usd']:.4f}"
     this_run = f"${stats.cost_usd:.4f}" + ("" if stats.cost_known else f" + {stats.cost_unknown} unpriced")
+    # errors a rerun may not meet (rate limits outlasting the retries): never counted as wrong answers
+    retryable = f" ({summ['retryable']} retryable: rerun to retry)" if summ["retryable"] else ""
+    waited = f", waited for another run's {stats.waited_for_other}" if stats.waited_for_other else ""
     console.print(
         f"[bold]{suite}[/] {prov.name}:{prov.model} -> {out_dir / 'responses.jsonl'}\n"
-        f"  answered {summ['answered']}  errors {summ['errors']}  empty {summ['empty']}"
+        f"  answered {summ['answered']}  errors {summ['errors']}{retryable}  empty {summ['empty']}"
         f"  not-run {summ['not_run']}"
-        f"  (cached {summ['cached']}, resumed {stats.skipped_done})\n"
+        f"  (cached {summ['cached']}, resumed {stats.skipped_done}{waited})\n"
+        f"  requests sent {stats.requests} (retries included)\n"
         f"  tokens in {summ['input_tokens']} out {summ['output_tokens']}  cost {cost}"
         f" (this run {this_run})",
         highlight=False,
@@ -335,6 +364,7 @@ def llm_eval(
                 "cost_usd": summ["cost_usd"],
                 "cost_known": summ["cost_known"],
                 "cost_unknown_answers": summ["cost_unknown_answers"],
+                **({"grader_check": measured} if measured else {}),
             }
         result = s.analyze(records, Path(out_dir), **akw)
         if suite in ("multilingual", "noisy", "all"):
@@ -351,6 +381,95 @@ def llm_eval(
                 markup=False,
             )
     if stats.all_failed:
+        raise typer.Exit(1)
+
+
+def llm_grader_check(
+    provider: Annotated[str, typer.Option(help="anthropic | local")] = "anthropic",
+    model: Annotated[
+        str | None, typer.Option(help="The grader's model id; default depends on the provider.")
+    ] = None,
+    table: Annotated[
+        Path | None,
+        typer.Option(help="Labelled replies (JSONL; default datasets/llm_eval/labelled_replies.jsonl)."),
+    ] = None,
+    second_model: Annotated[
+        str | None, typer.Option(help="A second grader (same provider); the report adds Cohen's kappa.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output dir (default runs/llm_eval/grader_check_PROVIDER_MODEL).")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="API base URL (also ANTHROPIC_BASE_URL).", envvar="ANTHROPIC_BASE_URL")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Max concurrent requests.")] = 8,
+    cost_limit: Annotated[
+        float | None, typer.Option(min=0.0, help="Stop sending requests once this many USD are spent.")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
+    ] = False,
+    prices: Annotated[
+        Path | None, typer.Option(help="JSON/YAML price table {model: {input, output}} in $/MTok.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Anthropic: per-request timeout (s).")] = 60.0,
+    max_retries: Annotated[int, typer.Option(min=0, help="Anthropic SDK retries per attempt.")] = 4,
+    api_key_block: Annotated[
+        str | None,
+        typer.Option(
+            help="Prefect Secret block holding the key, if ANTHROPIC_API_KEY is unset.",
+            envvar="FLATBENCH_API_KEY_BLOCK",
+        ),
+    ] = None,
+) -> None:
+    """Measure the model grader on labelled replies: false accepts and false rejects (95% CIs) per
+    language group; writes DIR/grader_check.json (pass it to `llm-eval --grader-check`)."""
+    from rich.console import Console
+
+    from flows.cli_common import check_choice, check_out_dir
+    from llm_eval.grader_check import render_check, run_grader_check
+    from llm_eval.pricing import load_prices
+    from llm_eval.providers import PROVIDERS, make_provider
+    from llm_eval.providers.anthropic import validate_base_url
+    from llm_eval.runner import EndpointUnreachable
+    from llm_eval.types import ProviderError
+
+    console = Console(soft_wrap=True)
+    check_out_dir(out)
+    check_choice(provider, PROVIDERS, "provider")
+    if table is not None and not table.is_file():
+        raise typer.BadParameter(
+            f"no such file: {table}; give a JSONL table of labelled replies", param_hint="--table"
+        )
+    if provider == "anthropic" and base_url:
+        try:
+            validate_base_url(base_url)
+        except ValueError as exc:
+            raise typer.BadParameter(
+                str(exc).replace("`base_url`", "`--base-url`"), param_hint="--base-url"
+            ) from None
+    kw: dict[str, Any] = {}
+    if provider == "anthropic":
+        kw = {"api_key": resolve_api_key(api_key_block), "timeout_s": timeout, "max_retries": max_retries,
+              "prices": load_prices(prices)}  # fmt: skip
+    try:
+        first = make_provider(provider, model=model, base_url=base_url, **kw)
+        second = (
+            make_provider(provider, model=second_model, base_url=base_url, **kw) if second_model else None
+        )
+    except (ProviderError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--provider") from None
+    out_dir = out or DEFAULT_OUT_ROOT / f"grader_check_{provider}_{first.model}".replace("/", "_")
+    run_kwargs = {"concurrency": concurrency, "use_cache": not no_cache, "cost_limit": cost_limit}
+    try:
+        check = run_grader_check(first, out_dir, table=table, second=second, run_kwargs=run_kwargs)
+    except EndpointUnreachable as exc:
+        _error(console, str(exc))
+        raise typer.Exit(1) from None
+    console.print(render_check(check), markup=False, highlight=False)
+    console.print(f"-> {Path(out_dir) / 'grader_check.json'}", markup=False, highlight=False)
+    if check.verdicts.get("failed", 0) == check.overall.n:
+        _error(console, "every grading request failed: nothing was measured")
         raise typer.Exit(1)
 
 
@@ -371,8 +490,28 @@ def write_run_stats(out_dir: Path, stats: Any, summary: dict[str, Any]) -> None:
     atomic_write_text(out_dir / "run_stats.json", json.dumps(body, indent=2, ensure_ascii=False) + "\n")
 
 
+def says_what_was_kept(fn: F) -> F:
+    """A signal while the grader or the judge sends requests ends the command like one during the answers:
+    one line saying what was kept, and the signal's exit code (130 for Ctrl-C), not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            from llm_eval.runner import Interrupted
+
+            if not isinstance(exc, Interrupted):
+                raise
+            typer.echo(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
     from flows.cli_common import friendly_errors
 
-    app.command("llm-eval")(friendly_errors(llm_eval))
+    app.command("llm-eval")(friendly_errors(says_what_was_kept(llm_eval)))
+    app.command("llm-grader-check")(friendly_errors(llm_grader_check))

@@ -12,25 +12,32 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from flatlora.bench.design import DESIGN_V1, StudyDesign
 from flatlora.bench.study import (
-    STAGES,
+    RECIPE_DIR,
     SWEEP_DIR,
     StudySpec,
     next_stage,
     plan_markdown,
     planned_grid,
+    recipe_overrides,
+    run_configs,
+    stage_dir,
 )
 from flatlora.bench.sweep import STUDY_PROFILE, SWEEP_LRS, SWEEP_SEED, run_sweep
 from tasks.train import DEFAULT_RUNNER, load_runner
 
 
 def write_plan(spec: StudySpec) -> Path:
-    """PLAN.md in the study dir (kept if present: the plan is fixed before the grid runs)."""
+    """PLAN.md in the study dir. Fixed once the study's first run exists (the probe runs of
+    `--estimate` are not study runs): until then it is rewritten, e.g. to add the compute estimate."""
     path = spec.out / "PLAN.md"
-    if not path.exists():
+    started = any(any((spec.out / sub / "records").glob("*.json")) for sub in (".", SWEEP_DIR, RECIPE_DIR))
+    text = plan_markdown(spec)
+    if not path.exists() or (not started and path.read_text(encoding="utf-8") != text):
         spec.out.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(plan_markdown(spec), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     return path
 
@@ -47,21 +54,41 @@ def run_study(
     until: str | None = None,
     publish: bool = True,
     log: Callable[[str], None] = print,
+    design: StudyDesign = DESIGN_V1,
 ) -> dict[str, Any]:
-    """Run the plan's stages in order until done (or past `until`); returns the last benchmark result."""
-    if until is not None and until not in STAGES:
-        raise ValueError(f"`until` must be one of {STAGES}, got {until!r}")
+    """Run the plan's stages in order until done (or past `until`); returns the last benchmark result.
+
+    Grid stages run as benchmark flows; a design's recipe stage and bracketing sweeps, whose runs are
+    not a method x seed grid, train in `parallel` local processes."""
+    stages = design.stages
+    if until is not None and until not in stages:
+        raise ValueError(f"`until` must be one of {stages}, got {until!r}")
     spec = StudySpec(
-        Path(out), profile, dataset, data_dir, {k: v for k, v in dict(overrides or {}).items() if k != "lr"}
+        Path(out),
+        profile,
+        dataset,
+        data_dir,
+        {k: v for k, v in dict(overrides or {}).items() if k != "lr"},
+        design,
     )
     write_plan(spec)
     result: dict[str, Any] = {"run_dir": str(spec.out.resolve()), "report": None, "n_errors": 0}
     seen: tuple[str, int] | None = None
     while (nxt := next_stage(spec)) is not None:
         stage, cfgs = nxt
-        if until is not None and STAGES.index(stage) > STAGES.index(until):
+        if until is not None and stages.index(stage) > stages.index(until):
             break
         log(f"stage {stage}: {len(cfgs)} run(s) left")
+        if design.name != DESIGN_V1.name and (stage == "recipe" or stage.endswith("sweeps")):
+            if (stage, len(cfgs)) == seen:
+                raise RuntimeError(f"stage {stage}: the same {len(cfgs)} run(s) are still unfinished")
+            seen = (stage, len(cfgs))
+            bad = run_configs(
+                cfgs, stage_dir(spec, stage), data_dir, jobs=max(1, parallel), label=stage, log=log
+            )
+            if any(b["crashed"] for b in bad):
+                raise RuntimeError(f"stage {stage}: a run crashed; see the log and its record")
+            continue
         if stage.endswith("sweeps"):
             for m in dict.fromkeys(c.method for c in cfgs):
                 res = run_sweep(
@@ -91,7 +118,7 @@ def run_study(
             datasets=[dataset],
             out=str(spec.out),
             data_dir=data_dir,
-            overrides=dict(spec.overrides or {}),
+            overrides={**dict(spec.overrides or {}), **recipe_overrides(spec)},
             parallel=parallel,
             runner=runner,
             publish=publish,

@@ -98,10 +98,9 @@ class Scored:
 
     @property
     def failed(self) -> bool:
-        if self.outcome is None:
-            return False
-        wrong = self.outcome in (Outcome.WRONG, Outcome.UNSURE)
-        return wrong or (self.suite == "multilingual" and self.consistent is False)
+        """Scored wrong or UNSURE: the replies the error taxonomy describes (a right reply in another
+        language shows in the language-consistency column, not as a failure)."""
+        return self.outcome in (Outcome.WRONG, Outcome.UNSURE)
 
 
 def _truncated(r: Record) -> bool:
@@ -213,6 +212,8 @@ def score_records(records: Iterable[Record], fluency: dict[str, int | None] | No
                     truncated=s.truncated,
                     correct=s.correct,
                     prompt=r.messages[-1]["content"] if r.messages else "",
+                    answer=res.judged,
+                    answer_type=at if at in ANSWER_TYPES else None,
                 )
             else:
                 prompt = r.messages[-1]["content"] if r.messages else ""
@@ -664,6 +665,7 @@ def build_summary(
 ) -> dict[str, Any]:
     """The full, JSON-safe summary of a run (see the module docstring for conventions)."""
     scored = score_records(records, fluency)
+    provenance = {**(provenance or {}), **_grader_provenance(scored, provenance or {})}
     suites = {}
     for suite in SUITE_ORDER:
         rows = [s for s in scored if s.suite == suite]
@@ -677,6 +679,20 @@ def build_summary(
             "provenance": _provenance(records, judge or judge_info("heuristic"), provenance),
         }
     )
+
+
+def _grader_provenance(scored: Sequence[Scored], given: dict[str, Any]) -> dict[str, Any]:
+    """Where verdicts came from: how many the grader decided (rule unresolved, grade correct /
+    incorrect), which grader models, and whether a grader check measured them."""
+    decided = [s for s in scored if s.rule_outcome is Outcome.UNRESOLVED and s.resolved]
+    models = sorted({str((s.record.model_grade or {}).get("model", "")) for s in scored if s.model_verdict})
+    check = given.get("grader_check")
+    measured = isinstance(check, dict) and bool(check.get("grader"))
+    return {
+        "n_grader_decided": len(decided),
+        "grader_models": [m for m in models if m],
+        "grader_measured": measured and any(str(check.get("grader", "")).endswith(f":{m}") for m in models),
+    }
 
 
 def _model_fluency(
@@ -855,11 +871,35 @@ def _scorer_label(prov: dict[str, Any]) -> str:
     text = (
         f"`{scorer}`: rule verdict (correct only when sure, wrong when the gold is absent, else unresolved)"
     )
-    if n:
-        text += f"; {n} samples carry a model grade, which decides unresolved samples when it says correct/incorrect"
-    else:
-        text += "; no model grades, so unresolved samples stay unresolved"
-    return text
+    if not n:
+        return text + "; no model grades, so unresolved samples stay unresolved"
+    decided = int(prov.get("n_grader_decided") or 0)
+    models = e_(", ".join(prov.get("grader_models") or []) or "n/a")
+    text += (
+        f"; {n} samples carry a model grade ({models}), which decides unresolved samples when it says "
+        f"correct/incorrect: **{decided} verdicts came from the grader**"
+    )
+    return text + "; " + _grader_measured(prov)
+
+
+def _grader_measured(prov: dict[str, Any]) -> str:
+    """The grader's measured error rates, or that it is unmeasured."""
+    check = prov.get("grader_check")
+    if not isinstance(check, dict) or not check.get("grader"):
+        return "the grader is **unmeasured** (no `flatbench llm-grader-check` result was given)"
+    every = next((g for g in check.get("groups", []) if g.get("group") == "all"), {})
+
+    def rate(k: str) -> str:
+        r, ci = every.get(f"{k}_rate"), every.get(f"{k}_ci") or [None, None]
+        if r is None:
+            return "n/a"
+        return f"{100 * r:.1f}%" + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci[0] is not None else "")
+
+    other = "" if prov.get("grader_measured") else " (a check of another grader than this run's)"
+    return (
+        f"grader measured{other}: {e_(str(check['grader']))} on {e_(Path(str(check.get('table', ''))).name)}, "
+        f"false accept {rate('fa')}, false reject {rate('fr')} (95% CI)"
+    )
 
 
 def _mitigation_used(suite: str, mits: Sequence[str]) -> str:

@@ -12,8 +12,8 @@ ordinary Samples run through ``run_samples`` into ``DIR/grader/`` (cached, resum
 ``--dry-run``); each graded record gets ``model_grade = {"verdict", "model", "raw"}`` in
 ``DIR/responses.jsonl`` (rewritten atomically). The analysis keeps the rule verdict where the rules
 resolved a sample, takes the grader's correct / incorrect where they did not, and reports the
-agreement between the two where both exist. The grader's own accuracy is not measured here: that
-needs a real model.
+agreement between the two where both exist. The grader's own error rates are measured by
+:mod:`llm_eval.grader_check` (``flatbench llm-grader-check``) on labelled replies.
 """
 
 from __future__ import annotations

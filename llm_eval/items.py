@@ -266,19 +266,31 @@ def load_noisy(path: str | Path | None = None) -> ItemSet:
 
 def load_scoring_cases(path: str | Path) -> list[dict[str, Any]]:
     """A hand-labelled scoring table (JSONL: ``id, item, cond, expected, tags, response``), each case
-    joined with its item's ``question`` (for ``cond``), ``answers`` and ``answer_type``."""
+    joined with its item's ``question`` (for ``cond``), ``answers`` and ``answer_type``.
+
+    A row for a question outside the item files carries its own ``question``, ``answers`` and
+    ``answer_type`` (and optionally ``answer_class``) instead of naming a known item."""
     ml, nz = load_multilingual().by_id(), load_noisy().by_id()
     out = []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         case = json.loads(line)
-        item = ml.get(case["item"]) or nz.get(case["item"])
-        if item is None:
-            raise ValueError(f"{path}:{n}: unknown item id {case['item']!r}")
         if case.get("expected") not in ("correct", "wrong", "unsure"):
             raise ValueError(
                 f"{path}:{n}: `expected` must be correct|wrong|unsure, got {case.get('expected')!r}"
+            )
+        if "answers" in case:  # an inline item
+            for key in ("question", "answer_type"):
+                if not isinstance(case.get(key), str) or not case[key].strip():
+                    raise ValueError(f"{path}:{n}: an inline item needs a non-empty `{key}`")
+            out.append({"answer_class": None, **case, "answers": [str(a) for a in case["answers"]]})
+            continue
+        item = ml.get(case["item"]) or nz.get(case["item"])
+        if item is None:
+            raise ValueError(
+                f"{path}:{n}: unknown item id {case['item']!r}: name an item of the item files, or give "
+                "the row its own `question`, `answers` and `answer_type`"
             )
         q = item.question[case["cond"]] if isinstance(item.question, dict) else item.question
         out.append({**case, "question": q, "answers": list(item.answers), "answer_type": item.answer_type,

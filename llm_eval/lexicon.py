@@ -14,7 +14,7 @@ The lists are deliberately generic: they hold no item's answer and no known wron
 
 from __future__ import annotations
 
-__all__ = ["EN_COMMON_CAPITALIZED", "HEDGES", "HINDI_COMMON", "INDEFINITE_ONE"]
+__all__ = ["EN_COMMON_CAPITALIZED", "HEDGES", "HINDI_COMMON", "INDEFINITE_ONE", "TYPE_NOUNS"]
 
 # Capitalized words that are no candidate answer: sentence openers, pronouns, connectives,
 # answer labels, politeness words (English and romanized Hindi).
@@ -33,6 +33,9 @@ EN_COMMON_CAPITALIZED = frozenset(
     haan han ji jee nahi nahin bilkul sahi galat uttar jawab yeh ye woh wo vo aur ya lekin par toh to
     bhi sirf kya kaun kahan kab kaise kitna kitne kitni ek matlab yani yaani isliye phir abhi aaj
     mera meri mere hamara hamari aapka aapki unka unki unke uska uski iska iski inka
+    sir lord lady king queen prince princess emperor empress samrat maharaja maharani raja rani sultan
+    saint sant sage rishi maharishi maharshi muni pandit pt swami mahatma sri shri shrimati smt doctor
+    professor president minister prime general captain
     """.split()  # noqa: SIM905
 )
 
@@ -62,10 +65,37 @@ HINDI_COMMON = frozenset(
     शहर नगर देश राज्य नदी ग्रह रंग पक्षी पशु जानवर फल त्योहार पर्व खेल वाद्य यंत्र महासागर सागर
     महाद्वीप पर्वत पहाड़ चोटी रेगिस्तान मरुस्थल गैस अंग साल वर्ष सन् दिन सप्ताह हफ़्ता हफ्ता घंटे घंटा
     पैर संख्या प्रतिशत डिग्री सेल्सियस राजधानी व्यक्ति इंसान लोग
+    पत्नी पति बेटा बेटी बेटे पिता माता माँ मां भाई बहन दादा दादी पोता पोते नाना नानी परिवार याद यादगार
+    मुझे मुझको मैंने हमें हमको हमने आपको आपने उसने उन्होंने इन्होंने हूँ हूं फिर तरह तरफ़ इनमें उनमें
+    शायद संभवतः सम्भवतः संभव सम्भव पक्का पक्की पक्के यकीन यक़ीन विश्वास निश्चित सुनिश्चित संदेह सन्देह शक
+    ख़याल ख्याल ख़्याल विचार राय हिसाब अनुसार अंदाज़ा अंदाजा अनुमान पता ठीक पुष्टि जाँच जांच कह कहना कहूँगा
+    सोचता सोचती सोचते समझता समझती समझते मानता मानती लें लीजिए कीजिए करें दो विकल्प
+    अक्सर कभी हमेशा ज़्यादातर ज्यादातर बोल बोलते बोलती बोला बोले बता बताते बताती बताया बताए
+    सुना सुनते गिनते गिना गिनती गलती ग़लती भ्रम वैसे हालाँकि हालांकि दरअसल असल वास्तव
+    महर्षि ऋषि मुनि संत पंडित पं सम्राट बादशाह राजा रानी महाराजा महारानी सुल्तान डॉ डॉक्टर श्री श्रीमती
+    महात्मा स्वामी गुरुदेव
+    जनवरी फ़रवरी फरवरी मार्च अप्रैल मई जून जुलाई अगस्त सितंबर सितम्बर अक्टूबर अक्तूबर नवंबर नवम्बर दिसंबर दिसम्बर
+    कदम विश्व दुनिया भर समय बार हिस्सा हिस्से भाग जगह स्थान क्षेत्र आकार सतह मदद काम बात कारण वजह
+    उदाहरण तुलना अंतर फ़र्क शुरू आरंभ समाप्त ख़त्म खत्म जन्म स्थापना घोषणा शासन उपयोग इस्तेमाल
+    घोषित स्थापित निर्मित प्रकाशित आयोजित सम्मानित नामित चयनित प्राप्त मान्यता
     """.split()  # noqa: SIM905
+) | frozenset(
+    stem + ending
+    for stems, endings in (
+        # frequent verbs, in their common forms: छोड़ -> छोड़ता, छोड़ते, छोड़ा, छोड़कर ...
+        (
+            "छोड़ रख उतर चल पहुँच पहुंच सीख पढ़ देख सुन बैठ उठ चढ़ घूम फैल बस बदल लौट चुन जीत खोज पूछ समझ सोच मान "
+            "जान बोल ढक बह मर जुड़ लड़ हट बढ़ घट निकल पकड़ भेज",
+            "ता ती ते ना नी ने ा ी े ें कर",
+        ),
+        ("सिखा बजा गा पा बना बता बिता ला दिखा अपना चला मना जला सजा", "ता ती ते ना नी ने या यी ये ई ए कर"),
+    )
+    for stem in stems.split()
+    for ending in endings.split()
 )
 
-# Phrases that hedge: a reply that uses one is not sure, so the scorer does not say "correct".
+# Phrases that hedge: beside another candidate they leave a reply unresolved; with one candidate the
+# reply is that answer, given with doubt.
 HEDGES = tuple(
     tuple(p.split())
     for p in (
@@ -96,8 +126,60 @@ HEDGES = tuple(
         "lagta hai",
         "लगता है",
         "sure nahi",
+        "sure nahin",
+        "sure नहीं",
+        "sure नही",
+        "pakka nahin",
+        "पक्का नही",
+        "yaad nahin",
+        "not 100 sure",
+        "not completely sure",
+        "not entirely sure",
+        "not fully sure",
+        "not totally sure",
+        "not quite sure",
+        "not completely certain",
+        "not entirely certain",
+        "not remember",
+        "not recall",
+        "cannot remember",
+        "cannot recall",
+        "my guess",
+        "pata nahi",
+        "pata nahin",
+        "nahi pata",
+        "पता नहीं",
+        "नहीं पता",
+        "confirm nahi",
+        "confirm नहीं",
+        "निश्चित नहीं",
+        "यकीन नहीं",
+        "यक़ीन नहीं",
+        "संदेह है",
+        "doubt hai",
+        "doubt है",
+        "हो सकता",
+        "हो सकती",
+        "ho sakta",
+        "ho sakti",
     )
 )
 
 # Number words that are mostly the indefinite article ("a city", "एक ग्रह"): never a rival number.
 INDEFINITE_ONE = frozenset(("one", "ek", "एक"))
+
+# Nouns that name the kind of answer a question asks for ("which river", "कौन सा ग्रह"): a candidate
+# written next to the question's type noun ("the Yamuna River", "मंगल ग्रह") is the one it types.
+TYPE_NOUNS = frozenset(
+    """
+    river city capital country nation planet ocean sea mountain peak desert continent gas organ organelle
+    colour color bird animal festival sport game instrument emperor king queen ruler president minister
+    leader person scientist author writer poet ship empire civilization civilisation state island lake
+    language currency festival element metal
+    नदी शहर नगर राजधानी देश राज्य ग्रह महासागर सागर पर्वत पहाड़ चोटी रेगिस्तान मरुस्थल महाद्वीप गैस अंग
+    रंग पक्षी पशु जानवर फल त्योहार पर्व खेल वाद्य सम्राट बादशाह राजा रानी राष्ट्रपति प्रधानमंत्री मंत्री
+    nadi shehar shahar nagar rajdhani desh rajya grah graha mahasagar sagar parvat pahad registan
+    marusthal mahadweep mahadvip ang rang pakshi pashu janwar jaanwar phal tyohar tyohaar khel saaz
+    samrat badshah raja rani rashtrapati mantri
+    """.split()  # noqa: SIM905
+)

@@ -1,23 +1,25 @@
 """Answer scoring for short factual answers in English, Devanagari Hindi and romanized Hindi.
 
 The scorer reads the answer a response *asserts*, not every string in it. It is rule-based and
-deterministic (see also README, "Scoring").
+deterministic (see also README, "Scoring"). The answer a reply marks is judged first
+(:mod:`llm_eval.extract`: a boxed value, an ``Answer:`` line, "the answer is ...", bold, a short
+last line); the whole reply only when it marks none that names a candidate.
 
-Normalization (:func:`normalize`, :func:`match_key`): Unicode NFKC (folds fullwidth forms), removal
-of zero-width characters, Devanagari digits -> ASCII, casefold, markdown emphasis dropped, contractions
-expanded ("isn't" -> "is not"). For matching, Devanagari spelling variants are folded: candrabindu ->
+Normalization (:mod:`llm_eval.textfold`): Unicode NFKC (folds fullwidth forms), removal of
+zero-width characters, every script's digits -> ASCII, casefold, markdown emphasis dropped,
+contractions expanded ("isn't" -> "is not"). For matching, Devanagari spelling variants are folded: candrabindu ->
 anusvara, nukta dropped, ``ऑ``/``ॉ`` -> ``आ``/``ा``, long and short i/u merged (``वाल्मिकी`` = ``वाल्मीकि``);
 romanized ``ee``/``oo`` -> ``i``/``u``. An alias's last word also matches its inflected forms: English
 plural ``-s``/``-es`` and the Hindi oblique/feminine ``-ा`` -> ``-े``/``-ी`` (``हरा``: ``हरे``, ``हरी``).
 
-The response is split into sentences and clauses (at ``, ; : ( )``, dashes, "but", "however",
-``लेकिन``, ``बल्कि`` ...). The verdict has three values, and CORRECT is said only when sure:
+The response is read as words, clauses and focus units (:mod:`llm_eval.reply_view`). The verdict
+has three values, and CORRECT is said only when sure:
 
-- **CORRECT**: a gold occurrence is asserted (neither *negated* -- a negation before it in its clause,
-  "not Paris", "rather than", ``न कि``, a Hindi negation after it, ``पेरिस नहीं``, or a belief ascribed
-  to others -- nor *one of several candidates* joined by "or", "/", ``या``, "ya", a comma list, short
-  bullets) and the reply names no *rival* of the item's answer type and does not hedge;
-- **WRONG**: no gold alias (for numbers: no gold value) occurs;
+- **CORRECT**: a gold occurrence is asserted -- neither negated nor one of several candidates
+  (:mod:`llm_eval.candidates`) -- and the reply names no *rival* of the item's answer type, or
+  offers the gold, not the rival, as its answer (:func:`llm_eval.candidates.focus`);
+- **WRONG**: no gold alias (for numbers: no gold value) occurs, or the reply offers a rival as its
+  answer with the gold only in context or negated;
 - **UNRESOLVED**: everything else. Rules written against one set of answers always meet the next
   set, so a reply the rules cannot be sure of is left to the model grader (``--scorer auto``) or
   counted apart, never guessed.
@@ -29,35 +31,53 @@ Rivals, by answer type (``answer_type=``; inferred from the gold when absent):
   which has no case, any word outside the question, the gold and the common-word list; and any member
   of the item's answer class (``answer_class=``: "oxygen" beside "carbon dioxide"). A rival that is
   itself negated ("Canberra, not Sydney") is not asserted.
-- **number / year**: numbers are read in digits (either digit system, ``1,00,000``, decimals) and in
-  words (English, Hindi, romanized Hindi, the item's word aliases). The question's own numbers,
-  numbers in another unit ("212 °F" for a Celsius question) and the article "one" / ``एक`` are set
-  aside; for a number, bare years are set aside; for a year, only years count (a day of the month is
+- **number / year**: numbers are read by value (:mod:`llm_eval.numbers`: any script's digits,
+  ``1,00,000``, ``$29.00``, decimals, English and Hindi number words, the item's word aliases). The
+  question's own numbers, the operands of a worked calculation, ordinals, numbers in another unit
+  ("212 °F" for a Celsius question) and the article "one" / ``एक`` are set aside; for a number, bare years are set aside; for a year, only years count (a day of the month is
   no rival). Any other non-negated number is a rival.
 - **yes/no** (the card's rule: the *leading* answer): a leading yes-word (yes, haan, हाँ, ji,
   absolutely, ...) is yes and a leading no-word is no; a reply that starts with neither is read as a
   statement: the clause that names the question's predicate ("star" in "Is the Sun a star?") is
   yes unless negated. No answer found, or yes and no together, is UNRESOLVED.
 
-A hedge ("probably", "I think", ``shayad``, ``शायद``) makes a named gold UNRESOLVED. A response that
-says UNSURE and names no gold answer is UNSURE: resolved, not correct, counted apart.
-``answer_format="final-line"`` scores the reply's last ``Answer: ...`` line when there is one.
+A hedge ("probably", "I think", ``shayad``, ``शायद``, ``sure नहीं``) with the gold as the only
+candidate is that answer (CORRECT, as SimpleQA grades it); beside another candidate, or with a rival
+offered as possible ("it might be Venus"), it is UNRESOLVED (:mod:`llm_eval.candidates`). A gold alias
+also matches the same name in another script or romanization (:mod:`llm_eval.translit`). A response
+that says UNSURE and names no gold answer is UNSURE: resolved, not correct, counted apart.
 Provider errors never reach this module: they are excluded and counted by the analysis.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cached_property
 
+from llm_eval.candidates import HEDGE_WORDS, focus, hedge_phrase, is_alternative, negated, offered_as_possible
+from llm_eval.extract import final_answer_line, marked_answers
 from llm_eval.langid import HINGLISH_LEXICON
-from llm_eval.lexicon import EN_COMMON_CAPITALIZED, HEDGES, HINDI_COMMON, INDEFINITE_ONE
+from llm_eval.lexicon import EN_COMMON_CAPITALIZED, HINDI_COMMON, INDEFINITE_ONE
+from llm_eval.numbers import is_number_word, parse_number, unit_of, word_numbers
+from llm_eval.reply_view import (
+    AND_WORDS,
+    NEG_POST,
+    NEG_PRE,
+    OR_WORDS,
+    STOP,
+    VERBS,
+    ReplyView,
+    key_words,
+    lex,
+    punct_between,
+    same_noun,
+)
+from llm_eval.textfold import base_fold, fold_digits, match_key, normalize
+from llm_eval.translit import same_name
 
 __all__ = [
     "ANSWER_FORMATS",
@@ -69,6 +89,7 @@ __all__ = [
     "fold_digits",
     "is_unsure",
     "match_key",
+    "names_gold",
     "normalize",
     "parse_number",
     "score_answer",
@@ -91,71 +112,18 @@ class MatchResult:
     outcome: Outcome
     matched: str | None = None  # the gold alias that matched, if any
     reason: str = ""
+    judged: str | None = None  # the marked answer that decided (llm_eval.extract); None: the whole reply
 
     @property
     def correct(self) -> bool:
         return self.outcome is Outcome.CORRECT
 
 
-_DEVANAGARI_DIGITS = {0x0966 + i: str(i) for i in range(10)}
-_ZERO_WIDTH_RE = re.compile(
-    "[\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0e\ufe0f]"
-)  # and emoji variation selectors
 # digits not glued to other digits; a minus sign only at the start of a token ("1990-2000" is two years)
 ANSWER_TYPES = ("entity", "number", "year", "yesno", "short_text")
 ANSWER_FORMATS = ("plain", "final-line")
 _NUM_RE = re.compile(r"(?<!\d)(?:(?<![^\s(])[-−])?\d+(?:[,.]\d+)*(?!\d)")
 _UNSURE_RE = re.compile(r"\bunsure\b")
-
-
-def fold_digits(text: str) -> str:
-    """Devanagari digits ०-९ -> ASCII 0-9."""
-    return text.translate(_DEVANAGARI_DIGITS)
-
-
-def _base_fold(text: str, *, fold_case: bool = True) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    text = _ZERO_WIDTH_RE.sub("", text)
-    text = fold_digits(text)
-    # Devanagari spelling variants that NFKC leaves apart: candrabindu -> anusvara, nukta dropped.
-    text = text.replace("\u0901", "\u0902").replace("\u093c", "")
-    return text.casefold() if fold_case else text
-
-
-def normalize(text: str) -> str:
-    """Fold a string for comparison (NFKC, digits, case, punctuation -> space); words separated by one space."""
-    text = _base_fold(text)
-    chars = [" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in text]
-    return " ".join("".join(chars).split())
-
-
-# Devanagari vowel-length and the English-o vowel: common spelling variants, folded for matching only.
-_DEV_FOLD = str.maketrans({"\u0940": "\u093f", "\u0942": "\u0941", "\u0908": "\u0907", "\u090a": "\u0909",
-                           "\u0949": "\u093e", "\u0911": "\u0906", "\u0945": "\u0947", "\u090d": "\u090f"})  # fmt: skip
-
-
-def match_key(word: str) -> str:
-    """One normalized word folded further for alias matching (spelling variants, see the module docstring)."""
-    w = word.translate(_DEV_FOLD)
-    if w.isascii():
-        w = w.replace("ee", "i").replace("oo", "u")
-    return w
-
-
-def _lex(words: str) -> frozenset[str]:
-    """A word set folded like the response words it is compared with."""
-    return frozenset(match_key(w) for w in words.split())
-
-
-def parse_number(text: str) -> float | None:
-    """Parse a whole string as a number ("25", "25.0", "1,000", "1,00,000", "२५", "25%"); else None."""
-    s = _base_fold(text).strip().rstrip("%").strip()
-    s = s.replace("−", "-")
-    if re.fullmatch(r"[-+]?\d{1,3}(,\d{2,3})+(\.\d+)?", s):  # thousands separators (incl. Indian 1,00,000)
-        s = s.replace(",", "")
-    if not re.fullmatch(r"[-+]?\d+(\.\d+)?", s):
-        return None
-    return float(s)
 
 
 def _number_token_values(tok: str) -> list[float]:
@@ -168,7 +136,7 @@ def _number_token_values(tok: str) -> list[float]:
 
 def extract_numbers(text: str) -> list[float]:
     """Every number written with digits in the text (either digit system), as floats."""
-    s = _base_fold(text)
+    s = base_fold(text)
     out: list[float] = []
     for m in _NUM_RE.finditer(s):
         tok = m.group().replace("−", "-")
@@ -184,244 +152,24 @@ def is_unsure(text: str) -> bool:
     return bool(_UNSURE_RE.search(normalize(text)))
 
 
-# ------------------------------------------------------------------------------------------ tokens
-@dataclass(frozen=True)
-class _Tok:
-    text: str  # normalized word / number, or one punctuation character
-    kind: str  # "w" word, "n" number (digits), "p" punctuation
-    sent: int  # sentence index
-    seg: int  # clause index (global)
-    line_bullet: bool  # the token's line is a bulleted / numbered list item
-    line: int
-    cap: bool = False  # written with a capital first letter (Latin script)
-
-
-_SENT_END = set(".!?।॥")
-_SEG_PUNCT = set(',;:()[]{}—–"“”')
-_SEG_WORDS = _lex(
-    "but however although though whereas lekin लेकिन बल्कि balki magar मगर parantu परंतु kintu किंतु jabki जबकि"
-)
-_ABBREV = _lex("dr mr mrs ms mt st vs approx no e g i jr sr prof")
-_BULLET_RE = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)])\s+")
-_MD_RE = re.compile(r"\*\*|__|`|^#+\s*", re.MULTILINE)
-_CONTRACTION_RE = re.compile(r"n['’]t\b", re.IGNORECASE)
-
-
-def _is_word_char(ch: str) -> bool:
-    return unicodedata.category(ch)[0] in "LMN"
-
-
-def _tokenize(text: str) -> list[_Tok]:
-    text = _base_fold(text, fold_case=False)
-    text = _MD_RE.sub("", text)
-    text = _CONTRACTION_RE.sub(" not", text)
-    toks: list[_Tok] = []
-    sent = seg = 0
-    for ln, line in enumerate(text.split("\n")):
-        bullet = bool(_BULLET_RE.match(line))
-        if bullet:
-            line = _BULLET_RE.sub("", line, count=1)
-        if toks and (toks[-1].sent == sent):
-            sent += 1
-            seg += 1
-        i, n = 0, len(line)
-        while i < n:
-            ch = line[i]
-            signed = ch in "-−" and i + 1 < n and line[i + 1].isdigit() and (i == 0 or line[i - 1] in " (")
-            if ch.isdigit() or signed:
-                j = i + 1 if signed else i
-                while j < n and (
-                    line[j].isdigit() or (line[j] in ".," and j + 1 < n and line[j + 1].isdigit())
-                ):
-                    j += 1
-                toks.append(_Tok(line[i:j].replace("−", "-"), "n", sent, seg, bullet, ln))
-                i = j
-            elif _is_word_char(ch):
-                j = i
-                while j < n and _is_word_char(line[j]) and not line[j].isdigit():
-                    j += 1
-                if j < n and line[j].isdigit():  # letters glued to digits are one word: H2O, CO2, H2O2
-                    while j < n and _is_word_char(line[j]):
-                        j += 1
-                raw = line[i:j]
-                w = raw.casefold()
-                if w in _SEG_WORDS:
-                    seg += 1
-                toks.append(_Tok(w, "w", sent, seg, bullet, ln, raw[:1].isupper()))
-                i = j
-            elif ch.isspace():
-                i += 1
-            else:
-                if ch in _SENT_END:
-                    prev = toks[-1] if toks else None
-                    abbrev = ch == "." and prev is not None and prev.kind == "w" and prev.text in _ABBREV
-                    toks.append(_Tok(ch, "p", sent, seg, bullet, ln))
-                    if not abbrev:
-                        sent += 1
-                        seg += 1
-                else:
-                    if ch in _SEG_PUNCT or (ch in "-" and i + 1 < n and line[i + 1] == " "):
-                        seg += 1
-                    toks.append(_Tok(ch, "p", sent, seg, bullet, ln))
-                i += 1
-    return toks
-
-
-def _key_words(text: str) -> list[str]:
-    return list(_key_words_of(text))
-
-
-@functools.lru_cache(maxsize=256)
-def _key_words_of(text: str) -> tuple[str, ...]:
-    """Tokenized once per distinct text: every variant of an item is scored against one clean question,
-    and tokenizing a 200 KB question takes about a second."""
-    return tuple(match_key(t.text) for t in _tokenize(text) if t.kind != "p")
-
-
-# ------------------------------------------------------------------------------------------ lexicons
-_NEG_PRE = _lex("not never nor neither nahi nahin nhi नहीं नही unlike")
-_NEG_PHRASES = (("rather", "than"), ("instead", "of"), ("other", "than"), ("as", "opposed", "to"),
-                ("न", "कि"), ("na", "ki"), ("mistaken", "for"), ("confused", "with"), ("except",),
-                ("followed", "by"), ("second", "to"))  # fmt: skip
-_NEG_EXCEPT_NEXT = _lex("only just sure certain merely entirely completely quite 100")
-_NEG_POST = _lex("नहीं नही nahi nahin nhi")
-_COPULA_SKIP = _lex("है हैं था थी थे hai hain h tha thi the")
-_OR = _lex("or या ya athva अथवा nor")
-_AND = _lex("and और aur evam एवं")
-_VERBS = _lex(
-    "is are was were be been has have had does do did called known named has है हैं था थे थी hai hain tha "
-    "the thi hota hoti hote होता होती होते"
-)
-_YES = _lex(
+_YES = lex(
     "yes yeah yep yup yea correct true indeed absolutely definitely certainly sure right affirmative "
     "haan han haa ji हां हा जी bilkul बिल्कुल बिलकुल sahi सही"
 )
-_NO = _lex("no nope nah not false incorrect wrong नहीं नही nahi nahin nhi ना galat गलत")
-_STOP = _lex(
-    "the a an of in on at to is are was were be do does did what which who how many much is it its this "
-    "they he she we you i these those them his her their "
-    "that there our your for from by with and or क्या है हैं का की के को में से एक kya hai hain ka ki ke ko "
-    "mein me se ek kaun kitne kitna kitni कौन कितने कितना कितनी sa si se सा सी से kis किस"
-)
-
-_EN_UNITS = {w: i for i, w in enumerate(
-    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"])}  # fmt: skip
-_EN_TENS = {
-    w: 10 * (i + 2)
-    for i, w in enumerate(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"])
-}
-_HI_WORDS = {
-    "शून्य": 0, "एक": 1, "दो": 2, "तीन": 3, "चार": 4, "पांच": 5, "छह": 6, "छः": 6, "छे": 6, "सात": 7,
-    "आठ": 8, "नौ": 9, "दस": 10, "ग्यारह": 11, "बारह": 12, "तेरह": 13, "चौदह": 14, "पंद्रह": 15,
-    "सोलह": 16, "सत्रह": 17, "अठारह": 18, "उन्नीस": 19, "बीस": 20, "चौबीस": 24, "पच्चीस": 25, "तीस": 30,
-    "चालीस": 40, "बयालीस": 42, "पचास": 50, "छप्पन": 56, "साठ": 60, "तिरसठ": 63, "सत्तर": 70,
-    "अस्सी": 80, "नब्बे": 90, "सौ": 100,
-    "shunya": 0, "ek": 1, "teen": 3, "paanch": 5, "panch": 5, "chhe": 6, "chhah": 6, "saat": 7, "aath": 8,
-    "nau": 9, "das": 10, "gyarah": 11, "gyaarah": 11, "barah": 12, "baarah": 12, "bees": 20, "chaubis": 24,
-    "chaubees": 24, "pachchis": 25, "pachees": 25, "pachis": 25, "pachas": 50, "pachaas": 50,
-    "chhappan": 56, "chappan": 56, "tirsath": 63, "bayalis": 42, "byalis": 42, "sau": 100,
-}  # fmt: skip
-_EN_UNITS = {match_key(k): v for k, v in _EN_UNITS.items()}
-_EN_TENS = {match_key(k): v for k, v in _EN_TENS.items()}
-_HI_WORDS = {match_key(k): v for k, v in _HI_WORDS.items()}
-_OTHER_UNITS = _lex(
-    "f fahrenheit k kelvin cm mm centimeters centimetres millimeters millimetres फारेनहाइट सेंटीमीटर"
-)
-
-
-_EN_COMMON = _lex(
+_NO = lex("no nope nah not false incorrect wrong नहीं नही nahi nahin nhi ना galat गलत")
+_EN_COMMON = lex(
     " ".join(EN_COMMON_CAPITALIZED | HINGLISH_LEXICON)
     + " dr mr mrs ms mt st prof sri shri bc ad ce bce january "
     "february march april may june july august september october november december"
 )
-_HINDI_COMMON = _lex(" ".join(HINDI_COMMON))
+_HINDI_COMMON = lex(" ".join(HINDI_COMMON))
 _HINDI_STEMS = frozenset(w[:-1] if w[-1] in "ाेीिो" else w for w in _HINDI_COMMON)
-_HEDGE_KEYS = tuple(tuple(match_key(w) for w in ph) for ph in HEDGES)
-_INDEFINITE_ONE = _lex(" ".join(INDEFINITE_ONE))
-
-
-def _word_numbers(words: list[str], extra: dict[tuple[str, ...], float]) -> dict[int, tuple[int, float]]:
-    """start index -> (length, value) for numbers written in words (longest match at each start)."""
-    out: dict[int, tuple[int, float]] = {}
-    i = 0
-    while i < len(words):
-        best: tuple[int, float] | None = None
-        for phrase, val in extra.items():
-            k = len(phrase)
-            if tuple(words[i : i + k]) == phrase and (best is None or k > best[0]):
-                best = (k, val)
-        w = words[i]
-        if w in _EN_UNITS or w in _EN_TENS:
-            j, total, cur = i, 0, 0
-            while j < len(words):
-                x = words[j]
-                if x in _EN_UNITS:
-                    cur += _EN_UNITS[x]
-                elif x in _EN_TENS:
-                    cur += _EN_TENS[x]
-                elif x == "hundred" and j > i:
-                    cur = max(cur, 1) * 100
-                elif x == "thousand" and j > i:
-                    total += max(cur, 1) * 1000
-                    cur = 0
-                elif (
-                    x == "and"
-                    and j > i
-                    and j + 1 < len(words)
-                    and (words[j + 1] in _EN_UNITS or words[j + 1] in _EN_TENS)
-                    and words[j - 1] in ("hundred", "thousand")
-                ):
-                    pass
-                else:
-                    break
-                j += 1
-            if best is None or j - i > best[0]:
-                best = (j - i, float(total + cur))
-        elif w in _HI_WORDS and (best is None or best[0] < 1):
-            best = (1, float(_HI_WORDS[w]))
-        if best is not None:
-            out[i] = best
-            i += best[0]
-        else:
-            i += 1
-    return out
-
-
-# ------------------------------------------------------------------------------------------ scoring
-@dataclass
-class _View:
-    toks: list[_Tok]
-    words: list[int]  # indices into toks of word/number tokens
-    keys: list[str]  # match_key of each word token
-
-    @classmethod
-    def of(cls, text: str) -> _View:
-        toks = _tokenize(text)
-        words = [i for i, t in enumerate(toks) if t.kind != "p"]
-        return cls(toks, words, [match_key(toks[i].text) for i in words])
-
-    def tok(self, w: int) -> _Tok:
-        return self.toks[self.words[w]]
-
-    @cached_property
-    def by_seg(self) -> dict[int, list[int]]:
-        """Clause index -> its word indices."""
-        out: dict[int, list[int]] = {}
-        for w, i in enumerate(self.words):
-            out.setdefault(self.toks[i].seg, []).append(w)
-        return out
-
-    @cached_property
-    def by_sent(self) -> dict[int, list[int]]:
-        """Sentence index -> its word indices."""
-        out: dict[int, list[int]] = {}
-        for w, i in enumerate(self.words):
-            out.setdefault(self.toks[i].sent, []).append(w)
-        return out
+_ORDINAL_SUFFIX = lex("th st nd rd वां वीं वें va vi ve")
+_INDEFINITE_ONE = lex(" ".join(INDEFINITE_ONE))
 
 
 def _alias_keys(alias: str) -> list[str]:
-    return _key_words(alias)
+    return key_words(alias)
 
 
 def _inflected(resp: str, alias: str, last: bool) -> bool:
@@ -437,7 +185,7 @@ def _inflected(resp: str, alias: str, last: bool) -> bool:
     )  # ा -> े / ी(folded ि)
 
 
-def _find(view: _View, alias: list[str]) -> list[tuple[int, int]]:
+def _find(view: ReplyView, alias: list[str]) -> list[tuple[int, int]]:
     k = len(alias)
     out = []
     for i in range(len(view.keys) - k + 1):
@@ -446,14 +194,18 @@ def _find(view: _View, alias: list[str]) -> list[tuple[int, int]]:
     return out
 
 
-_CONJ_FILLERS = _lex("phir else maybe perhaps possibly even फिर")
 # fixed phrases that contain an alias word with another meaning: "aam taur par" = "usually", not "mango"
 _IDIOMS = {
-    match_key(k): _lex(v) for k, v in {"aam": "taur tor aadmi log janta", "आम": "तौर आदमी लोग जनता"}.items()
+    match_key(k): lex(v) for k, v in {"aam": "taur tor aadmi log janta", "आम": "तौर आदमी लोग जनता"}.items()
 }
 
 
-def _gold_spans(view: _View, answers: Sequence[str]) -> list[tuple[int, int, str]]:
+def _gold_spans(
+    view: ReplyView, answers: Sequence[str], question: str | None = None
+) -> list[tuple[int, int, str]]:
+    """Where a gold alias occurs: spelled as listed (up to the spelling folds and inflections), or
+    the same name in another transliteration (``बर्लिन`` for "Berlin", "Neharu" for "Nehru";
+    :mod:`llm_eval.translit`), never a word of the question or a common word."""
     spans: list[tuple[int, int, str]] = []
     for a in answers:
         keys = _alias_keys(a)
@@ -462,150 +214,22 @@ def _gold_spans(view: _View, answers: Sequence[str]) -> list[tuple[int, int, str
                 nxt = view.keys[e] if e < len(view.keys) else ""
                 if not (e - s == 1 and nxt in _IDIOMS.get(view.keys[s], ())):
                     spans.append((s, e, a))
-    return spans
-
-
-_THIRD_PARTY = _lex("people many some others most log लोग kai कई")
-_BELIEF = _lex("think thinks thought believe believed believes assume assumed mistake mistaken confuse confused "
-               "samajhte sochte सोचते समझते मानते")  # fmt: skip
-
-
-def _attributed(view: _View, s: int) -> bool:
-    """The gold sits in a belief ascribed to others: "although many people think it's Canberra"."""
-    before = [view.keys[w] for w in view.by_seg[view.tok(s).seg] if w < s]
-    return bool(set(before) & _BELIEF) and bool(set(before) & _THIRD_PARTY)
-
-
-def _negated(view: _View, s: int, e: int) -> bool:
-    if _attributed(view, s):
-        return True
-    seg = view.tok(s).seg
-    before = [w for w in range(max(0, s - 4), s) if view.tok(w).seg == seg]
-    for w in before[-3:]:
-        key = view.keys[w]
-        nxt = view.keys[w + 1] if w + 1 < len(view.keys) else ""
-        if key in _NEG_PRE and nxt not in _NEG_EXCEPT_NEXT:
-            return True
-    bk = [view.keys[w] for w in before]
-    for ph in _NEG_PHRASES:
-        k = len(ph)
-        if any(tuple(bk[i : i + k]) == ph for i in range(len(bk) - k + 1)):
-            return True
-    after = [w for w in range(e, min(len(view.keys), e + 2)) if view.tok(w).seg == view.tok(e - 1).seg]
-    for w in after:
-        if view.keys[w] in _NEG_POST:
-            return True
-        if view.keys[w] not in _COPULA_SKIP:
-            break
-    return False
-
-
-def _covered(spans: list[tuple[int, int, str]], lo: int, hi: int) -> bool:
-    """Words lo..hi-1 all inside gold spans."""
-    return all(any(s <= w < e for s, e, _ in spans) for w in range(lo, hi))
-
-
-def _neighbour(view: _View, start: int, step: int) -> tuple[int, int] | None:
-    """Up to 3 words from `start` in direction `step`, stopping at punctuation / conjunctions / sentence ends."""
-    sent = view.tok(start).sent if 0 <= start < len(view.words) else None
-    ws: list[int] = []
-    w = start
-    while 0 <= w < len(view.words) and len(ws) < 3:
-        if (
-            view.tok(w).sent != sent
-            or view.keys[w] in _OR
-            or view.keys[w] in _AND
-            or view.keys[w] == "either"
-        ):
-            break
-        if ws:  # punctuation between consecutive words ends the phrase
-            a, b = sorted((view.words[ws[-1]], view.words[w]))
-            if any(view.toks[x].kind == "p" for x in range(a + 1, b)):
-                break
-        ws.append(w)
-        w += step
-    if not ws:
-        return None
-    return (min(ws), max(ws) + 1)
-
-
-def _punct_between(view: _View, a: int, b: int) -> list[str]:
-    """Punctuation tokens between word a and word b (a < b)."""
-    return [view.toks[x].text for x in range(view.words[a] + 1, view.words[b]) if view.toks[x].kind == "p"]
-
-
-def _alternative(view: _View, spans: list[tuple[int, int, str]], s: int, e: int, singular_q: bool) -> bool:
-    """Is gold occurrence [s, e) one of several candidates?"""
-    n = len(view.words)
-    sent = view.tok(s).sent
-    conj = _OR
-    sent_words = view.by_sent[sent]
-    if len(sent_words) <= 7 and not any(view.keys[w] in _VERBS for w in sent_words):
-        conj = _OR | _AND  # a bare, verb-less list answer: "Jupiter and Saturn"
-    elif singular_q and any(view.keys[w] in _lex("are were") for w in sent_words if w < s):
-        conj = (
-            _OR | _AND
-        )  # one thing asked, several asserted: "The largest oceans are the Pacific and the Atlantic"
-
-    def other(rng: tuple[int, int] | None) -> bool:
-        return (
-            rng is not None
-            and not _covered(spans, *rng)
-            and not all(view.keys[w] in _STOP for w in range(*rng))
-        )
-
-    # left: "... X or <gold>", "X or maybe <gold>", "X ya phir <gold>", "X / <gold>"
-    if s > 0 and view.tok(s - 1).sent == sent:
-        c = s - 1
-        if c > 0 and view.keys[c] in _CONJ_FILLERS and view.keys[c - 1] in conj:
-            c -= 1
-        if view.keys[c] in conj and other(_neighbour(view, c - 1, -1)):
-            return True
-        if "/" in _punct_between(view, s - 1, s) and other(_neighbour(view, s - 1, -1)):
-            return True
-    # right: "<gold> or X", "<gold>, X or Y", "<gold> / X"
-    w = e
-    hops = 0
-    while w < n and view.tok(w).sent == sent and hops < 5:
-        if view.keys[w] in conj:
-            if other(_neighbour(view, w + 1, 1)) or hops > 0:
-                return True
-            break
-        p = _punct_between(view, w - 1, w)
-        if "/" in p and other(_neighbour(view, w, 1)):
-            return True
-        if hops == 0 and not p:
-            break  # "<gold> is ..." : not a list
-        if "," not in p and hops > 0:
-            break
-        rng = _neighbour(view, w, 1)
-        if rng is None:
-            break
-        hops += 1
-        w = rng[1]
-    # a short bulleted candidate among other short bulleted candidates
-    t = view.tok(s)
-    if t.line_bullet:
-        line_words = [x for x in range(n) if view.tok(x).line == t.line]
-        if _covered(spans, line_words[0], line_words[-1] + 1):
-            others = {
-                view.tok(x).line for x in range(n) if view.tok(x).line_bullet and view.tok(x).line != t.line
-            }
-            for ln in others:
-                lw = [x for x in range(n) if view.tok(x).line == ln]
-                if len(lw) <= 3 and not _covered(spans, lw[0], lw[-1] + 1):
-                    return True
-    return False
-
-
-def _hedged(view: _View) -> str:
-    """The first hedge phrase in the reply ("probably", "shayad", "I think"), or ""."""
-    for ph in _HEDGE_KEYS:
-        k = len(ph)
+    qkeys = set(key_words(question)) if question else set()
+    # the longest names first: "Ravindranath Taigor" is "Ravindranath Tagore", not a name and "Tagore"
+    for a in sorted(answers, key=lambda a: -len(_alias_keys(a))):
+        keys = _alias_keys(a)
+        if not keys or any(ch.isdigit() for k in keys for ch in k):
+            continue
+        k = len(keys)
         for i in range(len(view.keys) - k + 1):
-            if tuple(view.keys[i : i + k]) == ph:
-                return " ".join(ph)
-    return ""
+            window = view.keys[i : i + k]
+            if any(i < e and s < i + k for s, e, _ in spans):
+                continue
+            if any(w in qkeys or w in STOP or w in _EN_COMMON or _hindi_known(w) for w in window):
+                continue
+            if all(view.tok(i + j).kind == "w" for j in range(k)) and same_name(window, keys):
+                spans.append((i, i + k, a))
+    return spans
 
 
 def _is_devanagari_word(word: str) -> bool:
@@ -628,74 +252,92 @@ def _stem(key: str) -> str:
 
 
 def _in_question(key: str, qkeys: set[str]) -> bool:
-    return key in qkeys or any(_same_noun(key, q) or _stem(key) == _stem(q) for q in qkeys if len(q) > 2)
+    return key in qkeys or any(same_noun(key, q) or _stem(key) == _stem(q) for q in qkeys if len(q) > 2)
 
 
-def _entity_rivals(view: _View, spans: list[tuple[int, int, str]], question: str | None,
-                   members: Sequence[str]) -> list[str]:  # fmt: skip
-    """Other candidate answers named in the reply, not negated: a capitalized Latin name, a Devanagari
-    word outside the common-word list, or a member of the item's answer class; none of them a word of
-    the question or of a gold occurrence."""
-    qkeys = set(_key_words(question)) if question else set()
-    out: list[str] = []
+def _entity_rivals(view: ReplyView, spans: list[tuple[int, int, str]], question: str | None,
+                   members: Sequence[str]) -> list[tuple[int, int, str]]:  # fmt: skip
+    """Other candidate answers named in the reply and not negated, as (start, end, text): a
+    capitalized Latin name, a Devanagari word outside the common-word list, or a member of the
+    item's answer class; none of them a word of the question or of a gold occurrence."""
+    qkeys = set(key_words(question)) if question else set()
+    out: list[tuple[int, int, str]] = []
     for w in range(len(view.words)):
         t = view.tok(w)
         k = view.keys[w]
         if t.kind != "w" or any(s <= w < e for s, e, _ in spans) or _in_question(k, qkeys):
             continue
-        if k in _EN_UNITS or k in _EN_TENS or k in _HI_WORDS or len(k) < 2:
-            continue  # a number word is no entity
+        if is_number_word(k) or len(k) < 2 or any(same_name([k], [q]) for q in qkeys):
+            continue  # a number word is no entity; a question word in another script no rival
         if _is_devanagari_word(k):
-            rival = not _hindi_known(k) and k not in _STOP and k not in _VERBS and k not in _YES | _NO
+            rival = not _hindi_known(k) and k not in STOP | VERBS | _YES | _NO | HEDGE_WORDS
         else:
-            rival = (
-                t.cap and k not in _EN_COMMON and k not in _STOP and k not in _VERBS and k not in _YES | _NO
+            rival = t.cap and not (
+                k in _EN_COMMON or k in STOP or k in VERBS or k in _YES | _NO or k in HEDGE_WORDS
             )
-        if rival and not _negated(view, w, w + 1):
-            out.append(t.text)
+        if rival and not negated(view, w, w + 1):
+            out.append((w, w + 1, t.text))
     gold_keys = {tuple(_alias_keys(a)) for _, _, a in spans}
     for m in members:
         keys = _alias_keys(m)
         if not keys or tuple(keys) in gold_keys or all(_in_question(k, qkeys) for k in keys):
             continue
         for s, e in _find(view, keys):
-            if not any(a < e and s < b for a, b, _ in spans) and not _negated(view, s, e):
-                out.append(m)
+            if not any(a < e and s < b for a, b, _ in spans) and not negated(view, s, e):
+                out.append((s, e, m))
     return out
 
 
-def _score_entity(view: _View, answers: Sequence[str], unsure: bool, question: str | None,
-                  members: Sequence[str]) -> MatchResult:  # fmt: skip
-    spans = _gold_spans(view, answers)
+def _decide(view: ReplyView, gold: str, golds: list[tuple[int, int]], rivals: list[tuple[int, int, str]],
+            question: str | None, unsure: bool, what: str) -> MatchResult:  # fmt: skip
+    """The gold is asserted: CORRECT when no rival is named, or when the reply's focus is on the
+    gold and it does not hedge; WRONG when its focus is on a rival; else UNRESOLVED."""
+    if not rivals:
+        return _sure(view, gold, unsure, f"{what} match, no other candidate")
+    offered = focus(view, golds, [(s, e) for s, e, _ in rivals], question)
+    hedge = hedge_phrase(view)
+    if offered is None or hedge or unsure or any(offered_as_possible(view, s, e) for s, e, _ in rivals):
+        why = f"hedged ({hedge})" if hedge and offered else f"another candidate named: {rivals[0][2]}"
+        return MatchResult(Outcome.UNRESOLVED, gold, why)
+    if offered == "rival":
+        return MatchResult(Outcome.WRONG, None, f"answers {rivals[0][2]}; the gold only in context")
+    return MatchResult(Outcome.CORRECT, gold, f"{what} match; other candidates only in context")
+
+
+def _score_entity(view: ReplyView, answers: Sequence[str], unsure: bool, question: str | None,
+                  members: Sequence[str]) -> tuple[MatchResult, bool]:  # fmt: skip
+    """(verdict, whether the text names any candidate answer at all)."""
+    spans = _gold_spans(view, answers, question)
+    rivals = _entity_rivals(view, spans, question, members)
     if not spans:
-        return _no_match(view, unsure)
-    qk = _key_words(question) if question else []
-    singular_q = bool(qk) and bool(set(qk[:4]) & _lex("is was")) and not set(qk[:4]) & _lex("are were")
-    asserted = [
+        return _no_match(view, unsure), bool(rivals)
+    qk = key_words(question) if question else []
+    singular_q = bool(qk) and bool(set(qk[:4]) & lex("is was")) and not set(qk[:4]) & lex("are were")
+    # a negated occurrence is no candidate, also in a list: "Not Canberra or Melbourne -- Sydney."
+    listed = [
         (s, e, a)
         for s, e, a in sorted(spans)
-        if not _negated(view, s, e) and not _alternative(view, spans, s, e, singular_q)
+        if not negated(view, s, e) and is_alternative(view, spans, s, e, singular_q)
     ]
+    asserted = [(s, e, a) for s, e, a in sorted(spans) if not negated(view, s, e) and (s, e, a) not in listed]
     if not asserted:
-        return MatchResult(Outcome.UNRESOLVED, spans[0][2], "gold only negated or among candidates")
-    gold = asserted[0][2]
-    rivals = _entity_rivals(view, spans, question, members)
-    if rivals:
-        return MatchResult(Outcome.UNRESOLVED, gold, f"another candidate named: {rivals[0]}")
-    return _sure(view, gold, unsure, "alias match, no other candidate")
+        if rivals and not listed and not hedge_phrase(view):
+            return MatchResult(Outcome.WRONG, None, f"gold only negated; answers {rivals[0][2]}"), True
+        return MatchResult(Outcome.UNRESOLVED, spans[0][2], "gold only negated or among candidates"), True
+    golds = [(s, e) for s, e, _ in asserted]
+    return _decide(view, asserted[0][2], golds, rivals, question, unsure, "alias"), True
 
 
-def _sure(view: _View, gold: str, unsure: bool, reason: str) -> MatchResult:
-    """CORRECT unless the reply hedges or also says UNSURE."""
-    hedge = _hedged(view)
-    if hedge:
-        return MatchResult(Outcome.UNRESOLVED, gold, f"hedged ({hedge})")
+def _sure(view: ReplyView, gold: str, unsure: bool, reason: str) -> MatchResult:
+    """The gold and no other candidate: CORRECT, also when hedged ("I think it's Canberra": one
+    answer, given with doubt), unless the reply also says UNSURE."""
     if unsure:
         return MatchResult(Outcome.UNRESOLVED, gold, "names the gold and says UNSURE")
-    return MatchResult(Outcome.CORRECT, gold, reason)
+    hedge = hedge_phrase(view)
+    return MatchResult(Outcome.CORRECT, gold, reason + (f" (hedged: {hedge})" if hedge else ""))
 
 
-def _no_match(view: _View, unsure: bool) -> MatchResult:
+def _no_match(view: ReplyView, unsure: bool) -> MatchResult:
     if unsure:
         return MatchResult(Outcome.UNSURE, None, "said UNSURE")
     if not view.words:
@@ -703,7 +345,7 @@ def _no_match(view: _View, unsure: bool) -> MatchResult:
     return MatchResult(Outcome.WRONG, None, "no gold alias in response")
 
 
-def _numbers(view: _View, extra: dict[tuple[str, ...], float]) -> list[tuple[int, int, float]]:
+def _numbers(view: ReplyView, extra: dict[tuple[str, ...], float]) -> list[tuple[int, int, float]]:
     """(start word, end word, value) for every number in digits or words, in order."""
     out: list[tuple[int, int, float]] = []
     for w in range(len(view.words)):
@@ -714,19 +356,9 @@ def _numbers(view: _View, extra: dict[tuple[str, ...], float]) -> list[tuple[int
                 out.append((w, w + 1, vals[0]))
             else:
                 out.extend((w, w + 1, v) for v in vals)
-    wn = _word_numbers(view.keys, extra)
+    wn = word_numbers(view.keys, extra)
     out.extend((i, i + k, v) for i, (k, v) in wn.items())
     return sorted(out)
-
-
-def _same_noun(a: str, b: str) -> bool:
-    """The same word up to a plural / inflection ending (romanized "taara" = "tara")."""
-    if a.isascii() and b.isascii():
-        a, b = a.replace("aa", "a"), b.replace("aa", "a")
-    if a == b:
-        return True
-    short, long_ = sorted((a, b), key=len)
-    return len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2
 
 
 def _year_like(v: float) -> bool:
@@ -742,14 +374,41 @@ def _alias_number(alias: str) -> float | None:
     return parse_number(m.group(1)) if m else None
 
 
-def _score_number(view: _View, answers: Sequence[str], golds: list[float], question: str | None,
-                  unsure: bool, year: bool) -> MatchResult:  # fmt: skip
-    """Numbers of the answer's kind (years for a year, other numbers otherwise) that are not the
-    question's own, not in another unit and not the indefinite "one": the gold among them and no
-    other -> CORRECT; the gold not among them -> WRONG; else UNRESOLVED."""
+_DEGREE = lex("degree degrees deg डिग्री")
+_OPERATORS = set("×÷+−*/=")
+_TIMES = lex("x times into")
+
+
+def _operand(view: ReplyView, s: int, e: int) -> bool:
+    """A number written as an operand of a calculation ("8 × 12 = 96": 8 and 12; "60 minutes × 60
+    seconds"), not its result."""
+    nxt = e + (e < len(view.words) and view.tok(e).kind == "w" and unit_of(view.keys[e]) is not None)
+    if nxt < len(view.words):
+        if set(punct_between(view, nxt - 1, nxt)) & (_OPERATORS - {"="}):
+            return True
+        if view.keys[nxt] in _TIMES and nxt + 1 < len(view.words) and view.tok(nxt + 1).kind == "n":
+            return True
+    if s > 0 and set(punct_between(view, s - 1, s)) & (_OPERATORS - {"="}):
+        return True
+    return s > 1 and view.keys[s - 1] in _TIMES and view.tok(s - 2).kind == "n"
+
+
+def _units_named(keys: Iterable[str]) -> set[str]:
+    return {u for k in keys if (u := unit_of(k)) is not None}
+
+
+def _is_gold_number(v: float, golds: Sequence[float]) -> bool:
+    return any(math.isclose(v, g, rel_tol=1e-9, abs_tol=1e-9) for g in golds)
+
+
+def _number_candidates(view: ReplyView, answers: Sequence[str], golds: list[float], question: str | None,
+                       year: bool) -> list[tuple[int, int, float, bool]]:  # fmt: skip
+    """(start, end, value, negated) of every number of the answer's kind (years for a year, other
+    numbers otherwise) that is not the question's own, not an operand of a calculation, not in
+    another unit and not the indefinite "one"."""
 
     def is_gold(v: float) -> bool:
-        return any(math.isclose(v, g, rel_tol=1e-9, abs_tol=1e-9) for g in golds)
+        return _is_gold_number(v, golds)
 
     extra: dict[tuple[str, ...], float] = {}
     for a in answers:
@@ -758,37 +417,60 @@ def _score_number(view: _View, answers: Sequence[str], golds: list[float], quest
             if keys:
                 extra[keys] = _alias_number(answers[0]) or golds[0]
     qnums: set[float] = set()
-    qwords: set[str] = set()
+    # the units the question and the gold speak in; a number in any other unit is another quantity
+    own_units = _units_named(k for a in answers for k in _alias_keys(a))
     if question:
-        qv = _View.of(question)
+        qv = ReplyView.of(question)
         qnums = {v for *_, v in _numbers(qv, {})}
-        qwords = set(qv.keys)
+        own_units |= _units_named(qv.keys)
     cands: list[tuple[int, int, float, bool]] = []
     for s, e, v in _numbers(view, extra):
         nxt = view.keys[e] if e < len(view.keys) else ""
-        if nxt in _OTHER_UNITS and nxt not in qwords:
-            continue  # "212 °F" beside a Celsius answer is the same quantity in another unit
+        unit = unit_of(nxt)
+        if nxt in _DEGREE and e + 1 < len(view.keys):
+            unit = unit_of(view.keys[e + 1])  # "212 डिग्री फ़ारेनहाइट", "212 degree Fahrenheit"
+        if unit is not None and own_units and unit not in own_units and not is_gold(v):
+            continue  # "212 °F", "1,440 minutes": the same quantity, or another one, in another unit
         if year != _year_like(v) and (year or view.tok(s).kind == "n"):
             continue  # a year item's day of the month; a count's bare year
         if e - s == 1 and view.keys[s] in _INDEFINITE_ONE and not is_gold(1.0):
             continue  # "a" / "एक": the article, not a rival number
         if v in qnums and not is_gold(v):
             continue  # the question's operands
-        cands.append((s, e, v, _negated(view, s, e)))
+        if view.tok(s).kind == "n" and _operand(view, s, e):
+            continue  # "8 × 12 = 96": the operands of a worked calculation
+        if nxt in _ORDINAL_SUFFIX and view.tok(s).kind == "n":
+            continue  # "12वां", "12th": an ordinal, not a count
+        cands.append((s, e, v, negated(view, s, e)))
+    return cands
+
+
+def _score_number(view: ReplyView, answers: Sequence[str], golds: list[float], question: str | None,
+                  unsure: bool, year: bool) -> tuple[MatchResult, bool]:  # fmt: skip
+    """The gold among the reply's candidate numbers (:func:`_number_candidates`) and no other ->
+    CORRECT; the gold not among them -> WRONG; the gold beside others -> decided by the reply's
+    focus (:func:`_decide`)."""
+
+    def is_gold(v: float) -> bool:
+        return _is_gold_number(v, golds)
+
+    cands = _number_candidates(view, answers, golds, question, year)
     hits = [c for c in cands if is_gold(c[2])]
+    named = bool(cands)
     if not hits:
         if unsure:
-            return MatchResult(Outcome.UNSURE, None, "said UNSURE")
+            return MatchResult(Outcome.UNSURE, None, "said UNSURE"), named
         others = [c[2] for c in cands if not c[3]]
         why = f"asserted {others[0]:g}, gold {golds[0]:g}" if others else "no gold number in response"
-        return MatchResult(Outcome.WRONG, None, why)
-    rivals = [c[2] for c in cands if not is_gold(c[2]) and not c[3]]
+        return MatchResult(Outcome.WRONG, None, why), named
+    rivals = [(c[0], c[1], f"{c[2]:g}") for c in cands if not is_gold(c[2]) and not c[3]]
     gold = _fmt_num(hits[0][2], answers)
-    if rivals:
-        return MatchResult(Outcome.UNRESOLVED, gold, f"another number named: {rivals[0]:g}")
-    if all(c[3] for c in hits):
-        return MatchResult(Outcome.UNRESOLVED, gold, "gold number only negated")
-    return _sure(view, gold, unsure, "number match, no other number")
+    asserted = [(c[0], c[1]) for c in hits if not c[3]]
+    if not asserted:
+        if rivals and not hedge_phrase(view):
+            return MatchResult(Outcome.WRONG, None, f"gold number only negated; answers {rivals[0][2]}"), True
+        return MatchResult(Outcome.UNRESOLVED, gold, "gold number only negated"), True
+    return _decide(view, gold, asserted, rivals, question, unsure, "number"), True
 
 
 def _fmt_num(gold: float, answers: Sequence[str]) -> str:
@@ -798,14 +480,14 @@ def _fmt_num(gold: float, answers: Sequence[str]) -> str:
 def _predicate(question: str | None) -> list[str]:
     if not question:
         return []
-    content = [k for k in _key_words(question) if k not in _STOP and k not in _VERBS]
+    content = [k for k in key_words(question) if k not in STOP and k not in VERBS]
     return content[-1:]
 
 
-_QUESTION_OPENERS = _lex("kya क्या is are does do did was")
+_QUESTION_OPENERS = lex("kya क्या is are does do did was")
 
 
-def _score_yesno(view: _View, answers: Sequence[str], question: str | None, unsure: bool) -> MatchResult:
+def _score_yesno(view: ReplyView, answers: Sequence[str], question: str | None, unsure: bool) -> MatchResult:
     gold_yes = any(match_key(normalize(a).split()[-1]) in _YES for a in answers if normalize(a))
     if not view.words:
         return _no_match(view, unsure)
@@ -816,7 +498,7 @@ def _score_yesno(view: _View, answers: Sequence[str], question: str | None, unsu
     if keys[0] in _YES and len(keys) > 1 and keys[1] in _NO:
         said = False  # "ji nahi", "जी नहीं": the polite particle, then no
     elif keys[0] in _YES or keys[:2] == ["of", "course"]:
-        said = not (len(keys) >= 3 and keys[1] in _AND | _OR and keys[2] in _NO)
+        said = not (len(keys) >= 3 and keys[1] in AND_WORDS | OR_WORDS and keys[2] in _NO)
         if not said:
             return MatchResult(Outcome.UNRESOLVED, None, "yes and no")
     elif keys[0] in _NO:
@@ -830,12 +512,12 @@ def _score_yesno(view: _View, answers: Sequence[str], question: str | None, unsu
             if opens and view.keys[w] in _QUESTION_OPENERS:
                 questions.add(view.tok(w).sent)
         for w in range(len(view.words)):
-            if pred and _same_noun(view.keys[w], pred[0]) and view.tok(w).sent not in questions:
+            if pred and same_noun(view.keys[w], pred[0]) and view.tok(w).sent not in questions:
                 seg_keys = [view.keys[x] for x in view.by_seg[view.tok(w).seg]]
-                if any(k in _NEG_PRE or k in _NEG_POST or k == "no" for k in seg_keys):
+                if any(k in NEG_PRE or k in NEG_POST or k == "no" for k in seg_keys):
                     said = False
                     break
-                if set(seg_keys) & _lex("is are was were s है हैं था hai hain h tha"):
+                if set(seg_keys) & lex("is are was were s है हैं था hai hain h tha"):
                     said = True
                     break
                 # "... orbits our star": the predicate is not what the clause asserts; read on
@@ -862,23 +544,6 @@ def _infer_type(answers: Sequence[str]) -> str:
     return "entity"
 
 
-# "Answer: X" (also bold, a heading or a quote mark before it; Hindi and romanized labels)
-_FINAL_LINE_RE = re.compile(
-    r"^[\s>#*_-]*(?:final\s+answer|answer|उत्तर|जवाब|uttar|jawab|javab)[\s*_]*[:：][\s*_]*(?P<answer>.*\S)\s*$",
-    re.IGNORECASE,
-)
-
-
-def final_answer_line(text: str | None) -> str | None:
-    """The answer on the reply's last ``Answer: ...`` line (``--answer-format final-line``), or None
-    when the reply has no such line."""
-    for line in reversed((text or "").splitlines()):
-        m = _FINAL_LINE_RE.match(unicodedata.normalize("NFKC", line))
-        if m:
-            return m.group("answer").strip("*_ ")
-    return None
-
-
 def score_answer(
     response: str | None,
     answers: Sequence[str] | Iterable[str],
@@ -888,14 +553,19 @@ def score_answer(
     answer_class: str | None = None,
     answer_format: str = "plain",
 ) -> MatchResult:
-    """Score one response against its gold aliases (any script, either digit system): CORRECT only
-    when sure, WRONG when the gold is absent, UNRESOLVED otherwise (see the module docstring).
+    """Score one response against its gold aliases (any script, any digit system): CORRECT only
+    when sure, WRONG when the gold is absent or the reply answers something else, UNRESOLVED
+    otherwise (see the module docstring).
 
-    ``answer_type`` (entity | number | year | yesno | short_text) picks the rule set; inferred from
-    the gold when None. ``question`` (the clean question) sets its own words and numbers aside.
-    ``answer_class`` names the item's class in ``answer_classes.json`` (its other members are
-    rivals). ``answer_format="final-line"`` scores the reply's last ``Answer: ...`` line when it has
-    one, else the whole reply.
+    The answer a reply marks is judged first (:func:`llm_eval.extract.marked_answers`: a boxed
+    value, an ``Answer:`` line, "the answer is ...", bold, a short last line), the whole reply
+    only when it marks none that names a candidate. A marked answer judged correct is unresolved
+    when the rest of the reply offers a rival as possible ("**Mars.** It might be Venus."). ``answer_type`` (entity | number | year |
+    yesno | short_text) picks the rule set; inferred from the gold when None. ``question`` (the
+    clean question) sets its own words and numbers aside. ``answer_class`` names the item's class
+    in ``answer_classes.json`` (its other members are rivals). ``answer_format`` records how the
+    reply was asked for (``final-line`` replies end with an ``Answer:`` line, which is read first
+    either way).
     """
     answers = list(answers)
     if not answers:
@@ -906,27 +576,76 @@ def score_answer(
     if answer_format not in ANSWER_FORMATS:
         raise ValueError(f"`answer_format` must be {'|'.join(ANSWER_FORMATS)}, got {answer_format!r}")
     text = response or ""
-    if answer_format == "final-line":
-        line = final_answer_line(text)
-        if line is not None:
-            res = _score(line, answers, kind, question, answer_class)
-            return MatchResult(res.outcome, res.matched, f"final line: {res.reason}")
-    return _score(text, answers, kind, question, answer_class)
+    members = _class_members(answer_class, answers)
+    for mark in marked_answers(text):
+        judged = [(t, *_score(t, answers, kind, question, members)) for t in mark.texts]
+        named = [(t, res) for t, res, names in judged if names]
+        if named and len({r.outcome for _, r in named}) == 1:
+            t, res = named[-1]
+            other = _possible_other(text, answers, kind, question, members) if res.correct else None
+            if other:  # "**Answer: Mars.** Though it might be Venus."
+                why = f"{mark.kind}: {res.reason}; but {other} is offered as possible too"
+                return MatchResult(Outcome.UNRESOLVED, res.matched, why, judged=t)
+            return MatchResult(res.outcome, res.matched, f"{mark.kind}: {res.reason}", judged=t)
+    return _score(text, answers, kind, question, members)[0]
+
+
+def _possible_other(
+    text: str, answers: list[str], kind: str, question: str | None, members: Sequence[str]
+) -> str | None:
+    """A rival the reply offers as a possible answer outside its marked answer
+    (:func:`llm_eval.candidates.offered_as_possible`), or None: a hedge between two candidates."""
+    view = ReplyView.of(text)
+    rivals: list[tuple[int, int, str]] = []
+    if kind in ("number", "year"):
+        golds = sorted({v for a in answers if (v := _alias_number(a)) is not None})
+        if golds:
+            year = kind == "year" or all(_year_like(g) for g in golds)
+            cands = _number_candidates(view, answers, golds, question, year)
+            rivals = [(s, e, f"{v:g}") for s, e, v, neg in cands if not neg and not _is_gold_number(v, golds)]
+    elif kind != "yesno":
+        rivals = _entity_rivals(view, _gold_spans(view, answers, question), question, members)
+    return next((r for s, e, r in rivals if offered_as_possible(view, s, e)), None)
+
+
+def names_gold(response: str | None, answers: Sequence[str], *, answer_type: str | None = None) -> bool:
+    """Whether the gold occurs anywhere in the reply: an alias in any spelling or script, or for a
+    number the gold value in any digits or words, asserted or not ("not 8 but 6" names it)."""
+    answers = list(answers)
+    if not answers or not response:
+        return False
+    view = ReplyView.of(response)
+    kind = answer_type or _infer_type(answers)
+    golds = {v for a in answers if (v := _alias_number(a)) is not None}
+    if kind in ("number", "year") and golds:
+        extra = {
+            tuple(_alias_keys(a)): min(golds)
+            for a in answers
+            if parse_number(a) is None and not re.search(r"\d", fold_digits(a))
+        }
+        values = [v for *_, v in _numbers(view, {k: v for k, v in extra.items() if k})]
+        return any(math.isclose(v, g, rel_tol=1e-9, abs_tol=1e-9) for v in values for g in golds)
+    return bool(_gold_spans(view, answers))
 
 
 def _score(
-    text: str, answers: list[str], kind: str, question: str | None, answer_class: str | None
-) -> MatchResult:
-    view = _View.of(text)
+    text: str, answers: list[str], kind: str, question: str | None, members: Sequence[str]
+) -> tuple[MatchResult, bool]:
+    """(verdict on ``text``, whether it names any candidate answer)."""
+    view = ReplyView.of(text)
     unsure = bool(_UNSURE_RE.search(normalize(text)))
     if kind == "yesno":
-        return _score_yesno(view, answers, question, unsure)
+        res = _score_yesno(view, answers, question, unsure)
+        return res, res.reason not in (
+            "no leading yes/no answer",
+            "empty response",
+            "no gold alias in response",
+        )
     if kind in ("number", "year"):
         golds = sorted({v for a in answers if (v := _alias_number(a)) is not None})
         if golds:
             year = kind == "year" or all(_year_like(g) for g in golds)
             return _score_number(view, answers, golds, question, unsure, year)
-    members = _class_members(answer_class, answers)
     return _score_entity(view, answers, unsure, question, members)
 
 

@@ -4,7 +4,11 @@ Each failure gets exactly one *primary* category: the first rule below that fire
 rules use only the response, the gold aliases, the langid result and (noisy suite) the perturbed
 prompt, so they are reproducible and can be audited against the examples in the report.
 
-Multilingual (a failure = not correct, or correct but not in the expected language):
+Labels describe wrong replies only (scored wrong or UNSURE; an unresolved or correct reply gets
+none), and they are computed after answer extraction: a near miss is read in the answer the reply
+marks, and no label says the gold is absent when its value or an alias occurs in any script.
+
+Multilingual (a failure = scored wrong or UNSURE):
 
 1. ``refusal/UNSURE``      said UNSURE, or a refusal / "I don't know" phrase
 2. ``format``              empty, or no words at all
@@ -18,9 +22,11 @@ Multilingual (a failure = not correct, or correct but not in the expected langua
 6. ``script issue``        expected Hindi (Devanagari) but written in Latin script, expected
                            Hinglish/English but written in Devanagari, or U+FFFD / mojibake
 7. ``unintended language shift``  expected hi/hinglish/cs but answered in English (or en -> Hindi)
-8. ``literal translation/terminology drift``  wrong, but shares a content word with a gold alias
+8. ``wrong fact``          the gold occurs (in any script or digit system) but only in context or
+                           negated: the reply answers something else
+9. ``literal translation/terminology drift``  the answer shares a content word with a gold alias
                            (near miss: partial name, other term/register, e.g. "Delhi" for "New Delhi")
-9. ``wrong fact``          everything else
+10. ``wrong fact``         everything else
 
 Noisy (a failure = not correct):
 
@@ -49,7 +55,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llm_eval.langid import LangResult
-from llm_eval.scoring import normalize
+from llm_eval.scoring import names_gold, normalize
 
 __all__ = [
     "MULTILINGUAL_CATEGORIES",
@@ -190,8 +196,14 @@ def classify_multilingual(
     truncated: bool = False,
     correct: bool = False,
     prompt: str = "",
+    answer: str | None = None,
+    answer_type: str | None = None,
 ) -> tuple[str, str]:
-    """(category, reason) for a failed multilingual response (rules in the module docstring)."""
+    """(category, reason) for a wrong multilingual response (rules in the module docstring).
+
+    ``answer`` is the part of the reply the scorer judged (its marked answer,
+    :attr:`llm_eval.scoring.MatchResult.judged`; default the whole reply): a near miss is read
+    there, not in the context around it."""
     text = (response or "").strip()
     if unsure or _REFUSAL_RE.search(text):
         return "refusal/UNSURE", "said UNSURE or refused"
@@ -220,11 +232,13 @@ def classify_multilingual(
             "unintended language shift",
             f"correct answer, language {lang.label!r} not {expected_language!r}",
         )
+    if names_gold(text, answers, answer_type=answer_type):
+        return "wrong fact", "names the gold only in context or negated, and answers something else"
     gold_words: set[str] = set().union(*(_content_words(a) for a in answers))
-    overlap = gold_words & _content_words(text)
+    overlap = gold_words & _content_words(answer if answer is not None else text)
     if overlap:
         return "literal translation/terminology drift", f"near miss: shares {sorted(overlap)[:3]} with gold"
-    return "wrong fact", "no gold alias or gold word in response"
+    return "wrong fact", "neither the gold (in any script) nor a gold word in the response"
 
 
 def classify_noisy(

@@ -30,7 +30,15 @@ STUDY_SEEDS = (42, 43, 44)
 
 # Fields added after records were first computed, with the default that leaves a hash unchanged. Every
 # new RunConfig field goes here (name -> its default), so existing records keep their config hashes.
-HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {"max_new_tokens": None, "delimiter": None}
+HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {
+    "max_new_tokens": None,
+    "delimiter": None,
+    "pooling": "model",
+    "modules_to_save": None,
+}
+POOLINGS = ("model", "mean")
+# `target_modules=blocks`: every nn.Linear inside the encoder blocks, named per architecture
+BLOCK_TARGETS = "blocks"
 
 
 def _h(text: str) -> dict[str, str]:
@@ -65,7 +73,21 @@ class RunConfig:
     lora_dropout: float = 0.1
     target_modules: tuple[str, ...] | None = field(
         default=None,
-        metadata=_h("LoRA target modules; None: PEFT's per-architecture default, else every encoder Linear"),
+        metadata=_h(
+            "LoRA target modules; None: PEFT's per-architecture default, else every encoder Linear; "
+            f"'{BLOCK_TARGETS}': every Linear inside the encoder blocks"
+        ),
+    )
+    modules_to_save: tuple[str, ...] | None = field(
+        default=None,
+        metadata=_h("modules trained in full beside LoRA (the classifier head always is), e.g. pooler"),
+    )
+    pooling: str = field(
+        default="model",
+        metadata=_h(
+            "classification head input: 'model' (the checkpoint's own head, e.g. BERT's [CLS] pooler) | "
+            "'mean' (mean of the last hidden states over tokens, then a new linear head)"
+        ),
     )
     # optimisation
     lr: float = 5e-5
@@ -106,6 +128,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.target_modules is not None:
             self.target_modules = tuple(self.target_modules) or None
+        if self.modules_to_save is not None:
+            self.modules_to_save = tuple(self.modules_to_save) or None
         if self.profile in RENAMED_PROFILES:
             raise ValueError(
                 f"`profile` {self.profile!r} was renamed to {RENAMED_PROFILES[self.profile]!r} "
@@ -126,6 +150,7 @@ class RunConfig:
             )
             self.delimiter = DELIMITERS[self.delimiter]
         _check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {PRECISIONS}")
+        _check(self.pooling in POOLINGS, "pooling", self.pooling, f"must be one of {POOLINGS}")
         self.flatness_sigmas = tuple(float(s) for s in self.flatness_sigmas)
         _check(self.method in METHODS, "method", self.method, f"must be one of {METHODS}")
         _check(self.profile in PROFILES, "profile", self.profile, f"must be one of {PROFILES}")
@@ -181,6 +206,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["target_modules"] = None if self.target_modules is None else list(self.target_modules)
+        d["modules_to_save"] = None if self.modules_to_save is None else list(self.modules_to_save)
         d["flatness_sigmas"] = list(self.flatness_sigmas)
         return d
 
@@ -436,7 +462,7 @@ def parse_set(pairs: list[str]) -> dict[str, Any]:
         default = types[key].default
         if raw.lower() in ("none", "null"):
             out[key] = None
-        elif isinstance(default, tuple) or key == "target_modules":
+        elif isinstance(default, tuple) or key in ("target_modules", "modules_to_save"):
             out[key] = tuple(json.loads(raw) if raw.startswith("[") else [s.strip() for s in raw.split(",")])
             if key == "flatness_sigmas":
                 out[key] = tuple(float(x) for x in out[key])
@@ -453,9 +479,11 @@ def parse_set(pairs: list[str]) -> dict[str, Any]:
 
 __all__ = [
     "AUTO_MAX_LEN_CAP",
+    "BLOCK_TARGETS",
     "DEFAULT_PROFILE",
     "FIELD_ALIASES",
     "METHODS",
+    "POOLINGS",
     "PRECISIONS",
     "PROFILES",
     "PROFILE_METHOD_OVERRIDES",

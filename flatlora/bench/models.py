@@ -67,19 +67,34 @@ def get_peft_model_quietly(model: Any, lora_config: Any) -> Any:
         return get_peft_model(model, lora_config)
 
 
-def load_classifier(model: str, num_labels: int, label_names: list[str] | None = None) -> tuple[Any, Any]:
-    """(AutoModelForSequenceClassification, tokenizer). Seed torch *before* calling: the head is random."""
+def load_classifier(
+    model: str, num_labels: int, label_names: list[str] | None = None, pooling: str = "model"
+) -> tuple[Any, Any]:
+    """(classifier, tokenizer). Seed torch *before* calling: the head is random.
+
+    `pooling="model"`: AutoModelForSequenceClassification, the checkpoint's own head (BERT: dense + tanh
+    on [CLS], then a linear layer). `pooling="mean"`: the bare encoder, the mean of its last hidden states
+    over the tokens, then a new linear layer: the pooling a sentence-embedding checkpoint (such as
+    all-MiniLM-L6-v2) was trained with (`MeanPoolClassifier`).
+    """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here
     path = resolve_model_path(model)
     tok = AutoTokenizer.from_pretrained(path)
+    id2label = dict(enumerate(label_names)) if label_names else None
+    if pooling == "mean":
+        from flatlora.bench.heads import MeanPoolClassifier
+
+        return MeanPoolClassifier.from_pretrained(path, num_labels, id2label), tok
+    if pooling != "model":
+        raise ValueError(f"`pooling` must be 'model' or 'mean', got {pooling!r}")
     # a checkpoint with a head of another size (e.g. a 3-class sentiment model on a binary task) gets a new head
     kw: dict[str, Any] = {"num_labels": num_labels, "ignore_mismatched_sizes": True}
-    if label_names:
-        kw["id2label"] = dict(enumerate(label_names))
-        kw["label2id"] = {n: i for i, n in enumerate(label_names)}
+    if id2label:
+        kw["id2label"] = id2label
+        kw["label2id"] = {n: i for i, n in id2label.items()}
     mdl = AutoModelForSequenceClassification.from_pretrained(path, **kw)
     return mdl, tok
 
@@ -129,10 +144,12 @@ def resolve_target_modules(model: Any, requested: Sequence[str] | None) -> tuple
 
     Unless set, PEFT's own default for the architecture (`model.config.model_type`) is used when it
     names modules this model has; otherwise every nn.Linear inside the encoder blocks, named by the
-    shortest dotted suffix that no Linear outside the blocks (classifier head, pooler) shares.
+    shortest dotted suffix that no Linear outside the blocks (classifier head, pooler) shares. The
+    request `("blocks",)` asks for the latter on any architecture.
     """
     names = [n for n, _ in model.named_modules()]
-    if requested:
+    blocks = bool(requested) and list(requested or ()) == ["blocks"]
+    if requested and not blocks:
         wanted = list(requested)
         missing = [t for t in wanted if not any(_matches(n, t) for n in names)]
         if missing:
@@ -145,7 +162,7 @@ def resolve_target_modules(model: Any, requested: Sequence[str] | None) -> tuple
     model_type = str(getattr(getattr(model, "config", None), "model_type", "") or "")
     peft_default = _peft_lora_defaults().get(model_type)
     inside, outside = _block_linears(model)
-    if peft_default and all(any(_matches(n, t) for n in inside) for t in peft_default):
+    if not blocks and peft_default and all(any(_matches(n, t) for n in inside) for t in peft_default):
         return list(peft_default), "peft_default"
     if not inside:
         raise ValueError(

@@ -21,7 +21,7 @@ SCHEMA_VERSION = 1
 RECORD_KEYS = (
     "schema_version", "status", "failure_reason", "run_id", "dataset", "method", "seed", "profile",
     "config", "config_hash", "provenance", "dataset_info", "model_info", "train_loss", "val_history",
-    "best_epoch", "test", "predictions", "cost", "flatness",
+    "best_epoch", "collapse", "test", "predictions", "cost", "flatness",
 )  # fmt: skip
 CPU_FLAGS = (
     "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8",

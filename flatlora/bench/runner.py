@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -279,14 +279,30 @@ class EvalSet:
         precision: str = "fp32",
         desc: str | None = None,
     ) -> tuple[float, list[int]]:
-        loss, sorted_preds = evaluate(model, self.batches, device, precision, desc)
-        preds = [0] * len(sorted_preds)
+        res = self.evaluate_full(model, device, precision, desc)
+        return res.loss, res.preds
+
+    def evaluate_full(
+        self,
+        model: Any,
+        device: torch.device | None = None,
+        precision: str = "fp32",
+        desc: str | None = None,
+    ) -> EvalResult:
+        """Loss, predictions and each example's log-probability of its gold label, in row order."""
+        res = evaluate_batches(model, self.batches, device, precision, desc)
+        preds, logp = [0] * len(res.preds), [0.0] * len(res.preds)
         for pos, i in enumerate(self.order):
-            preds[i] = sorted_preds[pos]
-        return loss, preds
+            preds[i], logp[i] = res.preds[pos], res.gold_logp[pos]
+        return EvalResult(res.loss, preds, logp)
 
 
-@torch.no_grad()
+class EvalResult(NamedTuple):
+    loss: float  # mean cross-entropy per example
+    preds: list[int]  # argmax class ids
+    gold_logp: list[float]  # log-probability of each example's gold label (its log loss, negated)
+
+
 def evaluate(
     model: Any,
     batches: list[Batch],
@@ -295,9 +311,22 @@ def evaluate(
     desc: str | None = None,
 ) -> tuple[float, list[int]]:
     """Mean loss (per example) and argmax predictions; a progress bar when `desc` is given."""
+    res = evaluate_batches(model, batches, device, precision, desc)
+    return res.loss, res.preds
+
+
+@torch.no_grad()
+def evaluate_batches(
+    model: Any,
+    batches: list[Batch],
+    device: torch.device | None = None,
+    precision: str = "fp32",
+    desc: str | None = None,
+) -> EvalResult:
+    """`evaluate`, plus each example's log-probability of its gold label."""
     model.eval()
     device = device or torch.device("cpu")
-    total, n, preds = 0.0, 0, []
+    total, n, preds, logp = 0.0, 0, [], []
     bar = _bar(len(batches), desc or "", desc is not None)
     for b in batches:
         with autocast(device, precision):
@@ -305,9 +334,11 @@ def evaluate(
         total += float(out.loss) * len(b["labels"])
         n += len(b["labels"])
         preds += out.logits.argmax(-1).tolist()  # (b,)
+        gold = b["labels"].to(out.logits.device).unsqueeze(1)  # (b, 1)
+        logp += out.logits.float().log_softmax(-1).gather(1, gold).squeeze(1).tolist()  # (b,)
         bar.update(1)
     bar.close()
-    return total / max(n, 1), preds
+    return EvalResult(total / max(n, 1), preds, logp)
 
 
 # ---------------------------------------------------------------- model
@@ -322,7 +353,7 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
     from flatlora.bench.models import get_peft_model_quietly, load_classifier, resolve_target_modules
 
     torch.manual_seed(cfg.seed)
-    model, tok = load_classifier(cfg.model, len(label_names), label_names)
+    model, tok = load_classifier(cfg.model, len(label_names), label_names, cfg.pooling)
     targets, source = resolve_target_modules(model, cfg.target_modules)
     info = {
         "model": cfg.model,
@@ -331,16 +362,31 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
         "target_modules": targets,
         "target_modules_source": source,
     }
+    if cfg.pooling != "model":
+        info["pooling"] = cfg.pooling
+    if cfg.modules_to_save:
+        info["modules_to_save"] = list(cfg.modules_to_save)
     if cfg.method != "full":
         from peft import LoraConfig, TaskType
 
-        lcfg = LoraConfig(
-            task_type=TaskType.SEQ_CLS,
-            r=cfg.lora_r,
-            lora_alpha=cfg.lora_alpha,
-            lora_dropout=cfg.lora_dropout,
-            target_modules=list(targets),
-        )
+        if cfg.pooling == "model":  # a transformers classifier: PEFT adds its head to modules_to_save
+            extra = list(cfg.modules_to_save or ()) or None
+            lcfg = LoraConfig(
+                task_type=TaskType.SEQ_CLS,
+                r=cfg.lora_r,
+                lora_alpha=cfg.lora_alpha,
+                lora_dropout=cfg.lora_dropout,
+                target_modules=list(targets),
+                modules_to_save=extra,
+            )
+        else:  # our own head: name it, since PEFT knows nothing of it
+            lcfg = LoraConfig(
+                r=cfg.lora_r,
+                lora_alpha=cfg.lora_alpha,
+                lora_dropout=cfg.lora_dropout,
+                target_modules=list(targets),
+                modules_to_save=["classifier", *(cfg.modules_to_save or ())],
+            )
         model = get_peft_model_quietly(model, lcfg)
     model.flatbench_model_info = info
     return model, tok
@@ -439,7 +485,7 @@ def run_one(
         torch.cuda.set_device(device)
     torch.set_num_threads(cfg.threads())
     started = now_iso()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if splits is None:
         splits = prepare_splits(cfg, data_dir)  # ValidationFailed propagates: nothing trained, no record
     t_validate = time.perf_counter() - t0
@@ -493,9 +539,9 @@ def run_one(
         _mark_failed(record, str(exc))
     except Exception as exc:  # a bug or an OOM: still leave a record, then surface the error
         _mark_failed(record, f"{type(exc).__name__}: {exc}")
-        _finish(record, cfg, started, t0, path, progress, device)
+        _finish(record, cfg, started, t0, path, progress, device, c0)
         raise
-    _finish(record, cfg, started, t0, path, progress, device)
+    _finish(record, cfg, started, t0, path, progress, device, c0)
     if (record.get("dataset_info") or {}).get("task") == "generation":  # + PEFT method-comparison layout
         from flatlora.bench.peft_results import write_peft_results
 
@@ -517,9 +563,12 @@ def _finish(
     path: Path,
     progress: bool,
     device: torch.device,
+    c0: float | None = None,
 ) -> None:
     cost = record.get("cost") or {}
     cost["wall_time_s"] = round(time.perf_counter() - t0, 2)
+    if c0 is not None:  # CPU seconds of the whole run, all threads: what a compute estimate adds up
+        cost.setdefault("cpu_s", {})["run"] = round(time.process_time() - c0, 2)
     record["cost"] = cost
     record["provenance"] = {
         "git_sha": git_sha(),
@@ -581,6 +630,10 @@ def _train(
     va_ids, va_y = enc(splits.val)
     te_ids, te_y = enc(splits.test)
     record["dataset_info"]["token_lengths"] = _token_lengths(cfg, tok, splits)
+    record["dataset_info"]["label_counts"] = {
+        split: {n: ys.count(i) for i, n in enumerate(names)}
+        for split, ys in (("train", tr_y), ("val", va_y), ("test", te_y))
+    }
     val_set = EvalSet(va_ids, va_y, cfg.eval_batch_size, pad_id)
     test_set = EvalSet(te_ids, te_y, cfg.eval_batch_size, pad_id)
     # flatness probe: the first rows of val (split order, so not biased to short texts), length-sorted
@@ -708,11 +761,12 @@ def _train(
     phase["val_eval"] = round(t_eval, 2)
     te = time.perf_counter()
 
+    record["best_epoch"] = best_epoch
+    record["collapse"] = _collapse(record, names, va_y, splits.headline_metric)
     # 6. test at the best validation epoch
     if best_state is not None and best_epoch != cfg.epochs:
         _load_trainable(model, best_state)
-    record["best_epoch"] = best_epoch
-    tloss, tpred = test_set.evaluate(model, device, amp, desc="test" if progress else None)
+    tloss, tpred, tlogp = test_set.evaluate_full(model, device, amp, desc="test" if progress else None)
     if not math.isfinite(tloss):
         raise RunFailed(f"non-finite test loss ({tloss})")
     test = classification_metrics(te_y, tpred, names)
@@ -720,15 +774,31 @@ def _train(
     record["test"] = test
     # text-free, so records can be shared without the data: `index` is the example's row in the loaded
     # dataset (file order, pinned by `dataset_info.checksum`); reports look the texts up in the data
+    # `logp`: the log-probability the model gave the gold label (per-example log loss, negated)
     record["predictions"] = [
-        {"index": int(i), "gold": names[g], "pred": names[p]}
-        for i, g, p in zip(splits.test["index"], te_y, tpred, strict=True)
+        {"index": int(i), "gold": names[g], "pred": names[p], "logp": round(lp, 6)}
+        for i, g, p, lp in zip(splits.test["index"], te_y, tpred, tlogp, strict=True)
     ]
     phase["test_eval"] = round(time.perf_counter() - te, 2)
     # 7. flatness probe on a few validation batches (same best-epoch weights)
     tf = time.perf_counter()
     record["flatness"] = flatness_probe(model, flat_batches, cfg, targets, device, progress)
     phase["flatness"] = round(time.perf_counter() - tf, 2)
+
+
+def _collapse(record: dict[str, Any], names: list[str], va_y: list[int], headline: str) -> dict[str, Any]:
+    """The collapse rule (`flatlora.bench.collapse`) on this run's training losses and the headline
+    validation score of its selected epoch, against the majority class on the same validation rows."""
+    from flatlora.bench.collapse import assess
+
+    counts = record["dataset_info"]["label_counts"]["train"]
+    best = record["val_history"][record["best_epoch"] - 1]
+    majority = max(range(len(names)), key=lambda i: (counts[names[i]], -i))  # the training split's
+    base = classification_metrics(va_y, [majority] * len(va_y), names)
+    metric = headline if headline in best and headline in base else "accuracy"
+    return assess(
+        [x["loss"] for x in record["train_loss"]], counts, float(best[metric]), float(base[metric])
+    ).to_dict()
 
 
 _SAID: set[str] = set()

@@ -27,18 +27,21 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from flatlora.bench.config import RunConfig, available_cores
+from flatlora.bench.config import RunConfig, available_cores, resolve_config
+from flatlora.bench.design import DESIGN_FILE, DESIGN_V1, StudyDesign
 from flatlora.bench.records import atomic_write_json, record_path
+from flatlora.bench.rundir import DataCheck, train_or_reuse
 from flatlora.bench.sweep import (
     STUDY_PROFILE,
     SWEEP_LRS,
     SWEEP_SEED,
     load_sweep_file,
+    rate_failure,
     reusable_record,
     run_sweep,
     sweep_configs,
@@ -58,7 +61,10 @@ SECONDARY_SEEDS = 5
 FIRST_SEED = 1  # grid seeds are 1, 2, ...; the sweep seed (0) is outside the grid
 SWEEP_DIR = "sweep"
 POWER_FILE = "power.json"
-STAGES = ("primary-sweeps", "pilot", "extension", "secondary-sweeps", "secondary")
+STAGES = ("recipe", "primary-sweeps", "pilot", "extension", "secondary-sweeps", "secondary")
+RECIPE_DIR = "recipe"
+RECIPE_FILE = "recipe.json"  # in RECIPE_DIR: each candidate's collapses and validation, and the pick
+BRACKET_FILE = "brackets.json"  # in SWEEP_DIR: a bracketing sweep's rates, per-seed scores and the pick
 
 
 def grid_seeds(n: int) -> list[int]:
@@ -127,25 +133,30 @@ class PowerDecision:
         return asdict(self)
 
 
-def rule_text() -> str:
+def rule_text(design: StudyDesign = DESIGN_V1) -> str:
+    d = design
     return (
-        f"SD of the {PILOT_SEEDS} pilot paired differences -> its upper {SD_BOUND_CONFIDENCE:.0%} "
-        f"confidence bound -> the smallest n detecting {TARGET_EFFECT * 100:g} points with {POWER:.0%} "
-        f"power (paired t, two-sided alpha {ALPHA}), clamped to [{PILOT_SEEDS}, {MAX_SEEDS}]; "
+        f"SD of the {d.pilot_seeds} pilot paired differences -> its upper {d.sd_bound_confidence:.0%} "
+        f"confidence bound -> the smallest n detecting {d.target_effect * 100:g} points with {d.power:.0%} "
+        f"power (paired t, two-sided alpha {d.alpha}), clamped to [{d.pilot_seeds}, {d.max_seeds}]; "
         "the observed difference is not used"
     )
 
 
-def decide_n(pilot_diffs: Sequence[float], pilot_seeds: Sequence[int], metric: str) -> PowerDecision:
+def decide_n(
+    pilot_diffs: Sequence[float], pilot_seeds: Sequence[int], metric: str, design: StudyDesign = DESIGN_V1
+) -> PowerDecision:
     sd = float(
         math.sqrt(
             sum((d - sum(pilot_diffs) / len(pilot_diffs)) ** 2 for d in pilot_diffs) / (len(pilot_diffs) - 1)
         )
     )
-    upper = sd_upper_bound(pilot_diffs)
-    n = seeds_for_power(upper)
-    capped = n == MAX_SEEDS and seeds_for_power(upper, hi=10 * MAX_SEEDS) > MAX_SEEDS
-    return PowerDecision(metric, list(pilot_seeds), sd, upper, n, capped, rule_text())
+    d = design
+    upper = sd_upper_bound(pilot_diffs, d.sd_bound_confidence)
+    kw = {"effect": d.target_effect, "alpha": d.alpha, "power": d.power, "lo": d.pilot_seeds}
+    n = seeds_for_power(upper, hi=d.max_seeds, **kw)  # type: ignore[arg-type]
+    capped = n == d.max_seeds and seeds_for_power(upper, hi=10 * d.max_seeds, **kw) > d.max_seeds  # type: ignore[arg-type]
+    return PowerDecision(metric, list(pilot_seeds), sd, upper, n, capped, rule_text(d))
 
 
 # ---------------------------------------------------------------------------------------------- stages
@@ -160,13 +171,32 @@ class StudySpec:
     dataset: str = "fpb_50agree"
     data_dir: str | None = None
     overrides: dict[str, Any] | None = None
+    design: StudyDesign = DESIGN_V1
+    # the chosen recipe's overrides once the recipe stage is complete (final: its records never change)
+    chosen_recipe: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def configs(self, method: str, lrs: Sequence[float], seed: int) -> list[RunConfig]:
-        return sweep_configs(method, lrs, self.profile, seed, self.dataset, dict(self.overrides or {}))
+        """Runs of `method` at `lrs`: the study's overrides, then the chosen recipe's (design v2 on)."""
+        extra = {**dict(self.overrides or {}), **recipe_overrides(self)}
+        return sweep_configs(method, lrs, self.profile, seed, self.dataset, extra)
+
+    def recipe_config(self, recipe: str, seed: int) -> RunConfig:
+        """The control method at the recipe stage's rate, with candidate `recipe`'s overrides."""
+        cand = next(r for r in self.design.recipes if r.name == recipe)
+        extra = {**dict(self.overrides or {}), **dict(cand.overrides)}
+        extra = {k: v for k, v in extra.items() if k not in ("lr", "method", "seed", "dataset")}
+        return resolve_config(
+            self.profile,
+            dataset=self.dataset,
+            method=self.design.control,
+            seed=seed,
+            lr=float(self.design.recipe_lr or 0.0),
+            **extra,
+        )
 
 
-def _ok_record(cfg: RunConfig, run_dir: Path) -> dict[str, Any] | None:
-    rec = reusable_record(record_path(cfg, run_dir), cfg.config_hash())
+def _ok_record(cfg: RunConfig, run_dir: Path, data: DataCheck) -> dict[str, Any] | None:
+    rec = reusable_record(record_path(cfg, run_dir), cfg.config_hash(), data=data)
     return rec if rec is not None and rec.get("status") == "ok" else None
 
 
@@ -190,12 +220,14 @@ def chosen_rates(spec: StudySpec, methods: Sequence[str]) -> dict[str, float] | 
     return rates
 
 
-def sweep_runs(spec: StudySpec, methods: Sequence[str]) -> list[RunConfig]:
-    """The sweep configs of `methods` without a finished record."""
+def sweep_runs(spec: StudySpec, methods: Sequence[str], data: DataCheck | None = None) -> list[RunConfig]:
+    """The sweep configs of `methods` without a finished record of the data as it is now."""
+    data = data if data is not None else DataCheck(spec.data_dir)
     out: list[RunConfig] = []
     for m in methods:
         for cfg in spec.configs(m, SWEEP_LRS[m], SWEEP_SEED):
-            if reusable_record(record_path(cfg, spec.out / SWEEP_DIR), cfg.config_hash()) is None:
+            path = record_path(cfg, spec.out / SWEEP_DIR)
+            if reusable_record(path, cfg.config_hash(), data=data) is None:
                 out.append(cfg)
     return out
 
@@ -206,28 +238,37 @@ def grid_runs(
     return [cfg for m, ss in seeds.items() for s in ss for cfg in spec.configs(m, [rates[m]], s)]
 
 
-def pilot_decision(spec: StudySpec, rates: Mapping[str, float]) -> PowerDecision | None:
+def pilot_decision(
+    spec: StudySpec, rates: Mapping[str, float], data: DataCheck | None = None
+) -> PowerDecision | None:
     """The extension rule on the pilot's records (both methods, every pilot seed ok), else None."""
-    seeds = grid_seeds(PILOT_SEEDS)
+    data = data if data is not None else DataCheck(spec.data_dir)
+    d = spec.design
+    seeds = d.grid_seeds(d.pilot_seeds)
     diffs: list[float] = []
     metric = "accuracy"
     for s in seeds:
-        recs = [_ok_record(c, spec.out) for m in PRIMARY for c in spec.configs(m, [rates[m]], s)]
+        recs = [_ok_record(c, spec.out, data) for m in d.primary for c in spec.configs(m, [rates[m]], s)]
         if any(r is None for r in recs):
             return None
         t, c = recs
         assert t is not None and c is not None
         metric = _headline(t)
         diffs.append(float(t["test"][metric]) - float(c["test"][metric]))
-    return decide_n(diffs, seeds, metric)
+    return decide_n(diffs, seeds, metric, d)
 
 
-def next_stage(spec: StudySpec) -> tuple[str, list[RunConfig]] | None:
+def next_stage(spec: StudySpec, data: DataCheck | None = None) -> tuple[str, list[RunConfig]] | None:
     """The first stage with runs left, and those runs; None when the whole study is done.
 
-    Writes `power.json` once the pilot is complete (the extension's n, from the pilot alone).
+    A run is left when it has no finished record of the data as it is now (`data` reads each data file
+    once and counts the records of an earlier version). Writes `power.json` once the pilot is complete
+    (the extension's n, from the pilot alone).
     """
-    todo = sweep_runs(spec, PRIMARY)
+    data = data if data is not None else DataCheck(spec.data_dir)
+    if spec.design.name != DESIGN_V1.name:
+        return _next_stage_bracketed(spec, data)
+    todo = sweep_runs(spec, PRIMARY, data)
     if todo:
         return "primary-sweeps", todo
     finalize_sweeps(spec, PRIMARY)
@@ -237,21 +278,21 @@ def next_stage(spec: StudySpec) -> tuple[str, list[RunConfig]] | None:
     todo = [
         c
         for c in grid_runs(spec, rates, dict.fromkeys(PRIMARY, grid_seeds(PILOT_SEEDS)))
-        if not _ok_record(c, spec.out)
+        if not _ok_record(c, spec.out, data)
     ]
     if todo:
         return "pilot", todo
-    decision = pilot_decision(spec, rates)
+    decision = pilot_decision(spec, rates, data)
     assert decision is not None
     atomic_write_json(spec.out / POWER_FILE, decision.to_dict())
     todo = [
         c
         for c in grid_runs(spec, rates, dict.fromkeys(PRIMARY, grid_seeds(decision.n)))
-        if not _ok_record(c, spec.out)
+        if not _ok_record(c, spec.out, data)
     ]
     if todo:
         return "extension", todo
-    todo = sweep_runs(spec, ("full", "sam_w"))
+    todo = sweep_runs(spec, ("full", "sam_w"), data)
     if todo:
         return "secondary-sweeps", todo
     finalize_sweeps(spec, ("full", "sam_w"))
@@ -261,7 +302,7 @@ def next_stage(spec: StudySpec) -> tuple[str, list[RunConfig]] | None:
     todo = [
         c
         for c in grid_runs(spec, sec, dict.fromkeys(SECONDARY, grid_seeds(SECONDARY_SEEDS)))
-        if not _ok_record(c, spec.out)
+        if not _ok_record(c, spec.out, data)
     ]
     if todo:
         return "secondary", todo
@@ -274,6 +315,8 @@ def planned_grid(spec: StudySpec) -> tuple[dict[str, list[int]], dict[str, float
     Primary methods: the pilot's seeds, or the extension's n once `power.json` exists; secondaries once
     their sweeps have chosen a rate.
     """
+    if spec.design.name != DESIGN_V1.name:
+        return _planned_grid_bracketed(spec)
     rates = chosen_rates(spec, PRIMARY)
     if rates is None:
         return {}, {}
@@ -310,6 +353,363 @@ def _refuse_training(cfg: RunConfig, *_a: Any, **_k: Any) -> dict[str, Any]:
     raise RuntimeError(f"sweep run {cfg.method} lr {cfg.lr:g} has no record to reuse")
 
 
+# ------------------------------------------------------------------ designs with a recipe stage and brackets
+
+
+def _recorded(cfg: RunConfig, run_dir: Path, data: DataCheck | None = None) -> dict[str, Any] | None:
+    """A finished record of `cfg` on the data as it is now: ok, or failed because of its settings (a
+    divergence); else None."""
+    return reusable_record(record_path(cfg, run_dir), cfg.config_hash(), data=data)
+
+
+def recipe_state(spec: StudySpec, data: DataCheck | None = None) -> Any:
+    """The recipe stage's `tuning.RecipeChoice` (missing runs, or the pick); None without a recipe stage.
+
+    Writes `recipe/recipe.json` once the stage is complete."""
+    from flatlora.bench.tuning import choose_recipe
+
+    d = spec.design
+    if not d.recipes:
+        return None
+    run_dir = spec.out / RECIPE_DIR
+    metric = "accuracy"
+
+    def lookup(name: str, seed: int) -> dict[str, Any] | None:
+        nonlocal metric
+        rec = _recorded(spec.recipe_config(name, seed), run_dir, data)
+        if rec is not None and rec.get("dataset_info"):
+            metric = _headline(rec)
+        return rec
+
+    cands = [(r.name, r.overrides) for r in d.recipes]
+    choice = choose_recipe(cands, d.recipe_seeds, float(d.recipe_lr or 0.0), lookup, metric=metric)
+    if choice.complete and choice.metric != metric:  # the headline is only known once a record is read
+        choice = choose_recipe(cands, d.recipe_seeds, float(d.recipe_lr or 0.0), lookup, metric=metric)
+    if choice.complete:
+        _write_if_changed(run_dir / RECIPE_FILE, {"design": d.name, **choice.to_dict()})
+    return choice
+
+
+def recipe_overrides(spec: StudySpec) -> dict[str, Any]:
+    """The chosen recipe's overrides ({} for a design without a recipe stage); RuntimeError before the
+    recipe stage is complete."""
+    if not spec.design.recipes:
+        return {}
+    if spec.chosen_recipe is None:
+        choice = recipe_state(spec)
+        if not choice.complete or choice.chosen is None:
+            raise RuntimeError("the recipe stage is not complete: no recipe is chosen yet")
+        spec.chosen_recipe = dict(next(r for r in spec.design.recipes if r.name == choice.chosen).overrides)
+    return dict(spec.chosen_recipe)
+
+
+def bracket_state(spec: StudySpec, method: str, data: DataCheck | None = None) -> Any:
+    """The bracketing sweep of `method` (`tuning.Bracket`): its missing runs, or its chosen rate."""
+    from flatlora.bench.tuning import bracket
+
+    d = spec.design
+    run_dir = spec.out / SWEEP_DIR
+    metric = "accuracy"
+
+    def lookup(lr: float, seed: int) -> dict[str, Any] | None:
+        nonlocal metric
+        rec = _recorded(spec.configs(method, [lr], seed)[0], run_dir, data)
+        if rec is not None and rec.get("dataset_info"):
+            metric = _headline(rec)
+        return rec
+
+    def run(metric: str) -> Any:
+        return bracket(
+            method,
+            d.sweep_lrs[method],
+            d.seeds_for_sweep(method),
+            lookup,
+            metric=metric,
+            factor=d.sweep_factor,
+            max_extensions=d.max_extensions,
+        )
+
+    res = run(metric)
+    if res.complete and res.metric != metric:  # the headline is only known once a record is read
+        res = run(metric)
+    return res
+
+
+def bracketed_rates(
+    spec: StudySpec, methods: Sequence[str], data: DataCheck | None = None
+) -> tuple[dict[str, float] | None, list[RunConfig]]:
+    """(method -> chosen rate, or None while a sweep has runs left; the runs left). Methods whose rate
+    comes from another's sweep (SAM-AB: LoRA's) read that one. Writes `sweep/brackets.json`."""
+    d = spec.design
+    todo: list[RunConfig] = []
+    results: dict[str, Any] = {}
+    for src in dict.fromkeys(d.lr_source.get(m, m) for m in methods):
+        res = bracket_state(spec, src, data)
+        results[src] = res
+        todo += [c for lr, seed in res.missing for c in spec.configs(src, [lr], seed)]
+    path = spec.out / SWEEP_DIR / BRACKET_FILE
+    stored = _read_json(path).get("sweeps", {})
+    for src, res in results.items():
+        if res.complete:
+            stored[src] = res.to_dict()
+    if any(r.complete for r in results.values()):
+        _write_if_changed(path, {"design": d.name, "lr_source": dict(d.lr_source), "sweeps": stored})
+    if todo or not all(r.complete for r in results.values()):
+        return None, todo
+    rates: dict[str, float] = {}
+    for m in methods:
+        chosen = results[d.lr_source.get(m, m)].chosen_lr
+        if chosen is None:
+            raise RuntimeError(
+                f"the sweep of {d.lr_source.get(m, m)} chose no rate (every rate had a failed run): "
+                f"see {path}"
+            )
+        rates[m] = float(chosen)
+    return rates, []
+
+
+def _next_stage_bracketed(spec: StudySpec, data: DataCheck) -> tuple[str, list[RunConfig]] | None:
+    d = spec.design
+    if d.recipes:
+        choice = recipe_state(spec, data)
+        if not choice.complete:
+            order = {r.name: i for i, r in enumerate(d.recipes)}
+            missing = sorted(choice.missing, key=lambda ns: (ns[1], order[ns[0]]))  # seed by seed
+            return "recipe", [spec.recipe_config(name, seed) for name, seed in missing]
+    rates, todo = bracketed_rates(spec, d.primary, data)
+    if rates is None:
+        return "primary-sweeps", todo
+    pilot = grid_runs(spec, rates, dict.fromkeys(d.primary, d.grid_seeds(d.pilot_seeds)))
+    todo = sorted((c for c in pilot if not _ok_record(c, spec.out, data)), key=lambda c: c.seed)
+    if todo:
+        return "pilot", todo
+    decision = pilot_decision(spec, rates, data)
+    assert decision is not None
+    _write_if_changed(spec.out / POWER_FILE, decision.to_dict())
+    todo = sorted(
+        (
+            c
+            for c in grid_runs(spec, rates, dict.fromkeys(d.primary, d.grid_seeds(decision.n)))
+            if not _ok_record(c, spec.out, data)
+        ),
+        key=lambda c: c.seed,
+    )
+    if todo:
+        return "extension", todo
+    sec, todo = bracketed_rates(spec, d.secondary, data)
+    if sec is None:
+        return "secondary-sweeps", todo
+    todo = sorted(
+        (
+            c
+            for c in grid_runs(spec, sec, dict.fromkeys(d.secondary, d.grid_seeds(d.secondary_seeds)))
+            if not _ok_record(c, spec.out, data)
+        ),
+        key=lambda c: c.seed,
+    )
+    if todo:
+        return "secondary", todo
+    return None
+
+
+def _planned_grid_bracketed(spec: StudySpec) -> tuple[dict[str, list[int]], dict[str, float]]:
+    d = spec.design
+    try:
+        rates, _ = bracketed_rates(spec, d.primary)
+    except RuntimeError:
+        return {}, {}
+    if rates is None:
+        return {}, {}
+    n = d.pilot_seeds
+    power = _read_json(spec.out / POWER_FILE)
+    if power.get("n"):
+        n = int(power["n"])
+    grid = dict.fromkeys(d.primary, d.grid_seeds(n))
+    sec, _ = bracketed_rates(spec, d.secondary)
+    if sec is not None:
+        grid.update(dict.fromkeys(d.secondary, d.grid_seeds(d.secondary_seeds)))
+        rates.update(sec)
+    return {m: list(v) for m, v in grid.items()}, rates
+
+
+def stage_dir(spec: StudySpec, stage: str) -> Path:
+    """Where a stage's records go: `recipe/`, `sweep/` or the study folder itself (the grid)."""
+    if stage == "recipe":
+        return spec.out / RECIPE_DIR
+    return spec.out / SWEEP_DIR if stage.endswith("sweeps") else spec.out
+
+
+def write_design(spec: StudySpec) -> Path:
+    """`design.json` in the study folder, once; a folder started under another design is refused, and so
+    is a design whose collapse rule is not the one the runner stores in every record."""
+    from flatlora.bench.collapse import DEFAULT_RULE
+
+    if spec.design.collapse != DEFAULT_RULE:
+        raise ValueError(
+            f"design {spec.design.name!r} fixes the collapse rule {spec.design.collapse}, but runs record "
+            f"{DEFAULT_RULE}: a study needs the rule its records carry"
+        )
+    path = spec.out / DESIGN_FILE
+    if path.is_file():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored.get("name") != spec.design.name:
+            raise ValueError(
+                f"{spec.out} was started under study design {stored.get('name')!r}, not "
+                f"{spec.design.name!r}: resume it with --design {stored.get('name')}, or use another --out"
+            )
+        return path
+    spec.out.mkdir(parents=True, exist_ok=True)
+    return atomic_write_json(path, spec.design.to_dict())
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_if_changed(path: Path, data: Mapping[str, Any]) -> None:
+    """Rewrite only when the content differs: a resume leaves finished summaries byte-identical."""
+    if _read_json(path) != json.loads(json.dumps(data)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, data)
+
+
+# ------------------------------------------------------------------------------------ compute estimate
+
+ESTIMATE_DIR = "estimate"
+ESTIMATE_FILE = "estimate.json"
+ESTIMATE_SEED = 999  # outside every stage's seeds: the probe runs are never study runs
+
+
+def estimate_configs(spec: StudySpec) -> list[RunConfig]:
+    """One probe run of each candidate recipe (the control method at the recipe rate), and one of each
+    other method under the first candidate (its cost relative to the control's)."""
+    d = spec.design
+    out = [spec.recipe_config(r.name, ESTIMATE_SEED) for r in d.recipes] if d.recipes else []
+    first = dict(d.recipes[0].overrides) if d.recipes else {}
+    base = {
+        k: v for k, v in {**dict(spec.overrides or {}), **first}.items() if k not in ("lr", "method", "seed")
+    }
+    methods = [d.control] if not d.recipes else []
+    methods += [m for m in (d.treatment, *d.secondary) if m != d.control]
+    for m in methods:
+        rates = d.sweep_lrs[d.lr_source.get(m, m)]
+        out.append(
+            resolve_config(
+                spec.profile,
+                dataset=spec.dataset,
+                method=m,
+                seed=ESTIMATE_SEED,
+                lr=rates[len(rates) // 2],
+                **base,
+            )
+        )
+    return out
+
+
+def swept_methods(design: StudyDesign) -> tuple[list[str], list[str]]:
+    """(methods the primary sweeps tune, methods the secondary sweeps tune): a method whose rate comes
+    from an already swept one (SAM-AB: LoRA's) adds no sweep."""
+    d = design
+    first = list(dict.fromkeys(d.lr_source.get(m, m) for m in d.primary))
+    second = [m for m in dict.fromkeys(d.lr_source.get(m, m) for m in d.secondary) if m not in first]
+    return first, second
+
+
+def planned_run_counts(design: StudyDesign) -> dict[str, tuple[int, int]]:
+    """Stage -> (fewest, most) runs the plan can take (extensions and the power rule make a range)."""
+    d = design
+
+    def sweeps(ms: Sequence[str]) -> tuple[int, int]:
+        lo = sum(len(d.sweep_lrs[m]) * len(d.seeds_for_sweep(m)) for m in ms)
+        hi = sum((len(d.sweep_lrs[m]) + d.max_extensions) * len(d.seeds_for_sweep(m)) for m in ms)
+        return lo, hi
+
+    counts = {
+        "recipe": (len(d.recipes) * len(d.recipe_seeds),) * 2,
+        "primary-sweeps": sweeps(swept_methods(d)[0]),
+        "pilot": (2 * d.pilot_seeds,) * 2,
+        "extension": (0, 2 * (d.max_seeds - d.pilot_seeds)),
+        "secondary-sweeps": sweeps(swept_methods(d)[1]),
+        "secondary": (len(d.secondary) * d.secondary_seeds,) * 2,
+    }
+    return {k: (int(v[0]), int(v[1])) for k, v in counts.items() if k in d.stages}
+
+
+def compute_estimate(spec: StudySpec) -> dict[str, Any] | None:
+    """CPU hours the plan needs, from the probe records in `estimate/` (None until they all exist).
+
+    Per run: the probe's CPU seconds (all threads). Stages after the recipe stage cost what the chosen
+    recipe costs, scaled per method by its probe's cost relative to the control's under the first
+    candidate; the range spans the cheapest and the dearest candidate, the fewest and most runs."""
+    d = spec.design
+    recs = {}
+    for cfg in estimate_configs(spec):
+        rec = _recorded(cfg, spec.out / ESTIMATE_DIR)
+        if rec is None or rec.get("status") != "ok":
+            return None
+        recs[(cfg.method, cfg.config_hash())] = rec
+
+    def cpu(rec: Mapping[str, Any]) -> float:
+        c = (rec.get("cost") or {}).get("cpu_s") or {}
+        return float(c.get("run") or c.get("train") or 0.0)
+
+    cfgs = estimate_configs(spec)
+    per_recipe: dict[str, dict[str, Any]] = {}
+    for r, cfg in zip(d.recipes, cfgs, strict=False):
+        rec = recs[(cfg.method, cfg.config_hash())]
+        per_recipe[r.name] = {
+            "cpu_s": cpu(rec),
+            "wall_s": float((rec.get("cost") or {}).get("wall_time_s") or 0.0),
+            "run_id": rec.get("run_id"),
+        }
+    control = cpu(recs[(cfgs[0].method, cfgs[0].config_hash())])
+    ratio = {d.control: 1.0}
+    for cfg in cfgs[len(d.recipes) :]:
+        ratio[cfg.method] = cpu(recs[(cfg.method, cfg.config_hash())]) / control if control else 1.0
+    ratio.setdefault(d.control, 1.0)
+    counts = planned_run_counts(d)
+    stage_methods = {
+        "primary-sweeps": swept_methods(d)[0],
+        "pilot": list(d.primary),
+        "extension": list(d.primary),
+        "secondary-sweeps": swept_methods(d)[1] or list(d.secondary),
+        "secondary": list(d.secondary),
+    }
+
+    def hours(unit: float, lo_hi: int) -> dict[str, float]:
+        out = {}
+        for stage, (lo, hi) in counts.items():
+            if stage == "recipe":
+                total = sum(float(v["cpu_s"]) for v in per_recipe.values()) * len(d.recipe_seeds)
+                out[stage] = total / 3600
+                continue
+            ms = stage_methods[stage]
+            mean_ratio = sum(ratio.get(m, 1.0) for m in ms) / len(ms)
+            out[stage] = (lo, hi)[lo_hi] * unit * mean_ratio / 3600
+        return out
+
+    units = [float(v["cpu_s"]) for v in per_recipe.values()] or [control]
+    low, high = hours(min(units), 0), hours(max(units), 1)
+    return {
+        "design": d.name,
+        "probe_seed": ESTIMATE_SEED,
+        "per_recipe": per_recipe,
+        "method_cost_ratio": ratio,
+        "run_counts": {k: list(v) for k, v in counts.items()},
+        "cpu_hours_low": low,
+        "cpu_hours_high": high,
+        "total_cpu_hours": [sum(low.values()), sum(high.values())],
+        "note": (
+            "CPU seconds per run (all threads) of one probe run each, on the machine that ran the probes; "
+            "low: the cheapest candidate recipe and the fewest runs, high: the dearest and the most"
+        ),
+    }
+
+
 # -------------------------------------------------------------------------------------------- executor
 
 
@@ -318,10 +718,26 @@ def _run_in_worker(
 ) -> dict[str, Any]:
     from flatlora.bench.runner import run_one
 
+    """One run in a fresh process, under its run lock: reused if another command finished it meanwhile;
+    a record of an earlier version of the data is moved to records/.stale/ before it retrains. Tuning
+    stages (sweeps, the recipe stage, the estimate's probes) keep a run that diverged: it says something
+    about its settings."""
     cfg = RunConfig(**{**cfg_dict, "num_threads": threads})
-    rec = run_one(cfg, run_dir, progress=False, data_dir=data_dir)
+    tuning = Path(run_dir).name in (SWEEP_DIR, RECIPE_DIR, ESTIMATE_DIR)
+    rec, source = train_or_reuse(
+        cfg,
+        run_dir,
+        run_one,
+        accept_failed=rate_failure if tuning else None,
+        progress=False,
+        data_dir=data_dir,
+    )
     cost = rec.get("cost") or {}
-    return {"run_id": rec.get("run_id"), "status": rec.get("status"), "wall_time_s": cost.get("wall_time_s")}
+    return {
+        "run_id": rec.get("run_id"),
+        "status": rec.get("status"),
+        "wall_time_s": cost.get("wall_time_s") if source == "computed" else "reused",
+    }
 
 
 def run_local(
@@ -335,44 +751,95 @@ def run_local(
 
     Stops after stage `until` (one of STAGES) if given. Returns the stage that is next (None: all done).
     """
-    if until is not None and until not in STAGES:
-        raise ValueError(f"`until` must be one of {STAGES}, got {until!r}")
+    stages = spec.design.stages
+    if until is not None and until not in stages:
+        raise ValueError(f"`until` must be one of {stages}, got {until!r}")
     threads = max(1, available_cores() // max(1, jobs))
-    ctx = get_context("spawn")
+    seen: tuple[str, frozenset[str]] | None = None
     while True:
-        nxt = next_stage(spec)
+        data = DataCheck(spec.data_dir)
+        nxt = next_stage(spec, data)
+        for line in data.summary():
+            log(line)
         if nxt is None:
             log("study complete")
             return None
         stage, cfgs = nxt
-        if until is not None and STAGES.index(stage) > STAGES.index(until):
+        if until is not None and stages.index(stage) > stages.index(until):
             return stage
+        key = (stage, frozenset(c.config_hash() for c in cfgs))
+        if key == seen:
+            raise RuntimeError(
+                f"stage {stage}: the same {len(cfgs)} run(s) are still unfinished after a pass"
+            )
+        seen = key
         log(f"stage {stage}: {len(cfgs)} run(s), {jobs} process(es) x {threads} thread(s)")
-        failed = 0
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
-            futs = {}
-            for cfg in cfgs:
-                run_dir = spec.out / SWEEP_DIR if stage.endswith("sweeps") else spec.out
-                futs[pool.submit(_run_in_worker, cfg.to_dict(), str(run_dir), spec.data_dir, threads)] = cfg
-            for k, fut in enumerate(as_completed(futs), 1):
-                cfg = futs[fut]
-                try:
-                    res = fut.result()
-                    log(
-                        f"  {stage} {k}/{len(cfgs)}: {res['run_id']} {res['status']} ({res['wall_time_s']} s)"
-                    )
-                    failed += res["status"] != "ok" and not stage.endswith("sweeps")
-                except Exception as exc:  # a crashed run leaves its failed record; report and go on
-                    failed += 1
-                    log(
-                        f"  {stage} {k}/{len(cfgs)}: {cfg.method} seed {cfg.seed} lr {cfg.lr:g} crashed: {exc}"
-                    )
+        failed = run_configs(cfgs, stage_dir(spec, stage), spec.data_dir, jobs=jobs, label=stage, log=log)
+        failed = [r for r in failed if r["crashed"] or stage in ("pilot", "extension", "secondary")]
         if failed:
-            raise RuntimeError(f"stage {stage}: {failed} run(s) did not finish ok; see the log and records")
+            raise RuntimeError(
+                f"stage {stage}: {len(failed)} run(s) did not finish ok; see the log and records"
+            )
+
+
+def run_configs(
+    cfgs: Sequence[RunConfig],
+    run_dir: Path,
+    data_dir: str | None,
+    *,
+    jobs: int = 2,
+    label: str = "run",
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Train `cfgs` into `run_dir` in `jobs` fresh processes (one per run, cores // jobs threads each),
+    in the order given; returns the runs that did not finish ok (`crashed`: no record came back)."""
+    threads = max(1, available_cores() // max(1, jobs))
+    bad: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=get_context("spawn"), max_tasks_per_child=1
+    ) as pool:
+        futs = {
+            pool.submit(_run_in_worker, cfg.to_dict(), str(run_dir), data_dir, threads): cfg for cfg in cfgs
+        }
+        for k, fut in enumerate(as_completed(futs), 1):
+            cfg = futs[fut]
+            try:
+                res = fut.result()
+                log(f"  {label} {k}/{len(cfgs)}: {res['run_id']} {res['status']} ({res['wall_time_s']} s)")
+                if res["status"] != "ok":
+                    bad.append({**res, "crashed": False})
+            except Exception as exc:  # a crashed run leaves its failed record; report and go on
+                bad.append({"run_id": cfg.config_hash()[:8], "status": "crashed", "crashed": True})
+                log(f"  {label} {k}/{len(cfgs)}: {cfg.method} seed {cfg.seed} lr {cfg.lr:g} crashed: {exc}")
+    return bad
+
+
+def run_estimate(spec: StudySpec, *, jobs: int = 2, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train the probe runs of `estimate_configs` (reusing finished ones) and write `estimate.json`."""
+    todo = [c for c in estimate_configs(spec) if _recorded(c, spec.out / ESTIMATE_DIR) is None]
+    if todo:
+        log(f"estimate: {len(todo)} probe run(s), seed {ESTIMATE_SEED}")
+        run_configs(todo, spec.out / ESTIMATE_DIR, spec.data_dir, jobs=jobs, label="estimate", log=log)
+    est = compute_estimate(spec)
+    if est is None:
+        raise RuntimeError(f"a probe run did not finish ok: see {spec.out / ESTIMATE_DIR / 'records'}")
+    _write_if_changed(spec.out / ESTIMATE_FILE, est)
+    return est
 
 
 def plan_markdown(spec: StudySpec) -> str:
-    """PLAN.md: the analysis plan as fixed before any grid run (generated from this module's settings)."""
+    """PLAN.md: the analysis plan as fixed before any grid run (generated from the study's design)."""
+    if spec.design.name != DESIGN_V1.name:
+        from flatlora.bench.plan import plan_markdown_v2
+
+        est = _read_json(spec.out / ESTIMATE_FILE) or None
+        return plan_markdown_v2(
+            spec.design,
+            dataset=spec.dataset,
+            profile=spec.profile,
+            overrides=dict(spec.overrides or {}),
+            estimate=est if est and est.get("design") == spec.design.name else None,
+        )
     lrs = "\n".join(
         f"| {m} | {', '.join(f'{x:g}' for x in SWEEP_LRS[m])} |"
         for m in ("lora", "flat_lora", "full", "sam_w")

@@ -17,7 +17,7 @@ from flatlora.bench.records import RECORD_KEYS
 
 CONTRACT_KEYS = {
     "schema_version", "status", "failure_reason", "run_id", "dataset", "method", "seed", "profile", "config",
-    "config_hash", "provenance", "dataset_info", "model_info", "train_loss", "val_history", "best_epoch", "test",
+    "config_hash", "provenance", "dataset_info", "model_info", "train_loss", "val_history", "best_epoch", "collapse", "test",
     "predictions", "cost", "flatness",
 }  # fmt: skip
 
@@ -123,7 +123,14 @@ def test_every_method_writes_a_complete_record(
     assert sum(map(sum, t["confusion_matrix"])) == 32 == len(rec["predictions"])
     acc = sum(p["gold"] == p["pred"] for p in rec["predictions"]) / 32
     assert t["accuracy"] == pytest.approx(acc)
-    assert set(rec["predictions"][0]) == {"index", "gold", "pred"}  # no texts: records are shareable
+    assert set(rec["predictions"][0]) == {"index", "gold", "pred", "logp"}  # no texts: records are shareable
+    # `logp` is the gold label's log-probability: its mean is the test loss (cross-entropy)
+    mean_nll = -sum(p["logp"] for p in rec["predictions"]) / 32
+    assert mean_nll == pytest.approx(t["loss"], abs=1e-5)
+    col = rec["collapse"]  # the collapse rule, from training loss and validation only
+    assert set(col["reasons"]) <= {"loss", "validation"} and col["collapsed"] is bool(col["reasons"])
+    counts = info["label_counts"]
+    assert sum(counts["train"].values()) == 48 and sum(counts["test"].values()) == 32
     fl = rec["flatness"]
     assert fl["sigmas"] == list(cfg.flatness_sigmas) and fl["k"] == 5
     assert len(fl["mean_increase"]) == len(cfg.flatness_sigmas)

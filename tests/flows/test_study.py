@@ -99,4 +99,11 @@ def test_write_plan_writes_only_the_plan(tmp_path: Path) -> None:
 
     res = CliRunner().invoke(app, ["study", "--write-plan", "--out", str(tmp_path / "s")])
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["PLAN.md"]
+    # a new study starts under the current design, which the folder keeps beside its plan
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["PLAN.md", "design.json"]
+    assert "Analysis plan (v2)" in (tmp_path / "s" / "PLAN.md").read_text()
+    res = CliRunner().invoke(app, ["study", "--write-plan", "--design", "v1", "--out", str(tmp_path / "s")])
+    flat = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code != 0 and "study design 'v2'" in flat and "--design v2" in flat
+    res = CliRunner().invoke(app, ["study", "--write-plan", "--design", "v1", "--out", str(tmp_path / "s1")])
+    assert res.exit_code == 0 and sorted(p.name for p in (tmp_path / "s1").iterdir()) == ["PLAN.md"]

@@ -207,11 +207,11 @@ def test_dry_run_counts_judge_and_grader(tmp_path: Path, make_stub: Any, key_env
     assert "16 requests would be sent" in _text(ml) and "fluency judge (up to): 8 requests" in _text(ml)
     noisy = _run(stub, tmp_path / "n", "--limit", "11", "--dry-run", "--scorer", "rule", suite="noisy")
     assert "11 requests would be sent" in _text(noisy) and "fluency judge" not in noisy.output
-    # auto (the default for an API): the expected unresolved share, 76/120 of 11 -> 7, and the bound
+    # auto (the default for an API): the expected unresolved share, 29/120 of 11 -> 3, and the bound
     auto = _run(stub, tmp_path / "n", "--limit", "11", "--dry-run", suite="noisy")
-    assert "18 requests would be sent" in _text(auto), auto.output
-    assert "model grader, unresolved only (expected): 7 requests" in _text(auto)
-    assert "expected share 63% (plain answers) of 11 answers; all 11: cost <= $" in _text(auto)
+    assert "14 requests would be sent" in _text(auto), auto.output
+    assert "model grader, unresolved only (expected): 3 requests" in _text(auto)
+    assert "expected share 24% (plain answers) of 11 answers; all 11: cost <= $" in _text(auto)
     graded = _run(stub, tmp_path / "n", "--limit", "11", "--dry-run", "--scorer", "model", suite="noisy")
     assert "22 requests would be sent" in _text(graded) and "model grader (up to): 11 requests" in _text(
         graded

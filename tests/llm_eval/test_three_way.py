@@ -36,17 +36,24 @@ VERDICTS = [
     ("Melbourne.", "ml-003", CAP_AU, W),
     ("A spider has six legs.", "ml-019", SPIDER, W),
     ("मेलबर्न", "ml-003", CAP_AU_HI, W),
-    # the gold named beside a rival, hedged, negated or inside a longer name: unresolved
-    ("Melbourne is the capital; Canberra is only a planned town.", "ml-003", CAP_AU, U),
+    # the reply's focus is on a rival, the gold only in context: wrong
+    ("Melbourne is the capital; Canberra is only a planned town.", "ml-003", CAP_AU, W),
+    ("Not Canberra: Sydney.", "ml-003", CAP_AU, W),
+    ("मेलबर्न राजधानी है और कैनबरा एक छोटा शहर है।", "ml-003", CAP_AU_HI, W),
+    # one answer given with doubt (SimpleQA's rule: a hedge with no other candidate is that answer)
+    ("Probably Canberra.", "ml-003", CAP_AU, C),
+    ("Shayad Canberra.", "ml-003", CAP_AU, C),
+    # the gold named beside a rival it does not outrank, among candidates, negated alone, or
+    # inside a longer name: unresolved
     ("Perth, in the Canberra District.", "ml-003", CAP_AU, U),
-    ("मेलबर्न राजधानी है और कैनबरा एक छोटा शहर है।", "ml-003", CAP_AU_HI, U),
-    ("Probably Canberra.", "ml-003", CAP_AU, U),
-    ("Shayad Canberra.", "ml-003", CAP_AU, U),
+    ("मेलबर्न या कैनबरा, पक्का नहीं।", "ml-003", CAP_AU_HI, U),
+    ("Probably Canberra, or maybe Sydney.", "ml-003", CAP_AU, U),
     ("Not Canberra.", "ml-003", CAP_AU, U),
     ("Eight on each side, sixteen in all.", "ml-019", SPIDER, U),
     ("The war ended in 1945 in Europe and 1946 in law.", "ml-034", WW2, U),
     # a lowercase rival of a common-noun answer, from the item's answer class
-    ("Plants take in oxygen, releasing carbon dioxide.", "ml-016", None, U),
+    ("Plants take in oxygen, releasing carbon dioxide.", "ml-016", None, W),
+    ("Plants take in oxygen or carbon dioxide.", "ml-016", None, U),
     ("Plants take in carbon dioxide.", "ml-016", None, C),
 ]
 
@@ -174,7 +181,7 @@ def en_cell(
     return next(c for c in s["suites"][suite]["cells"] if (c["condition"], c["variant"]) == (cond, variant))
 
 
-UNRES = "Melbourne is the capital; Canberra is only a planned town."
+UNRES = "It is either Sydney or Canberra."
 
 
 def test_cell_counts_unresolved_apart_with_bounds() -> None:

@@ -1,0 +1,58 @@
+"""Folding text for comparison: the one place where replies, golds and questions are normalized.
+
+Unicode NFKC (fullwidth and mathematical forms), zero-width characters and variation selectors
+removed, every script's decimal digits (Devanagari ``२४``, Gujarati ``૨૪``, Bengali ``২৪``, Arabic-
+Indic, ...) to ASCII, Devanagari candrabindu -> anusvara and nukta dropped, casefold. For matching
+words (:func:`match_key`), Devanagari vowel-length variants are folded (``वाल्मिकी`` = ``वाल्मीकि``)
+and romanized ``ee``/``oo`` become ``i``/``u``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["base_fold", "fold_digits", "match_key", "normalize"]
+
+# every decimal digit of the Basic Multilingual Plane (category Nd) -> its ASCII digit
+_DIGITS = {
+    cp: str(unicodedata.decimal(chr(cp)))
+    for cp in range(0x0660, 0x10000)
+    if unicodedata.category(chr(cp)) == "Nd" and not 0x30 <= cp <= 0x39
+}
+_ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0e\ufe0f]")  # and emoji selectors
+
+
+def fold_digits(text: str) -> str:
+    """Decimal digits of any script (``२५``, ``૨૫``, ``২৫``) -> ASCII ``25``."""
+    return text.translate(_DIGITS)
+
+
+def base_fold(text: str, *, fold_case: bool = True) -> str:
+    """NFKC, zero-width characters removed, digits to ASCII, Devanagari candrabindu -> anusvara and
+    nukta dropped, casefold (unless ``fold_case`` is False)."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _ZERO_WIDTH_RE.sub("", text)
+    text = fold_digits(text)
+    text = text.replace("\u0901", "\u0902").replace("\u093c", "")
+    return text.casefold() if fold_case else text
+
+
+def normalize(text: str) -> str:
+    """Fold a string for comparison (NFKC, digits, case, punctuation -> space); words separated by one space."""
+    text = base_fold(text)
+    chars = [" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in text]
+    return " ".join("".join(chars).split())
+
+
+# Devanagari vowel-length and the English-o vowel: common spelling variants, folded for matching only.
+_DEV_FOLD = str.maketrans({"\u0940": "\u093f", "\u0942": "\u0941", "\u0908": "\u0907", "\u090a": "\u0909",
+                           "\u0949": "\u093e", "\u0911": "\u0906", "\u0945": "\u0947", "\u090d": "\u090f"})  # fmt: skip
+
+
+def match_key(word: str) -> str:
+    """One normalized word folded further for alias matching (spelling variants, see the module docstring)."""
+    w = word.translate(_DEV_FOLD)
+    if w.isascii():
+        w = w.replace("ee", "i").replace("oo", "u")
+    return w

@@ -1,0 +1,138 @@
+"""Answer extraction before judging: marked answers, numbers by value in any script and in words,
+transliterated names, and the reply's focus when the gold and another candidate are both named."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_eval.extract import marked_answers
+from llm_eval.items import load_multilingual, load_noisy
+from llm_eval.numbers import parse_number, word_numbers
+from llm_eval.scoring import Outcome, score_answer
+from llm_eval.textfold import match_key
+from llm_eval.translit import same_name
+
+C, W, U = Outcome.CORRECT, Outcome.WRONG, Outcome.UNRESOLVED
+ITEMS = {**load_multilingual().by_id(), **load_noisy().by_id()}
+
+
+def verdict(reply: str, item: str, cond: str = "en") -> Outcome:
+    it = ITEMS[item]
+    q = it.question[cond] if isinstance(it.question, dict) else it.question
+    return score_answer(
+        reply, it.answers, answer_type=it.answer_type, question=q, answer_class=it.answer_class
+    ).outcome
+
+
+@pytest.mark.parametrize(
+    ("reply", "item", "expected"),
+    [
+        # marked final answers: the mark decides, the context around it does not
+        ("Melbourne was the seat of government until 1927.\n\n**Canberra** is the capital.", "ml-003", C),
+        (
+            "Canberra has Parliament House, but Sydney is the real centre.\n\n**Final answer: Sydney**",
+            "ml-003",
+            W,
+        ),
+        ("**Answer: Ottawa**\n\nToronto is the largest city and Montreal the second.", "nz-005", C),
+        ("## Answer\n\nThe **Atlantic Ocean** is the largest.\n\n- The Pacific is deeper", "ml-005", W),
+        ("Sizes:\n1. **Jupiter** – largest\n2. Saturn\n3. Uranus", "ml-011", C),
+        ("Sizes:\n- Saturn — **largest**\n- Jupiter — second", "ml-011", W),
+        ("$7 \\times 8 = 56$\n\n$\\boxed{56}$", "ml-021", C),
+        ("$7 \\times 8 = 54$\n\n$\\boxed{54}$", "ml-021", W),
+        ("100 − 30 = 70\n70 − 7 = 63\n\n63", "ml-023", C),
+        (
+            "If asked about France you would answer Paris. For Australia, the capital is Canberra.",
+            "ml-003",
+            C,
+        ),
+        ("Answer: Mars or Venus", "ml-012", U),  # a hedge inside the marked answer stays a hedge
+        # numbers by value: digits of any script, separators, currency, words, units
+        ("मकड़ी के ૮ पैर होते हैं।", "ml-019", C),
+        ("एक दिन में २४ घंटे होते हैं, यानी १,४४० मिनट।", "ml-037", C),
+        ("There are 24 hours in a day, or 1,440 minutes.", "ml-037", C),
+        ("Ek din mein chaubees ghante hote hain.", "ml-037", C),
+        ("A cricket team has 111 players.", "ml-051", W),  # 111 is not 11
+        ("7 × 8 = 156", "ml-021", W),  # 156 is not 56
+        ("50 out of 200 is 2.5%.", "ml-022", W),
+        ("96 को 8 से भाग देने पर 12 आता है, क्योंकि 8 × 12 = 96।", "ml-024", C),  # operands are no rivals
+        ("Water boils at 212 °C at sea level.", "ml-013", W),  # Celsius is the question's own unit
+        # transliterated names
+        ("Bharat ke pehle Pradhan Mantri Jawaharlal Neharu the.", "ml-028", C),
+        ("फ़्रांस की राजधानी पेरिस है।", "nz-001", C),
+        # the focus: which candidate the reply offers as its answer
+        ("Toronto is the largest city in Canada, but the capital is Ottawa.", "nz-005", C),
+        ("Jupiter has the Great Red Spot, but the largest planet is Saturn.", "ml-011", W),
+        ("Egypt. The pyramids stand on the Giza plateau near Cairo.", "ml-010", C),
+        ("The Taj Mahal stands on the bank of the Yamuna River in Agra, Uttar Pradesh.", "ml-009", C),
+        ("Buzz Aldrin walked first, followed by Neil Armstrong.", "ml-030", W),
+        ("World War II lasted from 1939 to 1945.", "ml-034", C),
+        ("Spiders have eight legs; insects have six.", "ml-019", C),
+        ("It's either Mars or Jupiter.", "ml-012", U),
+        ("Sydney is often mistaken for the capital, but it's Canberra.", "ml-003", C),
+        ("I think it's Canberra.", "ml-003", C),  # one answer, given with doubt
+    ],
+)
+def test_reply_styles(reply: str, item: str, expected: Outcome) -> None:
+    cond = "hi" if item.startswith("ml") and any("\u0900" <= ch <= "\u097f" for ch in reply) else "en"
+    if item == "ml-028":
+        cond = "hinglish"
+    got = score_answer(
+        reply,
+        ITEMS[item].answers,
+        answer_type=ITEMS[item].answer_type,
+        question=(
+            ITEMS[item].question[cond] if isinstance(ITEMS[item].question, dict) else ITEMS[item].question
+        ),
+        answer_class=ITEMS[item].answer_class,
+    )
+    assert got.outcome is expected, got
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("$29.00", 29.0), ("1,000", 1000.0), ("1,00,000", 100000.0), ("२४", 24.0), ("૨૪", 24.0), ("২৪", 24.0),
+     ("₹500", 500.0), ("Rs. 500", 500.0), ("25%", 25.0), ("7-11", None), ("eleven", None)],
+)  # fmt: skip
+def test_parse_number(text: str, value: float | None) -> None:
+    assert parse_number(text) == value
+
+
+def test_inline_items_compare_currency_and_thousands_by_value() -> None:
+    assert score_answer("Two books cost 2 × $14.50 = $29.00.", ["29"], answer_type="number",
+                        question="A book costs $14.50. How much do two cost?").correct  # fmt: skip
+    assert score_answer("A kilometre is 1,000 metres.", ["1000"], answer_type="number",
+                        question="How many metres are in a kilometre?").correct  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("words", "value"),
+    [("two hundred and six", 206), ("ek hazaar", 1000), ("दो सौ", 200), ("gyaarah", 11), ("बयालीस", 42),
+     ("twenty four", 24)],
+)  # fmt: skip
+def test_number_words(words: str, value: int) -> None:
+    keys = [match_key(w) for w in words.split()]
+    assert word_numbers(keys, {}) == {0: (len(keys), float(value))}
+
+
+@pytest.mark.parametrize(
+    ("reply", "alias", "same"),
+    [("बर्लिन", "berlin", True), ("मैड्रिड", "madrid", True), ("मॉस्को", "moscow", True), ("neharu", "nehru", True),
+     ("niger", "nigeria", False), ("sudan", "sydney", False), ("delhi", "new delhi", False)],
+)  # fmt: skip
+def test_same_name_across_transliterations(reply: str, alias: str, same: bool) -> None:
+    from llm_eval.textfold import base_fold
+
+    assert (
+        same_name([match_key(w) for w in base_fold(reply).split()], [match_key(w) for w in alias.split()])
+        is same
+    )
+
+
+def test_marked_answers_order_and_cuts() -> None:
+    kinds = [m.kind for m in marked_answers("So the answer is **12**.\n\nAnswer: 12 (8 × 12 = 96)")]
+    assert kinds == ["label", "phrase", "bold"]
+    assert marked_answers("Answer: Dr. Rajendra Prasad — the first president")[0].texts == (
+        "Dr. Rajendra Prasad",
+    )
+    assert marked_answers("One line only") == []

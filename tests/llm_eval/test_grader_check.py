@@ -1,0 +1,150 @@
+"""`flatbench llm-grader-check`: the grader's false accepts and false rejects on labelled replies,
+through the local Messages-API stub (a faithful grader, one wrong on purpose, one that rambles)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from llm_eval.grader_check import DEFAULT_TABLE, measure
+from llm_eval.items import load_scoring_cases
+from tests.llm_eval.conftest import FAKE_KEY
+
+CASES = load_scoring_cases(DEFAULT_TABLE)
+
+
+def _key(response: str) -> str:
+    """The stub answers by a substring of the grading prompt: the reply as the prompt quotes it."""
+    return f"<response>\n{response}\n</response>"
+
+
+def _faithful() -> dict[str, str]:
+    return {_key(c["response"]): "CORRECT" if c["expected"] == "correct" else "INCORRECT" for c in CASES}
+
+
+@pytest.fixture
+def key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+
+
+def _check(stub: Any, out: Path, *extra: str) -> Any:
+    args = ["llm-grader-check", "--provider", "anthropic", "--model", "grader-x", "--base-url", stub.base_url,
+            "--out", str(out), "--no-cache", *extra]  # fmt: skip
+    return CliRunner().invoke(app, args)
+
+
+def test_the_default_table_is_frozen_balanced_and_multilingual() -> None:
+    groups = {c["cond"] for c in CASES}
+    assert groups == {"en", "hi", "hinglish", "cs"}
+    for g in groups:
+        rows = [c for c in CASES if c["cond"] == g]
+        assert len(rows) >= 50 and 2 * sum(c["expected"] == "correct" for c in rows) == len(rows)
+
+
+def test_a_faithful_grader_measures_no_errors(tmp_path: Path, make_stub: Any, key_env: None) -> None:
+    res = _check(make_stub(answers=_faithful()), tmp_path / "ok")
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "ok" / "grader_check.json").read_text())
+    assert data["grader"] == "anthropic:grader-x" and data["verdicts"]["failed"] == 0
+    for g in data["groups"]:
+        assert (g["false_accept"], g["false_reject"], g["fa_rate"], g["fr_rate"]) == (0, 0, 0.0, 0.0)
+        assert g["fa_ci"][0] == 0.0 and 0.0 < g["fa_ci"][1] < 0.2  # exact interval: 0 of n is not certainty
+    assert "| English | 54 | 0/27 = 0.0%" in res.output
+
+
+def test_a_grader_wrong_on_purpose_shows_high_error_rates(
+    tmp_path: Path, make_stub: Any, key_env: None
+) -> None:
+    """A grader that says CORRECT to everything accepts every wrong reply, in every group."""
+    res = _check(make_stub(answers={"reply with exactly one word": "CORRECT"}), tmp_path / "yes")
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "yes" / "grader_check.json").read_text())
+    for g in data["groups"]:
+        assert g["fa_rate"] == 1.0 and g["fa_ci"][0] > 0.85, g
+        assert g["fr_rate"] == 0.0
+    inverted = {k: "INCORRECT" if v == "CORRECT" else "CORRECT" for k, v in _faithful().items()}
+    res = _check(make_stub(answers=inverted), tmp_path / "inv")
+    data = json.loads((tmp_path / "inv" / "grader_check.json").read_text())
+    assert all(g["fa_rate"] == 1.0 and g["fr_rate"] == 1.0 for g in data["groups"])
+
+
+def test_unparseable_grades_are_unscored_not_incorrect(tmp_path: Path, make_stub: Any, key_env: None) -> None:
+    answers = {k: ("The answer is correct" if v == "CORRECT" else v) for k, v in _faithful().items()}
+    res = _check(make_stub(answers=answers), tmp_path / "ramble")
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "ramble" / "grader_check.json").read_text())
+    every = data["groups"][-1]
+    assert every["group"] == "all" and every["false_reject"] == 0 and every["unscored_pos"] == every["n_pos"]
+    assert every["fr_rate"] is None and data["verdicts"]["unparseable"] == every["n_pos"]
+
+
+def test_second_grader_agreement_is_cohens_kappa() -> None:
+    cases = [
+        {"id": str(i), "cond": "en", "expected": {"c": "correct", "w": "wrong"}[e]}
+        for i, e in enumerate("cccwww")
+    ]
+    a = {"0": "correct", "1": "correct", "2": "correct", "3": "incorrect", "4": "incorrect", "5": "correct"}
+    b = {
+        "0": "correct",
+        "1": "correct",
+        "2": "incorrect",
+        "3": "incorrect",
+        "4": "incorrect",
+        "5": "unparseable",
+    }
+    check = measure(cases, a, "p:a", second=("p:b", b))
+    # on the 5 both scored: a = CCCII, b = CCIII -> po 0.8, pe 0.48, kappa (0.8 - 0.48) / 0.52
+    assert check.n_kappa == 5 and check.kappa == pytest.approx(0.32 / 0.52)
+    assert check.overall.false_accept == 1 and check.second_groups[-1].false_accept == 0
+
+
+def test_bad_table_is_one_clear_line(tmp_path: Path, key_env: None) -> None:
+    res = CliRunner().invoke(app, ["llm-grader-check", "--table", str(tmp_path / "nope.jsonl")])
+    assert res.exit_code == 2 and "no such file" in res.output
+
+
+def _ml_run(stub: Any, out: Path, *extra: str) -> Any:
+    args = ["llm-eval", "multilingual", "--provider", "anthropic", "--base-url", stub.base_url, "--out", str(out),
+            "--limit", "4", "--judge", "heuristic", "--no-progress", "--no-cache", *extra]  # fmt: skip
+    return CliRunner().invoke(app, args)
+
+
+HEDGING_STUB = {"reply with exactly one word": "CORRECT", "capital of india": "Mumbai or New Delhi",
+                "राजधानी": "नई दिल्ली"}  # fmt: skip
+
+
+def test_reports_say_how_many_verdicts_the_grader_decided_and_whether_it_was_measured(
+    tmp_path: Path, make_stub: Any, key_env: None
+) -> None:
+    stub = make_stub(answers=HEDGING_STUB)
+    res = _ml_run(stub, tmp_path / "unmeasured")
+    assert res.exit_code == 0, res.output
+    report = (tmp_path / "unmeasured" / "report.md").read_text()
+    assert "**1 verdicts came from the grader**" in report and "the grader is **unmeasured**" in report
+    prov = json.loads((tmp_path / "unmeasured" / "summary.json").read_text())["provenance"]
+    assert prov["n_grader_decided"] == 1 and prov["grader_measured"] is False
+
+    check = _check(make_stub(answers={"reply with exactly one word": "CORRECT"}), tmp_path / "check",
+                   "--model", "claude-sonnet-4-5")  # fmt: skip
+    assert check.exit_code == 0, check.output
+    res = _ml_run(stub, tmp_path / "measured", "--grader-check", str(tmp_path / "check"),
+                  "--grader-model", "claude-sonnet-4-5")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = (tmp_path / "measured" / "report.md").read_text()
+    assert (
+        "grader measured: anthropic:claude-sonnet-4-5 on labelled_replies.jsonl, false accept 100.0% ["
+        in report
+    )
+    other = _ml_run(stub, tmp_path / "other", "--grader-check", str(tmp_path / "check"))  # the default grader
+    assert other.exit_code == 0, other.output
+    assert (
+        "grader measured (a check of another grader than this run's)"
+        in (tmp_path / "other" / "report.md").read_text()
+    )
+    bad = _ml_run(stub, tmp_path / "bad", "--grader-check", str(tmp_path / "nothing"))
+    assert bad.exit_code == 2 and "no grader check at" in bad.output
