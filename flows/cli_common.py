@@ -62,6 +62,7 @@ _KNOWN = {
     "llm_eval.cache": ("CacheCorruptError",),
     "llm_eval.items": ("ItemSchemaError",),
     "tasks.remote": ("RunPlacementError",),
+    "flows.worker": ("PoolTypeError",),
 }
 
 

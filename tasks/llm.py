@@ -20,7 +20,7 @@ from llm_eval.types import Provider, ProviderError, Sample
 
 KEY_HINT = (
     "set ANTHROPIC_API_KEY in the environment of the pool's workers "
-    "(ANTHROPIC_API_KEY=... prefect worker start --pool cpu-pool), or keep the key in a Prefect Secret block "
+    "(ANTHROPIC_API_KEY=... flatbench worker --pool cpu-pool), or keep the key in a Prefect Secret block "
     "(Secret(value=...).save('anthropic-key'), from prefect.blocks.system) and pass the parameter "
     "api_key_block=anthropic-key (or set FLATBENCH_API_KEY_BLOCK for the workers)"
 )

@@ -85,7 +85,7 @@ def follow_flow_run(
                 f"{label}: flow run {fr.name} has waited {waited:.0f} s for a slot on work pool {pool!r} "
                 f"({state.name if state else 'no state'}): every worker of that pool is busy, or none is "
                 f"running. It starts when one has a free slot; to add one: "
-                f"prefect worker start --pool {pool} --limit 1"
+                f"flatbench worker --pool {pool} --limit 1"
             )
             next_warning = 2 * waited
         if timeout_s is not None and waited >= timeout_s:

@@ -1,7 +1,7 @@
 """The README's deployment section, end to end, against a real Prefect server (PREFECT_API_URL, started by
-.ci/with-prefect-server): two process pools, `prefect deploy --all`, one `--limit 1` worker per pool, a
-mistyped profile refused at submission, and a smoke `prefect deployment run benchmark/benchmark` that
-completes with its report and artifact.
+.ci/with-prefect-server): two process pools, `prefect deploy --all`, one `flatbench worker --limit 1` per
+pool, a mistyped profile refused at submission, a smoke `prefect deployment run benchmark/benchmark` that
+completes with its report and artifact, and workers that one SIGTERM stops.
 
 With one worker of `--limit 1` per pool, the benchmark flow (cpu-pool) and its training run (gpu-pool)
 must not compete for one slot. Lean on purpose (1 run, tiny random BERT): each flow run is a fresh process
@@ -37,6 +37,7 @@ def server_env() -> dict[str, str]:
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_WORKER_PREFETCH_SECONDS": "0",
         "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO),  # the workers and their flow runs run this checkout
     }
     env.pop("FLATBENCH_REPO", None)
     return env
@@ -72,17 +73,7 @@ def workers(server_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, su
         for pool in POOLS:
             log = (tmp_path / f"worker-{pool}.log").open("wb")
             started[pool] = subprocess.Popen(
-                [
-                    str(BIN / "prefect"),
-                    "worker",
-                    "start",
-                    "--pool",
-                    pool,
-                    "--limit",
-                    "1",
-                    "--name",
-                    f"e2e-{pool}",
-                ],
+                [str(BIN / "flatbench"), "worker", "--pool", pool, "--limit", "1", "--name", f"e2e-{pool}"],
                 cwd=REPO,
                 env=server_env,
                 stdout=log,
@@ -91,10 +82,16 @@ def workers(server_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, su
             )
         yield started
     finally:
-        for w in started.values():  # a first SIGTERM only asks a Prefect worker to finish its runs
+        for w in started.values():
             if w.poll() is None:
                 os.killpg(w.pid, signal.SIGKILL)
             w.wait(timeout=30)
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> int:
+    """One SIGTERM, as a service manager sends: an idle worker exits at once."""
+    worker.send_signal(signal.SIGTERM)
+    return worker.wait(timeout=60)
 
 
 def _flow_runs(client: Any, deployment: str, **params: Any) -> list[Any]:
@@ -143,4 +140,5 @@ def test_readme_deployment_section(
     assert "| Method | Accuracy | Weighted F1 |" in (out / "report.md").read_text()
     (sidecar,) = [json.loads(p.read_text()) for p in (out / "workers").glob("*.json")]
     assert sidecar["worker"] == "e2e-gpu-pool" and sidecar["flow_run_id"] == str(trained.id)
+    assert [_stop(w) for w in workers.values()] == [0, 0]
     print(f"deployment run (1 training run, a worker per pool) took {took:.1f}s")

@@ -66,7 +66,7 @@ def test_a_missing_key_stops_the_flow_before_anything_runs(
     with pytest.raises(Exception, match="no Anthropic API key") as err:
         _run(tmp_path / "o", base_url=stub.base_url)
     msg = str(err.value)
-    assert "ANTHROPIC_API_KEY" in msg and "prefect worker start --pool cpu-pool" in msg
+    assert "ANTHROPIC_API_KEY" in msg and "flatbench worker --pool cpu-pool" in msg
     assert "Secret block" in msg and "api_key_block=" in msg  # the parameter the deployment takes
     assert tries == [] and stub.n_messages == 0
 

@@ -45,7 +45,7 @@ def test_a_run_waiting_for_a_slot_is_named_then_less_and_less_often() -> None:
         "fpb/lora/s42: flow run lazy-cat has waited 10 s for a slot on work pool 'gpu-pool' (Scheduled)"
         in said[0]
     )
-    assert "(Late)" in said[-1] and "prefect worker start --pool gpu-pool --limit 1" in said[-1]
+    assert "(Late)" in said[-1] and "flatbench worker --pool gpu-pool --limit 1" in said[-1]
 
 
 def test_a_running_run_is_not_said_to_wait_and_the_timeout_holds() -> None:

@@ -55,7 +55,7 @@ def test_the_benchmark_flow_never_holds_the_slot_its_runs_wait_for() -> None:
     readme = _readme_deploy_section()
     for pool in ("gpu-pool", "cpu-pool"):
         assert f"prefect work-pool create {pool} --type process" in readme
-        assert f"prefect worker start --pool {pool} --limit 1" in readme
+        assert f"flatbench worker --pool {pool} --limit 1" in readme
     assert (
         "prefect deploy --all                       # benchmark, sanity, llm-robustness (cpu-pool); train-run (gpu-pool)"
         in readme
