@@ -118,7 +118,7 @@ def run_samples_task(
     CLI; returns ``out``. A retry resumes where the last try stopped.
 
     Fails (after the records are written) when every request of the run failed."""
-    from flows.cli_llm import write_run_stats
+    from llm_eval.records import write_run_stats
     from llm_eval.runner import RunStats, run_samples, summarize
 
     prov = make_llm_provider(
@@ -142,7 +142,7 @@ def run_samples_task(
         stats=stats,
         resume=resume,
     )
-    write_run_stats(Path(out), stats, summarize(samples, records))
+    write_run_stats(Path(out), stats.to_dict(), summarize(samples, records))
     if stats.all_failed:
         first = next((r.error for r in records if r.error), "")
         raise RuntimeError(f"all {stats.failed} requests failed; first error: {first}")
