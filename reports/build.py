@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flatlora.bench.design import DESIGN_FILE, DESIGN_V1, StudyDesign, load_design
+from flatlora.bench.study import BRACKET_FILE, POWER_FILE, RECIPE_DIR, RECIPE_FILE, SWEEP_DIR
 from reports.io import atomic_write_text
 from reports.plots import plot_dataset, plot_primary
 from reports.records import (
+    PLAN_FILE,
     LoadedRecords,
     RecordConflict,
     Unreadable,
@@ -28,7 +31,8 @@ from reports.records import (
     read_records,
 )
 from reports.render import render
-from reports.summary import BenchmarkSummary, summarize, summary_from_dict
+from reports.stages import StudySummary, study_summary
+from reports.summary import BenchmarkSummary, method_sort_key, summarize, summary_from_dict
 from reports.texts import lookup_texts
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "build_summary",
     "inline_figures",
     "load_records",
+    "study_design",
 ]
 
 
@@ -102,10 +107,31 @@ SWEEP_JSON = Path("sweep") / "sweep.json"  # a study's learning-rate sweep, besi
 
 
 def _plan(run: Path) -> dict[str, Any] | None:
-    from flatlora.bench.study import POWER_FILE
-
     got = _read_json(run / POWER_FILE)
     return got if isinstance(got, dict) else None
+
+
+def study_design(run_dir: str | os.PathLike[str]) -> StudyDesign | None:
+    """The design of a study folder (``design.json``; the first design for a study folder started before
+    designs were written down, i.e. one with ``PLAN.md``); None for a folder that is not a study."""
+    run = Path(run_dir)
+    if not ((run / DESIGN_FILE).is_file() or (run / PLAN_FILE).is_file()):
+        return None
+    return load_design(run) or DESIGN_V1
+
+
+def _study(run: Path, design: StudyDesign | None, records: list[dict[str, Any]]) -> StudySummary | None:
+    if design is None:
+        return None
+    return study_summary(
+        design,
+        first_design=DESIGN_V1.name,
+        recipe=_read_json(run / RECIPE_DIR / RECIPE_FILE),
+        brackets=_read_json(run / SWEEP_DIR / BRACKET_FILE),
+        records=records,
+        has_design_file=(run / DESIGN_FILE).is_file(),
+        order=method_sort_key,
+    )
 
 
 def build_summary(
@@ -128,6 +154,7 @@ def build_summary(
     sweep = _read_json(run / SWEEP_JSON)
     recs, dropped = check_records(loaded, lr=lr, sweep=sweep)
     manifest = _read_json(run / "manifest.json") or {}
+    design = study_design(run)
     return summarize(
         recs,
         validation=_read_json(run / "validation.json"),
@@ -137,6 +164,8 @@ def build_summary(
         sweep=sweep,
         plan=_plan(run),
         grid=grid_status(run, recs, loaded.unreadable, dropped),
+        design=design,
+        study=_study(run, design, recs),
     )
 
 

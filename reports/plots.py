@@ -120,10 +120,10 @@ def plot_flatness(ds: DatasetSummary, out_dir: Path) -> str | None:
             color=st.get("color"),
             mfc="none",
             capsize=3,
-            label=METHOD_LABELS.get(m, m),
+            label=f"{METHOD_LABELS.get(m, m)} ({f.n} seed{'s' * (f.n != 1)})",
         )
     n = sorted({f.n for f in ds.flatness.values()})
-    seeds = f"{n[0]} seeds" if len(n) == 1 else "seeds"
+    seeds = f"{n[0]} seeds" if len(n) == 1 else "each method's seeds"
     ax.set(
         xlabel="σ (relative weight noise)",
         ylabel="loss increase",

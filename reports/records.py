@@ -11,8 +11,8 @@ A run dir's ``records/`` is the truth, but it is not trusted blindly:
 * a study's sweep runs live in ``sweep/records`` and are never read; a grid record that is one of the
   sweep's runs (its config hash is in ``sweep/sweep.json``) is refused;
 * the expected grid (``manifest.json``: datasets × methods × seeds, or per-method seeds; for a study folder
-  without one, the plan in ``flatlora.bench.study`` and its ``power.json``) is compared with what was
-  found, so a missing run is reported as missing, never as "3 of 3".
+  without one, its design (``design.json``, the first design without one) and its ``power.json``) is
+  compared with what was found, so a missing run is reported as missing, never as "3 of 3".
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from flatlora.bench.design import DESIGN_FILE, DESIGN_V1, load_design
+from flatlora.bench.study import POWER_FILE
 
 __all__ = [
     "GridStatus",
@@ -262,9 +265,9 @@ def expected_grid(
 ) -> tuple[set[tuple[str, str, int]], str]:
     """(dataset, method, seed) cells the run dir promises, and where that came from.
 
-    ``manifest.json``: its datasets × (``method_seeds`` or methods × seeds). A study folder (``PLAN.md``)
-    without a manifest: the plan's grid, primary methods at the n of ``power.json`` (the pilot's size
-    until it exists), secondary methods at their fixed seeds, for each dataset found.
+    ``manifest.json``: its datasets × (``method_seeds`` or methods × seeds). A study folder (``PLAN.md`` or
+    ``design.json``) without a manifest: its design's grid, primary methods at the n of ``power.json`` (the
+    pilot's size until it exists), secondary methods at their fixed seeds, for each dataset found.
     """
     run = Path(run_dir)
     manifest = _json(run / "manifest.json") or {}
@@ -272,13 +275,12 @@ def expected_grid(
         grid = manifest.get("method_seeds") or {m: manifest["seeds"] for m in manifest["methods"]}
         names = [str(d) for d in manifest.get("datasets") or datasets]
         return {(d, str(m), int(s)) for d in names for m, ss in grid.items() for s in ss}, "manifest"
-    if (run / PLAN_FILE).is_file():
-        from flatlora.bench import study
-
-        power = _json(run / study.POWER_FILE) or {}
-        n = int(power.get("n") or study.PILOT_SEEDS)
-        plan = {m: study.grid_seeds(n) for m in study.PRIMARY}
-        plan |= {m: study.grid_seeds(study.SECONDARY_SEEDS) for m in study.SECONDARY}
+    if (run / PLAN_FILE).is_file() or (run / DESIGN_FILE).is_file():
+        design = load_design(run) or DESIGN_V1
+        power = _json(run / POWER_FILE) or {}
+        n = int(power.get("n") or design.pilot_seeds)
+        plan = {m: design.grid_seeds(n) for m in design.primary}
+        plan |= {m: design.grid_seeds(design.secondary_seeds) for m in design.secondary}
         return {(d, m, s) for d in datasets for m, ss in plan.items() for s in ss}, "study plan"
     return set(), "none"
 

@@ -63,6 +63,12 @@ def fmt_p(p: Any) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def fmt_p_eq(p: Any) -> str:
+    """A p-value after "p": "= 0.396", "< 0.001"."""
+    s = fmt_p(p)
+    return s if s == "n/a" else "< 0.001" if s.startswith("<") else f"= {s}"
+
+
 def fmt_pm(m: Any, digits: int = 3) -> str:
     """``mean ± std`` from a MetricSummary-like mapping (std n/a when n < 2)."""
     m = _as_map(m)
@@ -124,6 +130,97 @@ def grid_line(grid: Any) -> str:
     return GridStatus(**g).line()
 
 
+def seed_list(seeds: list[int] | tuple[int, ...]) -> str:
+    """Seeds as a reader scans them: runs of consecutive seeds as ranges ("1–5, 7, 9–11")."""
+    xs = sorted({int(s) for s in seeds})
+    parts: list[str] = []
+    i = 0
+    while i < len(xs):
+        j = i
+        while j + 1 < len(xs) and xs[j + 1] == xs[j] + 1:
+            j += 1
+        parts.append(str(xs[i]) if j == i else f"{xs[i]}–{xs[j]}" if j > i + 1 else f"{xs[i]}, {xs[j]}")
+        i = j + 1
+    return ", ".join(parts)
+
+
+def fmt_seeds(seeds: Any) -> str:
+    """Seeds as ranges ("1–5, 7"); "" for none."""
+    return seed_list(list(seeds or []))
+
+
+def seed_count(seeds: Any) -> str:
+    """ "0", "1 (seed 30)", "3 (seeds 7, 11, 20)"."""
+    xs = list(seeds or [])
+    if not xs:
+        return "0"
+    return f"{len(xs)} (seed{'s' * (len(xs) != 1)} {fmt_seeds(xs)})"
+
+
+def n_of(methods: Any, method: Any) -> str:
+    """How many seeds `method` ran (from the dataset's method rows), "n/a" if unknown."""
+    for m in methods or []:
+        m = _as_map(m)
+        if m.get("method") == method:
+            return str(len(m.get("seeds") or [])) if m.get("seeds") else "n/a"
+    return "n/a"
+
+
+def fmt_overrides(overrides: Any) -> str:
+    """A recipe's RunConfig overrides as `key=value` settings; "as given" for none."""
+    items = dict(_as_map(overrides))
+    if not items:
+        return "the profile as given"
+    parts = []
+    for k, v in items.items():
+        v = ",".join(map(str, v)) if isinstance(v, list | tuple) else v
+        parts.append(f"{k}={v}")
+    return ", ".join(parts)
+
+
+def collapse_line(col: Any, methods: Any) -> str:
+    """One sentence: collapsed runs per method, in the report's method order, and where the verdicts
+    came from (the records, recomputed here, or not computable)."""
+    c = _as_map(col)
+    rows = {str(_as_map(m)["method"]): _as_map(m) for m in c.get("methods") or []}
+    order = [str(_as_map(m)["method"]) for m in methods or []] or list(rows)
+    parts = []
+    for name in order:
+        m = rows.get(name)
+        if m is None:
+            continue
+        known = int(m["n_runs"]) - int(m["n_unknown"])
+        if known == 0:
+            parts.append(f"{method_label(name)} not computable")
+            continue
+        seeds = f" (seed{'s' * (len(m['seeds']) != 1)} {fmt_seeds(m['seeds'])})" if m["seeds"] else ""
+        unknown = f", {m['n_unknown']} not computable" if m["n_unknown"] else ""
+        parts.append(f"{method_label(name)} {m['n_collapsed']} of {known}{seeds}{unknown}")
+    return f"Collapsed runs (the test-free rule under Details): {'; '.join(parts)}. {collapse_source(c)}"
+
+
+def collapse_source(col: Any) -> str:
+    """Where the collapse verdicts come from, in one sentence."""
+    c = _as_map(col)
+    sources = {s for m in c.get("methods") or [] for s in _as_map(m).get("sources") or []}
+    out = []
+    if sources == {"record"}:
+        out.append("Each run's record stores its verdict.")
+    elif "recomputed" in sources:
+        out.append(
+            "Computed by this report from each run's training losses and validation score, with the "
+            "training split's label counts"
+            + (" recomputed from the data" if "record" not in sources else " where the record lacks them")
+            + " (records written before the check was stored)."
+        )
+    if "not computable" in sources:
+        out.append(
+            "Not computable where a record has no label counts and the data to recompute them was not "
+            "found (pass --data-dir)."
+        )
+    return " ".join(out)
+
+
 def significant(p: Any, alpha: float) -> bool:
     return _finite(p) and p < alpha
 
@@ -144,14 +241,27 @@ def _env() -> jinja2.Environment:
         signed=fmt_signed,
         int=fmt_int,
         p=fmt_p,
+        peq=fmt_p_eq,
         pm=fmt_pm,
         ci=fmt_ci,
         duration=fmt_duration,
         label=method_label,
         metric=metric_label,
         clip=clip,
+        seeds=fmt_seeds,
+        g=lambda x: f"{x:g}" if _finite(x) else "n/a",
     )
-    env.globals.update(significant=significant, finite=_finite, seed_union=seed_union, grid_line=grid_line)
+    env.globals.update(
+        significant=significant,
+        finite=_finite,
+        seed_union=seed_union,
+        grid_line=grid_line,
+        seed_count=seed_count,
+        n_of=n_of,
+        overrides=fmt_overrides,
+        collapse_line=collapse_line,
+        collapse_source=collapse_source,
+    )
     return env
 
 

@@ -8,9 +8,13 @@ from the raw records (already checked by :mod:`reports.records`). Design choices
   headline test metric, paired over shared seeds, 95% paired-t interval, equivalence by two one-sided
   tests, beside a two-way bootstrap over seeds and test examples (:mod:`reports.twoway`). The secondary
   family (full, SAM-AB, SAM-W vs LoRA, headline metric only) is Holm-adjusted within itself.
-* Details, per compared pair on the headline metric: Welch t-test, paired t-test, Hedges' g and d_z; on
-  accuracy, Cochran-Mantel-Haenszel across seeds (descriptive: it sees only the test examples' binomial
-  variance) and exact McNemar on majority votes of the same seeds for both methods.
+* Every between-method comparison uses only the seeds both methods ran (means, tests, votes, collapses),
+  and says which. Details, per compared pair on the headline metric: paired t-test and d_z (Welch's
+  unpaired test only where no seed is shared); on accuracy, Cochran-Mantel-Haenszel across seeds
+  (descriptive: it sees only the test examples' binomial variance) and exact McNemar on majority votes.
+* Runs that collapsed to the class prior (:mod:`reports.collapses`), the median and robust estimates of the
+  paired differences and test log-loss (:mod:`reports.endpoints`), and, for a study folder, its design's
+  numbers and tuning stages (:mod:`reports.stages`).
 * Intervals of a bounded metric's mean stay in its range (logit-transformed t interval).
 """
 
@@ -26,12 +30,14 @@ from typing import Any
 
 import numpy as np
 
+from flatlora.bench.design import DESIGN_V1, StudyDesign
 from reports import stats, twoway
+from reports.collapses import CollapseSummary, collapse_summary
+from reports.endpoints import LogLoss, log_loss_summary, robust_paired
 from reports.records import GridStatus
+from reports.stages import StudySummary
 from reports.texts import ExampleTexts
-from reports.verdict import Primary, Secondary, primary_result, secondary_family
-
-from flatlora.bench.study import CONTROL, PRIMARY, SECONDARY, TREATMENT  # isort: skip
+from reports.verdict import Primary, Secondary, primary_result, secondary_family, sizing_text
 
 METRICS: tuple[str, ...] = ("accuracy", "weighted_f1", "macro_f1", "mcc")
 METRIC_LABELS: dict[str, str] = {
@@ -48,7 +54,9 @@ METRIC_RANGE: dict[str, tuple[float, float]] = {
     "mcc": (-1.0, 1.0),
 }
 PHRASEBANK_CARD = "financial_phrasebank"
-MIN_BOOTSTRAP_SEEDS = 5  # below this the percentile bootstrap has too few distinct resamples to be shown
+# below this a percentile bootstrap over seeds is not shown: with few seeds it is too narrow (no small-sample
+# widening, few distinct resamples) and would read as a finding beside a t-test that shows none
+MIN_BOOTSTRAP_SEEDS = 10
 # what `cost.peak_mem_mb` measures, from `cost.peak_mem_kind` (records without it: the whole process's RSS)
 MEMORY_KINDS: dict[str, str] = {
     "cpu_rss_above_baseline": "peak RSS above the pre-training baseline (CPU)",
@@ -98,10 +106,10 @@ class ComparisonRow:
     metric: str
     method_a: str
     method_b: str
-    mean_a: float
+    mean_a: float  # over `seeds` (every seed of each method when fewer than 2 are shared)
     mean_b: float
     diff: float  # mean(a) - mean(b)
-    welch: dict[str, Any]
+    welch: dict[str, Any]  # Welch's unpaired test over the same seeds
     paired: dict[str, Any] | None  # None when < 2 common seeds
     bootstrap: dict[str, Any]
     mcnemar: dict[str, Any] | None  # McNemar on majority votes of the shared seeds (accuracy rows only)
@@ -110,6 +118,7 @@ class ComparisonRow:
     cmh: dict[str, Any] | None = None  # CMH across seeds (accuracy rows only; descriptive)
     mde: dict[str, Any] | None = None  # minimum detectable paired effect at this number of seeds
     role: str = "secondary"  # "primary" | "secondary"
+    seeds: list[int] = field(default_factory=list)  # the seeds both ran: every statistic above uses them
 
 
 @dataclass
@@ -142,6 +151,8 @@ class CostSummary:
     trainable_params: int | None
     total_params: int | None
     peak_mem_kind: str = "process_rss"  # key of MEMORY_KINDS, or "mixed"
+    n: int = 0  # runs
+    cpu_s: MetricSummary | None = None  # CPU seconds per run, all threads (`cost.cpu_s.run`), if recorded
 
 
 @dataclass
@@ -228,6 +239,8 @@ class DatasetSummary:
     # generation, descriptive (outside the tested family): method -> paired held-out loss differences,
     # {"fine_tuning": loss - loss_before over its seeds, "vs_control": loss - LoRA's over shared seeds}
     loss_changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    collapse: CollapseSummary | None = None  # classification: runs stuck at the class prior
+    log_loss: LogLoss | None = None  # classification: test log-loss, when records keep each example's logp
 
 
 @dataclass
@@ -252,6 +265,11 @@ class Provenance:
     finished_at: str | None
     profiles: list[str]
     hardware: dict[str, list[str]] = field(default_factory=dict)  # key -> distinct values across records
+    dirty_shas: list[str] = field(default_factory=list)  # commits with uncommitted changes ("-dirty")
+    n_dirty_records: int = 0  # records written from such a tree
+    n_with_sha: int = 0  # records that name their commit
+    # "cpu_model" / "gpu_name" -> the model -> method -> runs: which machine each method's runs used
+    machines: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -307,6 +325,7 @@ class BenchmarkSummary:
     memory_short: dict[str, str] = field(default_factory=lambda: dict(MEMORY_SHORT))
     metric_labels: dict[str, str] = field(default_factory=lambda: dict(METRIC_LABELS))
     sweep: list[SweepRow] = field(default_factory=list)  # learning-rate sweep beside the records
+    study: StudySummary | None = None  # a study folder: its design's numbers and tuning stages
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN/inf become None)."""
@@ -404,15 +423,20 @@ def summarize(
     plan: Mapping[str, Any] | None = None,
     grid: GridStatus | None = None,
     two_way_resamples: int | None = None,
+    design: StudyDesign | None = None,
+    study: StudySummary | None = None,
 ) -> BenchmarkSummary:
     """Build the full summary. Pure: same records (and looked-up texts) in, same summary out.
 
     ``records`` must already be one per (dataset, method, seed) (:func:`reports.records.check_records`).
-    ``texts``: example texts by dataset for records whose predictions carry none
-    (:func:`reports.texts.lookup_texts`); ``sweep``: the learning-rate sweep beside the records;
-    ``plan``: the study's ``power.json`` (the pilot's SD and the n it set); ``grid``: the expected grid
-    against what was found.
+    ``texts``: example texts by dataset for records whose predictions carry none, and the split label
+    counts of records that predate storing them (:func:`reports.texts.lookup_texts`); ``sweep``: the
+    learning-rate sweep beside the records; ``plan``: the study's ``power.json`` (the pilot's SD and the n
+    it set); ``grid``: the expected grid against what was found; ``design``: the study's design (its
+    methods, α, margin, target effect; the first design's numbers without one); ``study``: a study
+    folder's design and tuning stages (:func:`reports.stages.study_summary`).
     """
+    design = design or DESIGN_V1
     ok = [r for r in records if r.get("status") == "ok"]
     failed = [
         FailedRun(
@@ -444,6 +468,8 @@ def summarize(
             texts.notes.get(name),
             plan=plan,
             two_way_resamples=two_way_resamples or twoway.N_RESAMPLES,
+            design=design,
+            label_counts=texts.label_counts.get(name),
         )
         for name in sorted(by_ds)
     ]
@@ -456,15 +482,18 @@ def summarize(
         failed_runs=failed,
         provenance=_provenance(records),
         validation=dict(sorted(validation.items())) if validation is not None else None,
+        alpha=design.alpha,
         sweep=sweep_table(sweep),
         grid=grid,
+        study=study,
     )
 
 
-def _comparison_pairs(methods: Iterable[str]) -> list[tuple[str, str, str]]:
+def _comparison_pairs(methods: Iterable[str], design: StudyDesign = DESIGN_V1) -> list[tuple[str, str, str]]:
     """(a, b, role): the primary pair, then the secondary family, each against the control."""
     present = set(methods)
-    pairs = [(TREATMENT, CONTROL, "primary")] + [(m, CONTROL, "secondary") for m in SECONDARY]
+    d = design
+    pairs = [(d.treatment, d.control, "primary")] + [(m, d.control, "secondary") for m in d.secondary]
     return [(a, b, r) for a, b, r in pairs if a in present and b in present]
 
 
@@ -477,8 +506,12 @@ def _dataset_summary(
     *,
     plan: Mapping[str, Any] | None = None,
     two_way_resamples: int = twoway.N_RESAMPLES,
+    design: StudyDesign = DESIGN_V1,
+    label_counts: Mapping[str, Mapping[str, int]] | None = None,
 ) -> DatasetSummary:
     methods = sorted(runs, key=method_sort_key)
+    ordered = {m: runs[m] for m in methods}
+    d = design
     first = runs[methods[0]][0]
     info = first.get("dataset_info") or {}
     label_names = list(info.get("label_names") or [])
@@ -501,26 +534,31 @@ def _dataset_summary(
     ]
 
     shared = (
-        set.intersection(*({int(r["seed"]) for r in runs[m]} for m in PRIMARY))
-        if all(m in runs for m in PRIMARY)
+        set.intersection(*({int(r["seed"]) for r in runs[m]} for m in d.primary))
+        if all(m in runs for m in d.primary)
         else set()
     )
     majority = {  # the primary pair votes with the same seeds (equal-size ensembles)
-        m: _majority_predictions([r for r in runs[m] if m not in PRIMARY or int(r["seed"]) in shared], texts)
+        m: _majority_predictions(
+            [r for r in runs[m] if m not in d.primary or int(r["seed"]) in shared], texts
+        )
         for m in methods
     }
+    pairs = _comparison_pairs(methods, d)
     comparisons: list[ComparisonRow] = []
     if _all_have(runs, headline):
-        for a, b, role in _comparison_pairs(methods):
+        for a, b, role in pairs:
             row = _compare_methods(name, headline, a, b, runs[a], runs[b], n_resamples, texts)
             row.role = role
             comparisons.append(row)
     scores = {m: {int(r["seed"]): float(r["test"][headline]) for r in runs[m]} for m in methods}
     primary = None
-    if TREATMENT in runs and CONTROL in runs and _all_have(runs, headline):
-        boot = _two_way(runs[TREATMENT], runs[CONTROL], headline, label_names, two_way_resamples)
-        primary = primary_result(scores[TREATMENT], scores[CONTROL], headline, plan=plan, bootstrap=boot)
-    secondary = secondary_family(scores, headline) if _all_have(runs, headline) else []
+    if d.treatment in runs and d.control in runs and _all_have(runs, headline):
+        boot = _two_way(runs[d.treatment], runs[d.control], headline, label_names, two_way_resamples)
+        primary = primary_result(
+            scores[d.treatment], scores[d.control], headline, plan=plan, bootstrap=boot, design=d
+        )
+    secondary = secondary_family(scores, headline, design=d) if _all_have(runs, headline) else []
     _holm_into(comparisons, secondary)
     baseline = _baseline(runs, label_names, method_rows, headline)
     phrasebank = is_phrasebank(name, info)
@@ -557,6 +595,7 @@ def _dataset_summary(
         }
         kind = kinds.pop() if len(kinds) == 1 else "mixed" if kinds else "process_rss"
         mem = [float(c["peak_mem_mb"]) for c in costs if c.get("peak_mem_mb") is not None]
+        cpu = [float(c["cpu_s"]["run"]) for c in costs if _finite_score((c.get("cpu_s") or {}).get("run"))]
         cost.append(
             CostSummary(
                 m,
@@ -565,12 +604,14 @@ def _dataset_summary(
                 int(tp[0]) if tp else None,
                 int(tot[0]) if tot else None,
                 kind,
+                n=len(costs),
+                cpu_s=_quiet_describe(cpu) if cpu else None,
             )
         )
     cost_kinds = {c.peak_mem_kind for c in cost}
     memory_kind = cost_kinds.pop() if len(cost_kinds) == 1 else "mixed"
     before = [float(r["test"]["loss_before"]) for m in methods for r in runs[m] if "loss_before" in r["test"]]
-    loss_changes = _loss_changes(runs, methods) if task == "generation" else {}
+    loss_changes = _loss_changes(runs, methods, d.control) if task == "generation" else {}
 
     return DatasetSummary(
         name=name,
@@ -601,10 +642,16 @@ def _dataset_summary(
         phrasebank=phrasebank,
         loss_before=_quiet_describe(before) if task == "generation" and before else None,
         loss_changes=loss_changes,
+        collapse=None
+        if task == "generation"
+        else collapse_summary(ordered, pairs, label_counts=label_counts, rule=d.collapse),
+        log_loss=None if task == "generation" else log_loss_summary(ordered, pairs),
     )
 
 
-def _loss_changes(runs: Mapping[str, list[dict[str, Any]]], methods: list[str]) -> dict[str, dict[str, Any]]:
+def _loss_changes(
+    runs: Mapping[str, list[dict[str, Any]]], methods: list[str], control: str = DESIGN_V1.control
+) -> dict[str, dict[str, Any]]:
     """Paired held-out loss differences per method: against its own loss before fine-tuning (same run),
     and against LoRA's (same seed). Descriptive: the tested family holds the headline metric only."""
 
@@ -615,7 +662,7 @@ def _loss_changes(runs: Mapping[str, list[dict[str, Any]]], methods: list[str]) 
             warnings.simplefilter("ignore", stats.DegenerateDataWarning)
             return stats.paired_mean([a for a, _ in pairs], [b for _, b in pairs]).to_dict()
 
-    control = {int(r["seed"]): float(r["test"]["loss"]) for r in runs.get(CONTROL, [])}
+    base = {int(r["seed"]): float(r["test"]["loss"]) for r in runs.get(control, [])}
     out: dict[str, dict[str, Any]] = {}
     for m in methods:
         ok = [r for r in runs[m] if _finite_score(r["test"].get("loss"))]
@@ -628,9 +675,9 @@ def _loss_changes(runs: Mapping[str, list[dict[str, Any]]], methods: list[str]) 
                 ]
             ),
             "vs_control": None
-            if m == CONTROL
+            if m == control
             else paired(
-                [(float(r["test"]["loss"]), control[int(r["seed"])]) for r in ok if int(r["seed"]) in control]
+                [(float(r["test"]["loss"]), base[int(r["seed"])]) for r in ok if int(r["seed"]) in base]
             ),
         }
     return out
@@ -824,8 +871,11 @@ def _compare_methods(
 ) -> ComparisonRow:
     va = {int(r["seed"]): float(r["test"][metric]) for r in runs_a}
     vb = {int(r["seed"]): float(r["test"][metric]) for r in runs_b}
-    xa, xb = list(va.values()), list(vb.values())
     common = sorted(set(va) & set(vb))
+    if len(common) >= 2:  # matched seed sets: every number of the row compares the same seeds
+        xa, xb = [va[s] for s in common], [vb[s] for s in common]
+    else:  # nothing to pair: each method's own seeds, an unpaired test
+        xa, xb = list(va.values()), list(vb.values())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         welch = stats.compare(xa, xb, paired=False).to_dict()
@@ -891,6 +941,7 @@ def _compare_methods(
         mcnemar_per_seed=per_seed,
         cmh=cmh,
         mde=mde,
+        seeds=[int(s) for s in common],
     )
 
 
@@ -1038,8 +1089,9 @@ def _provenance(records: Sequence[Mapping[str, Any]]) -> Provenance:
             checksums[str(r.get("dataset"))] = str(info["checksum"])
     started = sorted(str(p["started_at"]) for p in provs if p.get("started_at"))
     finished = sorted(str(p["finished_at"]) for p in provs if p.get("finished_at"))
+    shas = [str(p["git_sha"]) for p in provs if p.get("git_sha")]
     return Provenance(
-        git_shas=sorted({str(p["git_sha"]) for p in provs if p.get("git_sha")}),
+        git_shas=sorted(set(shas)),
         versions=versions,
         versions_consistent=all(v == versions_list[0] for v in versions_list),
         devices=sorted({str(p["device"]) for p in provs if p.get("device")}),
@@ -1053,7 +1105,34 @@ def _provenance(records: Sequence[Mapping[str, Any]]) -> Provenance:
         finished_at=finished[-1] if finished else None,
         profiles=sorted({str(r["profile"]) for r in records if r.get("profile")}),
         hardware=_hardware(provs),
+        dirty_shas=sorted({x for x in shas if x.endswith(DIRTY)}),
+        n_dirty_records=sum(x.endswith(DIRTY) for x in shas),
+        n_with_sha=len(shas),
+        machines=_machines(records),
     )
+
+
+DIRTY = "-dirty"  # `git describe --dirty`: the tree had uncommitted changes when the run started
+MACHINE_KEYS = ("gpu_name", "cpu_model")  # provenance.hardware keys that name the machine a run used
+
+
+def _machines(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
+    """key -> model -> method -> runs, for the keys of MACHINE_KEYS the records name."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for r in records:
+        hw = (r.get("provenance") or {}).get("hardware")
+        if not isinstance(hw, Mapping):
+            continue
+        for k in MACHINE_KEYS:
+            if hw.get(k):
+                by = out.setdefault(k, {}).setdefault(str(hw[k]), {})
+                by[str(r.get("method"))] = by.get(str(r.get("method")), 0) + 1
+    return {
+        k: {
+            v: dict(sorted(ms.items(), key=lambda kv: method_sort_key(kv[0]))) for v, ms in sorted(vs.items())
+        }
+        for k, vs in sorted(out.items())
+    }
 
 
 def _hardware(provs: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
@@ -1112,6 +1191,7 @@ def summary_from_dict(data: Mapping[str, Any]) -> BenchmarkSummary:
     ) -> dict[str, Any]:  # summary.json sorts keys; the report uses method order
         return dict(sorted(d.items(), key=lambda kv: method_sort_key(kv[0])))
 
+    design = _design_of(s.study)
     for ds in s.datasets:
         for name in ("train_loss", "val_curves", "flatness", "confusion", "best_val"):
             setattr(ds, name, by_method(getattr(ds, name)))
@@ -1142,8 +1222,31 @@ def summary_from_dict(data: Mapping[str, Any]) -> BenchmarkSummary:
             pdict = c.paired
             if c.mde is None and pdict and _finite_score(pdict.get("n")) and pdict["n"] >= 2:
                 c.mde = _mde_from_paired(pdict)
-        _upgrade_dataset(ds)
+        _upgrade_dataset(ds, design)
     return s
+
+
+def _design_of(study: StudySummary | None) -> StudyDesign:
+    """The design numbers a stored summary was built with (the first design's without a study)."""
+    if study is None:
+        return DESIGN_V1
+    import dataclasses
+
+    return dataclasses.replace(
+        DESIGN_V1,
+        name=study.design,
+        treatment=study.treatment,
+        control=study.control,
+        secondary=tuple(study.secondary),
+        alpha=study.alpha,
+        equivalence_margin=study.margin,
+        target_effect=study.target_effect,
+        power=study.power,
+        sd_bound_confidence=study.sd_bound_confidence,
+        pilot_seeds=study.pilot_seeds,
+        max_seeds=study.max_seeds,
+        secondary_seeds=study.secondary_seeds,
+    )
 
 
 def _paired_from_dict(pdict: Mapping[str, Any] | None) -> stats.PairedMean | None:
@@ -1174,12 +1277,13 @@ def _mde_from_paired(pdict: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _upgrade_dataset(ds: DatasetSummary) -> None:
+def _upgrade_dataset(ds: DatasetSummary, design: StudyDesign = DESIGN_V1) -> None:
     """Fill what a summary.json from before the plan's verdict lacks, from what it stored: the headline
     comparisons, the primary and secondary results (from the stored paired tests or per-seed scores), the
     majority-class baseline (from the confusion matrices' gold rows) and bounded intervals."""
     headline = ds.headline_metric
-    roles = {(a, b): r for a, b, r in _comparison_pairs(m.method for m in ds.methods)}
+    d = design
+    roles = {(a, b): r for a, b, r in _comparison_pairs((m.method for m in ds.methods), d)}
     ds.comparisons = [c for c in ds.comparisons if c.metric == headline and (c.method_a, c.method_b) in roles]
     for c in ds.comparisons:
         c.role = roles[(c.method_a, c.method_b)]
@@ -1198,17 +1302,22 @@ def _upgrade_dataset(ds: DatasetSummary) -> None:
     }
     stored = {c.method_a: _paired_from_dict(c.paired) for c in ds.comparisons}
     n_seeds = {m.method: len(m.seeds) for m in ds.methods}
-    if ds.primary is None and TREATMENT in scores and CONTROL in scores:
-        pm = None if scores[TREATMENT] and scores[CONTROL] else stored.get(TREATMENT)
-        ds.primary = primary_result(scores[TREATMENT], scores[CONTROL], headline, pm=pm)
-        ds.primary.n_treatment, ds.primary.n_control = n_seeds[TREATMENT], n_seeds[CONTROL]
+    treat, ctrl = d.treatment, d.control
+    if ds.primary is None and treat in scores and ctrl in scores:
+        pm = None if scores[treat] and scores[ctrl] else stored.get(treat)
+        ds.primary = primary_result(scores[treat], scores[ctrl], headline, pm=pm, design=d)
+        ds.primary.n_treatment, ds.primary.n_control = n_seeds[treat], n_seeds[ctrl]
+    p = ds.primary
+    if p is not None:  # summaries written before the sizing paragraph and the robust endpoints
+        if p.plan and not p.sizing:
+            p.sizing, p.achieved = sizing_text(p.plan, stats.PairedMean(p.estimate, p.sd, p.n), d)
+        if p.robust is None and p.diffs:
+            p.robust = robust_paired(p.seeds, p.diffs)
     if not ds.secondary:
-        pms = {
-            m: p for m, p in stored.items() if p is not None and not (scores.get(m) and scores.get(CONTROL))
-        }
+        pms = {m: x for m, x in stored.items() if x is not None and not (scores.get(m) and scores.get(ctrl))}
         # a method enters the family only with something to test: its scores or a stored paired test
-        avail = {m: v for m, v in scores.items() if m == CONTROL or (v and scores.get(CONTROL)) or m in pms}
-        ds.secondary = secondary_family(avail, headline, pms)
+        avail = {m: v for m, v in scores.items() if m == ctrl or (v and scores.get(ctrl)) or m in pms}
+        ds.secondary = secondary_family(avail, headline, pms, design=d)
         _holm_into(ds.comparisons, ds.secondary)
     if ds.baseline is None and ds.confusion:
         method, cm = next(iter(ds.confusion.items()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -169,3 +170,27 @@ def make_grid(
         for m in methods
         for s in seeds
     ]
+
+
+def json_differences(a: Any, b: Any, path: str = "$") -> list[str]:
+    """Every difference between two JSON values: numbers beyond 1e-9, anything else not equal."""
+    if (
+        isinstance(a, bool)
+        or isinstance(b, bool)
+        or not (isinstance(a, int | float) and isinstance(b, int | float))
+    ):
+        if isinstance(a, dict) and isinstance(b, dict):
+            out = [f"{path}: keys {sorted(set(a) ^ set(b))}"] if set(a) != set(b) else []
+            return out + [
+                d for k in sorted(set(a) & set(b)) for d in json_differences(a[k], b[k], f"{path}.{k}")
+            ]
+        if isinstance(a, list) and isinstance(b, list):
+            if len(a) != len(b):
+                return [f"{path}: length {len(a)} != {len(b)}"]
+            return [
+                d
+                for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for d in json_differences(x, y, f"{path}[{i}]")
+            ]
+        return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+    return [] if math.isclose(a, b, rel_tol=0, abs_tol=1e-9) else [f"{path}: {a!r} != {b!r}"]

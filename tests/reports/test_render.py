@@ -73,7 +73,7 @@ def test_render_is_pure_and_accepts_dicts() -> None:
 
 def test_study_format_table_and_sections() -> None:
     text = render(golden_summary())
-    assert "| Method | Accuracy | Weighted F1 |" in text
+    assert "| Method | Accuracy | Weighted F1 | Macro F1 | MCC | Seeds |" in text
     for heading in (
         "## Verdict",
         "### Results on `fpb_50agree` (test accuracy)",

@@ -8,35 +8,15 @@ import json
 import math
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from tests.reports.factory import json_differences
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RUN, DATA = FIXTURES / "study_small", FIXTURES / "study_small_data"
-
-
-def _compare(a: Any, b: Any, path: str = "$") -> list[str]:
-    """Every difference between two JSON values: numbers beyond 1e-9, anything else not equal."""
-    if (
-        isinstance(a, bool)
-        or isinstance(b, bool)
-        or not (isinstance(a, int | float) and isinstance(b, int | float))
-    ):
-        if isinstance(a, dict) and isinstance(b, dict):
-            out = [f"{path}: keys {sorted(set(a) ^ set(b))}"] if set(a) != set(b) else []
-            return out + [d for k in sorted(set(a) & set(b)) for d in _compare(a[k], b[k], f"{path}.{k}")]
-        if isinstance(a, list) and isinstance(b, list):
-            if len(a) != len(b):
-                return [f"{path}: length {len(a)} != {len(b)}"]
-            return [
-                d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _compare(x, y, f"{path}[{i}]")
-            ]
-        return [] if a == b else [f"{path}: {a!r} != {b!r}"]
-    return [] if math.isclose(a, b, rel_tol=0, abs_tol=1e-9) else [f"{path}: {a!r} != {b!r}"]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +33,7 @@ def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_number_of_summary_json_is_rebuilt(rebuilt: Path) -> None:
     committed = json.loads((RUN / "summary.json").read_text(encoding="utf-8"))
     again = json.loads((rebuilt / "summary.json").read_text(encoding="utf-8"))
-    assert _compare(committed, again) == []
+    assert json_differences(committed, again) == []
 
 
 def test_report_md_is_rebuilt(rebuilt: Path) -> None:
@@ -79,7 +59,7 @@ def test_the_comparison_catches_a_changed_number() -> None:
     s = json.loads((RUN / "summary.json").read_text(encoding="utf-8"))
     t = json.loads(json.dumps(s))
     t["datasets"][0]["primary"]["ci_low"] += 2e-9
-    assert _compare(s, t) == [
+    assert json_differences(s, t) == [
         f"$.datasets[0].primary.ci_low: {s['datasets'][0]['primary']['ci_low']!r} != "
         f"{t['datasets'][0]['primary']['ci_low']!r}"
     ]
