@@ -38,6 +38,8 @@ def worker(
                 "a worker needs a Prefect server: export PREFECT_API_URL=http://<server>:4200/api",
                 param_hint="PREFECT_API_URL",
             )
+    if name and ("/" in name or "%" in name):
+        raise typer.BadParameter(f"{name!r}: a worker name cannot contain '/' or '%'", param_hint="--name")
     check_pool(pool)
 
     def say(line: str) -> None:

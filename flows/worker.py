@@ -52,7 +52,7 @@ async def serve(pool: str, limit: int, name: str | None, say: Callable[[str], No
     from flows.shutdown import stop_children
 
     worker = ProcessWorker(work_pool_name=pool, limit=limit, name=name)
-    state: dict[str, Any] = {"draining": False, "polling": 0, "code": 0}
+    state: dict[str, Any] = {"draining": False, "polling": 0, "code": 0, "error": None}
     poll = worker.get_and_submit_flow_runs
 
     async def poll_unless_draining() -> list[Any]:
@@ -76,8 +76,11 @@ async def serve(pool: str, limit: int, name: str | None, say: Callable[[str], No
     async with anyio.create_task_group() as tg:
 
         async def run_worker() -> None:
-            await worker.start(printer=say)
-            tg.cancel_scope.cancel()  # ended on its own (e.g. the API refused it)
+            try:
+                await worker.start(printer=say)
+            except Exception as exc:  # raised below as itself, not inside an exception group
+                state["error"] = exc
+            tg.cancel_scope.cancel()  # it ended on its own
 
         tg.start_soon(run_worker)
         with anyio.open_signal_receiver(*DRAIN_SIGNALS) as signals:
@@ -97,4 +100,6 @@ async def serve(pool: str, limit: int, name: str | None, say: Callable[[str], No
                 state["code"] = 128 + signum
                 tg.cancel_scope.cancel()
                 break
+    if state["error"] is not None:
+        raise state["error"]
     return int(state["code"])

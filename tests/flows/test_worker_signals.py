@@ -120,3 +120,20 @@ def test_a_second_sigterm_stops_the_run_now(running: tuple[subprocess.Popen[byte
     os.kill(worker.pid, signal.SIGTERM)
     assert worker.wait(timeout=60) == 128 + signal.SIGTERM
     assert not [p for p in runs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_pool_of_another_type_is_refused_in_one_line(api: Any) -> None:
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    from flows.worker import PoolTypeError, check_pool
+
+    pool = f"k8s-pool-{uuid.uuid4().hex[:8]}"
+    api.create_work_pool(WorkPoolCreate(name=pool, type="kubernetes"))
+    try:
+        with pytest.raises(
+            PoolTypeError, match=f"work pool '{pool}' is of type 'kubernetes'; flatbench worker"
+        ):
+            check_pool(pool)
+        check_pool(f"no-such-pool-{uuid.uuid4().hex[:8]}")  # missing: the worker creates it
+    finally:
+        api.delete_work_pool(pool)
