@@ -14,12 +14,14 @@ that sends one SIGTERM and waits therefore never sees it exit. ``serve`` runs Pr
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Callable
 from typing import Any
 
 DRAIN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 POLL_S = 0.5
+STOP_WAIT_S = 10.0  # how long the flow runs' processes get to end on SIGTERM before SIGKILL
 
 
 class PoolTypeError(ValueError):
@@ -43,13 +45,42 @@ def check_pool(pool: str) -> None:
         )
 
 
+def _running(proc: Any) -> bool:
+    import psutil
+
+    try:
+        return bool(proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+async def stop_runs(timeout_s: float = STOP_WAIT_S) -> int:
+    """SIGTERM to the flow runs' processes (this process's children: Prefect's engine marks each run
+    Crashed), SIGKILL to whatever of them or theirs is left after ``timeout_s``; returns how many runs.
+    They are not reaped here: the worker's event loop waits for its own children."""
+    import anyio
+    import psutil
+
+    me = psutil.Process()
+    runs, everything = me.children(), me.children(recursive=True)
+    for proc in runs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    with anyio.move_on_after(timeout_s):
+        while any(_running(p) for p in runs):
+            await anyio.sleep(0.2)
+    for proc in everything:
+        if _running(proc):
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+    return len(runs)
+
+
 async def serve(pool: str, limit: int, name: str | None, say: Callable[[str], None]) -> int:
     """Run a process worker on ``pool`` (at most ``limit`` flow runs at once) until a signal; returns the
     exit code (0 after a drain, 128 + N when a second signal stopped it)."""
     import anyio
     from prefect.workers.process import ProcessWorker
-
-    from flows.shutdown import stop_children
 
     worker = ProcessWorker(work_pool_name=pool, limit=limit, name=name)
     state: dict[str, Any] = {"draining": False, "polling": 0, "code": 0, "error": None}
@@ -95,7 +126,7 @@ async def serve(pool: str, limit: int, name: str | None, say: Callable[[str], No
                     )
                     tg.start_soon(finish_then_stop, tg.cancel_scope)
                     continue
-                n = stop_children()
+                n = await stop_runs()
                 say(f"worker {worker.name!r}: {sig} again: stopped {n} flow run process(es); exiting")
                 state["code"] = 128 + signum
                 tg.cancel_scope.cancel()
