@@ -14,7 +14,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: venv run test test-all lint typecheck bench clean
+.PHONY: venv run test test-all lint lint-imports typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@echo "==> [1/4] creating the virtual environment $(VENV) with $$($(PYTHON) --version)"
@@ -43,7 +43,11 @@ test-all: $(STAMP)
 	.ci/with-prefect-server $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-cache
+
+# the import contracts in pyproject.toml ([tool.importlinter]): layers, no cycles, no Prefect in the libraries
+lint-imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -7,28 +7,17 @@ key from a Secret block when asked to (``--api-key-block``).
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from tasks.api_key import resolve_api_key
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_OUT_ROOT = Path("runs") / "llm_eval"
-
-
-def resolve_api_key(block: str | None) -> str | None:
-    """ANTHROPIC_API_KEY wins; otherwise read the named Prefect Secret block (flows-side only)."""
-    key = os.environ.get("ANTHROPIC_API_KEY")
-    if key or not block:
-        return key
-    from prefect.blocks.system import Secret
-
-    secret: Any = Secret.load(block)  # sync call from this (sync) CLI context
-    value: Any = secret.get()
-    return str(value) if value else None
 
 
 def llm_eval(

@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flatlora.bench.atomic import atomic_write_text
 from llm_eval.grader import grade_request, parse_verdict
 from llm_eval.items import ITEMS_DIR, load_scoring_cases
 from llm_eval.types import Provider, Record, Sample
-from reports.io import atomic_write_text
 
 __all__ = [
     "CHECK_FILE",

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from flatlora.bench.atomic import atomic_write_text
 from llm_eval.types import Record
-from reports.io import atomic_write_text
 
 __all__ = [
     "RESPONSES_FILE",

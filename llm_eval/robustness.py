@@ -1,7 +1,7 @@
 """The study's Part B stress tests as registered suites: "multilingual", "noisy" and "all".
 
-A suite is items x conditions (or perturbations) x mitigations -> Samples; scoring and statistics
-live in :mod:`llm_eval.analysis`, which every suite uses as its analysis hook. Sample ids are
+A suite is items x conditions (or perturbations) x mitigations -> Samples; every suite's analysis
+hook is :func:`llm_eval.analysis.analyze` (scoring, statistics and the report). Sample ids are
 ``f"{item_id}|{condition}|{variant}|{mitigation}"``; ``item_id`` pairs every variant with its clean
 twin, and mitigation "both" runs "none" and "pin" on the SAME items (a paired before/after).
 The mitigation prompts are verbatim from the study (../shared/STUDY.md, Part B).

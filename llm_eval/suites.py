@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from flatlora.bench.atomic import atomic_write_text
 from llm_eval.types import Record, Request, Sample
-from reports.io import atomic_write_text
 
 __all__ = [
     "ANSWER_FORMATS",

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flatlora.bench.atomic import atomic_write_text
 from flatlora.bench.design import DESIGN_FILE, DESIGN_V1, StudyDesign, load_design
 from flatlora.bench.study import BRACKET_FILE, POWER_FILE, RECIPE_DIR, RECIPE_FILE, SWEEP_DIR
-from reports.io import atomic_write_text
 from reports.plots import plot_dataset, plot_primary
 from reports.records import (
     PLAN_FILE,

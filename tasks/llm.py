@@ -75,9 +75,9 @@ def make_llm_provider(
     prices: str | None = None,
 ) -> Provider:
     """The same provider settings the CLI uses (API key from env or a Prefect Secret block)."""
-    from flows.cli_llm import resolve_api_key
     from llm_eval.pricing import load_prices
     from llm_eval.providers import make_provider
+    from tasks.api_key import resolve_api_key
 
     kw: dict[str, Any] = {}
     if provider == "anthropic":

@@ -436,7 +436,7 @@ def prompt_texts(
 
 def write_jsonl(path: str | os.PathLike[str], rows: list[dict[str, Any]]) -> Path:
     """A user JSONL file (atomic), e.g. for tests and examples."""
-    from reports.io import atomic_write_text
+    from flatlora.bench.atomic import atomic_write_text
 
     return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 

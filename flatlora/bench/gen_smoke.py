@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=1)
     print(text)
     if args.json:
-        from reports.io import atomic_write_text
+        from flatlora.bench.atomic import atomic_write_text
 
         atomic_write_text(args.json, text + "\n")
     return 0 if ok else 1

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reports.io import atomic_write_text
+from flatlora.bench.atomic import atomic_write_text
 
 if TYPE_CHECKING:
     from flatlora.bench.config import RunConfig

@@ -24,9 +24,9 @@ from typing import Any
 import torch
 
 from flatlora.bench import runner
+from flatlora.bench.atomic import atomic_write_text
 from flatlora.bench.config import resolve_config
 from flatlora.bench.data import Splits, splits_from_rows
-from reports.io import atomic_write_text
 
 CLASS_WORDS = {
     "negative": ["loss", "fell", "weak", "cut", "decline", "miss"],

@@ -1,6 +1,6 @@
-"""Provider factory, and what every provider reports back about the requests it sent.
+"""What every provider reports back about the requests it sent (counts, Retry-After waits).
 
-The Provider Protocol itself lives in llm_eval.types.
+The factory lives in llm_eval.providers.factory; the Provider Protocol in llm_eval.types.
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ import email.utils
 import time
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any
 
-from llm_eval.types import Provider
-
-__all__ = ["PROVIDERS", "count_requests", "make_provider", "note_request", "retry_after_s"]
+__all__ = ["count_requests", "note_request", "retry_after_s"]
 
 # the requests sent on behalf of the sample being run (a list so that tasks copying the context share it)
 _SENT: ContextVar[list[int] | None] = ContextVar("llm_eval_requests_sent", default=None)
@@ -54,20 +51,3 @@ def retry_after_s(headers: Mapping[str, str] | None) -> float | None:
             pass
     date = email.utils.parsedate_tz(str(headers.get("retry-after") or ""))
     return None if date is None else max(0.0, email.utils.mktime_tz(date) - time.time())
-
-
-PROVIDERS = ("anthropic", "local")
-
-
-def make_provider(name: str, model: str | None = None, base_url: str | None = None, **kw: Any) -> Provider:
-    """``anthropic`` kwargs: api_key, timeout_s, max_retries, prices, batch_poll_s, send_temperature.
-    ``local`` kwargs: max_new_tokens, seed, loader, threads, max_batch, max_wait_ms (base_url is ignored)."""
-    if name == "anthropic":
-        from llm_eval.providers.anthropic import AnthropicProvider
-
-        return AnthropicProvider(model, base_url=base_url, **kw)
-    if name == "local":
-        from llm_eval.providers.local import LocalProvider
-
-        return LocalProvider(model, **kw)
-    raise ValueError(f"`provider` must be one of {PROVIDERS}, got {name!r}")

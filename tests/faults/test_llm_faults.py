@@ -163,7 +163,8 @@ def test_sigint_during_the_judge_phase_says_what_was_kept(tmp_path: Path, make_s
 def test_analysis_of_a_200_kb_prompt_takes_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Noisy variants of a 200 KB question: summary.json and report.md within 30 s (the pure-Python
     distance took > 300 s); the variants too long to measure are named as such in the report."""
-    from llm_eval.analysis import analyze, levenshtein
+    from llm_eval.analysis import analyze
+    from llm_eval.scored import levenshtein
     from llm_eval.suites import get_suite
     from llm_eval.types import Record, Usage
 

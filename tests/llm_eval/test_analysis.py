@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from scipy import stats as st
 
-from llm_eval.analysis import build_summary, render_report, score_records
 from llm_eval.judge import heuristic_fluency, parse_score
 from llm_eval.langid import detect
+from llm_eval.report import render_report
+from llm_eval.scored import score_records
+from llm_eval.summary import build_summary
 from llm_eval.taxonomy import classify_multilingual, classify_noisy
 from llm_eval.types import Record, Request, Response, Usage
 
@@ -280,7 +282,7 @@ def test_stop_reason_decides_truncation_and_legacy_records_fall_back() -> None:
 
 
 def test_levenshtein_known_values() -> None:
-    from llm_eval.analysis import levenshtein
+    from llm_eval.scored import levenshtein
 
     assert levenshtein("kitten", "sitting") == 3
     assert levenshtein("", "abc") == 3 and levenshtein("same", "same") == 0

@@ -6,7 +6,8 @@ import os
 import re
 from pathlib import Path
 
-from llm_eval.analysis import build_summary, render_report
+from llm_eval.report import render_report
+from llm_eval.summary import build_summary
 from llm_eval.types import Record, Usage
 
 GOLDEN = Path(__file__).parent / "data" / "llm_report.golden.md"

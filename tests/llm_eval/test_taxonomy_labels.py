@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from llm_eval.analysis import score_records
 from llm_eval.items import load_multilingual
 from llm_eval.langid import detect
+from llm_eval.scored import score_records
 from llm_eval.taxonomy import classify_multilingual
 from llm_eval.types import Record, Usage
 

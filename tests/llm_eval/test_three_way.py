@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from llm_eval.analysis import build_summary, render_report
 from llm_eval.grader import grade_samples, resolve_scorer
 from llm_eval.items import ItemSchemaError, load_multilingual, load_noisy
+from llm_eval.report import render_report
 from llm_eval.scoring import Outcome, final_answer_line, score_answer
 from llm_eval.suites import FINAL_LINE_INSTRUCTION, apply_answer_format, get_suite
+from llm_eval.summary import build_summary
 from llm_eval.types import Record, Usage
 
 C, W, U = Outcome.CORRECT, Outcome.WRONG, Outcome.UNRESOLVED
