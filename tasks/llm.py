@@ -32,7 +32,7 @@ class MissingApiKey(ValueError):
 
 def require_api_key(block: str | None) -> None:
     """Stop at once, before any sample is built or sent, when no key can be found."""
-    from flows.cli_llm import resolve_api_key
+    from tasks.api_key import resolve_api_key
 
     try:
         key = resolve_api_key(block)
