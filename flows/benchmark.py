@@ -17,14 +17,18 @@ from prefect.runtime import flow_run
 
 from flatlora.bench.config import DATA_OPTIONS, DEFAULT_PROFILE
 from flatlora.bench.rundir import DataCheck, ensure_writable
+from flows.choices import Method, PositiveFloat, PositiveInt, Profile
 from flows.flow_runs import remember, settle_previous
 from flows.progress import GridProgress
 from flows.shutdown import reclaim_signals
+from flows.worker_exit import adopt_output, orphan_note, orphaned
 from reports.io import atomic_write_text
+from tasks.remote import runs_here
 from tasks.report import publish_report_task, report_task
 from tasks.train import (
     DEFAULT_RUNNER,
     ISOLATED_RUNNER,
+    SLOT_WAIT_WARN_S,
     cache_is_valid,
     config_hash,
     remote_run_task,
@@ -110,30 +114,32 @@ def share_cores(parallel: int, overrides: dict[str, Any]) -> None:
 
 @flow(name="benchmark", log_prints=True)
 def benchmark(
-    profile: str = DEFAULT_PROFILE,
+    profile: Profile = DEFAULT_PROFILE,
     datasets: list[str] | None = None,
-    methods: list[str] | None = None,
+    methods: list[Method] | None = None,
     seeds: list[int] | None = None,
     out: str | None = None,
     work_pool: str | None = None,
     data_dir: str | None = None,
     overrides: dict[str, Any] | None = None,
-    parallel: int = 1,
+    parallel: PositiveInt = 1,
     deployment: str = "train-run/train-run",
-    run_timeout_s: float | None = None,
+    run_timeout_s: PositiveFloat | None = None,
     runner: str = DEFAULT_RUNNER,
     publish: bool = True,
-    method_seeds: dict[str, list[int]] | None = None,
-    method_overrides: dict[str, dict[str, Any]] | None = None,
+    method_seeds: dict[Method, list[int]] | None = None,
+    method_overrides: dict[Method, dict[str, Any]] | None = None,
     title: str = "Flat-LoRA benchmark",
     progress: bool = True,
+    slot_wait_warn_s: PositiveFloat = SLOT_WAIT_WARN_S,
 ) -> dict[str, Any]:
     """Returns {run_dir, report, runs: [{run_id, status, source, state}], n_cached, n_computed, ...}.
 
     `method_seeds` (method -> seeds) replaces the methods x seeds product with per-method seed lists;
     `method_overrides` (method -> config overrides) adds settings to one method's runs (e.g. its lr).
     `progress=False` hides the per-run progress bars (model loading, training); the grid's "run k of N"
-    lines stay.
+    lines stay. With `work_pool`, a run still waiting for a worker after `slot_wait_warn_s` is named in
+    the log; a flow run that itself sits on `work_pool` trains the grid in its own process.
     """
     reclaim_signals()  # started by a flatbench command: SIGTERM ends it at once, not after the runs
     log = get_run_logger()
@@ -145,11 +151,29 @@ def benchmark(
     ensure_writable(run_dir / "records")  # before anything is validated or trained (NotWritable)
     out_dir = str(run_dir)
     me = flow_run.get_id()
+    adopt_output(run_dir / "workers" / f"{me}.log")
+    crashed: list[str] = []
     try:  # earlier flow runs into this dir whose client died are marked Crashed, not left RUNNING
-        settle_previous(run_dir, me, log.warning)
+        crashed = settle_previous(run_dir, me, log.warning)
     except Exception as exc:
         log.warning("could not check earlier flow runs of %s: %s", run_dir, exc)
     remember(run_dir, me)
+    if crashed and any((run_dir / "records").glob("*.json")):
+        # whatever this run does next, the crashed run's records are reported now
+        log.warning(
+            "an earlier flow run into %s crashed before its report: building it from the records", run_dir
+        )
+        try:
+            report = report_task(out_dir, data_dir=data_dir)
+            if publish:
+                publish_report_task(report)
+        except Exception as exc:  # this run's own report, at its end, says what is wrong
+            log.warning("could not build the report of the crashed flow run: %s", exc)
+    in_process = ""
+    if work_pool:
+        here, in_process = runs_here(work_pool, deployment, me)
+        if here:
+            log.warning(in_process)
     t0 = time.perf_counter()
 
     manifest = {
@@ -194,7 +218,8 @@ def benchmark(
     for line in data_changed:
         log.warning(line)
     # sequential: ETA from each trained run's own time; concurrent: from the intervals between finishes
-    concurrent = bool(work_pool) or parallel > 1
+    fan_out = bool(work_pool) and not in_process
+    concurrent = fan_out or parallel > 1
     grid_progress = GridProgress(len(specs), log=log.info, show_duration=not concurrent)
     log.info(
         "grid: %d runs (%d datasets x %d methods x %s seeds), profile %s",
@@ -204,7 +229,7 @@ def benchmark(
         "/".join(str(n) for n in dict.fromkeys(len(v) for v in grid.values())),
         profile,
     )
-    if work_pool:
+    if fan_out:
         log.info("launching %d runs on work pool %r via deployment %s", len(specs), work_pool, deployment)
         futures = [
             remote_run_task.with_options(
@@ -217,6 +242,7 @@ def benchmark(
                 deployment=deployment,
                 timeout_s=run_timeout_s,
                 runner=runner,
+                slot_wait_warn_s=slot_wait_warn_s,
             )
             for sp, h, ok in zip(specs, hashes, trusted, strict=True)
         ]
@@ -296,6 +322,8 @@ def benchmark(
         "grid_wall_s": round(grid_s, 2),
         "total_wall_s": round(time.perf_counter() - t0, 2),
     }
+    if (lost := orphaned()) is not None:
+        log.warning(orphan_note(lost))
     log.info(
         "benchmark done: %s (cached %d, from disk %d, computed %d, errors %d)",
         report,

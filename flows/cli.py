@@ -32,9 +32,9 @@ def _options(
 
 
 def _register() -> None:
-    from flows import cli_bench, cli_llm, cli_study, cli_train
+    from flows import cli_bench, cli_llm, cli_study, cli_train, cli_worker
 
-    for module in (cli_train, cli_bench, cli_study, cli_llm):
+    for module in (cli_train, cli_bench, cli_study, cli_llm, cli_worker):
         module.register(app)
 
 

@@ -72,6 +72,8 @@ _KNOWN = {
     "flatlora.bench.rundir": ("NotWritable", "RecordNotWritten"),
     "llm_eval.cache": ("CacheCorruptError",),
     "llm_eval.items": ("ItemSchemaError",),
+    "tasks.remote": ("RunPlacementError",),
+    "flows.worker": ("PoolTypeError",),
 }
 
 

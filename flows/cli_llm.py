@@ -128,7 +128,7 @@ def llm_eval(
     from llm_eval.pricing import PRICE_FILE_HELP, UnpricedModelError, load_prices
     from llm_eval.providers import PROVIDERS, make_provider
     from llm_eval.providers.anthropic import validate_base_url
-    from llm_eval.records import load_records
+    from llm_eval.records import load_records, write_run_stats
     from llm_eval.runner import (
         RESUME_MODES,
         EndpointUnreachable,
@@ -273,7 +273,7 @@ def llm_eval(
         _error(console, f"{exc} (answers already received are kept in {out_dir / 'responses.jsonl'})")
         raise typer.Exit(1) from None
     except Interrupted as exc:  # what arrived is on disk and in the cache; say so, exit as the signal does
-        _write_run_stats(Path(out_dir), stats, summarize(samples, load_records(Path(out_dir))))
+        write_run_stats(Path(out_dir), stats.to_dict(), summarize(samples, load_records(Path(out_dir))))
         console.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(exc.exit_code) from None
     summ = summarize(samples, records)
@@ -302,7 +302,7 @@ def llm_eval(
         console.print(
             f"  cost limit ${cost_limit} reached: {summ['not_run']} samples not run; rerun to resume."
         )
-    _write_run_stats(Path(out_dir), stats, summ)
+    write_run_stats(Path(out_dir), stats.to_dict(), summ)
     if stats.all_failed:
         first = next((r.error for r in records if r.error), "")
         _error(console, f"all {stats.failed} requests of this run failed; first error: {first}")
@@ -466,16 +466,6 @@ def _error(console: Any, message: str) -> None:
     from rich.markup import escape
 
     console.print("[red]error:[/]", escape(message), highlight=False)
-
-
-def _write_run_stats(out_dir: Path, stats: Any, summary: dict[str, Any]) -> None:
-    """DIR/run_stats.json: this run's counters (resume mismatches, unknown costs) and the totals."""
-    import json
-
-    from reports.io import atomic_write_text
-
-    body = {"this_run": stats.to_dict(), "totals": summary}
-    atomic_write_text(out_dir / "run_stats.json", json.dumps(body, indent=2, ensure_ascii=False) + "\n")
 
 
 def says_what_was_kept(fn: F) -> F:

@@ -33,7 +33,8 @@ def _alive(pid: int) -> bool:
 
 
 def settle_previous(run_dir: Path, current: str | None, log: Callable[[str], None]) -> list[str]:
-    """Mark the run dir's earlier flow runs Crashed where their client is gone; returns their ids."""
+    """Mark the run dir's earlier flow runs Crashed where their client is gone; returns the ids of the
+    earlier flow runs that crashed (marked now, or Crashed already, e.g. when their worker died)."""
     from prefect.client.orchestration import get_client
     from prefect.states import Crashed
 
@@ -53,6 +54,8 @@ def settle_previous(run_dir: Path, current: str | None, log: Callable[[str], Non
                 continue
             state = fr.state
             if state is not None and state.is_final():
+                if state.is_crashed():
+                    crashed.append(str(fr.id))
                 marker.unlink(missing_ok=True)
                 continue
             if info.get("host") != socket.gethostname() or _alive(int(info.get("pid", 0))):
@@ -76,3 +79,17 @@ def remember(run_dir: Path, flow_run_id: str | None) -> None:
     body = {"pid": os.getpid(), "host": socket.gethostname()}
     with contextlib.suppress(OSError):
         atomic_write_text(run_dir / MARKER_DIR / f"{flow_run_id}.json", json.dumps(body) + "\n")
+
+
+def running_here(run_dir: Path) -> bool:
+    """Whether a flow run into ``run_dir`` still runs in a live process of this host (it will build the
+    report itself); a marker of another host cannot be judged, and counts as not running."""
+    for marker in (run_dir / MARKER_DIR).glob("*.json"):
+        try:
+            info = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        pid = int(info.get("pid") or 0)
+        if pid > 0 and info.get("host") == socket.gethostname() and _alive(pid):
+            return True
+    return False

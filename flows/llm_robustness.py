@@ -5,43 +5,71 @@ Deployed as ``llm-robustness`` (prefect.yaml, entrypoint flows/llm_robustness.py
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
+from flows.choices import (
+    AnswerFormat,
+    Judge,
+    Mitigation,
+    PositiveFloat,
+    PositiveInt,
+    Provider,
+    ResumeMode,
+    Scorer,
+    Suite,
+)
+from flows.worker_exit import adopt_output, orphan_note, orphaned
 from llm_eval.grader import resolve_scorer
 from llm_eval.judge import resolve_judge
-from tasks.llm import analyze_task, build_samples_task, grade_task, publish_report_task, run_samples_task
+from tasks.llm import (
+    analyze_task,
+    build_samples_task,
+    grade_task,
+    publish_report_task,
+    require_api_key,
+    run_samples_task,
+)
 
 
 @flow(name="llm-robustness", log_prints=True)
 def llm_robustness(
-    suite: str = "all",
-    provider: str = "local",
+    suite: Suite = "all",
+    provider: Provider = "local",
     model: str | None = None,
-    mitigation: str = "both",
+    mitigation: Mitigation = "both",
     out: str | None = None,
     seed: int = 0,
-    limit: int | None = None,
-    judge: str = "auto",
+    limit: PositiveInt | None = None,
+    judge: Judge = "auto",
     base_url: str | None = None,
-    concurrency: int = 8,
-    cost_limit: float | None = None,
-    max_new_tokens: int = 128,
+    concurrency: PositiveInt = 8,
+    cost_limit: PositiveFloat | None = None,
+    max_new_tokens: PositiveInt = 128,
     publish: bool = True,
-    resume: str = "rerun",
+    resume: ResumeMode = "rerun",
     prices: str | None = None,
-    scorer: str = "auto",
+    scorer: Scorer = "auto",
     grader_model: str | None = None,
-    answer_format: str = "plain",
+    answer_format: AnswerFormat = "plain",
+    api_key_block: str | None = None,
 ) -> dict[str, Any]:
     """Returns {out, summary, report, artifact, headline}. judge "auto": a model judge (same provider)
     only for the suites whose report uses fluency (multilingual), none for local; "provider": all.
-    scorer "auto": a grader model for the samples the rules leave unresolved (none for local)."""
+    scorer "auto": a grader model for the samples the rules leave unresolved (none for local).
+    The Anthropic key: ANTHROPIC_API_KEY where the flow runs, else the Prefect Secret block named by
+    `api_key_block` (or FLATBENCH_API_KEY_BLOCK); checked before anything runs."""
     scorer = resolve_scorer(scorer, provider)
     log = get_run_logger()
     out_dir = str(Path(out or Path("runs") / "llm_eval" / f"{suite}_{provider}_{mitigation}").resolve())
+    adopt_output(Path(out_dir) / f"flow-run-{flow_run.get_id()}.log")
+    api_key_block = api_key_block or os.environ.get("FLATBENCH_API_KEY_BLOCK") or None
+    if provider == "anthropic":
+        require_api_key(api_key_block)  # a missing key stops the flow here, not after retries
     samples = build_samples_task(suite, mitigation, seed, limit, answer_format)
     run_samples_task(
         samples,
@@ -55,6 +83,7 @@ def llm_robustness(
         max_new_tokens=max_new_tokens,
         resume=resume,
         prices=prices,
+        api_key_block=api_key_block,
     )
     if scorer in ("model", "auto"):
         grade_task(
@@ -67,6 +96,7 @@ def llm_robustness(
             cost_limit=cost_limit,
             prices=prices,
             only_unresolved=scorer == "auto",
+            api_key_block=api_key_block,
         )
     use_judge, judge_suites = resolve_judge(
         judge, provider, sorted({str(s.meta.get("suite")) for s in samples})
@@ -81,6 +111,7 @@ def llm_robustness(
         base_url=base_url,
         concurrency=concurrency,
         prices=prices,
+        api_key_block=api_key_block,
         provenance={
             "suite": suite,
             "mitigation": mitigation,
@@ -93,6 +124,8 @@ def llm_robustness(
     )
     report = str(Path(out_dir) / "report.md")
     key = publish_report_task(report) if publish else None
+    if (lost := orphaned()) is not None:
+        log.warning(orphan_note(lost))
     log.info("llm-robustness %s: %s", suite, headline)
     return {
         "out": out_dir,

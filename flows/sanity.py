@@ -9,6 +9,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
+from flows.choices import PositiveInt, SanityMethod
 from reports.markdown import md_escape
 
 
@@ -30,9 +31,9 @@ def sanity_task(
 @flow(name="sanity", log_prints=True)
 def sanity(
     out: str | None = "runs/sanity",
-    methods: list[str] | None = None,
-    epochs: int | None = None,
-    max_test: int | None = None,
+    methods: list[SanityMethod] | None = None,
+    epochs: PositiveInt | None = None,
+    max_test: PositiveInt | None = None,
 ) -> dict[str, Any]:
     res = sanity_task(out, list(methods or ["lora", "flat_lora"]), epochs, max_test)
     rows = [f"| {md_escape(m)} | {r['exact_match']:.3f} | {r['n_test']} |" for m, r in res["methods"].items()]

@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from flatlora.bench.atomic import atomic_write_text
 from llm_eval.types import Record
@@ -25,6 +26,7 @@ __all__ = [
     "load_records",
     "sanitize",
     "write_records_atomic",
+    "write_run_stats",
 ]
 
 RESPONSES_FILE = "responses.jsonl"
@@ -89,6 +91,13 @@ def _latest(records: list[Record]) -> list[Record]:
 
 def write_records_atomic(path: Path, records: Iterable[Record]) -> None:
     atomic_write_text(path, "".join(r.to_json() + "\n" for r in records))
+
+
+def write_run_stats(out_dir: Path, this_run: dict[str, Any], totals: dict[str, Any]) -> None:
+    """DIR/run_stats.json: this run's counters (resume mismatches, unknown costs) and the totals of the
+    folder's records; the CLI and the llm-robustness flow write the same file."""
+    body = {"this_run": this_run, "totals": totals}
+    atomic_write_text(out_dir / "run_stats.json", json.dumps(body, indent=2, ensure_ascii=False) + "\n")
 
 
 def prepare_resume(path: Path) -> list[Record]:

@@ -1,7 +1,8 @@
 """Thin Prefect tasks around llm_eval: build samples, run them, analyse, publish the report.
 
 Policy lives in the decorators. Running is retried (the runner resumes: answered samples are never
-requested again), deterministic failures (bad suite/provider/config) are not.
+requested again); deterministic failures are not: bad suite/provider/config, a missing API key, an
+endpoint that cannot be reached at all (the CLI stops at the first such failure too).
 """
 
 from __future__ import annotations
@@ -14,10 +15,43 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
 from llm_eval.records import load_records
-from llm_eval.types import Provider, Sample
+from llm_eval.runner import EndpointUnreachable
+from llm_eval.types import Provider, ProviderError, Sample
+
+KEY_HINT = (
+    "set ANTHROPIC_API_KEY in the environment of the pool's workers "
+    "(ANTHROPIC_API_KEY=... flatbench worker --pool cpu-pool), or keep the key in a Prefect Secret block "
+    "(Secret(value=...).save('anthropic-key'), from prefect.blocks.system) and pass the parameter "
+    "api_key_block=anthropic-key (or set FLATBENCH_API_KEY_BLOCK for the workers)"
+)
+
+
+class MissingApiKey(ValueError):
+    """The flow run has no Anthropic API key; the message says the two ways a deployment accepts one."""
+
+
+def require_api_key(block: str | None) -> None:
+    """Stop at once, before any sample is built or sent, when no key can be found."""
+    from tasks.api_key import resolve_api_key
+
+    try:
+        key = resolve_api_key(block)
+    except ValueError as exc:  # Secret.load: no block of that name
+        raise MissingApiKey(f"api_key_block={block!r}: {exc}; {KEY_HINT}") from None
+    if not key:
+        where = (
+            f"ANTHROPIC_API_KEY is unset and the Secret block {block!r} is empty"
+            if block
+            else ("ANTHROPIC_API_KEY is unset where this flow run runs and no api_key_block was given")
+        )
+        raise MissingApiKey(f"no Anthropic API key: {where}; {KEY_HINT}")
 
 
 def _deterministic(exc: BaseException) -> bool:
+    if isinstance(exc, EndpointUnreachable):  # nothing answered at all: a retry meets the same closed port
+        return True
+    if isinstance(exc, ProviderError):
+        return not exc.retryable
     return isinstance(exc, ValueError | TypeError | KeyError | ImportError | FileNotFoundError)
 
 
@@ -80,10 +114,12 @@ def run_samples_task(
     resume: str = "rerun",
     prices: str | None = None,
 ) -> str:
-    """Responses go to out/responses.jsonl; returns ``out``. A retry resumes where the last try stopped.
+    """Responses go to out/responses.jsonl and this try's counters to out/run_stats.json, as from the
+    CLI; returns ``out``. A retry resumes where the last try stopped.
 
     Fails (after the records are written) when every request of the run failed."""
-    from llm_eval.runner import RunStats, run_samples
+    from llm_eval.records import write_run_stats
+    from llm_eval.runner import RunStats, run_samples, summarize
 
     prov = make_llm_provider(
         provider,
@@ -106,6 +142,7 @@ def run_samples_task(
         stats=stats,
         resume=resume,
     )
+    write_run_stats(Path(out), stats.to_dict(), summarize(samples, records))
     if stats.all_failed:
         first = next((r.error for r in records if r.error), "")
         raise RuntimeError(f"all {stats.failed} requests failed; first error: {first}")

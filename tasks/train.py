@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 DEFAULT_RUNNER = "flatlora.bench.runner:run_one"
 ISOLATED_RUNNER = "flatlora.bench.runner:run_one_isolated"  # one process per run (`--parallel`)
+SLOT_WAIT_WARN_S = 60.0  # a launched run still waiting for a worker after this long is named in the log
 
 
 def run_spec(
@@ -136,12 +137,13 @@ def load_runner(path: str) -> Callable[..., dict[str, Any]]:
 
 
 def worker_identity() -> dict[str, Any]:
-    """Who executed a run (host, pid, worker name when set); written as a sidecar by train-run."""
+    """Who executed a run: host, pid, and the worker's name (``FLATBENCH_WORKER_NAME`` if set, else the
+    name Prefect's worker gives the flow runs it starts); written as a sidecar by train-run."""
     return {
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
         "ppid": os.getppid(),
-        "worker": os.environ.get("FLATBENCH_WORKER_NAME"),
+        "worker": os.environ.get("FLATBENCH_WORKER_NAME") or os.environ.get("PREFECT__WORKER_NAME"),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "flatbench_threads": os.environ.get("FLATBENCH_THREADS"),
     }
@@ -191,7 +193,7 @@ def train_run_task(
 @task(
     name="train-run-remote",
     task_run_name="deploy {spec[dataset]}/{spec[method]}/s{spec[seed]}",
-    cache_policy=INPUTS - "data_dir" - "deployment" - "timeout_s",
+    cache_policy=INPUTS - "data_dir" - "deployment" - "timeout_s" - "slot_wait_warn_s",
     cache_expiration=timedelta(days=365),
     persist_result=True,
     retries=1,
@@ -206,14 +208,17 @@ def remote_run_task(
     deployment: str = "train-run/train-run",
     timeout_s: float | None = None,
     runner: str = DEFAULT_RUNNER,
+    slot_wait_warn_s: float = SLOT_WAIT_WARN_S,
 ) -> dict[str, Any]:
-    """Launch one run as a flow run of the ``train-run`` deployment on its work pool and wait for it.
+    """Launch one run as a flow run of the ``train-run`` deployment on its work pool and wait for it,
+    saying in the log when it waits for a free slot longer than ``slot_wait_warn_s``.
 
     ``out_dir`` must be on storage every worker shares (an absolute path on one box, or a network mount).
     """
     from prefect.deployments import run_deployment
 
     from flatlora.bench.rundir import DataCheck
+    from tasks.remote import cancel_if_waiting, flow_run_reader, follow_flow_run
 
     path = record_file(spec, out_dir)
     if finished_record(path, config_hash, DataCheck(data_dir)) is not None:
@@ -232,10 +237,24 @@ def remote_run_task(
         "data_dir": data_dir,
         "runner": runner,
     }
-    fr = cast("FlowRun", run_deployment(deployment, parameters=params, timeout=timeout_s, poll_interval=1.0))
+    created = cast("FlowRun", run_deployment(deployment, parameters=params, timeout=0))
+    label = f"{spec['dataset']}/{spec['method']}/s{spec['seed']}"
+    fr = follow_flow_run(
+        flow_run_reader(created.id),
+        label=label,
+        timeout_s=timeout_s,
+        warn_after_s=slot_wait_warn_s,
+        say=_warn,
+    )
     state = fr.state
     if state is None or not state.is_completed():
-        raise RuntimeError(f"train-run flow run {fr.id} ended in state {state.name if state else None!r}")
+        name = state.name if state else None
+        if timeout_s is not None and (state is None or not state.is_final()):
+            why = f"did not finish within {timeout_s:g} s ({name})"
+            if cancel_if_waiting(fr, f"its launcher gave up: {why}"):
+                why += "; cancelled before any worker started it"
+            raise RuntimeError(f"train-run flow run {fr.id} {why}")
+        raise RuntimeError(f"train-run flow run {fr.id} ended in state {name!r}")
     from flatlora.bench.rundir import check_record
 
     rec, problem = check_record(path, config_hash)

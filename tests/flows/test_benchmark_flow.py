@@ -90,10 +90,16 @@ def test_the_default_run_dir_is_the_one_named_before_the_flow_starts(
 
 
 def test_bad_config_fails_fast_without_retry(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="`method` must be one of"):
+    from prefect.exceptions import ParameterTypeError
+
+    with pytest.raises(ParameterTypeError, match=r"methods\.0: Input should be 'full', 'lora'"):
         benchmark(
             profile="smoke", methods=["not_a_method"], seeds=[42], out=str(tmp_path / "r"), runner=FAKE_RUNNER
         )
+    assert not (tmp_path / "r").exists()  # refused before the flow ran
+    with pytest.raises(ValueError, match=r"`lr` must be > 0, got -1\.0"):
+        benchmark(profile="smoke", methods=["lora"], seeds=[42], out=str(tmp_path / "r"), runner=FAKE_RUNNER,
+                  overrides={"lr": -1.0})  # fmt: skip
 
 
 def test_real_runner_tiny_model_then_rerun_recomputes_nothing(tmp_path: Path, tiny_model: str) -> None:
