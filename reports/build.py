@@ -20,6 +20,7 @@ from typing import Any
 from flatlora.bench.atomic import atomic_write_text
 from flatlora.bench.design import DESIGN_FILE, DESIGN_V1, StudyDesign, load_design
 from flatlora.bench.study import BRACKET_FILE, POWER_FILE, RECIPE_DIR, RECIPE_FILE, SWEEP_DIR
+from reports.labels import method_sort_key
 from reports.plots import plot_dataset, plot_primary
 from reports.records import (
     PLAN_FILE,
@@ -32,7 +33,9 @@ from reports.records import (
 )
 from reports.render import render
 from reports.stages import StudySummary, study_summary
-from reports.summary import BenchmarkSummary, method_sort_key, summarize, summary_from_dict
+from reports.summary import summarize
+from reports.summary_json import summary_from_dict
+from reports.summary_types import BenchmarkSummary
 from reports.texts import lookup_texts
 
 __all__ = [
@@ -187,7 +190,7 @@ def build(
     """Summarize, plot, render and atomically write ``report.md`` and ``summary.json``.
 
     ``from_summary``: start from the run dir's ``summary.json`` instead of ``records/`` (for a folder whose raw
-    records were not kept; see :func:`reports.summary.summary_from_dict` for what that can recompute).
+    records were not kept; see :func:`reports.summary_json.summary_from_dict` for what that can recompute).
     Unreadable record files are skipped, named in the report and returned in ``unreadable``.
     """
     run = Path(run_dir)

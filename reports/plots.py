@@ -1,6 +1,6 @@
 """Figures for the report (matplotlib, Agg backend): PNG files written beside report.md.
 
-Each function takes a :class:`reports.summary.DatasetSummary` and returns the file name it wrote (relative to
+Each function takes a :class:`reports.summary_types.DatasetSummary` and returns the file name it wrote (relative to
 ``out_dir``) or None when there is nothing to plot; :func:`plot_dataset` fills ``DatasetSummary.figures``.
 """
 
@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from reports.summary import METHOD_LABELS, METRIC_LABELS, Band, DatasetSummary
+from reports.labels import METHOD_LABELS, METRIC_LABELS
+from reports.summary_types import Band, DatasetSummary
 
 _DPI = 110
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from reports.labels import METHOD_LABELS, METRIC_LABELS, seed_list
 from reports.markdown import md_escape
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -103,14 +104,10 @@ def _as_map(x: Any) -> Mapping[str, Any]:
 
 
 def method_label(method: Any) -> str:
-    from reports.summary import METHOD_LABELS
-
     return md_escape(METHOD_LABELS.get(str(method), str(method)))
 
 
 def metric_label(metric: Any) -> str:
-    from reports.summary import METRIC_LABELS
-
     return md_escape(METRIC_LABELS.get(str(metric), str(metric)))
 
 
@@ -128,20 +125,6 @@ def grid_line(grid: Any) -> str:
     g = dict(_as_map(grid))
     g["unreadable"] = [Unreadable(**dict(_as_map(u))) for u in g.get("unreadable") or []]
     return GridStatus(**g).line()
-
-
-def seed_list(seeds: list[int] | tuple[int, ...]) -> str:
-    """Seeds as a reader scans them: runs of consecutive seeds as ranges ("1–5, 7, 9–11")."""
-    xs = sorted({int(s) for s in seeds})
-    parts: list[str] = []
-    i = 0
-    while i < len(xs):
-        j = i
-        while j + 1 < len(xs) and xs[j + 1] == xs[j] + 1:
-            j += 1
-        parts.append(str(xs[i]) if j == i else f"{xs[i]}–{xs[j]}" if j > i + 1 else f"{xs[i]}, {xs[j]}")
-        i = j + 1
-    return ", ".join(parts)
 
 
 def fmt_seeds(seeds: Any) -> str:

@@ -1,5 +1,8 @@
 """Aggregate run records (one per dataset x method x seed) into a :class:`BenchmarkSummary`.
 
+The computation only: the result types are in :mod:`reports.summary_types`, and reading a stored
+``summary.json`` back (also one written by an older version) is :mod:`reports.summary_json`.
+
 The summary is the only thing the report template sees, so every number in ``report.md`` is derived here
 from the raw records (already checked by :mod:`reports.records`). Design choices (stated in the report too):
 
@@ -26,352 +29,44 @@ import re
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from flatlora.bench.design import DESIGN_V1, StudyDesign
 from reports import stats, twoway
-from reports.collapses import CollapseSummary, collapse_summary
-from reports.endpoints import LogLoss, log_loss_summary, robust_paired
+from reports.collapses import collapse_summary
+from reports.endpoints import log_loss_summary
+from reports.labels import METHOD_LABELS, METRICS, method_sort_key
 from reports.records import GridStatus
 from reports.stages import StudySummary
+from reports.summary_types import (
+    ALPHA,
+    MAX_DISAGREEMENTS,
+    METRIC_RANGE,
+    MIN_BOOTSTRAP_SEEDS,
+    PHRASEBANK_CARD,
+    Band,
+    Baseline,
+    BenchmarkSummary,
+    BestVal,
+    BucketRow,
+    ComparisonRow,
+    CostSummary,
+    DatasetSummary,
+    Disagreement,
+    ErrorAnalysis,
+    FailedRun,
+    FlatnessSummary,
+    MethodSummary,
+    MetricSummary,
+    NeverPredicted,
+    Provenance,
+    RowCap,
+    SweepRow,
+)
 from reports.texts import ExampleTexts
-from reports.verdict import Primary, Secondary, primary_result, secondary_family, sizing_text
-
-METRICS: tuple[str, ...] = ("accuracy", "weighted_f1", "macro_f1", "mcc")
-METRIC_LABELS: dict[str, str] = {
-    "accuracy": "accuracy",
-    "weighted_f1": "weighted F1",
-    "macro_f1": "macro F1",
-    "mcc": "MCC",
-    "loss": "held-out loss",
-}
-METRIC_RANGE: dict[str, tuple[float, float]] = {
-    "accuracy": (0.0, 1.0),
-    "weighted_f1": (0.0, 1.0),
-    "macro_f1": (0.0, 1.0),
-    "mcc": (-1.0, 1.0),
-}
-PHRASEBANK_CARD = "financial_phrasebank"
-# below this a percentile bootstrap over seeds is not shown: with few seeds it is too narrow (no small-sample
-# widening, few distinct resamples) and would read as a finding beside a t-test that shows none
-MIN_BOOTSTRAP_SEEDS = 10
-# what `cost.peak_mem_mb` measures, from `cost.peak_mem_kind` (records without it: the whole process's RSS)
-MEMORY_KINDS: dict[str, str] = {
-    "cpu_rss_above_baseline": "peak RSS above the pre-training baseline (CPU)",
-    "cuda_max_allocated": "peak CUDA memory allocated (torch.cuda.max_memory_allocated)",
-    "process_rss": "peak resident size of the whole process (includes the interpreter and libraries)",
-}
-MEMORY_SHORT: dict[str, str] = {
-    "cpu_rss_above_baseline": "Peak RSS above baseline, MB",
-    "cuda_max_allocated": "Peak CUDA allocated, MB",
-    "process_rss": "Process peak RSS, MB",
-    "mixed": "Peak memory, MB (mixed kinds)",
-}
-METHOD_ORDER: tuple[str, ...] = ("full", "lora", "flat_lora", "sam_ab", "sam_w")
-METHOD_LABELS: dict[str, str] = {
-    "full": "Full FT",
-    "lora": "LoRA",
-    "flat_lora": "Flat-LoRA",
-    "sam_ab": "SAM on A,B",
-    "sam_w": "SAM on W",
-}
-ALPHA = 0.05
-MAX_DISAGREEMENTS = 15
-
-
-# ------------------------------------------------------------------------------------------ dataclasses
-@dataclass
-class MetricSummary:
-    mean: float
-    std: float
-    n: int
-    ci_low: float
-    ci_high: float
-
-
-@dataclass
-class MethodSummary:
-    method: str
-    label: str
-    seeds: list[int]
-    metrics: dict[str, MetricSummary]
-    per_seed: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> seed -> test score
-
-
-@dataclass
-class ComparisonRow:
-    dataset: str
-    metric: str
-    method_a: str
-    method_b: str
-    mean_a: float  # over `seeds` (every seed of each method when fewer than 2 are shared)
-    mean_b: float
-    diff: float  # mean(a) - mean(b)
-    welch: dict[str, Any]  # Welch's unpaired test over the same seeds
-    paired: dict[str, Any] | None  # None when < 2 common seeds
-    bootstrap: dict[str, Any]
-    mcnemar: dict[str, Any] | None  # McNemar on majority votes of the shared seeds (accuracy rows only)
-    mcnemar_per_seed: dict[str, float] = field(default_factory=dict)
-    paired_p_holm: float = math.nan  # within the secondary family; the primary is not adjusted
-    cmh: dict[str, Any] | None = None  # CMH across seeds (accuracy rows only; descriptive)
-    mde: dict[str, Any] | None = None  # minimum detectable paired effect at this number of seeds
-    role: str = "secondary"  # "primary" | "secondary"
-    seeds: list[int] = field(default_factory=list)  # the seeds both ran: every statistic above uses them
-
-
-@dataclass
-class Band:
-    """Mean ± std over seeds at each x (step or epoch)."""
-
-    x: list[float]
-    mean: list[float]
-    std: list[float]
-    n: list[int]
-
-
-@dataclass
-class FlatnessSummary:
-    sigmas: list[float]
-    mean_increase: list[float]  # mean over seeds of each seed's mean loss increase
-    std_increase: list[float]  # std over seeds
-    base_loss: float
-    n: int
-    k: int | None = None  # noise draws per sigma and seed
-    split: str = "validation"
-    n_examples: int | None = None  # examples the probe's loss is computed on (per seed)
-
-
-@dataclass
-class CostSummary:
-    method: str
-    wall_time_s: MetricSummary
-    peak_mem_mb: MetricSummary
-    trainable_params: int | None
-    total_params: int | None
-    peak_mem_kind: str = "process_rss"  # key of MEMORY_KINDS, or "mixed"
-    n: int = 0  # runs
-    cpu_s: MetricSummary | None = None  # CPU seconds per run, all threads (`cost.cpu_s.run`), if recorded
-
-
-@dataclass
-class BestVal:
-    """Validation score at each seed's selected (best) epoch: the checkpoint the test metrics come from."""
-
-    metric: str
-    value: MetricSummary
-    epochs: list[int | None]
-
-
-@dataclass
-class Disagreement:
-    index: int
-    text: str
-    gold: str
-    flat_lora: str
-    lora: str
-    winner: str  # "flat_lora" | "lora" | "neither"
-
-
-@dataclass
-class BucketRow:
-    bucket: str
-    n: int
-    error_rate: dict[str, float]  # method -> error rate of majority predictions within the bucket
-
-
-@dataclass
-class ErrorAnalysis:
-    n_test: int
-    n_disagree: int
-    flat_lora_wins: int
-    lora_wins: int
-    disagreements: list[Disagreement]
-    top_errors: dict[str, list[tuple[str, str, int]]]  # method -> [(gold, pred, count)] summed over seeds
-    buckets: list[BucketRow]
-    n_neither: int = 0
-    texts_note: str | None = None  # why the example texts are missing (records without texts, no data)
-    bucket_method: str = (
-        "heuristic keyword/regex buckets (not annotated): mixed-signal = contrast words; "
-        "forward-looking = future/guidance words; numeric = digits with %/comparisons; jargon = accounting terms"
-    )
-
-
-@dataclass
-class Baseline:
-    """Predicting the test split's most frequent gold label for every example."""
-
-    label: str
-    n_test: int
-    metrics: dict[str, float]  # metric -> value of the constant prediction
-    not_above: list[str] = field(default_factory=list)  # methods whose interval is not above it
-
-
-@dataclass
-class NeverPredicted:
-    """A class in the test split that a method predicted for no test example on some of its seeds."""
-
-    method: str
-    label: str
-    n_seeds: int  # seeds on which the method never predicted it
-    of_seeds: int  # the method's seeds
-    n_gold: int  # test examples of this class
-
-
-@dataclass
-class RowCap:
-    """A profile setting that left rows of a split out of every run (`max_train_examples` and kin)."""
-
-    split: str  # train | val | test
-    setting: str
-    used: int  # rows each run used
-    available: int | None  # rows in the split (from the validation beside the records), if known
-    profile: str
-
-
-@dataclass
-class DatasetSummary:
-    name: str
-    label_names: list[str]
-    methods: list[MethodSummary]
-    comparisons: list[ComparisonRow]
-    train_loss: dict[str, Band]
-    val_curves: dict[str, dict[str, Band]]  # method -> metric -> band over epochs
-    flatness: dict[str, FlatnessSummary]
-    confusion: dict[str, list[list[int]]]  # method -> summed over seeds, rows = gold, cols = pred
-    error_analysis: ErrorAnalysis | None
-    cost: list[CostSummary]
-    checksum: str | None
-    n_train: int | None
-    n_val: int | None
-    n_test: int | None
-    figures: dict[str, str] = field(default_factory=dict)  # kind -> PNG file name beside report.md
-    headline_metric: str = "accuracy"
-    best_val: dict[str, BestVal] = field(default_factory=dict)  # method -> at each seed's best epoch
-    memory_kind: str = "process_rss"  # the one kind of every cost row, or "mixed"
-    task: str = "classification"  # or "generation" (dataset_info.task)
-    answer_format: str | None = None  # generation: how answers are read (flatlora.bench.gen_scoring)
-    unit: str = "sentences"  # what one example is called: "examples" for sentence pairs
-    primary: Primary | None = None
-    secondary: list[Secondary] = field(default_factory=list)
-    baseline: Baseline | None = None
-    phrasebank: bool = False  # PhraseBank-only sections (failure-mode buckets) are shown
-    loss_before: MetricSummary | None = None  # generation: held-out loss of the model before fine-tuning
-    # generation, descriptive (outside the tested family): method -> paired held-out loss differences,
-    # {"fine_tuning": loss - loss_before over its seeds, "vs_control": loss - LoRA's over shared seeds}
-    loss_changes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    never_predicted: list[NeverPredicted] = field(default_factory=list)
-    row_caps: list[RowCap] = field(default_factory=list)
-    collapse: CollapseSummary | None = None  # classification: runs stuck at the class prior
-    log_loss: LogLoss | None = None  # classification: test log-loss, when records keep each example's logp
-
-
-@dataclass
-class FailedRun:
-    run_id: str
-    dataset: str
-    method: str
-    seed: int | None
-    reason: str
-
-
-@dataclass
-class Provenance:
-    git_shas: list[str]
-    versions: dict[str, str]
-    versions_consistent: bool
-    devices: list[str]
-    config_hashes: dict[str, str]  # run_id -> config hash
-    dataset_checksums: dict[str, str]
-    total_wall_time_s: float
-    started_at: str | None
-    finished_at: str | None
-    profiles: list[str]
-    hardware: dict[str, list[str]] = field(default_factory=dict)  # key -> distinct values across records
-    dirty_shas: list[str] = field(default_factory=list)  # commits with uncommitted changes ("-dirty")
-    n_dirty_records: int = 0  # records written from such a tree
-    n_with_sha: int = 0  # records that name their commit
-    # "cpu_model" / "gpu_name" -> the model -> method -> runs: which machine each method's runs used
-    machines: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
-
-
-@dataclass
-class SweepRow:
-    """One learning rate of a validation sweep (from the run dir's `sweep/sweep.json`)."""
-
-    method: str  # the swept method
-    used_by: list[str]  # methods that take their learning rate from this sweep
-    lr: float
-    status: str
-    score: float  # validation metric at its best epoch (NaN when failed)
-    metric: str
-    best_epoch: int | None
-    val_loss: float
-    chosen: bool
-    seed: int
-    rule: str
-
-
-@dataclass
-class BenchmarkSummary:
-    title: str
-    run_id: str
-    n_records: int
-    n_ok: int
-    datasets: list[DatasetSummary]
-    failed_runs: list[FailedRun]
-    provenance: Provenance
-    validation: dict[str, Any] | None
-    alpha: float = ALPHA
-    mcnemar_method: str = (
-        "exact McNemar on majority-vote predictions of the seeds both methods ran (equal-size ensembles; "
-        "ties: lowest seed)"
-    )
-    cmh_method: str = (
-        "Cochran-Mantel-Haenszel across seeds: per seed a 2x2 table of correct/wrong test predictions of A "
-        "and of B; Mantel-Haenszel pooled odds ratio of a correct prediction (A relative to B) with the "
-        "Robins-Breslow-Greenland 95% interval"
-    )
-    holm_method: str = (
-        "Holm, within the one secondary family (full, SAM-AB, SAM-W vs LoRA) on the headline metric; "
-        "the primary endpoint is not adjusted"
-    )
-    bootstrap_method: str = "percentile bootstrap over seeds, 9999 resamples, seed 0"
-    two_way_method: str = (
-        f"two-way percentile bootstrap: seeds and test examples resampled jointly, "
-        f"{twoway.N_RESAMPLES} resamples, numpy seed {twoway.SEED}"
-    )
-    grid: GridStatus | None = None
-    min_bootstrap_seeds: int = MIN_BOOTSTRAP_SEEDS
-    source: str = "records"  # "records", or "summary.json" when re-rendered without the raw records
-    memory_kinds: dict[str, str] = field(default_factory=lambda: dict(MEMORY_KINDS))
-    memory_short: dict[str, str] = field(default_factory=lambda: dict(MEMORY_SHORT))
-    metric_labels: dict[str, str] = field(default_factory=lambda: dict(METRIC_LABELS))
-    sweep: list[SweepRow] = field(default_factory=list)  # learning-rate sweep beside the records
-    study: StudySummary | None = None  # a study folder: its design's numbers and tuning stages
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN/inf become None)."""
-        return _jsonable(asdict(self))
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    return obj
-
-
-# ------------------------------------------------------------------------------------------ helpers
-def method_sort_key(method: str) -> tuple[int, str]:
-    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), method)
+from reports.verdict import Secondary, primary_result, secondary_family
 
 
 def _quiet_describe(values: Sequence[float], bounds: tuple[float, float] | None = None) -> MetricSummary:
@@ -515,7 +210,7 @@ def summarize(
     )
 
 
-def _comparison_pairs(methods: Iterable[str], design: StudyDesign = DESIGN_V1) -> list[tuple[str, str, str]]:
+def comparison_pairs(methods: Iterable[str], design: StudyDesign = DESIGN_V1) -> list[tuple[str, str, str]]:
     """(a, b, role): the primary pair, then the secondary family, each against the control."""
     present = set(methods)
     d = design
@@ -553,7 +248,7 @@ def _dataset_summary(
             [int(r["seed"]) for r in runs[m]],
             {k: _quiet_describe(_scores(runs[m], k), METRIC_RANGE.get(k)) for k in shown},
             {
-                k: {str(r["seed"]): float(r["test"][k]) for r in runs[m] if _finite_score(r["test"].get(k))}
+                k: {str(r["seed"]): float(r["test"][k]) for r in runs[m] if finite_score(r["test"].get(k))}
                 for k in shown
             },
         )
@@ -571,7 +266,7 @@ def _dataset_summary(
         )
         for m in methods
     }
-    pairs = _comparison_pairs(methods, d)
+    pairs = comparison_pairs(methods, d)
     comparisons: list[ComparisonRow] = []
     if _all_have(runs, headline):
         for a, b, role in pairs:
@@ -586,7 +281,7 @@ def _dataset_summary(
             scores[d.treatment], scores[d.control], headline, plan=plan, bootstrap=boot, design=d
         )
     secondary = secondary_family(scores, headline, design=d) if _all_have(runs, headline) else []
-    _holm_into(comparisons, secondary)
+    holm_into(comparisons, secondary)
     baseline = _baseline(runs, label_names, method_rows, headline)
     phrasebank = is_phrasebank(name, info)
 
@@ -622,7 +317,7 @@ def _dataset_summary(
         }
         kind = kinds.pop() if len(kinds) == 1 else "mixed" if kinds else "process_rss"
         mem = [float(c["peak_mem_mb"]) for c in costs if c.get("peak_mem_mb") is not None]
-        cpu = [float(c["cpu_s"]["run"]) for c in costs if _finite_score((c.get("cpu_s") or {}).get("run"))]
+        cpu = [float(c["cpu_s"]["run"]) for c in costs if finite_score((c.get("cpu_s") or {}).get("run"))]
         cost.append(
             CostSummary(
                 m,
@@ -748,7 +443,7 @@ def _loss_changes(
     base = {int(r["seed"]): float(r["test"]["loss"]) for r in runs.get(control, [])}
     out: dict[str, dict[str, Any]] = {}
     for m in methods:
-        ok = [r for r in runs[m] if _finite_score(r["test"].get("loss"))]
+        ok = [r for r in runs[m] if finite_score(r["test"].get("loss"))]
         out[m] = {
             "fine_tuning": paired(
                 [
@@ -771,7 +466,8 @@ def is_phrasebank(name: str, dataset_info: Mapping[str, Any]) -> bool:
     return dataset_info.get("card") == PHRASEBANK_CARD or str(name).lower().startswith("fpb_")
 
 
-def _holm_into(rows: Sequence[ComparisonRow], secondary: Sequence[Secondary]) -> None:
+def holm_into(rows: Sequence[ComparisonRow], secondary: Sequence[Secondary]) -> None:
+    """Copy the secondary family's Holm-adjusted p-values onto its comparison rows (NaN on the others)."""
     adj = {s.method: s.p_holm for s in secondary}
     for r in rows:
         r.paired_p_holm = adj.get(r.method_a, math.nan) if r.role == "secondary" else math.nan
@@ -868,10 +564,10 @@ def sweep_table(sweep: Mapping[str, Any] | None) -> list[SweepRow]:
                     used_by=used,
                     lr=float(p["lr"]),
                     status=str(p.get("status")),
-                    score=float(p["score"]) if _finite_score(p.get("score")) else math.nan,
+                    score=float(p["score"]) if finite_score(p.get("score")) else math.nan,
                     metric=str(res.get("metric") or "accuracy"),
                     best_epoch=p.get("best_epoch"),
-                    val_loss=float(p["val_loss"]) if _finite_score(p.get("val_loss")) else math.nan,
+                    val_loss=float(p["val_loss"]) if finite_score(p.get("val_loss")) else math.nan,
                     chosen=res.get("chosen_lr") is not None and float(p["lr"]) == float(res["chosen_lr"]),
                     seed=int(res.get("seed", 0)),
                     rule=str(res.get("rule") or ""),
@@ -886,17 +582,18 @@ def headline_metric(dataset_info: Mapping[str, Any]) -> str:
     return str(m) if m in METRICS else "accuracy"
 
 
-def _finite_score(v: Any) -> bool:
+def finite_score(v: Any) -> bool:
+    """A real, finite number (not a bool, None or NaN): a score a statistic can use."""
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _scores(runs: Sequence[Mapping[str, Any]], metric: str) -> list[float]:
-    return [float(r["test"][metric]) for r in runs if _finite_score(r["test"].get(metric))]
+    return [float(r["test"][metric]) for r in runs if finite_score(r["test"].get(metric))]
 
 
 def _all_have(runs: Mapping[str, Sequence[Mapping[str, Any]]], metric: str) -> bool:
     """Every run of every method reports ``metric`` (records from before a metric existed do not)."""
-    return all(_finite_score(r["test"].get(metric)) for rs in runs.values() for r in rs)
+    return all(finite_score(r["test"].get(metric)) for rs in runs.values() for r in rs)
 
 
 def _best_val(runs: Sequence[Mapping[str, Any]], metric: str) -> BestVal:
@@ -907,7 +604,7 @@ def _best_val(runs: Sequence[Mapping[str, Any]], metric: str) -> BestVal:
     values: list[float] = []
     epochs: list[int | None] = []
     for r in runs:
-        hist = [p for p in (r.get("val_history") or []) if _finite_score(p.get(metric))]
+        hist = [p for p in (r.get("val_history") or []) if finite_score(p.get(metric))]
         if not hist:
             epochs.append(None)
             continue
@@ -915,7 +612,7 @@ def _best_val(runs: Sequence[Mapping[str, Any]], metric: str) -> BestVal:
         at = [p for p in hist if p.get("epoch") == best] if best is not None else []
         point = at[0] if at else max(hist, key=lambda p: float(p[metric]))
         values.append(float(point[metric]))
-        epochs.append(int(point["epoch"]) if _finite_score(point.get("epoch")) else None)
+        epochs.append(int(point["epoch"]) if finite_score(point.get("epoch")) else None)
     return BestVal(metric, _quiet_describe(values), epochs)
 
 
@@ -1080,7 +777,7 @@ def _flatness(runs: Sequence[Mapping[str, Any]]) -> FlatnessSummary | None:
 def _probe_size(r: Mapping[str, Any]) -> int | None:
     """Validation examples the flatness probe used: ``n_examples`` if recorded, else batches x batch size."""
     f = r.get("flatness") or {}
-    if _finite_score(f.get("n_examples")):
+    if finite_score(f.get("n_examples")):
         return int(f["n_examples"])
     cfg = r.get("config") or {}
     nb, bs = cfg.get("flatness_batches"), cfg.get("eval_batch_size")
@@ -1228,184 +925,3 @@ def _hardware(provs: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
                 if v is not None and v != "":
                     out[str(k)].add(str(v))
     return {k: sorted(out[k]) for k in sorted(out)}
-
-
-# ------------------------------------------------------------------------------------- from summary.json
-def _revive(tp: Any, data: Any) -> Any:
-    """Rebuild a value of type ``tp`` (dataclass, list/dict/tuple of them, Optional) from its JSON form."""
-    import dataclasses
-    import types
-    import typing
-
-    if data is None:
-        return math.nan if tp is float else None
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _revive(inner[0], data) if len(inner) == 1 else data
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        hints = typing.get_type_hints(tp)
-        kw = {f.name: _revive(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data}
-        return tp(**kw)
-    if origin is list:
-        (arg,) = typing.get_args(tp) or (Any,)
-        return [_revive(arg, v) for v in data]
-    if origin is tuple:
-        return tuple(data)
-    if origin is dict:
-        _, arg = typing.get_args(tp) or (str, Any)
-        return {k: _revive(arg, v) for k, v in data.items()}
-    return data
-
-
-def summary_from_dict(data: Mapping[str, Any]) -> BenchmarkSummary:
-    """A :class:`BenchmarkSummary` from ``summary.json`` (also one written by an older version).
-
-    For a run dir whose raw records are gone: what derives from the stored counts is recomputed (Newcombe
-    intervals from the McNemar table, the bootstrap rule, the power note); what needs the records (MCC,
-    per-seed scores, the validation score at each seed's selected epoch) stays empty and renders as n/a.
-    """
-    s: BenchmarkSummary = _revive(BenchmarkSummary, dict(data))
-    s.source = "summary.json"
-    nan = MetricSummary(math.nan, math.nan, 0, math.nan, math.nan)
-
-    def by_method(
-        d: dict[str, Any],
-    ) -> dict[str, Any]:  # summary.json sorts keys; the report uses method order
-        return dict(sorted(d.items(), key=lambda kv: method_sort_key(kv[0])))
-
-    design = _design_of(s.study)
-    for ds in s.datasets:
-        for name in ("train_loss", "val_curves", "flatness", "confusion", "best_val"):
-            setattr(ds, name, by_method(getattr(ds, name)))
-        if ds.error_analysis is not None:
-            ds.error_analysis.top_errors = by_method(ds.error_analysis.top_errors)
-            for b in ds.error_analysis.buckets:
-                b.error_rate = by_method(b.error_rate)
-            ds.error_analysis.top_errors = {
-                k: [tuple(e) for e in v]  # type: ignore[misc]
-                for k, v in ds.error_analysis.top_errors.items()
-            }
-        for m in ds.methods:
-            for k in METRICS:
-                m.metrics.setdefault(k, nan)
-        for c in ds.comparisons:
-            n_boot = c.bootstrap.get("n_seeds")
-            if n_boot is None:
-                n_boot = c.paired["n"] if c.paired else min(c.welch.get("n_a", 0), c.welch.get("n_b", 0))
-            c.bootstrap = {**c.bootstrap, "n_seeds": n_boot, "shown": n_boot >= MIN_BOOTSTRAP_SEEDS}
-            mc = c.mcnemar
-            if mc and all(k in mc for k in ("n", "b", "c", "acc_a")):
-                n, only_a, only_b = int(mc["n"]), int(mc["b"]), int(mc["c"])
-                n11 = round(float(mc["acc_a"]) * n) - only_a
-                n00 = n - n11 - only_a - only_b
-                pd = stats.ProportionDiff((only_a - only_b) / n, n, n11, only_a, only_b, n00)
-                mc["diff_ci"] = list(pd.confidence_interval())
-        for c in ds.comparisons:  # summaries written before the interval wording
-            pdict = c.paired
-            if c.mde is None and pdict and _finite_score(pdict.get("n")) and pdict["n"] >= 2:
-                c.mde = _mde_from_paired(pdict)
-        _upgrade_dataset(ds, design)
-    return s
-
-
-def _design_of(study: StudySummary | None) -> StudyDesign:
-    """The design numbers a stored summary was built with (the first design's without a study)."""
-    if study is None:
-        return DESIGN_V1
-    import dataclasses
-
-    return dataclasses.replace(
-        DESIGN_V1,
-        name=study.design,
-        treatment=study.treatment,
-        control=study.control,
-        secondary=tuple(study.secondary),
-        alpha=study.alpha,
-        equivalence_margin=study.margin,
-        target_effect=study.target_effect,
-        power=study.power,
-        sd_bound_confidence=study.sd_bound_confidence,
-        pilot_seeds=study.pilot_seeds,
-        max_seeds=study.max_seeds,
-        secondary_seeds=study.secondary_seeds,
-    )
-
-
-def _paired_from_dict(pdict: Mapping[str, Any] | None) -> stats.PairedMean | None:
-    """A stored paired t result as mean, SD (|estimate / d_z|) and n."""
-    if not pdict or not _finite_score(pdict.get("n")) or not _finite_score(pdict.get("estimate")):
-        return None
-    es, est = pdict.get("effect_size"), float(pdict["estimate"])
-    if isinstance(es, int | float) and math.isfinite(es) and es != 0:
-        sd = abs(est / float(es))
-    else:  # no d_z: identical differences (sd 0) or a single pair
-        sd = 0.0 if int(pdict["n"]) >= 2 else math.nan
-    return stats.PairedMean(est, sd, int(pdict["n"]))
-
-
-def _mde_from_paired(pdict: Mapping[str, Any]) -> dict[str, Any]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        dz = stats.min_detectable_effect(int(pdict["n"]), ALPHA, 0.8, paired=True)
-    pm = _paired_from_dict(pdict)
-    sd = pm.sd if pm is not None else math.nan
-    return {
-        "n": int(pdict["n"]),
-        "power": 0.8,
-        "alpha": ALPHA,
-        "d_z": dz,
-        "sd_diff": sd,
-        "in_units": dz * sd if sd > 0 else math.nan,
-    }
-
-
-def _upgrade_dataset(ds: DatasetSummary, design: StudyDesign = DESIGN_V1) -> None:
-    """Fill what a summary.json from before the plan's verdict lacks, from what it stored: the headline
-    comparisons, the primary and secondary results (from the stored paired tests or per-seed scores), the
-    majority-class baseline (from the confusion matrices' gold rows) and bounded intervals."""
-    headline = ds.headline_metric
-    d = design
-    roles = {(a, b): r for a, b, r in _comparison_pairs((m.method for m in ds.methods), d)}
-    ds.comparisons = [c for c in ds.comparisons if c.metric == headline and (c.method_a, c.method_b) in roles]
-    for c in ds.comparisons:
-        c.role = roles[(c.method_a, c.method_b)]
-    ds.phrasebank = ds.phrasebank or is_phrasebank(ds.name, {})
-    if ds.error_analysis is not None and not ds.phrasebank:
-        ds.error_analysis.buckets = []
-    for m in ds.methods:
-        for k, (lo, hi) in METRIC_RANGE.items():
-            ms, seeds = m.metrics[k], m.per_seed.get(k) or {}
-            if len(seeds) >= 2:
-                ms.ci_low, ms.ci_high = stats.bounded_mean_interval(list(seeds.values()), lo, hi)
-            elif not (lo <= ms.ci_low <= ms.ci_high <= hi):  # an older unbounded t interval
-                ms.ci_low = ms.ci_high = math.nan
-    scores = {
-        m.method: {int(s): float(v) for s, v in (m.per_seed.get(headline) or {}).items()} for m in ds.methods
-    }
-    stored = {c.method_a: _paired_from_dict(c.paired) for c in ds.comparisons}
-    n_seeds = {m.method: len(m.seeds) for m in ds.methods}
-    treat, ctrl = d.treatment, d.control
-    if ds.primary is None and treat in scores and ctrl in scores:
-        pm = None if scores[treat] and scores[ctrl] else stored.get(treat)
-        ds.primary = primary_result(scores[treat], scores[ctrl], headline, pm=pm, design=d)
-        ds.primary.n_treatment, ds.primary.n_control = n_seeds[treat], n_seeds[ctrl]
-    p = ds.primary
-    if p is not None:  # summaries written before the sizing paragraph and the robust endpoints
-        if p.plan and not p.sizing:
-            p.sizing, p.achieved = sizing_text(p.plan, stats.PairedMean(p.estimate, p.sd, p.n), d)
-        if p.robust is None and p.diffs:
-            p.robust = robust_paired(p.seeds, p.diffs)
-    if not ds.secondary:
-        pms = {m: x for m, x in stored.items() if x is not None and not (scores.get(m) and scores.get(ctrl))}
-        # a method enters the family only with something to test: its scores or a stored paired test
-        avail = {m: v for m, v in scores.items() if m == ctrl or (v and scores.get(ctrl)) or m in pms}
-        ds.secondary = secondary_family(avail, headline, pms, design=d)
-        _holm_into(ds.comparisons, ds.secondary)
-    if ds.baseline is None and ds.confusion:
-        method, cm = next(iter(ds.confusion.items()))
-        n_runs = n_seeds.get(method, 0)  # the matrix is summed over this many seeds of one test split
-        if n_runs:
-            counts = [round(sum(row) / n_runs) for row in cm]
-            names = list(ds.label_names) or [str(i) for i in range(len(counts))]
-            ds.baseline = baseline_from_counts(counts, names, ds.methods, headline)

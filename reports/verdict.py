@@ -26,7 +26,7 @@ from flatlora.bench.design import DESIGN_V1, StudyDesign
 from flatlora.bench.study import paired_t_power
 from reports import stats
 from reports.endpoints import Robust, robust_paired
-from reports.render import seed_list
+from reports.labels import seed_list
 
 __all__ = [
     "Primary",

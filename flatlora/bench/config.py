@@ -14,8 +14,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from flatlora.bench.data import DELIMITERS
-from flatlora.bench.records import sha256_json
+from flatlora.bench.delimiters import DELIMITERS
+from flatlora.bench.hashing import sha256_json
 
 METHODS = ("full", "lora", "flat_lora", "sam_ab", "sam_w")
 PROFILES = ("quick", "study", "study-q4", "smoke", "gen-cpu")

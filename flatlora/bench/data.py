@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flatlora.bench.cards import DATASETS_DIR, REPO_ROOT, load_card
+from flatlora.bench.delimiters import DELIMITERS
+from flatlora.bench.errors import DataError
+
 if TYPE_CHECKING:  # pandas is imported where frames are built: the runner itself works without it
     import pandas as pd
 
@@ -48,20 +52,9 @@ PAIR_SEP = "\u2063"  # invisible separator: joins (text, text_pair) into one key
 MAX_LINE_BYTES = 100_000
 USER_EXTS = {".csv": ",", ".tsv": "\t", ".jsonl": None}
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DATASETS_DIR = REPO_ROOT / "datasets"
 # The main job's dataset ships with the code (gzip of the original bytes; datasets/financial_phrasebank/).
 FPB_SHIPPED: dict[str, Path] = {"50agree": DATASETS_DIR / "financial_phrasebank" / "Sentences_50Agree.txt.gz"}
 FPB_SHA256: dict[str, str] = {"50agree": "bb1b4df6de05d50b146f87a9d4d024b69f947066445f2384f014c3564c1612c8"}
-
-
-class DataError(ValueError):
-    """A dataset could not be read; the message names the problem."""
-
-    def __init__(self, message: str, check: str = "file_readable", rows: Sequence[Any] = ()) -> None:
-        super().__init__(message)
-        self.check = check
-        self.rows = list(rows)
 
 
 @dataclass(frozen=True)
@@ -492,9 +485,12 @@ def _enc_label(codec: str) -> str:
     return f"{codec}-encoded" + (f" ({ENCODING_NAMES[codec]})" if codec in ENCODING_NAMES else "")
 
 
-def _read_user_frame(
+def read_user_frame(
     path: Path, raw: bytes, delimiter: str | None = None, encoding: str | None = None
 ) -> pd.DataFrame:
+    """The user's file `path` (its bytes `raw`, as `check_file_bytes` read them) as a frame: CSV/TSV
+    (every cell a string) with `delimiter` or the extension's, or JSONL; a DataError names what cannot be
+    parsed."""
     import pandas as pd
 
     ext = path.suffix.lower()
@@ -535,8 +531,6 @@ def _read_user_frame(
 
 
 # --delimiter values (and what they mean)
-DELIMITERS = {",": ",", "comma": ",", "tab": "\t", "\\t": "\t", "\t": "\t", ";": ";", "semicolon": ";"}
-DELIMITERS |= {"|": "|", "pipe": "|"}
 DELIM_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 DELIM_OPTION = {",": ",", "\t": "tab", ";": "';'", "|": "'|'"}
 
@@ -646,7 +640,7 @@ def load_user_file(
         raise DataError(f"unknown delimiter {delimiter!r}: use , tab ; or |", check="format")
     delimiter = DELIMITERS[delimiter] if delimiter is not None else None
     raw = check_file_bytes(p, encoding)
-    df = _read_user_frame(p, raw, delimiter, encoding)
+    df = read_user_frame(p, raw, delimiter, encoding)
     cols = [str(c) for c in df.columns]
     roles = [("text", text_col), ("label", label_col)]
     if text_pair_col is not None:
@@ -889,8 +883,6 @@ def load_labeled(
     only in case, spacing or Unicode form stay apart (validation fails on them) unless
     `merge_label_spellings` writes each group one way (`merge_spellings`).
     """
-    from flatlora.bench.validation import load_card
-
     key = name_or_path.strip()
     low = key.lower()
     for prefix in ("fpb_", "financial_phrasebank:", "financial_phrasebank_"):

@@ -18,19 +18,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flatlora.bench.cards import load_card
+from flatlora.bench.checks import (
+    UNDECODABLE_RE,
+    CheckResult,
+    ValidationFailed,
+    ValidationReport,
+    error_check,
+    leakage_check,
+    run_ge,
+)
 from flatlora.bench.data import (
+    HF_SPLIT_NAMES,
     USER_EXTS,
     DataError,
     Splits,
     check_file_bytes,
+    read_user_frame,
     resolve_data_dir,
+    subsample,
 )
 from flatlora.bench.gen_scoring import ANSWER_FORMATS, gold_answer
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from flatlora.bench.validation import ValidationReport
 
 GEN_TASK = "generation"
 NAMED = {"gsm8k": "gsm8k", "metamathqa": "metamathqa"}  # dataset name -> its card
@@ -81,8 +92,6 @@ class GenSplits(Splits):
 def generation_card(dataset: str, card: str | None = None) -> dict[str, Any] | None:
     """The dataset's generation card, or None for a classification dataset (or an unreadable card,
     which the classification path then reports)."""
-    from flatlora.bench.validation import load_card
-
     name = card or NAMED.get(dataset.strip().lower().split(":")[0])
     if not name:
         return None
@@ -133,8 +142,6 @@ def _frame_rows(
 
 
 def _load_gsm8k_dir(root: Path, card: dict[str, Any], pc: str, tc: str) -> GenData:
-    from flatlora.bench.data import _read_user_frame
-
     prompts: list[Any] = []
     targets: list[Any] = []
     split: list[str] = []
@@ -152,7 +159,7 @@ def _load_gsm8k_dir(root: Path, card: dict[str, Any], pc: str, tc: str) -> GenDa
                 f"{fname}: sha256 {sha[:16]} differs from the card's {want} (a different GSM8K copy)"
             )
         parts.append(f"{fname}:{sha}")
-        p, t = _frame_rows(_read_user_frame(path, raw), pc, tc, fname)
+        p, t = _frame_rows(read_user_frame(path, raw), pc, tc, fname)
         prompts += p
         targets += t
         split += [sp] * len(p)
@@ -162,8 +169,6 @@ def _load_gsm8k_dir(root: Path, card: dict[str, Any], pc: str, tc: str) -> GenDa
 
 def _load_hub(hub: str, card: dict[str, Any], pc: str, tc: str) -> GenData:
     import importlib
-
-    from flatlora.bench.data import HF_SPLIT_NAMES
 
     repo, _, config = hub.removeprefix("hf:").partition(":")
     try:
@@ -214,10 +219,8 @@ def load_generation(
         return _load_hub(str(c["hub_id"]), c, pc, tc)
     path = Path(key).expanduser()
     if path.suffix.lower() in USER_EXTS or path.is_file():
-        from flatlora.bench.data import _read_user_frame
-
         raw = check_file_bytes(path)
-        df = _read_user_frame(path, raw)
+        df = read_user_frame(path, raw)
         p, t = _frame_rows(df, pc, tc, path.name)
         split = None
         if "split" in df.columns and "split" not in (pc, tc):
@@ -306,8 +309,6 @@ def make_gen_splits(
 def gen_suite_spec(card: dict[str, Any], pc: str, tc: str) -> list[dict[str, Any]]:
     """The GE suite of a generative card: both columns present, non-null, of bounded length, decodable;
     prompts unique (severity from the card's `duplicates`)."""
-    from flatlora.bench.validation import UNDECODABLE_RE
-
     lo, hi = card.get("text_length", {}).get("min", 1), card.get("text_length", {}).get("max", 20000)
     dup = "critical" if card.get("duplicates") == "error" else "warning"
     spec: list[dict[str, Any]] = []
@@ -328,9 +329,7 @@ def gen_suite_spec(card: dict[str, Any], pc: str, tc: str) -> list[dict[str, Any
     return spec
 
 
-def _answer_check(targets: list[Any], fmt: str, scope: str) -> Any:
-    from flatlora.bench.validation import CheckResult
-
+def _answer_check(targets: list[Any], fmt: str, scope: str) -> CheckResult:
     bad = [i for i, t in enumerate(targets) if not isinstance(t, str) or gold_answer(t, fmt) in (None, "")]
     return CheckResult(
         name=f"target_has_answer({fmt})",
@@ -356,20 +355,11 @@ def validate_generation(
     """Load, validate the whole file, split, validate each split and cross-split prompt leakage."""
     import pandas as pd
 
-    from flatlora.bench.validation import (
-        CheckResult,
-        ValidationFailed,
-        ValidationReport,
-        _error_check,
-        _leakage_check,
-        _run_ge,
-    )
-
     c = generation_card(dataset, card) or {"name": card or "generation"}
     try:
         data = load_generation(dataset, data_dir, text_col, label_col, card)
     except DataError as err:
-        rep = ValidationReport(dataset=str(dataset), card=str(c["name"]), checks=[_error_check(err)])
+        rep = ValidationReport(dataset=str(dataset), card=str(c["name"]), checks=[error_check(err)])
         if raise_on_failure:
             raise ValidationFailed(rep) from err
         return rep, None
@@ -377,7 +367,7 @@ def validate_generation(
     fmt = str(data.card["answer_format"])
     spec = gen_suite_spec(data.card, pc, tc)
     rep = ValidationReport(dataset=data.name, card=str(data.card["name"]))
-    rep.checks += _run_ge(pd.DataFrame({pc: data.prompts, tc: data.targets}), spec, "all")
+    rep.checks += run_ge(pd.DataFrame({pc: data.prompts, tc: data.targets}), spec, "all")
     rep.checks.append(_answer_check(data.targets, fmt, "all"))
     for note in data.notes:
         rep.checks.append(
@@ -388,7 +378,7 @@ def validate_generation(
         try:
             splits = make_gen_splits(data, split_seed, text_col=text_col, label_col=label_col)
         except ValueError as err:
-            rep.checks.append(_error_check(DataError(f"cannot split: {err}", check="splittable"), "splits"))
+            rep.checks.append(error_check(DataError(f"cannot split: {err}", check="splittable"), "splits"))
     if splits is not None:
         for scope, df in (("train", splits.train), ("val", splits.val), ("test", splits.test)):
             if len(df) == 0:
@@ -399,8 +389,8 @@ def validate_generation(
                 )
                 continue
             frame = pd.DataFrame({pc: list(df["text"]), tc: list(df["label"])})
-            rep.checks += _run_ge(frame, spec, scope)
-        rep.checks.append(_leakage_check(splits))
+            rep.checks += run_ge(frame, spec, scope)
+        rep.checks.append(leakage_check(splits))
     if not rep.success:
         if raise_on_failure:
             raise ValidationFailed(rep)
@@ -411,8 +401,6 @@ def validate_generation(
 def prepare(cfg: Any, data_dir: str | os.PathLike[str] | None = None) -> GenSplits:
     """Validate (ValidationFailed before anything is trained), split, subsample: a RunConfig's splits."""
     from dataclasses import replace
-
-    from flatlora.bench.data import subsample
 
     _, splits = validate_generation(
         cfg.dataset, data_dir, cfg.text_col, cfg.label_col, cfg.split_seed, cfg.card

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
 import json
 import os
 import platform
@@ -27,14 +26,6 @@ CPU_FLAGS = (
     "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8",
     "avx_vnni", "avx2", "fma", "f16c", "avx", "sse4_2", "asimd", "sve", "bf16",
 )  # fmt: skip
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def sha256_json(obj: Any) -> str:
-    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:

@@ -6,287 +6,50 @@ length bounds and decodability per frame; file-level problems (empty file, encod
 NUL bytes, giant lines), label types, per-class minimums and cross-split leakage are
 checked beside it. All results land in one `ValidationReport`; a failure raises
 `ValidationFailed` whose message lists each failed check with counts and a few rows.
-GE is slow to import, so it is imported lazily and one context is reused per process.
+The results, the GE engine and the checks generative data shares (`gen_data`) live in `checks`;
+the cards in `cards`. A generative dataset is handed to `gen_data.validate_generation`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import os
 import re
-import threading
 import unicodedata
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flatlora.bench.cards import DATASETS_DIR, load_card
+from flatlora.bench.checks import (
+    N_EXAMPLES,
+    UNDECODABLE_RE,
+    CheckResult,
+    ValidationFailed,
+    ValidationReport,
+    error_check,
+    leakage_check,
+    run_ge,
+)
 from flatlora.bench.data import (
-    DATASETS_DIR,
     INT_RE,
     PAIR_SEP,
     DataError,
     LabeledData,
     Splits,
     load_labeled,
+    load_sanity,
     make_splits,
     spelling_key,
     spelling_variants,
 )
+from flatlora.bench.gen_data import is_generation, validate_generation
 
 if TYPE_CHECKING:
     import pandas as pd
-    from rich.table import Table
-
-# control chars (except \t \n \r) and the replacement char signal text that did not decode cleanly
-UNDECODABLE_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]"
-N_EXAMPLES = 3
 
 
-@dataclass
-class CheckResult:
-    """One expectation's outcome; `severity` "error" fails validation, "warning" is only reported."""
-
-    name: str
-    success: bool
-    scope: str = "all"  # all | train | val | test | file | splits
-    severity: str = "error"
-    unexpected_count: int = 0
-    element_count: int = 0
-    examples: list[Any] = field(default_factory=list)
-    message: str = ""
-    engine: str = "great_expectations"  # or "flatbench" for checks beside GE
-
-
-@dataclass
-class ValidationReport:
-    dataset: str
-    card: str
-    checks: list[CheckResult] = field(default_factory=list)
-    # the user's names for the internal columns (text, label, text_pair), used wherever checks are shown
-    columns: dict[str, str] = field(default_factory=dict)
-    lengths: dict[str, Any] | None = None  # token lengths against max_len (`flatlora.bench.lengths`)
-    checksum: str | None = None  # sha256 of the data validated, as in each run record's dataset_info
-    labels: dict[str, int] = field(default_factory=dict)  # the label set in class-id order -> rows
-    label_source: str = ""  # where the label set comes from: "inferred" or "card <name>"
-    split_sizes: dict[str, int] = field(default_factory=dict)  # train/val/test rows, before any profile cap
-    notes: list[str] = field(default_factory=list)  # what loading and splitting did (merges, carved rows)
-
-    @property
-    def success(self) -> bool:
-        return all(c.success for c in self.checks if c.severity == "error")
-
-    @property
-    def failures(self) -> list[CheckResult]:
-        return [c for c in self.checks if not c.success and c.severity == "error"]
-
-    @property
-    def warnings(self) -> list[CheckResult]:
-        return [c for c in self.checks if not c.success and c.severity != "error"]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "card": self.card,
-            "checksum": self.checksum,
-            "success": self.success,
-            "n_checks": len(self.checks),
-            "n_failed": len(self.failures),
-            "n_warnings": len(self.warnings),
-            "columns": dict(self.columns),
-            "lengths": self.lengths,
-            "labels": dict(self.labels),
-            "label_source": self.label_source,
-            "split_sizes": dict(self.split_sizes),
-            "notes": list(self.notes),
-            "checks": [asdict(c) for c in self.checks],
-        }
-
-    def user_names(self, text: str) -> str:
-        """Internal column names in check names and messages -> the user's (`(text)` -> `(review)`)."""
-        names = {k: v for k, v in self.columns.items() if v and v != k}
-        if not names:
-            return text
-        if "text" in names and "text_pair" in names:
-            names["pair_key"] = f"{names['text']}, {names['text_pair']}"
-        rx = re.compile(
-            r"(?<=[('])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")(?=[)'])"
-        )
-        return rx.sub(lambda m: names[m.group(1)], text)
-
-    def render(self, verbose: bool = False, width: int = 80, verbose_hint: bool = True) -> str:
-        """Plain text for a terminal of `width` columns: a verdict line, then each failed check, then each
-        warning (user's column names, wrapped at word boundaries), then what was read (labels, splits);
-        `verbose` adds every passed check (`verbose_hint`: say that `--verbose` does)."""
-        import textwrap
-
-        n_pass = sum(c.success for c in self.checks)
-        failed, warned = self.failures, self.warnings
-        verdict = "FAILED" if not self.success else "passed"
-        head = (
-            f"validation of {self.dataset} {verdict}: {len(failed)} failed, {len(warned)} "
-            f"warning{'s' * (len(warned) != 1)}, {n_pass} of {len(self.checks)} checks passed (card {self.card})"
-        )
-        out = textwrap.wrap(head, width, break_long_words=False, break_on_hyphens=False)
-
-        def para(tag: str, c: CheckResult, detail: bool = True) -> None:
-            scope = "" if c.scope == "all" else f" [{c.scope}]"
-            text = f"{self.user_names(c.name)}{scope}" + (
-                f": {self.user_names(_describe(c))}" if detail else ""
-            )
-            out.extend(
-                textwrap.wrap(
-                    text,
-                    width,
-                    initial_indent=f"{tag:<5} ",
-                    subsequent_indent=" " * 6,
-                    break_long_words=False,
-                    break_on_hyphens=False,
-                )
-            )
-
-        for c in failed:
-            para("FAIL", c)
-        for c in warned:
-            para("warn", c)
-        for line in self.info_lines():
-            out.extend(
-                textwrap.wrap(f"info  {line}", width, subsequent_indent=" " * 6, break_long_words=False)
-            )
-        tokens = [c for c in self.checks if c.name == "tokens_within_max_len" and c.success]
-        if tokens:  # the share is said even when it is small
-            out.extend(textwrap.wrap(f"info  {tokens[0].message}", width, subsequent_indent=" " * 6))
-        if verbose:
-            for c in self.checks:
-                if c.success:
-                    para("ok", c, detail=False)
-        elif n_pass:
-            out.append(f"ok    {n_pass} checks passed" + (" (--verbose lists them)" if verbose_hint else ""))
-        return "\n".join(out)
-
-    def info_lines(self) -> list[str]:
-        """What was read, said on every run: the label set with its rows, the split sizes, and what
-        loading changed. An inferred label set is listed in full, so a stray spelling is seen."""
-        out: list[str] = []
-        if self.labels:
-            n = len(self.labels)
-            where = (
-                "inferred from the data, in class-id order"
-                if self.label_source == "inferred"
-                else f"from {self.label_source}"
-            )
-            counts = ", ".join(f"{k!r} {v:,}" for k, v in self.labels.items())
-            out.append(f"{n} label{'s' * (n != 1)} ({where}; rows): {counts}")
-        if self.split_sizes:
-            sizes = ", ".join(f"{k} {v:,}" for k, v in self.split_sizes.items())
-            out.append(f"splits (rows): {sizes}")
-        return out + [self.user_names(x) for x in self.notes]
-
-    def summary(self) -> str:
-        """Human message: each failed or warned check with counts and a few offending rows."""
-        if self.success:
-            n = len(self.warnings)
-            lines = [f"{self.dataset}: all {len(self.checks)} checks passed ({n} warning{'s' * (n != 1)})"]
-        else:
-            lines = [
-                f"validation of {self.dataset!r} failed ({len(self.failures)} of {len(self.checks)} checks):"
-            ]
-        for c in self.failures:
-            lines.append(f"  - [{c.scope}] {c.name}: {_describe(c)}")
-        for c in self.warnings:
-            lines.append(f"  ~ warning [{c.scope}] {c.name}: {_describe(c)}")
-        return self.user_names("\n".join(lines))
-
-    def table(self) -> Table:
-        from rich.table import Table
-
-        t = Table(title=f"validation: {self.dataset} (card {self.card})")
-        t.add_column("check", no_wrap=True, overflow="ellipsis", max_width=44)
-        for col in ("scope", "status", "unexpected"):
-            t.add_column(col, no_wrap=True)
-        t.add_column("examples / message", overflow="fold", ratio=1)
-        order = sorted(self.checks, key=lambda c: (c.success, c.severity != "error"))  # failures first
-        for c in order:
-            status = (
-                "[green]pass" if c.success else ("[red]FAIL" if c.severity == "error" else "[yellow]warn")
-            )
-            count = f"{c.unexpected_count}/{c.element_count}" if c.element_count else str(c.unexpected_count)
-            msg = "" if c.success else self.user_names(_describe(c))
-            t.add_row(self.user_names(c.name), c.scope, status, count, msg)
-        return t
-
-
-def _describe(c: CheckResult) -> str:
-    parts = []
-    if c.message:
-        parts.append(c.message)
-    if c.element_count:
-        parts.append(f"{c.unexpected_count} of {c.element_count} rows")
-    if c.examples:
-        parts.append("e.g. " + ", ".join(_short(x) for x in c.examples[:N_EXAMPLES]))
-    return "; ".join(parts)
-
-
-def _short(x: Any) -> str:
-    """An example as text, quotes balanced however long it is; GE's {row, value} as `row N: value`."""
-    if isinstance(x, dict) and set(x) == {"row", "value"}:
-        return f"row {int(x['row']) + 1}: {_short(x['value'])}"
-    if isinstance(x, dict) and set(x) == {"rows", "text"}:  # a text in two splits: whole, with its rows
-        where = " and ".join(
-            f"{k} row{'s' * (len(r) != 1)} {', '.join(map(str, r[:5]))}" for k, r in x["rows"].items()
-        )
-        return f"{where}: {x['text']!r}"
-    if isinstance(x, str) and PAIR_SEP in x:  # a (text, text_pair) key: show the pair as the report does
-        x = x.replace(PAIR_SEP, " || ")
-    if isinstance(x, str) and len(x) > 60:
-        return repr(x[:57] + "...")
-    s = repr(x)
-    return s if len(s) <= 80 else s[:76] + "...}"
-
-
-class ValidationFailed(Exception):
-    """Raised before training when a dataset fails validation; carries the report."""
-
-    def __init__(self, report: ValidationReport) -> None:
-        super().__init__(report.summary())
-        self.report = report
-
-    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (runs in their own process)
-        return (type(self), (self.report,))
-
-
-# ---------------------------------------------------------------- cards and suites
-
-
-def load_card(name_or_path: str) -> dict[str, Any]:
-    """A dataset card (yaml) by name from datasets/cards/ or by path."""
-    import yaml
-
-    p = Path(name_or_path).expanduser()
-    if not p.suffix:
-        p = DATASETS_DIR / "cards" / f"{name_or_path}.yaml"
-    if not p.is_file():
-        known = sorted(c.stem for c in (DATASETS_DIR / "cards").glob("*.yaml"))
-        raise DataError(f"dataset card not found: {p} (cards: {known}, or a .yaml path)", check="card")
-    try:
-        card: dict[str, Any] = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DataError(
-            f"dataset card {p} is not valid YAML: {str(exc).splitlines()[0]}", check="card"
-        ) from exc
-    if not isinstance(card, dict):
-        raise DataError(f"dataset card {p} must be a YAML mapping", check="card")
-    card.setdefault("name", p.stem)
-    card.setdefault("text_column", "text")
-    card.setdefault("label_column", "label")
-    card.setdefault("text_length", {"min": 1, "max": 5000})
-    card.setdefault("min_per_class", 1)
-    card.setdefault("min_per_class_split", 1)
-    card.setdefault("duplicates", "warning")  # real datasets often repeat a few texts
-    return card
+# ---------------------------------------------------------------- suites
 
 
 def suite_spec(card: dict[str, Any]) -> list[dict[str, Any]]:
@@ -353,194 +116,6 @@ def write_suite(card_name: str) -> Path:
     path = DATASETS_DIR / "suites" / f"{card['name']}.json"
     atomic_write_json(path, {"name": card["name"], "expectations": build_suite_spec(card)})
     return path
-
-
-# ---------------------------------------------------------------- GE plumbing
-
-
-@cache
-def _gx_context() -> Any:
-    """One quiet ephemeral GE context per process."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    for name in list(logging.root.manager.loggerDict):  # GE sets levels on its own child loggers
-        if name.startswith("great_expectations"):
-            logging.getLogger(name).setLevel(logging.ERROR)
-    ctx = gx.get_context(mode="ephemeral")
-    with contextlib.suppress(Exception):  # older/newer GE: progress bars stay on, results are unaffected
-        ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    ds = ctx.data_sources.add_pandas("flatbench")
-    asset = ds.add_dataframe_asset("frame")
-    asset.add_batch_definition_whole_dataframe("whole")
-    return ctx
-
-
-_suite_counter = 0
-# GE's ephemeral context holds one dataframe asset; runs that validate at once in one process
-# (`--parallel`) would swap each other's frames, so GE is entered by one thread at a time.
-_GE_LOCK = threading.Lock()
-
-
-def ge_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("great_expectations") is not None
-
-
-_noted_fallback = False
-
-
-def _run_ge(df: pd.DataFrame, spec: list[dict[str, Any]], scope: str) -> list[CheckResult]:
-    global _noted_fallback
-    if not ge_available():
-        if not _noted_fallback:
-            import sys
-
-            print(
-                "note: great-expectations is not installed; the suite's expectations run in plain Python "
-                "(same checks and messages, engine 'python')",
-                file=sys.stderr,
-            )
-            _noted_fallback = True
-        return _run_plain(df, spec, scope)
-    import great_expectations as gx
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-
-    global _suite_counter
-    with _GE_LOCK:
-        ctx = _gx_context()
-        bd = ctx.data_sources.get("flatbench").get_asset("frame").get_batch_definition("whole")
-        _suite_counter += 1
-        suite = gx.ExpectationSuite(name=f"flatbench_{_suite_counter}")
-        severities: list[str] = []
-        for e in spec:
-            cfg = ExpectationConfiguration(
-                type=e["type"], kwargs=dict(e["kwargs"]), meta={"flatbench_index": len(severities)}
-            )
-            suite.add_expectation(cfg.to_domain_obj())
-            severities.append("warning" if e.get("severity") == "warning" else "error")
-        batch = bd.get_batch(batch_parameters={"dataframe": df.reset_index(drop=True)})
-        res = batch.validate(suite, result_format={"result_format": "COMPLETE"})
-    out: list[CheckResult] = []
-    # GE may reorder results: map each back to its spec entry through meta
-    ordered = sorted(
-        res.results, key=lambda r: int((r.expectation_config.meta or {}).get("flatbench_index", 0))
-    )
-    for r in ordered:
-        sev = severities[int((r.expectation_config.meta or {}).get("flatbench_index", 0))]
-        kw = r.expectation_config.kwargs
-        name = r.expectation_config.type.removeprefix("expect_")
-        col = kw.get("column")
-        result = r.result or {}
-        exc = (r.exception_info or {}).get("exception_message") if not r.success else None
-        examples = list(result.get("partial_unexpected_list") or [])
-        idx = list(result.get("partial_unexpected_index_list") or result.get("unexpected_index_list") or [])
-        if examples and idx:
-            examples = [{"row": int(i), "value": v} for i, v in zip(idx, examples, strict=False)]
-        msg = f"column {col!r}" if col else ""
-        if name == "column_to_exist" and not r.success:
-            msg = f"missing required column {col!r} (found {list(map(str, df.columns))})"
-        if name == "column_values_to_be_unique" and not r.success:
-            msg = f"duplicate texts in column {col!r}"
-        if name == "column_values_to_be_in_set" and not r.success:
-            msg = f"unknown labels (allowed: {kw.get('value_set')})"
-        if name == "column_distinct_values_to_contain_set" and not r.success:
-            present = result.get("observed_value")
-            msg = f"classes missing: {sorted(set(kw.get('value_set', [])) - set(present or []))}"
-        if name == "column_value_lengths_to_be_between" and not r.success:
-            msg = f"text length outside [{kw.get('min_value')}, {kw.get('max_value')}] (empty text?)"
-        if name == "column_values_to_not_match_regex" and not r.success:
-            msg = "undecodable text (control characters or U+FFFD)"
-        if exc:
-            msg = f"{msg}; could not evaluate: {exc.splitlines()[0][:160]}"
-        out.append(
-            CheckResult(
-                name=name if not col else f"{name}({col})",
-                success=bool(r.success),
-                scope=scope,
-                severity=sev,
-                unexpected_count=int(result.get("unexpected_count") or 0),
-                element_count=int(result.get("element_count") or 0),
-                examples=examples[:N_EXAMPLES],
-                message=msg,
-            )
-        )
-    return out
-
-
-def _run_plain(df: pd.DataFrame, spec: list[dict[str, Any]], scope: str) -> list[CheckResult]:
-    """The suite's expectation types evaluated without GE (for machines without it, e.g. a GPU box)."""
-    out: list[CheckResult] = []
-    cols = [str(c) for c in df.columns]
-    for e in spec:
-        kind, kw = e["type"], e["kwargs"]
-        sev = "warning" if e.get("severity") == "warning" else "error"
-        col = kw.get("column")
-        name = kind.removeprefix("expect_")
-        values = list(df[col]) if col in cols else []
-        bad: list[int] = []
-        msg = ""
-        count_rows = True
-        if kind == "expect_column_to_exist":
-            ok, count_rows = col in cols, False
-            msg = "" if ok else f"missing required column {col!r} (found {cols})"
-        elif col not in cols:
-            ok, msg = False, f"column {col!r}; could not evaluate: column not found"
-        elif kind == "expect_column_values_to_not_be_null":
-            bad = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
-            ok, msg = not bad, f"column {col!r}"
-        elif kind == "expect_column_value_lengths_to_be_between":
-            lo, hi = kw.get("min_value"), kw.get("max_value")
-            bad = [
-                i
-                for i, v in enumerate(values)
-                if v is not None
-                and ((lo is not None and len(str(v)) < lo) or (hi is not None and len(str(v)) > hi))
-            ]
-            ok = not bad
-            msg = f"text length outside [{lo}, {hi}] (empty text?)" if bad else f"column {col!r}"
-        elif kind == "expect_column_values_to_not_match_regex":
-            rx = re.compile(kw["regex"])
-            bad = [i for i, v in enumerate(values) if v is not None and rx.search(str(v))]
-            ok = not bad
-            msg = "undecodable text (control characters or U+FFFD)" if bad else f"column {col!r}"
-        elif kind == "expect_column_values_to_be_unique":
-            seen: dict[Any, int] = {}
-            for v in values:
-                seen[v] = seen.get(v, 0) + 1
-            bad = [i for i, v in enumerate(values) if v is not None and seen[v] > 1]
-            ok = not bad
-            msg = f"duplicate texts in column {col!r}" if bad else f"column {col!r}"
-        elif kind == "expect_column_values_to_be_in_set":
-            allowed = set(kw["value_set"])
-            bad = [i for i, v in enumerate(values) if v is not None and v not in allowed]
-            ok = not bad
-            msg = f"unknown labels (allowed: {kw['value_set']})" if bad else f"column {col!r}"
-        elif kind == "expect_column_distinct_values_to_contain_set":
-            missing = sorted(set(kw["value_set"]) - set(values))
-            ok, count_rows = not missing, False
-            msg = f"classes missing: {missing}" if missing else f"column {col!r}"
-        else:
-            ok, msg = False, f"expectation {kind} is not available without great-expectations"
-        n = len(values)  # GE counts every row, nulls included
-        out.append(
-            CheckResult(
-                name=name if not col else f"{name}({col})",
-                success=ok,
-                scope=scope,
-                severity=sev,
-                unexpected_count=len(bad),
-                element_count=n if count_rows else 0,
-                examples=[{"row": i, "value": values[i]} for i in bad[:N_EXAMPLES]],
-                message=msg,
-                engine="python",
-            )
-        )
-    return out
 
 
 # ---------------------------------------------------------------- checks beside GE
@@ -799,57 +374,6 @@ def _rare_class_check(raw: list[Any], blank: set[int], counts: Any, lab: str) ->
     )
 
 
-def _row_keys(df: pd.DataFrame) -> list[str]:
-    if "text_pair" in df.columns:
-        return [f"{a}{PAIR_SEP}{b}" for a, b in zip(df["text"], df["text_pair"], strict=True)]
-    return [str(t) for t in df["text"]]
-
-
-def _leakage_check(splits: Splits) -> CheckResult:
-    """Texts in two splits, each named by its rows in every split (1 = the first data row) and given in
-    full: a shortened text cannot be searched for in the file."""
-    parts = {"train": splits.train, "val": splits.val, "test": splits.test}
-    rows: dict[str, dict[str, list[int]]] = {}
-    n_texts = 0  # distinct texts per split, summed
-    for k, df in parts.items():
-        index = list(df["index"]) if "index" in df.columns else list(range(len(df)))
-        keys = _row_keys(df)
-        n_texts += len(set(keys))
-        for key, i in zip(keys, index, strict=True):
-            rows.setdefault(key, {}).setdefault(k, []).append(int(i) + 1)
-    shared = {t: where for t, where in rows.items() if len(where) > 1}
-    examples = [
-        {"rows": where, "text": t.replace(PAIR_SEP, " || ")}
-        for t, where in sorted(shared.items())[:N_EXAMPLES]
-    ]
-    return CheckResult(
-        name="no_text_leakage_across_splits",
-        success=not shared,
-        scope="splits",
-        unexpected_count=len(shared),
-        element_count=n_texts,
-        examples=examples,
-        message=""
-        if not shared
-        else f"exact texts shared between splits: {len(shared)} (rows: 1 = the first data row); keep each "
-        "text in one split only",
-        engine="flatbench",
-    )
-
-
-def _error_check(err: DataError, scope: str = "file") -> CheckResult:
-    return CheckResult(
-        name=err.check,
-        success=False,
-        scope=scope,
-        unexpected_count=max(1, len(err.rows)),
-        # the lines, unless the message names them already
-        examples=[] if re.search(r"\blines? \d", str(err)) else [f"line {r}" for r in err.rows[:N_EXAMPLES]],
-        message=str(err),
-        engine="flatbench",
-    )
-
-
 # ---------------------------------------------------------------- public API
 
 
@@ -861,7 +385,7 @@ def validate_frame(
     spec = suite_spec(card)
     if "text_pair" in df.columns:
         spec = pair_spec(spec, card["text_column"])
-    rep.checks += _run_ge(df, spec, scope)
+    rep.checks += run_ge(df, spec, scope)
     min_count = card["min_per_class"] if scope == "all" else card["min_per_class_split"]
     rep.checks += _label_checks(df, card, scope, int(min_count))
     return rep
@@ -905,7 +429,7 @@ def validate_splits(splits: Splits, card: dict[str, Any] | str | None = None) ->
             for c in checks:
                 c.examples = [_data_row(x, rows) for x in c.examples]
         rep.checks += checks
-    rep.checks.append(_leakage_check(splits))
+    rep.checks.append(leakage_check(splits))
     return rep
 
 
@@ -937,12 +461,10 @@ def validate_sanity() -> ValidationReport:
     """The authored toy task: its suite (datasets/suites/sanity.json) plus train/test word disjointness."""
     import pandas as pd
 
-    from flatlora.bench.data import load_sanity
-
     rows = load_sanity()
     df = pd.DataFrame(rows)
     rep = ValidationReport(dataset="sanity", card="sanity")
-    rep.checks += _run_ge(df, suite_spec(load_card("sanity")), "all")
+    rep.checks += run_ge(df, suite_spec(load_card("sanity")), "all")
     words = {
         sp: {r["prompt"].removeprefix("repeat: ") for r in rows if r["split"] == sp}
         for sp in ("train", "test")
@@ -983,8 +505,6 @@ def validate_dataset(
     With `max_len`, also the share of examples longer than it in `model`'s tokens (a warning above 5%).
     `encoding`, `val_from_train` and `merge_label_spellings` are those of `load_labeled`/`make_splits`.
     """
-    from flatlora.bench.gen_data import is_generation, validate_generation
-
     if is_generation(name_or_path, card):  # prompt -> target data: its own suite (flatlora.bench.gen_data)
         return validate_generation(
             name_or_path, data_dir, text_col, label_col, split_seed, card, raise_on_failure
@@ -1007,7 +527,7 @@ def validate_dataset(
     except DataError as err:
         guess = "financial_phrasebank" if str(name_or_path).lower().startswith("fpb_") else "user_default"
         rep = ValidationReport(
-            dataset=str(name_or_path), card=card or guess, checks=[_error_check(err)], columns=columns
+            dataset=str(name_or_path), card=card or guess, checks=[error_check(err)], columns=columns
         )
         if raise_on_failure:
             raise ValidationFailed(rep) from err
@@ -1028,10 +548,10 @@ def validate_dataset(
             rep.split_sizes = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
             rep.notes += [n for n in splits.notes if n.startswith("validation carved")]
         except DataError as err:
-            rep.checks.append(_error_check(err, "splits"))
+            rep.checks.append(error_check(err, "splits"))
             splits = None
         except ValueError as err:  # e.g. too few rows of a class to stratify
-            rep.checks.append(_error_check(DataError(f"cannot split: {err}", check="splittable"), "splits"))
+            rep.checks.append(error_check(DataError(f"cannot split: {err}", check="splittable"), "splits"))
             splits = None
     if not rep.success:
         if raise_on_failure:

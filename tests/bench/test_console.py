@@ -58,10 +58,10 @@ def test_validation_logs_nothing_from_great_expectations(
 
     import great_expectations  # noqa: F401  (its import-time logging is not what this test is about)
 
-    from flatlora.bench import validation
+    from flatlora.bench import checks, validation
     from tests.bench.test_validation import ROWS, csv_text
 
-    validation._gx_context.cache_clear()  # a fresh context, as in a new process
+    checks._gx_context.cache_clear()  # a fresh context, as in a new process
     p = tmp_path / "ok.csv"
     p.write_text(csv_text(ROWS), encoding="utf-8")
     with caplog.at_level(logging.INFO):

@@ -328,11 +328,11 @@ def test_plain_python_suite_matches_great_expectations(
     tmp_path: Path, make: Callable[[Path], Path], match: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without great-expectations (a bare GPU machine) the same suite gives the same verdicts and messages."""
-    from flatlora.bench import validation
+    from flatlora.bench import checks
 
     path = make(tmp_path)
     ge, _ = validate_dataset(str(path), raise_on_failure=False)
-    monkeypatch.setattr(validation, "ge_available", lambda: False)
+    monkeypatch.setattr(checks, "ge_available", lambda: False)
     plain, _ = validate_dataset(str(path), raise_on_failure=False)
     assert [c.engine for c in plain.checks if c.engine != "flatbench"] == ["python"] * sum(
         c.engine != "flatbench" for c in plain.checks

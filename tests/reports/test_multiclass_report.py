@@ -12,7 +12,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, matthews
 
 from flatlora.bench.validation import ValidationReport
 from reports.render import render
-from reports.summary import summarize, summary_from_dict
+from reports.summary import summarize
+from reports.summary_json import summary_from_dict
 from tests.reports.factory import make_record
 
 LABELS = ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from reports import stats
-from reports.summary import MAX_DISAGREEMENTS, failure_buckets, summarize
+from reports.summary import failure_buckets, summarize
+from reports.summary_types import MAX_DISAGREEMENTS
 from tests.reports.factory import make_grid, make_record
 
 
