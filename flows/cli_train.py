@@ -77,8 +77,16 @@ def validate(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="also write the report as JSON here")
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="what runs the suite: python (default; the same checks and verdicts) or great_expectations "
+            "(env FLATBENCH_VALIDATION_ENGINE)"
+        ),
+    ] = None,
 ) -> None:
-    """Validate a dataset (great-expectations suite + file checks); non-zero exit on failure."""
+    """Validate a dataset (data-card suite + file checks); non-zero exit on failure."""
+    import os
     import shutil
 
     from flows.cli_common import auto_max_len_override, check_choice, profile_names
@@ -86,7 +94,9 @@ def validate(
     check_choice(profile, profile_names(), "profile")
     from flatlora.bench.config import PROFILE_OVERRIDES, RunConfig
     from flatlora.bench.records import atomic_write_json
-    from flatlora.bench.validation import validate_dataset
+    from flatlora.bench.validation import ENGINE_ENV, ENGINES, validate_dataset
+
+    env = {ENGINE_ENV: check_choice(engine.replace("-", "_"), ENGINES, "engine")} if engine else {}
 
     opts = {
         "text_col": text_col,
@@ -98,9 +108,18 @@ def validate(
     }
     chosen = auto_max_len_override(max_len, profile, [dataset], opts, data_dir, model)
     limit = int(chosen.get("max_len") or PROFILE_OVERRIDES[profile].get("max_len", RunConfig.max_len))
-    report, _ = validate_dataset(
-        dataset, data_dir=data_dir, raise_on_failure=False, max_len=limit, model=model, **opts
-    )
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        report, _ = validate_dataset(
+            dataset, data_dir=data_dir, raise_on_failure=False, max_len=limit, model=model, **opts
+        )
+    finally:  # the setting is this command's, not the calling process's
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     width = min(shutil.get_terminal_size((80, 24)).columns, 80)
     typer.echo(report.render(verbose=verbose, width=width))
     if json_out is not None:

@@ -330,6 +330,7 @@ def test_plain_python_suite_matches_great_expectations(
     from flatlora.bench import validation
 
     path = make(tmp_path)
+    monkeypatch.setenv(validation.ENGINE_ENV, "great_expectations")
     ge, _ = validate_dataset(str(path), raise_on_failure=False)
     monkeypatch.setattr(validation, "ge_available", lambda: False)
     plain, _ = validate_dataset(str(path), raise_on_failure=False)
