@@ -152,6 +152,22 @@ def train(
     max_len: MaxLen = None,
     data_dir: DataDir = None,
     progress: Annotated[bool, typer.Option(help="show progress bars (--no-progress: none at all)")] = True,
+    flatness: Annotated[
+        bool,
+        typer.Option(
+            "--flatness/--no-flatness",
+            help="the flatness probe after the test (--no-flatness: none, as --set flatness_k=0; "
+            "the report says not measured)",
+        ),
+    ] = True,
+    val_metrics: Annotated[
+        bool,
+        typer.Option(
+            "--val-metrics",
+            help="validate a one-epoch run too (it has no epoch to select, so by default it skips the "
+            "pass and its record has no validation metrics)",
+        ),
+    ] = False,
 ) -> None:
     """Validate the dataset, then run one fine-tuning run and print where its record is."""
     from flows.cli_common import (
@@ -191,17 +207,22 @@ def train(
             "delimiter": delimiter,
         }
         overrides.update({k: v for k, v in opts.items() if v is not None})
+        if not flatness:
+            overrides["flatness_k"] = 0
+        if val_metrics:
+            overrides["val_metrics"] = True
         model = str(overrides.get("model") or "minilm")
         overrides.update(auto_max_len_override(max_len, profile, [dataset], data_opts, data_dir, model))
-        cfg = resolve_config(
-            profile,
-            dataset=dataset,
-            method=method,
-            seed=seed,
-            text_col=text_col,
-            label_col=label_col,
-            **overrides,
-        )
+        fixed = {
+            "dataset": dataset,
+            "method": method,
+            "seed": seed,
+            "text_col": text_col,
+            "label_col": label_col,
+        }
+        cfg = resolve_config(profile, **fixed, **overrides)
+        if cfg.epochs == 1 and "val_metrics" not in overrides:  # nothing to select: no validation pass
+            cfg = resolve_config(profile, **fixed, **overrides, val_metrics=False)
     except ValueError as exc:
         console.print(f"config error: {exc}", style="red", markup=False)
         raise typer.Exit(code=2) from exc

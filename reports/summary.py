@@ -228,6 +228,7 @@ class DatasetSummary:
     # generation, descriptive (outside the tested family): method -> paired held-out loss differences,
     # {"fine_tuning": loss - loss_before over its seeds, "vs_control": loss - LoRA's over shared seeds}
     loss_changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    flatness_off: list[str] = field(default_factory=list)  # methods whose runs had the probe off
 
 
 @dataclass
@@ -309,8 +310,12 @@ class BenchmarkSummary:
     sweep: list[SweepRow] = field(default_factory=list)  # learning-rate sweep beside the records
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN/inf become None)."""
-        return _jsonable(asdict(self))
+        """JSON-ready dict (NaN/inf become None); `flatness_off` only where a probe was off."""
+        d: dict[str, Any] = _jsonable(asdict(self))
+        for ds in d.get("datasets") or []:
+            if not ds.get("flatness_off"):
+                ds.pop("flatness_off", None)
+        return d
 
 
 def _jsonable(obj: Any) -> Any:
@@ -537,6 +542,11 @@ def _dataset_summary(
         for m in methods
     }
     flatness = {m: f for m in methods if (f := _flatness(runs[m])) is not None}
+    flatness_off = [  # `--no-flatness` (flatness_k 0): said as not measured, never as missing
+        m
+        for m in methods
+        if m not in flatness and all((r.get("config") or {}).get("flatness_k") == 0 for r in runs[m])
+    ]
     confusion: dict[str, list[list[int]]] = {}
     for m in methods:
         mats = [
@@ -580,6 +590,7 @@ def _dataset_summary(
         train_loss=train_loss,
         val_curves=val_curves,
         flatness=flatness,
+        flatness_off=flatness_off,
         confusion=confusion,
         error_analysis=_error_analysis(
             runs, majority, texts is not None or _records_have_texts(runs), texts_note, buckets=phrasebank
