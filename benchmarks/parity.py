@@ -130,9 +130,9 @@ def run_trainer(workload: str, seed: int, data_dir: str | None, align: bool = Fa
         if order is not None:
             texts, ys = [texts[i] for i in order], [ys[i] for i in order]
         d = Dataset.from_dict({"text": texts, "label": ys})
-        return d.map(lambda b: tok(b["text"], truncation=True, max_length=cfg.max_len), batched=True).remove_columns(
-            ["text"]
-        )
+        return d.map(
+            lambda b: tok(b["text"], truncation=True, max_length=cfg.max_len), batched=True
+        ).remove_columns(["text"])
 
     n = len(splits.train)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist() if align else None
@@ -267,7 +267,9 @@ def main() -> None:
     ap.add_argument("--seeds", default="1-10", help="e.g. 1-10 or 1,2,5")
     ap.add_argument("--workload", default="quick1000", choices=sorted(WORKLOADS))
     ap.add_argument("--jobs", type=int, default=2, help="runs at once, one thread each")
-    ap.add_argument("--data-dir", default=None, help="data folder (else FLATBENCH_DATA_DIR or ../shared/data)")
+    ap.add_argument(
+        "--data-dir", default=None, help="data folder (else FLATBENCH_DATA_DIR or ../shared/data)"
+    )
     ap.add_argument("--align", action="store_true", help="also the aligned check on the first seed")
     ap.add_argument("--out", default=None, help="write every run and the summary as JSON here")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
@@ -296,7 +298,10 @@ def main() -> None:
     print(json.dumps(summary, indent=1))
     if args.out:
         Path(args.out).write_text(
-            json.dumps({"workload": WORKLOADS[args.workload], "seeds": seeds, "summary": summary, "runs": runs}, indent=1)
+            json.dumps(
+                {"workload": WORKLOADS[args.workload], "seeds": seeds, "summary": summary, "runs": runs},
+                indent=1,
+            )
             + "\n",
             encoding="utf-8",
         )

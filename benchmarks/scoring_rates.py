@@ -10,18 +10,21 @@ three-way: correct, wrong or unresolved. Per language group:
   resolved;
 - unresolved = replies scored unresolved, over all replies (neither rate hides them).
 
-``datasets/llm_eval/labelled_replies.jsonl`` is the held-out table of reply styles (long reasoning
-ending in a bold answer, marked answers in lists, right answers with extra true context, number
-words, Indic digits, units, thousands separators, transliterated names, worked calculations,
-hedges, near misses; English, Hindi, Hinglish and code-switched, half right in each group):
-written and committed before the rules that extract marked answers and weigh the reply's focus,
-and never used to tune them. Its plain replies are checked against the targets (unresolved <=
-15%, false accepts <= 2%, false rejects <= 2% in every group). ``scoring_frozen.jsonl`` is the
-earlier frozen adversarial table; its replies also carry the ``Answer: ...`` line a
-``--answer-format final-line`` reply would end with (``final_line``; null where the reply ignored
-the instruction), so its rates are given for the plain replies ("rule") and for those
-("final-line"). ``scoring_styles_dev.jsonl`` is the development table the extraction rules were
-written against; the other tables were used while writing earlier rules.
+Each rate comes with its exact (Clopper-Pearson) 95% interval.
+
+``datasets/llm_eval/labelled_replies_2.jsonl`` is the held-out table (490 replies, at least 50
+right and 50 wrong in each of English, Hindi, Hinglish and code-switched; long reasoning with a
+bold or ``Answer:`` final answer, lists, right answers with extra true context, hedges between two
+candidates in every language, number words, Indic digits, units, transliterated names, worked
+calculations, refusals, answers in another language, near misses, adversarial replies): written
+and committed before the rule changes measured on it and never used to tune them. Its plain
+replies are checked against the targets (unresolved <= 15%, false accepts <= 2%, false rejects <=
+2% in every group). Its replies, like those of ``scoring_frozen.jsonl``, also carry the ``Answer:
+...`` line a ``--answer-format final-line`` reply would end with (``final_line``; null where the
+reply already ends in one or ignored the instruction), so their rates are given for the plain
+replies ("rule") and for those ("final-line"). ``labelled_replies.jsonl``, the first held-out
+table of reply styles, and the tables under ``tests/llm_eval/data`` are development tables: the
+rules were written against them.
 
     python benchmarks/scoring_rates.py [--show-errors] [TABLE.jsonl ...]
 """
@@ -34,13 +37,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scipy.stats import binomtest
+
 from llm_eval.items import ITEMS_DIR, load_scoring_cases
 from llm_eval.scoring import Outcome, score_answer
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "llm_eval" / "data"
-HELD_OUT = ITEMS_DIR / "labelled_replies.jsonl"
-DEFAULT = [HELD_OUT] + [DATA / n for n in ("scoring_frozen.jsonl", "scoring_styles_dev.jsonl", "scoring_cases.jsonl",
-                                           "scoring_heldout.jsonl", "scoring_heldout2.jsonl")]  # fmt: skip
+HELD_OUT = ITEMS_DIR / "labelled_replies_2.jsonl"
+DEFAULT = [HELD_OUT, ITEMS_DIR / "labelled_replies.jsonl"] + [
+    DATA / n for n in ("scoring_frozen.jsonl", "scoring_styles_dev.jsonl", "scoring_cases.jsonl",
+                       "scoring_heldout.jsonl", "scoring_heldout2.jsonl")]  # fmt: skip
 # targets for plain replies on the held-out table, in every language group
 TARGETS = {"unresolved": 0.15, "false accept": 0.02, "false reject": 0.02}
 GROUPS = {"en": "English", "clean": "English", "hi": "Hindi", "hinglish": "Hinglish", "cs": "code-switched"}
@@ -73,10 +79,23 @@ class Rates:
 
     def row(self, label: str) -> str:
         return (
-            f"| {label} | {self.n} | {self.false_accept}/{self.n_neg - self.unresolved_neg} = {self.fa_rate:.1%} "
-            f"| {self.false_reject}/{self.n_pos - self.unresolved_pos} = {self.fr_rate:.1%} "
-            f"| {self.unresolved}/{self.n} = {self.unresolved_rate:.1%} |"
+            f"| {label} | {self.n} | {_rate(self.false_accept, self.n_neg - self.unresolved_neg)} "
+            f"| {_rate(self.false_reject, self.n_pos - self.unresolved_pos)} "
+            f"| {_rate(self.unresolved, self.n)} |"
         )
+
+
+def exact_interval(k: int, n: int) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) 95% interval of k successes in n trials; (0, 1) for n = 0."""
+    if n == 0:
+        return 0.0, 1.0
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def _rate(k: int, n: int) -> str:
+    lo, hi = exact_interval(k, n)
+    return f"{k}/{n} = {k / n if n else 0.0:.1%} [{lo:.1%}, {hi:.1%}]"
 
 
 def reply(case: dict[str, Any], fmt: str) -> str:
@@ -116,7 +135,8 @@ def table(path: Path, show: bool = False) -> str:
     cases = load_scoring_cases(path)
     fmts = ["plain", "final-line"] if any("final_line" in c for c in cases) else ["plain"]
     lines = [f"{path.name} ({len(cases)} replies, {sum(c['expected'] == 'correct' for c in cases)} labelled correct)",
-             "| group | n | false accept (of resolved wrong) | false reject (of resolved right) | unresolved |",
+             "| group | n | false accept (of resolved wrong) [95% CI] | false reject (of resolved right) [95% CI] "
+             "| unresolved [95% CI] |",
              "|---|---|---|---|---|"]  # fmt: skip
     for fmt in fmts:
         by = rates(cases, fmt, show)
@@ -129,13 +149,27 @@ def table(path: Path, show: bool = False) -> str:
 
 
 def targets(by: dict[str, Rates], order: list[str]) -> list[str]:
-    """One line per group: the three rates against :data:`TARGETS`."""
+    """One line per group: the three rates against :data:`TARGETS`, and whether the upper ends of
+    their 95% intervals are below the targets too (which needs far more replies for 2%)."""
     out = []
     for g in order:
         r = by[g]
         got = {"unresolved": r.unresolved_rate, "false accept": r.fa_rate, "false reject": r.fr_rate}
+        upper = {
+            "unresolved": exact_interval(r.unresolved, r.n)[1],
+            "false accept": exact_interval(r.false_accept, r.n_neg - r.unresolved_neg)[1],
+            "false reject": exact_interval(r.false_reject, r.n_pos - r.unresolved_pos)[1],
+        }
         misses = [f"{k} {v:.1%} > {TARGETS[k]:.0%}" for k, v in got.items() if v > TARGETS[k]]
-        out.append(f"target {g}: " + ("met" if not misses else "NOT met (" + "; ".join(misses) + ")"))
+        bounds = ", ".join(f"{k} {v:.1%}" for k, v in upper.items())
+        shown = all(upper[k] <= TARGETS[k] for k in TARGETS)
+        out.append(
+            f"target {g}: "
+            + ("met" if not misses else "NOT met (" + "; ".join(misses) + ")")
+            + f"; upper 95% bounds {bounds}: "
+            + ("within" if shown else "not all within")
+            + " the targets"
+        )
     return out
 
 

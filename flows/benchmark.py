@@ -16,9 +16,10 @@ from prefect.futures import as_completed, wait
 from prefect.runtime import flow_run
 
 from flatlora.bench.config import DEFAULT_PROFILE
-from flatlora.bench.rundir import ensure_writable
+from flatlora.bench.rundir import DataCheck, ensure_writable
 from flows.flow_runs import remember, settle_previous
 from flows.progress import GridProgress
+from flows.shutdown import reclaim_signals
 from reports.io import atomic_write_text
 from tasks.report import publish_report_task, report_task
 from tasks.train import (
@@ -134,6 +135,7 @@ def benchmark(
     `progress=False` hides the per-run progress bars (model loading, training); the grid's "run k of N"
     lines stay.
     """
+    reclaim_signals()  # started by a flatbench command: SIGTERM ends it at once, not after the runs
     log = get_run_logger()
     datasets, methods, seeds = _grid_axes(datasets, methods, seeds, method_seeds)
     grid = {m: [int(s) for s in (method_seeds or {}).get(m, seeds)] for m in methods}
@@ -188,8 +190,13 @@ def benchmark(
         for s in grid[m]
     ]
     hashes = [config_hash(sp) for sp in specs]
-    # the record on disk is the truth: a Prefect cache hit counts only if its record is usable
-    trusted = [cache_is_valid(sp, h, out_dir) for sp, h in zip(specs, hashes, strict=True)]
+    # the record on disk is the truth: a Prefect cache hit counts only if its record is usable and was
+    # trained on the data as it is now
+    data = DataCheck(data_dir)
+    trusted = [cache_is_valid(sp, h, out_dir, data) for sp, h in zip(specs, hashes, strict=True)]
+    data_changed = data.summary()  # one line per dataset whose file changed since some of its records
+    for line in data_changed:
+        log.warning(line)
     # sequential: ETA from each trained run's own time; concurrent: from the intervals between finishes
     concurrent = bool(work_pool) or parallel > 1
     grid_progress = GridProgress(len(specs), log=log.info, show_duration=not concurrent)
@@ -269,12 +276,20 @@ def benchmark(
         runs.append(row)
     grid_s = time.perf_counter() - t0
 
-    # 3-5. stats + report (regenerated from records on disk), then the artifact
-    report = report_task(out_dir, data_dir=data_dir)
-    artifact = publish_report_task(report) if publish else None
+    # 3-5. stats + report (regenerated from records on disk), then the artifact. A report that cannot be
+    # built (no record at all, records that cannot be pooled) is said in the result, after the runs
+    report, report_error = None, None
+    built = report_task(out_dir, data_dir=data_dir, return_state=True)
+    if built.is_completed():
+        report = built.result()
+    else:
+        report_error = _exception_text(built)
+    artifact = publish_report_task(report) if publish and report else None
     result = {
         "run_dir": out_dir,
         "report": report,
+        "report_error": report_error,
+        "data_changed": data_changed,
         "artifact_key": artifact,
         "runs": runs,
         "n_runs": len(runs),
@@ -294,6 +309,15 @@ def benchmark(
         result["n_errors"],
     )
     return result
+
+
+def _exception_text(state: Any) -> str:
+    """The exception a failed task raised, on one line (the state's message, if it cannot be read)."""
+    try:
+        state.result()
+    except Exception as exc:
+        return " ".join(str(exc).split()) or type(exc).__name__
+    return str(state.message)
 
 
 def _at_most(limit: int, submit: Any, specs: list[dict[str, Any]], progress: GridProgress) -> list[Any]:

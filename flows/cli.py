@@ -25,8 +25,10 @@ def _options(
 ) -> None:
     """Flat-LoRA benchmark pipeline and LLM robustness stress tests."""
     from flows.cli_common import set_debug
+    from flows.shutdown import exit_on_signals
 
     set_debug(debug)
+    exit_on_signals()
 
 
 def _register() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -167,12 +169,17 @@ def register(app: typer.Typer) -> None:
             RunConfig(**{k: overrides[k] for k in ("device", "precision") if k in overrides})
         except ValueError as err:
             raise typer.BadParameter(str(err)) from err
-        if out is not None:  # before the Prefect server starts: a one-line error, not a failed flow
-            from flatlora.bench.rundir import ensure_writable
-
-            ensure_writable(Path(out) / "records")
+        from flatlora.bench.rundir import ensure_writable
         from flows.benchmark import benchmark as flow
+        from flows.benchmark import resolve_run_dir
         from flows.cli_common import exit_at_once_if_api_lost
+
+        grid_seeds = _seeds(seed, seeds)
+        run_dir = resolve_run_dir(
+            str(out) if out else None, profile, list(dataset or []), list(method or []), grid_seeds, overrides
+        )
+        # the run dir, --out or the default one: before the Prefect server starts, a one-line error
+        ensure_writable(run_dir / "records")
 
         if dask:
             try:
@@ -181,12 +188,6 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter("--dask needs prefect-dask: pip install prefect-dask") from err
             flow = flow.with_options(task_runner=DaskTaskRunner())
             parallel = max(parallel, 2)
-        from flows.benchmark import resolve_run_dir
-
-        grid_seeds = _seeds(seed, seeds)
-        run_dir = resolve_run_dir(
-            str(out) if out else None, profile, list(dataset or []), list(method or []), grid_seeds, overrides
-        )
         kept = f"Finished runs are kept in {run_dir / 'records'}."
         with exit_at_once_if_api_lost(kept):
             result = flow(
@@ -203,13 +204,12 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
             )
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
-        typer.echo(f"report: {result['report']}")
-        if result["n_errors"]:
-            errs = [r for r in result["runs"] if r["source"] == "error"]
-            for r in errs:
-                typer.echo(
-                    f"run {r['dataset']}/{r['method']}/s{r['seed']} errored: {r.get('error')}", err=True
-                )
+        if result["report"]:
+            typer.echo(f"report: {result['report']}")
+        last = last_lines(result, run_dir)
+        for line in last:
+            typer.echo(line, err=True)
+        if last:
             raise typer.Exit(1)
 
     @app.command()
@@ -247,7 +247,7 @@ def register(app: typer.Typer) -> None:
         except FileNotFoundError as err:
             raise typer.BadParameter(str(err)) from err
         except RecordConflict as err:
-            typer.echo(f"error: {err}", err=True)
+            typer.echo(f"error: {not_rebuilt(run_dir, str(err))}", err=True)
             raise typer.Exit(2) from err
         typer.echo(str(res.report))
         if res.unreadable:
@@ -255,6 +255,31 @@ def register(app: typer.Typer) -> None:
             for u in res.unreadable:
                 typer.echo(f"  {Path(run_dir) / u.path}: {u.reason}", err=True)
             raise typer.Exit(1)
+
+
+def last_lines(result: dict[str, Any], run_dir: Path) -> list[str]:
+    """What went wrong, for the end of the output: each run that errored (a record saved to the fallback
+    folder says where), then the report that could not be rebuilt and whether an older one is kept."""
+    lines = [
+        f"run {r['dataset']}/{r['method']}/s{r['seed']} errored: {' '.join(str(r.get('error')).split())}"
+        for r in result.get("runs") or []
+        if r["source"] == "error"
+    ]
+    if result.get("report_error"):
+        lines.append(f"error: {not_rebuilt(run_dir, result['report_error'])}")
+    return lines
+
+
+def not_rebuilt(run_dir: Path, why: str) -> str:
+    """One line: the report was not rebuilt, why, and whether the report.md in the folder is an older one
+    (kept as it was, so it does not show the records that stopped this build)."""
+    old = Path(run_dir) / "report.md"
+    if old.is_file():
+        when = dt.datetime.fromtimestamp(old.stat().st_mtime).isoformat(sep=" ", timespec="seconds")
+        kept = f"{old} is stale: it was kept as built at {when}, before the records that stopped this build"
+    else:
+        kept = f"{old} was not written"
+    return f"the report was not rebuilt: {' '.join(why.split())}. {kept}."
 
 
 def _parse_lr_choice(items: list[str] | None) -> dict[str, float]:

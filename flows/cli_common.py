@@ -8,11 +8,14 @@ import difflib
 import functools
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+
+from flows.shutdown import end_now, set_kept
 
 # Every profile of flatlora.bench.config.PROFILES (a test keeps the two in step; importing the config here
 # would import torch and slow down `--help`).
@@ -34,6 +37,7 @@ __all__ = [
     "parse_set_values",
     "profile_names",
     "set_debug",
+    "watch_api",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -91,11 +95,7 @@ def friendly_errors(fn: F) -> F:
 def lost_api_url(timeout: float = 3.0) -> str | None:
     """The configured Prefect API URL if it no longer answers ``/health``; None if it answers or none is
     configured (an ephemeral server lives and dies with this process)."""
-    url = os.environ.get("PREFECT_API_URL")
-    if not url:
-        from prefect.settings import PREFECT_API_URL
-
-        url = PREFECT_API_URL.value()
+    url = _api_url()
     if not url:
         return None
     import httpx
@@ -112,9 +112,13 @@ def exit_at_once_if_api_lost(kept: str) -> Iterator[None]:
     """A flow that fails because the Prefect API went away (server killed, network gone) ends with one
     line and exit code 3, at once: Prefect would otherwise spend minutes at exit retrying events and logs
     that can no longer be delivered. ``kept`` says where the finished work is. Any other failure, or any
-    failure under ``--debug``, propagates unchanged."""
+    failure under ``--debug``, propagates unchanged. While inside, ``watch_api`` notices a server that
+    went away within a minute, instead of when the grid's local work is done; SIGTERM and SIGHUP say
+    ``kept`` too."""
+    set_kept(f"{kept} Rerun the same command to resume.")
     try:
-        yield
+        with watch_api(kept):
+            yield
     except Exception as exc:
         url = None if debug_enabled() else lost_api_url()
         if url is None:
@@ -130,9 +134,70 @@ def exit_at_once_if_api_lost(kept: str) -> Iterator[None]:
         os._exit(3)  # skip Prefect's exit-time retries of undeliverable events and logs
 
 
+# ---------------------------------------------------------------- a lost API
+
+
+def _api_url() -> str | None:
+    """The Prefect API the command talks to, if one is configured (else the embedded one is used)."""
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        from prefect.settings import PREFECT_API_URL
+
+        url = PREFECT_API_URL.value()
+    return url or None
+
+
+@contextlib.contextmanager
+def watch_api(kept: str, interval_s: float = 10.0) -> Iterator[None]:
+    """While inside, ask the configured Prefect API's ``/health`` every ``interval_s``; when it refuses
+    connections 3 times in a row (a killed server: noticed 20 to 30 s after it went) or answers nothing
+    6 times in a row (a hung server or network), end the command with one line and exit code 3, as
+    ``exit_at_once_if_api_lost`` does at the end. Without a configured API (the embedded one) it does
+    nothing: that server lives and dies with this process."""
+    url = None if debug_enabled() else _api_url()
+    if url is None:
+        yield
+        return
+    import httpx
+
+    done = threading.Event()
+
+    def watch() -> None:
+        refused = silent = 0
+        while not done.wait(interval_s):
+            try:
+                httpx.get(url.rstrip("/") + "/health", timeout=min(interval_s, 10.0)).raise_for_status()
+                refused = silent = 0
+            except httpx.ConnectError:
+                refused += 1
+            except httpx.HTTPError:
+                silent += 1
+            if refused >= 3 or silent >= 6:
+                how = (
+                    f"refuses connections ({refused} health checks in a row"
+                    if refused >= 3
+                    else f"has not answered ({silent} health checks in a row"
+                )
+                end_now(
+                    3,
+                    f"error: the Prefect API at {url} {how}, {interval_s:g} s apart). {kept} The flow run "
+                    "stays RUNNING on that server until the next command into the same folder marks it "
+                    "Crashed; start the server again and rerun the command to resume.",
+                )
+
+    t = threading.Thread(target=watch, name="prefect-api-watch", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename and type(exc) is not OSError and exc.strerror:
         return f"{exc.strerror}: {exc.filename}"  # e.g. "Permission denied: runs/x/report.md"
+    if isinstance(exc, OSError) and exc.errno is not None and exc.strerror and type(exc) is not OSError:
+        return " ".join(exc.strerror.split())  # the message without its "[Errno 30]"
     return " ".join(str(exc).split()) or type(exc).__name__
 
 

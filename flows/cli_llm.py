@@ -6,11 +6,15 @@ key from a Secret block when asked to (``--api-key-block``).
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_OUT_ROOT = Path("runs") / "llm_eval"
 
@@ -28,6 +32,7 @@ def resolve_api_key(block: str | None) -> str | None:
 
 
 def llm_eval(
+    ctx: typer.Context,
     suite: Annotated[str, typer.Argument(help="Suite name: multilingual | noisy | all | smoke.")],
     provider: Annotated[str, typer.Option(help="anthropic | local")] = "local",
     model: Annotated[str | None, typer.Option(help="Model id; default depends on the provider.")] = None,
@@ -127,6 +132,7 @@ def llm_eval(
     from rich.markup import escape
 
     from flows.cli_common import check_choice, check_out_dir
+    from flows.shutdown import set_kept
     from llm_eval.grader import SCORERS, grade_records, resolve_scorer
     from llm_eval.judge import JUDGE_CHOICES, resolve_judge
     from llm_eval.plan import plan_run, render_plan
@@ -140,6 +146,7 @@ def llm_eval(
         Interrupted,
         ResumeMismatchError,
         RunStats,
+        output_lock,
         provider_price,
         run_samples,
         summarize,
@@ -249,6 +256,9 @@ def llm_eval(
         console.print(render_plan(plan, PRICE_FILE_HELP.replace("MODEL", prov.model)), markup=False)
         return
 
+    set_kept(f"Answers received are kept in {out_dir / 'responses.jsonl'}; rerun the same command to resume.")
+    # one writer per output folder: a second command into it waits, then sends only what is missing
+    ctx.with_resource(output_lock(out_dir, say=lambda msg: console.print(msg, markup=False, highlight=False)))
     run_kwargs: dict[str, Any] = {"concurrency": concurrency, "use_cache": not no_cache, "refresh": refresh,
                                   "max_attempts": max_attempts, "cost_limit": cost_limit}  # fmt: skip
     stats = RunStats()
@@ -273,18 +283,22 @@ def llm_eval(
     except EndpointUnreachable as exc:
         _error(console, f"{exc} (answers already received are kept in {out_dir / 'responses.jsonl'})")
         raise typer.Exit(1) from None
-    except Interrupted as exc:  # what arrived is on disk and in the cache; say so, exit as SIGINT does
+    except Interrupted as exc:  # what arrived is on disk and in the cache; say so, exit as the signal does
         _write_run_stats(Path(out_dir), stats, summarize(samples, load_records(Path(out_dir))))
         console.print(str(exc), markup=False, highlight=False)
-        raise typer.Exit(130) from None
+        raise typer.Exit(exc.exit_code) from None
     summ = summarize(samples, records)
     cost = "unknown (no price)" if summ["cost_usd"] is None else f"${summ['cost_usd']:.4f}"
     this_run = f"${stats.cost_usd:.4f}" + ("" if stats.cost_known else f" + {stats.cost_unknown} unpriced")
+    # errors a rerun may not meet (rate limits outlasting the retries): never counted as wrong answers
+    retryable = f" ({summ['retryable']} retryable: rerun to retry)" if summ["retryable"] else ""
+    waited = f", waited for another run's {stats.waited_for_other}" if stats.waited_for_other else ""
     console.print(
         f"[bold]{suite}[/] {prov.name}:{prov.model} -> {out_dir / 'responses.jsonl'}\n"
-        f"  answered {summ['answered']}  errors {summ['errors']}  empty {summ['empty']}"
+        f"  answered {summ['answered']}  errors {summ['errors']}{retryable}  empty {summ['empty']}"
         f"  not-run {summ['not_run']}"
-        f"  (cached {summ['cached']}, resumed {stats.skipped_done})\n"
+        f"  (cached {summ['cached']}, resumed {stats.skipped_done}{waited})\n"
+        f"  requests sent {stats.requests} (retries included)\n"
         f"  tokens in {summ['input_tokens']} out {summ['output_tokens']}  cost {cost}"
         f" (this run {this_run})",
         highlight=False,
@@ -475,9 +489,28 @@ def _write_run_stats(out_dir: Path, stats: Any, summary: dict[str, Any]) -> None
     atomic_write_text(out_dir / "run_stats.json", json.dumps(body, indent=2, ensure_ascii=False) + "\n")
 
 
+def says_what_was_kept(fn: F) -> F:
+    """A signal while the grader or the judge sends requests ends the command like one during the answers:
+    one line saying what was kept, and the signal's exit code (130 for Ctrl-C), not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            from llm_eval.runner import Interrupted
+
+            if not isinstance(exc, Interrupted):
+                raise
+            typer.echo(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
     from flows.cli_common import friendly_errors
 
-    app.command("llm-eval")(friendly_errors(llm_eval))
+    app.command("llm-eval")(friendly_errors(says_what_was_kept(llm_eval)))
     app.command("llm-grader-check")(friendly_errors(llm_grader_check))

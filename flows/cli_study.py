@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from flows.cli_bench import _PREFECT_DEFAULTS
+from flows.cli_bench import _PREFECT_DEFAULTS, last_lines
+from flows.cli_common import CliError
 
 # the plan's stages (flatlora.bench.study.STAGES), repeated here so --help needs no torch import
 STAGE_NAMES = ("recipe", "primary-sweeps", "pilot", "extension", "secondary-sweeps", "secondary")
@@ -18,7 +19,10 @@ DESIGN_NAMES = ("v1", "v2")  # flatlora.bench.design.DESIGNS
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
 
+    from flows.cli_common import friendly_errors
+
     @app.command()
+    @friendly_errors
     def sweep(
         out: Path = typer.Option(..., "--out", help="sweep dir: records/ and sweep.json go here"),
         method: list[str] = typer.Option(
@@ -48,11 +52,13 @@ def register(app: typer.Typer) -> None:
             check_choice,
             check_choices,
             check_dataset,
+            check_out_dir,
             method_names,
             parse_set_values,
             profile_names,
         )
 
+        check_out_dir(out)
         profile = check_choice(profile, profile_names(), "profile")
         methods = check_choices(method, method_names(), "method") or list(SWEEP_LRS)
         check_dataset(dataset)
@@ -64,6 +70,9 @@ def register(app: typer.Typer) -> None:
         for m in methods:
             if given is None and m not in SWEEP_LRS:
                 raise typer.BadParameter(f"no default learning rates for {m!r}: pass --lrs 1e-4,3e-4,...")
+        from flatlora.bench.rundir import ensure_writable
+
+        ensure_writable(Path(out) / "records")  # NotWritable in one line, before any run
         for m in methods:
             res = run_sweep(
                 m,
@@ -84,6 +93,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(str(Path(out) / "sweep.json"))
 
     @app.command()
+    @friendly_errors
     def study(
         out: Path = typer.Option(
             ..., "--out", help="study dir: PLAN.md, sweep/, records/, power.json, report.md"
@@ -123,8 +133,16 @@ def register(app: typer.Typer) -> None:
 
         Everything resumes: rerun the same command after an interruption.
         """
-        from flows.cli_common import check_choice, check_dataset, parse_set_values, profile_names
+        from flows.cli_common import (
+            check_choice,
+            check_dataset,
+            check_out_dir,
+            parse_set_values,
+            profile_names,
+        )
+        from flows.shutdown import set_kept
 
+        check_out_dir(out)
         profile = check_choice(profile, profile_names(), "profile")
         check_dataset(dataset)
         overrides = parse_set_values(set_)
@@ -135,9 +153,11 @@ def register(app: typer.Typer) -> None:
         if jobs < 1:
             raise typer.BadParameter(f"--jobs must be >= 1, got {jobs}")
         from flatlora.bench.design import DEFAULT_DESIGN, DESIGNS, load_design
+        from flatlora.bench.rundir import ensure_writable
         from flatlora.bench.study import StudySpec, run_estimate, run_local, write_design
         from flows.study import run_study, write_plan
 
+        ensure_writable(out)  # NotWritable in one line, before the plan or any run
         stored = load_design(out)
         if design is not None:
             design = check_choice(design, list(DESIGNS), "design")
@@ -168,6 +188,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(str(write_plan(spec)))
             return
         say = lambda msg: typer.echo(msg, err=True)  # noqa: E731
+        set_kept(f"Finished runs are kept in {out}. Rerun the same command to resume.")
         try:
             if local:
                 write_plan(spec)
@@ -191,7 +212,10 @@ def register(app: typer.Typer) -> None:
                     design=chosen,
                 )
         except (RuntimeError, ValueError) as err:
-            raise typer.BadParameter(str(err)) from err
+            raise CliError(str(err)) from err
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1, default=str))
-        if result.get("n_errors"):
+        last = last_lines(result, Path(out))
+        for line in last:
+            typer.echo(line, err=True)
+        if last:
             raise typer.Exit(1)

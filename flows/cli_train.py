@@ -15,9 +15,11 @@ from flows.cli_common import PROFILE_HELP
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
-    app.command("validate")(validate)
-    app.command("train")(train)
-    app.command("sanity")(sanity)
+    from flows.cli_common import friendly_errors
+
+    app.command("validate")(friendly_errors(validate))
+    app.command("train")(friendly_errors(train))
+    app.command("sanity")(friendly_errors(sanity))
 
 
 DataDir = Annotated[
@@ -174,11 +176,13 @@ def train(
         auto_max_len_override,
         check_choice,
         check_dataset,
+        check_out_dir,
         check_set_keys,
         method_names,
         profile_names,
     )
 
+    check_out_dir(out)
     check_choice(profile, profile_names(), "profile")
     check_choice(method, method_names(), "method")
     check_dataset(dataset)

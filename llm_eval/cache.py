@@ -4,17 +4,26 @@ HELM's users hit "database is locked" because many threads wrote through many co
 Here exactly one connection exists, owned by a single worker thread; every get/put is queued to
 it, so SQLite never sees concurrent writers from this process. WAL + busy_timeout cover a second
 process on the same file. Only successful responses are stored (errors are never cached).
+
+Two processes that need the same answer pay for it once: a run claims a request in the ``claims`` table
+just before sending it (one row per request key, naming the process). Another run that finds the claim
+waits for the answer instead of sending the request too. A claim ends when its answer is stored or its
+request failed, and is taken over when its process is gone (same host) or it is older than
+``CLAIM_TTL_S`` (another host, whose processes cannot be seen from here).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +32,7 @@ from typing import Any, TypeVar
 from llm_eval.types import Request, Response, canonical_json
 
 __all__ = [
+    "CLAIM_TTL_S",
     "CacheCorruptError",
     "ResponseCache",
     "cache_key",
@@ -94,6 +104,7 @@ def request_key(provider: Any, request: Request) -> str:
 
 
 T = TypeVar("T")
+CLAIM_TTL_S = 900.0  # a claim of another host is taken over after this long
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -104,6 +115,25 @@ CREATE TABLE IF NOT EXISTS responses (
     created_at REAL NOT NULL
 )
 """
+_CLAIMS = """
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    since REAL NOT NULL
+)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 class ResponseCache:
@@ -115,6 +145,8 @@ class ResponseCache:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._closed = False
+        self.host = socket.gethostname()
+        self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
             self._submit(self._check).result()
         except BaseException:
@@ -129,6 +161,7 @@ class ResponseCache:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute(_SCHEMA)
+            conn.execute(_CLAIMS)
             self._local.conn = conn
             self._conns.append(conn)
         return conn
@@ -143,10 +176,60 @@ class ResponseCache:
         return Response.from_dict(json.loads(row[0])) if row else None
 
     def _put(self, key: str, provider: str, model: str, response: Response) -> None:
-        self._conn().execute(
-            "INSERT OR REPLACE INTO responses (key, provider, model, response, created_at) VALUES (?, ?, ?, ?, ?)",
-            (key, provider, model, canonical_json(response.to_dict()), time.time()),
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT OR REPLACE INTO responses (key, provider, model, response, created_at) VALUES (?, ?, ?, ?, ?)",
+                (key, provider, model, canonical_json(response.to_dict()), time.time()),
+            )
+            conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self.owner))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _holder_row(self, key: str) -> tuple[str, str, int, float] | None:
+        row = (
+            self._conn()
+            .execute("SELECT owner, host, pid, since FROM claims WHERE key = ?", (key,))
+            .fetchone()
         )
+        return None if row is None else (str(row[0]), str(row[1]), int(row[2]), float(row[3]))
+
+    def _live(self, row: tuple[str, str, int, float] | None) -> str | None:
+        """Who holds a claim row, if it still stands (not this cache's own, its process not gone)."""
+        if row is None or row[0] == self.owner:
+            return None
+        _, host, pid, since = row
+        if host == self.host:
+            return f"pid {pid} on {host}" if _alive(pid) else None
+        return f"pid {pid} on {host}" if time.time() - since < CLAIM_TTL_S else None
+
+    def _claim(self, key: str) -> str | None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")  # one claimant at a time, across processes
+        try:
+            holder = self._live(self._holder_row(key))
+            if holder is None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO claims (key, owner, host, pid, since) VALUES (?, ?, ?, ?, ?)",
+                    (key, self.owner, self.host, os.getpid(), time.time()),
+                )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return holder
+
+    def _holder(self, key: str) -> str | None:
+        return self._live(self._holder_row(key))
+
+    def _release(self, key: str | None) -> None:
+        if key is None:
+            self._conn().execute("DELETE FROM claims WHERE owner = ?", (self.owner,))
+        else:
+            self._conn().execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self.owner))
 
     def _get_many(self, keys: list[str]) -> dict[str, Response]:
         out: dict[str, Response] = {}
@@ -200,12 +283,37 @@ class ResponseCache:
     async def aput(self, key: str, provider: str, model: str, response: Response) -> None:
         await asyncio.wrap_future(self._submit(self._put, key, provider, model, response))
 
+    # -- claims: one process sends a request that several need -----------------------------------
+    def claim(self, key: str) -> str | None:
+        """Claim ``key`` for this cache's process: None when it is now this process's to send, else who
+        holds it (``pid N on HOST``) while that process is alive (or, on another host, recent)."""
+        return self._submit(self._claim, key).result()
+
+    def holder(self, key: str) -> str | None:
+        """Who else holds ``key``'s claim now (None: nobody, or only this process)."""
+        return self._submit(self._holder, key).result()
+
+    def release(self, key: str) -> None:
+        """End this process's claim of ``key`` (its request failed or stopped; an answer ends it too)."""
+        self._submit(self._release, key).result()
+
+    async def aclaim(self, key: str) -> str | None:
+        return await asyncio.wrap_future(self._submit(self._claim, key))
+
+    async def aholder(self, key: str) -> str | None:
+        return await asyncio.wrap_future(self._submit(self._holder, key))
+
+    async def arelease(self, key: str) -> None:
+        await asyncio.wrap_future(self._submit(self._release, key))
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
 
         def _close_all() -> None:
+            with contextlib.suppress(sqlite3.Error):  # claims left by a run stopped mid-request
+                self._release(None)
             for c in self._conns:
                 c.close()
 

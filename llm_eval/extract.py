@@ -19,7 +19,10 @@ answer, and the whole reply only when none does:
    and is not a list item, heading or table row: the result under a worked calculation.
 
 Everything after a marked answer is context: it neither confirms nor contradicts it. A hedge
-inside the marked answer ("Answer: Mars or Venus") stays a hedge.
+inside the marked answer ("Answer: Mars or Venus") stays a hedge, and so does an aside on the answer
+line that offers another candidate or hedges ("Answer: Mars (or possibly Venus)"). A rival that the
+rest of the reply offers as possible ("**Answer: Mars.** It might be Venus.") leaves the reply
+unresolved (:func:`llm_eval.candidates.offered_as_possible`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from llm_eval.lexicon import HEDGES
 
 __all__ = ["MARK_KINDS", "Marked", "final_answer_line", "marked_answers"]
 
@@ -53,6 +58,8 @@ _SENT_END_RE = re.compile(
     r"(?:(?<=[!?।॥])|(?<=[!?।॥]\*\*)|(?<!\s\D\D\.)(?<!\s\D\.)(?<!^\D\D\.)(?<!^\D\.)(?<=\.)|(?<=\.\*\*))\s+"
 )
 _ASIDE_RE = re.compile(r"\s*(?:\(|\s[—–]\s|\s-\s(?=\D)|;|\*\*|__)")
+_OR_WORDS = frozenset(("or", "या", "ya", "athva", "अथवा"))
+_HEDGE_STARTS = frozenset(tuple(w.casefold() for w in h) for h in HEDGES)
 
 
 @dataclass(frozen=True)
@@ -67,10 +74,18 @@ def _lines(text: str) -> list[str]:
     return [ln for ln in unicodedata.normalize("NFKC", text).splitlines() if ln.strip()]
 
 
+def _offers_another(aside: str) -> bool:
+    """The aside opens with another candidate or a hedge ("(or possibly Venus)", "(या शायद शुक्र)",
+    "— maybe 54"): it belongs to the answer, which it leaves in doubt."""
+    words = [w for w in (w.strip("()[]{}—–-,;:.!?*_`'\"").casefold() for w in aside.split()) if w][:3]
+    return bool(words) and (words[0] in _OR_WORDS or any(tuple(words[: len(h)]) == h for h in _HEDGE_STARTS))
+
+
 def _cut_aside(value: str) -> str:
-    """The answer on a label line, without the aside after it: "Tokyo** — it replaced Kyoto" -> "Tokyo"."""
+    """The answer on a label line, without the aside after it: "Tokyo** — it replaced Kyoto" -> "Tokyo";
+    an aside that offers another candidate or hedges stays ("Mars (or Venus)")."""
     m = _ASIDE_RE.search(value)
-    if m and m.start() > 0:
+    if m and m.start() > 0 and not _offers_another(value[m.end() :]):
         value = value[: m.start()]
     first = _SENT_END_RE.split(value, maxsplit=1)[0]
     return first.strip(" *_`").strip()

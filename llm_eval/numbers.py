@@ -129,8 +129,15 @@ def _english(words: Sequence[str], i: int) -> tuple[int, float] | None:
     return (j - i, total + cur) if j > i else None
 
 
+# English words that a folded romanization would read as a number ("aat" -> "at" = 8, "saat" ->
+# "sat" = 7): written so, they are the English word ("boils at 100 °C")
+_ENGLISH_HOMOGRAPHS = frozenset(("at", "sat", "tin"))
+
+
 def _hindi(words: Sequence[str], i: int) -> tuple[int, float] | None:
     """A Hindi number word, with an optional multiplier after it ("ek hazaar", "दो सौ")."""
+    if words[i] in _ENGLISH_HOMOGRAPHS:
+        return None
     w = _rom(words[i])
     if w in _HI_SCALE_KEYS and w not in _HI_WORDS:
         return None
@@ -172,4 +179,9 @@ def word_numbers(
 
 def is_number_word(key: str) -> bool:
     """A (match-key folded) number word of English or Hindi: never a name."""
-    return key in _EN_UNITS or key in _EN_TENS or key in _EN_SCALE or _rom(key) in _HI_WORDS
+    return (
+        key in _EN_UNITS
+        or key in _EN_TENS
+        or key in _EN_SCALE
+        or (key not in _ENGLISH_HOMOGRAPHS and _rom(key) in _HI_WORDS)
+    )

@@ -11,6 +11,14 @@ Guarantees (tested against the stub server with fault injection):
 - a received answer is never turned into an error; a model without a price runs with its cost
   recorded as unknown (None), and a cost limit that cannot be checked refuses to start;
 - retries are bounded: ``max_attempts`` of our own, each of which may include the SDK's retries;
+  every retry waits at least what the server asked for (``retry-after``), and each record counts the
+  requests sent for it (``requests``, the SDK's retries included). A sample whose retries run out on a
+  retryable failure (a rate-limit storm longer than the budget) is recorded as a ``retryable`` error,
+  never as an answer, and a rerun asks it again;
+- one answer is paid once, also across processes: a request about to be sent is claimed in the response
+  cache, and another process that needs the same answer waits for it instead of sending it too; two
+  commands writing into one output folder take turns (a lock on the folder; the second waits, then
+  resumes and sends only what is still missing);
 - a run whose first requests cannot connect (refused, DNS, no route: the provider's
   ``is_connection_error``) stops at the first such failure with :class:`EndpointUnreachable`, one
   line naming the endpoint and the error; what was answered before stays on disk, and the samples
@@ -18,18 +26,23 @@ Guarantees (tested against the stub server with fault injection):
 - error strings are sanitized before they are recorded;
 - a reply that ends its turn with no content is asked once more; if it is empty again it is recorded
   as ``empty`` (its own outcome, never cached, never scored as a wrong answer, asked again on resume);
-- on SIGINT no new request starts, the requests in flight are finished (a second SIGINT abandons
-  them), every answer that arrived is written and cached, and ``Interrupted`` says what was kept.
+- on SIGINT (SIGTERM, SIGHUP) no new request starts, the requests in flight are finished (a second
+  signal abandons them), every answer that arrived is written and cached, and ``Interrupted`` says
+  what was kept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
+import json
 import logging
+import os
 import random
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,6 +53,7 @@ from typing import Any
 
 from llm_eval.cache import ResponseCache, request_key
 from llm_eval.pricing import PRICE_FILE_HELP, Price, UnpricedModelError
+from llm_eval.providers.base import count_requests
 from llm_eval.records import RESPONSES_FILE, JsonlWriter, prepare_resume, sanitize
 from llm_eval.types import Provider, Record, Request, Response, Sample, Usage
 
@@ -52,6 +66,7 @@ __all__ = [
     "ResumeMismatchError",
     "RunStats",
     "arun_samples",
+    "output_lock",
     "provider_price",
     "resume_mismatches",
     "run_samples",
@@ -62,6 +77,8 @@ __all__ = [
 RESUME_MODES = ("rerun", "strict")
 EMPTY_RETRIES = 1  # an empty end_turn reply is asked once more before it is recorded as `empty`
 EMPTY_ERROR = "empty reply: the model ended its turn (end_turn) with no content, {n} times"
+CLAIM_POLL_S = 0.25  # how often a run waiting for another process's answer looks for it
+LOCK_FILE = ".llm-eval.lock"  # one writer per output folder
 
 
 def is_empty_reply(response: Response) -> bool:
@@ -70,7 +87,12 @@ def is_empty_reply(response: Response) -> bool:
 
 
 class Interrupted(KeyboardInterrupt):
-    """SIGINT stopped the run after it kept what had arrived; the message says how much."""
+    """A signal (SIGINT, SIGTERM, SIGHUP) stopped the run after it kept what had arrived; the message
+    says how much, ``exit_code`` is what a shell expects of that signal (128 + its number)."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)
 
 
 class ResumeMismatchError(ValueError):
@@ -200,6 +222,9 @@ class RunStats:
     cost_unknown: int = 0
     price_known: bool = True
     attempts: int = 0
+    requests: int = 0  # every HTTP request sent, the SDK's retries included
+    retryable: int = 0  # errors a rerun may not meet (rate limits outlasting the retry budget, ...)
+    waited_for_other: int = 0  # answers another process was already requesting: waited for, not sent
     cost_limit_hit: bool = False
     resume_mismatched: int = 0
     resume_mismatch_ids: list[str] = field(default_factory=list)
@@ -246,9 +271,11 @@ def summarize(samples: Sequence[Sample], records: Sequence[Record]) -> dict[str,
         "n_samples": len(ids),
         "answered": sum(r.ok for r in recs),
         "errors": sum(r.outcome == "error" for r in recs),
+        "retryable": sum(r.outcome == "error" and r.retryable for r in recs),
         "empty": sum(r.outcome == "empty" for r in recs),
         "not_run": len(ids) - len(recs),
         "cached": sum(r.cached for r in recs),
+        "requests": sum(r.requests for r in recs),
         "input_tokens": sum(r.usage.input_tokens for r in recs),
         "output_tokens": sum(r.usage.output_tokens for r in recs),
         "cache_creation_input_tokens": sum(r.usage.cache_creation_input_tokens or 0 for r in recs),
@@ -377,7 +404,8 @@ class _Run:
         self.records: dict[str, Record] = {}
         self.update: Callable[..., None] = lambda note=None: None
         self.hits: dict[str, Response] = {}
-        self.stopping = False  # SIGINT: start nothing new, finish what is in flight
+        self.stopping = False  # SIGINT/SIGTERM/SIGHUP: start nothing new, finish what is in flight
+        self.signum: int = signal.SIGINT
         self.abandoned = 0  # requests in flight when a second SIGINT gave up on them
         self.pending_puts: list[Future[None]] = []
         self._keys: dict[int, str] = {}
@@ -408,8 +436,11 @@ class _Run:
         cached: bool,
         batch: bool = False,
         empty: bool = False,
+        requests: int | None = None,
+        retryable: bool = False,
     ) -> None:
         req = sample.request
+        sent = (0 if cached else attempts) if requests is None else requests
         cost: float | None = 0.0 if (cached or response is None) else response.cost_usd
         rec = Record(
             sample_id=sample.id,
@@ -434,11 +465,15 @@ class _Run:
             stop_reason=response.stop_reason if response else None,
             request_hash=self.key(req),
             empty=empty,
+            requests=sent,
+            retryable=retryable and error is not None and not empty,
         )
         self.writer.write(rec)
         self.records[sample.id] = rec
         st = self.stats
         st.attempts += attempts
+        st.requests += sent
+        st.retryable += int(rec.retryable)
         if error is None:
             st.answered += 1
             st.cached += int(cached)
@@ -497,14 +532,71 @@ class _Run:
     async def one(self, sample: Sample) -> None:
         if self.cached(sample):
             return
-        async with self.limiter.slot():
-            t0 = time.perf_counter()
-            attempt = 0
-            empties: list[Response] = []
+        while True:
+            async with self.limiter.slot():
+                if self.budget_spent() or self.unreachable or self.stopping:
+                    return  # not run: no record, a rerun resumes it
+                holder = await self.claim(sample)
+                if holder is None:
+                    try:
+                        await self.send(sample)
+                    finally:
+                        await self.release(sample)
+                    return
+            # another process is sending this very request: wait for its answer, outside the slot
+            if await self.wait_for_other(sample, holder):
+                return
+
+    async def claim(self, sample: Sample) -> str | None:
+        """None when this run may send ``sample``'s request (the claim is this run's, or there is no
+        shared cache); else who is sending it (another process on the same cache)."""
+        if self.cache is None or self.refresh:
+            return None
+        key = self.key(sample.request)
+        holder = await self.cache.aclaim(key)
+        if holder is None and (hit := await self.cache.aget(key)) is not None:
+            self.hits[sample.id] = hit  # answered between this run's cache lookup and its claim
+        return holder
+
+    async def release(self, sample: Sample) -> None:
+        if self.cache is None or self.refresh:
+            return
+        try:
+            await self.cache.arelease(self.key(sample.request))
+        except Exception as exc:  # an unreleased claim is taken over once this process has ended
+            log.warning("response cache: could not release a claim (%s)", type(exc).__name__)
+
+    async def wait_for_other(self, sample: Sample, holder: str) -> bool:
+        """Wait while another process sends ``sample``'s request. True: its answer arrived (recorded as
+        a cache hit) or this run is stopping; False: the claim ended without an answer, send it here."""
+        assert self.cache is not None
+        key = self.key(sample.request)
+        self.stats.waited_for_other += 1
+        log.info("%s is being requested by %s: waiting for its answer", sample.id, holder)
+        while not (self.stopping or self.unreachable):
+            hit = await self.cache.aget(key)
+            if hit is not None:
+                self.hits[sample.id] = hit
+                return self.cached(sample)
+            if await self.cache.aholder(key) is None:
+                return False  # the other process failed or stopped: this run sends it
+            await asyncio.sleep(CLAIM_POLL_S)
+        return True
+
+    async def send(self, sample: Sample) -> None:
+        """Ask the provider, with bounded retries that wait at least what the server asks for; write the
+        record. Holds a concurrency slot."""
+        if self.cached(sample):  # claimed just after another process stored the answer
+            return
+        t0 = time.perf_counter()
+        attempt = 0
+        empties: list[Response] = []
+        with count_requests() as sent:
             while True:
                 if self.budget_spent() or self.unreachable or self.stopping:
                     return  # not run: no record, a rerun resumes it
                 attempt += 1
+                before = sent[0]
                 try:
                     if self.attempt_timeout_s is not None:
                         resp = await asyncio.wait_for(
@@ -515,6 +607,7 @@ class _Run:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    sent[0] = max(sent[0], before + 1)  # a provider that does not count: one request
                     if not self.connected and _connection_error(self.provider, exc):
                         self.unreachable = True
                         self.emit(
@@ -524,11 +617,13 @@ class _Run:
                             attempts=attempt,
                             latency_s=time.perf_counter() - t0,
                             cached=False,
+                            requests=sent[0],
                         )
                         where = getattr(self.provider, "endpoint", None) or self.provider.name
                         msg = f"cannot reach {where}: {_root_cause(exc)}"
                         raise EndpointUnreachable(sanitize(msg, _secrets(self.provider))) from None
-                    retry = attempt < self.max_attempts and _safe_should_retry(self.provider, exc)
+                    retryable = _safe_should_retry(self.provider, exc)
+                    retry = attempt < self.max_attempts and retryable
                     log.debug(
                         "sample %s attempt %d failed (%s), retry=%s",
                         sample.id,
@@ -537,8 +632,7 @@ class _Run:
                         retry,
                     )
                     if retry:
-                        delay = self.retry_backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-                        await asyncio.sleep(delay)
+                        await asyncio.sleep(self.retry_delay(attempt, exc))
                         continue
                     self.emit(
                         sample,
@@ -547,8 +641,11 @@ class _Run:
                         attempts=attempt,
                         latency_s=time.perf_counter() - t0,
                         cached=False,
+                        requests=sent[0],
+                        retryable=retryable,
                     )
                     return
+                sent[0] = max(sent[0], before + 1)
                 self.connected = True
                 self.limiter.on_success()
                 if is_empty_reply(resp):
@@ -563,6 +660,7 @@ class _Run:
                         latency_s=time.perf_counter() - t0,
                         cached=False,
                         empty=True,
+                        requests=sent[0],
                     )
                     return
                 self.store(sample, resp)
@@ -573,8 +671,19 @@ class _Run:
                     attempts=attempt,
                     latency_s=time.perf_counter() - t0,
                     cached=False,
+                    requests=sent[0],
                 )
                 return
+
+    def retry_delay(self, attempt: int, exc: BaseException) -> float:
+        """Exponential backoff with jitter, never shorter than the server's ``retry-after``."""
+        delay = self.retry_backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        fn = getattr(self.provider, "retry_after", None)
+        try:
+            asked = fn(exc) if callable(fn) else None
+        except Exception:
+            asked = None
+        return max(delay, float(asked)) if asked is not None else delay
 
     # -- batch mode ------------------------------------------------------------------------------
     async def batched(
@@ -720,126 +829,183 @@ async def arun_samples(
             f"({provider.name}); {PRICE_FILE_HELP.replace('MODEL', provider.model)}"
         )
 
-    out = Path(out_dir)
-    path = out / RESPONSES_FILE
-    existing = {r.sample_id: r for r in prepare_resume(path)} if path.exists() else {}
-    mismatched = resume_mismatches(samples, existing, provider)
-    if mismatched and resume == "strict":
-        shown = ", ".join(mismatched[:10]) + (", ..." if len(mismatched) > 10 else "")
-        n_ok = sum(1 for s in samples if s.id in existing and existing[s.id].ok)
-        raise ResumeMismatchError(
-            f"{len(mismatched)} of {n_ok} existing answers in {path} were made by a different request "
-            f"than this run would send (edited prompt or item, other endpoint, model or parameters): "
-            f"{shown}. Use another output directory, or resume without strict to re-run them."
-        )
-    redo = set(mismatched)
-    todo = [s for s in samples if not (s.id in existing and existing[s.id].ok) or s.id in redo]
-    out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out_dir):
+        out = Path(out_dir)
+        path = out / RESPONSES_FILE
+        existing = {r.sample_id: r for r in prepare_resume(path)} if path.exists() else {}
+        mismatched = resume_mismatches(samples, existing, provider)
+        if mismatched and resume == "strict":
+            shown = ", ".join(mismatched[:10]) + (", ..." if len(mismatched) > 10 else "")
+            n_ok = sum(1 for s in samples if s.id in existing and existing[s.id].ok)
+            raise ResumeMismatchError(
+                f"{len(mismatched)} of {n_ok} existing answers in {path} were made by a different request "
+                f"than this run would send (edited prompt or item, other endpoint, model or parameters): "
+                f"{shown}. Use another output directory, or resume without strict to re-run them."
+            )
+        redo = set(mismatched)
+        todo = [s for s in samples if not (s.id in existing and existing[s.id].ok) or s.id in redo]
+        out.mkdir(parents=True, exist_ok=True)
 
-    stats = stats if stats is not None else RunStats()
-    stats.n_samples = len(samples)
-    stats.skipped_done = len(samples) - len(todo)
-    stats.resume_mismatched = len(mismatched)
-    stats.resume_mismatch_ids = list(mismatched)
-    stats.price_known = price is not None
-    if mismatched:
-        log.info(
-            "%d existing answers were made by a different request and are re-run: %s",
-            len(mismatched),
-            ", ".join(mismatched[:5]) + (", ..." if len(mismatched) > 5 else ""),
-        )
-    limiter = limiter or AdaptiveLimiter(concurrency)
-    add_listener = getattr(provider, "add_rate_limit_listener", None)
-    if callable(add_listener):
-        add_listener(limiter.on_rate_limited)
+        stats = stats if stats is not None else RunStats()
+        stats.n_samples = len(samples)
+        stats.skipped_done = len(samples) - len(todo)
+        stats.resume_mismatched = len(mismatched)
+        stats.resume_mismatch_ids = list(mismatched)
+        stats.price_known = price is not None
+        if mismatched:
+            log.info(
+                "%d existing answers were made by a different request and are re-run: %s",
+                len(mismatched),
+                ", ".join(mismatched[:5]) + (", ..." if len(mismatched) > 5 else ""),
+            )
+        limiter = limiter or AdaptiveLimiter(concurrency)
+        add_listener = getattr(provider, "add_rate_limit_listener", None)
+        if callable(add_listener):
+            add_listener(limiter.on_rate_limited)
 
-    own_cache = False
-    cache_obj: ResponseCache | None = None
-    if use_cache:
-        if isinstance(cache, ResponseCache):
-            cache_obj = cache
-        else:
-            cache_obj, own_cache = ResponseCache(cache), True
-
-    writer = JsonlWriter(path)
-    run = _Run(
-        provider,
-        writer,
-        cache_obj,
-        refresh=refresh,
-        cost_limit=cost_limit,
-        max_attempts=max_attempts,
-        retry_backoff_s=retry_backoff_s,
-        attempt_timeout_s=attempt_timeout_s,
-        limiter=limiter,
-        stats=stats,
-    )
-    t0 = time.perf_counter()
-    label = f"{provider.name}:{provider.model}" + (" (batch)" if batch else "")
-    try:
-        with _progress(progress, len(todo), stats, label) as refresh_bar:
-            run.update = refresh_bar
-            await run.prefetch(todo)
-            if batch:
-                await run.batched(list(todo), batch_size, lambda counts: refresh_bar(_batch_note(counts)))
+        own_cache = False
+        cache_obj: ResponseCache | None = None
+        if use_cache:
+            if isinstance(cache, ResponseCache):
+                cache_obj = cache
             else:
-                tasks = [asyncio.create_task(run.one(s)) for s in todo]
-                with _sigint_drains(run, tasks):
-                    try:
-                        await asyncio.gather(*tasks)
-                    except BaseException:
-                        for t in tasks:
-                            t.cancel()
-                        await asyncio.gather(*tasks, return_exceptions=True)
-                        if not run.stopping:
-                            raise
-    finally:
-        try:
-            await run.flush_cache()
-        except Exception as exc:  # a cache failure must not lose the records already written
-            log.warning("response cache write failed: %s", type(exc).__name__)
-        aclose = getattr(provider, "aclose", None)
-        if callable(aclose):
-            with contextlib.suppress(Exception):
-                await aclose()
-        writer.close()
-        if any(sid in existing for sid in run.records):
-            prepare_resume(path)  # retried errors were superseded: keep one line per sample
-        if own_cache and cache_obj is not None:
-            cache_obj.close()
-        stats.wall_s = time.perf_counter() - t0
-    # an answer to a different request that was not re-run (cost limit) is not this run's answer:
-    # it stays on disk (nothing is lost) but is not returned, and the sample counts as not run
-    current = {k: v for k, v in existing.items() if k not in redo}
-    final = {**current, **run.records}
-    stats.not_run = sum(1 for s in samples if s.id not in final)
-    stats.extra["limiter"] = {
-        "final_limit": limiter.allowed,
-        "shrinks": limiter.n_shrinks,
-        "peak": limiter.peak_in_flight,
-    }
-    if run.stopping:
-        raise Interrupted(
-            f"interrupted: {len(run.records)} records of this run kept in {path} "
-            f"({stats.answered} answered, {stats.errors} errors, {stats.empty} empty; "
-            f"{run.abandoned} requests in flight abandoned); {stats.not_run} samples not run: "
-            "rerun the same command to continue (answers that arrived are not requested again)"
+                cache_obj, own_cache = ResponseCache(cache), True
+
+        writer = JsonlWriter(path)
+        run = _Run(
+            provider,
+            writer,
+            cache_obj,
+            refresh=refresh,
+            cost_limit=cost_limit,
+            max_attempts=max_attempts,
+            retry_backoff_s=retry_backoff_s,
+            attempt_timeout_s=attempt_timeout_s,
+            limiter=limiter,
+            stats=stats,
         )
-    return [final[s.id] for s in samples if s.id in final]
+        t0 = time.perf_counter()
+        label = f"{provider.name}:{provider.model}" + (" (batch)" if batch else "")
+        try:
+            with _progress(progress, len(todo), stats, label) as refresh_bar:
+                run.update = refresh_bar
+                await run.prefetch(todo)
+                if batch:
+                    await run.batched(list(todo), batch_size, lambda counts: refresh_bar(_batch_note(counts)))
+                else:
+                    tasks = [asyncio.create_task(run.one(s)) for s in todo]
+                    with _sigint_drains(run, tasks):
+                        try:
+                            await asyncio.gather(*tasks)
+                        except BaseException:
+                            for t in tasks:
+                                t.cancel()
+                            await asyncio.gather(*tasks, return_exceptions=True)
+                            if not run.stopping:
+                                raise
+        finally:
+            try:
+                await run.flush_cache()
+            except Exception as exc:  # a cache failure must not lose the records already written
+                log.warning("response cache write failed: %s", type(exc).__name__)
+            aclose = getattr(provider, "aclose", None)
+            if callable(aclose):
+                with contextlib.suppress(Exception):
+                    await aclose()
+            writer.close()
+            if any(sid in existing for sid in run.records):
+                prepare_resume(path)  # retried errors were superseded: keep one line per sample
+            if own_cache and cache_obj is not None:
+                cache_obj.close()
+            stats.wall_s = time.perf_counter() - t0
+        # an answer to a different request that was not re-run (cost limit) is not this run's answer:
+        # it stays on disk (nothing is lost) but is not returned, and the sample counts as not run
+        current = {k: v for k, v in existing.items() if k not in redo}
+        final = {**current, **run.records}
+        stats.not_run = sum(1 for s in samples if s.id not in final)
+        stats.extra["limiter"] = {
+            "final_limit": limiter.allowed,
+            "shrinks": limiter.n_shrinks,
+            "peak": limiter.peak_in_flight,
+        }
+        if run.stopping:
+            raise Interrupted(
+                f"interrupted: {len(run.records)} records of this run kept in {path} "
+                f"({stats.answered} answered, {stats.errors} errors, {stats.empty} empty; "
+                f"{run.abandoned} requests in flight abandoned); {stats.not_run} samples not run: "
+                "rerun the same command to continue (answers that arrived are not requested again)",
+                run.signum,
+            )
+        return [final[s.id] for s in samples if s.id in final]
+
+
+_HELD: dict[str, int] = {}  # output folders this process holds (a nested run into one is not a second writer)
+
+
+@contextlib.contextmanager
+def output_lock(out_dir: str | Path, say: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold ``out_dir``'s lock (``flock`` on ``.llm-eval.lock``) while inside: a second command writing
+    into the same folder waits, saying once who holds it, then resumes from what the first one wrote.
+    The kernel drops the lock with its process, so a killed command never blocks the next one."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    key = str(folder.resolve())
+    if _HELD.get(key):
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not told:
+                    told = True
+                    (say or log.warning)(
+                        f"{folder} is being written by another llm-eval ({_lock_owner(fd)}): waiting for it "
+                        "to finish, then answers it wrote are reused (Ctrl-C to stop waiting)"
+                    )
+                time.sleep(CLAIM_POLL_S)  # polled, so that Ctrl-C ends the wait at once
+        os.ftruncate(fd, 0)
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            _HELD.pop(key, None)
+    finally:
+        os.close(fd)
+
+
+def _lock_owner(fd: int) -> str:
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        since = datetime.fromtimestamp(float(data["since"])).strftime("%H:%M:%S")
+        return f"pid {data.get('pid')} on {data.get('host')}, since {since}"
+    return "another process"
 
 
 @contextlib.contextmanager
 def _sigint_drains(run: _Run, tasks: Sequence[asyncio.Task[None]]) -> Iterator[None]:
-    """First SIGINT: start no new request and let those in flight finish (their answers are paid for);
-    a second SIGINT abandons them. Only the main thread's loop can take signals; elsewhere SIGINT keeps
-    its usual effect (cancel everything; what arrived is still written)."""
+    """First SIGINT (or SIGTERM, SIGHUP): start no new request and let those in flight finish (their
+    answers are paid for); a second signal abandons them. The handlers the command had before come back
+    afterwards. Only the main thread's loop can take signals; elsewhere they keep their usual effect."""
     loop = asyncio.get_running_loop()
 
-    def on_sigint() -> None:
+    def on_signal(signum: int) -> None:
         if not run.stopping:
             run.stopping = True
+            run.signum = signum
             log.warning(
-                "interrupt: finishing %d requests in flight (Ctrl-C again to abandon them)",
+                "%s: finishing %d requests in flight (Ctrl-C again to abandon them)",
+                "interrupt" if signum == signal.SIGINT else signal.Signals(signum).name,
                 run.limiter.in_flight,
             )
             return
@@ -847,15 +1013,21 @@ def _sigint_drains(run: _Run, tasks: Sequence[asyncio.Task[None]]) -> Iterator[N
         for t in tasks:
             t.cancel()
 
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {sig: signal.getsignal(sig) for sig in sigs}
     try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        for sig in sigs:
+            loop.add_signal_handler(sig, on_signal, sig)
     except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
         yield
         return
     try:
         yield
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for sig in sigs:
+            loop.remove_signal_handler(sig)
+            if before[sig] is not None:
+                signal.signal(sig, before[sig])
 
 
 def run_samples(

@@ -206,6 +206,9 @@ class Record:
     ``empty`` marks a reply that ended its turn with no content even when asked again: it is its own
     outcome, neither an answer nor a wrong answer (``error`` says so, so it is never scored, cached or
     treated as answered on resume), and is counted apart from provider errors.
+    ``attempts`` counts the runner's tries; ``requests`` every HTTP request sent for the sample, the
+    SDK's own retries included (0 for a cached answer). ``retryable`` marks an error that a later run
+    may not meet (rate limits, overload, timeouts outlasting the retry budget): rerun to retry it.
     """
 
     sample_id: str
@@ -231,6 +234,8 @@ class Record:
     request_hash: str | None = None
     model_grade: dict[str, Any] | None = None
     empty: bool = False
+    requests: int = 0
+    retryable: bool = False
 
     @property
     def ok(self) -> bool:
@@ -244,8 +249,9 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["usage"] = self.usage.to_dict()
-        if not self.empty:
-            del d["empty"]  # the common case stays out of every line
+        for flag in ("empty", "retryable"):
+            if not d[flag]:
+                del d[flag]  # the common case stays out of every line
         return d
 
     def to_json(self) -> str:
@@ -277,6 +283,8 @@ class Record:
             request_hash=d.get("request_hash"),
             model_grade=dict(d["model_grade"]) if d.get("model_grade") else None,
             empty=bool(d.get("empty", False)),
+            requests=int(d.get("requests", 0)),
+            retryable=bool(d.get("retryable", False)),
         )
 
 

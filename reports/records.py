@@ -197,7 +197,8 @@ def check_records(
             )
             raise RecordConflict(
                 f"records of {ds} were trained on {len(known)} different data files (checksums {desc}); "
-                "keep the records of one data file"
+                "rerun the command that trained them: the runs of another version of the file train again "
+                "and their old records move to records/.stale/"
             )
 
     for method, want in lr.items():

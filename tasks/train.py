@@ -5,8 +5,9 @@ Idempotency has two layers:
    ``<run dir>/.prefect-results``; a rerun of the same grid (same run dir) gets a ``Cached`` state per
    finished run, even after ``kill -9`` (the cache record is written when the task completes).
 2. Disk: the runner writes its own record atomically; if ``records/<run_id>.json`` exists with the same
-   config hash and status ``ok``, the task returns it without training (covers a kill between the record
-   write and Prefect's result write, or a different PREFECT_HOME).
+   config hash, status ``ok`` and the checksum of the data file as it is now, the task returns it
+   without training (covers a kill between the record write and Prefect's result write, or a different
+   PREFECT_HOME).
 
 The record on disk is the truth: the flow asks ``cache_is_valid`` before each run and bypasses Prefect's
 cache (``refresh_cache``) for a run whose record is missing, unreadable, incomplete or not ``ok``; a bad
@@ -30,6 +31,8 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun
+
+    from flatlora.bench.rundir import DataCheck
 
 DEFAULT_RUNNER = "flatlora.bench.runner:run_one"
 ISOLATED_RUNNER = "flatlora.bench.runner:run_one_isolated"  # one process per run (`--parallel`)
@@ -91,18 +94,19 @@ def _warn(msg: str) -> None:
         print(msg)
 
 
-def finished_record(path: Path, chash: str) -> dict[str, Any] | None:
-    """The on-disk record if it is a finished, successful run of exactly this config (a bad file is
-    moved to ``records/.corrupt/`` and named in the log)."""
-    from flatlora.bench.rundir import reusable_record
+def finished_record(path: Path, chash: str, data: DataCheck | None = None) -> dict[str, Any] | None:
+    """The on-disk record if it is a finished, successful run of exactly this config, trained on the
+    data as it is now (a bad file is moved to ``records/.corrupt/`` and named in the log)."""
+    from flatlora.bench.rundir import DataCheck, reusable_record
 
-    return reusable_record(path, chash, log=_warn)
+    return reusable_record(path, chash, log=_warn, data=data if data is not None else DataCheck())
 
 
-def cache_is_valid(spec: dict[str, Any], chash: str, out_dir: str) -> bool:
+def cache_is_valid(spec: dict[str, Any], chash: str, out_dir: str, data: DataCheck | None = None) -> bool:
     """Whether a Prefect cache hit for this run may be trusted: its record exists, parses, is complete,
-    ``ok`` and of this config. Otherwise the run must execute (and a bad file is moved aside)."""
-    return finished_record(record_file(spec, out_dir), chash) is not None
+    ``ok``, of this config and of the data as it is now (``data`` reads each data file once and counts
+    the records of other data). Otherwise the run must execute (and a bad file is moved aside)."""
+    return finished_record(record_file(spec, out_dir), chash, data) is not None
 
 
 def _deterministic(exc: BaseException) -> bool:
@@ -209,8 +213,10 @@ def remote_run_task(
     """
     from prefect.deployments import run_deployment
 
+    from flatlora.bench.rundir import DataCheck
+
     path = record_file(spec, out_dir)
-    if finished_record(path, config_hash) is not None:
+    if finished_record(path, config_hash, DataCheck(data_dir)) is not None:
         return {
             "run_id": path.stem,
             "record_path": str(path),

@@ -22,9 +22,9 @@ class MeanPoolClassifier(torch.nn.Module):
         cfg = encoder.config
         self.encoder = encoder
         self.config = cfg  # PEFT and the runner read `model.config` (model_type, label names)
-        p = getattr(cfg, "classifier_dropout", None)
+        p: float | None = getattr(cfg, "classifier_dropout", None)
         if p is None:
-            p = getattr(cfg, "hidden_dropout_prob", getattr(cfg, "dropout", 0.1))
+            p = float(getattr(cfg, "hidden_dropout_prob", getattr(cfg, "dropout", 0.1)))
         self.dropout = torch.nn.Dropout(float(p))
         self.classifier = torch.nn.Linear(int(cfg.hidden_size), num_labels)
         # the initialisation transformers gives a new classification head

@@ -163,6 +163,7 @@ the comparison so that its cap can reach the target.
   on the headline metric, Holm-adjusted within this one family. Their sweeps use
   {len(d.seeds_for_sweep(d.secondary[0]))} seeds per rate, fewer than the primary methods' (compute).
 - A between-method comparison only ever pairs the same seeds.
+{("- " + d.trimmed) if d.trimmed else ""}
 
 ## Run settings
 - Profile `{profile}`, overrides {_override_text(overrides)}, then the chosen recipe's.

@@ -1,16 +1,20 @@
 """A run dir's records are the truth: what may be reused, what is moved aside, who may train a run.
 
-- A record is reused only if it parses, is complete, finished ``ok`` (or a caller accepts its failure)
-  and carries the run's config hash. A file that is there but unreadable, truncated, incomplete or of
-  another config is moved to ``records/.corrupt/`` (never deleted) and named in the log; the run trains
-  again.
+- A record is reused only if it parses, is complete, finished ``ok`` (or a caller accepts its failure),
+  carries the run's config hash and was trained on the data as it is now (its ``dataset_info.checksum``
+  is the checksum of the dataset's file today: see ``DataCheck``). A file that is there but unreadable,
+  truncated, incomplete or of another config is moved to ``records/.corrupt/`` (never deleted) and named
+  in the log; the run trains again. A record of other data stays where it is until its run trains again,
+  then moves to ``records/.stale/``: a file edited back finds its records reusable again.
 - Failures a retry cannot fix (no permission, read-only filesystem, full disk) are told apart from
   transient ones, and the run dir is checked for writability before anything is trained.
 - A computed record that cannot be written where it belongs goes to a fallback folder, and the error
   says where; the next reuse check of that run copies it back into place.
 - One trainer per run: a lock file per run id (``records/.locks/<run id>.lock``) held with ``flock``,
-  so a second command waits for the first and then reuses its record. The kernel drops the lock when
-  its process dies, so a lock left by a killed process is taken over.
+  so a second command waits for the first and then reuses its record. The record is checked again
+  after the lock is taken, whether or not the command had to wait: the first command may have finished
+  between the check and the lock. The kernel drops the lock when its process dies, so a lock left by a
+  killed process is taken over.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flatlora.bench.data import DataError, load_labeled
+from flatlora.bench.gen_data import is_generation, load_generation
 from flatlora.bench.records import atomic_write_json, record_path
 
 if TYPE_CHECKING:
@@ -38,10 +44,13 @@ __all__ = [
     "CORRUPT_DIR",
     "FALLBACK_ENV",
     "LOCK_DIR",
+    "STALE_DIR",
+    "DataCheck",
     "NotWritable",
     "RecordNotWritten",
     "check_record",
     "check_writable",
+    "data_checksum",
     "ensure_writable",
     "fallback_path",
     "is_permanent",
@@ -53,6 +62,7 @@ __all__ = [
 ]
 
 CORRUPT_DIR = ".corrupt"
+STALE_DIR = ".stale"  # records trained on an earlier version of their data file
 LOCK_DIR = ".locks"
 FALLBACK_ENV = "FLATBENCH_FALLBACK_DIR"
 # errors of the filesystem that the same call will meet again: retrying only repeats the work
@@ -139,9 +149,10 @@ def check_record(path: Path, chash: str) -> tuple[dict[str, Any] | None, str | N
     return rec, None
 
 
-def quarantine(path: Path) -> Path:
-    """Move a bad record to ``<records>/.corrupt/`` (a numbered name if one is already there)."""
-    dest_dir = path.parent / CORRUPT_DIR
+def quarantine(path: Path, folder: str = CORRUPT_DIR) -> Path:
+    """Move a record to ``<records>/<folder>/`` (``.corrupt`` by default; a numbered name if one is
+    already there)."""
+    dest_dir = path.parent / folder
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / path.name
     n = 1
@@ -153,11 +164,17 @@ def quarantine(path: Path) -> Path:
 
 
 def reusable_record(
-    path: Path, chash: str, *, accept_failed: Accept | None = None, log: Log | None = None
+    path: Path,
+    chash: str,
+    *,
+    accept_failed: Accept | None = None,
+    log: Log | None = None,
+    data: DataCheck | None = None,
 ) -> dict[str, Any] | None:
     """The record at ``path`` if it may stand for this run: ``ok`` (or a failure ``accept_failed``
-    accepts) and of this config. A bad file is moved aside and named; a record saved to the fallback
-    folder because ``path`` could not be written is copied back first."""
+    accepts), of this config and, given ``data``, of the data as it is now. A bad file is moved aside
+    and named; a record of other data is left in place (``data`` counts it); a record saved to the
+    fallback folder because ``path`` could not be written is copied back first."""
     rec, problem = check_record(path, chash)
     if rec is None and problem is None:
         rec = _restore_fallback(path, chash, log)
@@ -170,9 +187,100 @@ def reusable_record(
         return None
     if rec is None:
         return None
+    if data is not None and data.other_data(rec, path) is not None:
+        return None
     if rec.get("status") == "ok" or (accept_failed is not None and accept_failed(rec)):
         return rec
     return None
+
+
+# ---------------------------------------------------------------- data identity
+
+
+def data_checksum(config: Mapping[str, Any], data_dir: str | os.PathLike[str] | None = None) -> str | None:
+    """The checksum a run of ``config`` (a RunConfig's ``to_dict()`` or a record's ``config``) would
+    record for its data if it trained now: sha256 of the dataset's file, as the runner computes it.
+    None when the data cannot be read now (training would then stop at validation and say why)."""
+    dataset = str(config.get("dataset") or "")
+    card = config.get("card")
+    try:
+        if is_generation(dataset, card):
+            gen = load_generation(dataset, data_dir, config.get("text_col"), config.get("label_col"), card)
+            return gen.checksum
+        return load_labeled(
+            dataset,
+            data_dir=data_dir,
+            text_col=str(config.get("text_col") or "text"),
+            label_col=str(config.get("label_col") or "label"),
+            card=card,
+            text_pair_col=config.get("text_pair_col"),
+            delimiter=config.get("delimiter"),
+        ).checksum
+    except (DataError, OSError, ValueError):
+        return None
+
+
+_DATA_FIELDS = ("dataset", "text_col", "label_col", "text_pair_col", "delimiter", "card")
+
+
+class DataCheck:
+    """Which records were trained on the data as it is now.
+
+    Each dataset's file is read once per check, the first time one of its records is looked at, so a
+    command that checks a whole grid reads every file once. Records of other data are counted per
+    dataset, so a command says once per dataset how many of its runs retrain (``summary``). A record
+    whose data was not read from a file (``source`` "memory") or that names no checksum is not judged.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
+        self.data_dir = data_dir
+        self._now: dict[tuple[str, ...], str | None] = {}
+        self.changed: dict[str, dict[str, Any]] = {}  # dataset -> {"old": {checksums}, "now", "runs"}
+
+    def now(self, config: Mapping[str, Any]) -> str | None:
+        """The checksum of ``config``'s data as it is now (None: it cannot be read)."""
+        key = tuple(str(config.get(k)) for k in _DATA_FIELDS)
+        if key not in self._now:
+            self._now[key] = data_checksum(config, self.data_dir)
+        return self._now[key]
+
+    def other_data(self, rec: Mapping[str, Any], path: Path | None = None) -> str | None:
+        """The record's data checksum when it differs from its data file as it is now, else None."""
+        info = rec.get("dataset_info")
+        config = rec.get("config")
+        if not isinstance(info, Mapping) or not isinstance(config, Mapping):
+            return None
+        old = info.get("checksum")
+        if not old or info.get("source") == "memory":
+            return None
+        now = self.now(config)
+        if now is None or now == old:
+            return None
+        entry = self.changed.setdefault(str(rec.get("dataset")), {"old": set(), "now": now, "runs": set()})
+        entry["old"].add(str(old))
+        entry["runs"].add(str(path or rec.get("run_id")))
+        return str(old)
+
+    def at(self, path: Path) -> str | None:
+        """``other_data`` of the record file at ``path``, if it is a readable record (nothing moved)."""
+        try:
+            rec = json.loads(path.read_bytes().decode("utf-8"))
+        except (OSError, ValueError):
+            return None
+        return self.other_data(rec, path) if isinstance(rec, dict) else None
+
+    def summary(self) -> list[str]:
+        """One line per dataset whose file changed since some of its records were trained."""
+        lines = []
+        for name, e in sorted(self.changed.items()):
+            n = len(e["runs"])
+            old = ", ".join(sorted(c[:12] for c in e["old"]))
+            lines.append(
+                f"{name}: data changed since the records: {n} run{'s' if n != 1 else ''} "
+                f"retrain{'' if n != 1 else 's'} (trained on checksum {old}, the file is now "
+                f"{e['now'][:12]}; each old record moves to records/{STALE_DIR}/ when its run retrains)"
+            )
+        return lines
 
 
 # ---------------------------------------------------------------- writability and fallback writes
@@ -335,20 +443,27 @@ def train_or_reuse(
     *,
     accept_failed: Accept | None = None,
     log: Log | None = None,
+    data: DataCheck | None = None,
     **runner_kw: Any,
 ) -> tuple[dict[str, Any], str]:
     """(record, source): the run's valid record ("disk"), or a new one ("computed") trained under the
-    run's lock after checking that ``records/`` is writable. A command that waited for another one
-    training the same run reuses that run's record instead of training it again."""
+    run's lock after checking that ``records/`` is writable.
+
+    The record is checked again once the lock is held (another command may have trained the run in
+    the meantime, whether or not this one had to wait). A record trained on another version of the
+    data (``data``, else the data in ``runner_kw["data_dir"]``) is moved to ``records/.stale/`` just
+    before the run trains again, so nothing computed is overwritten."""
     path = record_path(cfg, out_dir)
     chash = cfg.config_hash()
-    rec = reusable_record(path, chash, accept_failed=accept_failed, log=log)
+    data = data if data is not None else DataCheck(runner_kw.get("data_dir"))
+    rec = reusable_record(path, chash, accept_failed=accept_failed, log=log, data=data)
     if rec is not None:
         return rec, "disk"
     ensure_writable(path.parent)
-    with run_lock(path, log=log) as waited:
-        if waited:
-            rec = reusable_record(path, chash, accept_failed=accept_failed, log=log)
-            if rec is not None:
-                return rec, "disk"
+    with run_lock(path, log=log):
+        rec = reusable_record(path, chash, accept_failed=accept_failed, log=log, data=data)
+        if rec is not None:
+            return rec, "disk"
+        if path.exists() and data.at(path) is not None:
+            quarantine(path, STALE_DIR)
         return runner(cfg, out_dir, **runner_kw), "computed"

@@ -27,7 +27,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -35,11 +35,13 @@ from typing import Any
 from flatlora.bench.config import RunConfig, available_cores, resolve_config
 from flatlora.bench.design import DESIGN_FILE, DESIGN_V1, StudyDesign
 from flatlora.bench.records import atomic_write_json, record_path
+from flatlora.bench.rundir import DataCheck, train_or_reuse
 from flatlora.bench.sweep import (
     STUDY_PROFILE,
     SWEEP_LRS,
     SWEEP_SEED,
     load_sweep_file,
+    rate_failure,
     reusable_record,
     run_sweep,
     sweep_configs,
@@ -170,6 +172,8 @@ class StudySpec:
     data_dir: str | None = None
     overrides: dict[str, Any] | None = None
     design: StudyDesign = DESIGN_V1
+    # the chosen recipe's overrides once the recipe stage is complete (final: its records never change)
+    chosen_recipe: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def configs(self, method: str, lrs: Sequence[float], seed: int) -> list[RunConfig]:
         """Runs of `method` at `lrs`: the study's overrides, then the chosen recipe's (design v2 on)."""
@@ -195,8 +199,8 @@ class StudySpec:
         )
 
 
-def _ok_record(cfg: RunConfig, run_dir: Path) -> dict[str, Any] | None:
-    rec = reusable_record(record_path(cfg, run_dir), cfg.config_hash())
+def _ok_record(cfg: RunConfig, run_dir: Path, data: DataCheck) -> dict[str, Any] | None:
+    rec = reusable_record(record_path(cfg, run_dir), cfg.config_hash(), data=data)
     return rec if rec is not None and rec.get("status") == "ok" else None
 
 
@@ -220,12 +224,14 @@ def chosen_rates(spec: StudySpec, methods: Sequence[str]) -> dict[str, float] | 
     return rates
 
 
-def sweep_runs(spec: StudySpec, methods: Sequence[str]) -> list[RunConfig]:
-    """The sweep configs of `methods` without a finished record."""
+def sweep_runs(spec: StudySpec, methods: Sequence[str], data: DataCheck | None = None) -> list[RunConfig]:
+    """The sweep configs of `methods` without a finished record of the data as it is now."""
+    data = data if data is not None else DataCheck(spec.data_dir)
     out: list[RunConfig] = []
     for m in methods:
         for cfg in spec.configs(m, SWEEP_LRS[m], SWEEP_SEED):
-            if reusable_record(record_path(cfg, spec.out / SWEEP_DIR), cfg.config_hash()) is None:
+            path = record_path(cfg, spec.out / SWEEP_DIR)
+            if reusable_record(path, cfg.config_hash(), data=data) is None:
                 out.append(cfg)
     return out
 
@@ -236,14 +242,17 @@ def grid_runs(
     return [cfg for m, ss in seeds.items() for s in ss for cfg in spec.configs(m, [rates[m]], s)]
 
 
-def pilot_decision(spec: StudySpec, rates: Mapping[str, float]) -> PowerDecision | None:
+def pilot_decision(
+    spec: StudySpec, rates: Mapping[str, float], data: DataCheck | None = None
+) -> PowerDecision | None:
     """The extension rule on the pilot's records (both methods, every pilot seed ok), else None."""
+    data = data if data is not None else DataCheck(spec.data_dir)
     d = spec.design
     seeds = d.grid_seeds(d.pilot_seeds)
     diffs: list[float] = []
     metric = "accuracy"
     for s in seeds:
-        recs = [_ok_record(c, spec.out) for m in d.primary for c in spec.configs(m, [rates[m]], s)]
+        recs = [_ok_record(c, spec.out, data) for m in d.primary for c in spec.configs(m, [rates[m]], s)]
         if any(r is None for r in recs):
             return None
         t, c = recs
@@ -253,14 +262,17 @@ def pilot_decision(spec: StudySpec, rates: Mapping[str, float]) -> PowerDecision
     return decide_n(diffs, seeds, metric, d)
 
 
-def next_stage(spec: StudySpec) -> tuple[str, list[RunConfig]] | None:
+def next_stage(spec: StudySpec, data: DataCheck | None = None) -> tuple[str, list[RunConfig]] | None:
     """The first stage with runs left, and those runs; None when the whole study is done.
 
-    Writes `power.json` once the pilot is complete (the extension's n, from the pilot alone).
+    A run is left when it has no finished record of the data as it is now (`data` reads each data file
+    once and counts the records of an earlier version). Writes `power.json` once the pilot is complete
+    (the extension's n, from the pilot alone).
     """
+    data = data if data is not None else DataCheck(spec.data_dir)
     if spec.design.name != DESIGN_V1.name:
-        return _next_stage_bracketed(spec)
-    todo = sweep_runs(spec, PRIMARY)
+        return _next_stage_bracketed(spec, data)
+    todo = sweep_runs(spec, PRIMARY, data)
     if todo:
         return "primary-sweeps", todo
     finalize_sweeps(spec, PRIMARY)
@@ -270,21 +282,21 @@ def next_stage(spec: StudySpec) -> tuple[str, list[RunConfig]] | None:
     todo = [
         c
         for c in grid_runs(spec, rates, dict.fromkeys(PRIMARY, grid_seeds(PILOT_SEEDS)))
-        if not _ok_record(c, spec.out)
+        if not _ok_record(c, spec.out, data)
     ]
     if todo:
         return "pilot", todo
-    decision = pilot_decision(spec, rates)
+    decision = pilot_decision(spec, rates, data)
     assert decision is not None
     atomic_write_json(spec.out / POWER_FILE, decision.to_dict())
     todo = [
         c
         for c in grid_runs(spec, rates, dict.fromkeys(PRIMARY, grid_seeds(decision.n)))
-        if not _ok_record(c, spec.out)
+        if not _ok_record(c, spec.out, data)
     ]
     if todo:
         return "extension", todo
-    todo = sweep_runs(spec, ("full", "sam_w"))
+    todo = sweep_runs(spec, ("full", "sam_w"), data)
     if todo:
         return "secondary-sweeps", todo
     finalize_sweeps(spec, ("full", "sam_w"))
@@ -294,7 +306,7 @@ def next_stage(spec: StudySpec) -> tuple[str, list[RunConfig]] | None:
     todo = [
         c
         for c in grid_runs(spec, sec, dict.fromkeys(SECONDARY, grid_seeds(SECONDARY_SEEDS)))
-        if not _ok_record(c, spec.out)
+        if not _ok_record(c, spec.out, data)
     ]
     if todo:
         return "secondary", todo
@@ -348,12 +360,13 @@ def _refuse_training(cfg: RunConfig, *_a: Any, **_k: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------ designs with a recipe stage and brackets
 
 
-def _recorded(cfg: RunConfig, run_dir: Path) -> dict[str, Any] | None:
-    """A finished record of `cfg`: ok, or failed because of its settings (a divergence); else None."""
-    return reusable_record(record_path(cfg, run_dir), cfg.config_hash())
+def _recorded(cfg: RunConfig, run_dir: Path, data: DataCheck | None = None) -> dict[str, Any] | None:
+    """A finished record of `cfg` on the data as it is now: ok, or failed because of its settings (a
+    divergence); else None."""
+    return reusable_record(record_path(cfg, run_dir), cfg.config_hash(), data=data)
 
 
-def recipe_state(spec: StudySpec) -> Any:
+def recipe_state(spec: StudySpec, data: DataCheck | None = None) -> Any:
     """The recipe stage's `tuning.RecipeChoice` (missing runs, or the pick); None without a recipe stage.
 
     Writes `recipe/recipe.json` once the stage is complete."""
@@ -367,7 +380,7 @@ def recipe_state(spec: StudySpec) -> Any:
 
     def lookup(name: str, seed: int) -> dict[str, Any] | None:
         nonlocal metric
-        rec = _recorded(spec.recipe_config(name, seed), run_dir)
+        rec = _recorded(spec.recipe_config(name, seed), run_dir, data)
         if rec is not None and rec.get("dataset_info"):
             metric = _headline(rec)
         return rec
@@ -386,13 +399,15 @@ def recipe_overrides(spec: StudySpec) -> dict[str, Any]:
     recipe stage is complete."""
     if not spec.design.recipes:
         return {}
-    choice = recipe_state(spec)
-    if not choice.complete or choice.chosen is None:
-        raise RuntimeError("the recipe stage is not complete: no recipe is chosen yet")
-    return dict(next(r for r in spec.design.recipes if r.name == choice.chosen).overrides)
+    if spec.chosen_recipe is None:
+        choice = recipe_state(spec)
+        if not choice.complete or choice.chosen is None:
+            raise RuntimeError("the recipe stage is not complete: no recipe is chosen yet")
+        spec.chosen_recipe = dict(next(r for r in spec.design.recipes if r.name == choice.chosen).overrides)
+    return dict(spec.chosen_recipe)
 
 
-def bracket_state(spec: StudySpec, method: str) -> Any:
+def bracket_state(spec: StudySpec, method: str, data: DataCheck | None = None) -> Any:
     """The bracketing sweep of `method` (`tuning.Bracket`): its missing runs, or its chosen rate."""
     from flatlora.bench.tuning import bracket
 
@@ -402,20 +417,30 @@ def bracket_state(spec: StudySpec, method: str) -> Any:
 
     def lookup(lr: float, seed: int) -> dict[str, Any] | None:
         nonlocal metric
-        rec = _recorded(spec.configs(method, [lr], seed)[0], run_dir)
+        rec = _recorded(spec.configs(method, [lr], seed)[0], run_dir, data)
         if rec is not None and rec.get("dataset_info"):
             metric = _headline(rec)
         return rec
 
-    kw = {"factor": d.sweep_factor, "max_extensions": d.max_extensions}
-    res = bracket(method, d.sweep_lrs[method], d.seeds_for_sweep(method), lookup, metric=metric, **kw)
-    if res.complete and res.metric != metric:
-        res = bracket(method, d.sweep_lrs[method], d.seeds_for_sweep(method), lookup, metric=metric, **kw)
+    def run(metric: str) -> Any:
+        return bracket(
+            method,
+            d.sweep_lrs[method],
+            d.seeds_for_sweep(method),
+            lookup,
+            metric=metric,
+            factor=d.sweep_factor,
+            max_extensions=d.max_extensions,
+        )
+
+    res = run(metric)
+    if res.complete and res.metric != metric:  # the headline is only known once a record is read
+        res = run(metric)
     return res
 
 
 def bracketed_rates(
-    spec: StudySpec, methods: Sequence[str]
+    spec: StudySpec, methods: Sequence[str], data: DataCheck | None = None
 ) -> tuple[dict[str, float] | None, list[RunConfig]]:
     """(method -> chosen rate, or None while a sweep has runs left; the runs left). Methods whose rate
     comes from another's sweep (SAM-AB: LoRA's) read that one. Writes `sweep/brackets.json`."""
@@ -423,7 +448,7 @@ def bracketed_rates(
     todo: list[RunConfig] = []
     results: dict[str, Any] = {}
     for src in dict.fromkeys(d.lr_source.get(m, m) for m in methods):
-        res = bracket_state(spec, src)
+        res = bracket_state(spec, src, data)
         results[src] = res
         todo += [c for lr, seed in res.missing for c in spec.configs(src, [lr], seed)]
     path = spec.out / SWEEP_DIR / BRACKET_FILE
@@ -447,42 +472,42 @@ def bracketed_rates(
     return rates, []
 
 
-def _next_stage_bracketed(spec: StudySpec) -> tuple[str, list[RunConfig]] | None:
+def _next_stage_bracketed(spec: StudySpec, data: DataCheck) -> tuple[str, list[RunConfig]] | None:
     d = spec.design
     if d.recipes:
-        choice = recipe_state(spec)
+        choice = recipe_state(spec, data)
         if not choice.complete:
             order = {r.name: i for i, r in enumerate(d.recipes)}
             missing = sorted(choice.missing, key=lambda ns: (ns[1], order[ns[0]]))  # seed by seed
             return "recipe", [spec.recipe_config(name, seed) for name, seed in missing]
-    rates, todo = bracketed_rates(spec, d.primary)
+    rates, todo = bracketed_rates(spec, d.primary, data)
     if rates is None:
         return "primary-sweeps", todo
     pilot = grid_runs(spec, rates, dict.fromkeys(d.primary, d.grid_seeds(d.pilot_seeds)))
-    todo = sorted((c for c in pilot if not _ok_record(c, spec.out)), key=lambda c: c.seed)
+    todo = sorted((c for c in pilot if not _ok_record(c, spec.out, data)), key=lambda c: c.seed)
     if todo:
         return "pilot", todo
-    decision = pilot_decision(spec, rates)
+    decision = pilot_decision(spec, rates, data)
     assert decision is not None
     _write_if_changed(spec.out / POWER_FILE, decision.to_dict())
     todo = sorted(
         (
             c
             for c in grid_runs(spec, rates, dict.fromkeys(d.primary, d.grid_seeds(decision.n)))
-            if not _ok_record(c, spec.out)
+            if not _ok_record(c, spec.out, data)
         ),
         key=lambda c: c.seed,
     )
     if todo:
         return "extension", todo
-    sec, todo = bracketed_rates(spec, d.secondary)
+    sec, todo = bracketed_rates(spec, d.secondary, data)
     if sec is None:
         return "secondary-sweeps", todo
     todo = sorted(
         (
             c
             for c in grid_runs(spec, sec, dict.fromkeys(d.secondary, d.grid_seeds(d.secondary_seeds)))
-            if not _ok_record(c, spec.out)
+            if not _ok_record(c, spec.out, data)
         ),
         key=lambda c: c.seed,
     )
@@ -519,7 +544,15 @@ def stage_dir(spec: StudySpec, stage: str) -> Path:
 
 
 def write_design(spec: StudySpec) -> Path:
-    """`design.json` in the study folder, once; a folder started under another design is refused."""
+    """`design.json` in the study folder, once; a folder started under another design is refused, and so
+    is a design whose collapse rule is not the one the runner stores in every record."""
+    from flatlora.bench.collapse import DEFAULT_RULE
+
+    if spec.design.collapse != DEFAULT_RULE:
+        raise ValueError(
+            f"design {spec.design.name!r} fixes the collapse rule {spec.design.collapse}, but runs record "
+            f"{DEFAULT_RULE}: a study needs the rule its records carry"
+        )
     path = spec.out / DESIGN_FILE
     if path.is_file():
         stored = json.loads(path.read_text(encoding="utf-8"))
@@ -629,7 +662,7 @@ def compute_estimate(spec: StudySpec) -> dict[str, Any] | None:
         return float(c.get("run") or c.get("train") or 0.0)
 
     cfgs = estimate_configs(spec)
-    per_recipe = {}
+    per_recipe: dict[str, dict[str, Any]] = {}
     for r, cfg in zip(d.recipes, cfgs, strict=False):
         rec = recs[(cfg.method, cfg.config_hash())]
         per_recipe[r.name] = {
@@ -655,7 +688,7 @@ def compute_estimate(spec: StudySpec) -> dict[str, Any] | None:
         out = {}
         for stage, (lo, hi) in counts.items():
             if stage == "recipe":
-                total = sum(v["cpu_s"] for v in per_recipe.values()) * len(d.recipe_seeds)
+                total = sum(float(v["cpu_s"]) for v in per_recipe.values()) * len(d.recipe_seeds)
                 out[stage] = total / 3600
                 continue
             ms = stage_methods[stage]
@@ -663,7 +696,7 @@ def compute_estimate(spec: StudySpec) -> dict[str, Any] | None:
             out[stage] = (lo, hi)[lo_hi] * unit * mean_ratio / 3600
         return out
 
-    units = [v["cpu_s"] for v in per_recipe.values()] or [control]
+    units = [float(v["cpu_s"]) for v in per_recipe.values()] or [control]
     low, high = hours(min(units), 0), hours(max(units), 1)
     return {
         "design": d.name,
@@ -689,10 +722,26 @@ def _run_in_worker(
 ) -> dict[str, Any]:
     from flatlora.bench.runner import run_one
 
+    """One run in a fresh process, under its run lock: reused if another command finished it meanwhile;
+    a record of an earlier version of the data is moved to records/.stale/ before it retrains. Tuning
+    stages (sweeps, the recipe stage, the estimate's probes) keep a run that diverged: it says something
+    about its settings."""
     cfg = RunConfig(**{**cfg_dict, "num_threads": threads})
-    rec = run_one(cfg, run_dir, progress=False, data_dir=data_dir)
+    tuning = Path(run_dir).name in (SWEEP_DIR, RECIPE_DIR, ESTIMATE_DIR)
+    rec, source = train_or_reuse(
+        cfg,
+        run_dir,
+        run_one,
+        accept_failed=rate_failure if tuning else None,
+        progress=False,
+        data_dir=data_dir,
+    )
     cost = rec.get("cost") or {}
-    return {"run_id": rec.get("run_id"), "status": rec.get("status"), "wall_time_s": cost.get("wall_time_s")}
+    return {
+        "run_id": rec.get("run_id"),
+        "status": rec.get("status"),
+        "wall_time_s": cost.get("wall_time_s") if source == "computed" else "reused",
+    }
 
 
 def run_local(
@@ -712,7 +761,10 @@ def run_local(
     threads = max(1, available_cores() // max(1, jobs))
     seen: tuple[str, frozenset[str]] | None = None
     while True:
-        nxt = next_stage(spec)
+        data = DataCheck(spec.data_dir)
+        nxt = next_stage(spec, data)
+        for line in data.summary():
+            log(line)
         if nxt is None:
             log("study complete")
             return None

@@ -5,8 +5,8 @@ best *validation* score (the test split is never looked at). In the study, lora,
 fine-tuning and SAM on W each get their own sweep over the same candidates per family; SAM on A,B reuses
 LoRA's rate (as the Flat-LoRA paper does). The sweep seed is outside the grid's seeds, so no grid run is
 a sweep run. Each run is an ordinary runner record under `<sweep dir>/records/`, so a rerun reuses
-every finished run; `<sweep dir>/sweep.json` (written atomically) holds every rate's validation
-curve, the chosen rate and the rule. This module needs no Prefect.
+every finished run of the data as it is now; `<sweep dir>/sweep.json` (written atomically) holds every
+rate's validation curve, the chosen rate and the rule. This module needs no Prefect.
 """
 
 from __future__ import annotations
@@ -129,16 +129,21 @@ def parse_lrs(text: str) -> list[float]:
     return sorted(set(out))
 
 
-def _rate_failure(rec: Mapping[str, Any]) -> bool:
+def rate_failure(rec: Mapping[str, Any]) -> bool:
+    """A failed sweep record that says something about the rate itself (divergence): reused, not retrained."""
     return str(rec.get("failure_reason") or "").startswith(_LR_FAILURES)
 
 
 def reusable_record(
-    path: Path, chash: str, log: Callable[[str], None] | None = None
+    path: Path,
+    chash: str,
+    log: Callable[[str], None] | None = None,
+    data: rundir.DataCheck | None = None,
 ) -> dict[str, Any] | None:
-    """The record at `path` if it finished this exact config: ok, or failed because of the rate. A file
-    that is there but unreadable, incomplete or of another config is moved to `records/.corrupt/`."""
-    return rundir.reusable_record(path, chash, accept_failed=_rate_failure, log=log)
+    """The record at `path` if it finished this exact config (ok, or failed because of the rate) on the
+    data as it is now (`data`: see `rundir.DataCheck`). A file that is there but unreadable, incomplete
+    or of another config is moved to `records/.corrupt/`; a record of other data is left in place."""
+    return rundir.reusable_record(path, chash, accept_failed=rate_failure, log=log, data=data)
 
 
 def headline_of(rec: Mapping[str, Any]) -> str:
@@ -216,10 +221,22 @@ def run_sweep(
     points: list[SweepPoint] = []
     metric = "accuracy"
     say = log or (lambda _m: None)
+    data = rundir.DataCheck(data_dir)
+    for cfg in cfgs:  # records of an earlier version of the data file: said once, before any training
+        data.at(record_path(cfg, out))
+    for line in data.summary():
+        say(f"sweep {method}: {line}")
     for k, cfg in enumerate(cfgs, 1):
         say(f"sweep {method} {k}/{len(cfgs)}: lr {cfg.lr:g}")
         rec, source = rundir.train_or_reuse(
-            cfg, out, runner, accept_failed=_rate_failure, log=say, progress=progress, data_dir=data_dir
+            cfg,
+            out,
+            runner,
+            accept_failed=rate_failure,
+            log=say,
+            data=data,
+            progress=progress,
+            data_dir=data_dir,
         )
         if source == "disk":
             say(f"sweep {method} {k}/{len(cfgs)}: lr {cfg.lr:g} (finished record reused)")
@@ -349,15 +366,18 @@ def reuse_sweep_records(
     run_dir: str | os.PathLike[str],
     cfgs: Sequence[RunConfig],
     log: Callable[[str], None] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
 ) -> int:
-    """Copy the sweep's finished record of any grid config (same hash: same seed, rate, settings) into
-    the grid's records, so that run is not trained twice. Returns how many were copied."""
+    """Copy the sweep's finished record of any grid config (same hash: same seed, rate, settings; the
+    data as it is now) into the grid's records, so that run is not trained twice. Returns how many
+    were copied."""
     n = 0
+    data = rundir.DataCheck(data_dir)
     for cfg in cfgs:
         src, dst = record_path(cfg, sweep_dir), record_path(cfg, run_dir)
-        if not src.is_file() or rundir.reusable_record(dst, cfg.config_hash(), log=log) is not None:
+        if not src.is_file() or rundir.reusable_record(dst, cfg.config_hash(), log=log, data=data):
             continue
-        rec = reusable_record(src, cfg.config_hash(), log=log)
+        rec = reusable_record(src, cfg.config_hash(), log=log, data=data)
         if rec is None or rec.get("status") != "ok":
             continue
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -385,6 +405,7 @@ __all__ = [
     "matching_sweep",
     "parse_lrs",
     "range_edge",
+    "rate_failure",
     "reuse_sweep_records",
     "run_sweep",
     "select_lr",

@@ -242,7 +242,7 @@ def choose_recipe(
             if is_collapsed(rec):
                 collapsed.append(s)
             t = ((rec.get("cost") or {}).get("phase_s") or {}).get("train")
-            if _finite(t):
+            if isinstance(t, int | float) and _finite(t):
                 walls.append(float(t))
         out.candidates.append(
             RecipeScore(

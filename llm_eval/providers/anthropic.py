@@ -3,12 +3,14 @@
 Retry layering (all bounded):
 - the SDK retries 429/529/5xx/timeouts itself, honouring ``retry-after`` (``max_retries``);
 - ``should_retry`` tells the runner to try again (its own ``max_attempts``) after timeouts,
-  connection errors, overload and malformed replies that survived the SDK's retries; but
+  connection errors, overload and malformed replies that survived the SDK's retries, and
+  ``retry_after`` how long the server asked it to wait first (the runner never waits less); but
   ``is_connection_error`` lets the runner stop a run whose first requests cannot connect at all
   (refused, DNS, no route) instead of retrying every sample against an unreachable endpoint.
 The base URL is checked (scheme, host, port) when the provider is made, before anything runs.
-Every HTTP attempt passes through a middleware that reports 429/529 to rate-limit listeners
-(the runner's AIMD limiter), so backing off happens even while the SDK retries internally.
+Every HTTP attempt passes through a middleware that counts it (``note_request``: the record says how
+many requests a sample took) and reports 429/529 to rate-limit listeners (the runner's AIMD limiter),
+so backing off happens even while the SDK retries internally.
 
 The key comes from ``api_key`` or ANTHROPIC_API_KEY. It is never put in ``repr``, records or
 error strings (``secret_values`` lets the runner scrub it from anything it records).
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from llm_eval.pricing import Price, PriceTable
+from llm_eval.providers.base import note_request, retry_after_s
 from llm_eval.types import ProviderError, Request, Response, Usage
 
 if TYPE_CHECKING:
@@ -176,6 +179,7 @@ class AnthropicProvider:
 
             async def observe(request: Any, call_next: Any) -> Any:
                 provider.http_attempts += 1
+                note_request()
                 response = await call_next(request)
                 if response.status_code in RATE_LIMIT_STATUSES:
                     provider.rate_limited += 1
@@ -308,6 +312,10 @@ class AnthropicProvider:
         return isinstance(exc, anthropic.APIConnectionError) and not isinstance(
             exc, anthropic.APITimeoutError
         )
+
+    def retry_after(self, exc: BaseException) -> float | None:
+        """Seconds the server asked to wait before the next request, read from the failed response."""
+        return retry_after_s(getattr(getattr(exc, "response", None), "headers", None))
 
     def should_retry(self, exc: BaseException) -> bool:
         import anthropic

@@ -96,6 +96,8 @@ class _State:
         self.in_flight = 0
         self.peak_in_flight = 0
         self.batches: dict[str, dict[str, Any]] = {}
+        # every /v1/messages request: (start, end, prompt, HTTP status, asked wait in s or None)
+        self.timeline: list[tuple[float, float, str, int, float | None]] = []
 
     def reset(self) -> None:
         with self.lock:
@@ -104,6 +106,7 @@ class _State:
             self.auth_failures = 0
             self.peak_in_flight = 0
             self.batches.clear()
+            self.timeline.clear()
 
     def next_fault(self) -> str | None:
         with self.lock:
@@ -208,6 +211,23 @@ class _App:
         return None
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
+        """One Messages request, put on the timeline (when, which prompt, status, retry-after asked)."""
+        t0 = time.monotonic()
+        prompt = ""
+        try:
+            params = json.loads(await request.read() or b"{}")
+            prompt = json.dumps(params.get("messages", []), sort_keys=True)
+        except ValueError:
+            pass
+        resp = await self._messages(request)
+        ra = resp.headers.get("retry-after-ms")
+        with self.s.lock:
+            self.s.timeline.append(
+                (t0, time.monotonic(), prompt, resp.status, float(ra) / 1000 if ra else None)
+            )
+        return resp
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
         s = self.s
         with s.lock:
             s.counts["messages"] += 1

@@ -57,6 +57,17 @@ def test_threshold_is_a_share_of_the_prior_entropy() -> None:
     assert not just_below.collapsed and at.collapsed
 
 
+def test_the_default_rule_separates_the_first_studys_stuck_runs() -> None:
+    """Tail losses (share of the prior entropy) of the first study's runs on both sides of the gap."""
+    h = prior_entropy([422, 2009, 953])  # its training split
+    stuck = [0.650, 0.662, 0.693, 1.030]  # e.g. LoRA seed 30 (test 0.730), LoRA seed 19 (0.594)
+    healthy = [0.602, 0.589, 0.45]  # e.g. Flat-LoRA seed 26 (test 0.765)
+    for share in stuck:
+        assert assess([share * h] * 50, [422, 2009, 953], 0.8, 0.59).collapsed
+    for share in healthy:
+        assert not assess([share * h] * 50, [422, 2009, 953], 0.8, 0.59).collapsed
+
+
 def test_tail_is_a_fraction_of_the_steps_with_a_floor() -> None:
     rule = CollapseRule()
     assert rule.tail_steps(424) == 43 and rule.tail_steps(50) == 10 and rule.tail_steps(4) == 4

@@ -126,9 +126,8 @@ def _parquet(tmp_path: Path, rows: list[tuple[str, int]]) -> Path:
 def hub(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     """A mocked hub: `files` maps (filename, revision) to a local path; every request is logged.
     `datasets.load_dataset` (a loading script) must never be used."""
-    import huggingface_hub
-
     import datasets
+    import huggingface_hub
 
     state: dict[str, object] = {"files": {}, "calls": []}
 

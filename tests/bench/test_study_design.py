@@ -159,4 +159,4 @@ def test_estimate_counts_span_the_plan() -> None:
     assert counts["recipe"] == (80, 80)
     assert counts["primary-sweeps"] == (24, 36)  # 2 methods x 4 rates x 3 seeds, + 2 extensions each
     assert counts["pilot"] == (40, 40) and counts["extension"] == (0, 80)
-    assert counts["secondary-sweeps"] == (16, 24) and counts["secondary"] == (30, 30)
+    assert counts["secondary-sweeps"] == (12, 20) and counts["secondary"] == (15, 15)

@@ -17,11 +17,11 @@ from tests.flows.conftest import REPO
 from tests.llm_eval.conftest import FAKE_KEY
 
 
-def flatbench(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def flatbench(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "PYTHONPATH": str(REPO), "ANTHROPIC_API_KEY": FAKE_KEY, **env}
     return subprocess.run(
         [sys.executable, "-m", "flows.cli", *args],
-        cwd=REPO,
+        cwd=cwd,
         env=full,
         capture_output=True,
         text=True,
@@ -38,7 +38,16 @@ def one_line_error(res: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [["benchmark", "--profile", "smoke"], ["llm-eval", "smoke"]])
+OUT_COMMANDS = [
+    ["benchmark", "--profile", "smoke"],
+    ["llm-eval", "smoke"],
+    ["train", "--profile", "smoke"],
+    ["sweep", "--method", "lora"],
+    ["study"],
+]
+
+
+@pytest.mark.parametrize("command", OUT_COMMANDS, ids=lambda c: c[0])
 def test_out_naming_an_existing_file(tmp_path: Path, command: list[str]) -> None:
     file = tmp_path / "results.txt"
     file.write_text("keep me")
@@ -127,3 +136,28 @@ def test_unwritable_out_is_one_line_before_any_server_starts(tmp_path: Path) -> 
     (tmp_path / "run" / "records").write_text("")  # a file where the records folder goes
     msg = one_line_error(flatbench("benchmark", "--profile", "smoke", "--out", str(tmp_path / "run")))
     assert f"{tmp_path / 'run' / 'records'} is not writable" in msg
+
+
+# (command, --out given?): a read-only folder where the command writes, named in one line
+READ_ONLY = [
+    (["train", "--profile", "smoke", "--method", "lora"], True),
+    (["train", "--profile", "smoke", "--method", "lora"], False),  # the default: runs/ in the cwd
+    (["sweep", "--profile", "smoke", "--method", "lora", "--lrs", "1e-3"], True),
+    (["study", "--profile", "smoke"], True),
+    (["benchmark", "--profile", "smoke", "--method", "lora", "--seeds", "1"], False),
+]
+
+
+@pytest.mark.slow  # each command imports torch before it reaches the folder: ~20-30 s under load
+@pytest.mark.parametrize(("command", "with_out"), READ_ONLY, ids=lambda v: str(v))
+def test_a_read_only_folder_is_one_line(tmp_path: Path, command: list[str], with_out: bool) -> None:
+    from tests.faults.conftest import readonly_dir
+
+    folder = tmp_path / ("out" if with_out else "runs")
+    folder.mkdir()
+    args = [*command, "--out", str(folder)] if with_out else command
+    with readonly_dir(folder):
+        res = flatbench(*args, cwd=tmp_path)
+    msg = one_line_error(res)
+    assert msg.startswith("error: ") and " is not writable (" in msg and "--out" in msg, msg
+    assert f"{folder.name}/" in msg or msg.startswith(f"error: {folder} is not writable"), msg

@@ -131,6 +131,32 @@ def test_sigint_finishes_requests_in_flight_and_the_rerun_pays_for_nothing_twice
     assert len(load_records(out)) == 24
 
 
+@pytest.mark.slow  # answers, then a slow judge phase interrupted: ~40 s on 2 shared cores
+def test_sigint_during_the_judge_phase_says_what_was_kept(tmp_path: Path, make_stub: Any) -> None:
+    stub = make_stub()
+    stub.config.latency_s = 0.0
+    proc = _cli(
+        tmp_path, stub, "multilingual", "--limit", "8", "--concurrency", "2", "--judge", "provider",
+        "--scorer", "rule", popen=True,
+    )  # fmt: skip
+    judged = tmp_path / "out" / "judge" / RESPONSES_FILE
+    deadline = time.monotonic() + 240
+    while not (tmp_path / "out" / RESPONSES_FILE).exists() or len(load_records(tmp_path / "out")) < 8:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    stub.config.latency_s = 1.5  # the judge's requests are slow: stop among them
+    while not (judged.exists() and len(judged.read_text().splitlines()) >= 1):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    text = stdout.decode() + stderr.decode()
+    assert proc.returncode == 130, text
+    kept = len(load_records(judged))
+    assert f"interrupted: {kept} records of this run kept in {judged}" in text, text
+    assert "Traceback" not in text and 1 <= kept < 8
+
+
 # ---------------------------------------------------------------- a 200 KB prompt
 
 

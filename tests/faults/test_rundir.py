@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from flatlora.bench.config import resolve_config
+from flatlora.bench.data import FPB_SHA256
 from flatlora.bench.records import record_path
 from tests.faults.conftest import readonly_dir
 from tests.reports.factory import make_record
@@ -28,7 +29,9 @@ CFG = resolve_config("smoke", method="lora", seed=42)
 
 
 def _record(cfg: Any = CFG, **over: Any) -> dict[str, Any]:
+    """A complete record of ``cfg``, trained on the Financial PhraseBank file as it is (its checksum)."""
     rec = make_record(cfg.dataset_slug(), cfg.method, cfg.seed, profile=cfg.profile)
+    rec["dataset_info"] = {**rec["dataset_info"], "checksum": FPB_SHA256["50agree"]}
     rec.update({"config": cfg.to_dict(), "config_hash": cfg.config_hash(), **over})
     return rec
 
@@ -146,6 +149,32 @@ def test_two_trainers_of_one_run_train_it_once(tmp_path: Path) -> None:
     assert sorted(sources) == ["computed", "disk", "disk"]
     assert sum("waiting for it" in m for m in logs) == 2
     assert not list((record_path(CFG, tmp_path).parent / ".locks").glob("*.lock"))
+
+
+def test_a_run_finished_between_the_check_and_the_lock_is_not_trained_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stall just before the second command takes the run's lock: the first command trains the run
+    and releases the lock meanwhile, so the second gets the lock without waiting. It checks the record
+    again under the lock and reuses it."""
+    from flatlora.bench import rundir
+
+    calls: list[str] = []
+    real = rundir.ensure_writable
+    stalled: list[str] = []
+
+    def stall_then_let_the_other_finish(folder: Any) -> Path:
+        if not stalled:  # the second command, between its reuse check and its lock
+            stalled.append("once")
+            assert rundir.train_or_reuse(CFG, tmp_path, _counting_runner(calls))[1] == "computed"
+        return real(folder)
+
+    monkeypatch.setattr(rundir, "ensure_writable", stall_then_let_the_other_finish)
+    logs: list[str] = []
+    rec, source = rundir.train_or_reuse(CFG, tmp_path, _counting_runner(calls), log=logs.append)
+    assert (source, len(calls)) == ("disk", 1)
+    assert rec == json.loads(record_path(CFG, tmp_path).read_text())
+    assert not any("waiting" in m for m in logs)  # the lock was free: it did not wait
 
 
 def test_a_dead_processes_lock_is_taken_over(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """A stand-in for ``flatlora.bench.runner.run_one`` (same signature and record schema) for flow tests.
 
 Writes a synthetic record after ``FAKE_RUNNER_SLEEP`` seconds and appends one line per call to
-``FAKE_RUNNER_LOG`` so tests can count how many runs were actually computed, across processes.
+``FAKE_RUNNER_LOG`` so tests can count how many runs were actually computed, across processes. Like the
+real runner, the record names the checksum of the data file as it is when the run trains.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flatlora.bench.records import atomic_write_json, record_path, run_id
+from flatlora.bench.rundir import data_checksum
 from tests.reports.factory import make_record
 
 
@@ -23,6 +25,9 @@ def run_one(
     time.sleep(float(os.environ.get("FAKE_RUNNER_SLEEP", "0")))
     rec = make_record(cfg.dataset_slug(), cfg.method, cfg.seed, profile=cfg.profile)
     rec.update(run_id=run_id(cfg), config=cfg.to_dict(), config_hash=cfg.config_hash())
+    rec["dataset_info"]["checksum"] = (
+        data_checksum(cfg.to_dict(), data_dir) or rec["dataset_info"]["checksum"]
+    )
     atomic_write_json(record_path(cfg, out_dir), rec)
     log = os.environ.get("FAKE_RUNNER_LOG")
     if log:

@@ -108,16 +108,67 @@ def test_development_styles_never_contradict_the_label(case: dict) -> None:
     )
 
 
-def test_held_out_styles_rates() -> None:
-    """The held-out table of reply styles (datasets/llm_eval/labelled_replies.jsonl, never used to
-    tune the rules), plain replies. Measured: unresolved 5/54, 6/52, 5/52, 4/52 (English, Hindi,
-    Hinglish, code-switched); one false accept (code-switched: a hedge between two candidates
-    written "Mars है या Venus, sure नहीं हूँ"), no false reject."""
+def test_first_styles_table_rates() -> None:
+    """The first table of reply styles (datasets/llm_eval/labelled_replies.jsonl), held out until
+    its rates were reported and a development table since, plain replies. Measured: unresolved
+    4/54, 4/52, 3/52, 4/52 (English, Hindi, Hinglish, code-switched), no false accept, no false
+    reject."""
     from llm_eval.items import ITEMS_DIR
 
     cases = load_scoring_cases(ITEMS_DIR / "labelled_replies.jsonl")
     for cond in ("en", "hi", "hinglish", "cs"):
         got = [(c["expected"] == "correct", _verdict(c)) for c in cases if c["cond"] == cond]
         assert sum(v == "unresolved" for _, v in got) <= 0.15 * len(got), cond
-        assert sum(not pos and v == "correct" for pos, v in got) <= 1, cond
+        assert sum(not pos and v == "correct" for pos, v in got) == 0, cond
         assert sum(pos and v in ("wrong", "unsure") for pos, v in got) == 0, cond
+
+
+def test_held_out_table_rates() -> None:
+    """The held-out table (datasets/llm_eval/labelled_replies_2.jsonl, 490 replies, frozen before
+    the last rule changes and measured after them), plain replies. Measured: unresolved 15/127,
+    12/123, 10/120, 14/120 (English, Hindi, Hinglish, code-switched); no false accept; one false
+    reject in English and one in Hindi."""
+    from llm_eval.items import ITEMS_DIR
+
+    cases = load_scoring_cases(ITEMS_DIR / "labelled_replies_2.jsonl")
+    assert len(cases) == 490
+    for cond in ("en", "hi", "hinglish", "cs"):
+        group = [c for c in cases if c["cond"] == cond]
+        assert sum(c["expected"] == "correct" for c in group) >= 50
+        assert sum(c["expected"] == "wrong" for c in group) >= 50
+        got = [(c["expected"] == "correct", _verdict(c)) for c in group]
+        assert sum(v == "unresolved" for _, v in got) <= 0.15 * len(got), cond
+        assert sum(not pos and v == "correct" for pos, v in got) == 0, cond
+        assert sum(pos and v in ("wrong", "unsure") for pos, v in got) <= 1, cond
+
+
+def _scoring_rates():  # type: ignore[no-untyped-def]
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "scoring_rates.py"
+    spec = importlib.util.spec_from_file_location("scoring_rates", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_scoring_rates_intervals_are_exact() -> None:
+    """Clopper-Pearson: 0 of n has upper bound 1 - 0.025 ** (1 / n); n of n has lower 0.025 ** (1 / n)."""
+    rates = _scoring_rates()
+    lo, hi = rates.exact_interval(0, 57)
+    assert lo == 0.0 and hi == pytest.approx(1 - 0.025 ** (1 / 57))
+    lo, hi = rates.exact_interval(57, 57)
+    assert lo == pytest.approx(0.025 ** (1 / 57)) and hi == 1.0
+    assert rates.exact_interval(0, 0) == (0.0, 1.0)
+
+
+def test_scoring_rates_reports_plain_and_final_line_per_group() -> None:
+    rates = _scoring_rates()
+    out = rates.table(rates.HELD_OUT)
+    for group in ("English", "Hindi", "Hinglish", "code-switched"):
+        assert f"| rule: {group} |" in out and f"| final-line: {group} |" in out
+        assert f"target {group}: " in out
+    assert "[0.0%, " in out
