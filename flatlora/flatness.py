@@ -45,8 +45,12 @@ def _default_loss(model: nn.Module, batch: Any) -> Tensor:
     return out.loss if hasattr(out, "loss") else out
 
 
-def _mean_loss(model: nn.Module, batches: Sequence[Any], loss_fn: LossFn) -> float:
-    return sum(float(loss_fn(model, b)) for b in batches) / len(batches)
+def _mean_loss(
+    model: nn.Module, batches: Sequence[Any], loss_fn: LossFn, weights: Sequence[float] | None = None
+) -> float:
+    if weights is None:
+        return sum(float(loss_fn(model, b)) for b in batches) / len(batches)
+    return sum(w * float(loss_fn(model, b)) for b, w in zip(batches, weights, strict=True)) / sum(weights)
 
 
 def _targets(model: nn.Module, include_other_linear: bool) -> list[tuple[Tensor, bool, LayerState | None]]:
@@ -75,8 +79,14 @@ def flatness(
     seed: int = 0,
     loss_fn: LossFn | None = None,
     include_other_linear: bool = False,
+    weights: Sequence[float] | None = None,
 ) -> FlatnessResult:
-    """Mean +- std of L(W' + eps) - L(W') over ``k`` draws per sigma, in eval mode, without grad."""
+    """Mean +- std of L(W' + eps) - L(W') over ``k`` draws per sigma, in eval mode, without grad.
+
+    L is the mean of the batches' losses, or with ``weights`` (one per batch, e.g. its share of the
+    examples) their weighted mean: rows split into smaller, length-sorted batches then give the loss
+    of the unsplit batches while padding each small batch only to its own longest row.
+    """
     if k < 1:
         raise ValueError(f"`k` must be >= 1, got {k!r}")
     if any(s < 0 for s in sigmas):
@@ -84,6 +94,12 @@ def flatness(
     batch_list = list(batches)
     if not batch_list:
         raise ValueError("`batches` must not be empty")
+    if weights is not None:
+        weights = [float(w) for w in weights]
+        if len(weights) != len(batch_list) or any(not w > 0 for w in weights):
+            raise ValueError(
+                f"`weights` must be one positive number per batch ({len(batch_list)}), got {weights!r}"
+            )
     fn = loss_fn if loss_fn is not None else _default_loss
     was_training = model.training
     model.eval()
@@ -95,7 +111,7 @@ def flatness(
         for w, f, lay in targets
     ]
     try:
-        base_loss = _mean_loss(model, batch_list, fn)
+        base_loss = _mean_loss(model, batch_list, fn, weights)
         means, stds = [], []
         for si, sigma in enumerate(sigmas):
             incs = []
@@ -111,7 +127,7 @@ def flatness(
                     )
                     view.addcmul_(z, scale.to(view.dtype).unsqueeze(1))
                 try:
-                    incs.append(_mean_loss(model, batch_list, fn) - base_loss)
+                    incs.append(_mean_loss(model, batch_list, fn, weights) - base_loss)
                 finally:
                     for (w, _, _), b in zip(targets, backups, strict=True):
                         w.copy_(b)

@@ -110,6 +110,12 @@ def register(app: typer.Typer) -> None:
             help="per-run progress bars on a terminal (--no-progress: none; never when stderr is not a "
             "terminal); each run's result line and the grid's run k of N lines stay",
         ),
+        flatness: bool = typer.Option(
+            True,
+            "--flatness/--no-flatness",
+            help="the flatness probe of each run (--no-flatness: none, as --set flatness_k=0; the report "
+            "says not measured)",
+        ),
     ) -> None:
         """Validate -> train the (dataset x method x seed) grid -> statistics -> report.md (+ Prefect artifact).
 
@@ -147,6 +153,8 @@ def register(app: typer.Typer) -> None:
         from flows.cli_common import parse_set_values
 
         overrides = parse_set_values(set_)
+        if not flatness:
+            overrides["flatness_k"] = 0
         try:
             for m in method or DEFAULT_METHODS:  # bad values fail here, not inside the grid
                 resolve_config(profile, **{"method": m, **overrides})

@@ -109,16 +109,27 @@ def validate(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="also write the report as JSON here")
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="what runs the suite: python (default; the same checks and verdicts) or great_expectations "
+            "(env FLATBENCH_VALIDATION_ENGINE)"
+        ),
+    ] = None,
 ) -> None:
-    """Validate a dataset (great-expectations suite + file checks); non-zero exit on failure."""
+    """Validate a dataset (data-card suite + file checks); non-zero exit on failure."""
+    import os
     import shutil
 
     from flows.cli_common import auto_max_len_override, check_choice, profile_names
 
     check_choice(profile, profile_names(), "profile")
+    from flatlora.bench.checks import ENGINE_ENV, ENGINES
     from flatlora.bench.config import PROFILE_OVERRIDES, RunConfig, caps_note
     from flatlora.bench.records import atomic_write_json
     from flatlora.bench.validation import validate_dataset
+
+    env = {ENGINE_ENV: check_choice(engine.replace("-", "_"), ENGINES, "engine")} if engine else {}
 
     opts = {
         "text_col": text_col,
@@ -133,9 +144,18 @@ def validate(
     }
     chosen = auto_max_len_override(max_len, profile, [dataset], opts, data_dir, model)
     limit = int(chosen.get("max_len") or PROFILE_OVERRIDES[profile].get("max_len", RunConfig.max_len))
-    report, _ = validate_dataset(
-        dataset, data_dir=data_dir, raise_on_failure=False, max_len=limit, model=model, **opts
-    )
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        report, _ = validate_dataset(
+            dataset, data_dir=data_dir, raise_on_failure=False, max_len=limit, model=model, **opts
+        )
+    finally:  # the setting is this command's, not the calling process's
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     note = caps_note(RunConfig(**{**PROFILE_OVERRIDES[profile], "profile": profile}), report.split_sizes)
     if note:  # what a run of this profile would leave out
         report.notes.append(note)
@@ -180,6 +200,22 @@ def train(
             "the run's result line is printed either way"
         ),
     ] = True,
+    flatness: Annotated[
+        bool,
+        typer.Option(
+            "--flatness/--no-flatness",
+            help="the flatness probe after the test (--no-flatness: none, as --set flatness_k=0; "
+            "the report says not measured)",
+        ),
+    ] = True,
+    val_metrics: Annotated[
+        bool,
+        typer.Option(
+            "--val-metrics",
+            help="validate a one-epoch run too (it has no epoch to select, so by default it skips the "
+            "pass and its record has no validation metrics)",
+        ),
+    ] = False,
 ) -> None:
     """Validate the dataset (what was read, warnings, the profile's row caps), then run one fine-tuning run
     and print where its record is."""
@@ -231,17 +267,22 @@ def train(
             "merge_label_spellings": merge_label_spellings or None,
         }
         overrides.update({k: v for k, v in opts.items() if v is not None})
+        if not flatness:
+            overrides["flatness_k"] = 0
+        if val_metrics:
+            overrides["val_metrics"] = True
         model = str(overrides.get("model") or "minilm")
         overrides.update(auto_max_len_override(max_len, profile, [dataset], data_opts, data_dir, model))
-        cfg = resolve_config(
-            profile,
-            dataset=dataset,
-            method=method,
-            seed=seed,
-            text_col=text_col,
-            label_col=label_col,
-            **overrides,
-        )
+        fixed = {
+            "dataset": dataset,
+            "method": method,
+            "seed": seed,
+            "text_col": text_col,
+            "label_col": label_col,
+        }
+        cfg = resolve_config(profile, **fixed, **overrides)
+        if cfg.epochs == 1 and "val_metrics" not in overrides:  # nothing to select: no validation pass
+            cfg = resolve_config(profile, **fixed, **overrides, val_metrics=False)
     except ValueError as exc:
         console.print(f"config error: {exc}", style="red", markup=False)
         raise typer.Exit(code=2) from exc

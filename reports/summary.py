@@ -297,6 +297,11 @@ def _dataset_summary(
         for m in methods
     }
     flatness = {m: f for m in methods if (f := _flatness(runs[m])) is not None}
+    flatness_off = [  # `--no-flatness` (flatness_k 0): said as not measured, never as missing
+        m
+        for m in methods
+        if m not in flatness and all((r.get("config") or {}).get("flatness_k") == 0 for r in runs[m])
+    ]
     confusion: dict[str, list[list[int]]] = {}
     for m in methods:
         mats = [
@@ -343,6 +348,7 @@ def _dataset_summary(
         train_loss=train_loss,
         val_curves=val_curves,
         flatness=flatness,
+        flatness_off=flatness_off,
         confusion=confusion,
         error_analysis=_error_analysis(
             runs, majority, texts is not None or _records_have_texts(runs), texts_note, buckets=phrasebank

@@ -223,6 +223,7 @@ class DatasetSummary:
     # generation, descriptive (outside the tested family): method -> paired held-out loss differences,
     # {"fine_tuning": loss - loss_before over its seeds, "vs_control": loss - LoRA's over shared seeds}
     loss_changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    flatness_off: list[str] = field(default_factory=list)  # methods whose runs had the probe off
     never_predicted: list[NeverPredicted] = field(default_factory=list)
     row_caps: list[RowCap] = field(default_factory=list)
     collapse: CollapseSummary | None = None  # classification: runs stuck at the class prior
@@ -314,8 +315,12 @@ class BenchmarkSummary:
     study: StudySummary | None = None  # a study folder: its design's numbers and tuning stages
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN/inf become None)."""
-        return _jsonable(asdict(self))
+        """JSON-ready dict (NaN/inf become None); `flatness_off` only where a probe was off."""
+        d: dict[str, Any] = _jsonable(asdict(self))
+        for ds in d.get("datasets") or []:
+            if not ds.get("flatness_off"):
+                ds.pop("flatness_off", None)
+        return d
 
 
 def _jsonable(obj: Any) -> Any:

@@ -60,19 +60,24 @@ DEFAULT_RULE = CollapseRule()
 
 @dataclass(frozen=True)
 class Collapse:
-    """The rule applied to one run; `reasons` names what fired ("loss", "validation")."""
+    """The rule applied to one run; `reasons` names what fired ("loss", "validation"); `not_measured`
+    names a part that could not be applied (["validation"]: a run that skipped validation)."""
 
     collapsed: bool
     reasons: list[str]
     tail_loss: float
     tail_steps: int
     prior_entropy: float
-    val_score: float
-    val_majority: float
+    val_score: float | None
+    val_majority: float | None
     rule: str
+    not_measured: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not self.not_measured:  # the usual case: the block reads as it always has
+            d.pop("not_measured")
+        return d
 
 
 def prior_entropy(counts: Sequence[int] | Mapping[Any, int]) -> float:
@@ -96,14 +101,15 @@ def majority_share(counts: Sequence[int] | Mapping[Any, int]) -> float:
 def assess(
     train_losses: Sequence[float],
     train_counts: Sequence[int] | Mapping[Any, int],
-    val_score: float,
-    val_majority: float,
+    val_score: float | None,
+    val_majority: float | None,
     rule: CollapseRule = DEFAULT_RULE,
 ) -> Collapse:
     """Apply `rule` to a run's per-step training losses and its selected-epoch validation score.
 
     `val_majority` is the majority class's score on the same validation rows (for accuracy,
-    `majority_share(val_counts)`)."""
+    `majority_share(val_counts)`). A run without validation (`val_score` None) is judged on the loss
+    rule alone, and the result says validation was not measured."""
     if not train_losses:
         raise ValueError("assess needs the run's training losses (none were recorded)")
     k = rule.tail_steps(len(train_losses))
@@ -113,17 +119,22 @@ def assess(
     reasons = []
     if h > 0 and tail_loss >= rule.loss_ratio * h:
         reasons.append("loss")
-    if val_score <= val_majority + 1e-12:
-        reasons.append("validation")
+    score: float | None = None
+    base: float | None = None
+    if val_score is not None and val_majority is not None:
+        score, base = float(val_score), float(val_majority)
+        if score <= base + 1e-12:
+            reasons.append("validation")
     return Collapse(
         collapsed=bool(reasons),
         reasons=reasons,
         tail_loss=tail_loss,
         tail_steps=k,
         prior_entropy=h,
-        val_score=float(val_score),
-        val_majority=float(val_majority),
+        val_score=score,
+        val_majority=base,
         rule=rule.text(),
+        not_measured=[] if score is not None else ["validation"],
     )
 
 

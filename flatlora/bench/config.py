@@ -38,6 +38,7 @@ HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {
     "encoding": None,
     "val_from_train": None,
     "merge_label_spellings": False,
+    "val_metrics": True,
 }
 # The fields that say how a dataset is read and split: validation takes exactly these.
 DATA_OPTIONS = (
@@ -135,7 +136,9 @@ class RunConfig:
     rho: float = field(default=0.05, metadata=_h("SAM radius for sam_ab / sam_w"))
     # flatness probe
     flatness_sigmas: tuple[float, ...] = (0.01, 0.05, 0.1)
-    flatness_k: int = 5
+    flatness_k: int = field(
+        default=5, metadata=_h("noise draws per sigma (>= 5); 0: no flatness probe (`--no-flatness`)")
+    )
     flatness_batches: int = 4
     # divergence guard: loss above this multiple of the first loss counts as divergence
     divergence_factor: float = 20.0
@@ -148,6 +151,13 @@ class RunConfig:
     )
     max_new_tokens: int | None = field(
         default=None, metadata=_h("generative tasks: greedy generation cap (None: the dataset card's)")
+    )
+    val_metrics: bool = field(
+        default=True,
+        metadata=_h(
+            "validate after each epoch; false (epochs=1 only: there is no epoch to select) skips the pass, "
+            "and the record has no validation metrics (`flatbench train` does so unless --val-metrics)"
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -208,7 +218,19 @@ class RunConfig:
             "flatness_batches",
         ):
             _check(getattr(self, name) >= 1, name, getattr(self, name), "must be >= 1")
-        _check(self.flatness_k >= 5, "flatness_k", self.flatness_k, "must be >= 5")
+        _check(
+            self.flatness_k >= 5 or self.flatness_k == 0,
+            "flatness_k",
+            self.flatness_k,
+            "must be >= 5 (0: no probe)",
+        )
+        _check(
+            self.val_metrics or self.epochs == 1,
+            "val_metrics",
+            self.val_metrics,
+            f"must be true with epochs={self.epochs} (validation selects the epoch; only a one-epoch run "
+            "can skip it)",
+        )
         _check(self.lr > 0, "lr", self.lr, "must be > 0")
         for name in ("sigma", "rho", "weight_decay"):
             _check(getattr(self, name) >= 0, name, getattr(self, name), "must be >= 0")

@@ -234,6 +234,37 @@ def encode(tok: Any, texts: list[str], max_len: int, pairs: list[str] | None = N
     return rows
 
 
+def encode_with_lengths(
+    tok: Any, texts: list[str], max_len: int, pairs: list[str] | None = None
+) -> tuple[list[list[int]], list[int]]:
+    """`encode`'s rows and each row's untruncated token length, from one tokenizer call.
+
+    A row that fits in `max_len` is its untruncated encoding (truncation leaves it as it is); only the
+    rows longer than that are encoded again, truncated, so the ids are exactly `encode`'s."""
+    full = tok(texts, pairs, truncation=False) if pairs is not None else tok(texts, truncation=False)
+    lengths = [len(r) for r in full["input_ids"]]
+    types = full.get("token_type_ids") if pairs is not None else None
+    rows: list[list[int]] = []
+    for i, row in enumerate(full["input_ids"]):
+        if pairs is None:
+            rows.append(list(row))
+            continue
+        r = PairIds(row)
+        r.token_type_ids = list(types[i]) if types is not None else None
+        rows.append(r)
+    long = [i for i, n in enumerate(lengths) if n > max_len]
+    if long:
+        cut = encode(tok, [texts[i] for i in long], max_len, [pairs[i] for i in long] if pairs else None)
+        for i, short in zip(long, cut, strict=True):
+            rows[i] = short
+    return rows, lengths
+
+
+def length_order(ids: list[list[int]]) -> list[int]:
+    """Row indices shortest first (ties in row order): the order evaluation batches are built in."""
+    return sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
+
+
 def collate(ids: list[list[int]], labels: list[int], pad_id: int) -> Batch:
     t = max(len(x) for x in ids)
     input_ids = torch.full((len(ids), t), pad_id, dtype=torch.long)  # (b, t)
@@ -266,7 +297,7 @@ class EvalSet:
     beyond float summation order, which is fixed."""
 
     def __init__(self, ids: list[list[int]], labels: list[int], batch_size: int, pad_id: int) -> None:
-        self.order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
+        self.order = length_order(ids)
         self.labels = labels
         self.batches = [
             collate([ids[i] for i in idx], [labels[i] for i in idx], pad_id)
@@ -296,6 +327,33 @@ class EvalSet:
         for pos, i in enumerate(self.order):
             preds[i], logp[i] = res.preds[pos], res.gold_logp[pos]
         return EvalResult(res.loss, preds, logp)
+
+
+# The probe's forward batches hold at most this many rows: on CPU one batch of 64 rows padded to its
+# longest row cost twice what four length-sorted batches of 16 cost, for the same mean loss.
+PROBE_BATCH_ROWS = 16
+
+
+def probe_batches(
+    ids: list[list[int]], labels: list[int], batch_size: int, pad_id: int, rows: int = PROBE_BATCH_ROWS
+) -> tuple[list[Batch], list[float]]:
+    """The flatness probe's batches and weights: the rows in length order, cut into batches of
+    `batch_size` (as `EvalSet` cuts them), each of those into forward batches of at most `rows`.
+
+    A forward batch's weight is its share of its `batch_size` batch, so the weighted mean of the
+    forward batches' losses is the mean of the `batch_size` batches' losses: the probe's numbers do
+    not depend on `rows` beyond float summation order, while each small batch is padded only to its
+    own longest row."""
+    order = length_order(ids)
+    batches: list[Batch] = []
+    weights: list[float] = []
+    for s in range(0, len(order), batch_size):
+        group = order[s : s + batch_size]
+        for t in range(0, len(group), rows):
+            idx = group[t : t + rows]
+            batches.append(collate([ids[i] for i in idx], [labels[i] for i in idx], pad_id))
+            weights.append(len(idx) / len(group))
+    return batches, weights
 
 
 class EvalResult(NamedTuple):
@@ -600,16 +658,18 @@ def _train(
     phase = record["cost"]["phase_s"]
     phase["load_model"] = round(time.perf_counter() - t_start, 2)
 
+    lengths: list[int] = []  # untruncated, every example the run sees: from the one encoding call
+
     def enc(df: Any) -> tuple[list[list[int]], list[int]]:
         pairs = [str(t) for t in df["text_pair"]] if "text_pair" in df.columns else None
-        return encode(tok, [str(t) for t in df["text"]], cfg.max_len, pairs), [
-            lab2id[str(lab)] for lab in df["label"]
-        ]
+        ids, n = encode_with_lengths(tok, [str(t) for t in df["text"]], cfg.max_len, pairs)
+        lengths.extend(n)
+        return ids, [lab2id[str(lab)] for lab in df["label"]]
 
     tr_ids, tr_y = enc(splits.train)
     va_ids, va_y = enc(splits.val)
     te_ids, te_y = enc(splits.test)
-    record["dataset_info"]["token_lengths"] = _token_lengths(cfg, tok, splits)
+    record["dataset_info"]["token_lengths"] = _token_lengths(cfg, tok, splits, lengths)
     record["dataset_info"]["label_counts"] = {
         split: {n: ys.count(i) for i, n in enumerate(names)}
         for split, ys in (("train", tr_y), ("val", va_y), ("test", te_y))
@@ -617,11 +677,9 @@ def _train(
     val_set = EvalSet(va_ids, va_y, cfg.eval_batch_size, pad_id)
     test_set = EvalSet(te_ids, te_y, cfg.eval_batch_size, pad_id)
     # flatness probe: the first rows of val (split order, so not biased to short texts), length-sorted
-    n_flat = cfg.flatness_batches * cfg.eval_batch_size
-    flat_batches = [
-        to_device(b, device)
-        for b in EvalSet(va_ids[:n_flat], va_y[:n_flat], cfg.eval_batch_size, pad_id).batches
-    ]
+    n_flat = cfg.flatness_batches * cfg.eval_batch_size if cfg.flatness_k else 0
+    flat_batches, flat_weights = probe_batches(va_ids[:n_flat], va_y[:n_flat], cfg.eval_batch_size, pad_id)
+    flat_batches = [to_device(b, device) for b in flat_batches]
 
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -648,6 +706,7 @@ def _train(
     torch.manual_seed(cfg.seed)  # dropout stream
     first_loss: float | None = None
     best_key, best_state, best_epoch = (-1.0, 0.0), None, 0
+    validate = cfg.val_metrics  # false only for a one-epoch run (RunConfig checks it)
     step = 0
     bar = _bar(total_steps, f"{cfg.method} s{cfg.seed}", progress)
     t_eval, c_eval = 0.0, 0.0
@@ -709,7 +768,11 @@ def _train(
             )
             bar.update(1)
             bar.set_postfix(loss=f"{loss_val:.3f}", ep=epoch)
-        # 5. validation; keep the best epoch's weights in memory
+        # 5. validation; keep the best epoch's weights in memory. A one-epoch run has no epoch to select:
+        # with `val_metrics` off it skips the pass (its test metrics are the same)
+        if not validate:
+            best_epoch = epoch
+            continue
         te, ce = time.perf_counter(), time.process_time()
         vloss, vpred = val_set.evaluate(
             model, device, amp, desc=f"validate epoch {epoch}" if progress else None
@@ -742,7 +805,7 @@ def _train(
     te = time.perf_counter()
 
     record["best_epoch"] = best_epoch
-    record["collapse"] = _collapse(record, names, va_y, splits.headline_metric)
+    record["collapse"] = _collapse(record, names, va_y, splits.headline_metric, validate)
     # 6. test at the best validation epoch
     if best_state is not None and best_epoch != cfg.epochs:
         _load_trainable(model, best_state)
@@ -760,39 +823,47 @@ def _train(
         for i, g, p, lp in zip(splits.test["index"], te_y, tpred, tlogp, strict=True)
     ]
     phase["test_eval"] = round(time.perf_counter() - te, 2)
-    # 7. flatness probe on a few validation batches (same best-epoch weights)
+    # 7. flatness probe on a few validation batches (same best-epoch weights); `flatness_k` 0: none
     tf = time.perf_counter()
-    record["flatness"] = flatness_probe(model, flat_batches, cfg, targets, device, progress)
+    record["flatness"] = flatness_probe(model, flat_batches, cfg, targets, device, progress, flat_weights)
     phase["flatness"] = round(time.perf_counter() - tf, 2)
 
 
-def _collapse(record: dict[str, Any], names: list[str], va_y: list[int], headline: str) -> dict[str, Any]:
+def _collapse(
+    record: dict[str, Any], names: list[str], va_y: list[int], headline: str, validated: bool = True
+) -> dict[str, Any]:
     """The collapse rule (`flatlora.bench.collapse`) on this run's training losses and the headline
-    validation score of its selected epoch, against the majority class on the same validation rows."""
+    validation score of its selected epoch, against the majority class on the same validation rows;
+    a run that skipped validation gets the loss rule alone, and the block says validation was not measured."""
     from flatlora.bench.collapse import assess
 
     counts = record["dataset_info"]["label_counts"]["train"]
+    losses = [x["loss"] for x in record["train_loss"]]
+    if not validated:
+        return assess(losses, counts, None, None).to_dict()
     best = record["val_history"][record["best_epoch"] - 1]
     majority = max(range(len(names)), key=lambda i: (counts[names[i]], -i))  # the training split's
     base = classification_metrics(va_y, [majority] * len(va_y), names)
     metric = headline if headline in best and headline in base else "accuracy"
-    return assess(
-        [x["loss"] for x in record["train_loss"]], counts, float(best[metric]), float(base[metric])
-    ).to_dict()
+    return assess(losses, counts, float(best[metric]), float(base[metric])).to_dict()
 
 
 _SAID: set[str] = set()
 
 
-def _token_lengths(cfg: RunConfig, tok: Any, splits: Splits) -> dict[str, Any]:
-    """Untruncated token lengths of every example this run sees (pairs: both texts) against `max_len`;
-    more than 5% longer than it is said on stderr, whatever `progress` is."""
+def _token_lengths(
+    cfg: RunConfig, tok: Any, splits: Splits, lengths: list[int] | None = None
+) -> dict[str, Any]:
+    """Untruncated token lengths of every example this run sees (pairs: both texts) against `max_len`
+    (`lengths`: already counted, train, val, test in order); more than 5% longer than it is said on
+    stderr, whatever `progress` is."""
     from flatlora.bench.lengths import length_stats, token_lengths
 
-    lengths: list[int] = []
-    for df in (splits.train, splits.val, splits.test):
-        pairs = list(df["text_pair"]) if "text_pair" in df.columns else None
-        lengths += token_lengths(tok, list(df["text"]), pairs)
+    if lengths is None:
+        lengths = []
+        for df in (splits.train, splits.val, splits.test):
+            pairs = list(df["text_pair"]) if "text_pair" in df.columns else None
+            lengths += token_lengths(tok, list(df["text"]), pairs)
     stats = length_stats(lengths, cfg.max_len)
     if stats.warn:
         what = "sentence pairs" if splits.text_pair_col else "examples"
@@ -815,13 +886,18 @@ def flatness_probe(
     targets: tuple[str, ...] | None = None,
     device: torch.device | None = None,
     progress: bool = False,
+    weights: list[float] | None = None,
 ) -> dict[str, Any] | None:
-    """Loss increase under filter-wise weight noise at each sigma (k draws), on the LoRA target layers.
+    """Loss increase under filter-wise weight noise at each sigma (k draws), on the LoRA target layers;
+    None when `flatness_k` is 0 (the probe is off).
 
     LoRA methods use the core probe (merged W' of the LoRA-wrapped layers). `full` has no LoRA
     layers, so the same noise is put on the same modules (the resolved `targets`) by `_dense_flatness`.
+    `weights` (one per batch, `probe_batches`) make the loss a weighted mean of the batches' losses.
     A progress bar counts the probe's forward passes.
     """
+    if cfg.flatness_k == 0:
+        return None
     model.eval()
     device = device or torch.device("cpu")
     bar = _bar(len(batches) * (1 + len(cfg.flatness_sigmas) * cfg.flatness_k), "flatness probe", progress)
@@ -833,19 +909,28 @@ def flatness_probe(
     try:
         with autocast(device, cfg.precision):
             if cfg.method == "full":
-                res = _dense_flatness(model, batches, cfg, targets or tuple(cfg.target_modules or ()))
+                res = _dense_flatness(
+                    model, batches, cfg, targets or tuple(cfg.target_modules or ()), weights
+                )
                 scope = "target_modules (dense)"
             else:
                 from flatlora import flatness
 
                 res = flatness(
-                    model, batches, sigmas=cfg.flatness_sigmas, k=cfg.flatness_k, seed=cfg.seed
+                    model,
+                    batches,
+                    sigmas=cfg.flatness_sigmas,
+                    k=cfg.flatness_k,
+                    seed=cfg.seed,
+                    weights=weights,
                 ).to_dict()
                 scope = "lora_layers (merged W')"
     finally:
         hook.remove()
         bar.close()
     out: dict[str, Any] = {**res, "scope": scope, "n_batches": len(batches)}
+    if weights is not None:  # `probe_batches`: n_batches counts the eval-size batches (each weighs 1 in all)
+        out.update(n_batches=round(sum(weights)), n_examples=sum(len(b["labels"]) for b in batches))
     for key in ("base_loss", "mean_increase", "std_increase"):
         v = out.get(key)
         vals = v if isinstance(v, list) else [v]
@@ -856,7 +941,11 @@ def flatness_probe(
 
 @torch.no_grad()
 def _dense_flatness(
-    model: Any, batches: list[Batch], cfg: RunConfig, target_names: tuple[str, ...]
+    model: Any,
+    batches: list[Batch],
+    cfg: RunConfig,
+    target_names: tuple[str, ...],
+    weights: list[float] | None = None,
 ) -> dict[str, Any]:
     """The core's filter-wise noise (eps_ij ~ N(0, sigma^2/n ||W_i||^2)) on plain nn.Linear targets
     (matched as PEFT matches `target_modules`: the full name or a dotted suffix)."""
@@ -875,7 +964,9 @@ def _dense_flatness(
     norms = [row_norms_sq(w) for w in targets]  # (m,) per layer
 
     def mean_loss() -> float:
-        return sum(float(model(**b).loss) for b in batches) / len(batches)
+        if weights is None:
+            return sum(float(model(**b).loss) for b in batches) / len(batches)
+        return sum(w * float(model(**b).loss) for b, w in zip(batches, weights, strict=True)) / sum(weights)
 
     base = mean_loss()
     means, stds = [], []

@@ -185,6 +185,10 @@ class StudySpec:
         cand = next(r for r in self.design.recipes if r.name == recipe)
         extra = {**dict(self.overrides or {}), **dict(cand.overrides)}
         extra = {k: v for k, v in extra.items() if k not in ("lr", "method", "seed", "dataset")}
+        if extra.get("val_metrics") is False:
+            raise ValueError(
+                "`val_metrics` must stay true in a study: its recipe stage selects on validation"
+            )
         return resolve_config(
             self.profile,
             dataset=self.dataset,

@@ -182,6 +182,8 @@ def sweep_configs(
     method: str, lrs: Sequence[float], profile: str, seed: int, dataset: str, overrides: Mapping[str, Any]
 ) -> list[RunConfig]:
     extra = {k: v for k, v in overrides.items() if k not in ("lr", "method", "seed", "dataset")}
+    if extra.get("val_metrics") is False:
+        raise ValueError("`val_metrics` must stay true in a sweep or study: they select on validation")
     return [
         resolve_config(profile, dataset=dataset, method=method, seed=seed, lr=float(lr), **extra)
         for lr in lrs

@@ -36,6 +36,17 @@ def test_each_trigger(losses: list[float], val: float, fired: list[str]) -> None
     c = assess(losses, [604, 2879, 1363], val, 0.60)
     assert c.reasons == fired and c.collapsed is bool(fired)
     assert c.tail_steps == 10 and c.prior_entropy == pytest.approx(0.926, abs=1e-3)
+    assert "not_measured" not in c.to_dict()
+
+
+@pytest.mark.parametrize(("losses", "fired"), [([1.1] * 90 + [0.40] * 10, []), ([0.93] * 100, ["loss"])])
+def test_without_validation_the_loss_rule_alone_is_applied_and_said(
+    losses: list[float], fired: list[str]
+) -> None:
+    c = assess(losses, [604, 2879, 1363], None, None)
+    assert c.reasons == fired and c.collapsed is bool(fired)
+    d = c.to_dict()
+    assert d["not_measured"] == ["validation"] and d["val_score"] is None and d["val_majority"] is None
 
 
 def test_threshold_is_a_share_of_the_prior_entropy() -> None:

@@ -30,7 +30,7 @@ def test_study_profile_is_the_study_protocol() -> None:
         ("method", "dora", r"`method` must be one of"),
         ("lora_r", 0, r"`lora_r` must be >= 1, got 0"),
         ("lr", 0.0, r"`lr` must be > 0, got 0.0"),
-        ("flatness_k", 3, r"`flatness_k` must be >= 5, got 3"),
+        ("flatness_k", 3, r"`flatness_k` must be >= 5 \(0: no probe\), got 3"),
         ("lora_dropout", 1.0, r"`lora_dropout` must be in \[0, 1\), got 1.0"),
         ("max_train_examples", 0, r"`max_train_examples` must be >= 1 or None, got 0"),
         ("lr_schedule", "step", r"`lr_schedule` must be linear\|cosine\|constant, got 'step'"),

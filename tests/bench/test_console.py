@@ -51,7 +51,7 @@ def test_progress_bars_leave_no_escape_codes_and_no_progress_silences_all(
 
 
 def test_validation_logs_nothing_from_great_expectations(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GE's "Created temporary directory ... for ephemeral docs site" is not ours to print."""
     import logging
@@ -61,6 +61,7 @@ def test_validation_logs_nothing_from_great_expectations(
     from flatlora.bench import checks, validation
     from tests.bench.test_validation import ROWS, csv_text
 
+    monkeypatch.setenv(checks.ENGINE_ENV, "great_expectations")
     checks._gx_context.cache_clear()  # a fresh context, as in a new process
     p = tmp_path / "ok.csv"
     p.write_text(csv_text(ROWS), encoding="utf-8")

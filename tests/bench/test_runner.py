@@ -308,3 +308,164 @@ def test_device_auto_is_resolved_by_the_executing_run(monkeypatch: pytest.Monkey
     h = cfg.config_hash()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve(run_spec("smoke", "fpb_50agree", "lora", 42)).config_hash() == h
+
+
+def _probe_inputs(model_dir: str, splits: Splits, n: int) -> tuple[Any, Any, list[list[int]], list[int]]:
+    cfg = _cfg(model_dir, method="lora")
+    names = list(splits.label_names)
+    model, tok = runner.build_model(cfg, names)
+    texts = [str(t) for t in splits.val["text"]][:n]
+    ids = runner.encode(tok, texts, 64)
+    labels = [names.index(str(x)) for x in splits.val["label"]][:n]
+    return cfg, model, ids, labels
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_length_sorted_probe_batches_give_the_one_batch_numbers(
+    tiny_bert: str, fpb_splits: Splits, method: str
+) -> None:
+    """64 probe rows as four length-sorted batches of 16 (weighted) against one unsorted batch of 64."""
+    cfg, model, ids, labels = _probe_inputs(tiny_bert, fpb_splits, 64)
+    if method == "full":  # the dense probe on the same modules
+        model = runner.build_model(_cfg(tiny_bert, method="full"), list(fpb_splits.label_names))[0]
+        cfg = _cfg(tiny_bert, method="full")
+    targets = ("query", "value")
+    one = runner.collate(ids, labels, pad_id=0)  # split order, padded to the longest of all 64
+    ref = runner.flatness_probe(model, [one], cfg, targets)
+    batches, weights = runner.probe_batches(ids, labels, 64, pad_id=0)
+    got = runner.flatness_probe(model, batches, cfg, targets, weights=weights)
+    assert ref is not None and got is not None
+    assert [len(b["labels"]) for b in batches] == [16] * 4 and weights == [0.25] * 4
+    widths = [b["input_ids"].shape[1] for b in batches]
+    assert widths == sorted(widths) and widths[0] < one["input_ids"].shape[1]  # less padding
+    assert got["base_loss"] == pytest.approx(ref["base_loss"], abs=1e-6)
+    assert got["mean_increase"] == pytest.approx(ref["mean_increase"], abs=1e-6)
+    assert got["std_increase"] == pytest.approx(ref["std_increase"], abs=1e-6)
+    assert got["n_batches"] == 1 and got["n_examples"] == 64
+
+
+def test_probe_batches_keep_the_numbers_of_uneven_eval_batches(tiny_bert: str, fpb_splits: Splits) -> None:
+    """50 rows at eval batch 32 were two batches (32, 18) whose losses were averaged; cut into
+    batches of at most 16, the weights keep that mean."""
+    cfg, model, ids, labels = _probe_inputs(tiny_bert, fpb_splits, 50)
+    old = runner.EvalSet(ids, labels, 32, pad_id=0).batches
+    ref = runner.flatness_probe(model, old, cfg, ("query", "value"))
+    batches, weights = runner.probe_batches(ids, labels, 32, pad_id=0)
+    assert [len(b["labels"]) for b in batches] == [16, 16, 16, 2]
+    assert weights == pytest.approx([0.5, 0.5, 16 / 18, 2 / 18])
+    got = runner.flatness_probe(model, batches, cfg, ("query", "value"), weights=weights)
+    assert ref is not None and got is not None
+    assert got["base_loss"] == pytest.approx(ref["base_loss"], abs=1e-6)
+    assert got["mean_increase"] == pytest.approx(ref["mean_increase"], abs=1e-6)
+    assert got["n_batches"] == len(old) == 2
+
+
+def test_flatness_k_zero_runs_no_probe(tmp_path: Path, tiny_bert: str, fpb_splits: Splits) -> None:
+    from flatlora.bench.config import RunConfig
+
+    rec = runner.run_one(
+        _cfg(tiny_bert, method="flat_lora", epochs=1, flatness_k=0),
+        tmp_path,
+        progress=False,
+        splits=_small(fpb_splits, 32, 16),
+    )
+    assert rec["status"] == "ok" and rec["flatness"] is None and rec["test"]["accuracy"] >= 0
+    with pytest.raises(ValueError, match=r"`flatness_k` must be >= 5 \(0: no probe\), got 3"):
+        RunConfig(flatness_k=3)
+
+
+def test_a_one_epoch_run_can_skip_validation_with_the_same_results(
+    tmp_path: Path, tiny_bert: str, fpb_splits: Splits
+) -> None:
+    sp = _small(fpb_splits, 48, 32)
+    cfg = _cfg(tiny_bert, method="lora", epochs=1)
+    skip = _cfg(tiny_bert, method="lora", epochs=1, val_metrics=False)
+    a = runner.run_one(cfg, tmp_path / "a", progress=False, splits=sp)
+    b = runner.run_one(skip, tmp_path / "b", progress=False, splits=sp)
+    assert a["status"] == b["status"] == "ok" and a["config_hash"] != b["config_hash"]
+    for key in ("train_loss", "test", "predictions", "flatness", "best_epoch"):
+        assert a[key] == b[key], key
+    assert len(a["val_history"]) == 1 and b["val_history"] == [] and b["best_epoch"] == 1
+    ca, cb = a["collapse"], b["collapse"]  # the loss rule alone, and the block says so
+    assert "not_measured" not in ca and cb["not_measured"] == ["validation"]
+    assert cb["val_score"] is None and cb["val_majority"] is None and "validation" not in cb["reasons"]
+    assert cb["tail_loss"] == ca["tail_loss"] and ("loss" in cb["reasons"]) == ("loss" in ca["reasons"])
+    assert b["cost"]["phase_s"]["val_eval"] == 0.0
+
+
+def test_only_a_one_epoch_run_may_skip_validation_and_never_in_a_sweep() -> None:
+    from flatlora.bench.config import RunConfig
+    from flatlora.bench.sweep import sweep_configs
+
+    assert RunConfig(epochs=1, val_metrics=False).config_hash() != RunConfig(epochs=1).config_hash()
+    with pytest.raises(ValueError, match=r"`val_metrics` must be true with epochs=2"):
+        RunConfig(epochs=2, val_metrics=False)
+    with pytest.raises(ValueError, match=r"`val_metrics` must stay true in a sweep"):
+        sweep_configs("lora", [1e-3], "smoke", 1, "fpb_50agree", {"val_metrics": False})
+
+
+@pytest.mark.parametrize(
+    ("args", "val_metrics", "flatness_k"),
+    [
+        ([], False, 5),  # smoke is one epoch: nothing to select, no validation pass
+        (["--val-metrics"], True, 5),
+        (["--set", "epochs=2"], True, 5),
+        (["--set", "val_metrics=true"], True, 5),
+        (["--no-flatness"], False, 0),
+    ],
+)
+def test_cli_train_skips_what_a_one_epoch_run_does_not_need(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], val_metrics: bool, flatness_k: int
+) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from flows import cli_train
+    from tests.bench.test_validation import ROWS, csv_text
+
+    seen: list[Any] = []
+
+    def fake_run_one(cfg: Any, out: Any, **_: Any) -> dict[str, Any]:
+        seen.append(cfg)
+        return {"status": "ok"}
+
+    monkeypatch.setattr(runner, "run_one", fake_run_one)
+    data = tmp_path / "d.csv"
+    data.write_text(csv_text(ROWS), encoding="utf-8")
+    app = typer.Typer()
+    cli_train.register(app)
+    res = CliRunner().invoke(
+        app, ["train", "--dataset", str(data), "--profile", "smoke", "--out", str(tmp_path), *args]
+    )
+    assert res.exit_code == 0, res.output
+    [cfg] = seen
+    assert (cfg.val_metrics, cfg.flatness_k) == (val_metrics, flatness_k)
+
+
+@pytest.mark.parametrize("pairs", [False, True])
+def test_lengths_come_from_the_encoding_call(pairs: bool) -> None:
+    """The same ids as a truncating `encode`, and the untruncated lengths, from one tokenizer call
+    (only the rows longer than max_len are encoded again)."""
+    from flatlora.bench.lengths import load_tokenizer, token_lengths
+
+    tok = load_tokenizer("minilm")
+    texts = ["short one", "a much longer sentence " * 6, "", "unbelievable tokenization, héllo wörld " * 3]
+    seconds = ["b", "and a second text that is long " * 4, "x y", "z"] if pairs else None
+    calls: list[int] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(tok, name)
+
+        def __call__(self, *a: Any, **k: Any) -> Any:
+            calls.append(len(a[0]))
+            return tok(*a, **k)
+
+    ids, lengths = runner.encode_with_lengths(Counting(), texts, 12, seconds)
+    assert lengths == token_lengths(tok, texts, seconds)
+    want = runner.encode(tok, texts, 12, seconds)
+    assert [list(r) for r in ids] == [list(r) for r in want]
+    assert [getattr(r, "token_type_ids", None) for r in ids] == [
+        getattr(r, "token_type_ids", None) for r in want
+    ]
+    assert calls == [4, sum(n > 12 for n in lengths)]  # every row once, then only the long ones

@@ -331,6 +331,7 @@ def test_plain_python_suite_matches_great_expectations(
     from flatlora.bench import checks
 
     path = make(tmp_path)
+    monkeypatch.setenv(checks.ENGINE_ENV, "great_expectations")
     ge, _ = validate_dataset(str(path), raise_on_failure=False)
     monkeypatch.setattr(checks, "ge_available", lambda: False)
     plain, _ = validate_dataset(str(path), raise_on_failure=False)

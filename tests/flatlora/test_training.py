@@ -227,6 +227,25 @@ def test_flatness_probe_restores_weights_and_grows_with_sigma(lora_mlp: nn.Modul
         flatness(lora_mlp, data, k=0, loss_fn=ce_loss)
 
 
+def test_flatness_weights_make_split_batches_give_the_unsplit_loss(lora_mlp: nn.Module) -> None:
+    """Rows cut into smaller batches, each weighted by its share of the rows, give the probe's numbers
+    on the uncut batch: the loss is a weighted mean of the batches' mean losses."""
+    whole = make_data(1, batch=24)[0]
+    x, y = whole
+    parts = [(x[:5], y[:5]), (x[5:16], y[5:16]), (x[16:], y[16:])]  # 5, 11, 8 rows
+    ref = flatness(lora_mlp, [whole], sigmas=(0.05, 0.5), k=5, seed=3, loss_fn=ce_loss)
+    got = flatness(
+        lora_mlp, parts, sigmas=(0.05, 0.5), k=5, seed=3, loss_fn=ce_loss, weights=[5 / 24, 11 / 24, 8 / 24]
+    )
+    assert got.base_loss == pytest.approx(ref.base_loss, abs=1e-6)
+    assert got.mean_increase == pytest.approx(ref.mean_increase, abs=1e-6)
+    assert got.std_increase == pytest.approx(ref.std_increase, abs=1e-6)
+    unweighted = flatness(lora_mlp, parts, sigmas=(0.05, 0.5), k=5, seed=3, loss_fn=ce_loss)
+    assert abs(unweighted.base_loss - ref.base_loss) > 1e-4  # unequal batches: the weights matter
+    with pytest.raises(ValueError, match=r"`weights` must be one positive number per batch \(3\)"):
+        flatness(lora_mlp, parts, k=5, loss_fn=ce_loss, weights=[1.0, 1.0])
+
+
 def _lora_mlp_with_trained_head() -> nn.Module:
     torch.manual_seed(0)
     from .conftest import TinyMLP
