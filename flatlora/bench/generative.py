@@ -65,7 +65,7 @@ def load_causal_lm(model: str) -> tuple[Any, Any]:
 def causal_targets(model: Any, requested: tuple[str, ...] | None) -> tuple[list[str], str]:
     """PEFT's per-architecture default when every module it names exists (any layer type: GPT-2's
     Conv1D too), else `models.resolve_target_modules`."""
-    from flatlora.bench.models import target_matches, peft_lora_defaults, resolve_target_modules
+    from flatlora.bench.models import peft_lora_defaults, resolve_target_modules, target_matches
 
     if not requested:
         names = [n for n, _ in model.named_modules()]

@@ -174,7 +174,9 @@ def resolve_target_modules(model: Any, requested: Sequence[str] | None) -> tuple
         parts = full.split(".")
         for k in range(1, len(parts) + 1):
             suffix = ".".join(parts[-k:])
-            if not any(target_matches(o, suffix) for o in outside) and not any(p.isdigit() for p in parts[-k:]):
+            if not any(target_matches(o, suffix) for o in outside) and not any(
+                p.isdigit() for p in parts[-k:]
+            ):
                 break
         else:
             suffix = full
