@@ -13,7 +13,7 @@ import typer
 from flows.cli_common import PROFILE_HELP
 
 # Quiet, self-contained defaults for the embedded (ephemeral) Prefect API; explicit env always wins.
-_PREFECT_DEFAULTS = {
+PREFECT_DEFAULTS = {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     # the embedded server can take minutes to start on busy, shared CPUs (Prefect counts only its own sleeps)
@@ -146,7 +146,7 @@ def register(app: typer.Typer) -> None:
         for d in dataset or []:
             check_dataset(d)
         check_set_keys(set_)
-        for k, v in _PREFECT_DEFAULTS.items():  # before Prefect is imported (its settings read the env)
+        for k, v in PREFECT_DEFAULTS.items():  # before Prefect is imported (its settings read the env)
             os.environ.setdefault(k, v)
         from flatlora.bench.config import resolve_config
         from flows.benchmark import DEFAULT_METHODS

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from flows.cli_bench import _PREFECT_DEFAULTS, last_lines
+from flows.cli_bench import PREFECT_DEFAULTS, last_lines
 from flows.cli_common import CliError
 
 # the plan's stages (flatlora.bench.study.STAGES), repeated here so --help needs no torch import
@@ -198,7 +198,7 @@ def register(app: typer.Typer) -> None:
                 nxt = run_local(spec, jobs=jobs, until=until, log=say)
                 typer.echo(json.dumps({"run_dir": str(Path(out).resolve()), "next_stage": nxt}))
                 return
-            for k, v in _PREFECT_DEFAULTS.items():
+            for k, v in PREFECT_DEFAULTS.items():
                 os.environ.setdefault(k, v)
             from flows.cli_common import exit_at_once_if_api_lost
 

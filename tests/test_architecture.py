@@ -22,9 +22,6 @@ ALLOWED_PRIVATE_IMPORTS = {
     ("flatlora.bench.generative", "flatlora.bench.runner", "_load_trainable"),
     ("flatlora.bench.generative", "flatlora.bench.runner", "_rss_mb"),
     ("flatlora.bench.generative", "flatlora.bench.runner", "_trainable_state"),
-    ("flatlora.bench.generative", "flatlora.bench.models", "_matches"),
-    ("flatlora.bench.generative", "flatlora.bench.models", "_peft_lora_defaults"),
-    ("flows.cli_study", "flows.cli_bench", "_PREFECT_DEFAULTS"),
 }
 
 

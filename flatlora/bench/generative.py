@@ -65,12 +65,12 @@ def load_causal_lm(model: str) -> tuple[Any, Any]:
 def causal_targets(model: Any, requested: tuple[str, ...] | None) -> tuple[list[str], str]:
     """PEFT's per-architecture default when every module it names exists (any layer type: GPT-2's
     Conv1D too), else `models.resolve_target_modules`."""
-    from flatlora.bench.models import _matches, _peft_lora_defaults, resolve_target_modules
+    from flatlora.bench.models import peft_lora_defaults, resolve_target_modules, target_matches
 
     if not requested:
         names = [n for n, _ in model.named_modules()]
-        default = _peft_lora_defaults().get(str(getattr(model.config, "model_type", "")))
-        if default and all(any(_matches(n, t) for n in names) for t in default):
+        default = peft_lora_defaults().get(str(getattr(model.config, "model_type", "")))
+        if default and all(any(target_matches(n, t) for n in names) for t in default):
             return list(default), "peft_default"
     return resolve_target_modules(model, requested)
 

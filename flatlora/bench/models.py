@@ -99,7 +99,7 @@ def load_classifier(
     return mdl, tok
 
 
-def _peft_lora_defaults() -> dict[str, list[str]]:
+def peft_lora_defaults() -> dict[str, list[str]]:
     """PEFT's per-architecture LoRA targets (model_type -> module names); the name moved across versions."""
     for mod, attr in (
         ("peft.utils.constants", "TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING"),
@@ -114,7 +114,7 @@ def _peft_lora_defaults() -> dict[str, list[str]]:
     return {}
 
 
-def _matches(name: str, target: str) -> bool:
+def target_matches(name: str, target: str) -> bool:
     """PEFT's rule for a list entry: the module's full name, or its dotted suffix."""
     return name == target or name.endswith("." + target)
 
@@ -151,7 +151,7 @@ def resolve_target_modules(model: Any, requested: Sequence[str] | None) -> tuple
     blocks = bool(requested) and list(requested or ()) == ["blocks"]
     if requested and not blocks:
         wanted = list(requested)
-        missing = [t for t in wanted if not any(_matches(n, t) for n in names)]
+        missing = [t for t in wanted if not any(target_matches(n, t) for n in names)]
         if missing:
             raise ValueError(
                 f"`target_modules` {missing} match no module of this model; unset it to choose per "
@@ -160,9 +160,9 @@ def resolve_target_modules(model: Any, requested: Sequence[str] | None) -> tuple
             )
         return wanted, "config"
     model_type = str(getattr(getattr(model, "config", None), "model_type", "") or "")
-    peft_default = _peft_lora_defaults().get(model_type)
+    peft_default = peft_lora_defaults().get(model_type)
     inside, outside = _block_linears(model)
-    if not blocks and peft_default and all(any(_matches(n, t) for n in inside) for t in peft_default):
+    if not blocks and peft_default and all(any(target_matches(n, t) for n in inside) for t in peft_default):
         return list(peft_default), "peft_default"
     if not inside:
         raise ValueError(
@@ -174,7 +174,9 @@ def resolve_target_modules(model: Any, requested: Sequence[str] | None) -> tuple
         parts = full.split(".")
         for k in range(1, len(parts) + 1):
             suffix = ".".join(parts[-k:])
-            if not any(_matches(o, suffix) for o in outside) and not any(p.isdigit() for p in parts[-k:]):
+            if not any(target_matches(o, suffix) for o in outside) and not any(
+                p.isdigit() for p in parts[-k:]
+            ):
                 break
         else:
             suffix = full
