@@ -29,7 +29,16 @@ import torch
 from flatlora.bench.config import RunConfig
 from flatlora.bench.gen_data import GenSplits
 from flatlora.bench.gen_scoring import gold_answer, predicted_answer
-from flatlora.bench.runner import RunFailed, _bar, _load_trainable, _rss_mb, _trainable_state, autocast, lr_at
+from flatlora.bench.probe import flatness_probe
+from flatlora.bench.training import (
+    RunFailed,
+    autocast,
+    load_trainable,
+    lr_at,
+    progress_bar,
+    rss_mb,
+    trainable_state,
+)
 
 PLAIN_TEMPLATE = "{prompt}\nAnswer:"  # then " {target}<eos>"; used when the tokenizer has no chat template
 SMOLLM2_ALIASES = ("smollm2", "smollm2-135m", "smollm2-135m-instruct")
@@ -243,7 +252,7 @@ class GenEvalSet:
         model.eval()
         tok, out = self.tok, [""] * len(self.prompts)
         order = sorted(range(len(self.prompts)), key=lambda i: (len(self.prompts[i]), i))
-        bar = _bar(len(order), desc or "", desc is not None)
+        bar = progress_bar(len(order), desc or "", desc is not None)
         for s in range(0, len(order), self.bs):
             idx = order[s : s + self.bs]
             t = max(len(self.prompts[i]) for i in idx)
@@ -280,15 +289,13 @@ class GenEvalSet:
 
 def _mem_sample(device: torch.device) -> float:
     """Bytes reserved by the CUDA allocator, or this process's RSS on CPU (PEFT's avg / 99th percentile)."""
-    return float(torch.cuda.memory_reserved(device)) if device.type == "cuda" else _rss_mb() * 2**20
+    return float(torch.cuda.memory_reserved(device)) if device.type == "cuda" else rss_mb() * 2**20
 
 
 def train(
     cfg: RunConfig, splits: GenSplits, record: dict[str, Any], progress: bool, device: torch.device
 ) -> None:
     """Fill `record` (model_info, train_loss, val_history, best_epoch, test, predictions, flatness, cost)."""
-    from flatlora.bench.runner import flatness_probe
-
     t_start = time.perf_counter()
     fmt = splits.answer_format
     max_new = cfg.max_new_tokens or splits.max_new_tokens
@@ -359,7 +366,7 @@ def train(
     step_s: list[float] = []
     tokens = 0
     t_eval = 0.0
-    bar = _bar(total_steps, f"{cfg.method} s{cfg.seed}", progress)
+    bar = progress_bar(total_steps, f"{cfg.method} s{cfg.seed}", progress)
     t_loop = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         model.train()
@@ -434,7 +441,7 @@ def train(
         key = (vem, -vloss)  # best exact match; ties go to the lower validation loss
         if key > best_key:
             best_key, best_epoch = key, epoch
-            best_state = _trainable_state(model) if cfg.epochs > 1 else None
+            best_state = trainable_state(model) if cfg.epochs > 1 else None
     bar.close()
     phase["train"] = round(time.perf_counter() - t_loop - t_eval, 2)
     phase["val_eval"] = round(t_eval, 2)
@@ -450,7 +457,7 @@ def train(
 
     te = time.perf_counter()
     if best_state is not None and best_epoch != cfg.epochs:
-        _load_trainable(model, best_state)
+        load_trainable(model, best_state)
     record["best_epoch"] = best_epoch
     tloss = test.loss(model, device, amp, pad_id)
     if not math.isfinite(tloss):

@@ -15,10 +15,8 @@ import math
 import os
 import resource
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -26,6 +24,7 @@ import torch
 
 from flatlora.bench.config import RunConfig
 from flatlora.bench.data import Splits, subsample
+from flatlora.bench.probe import flatness_probe
 from flatlora.bench.records import (
     RECORD_KEYS,
     SCHEMA_VERSION,
@@ -39,28 +38,21 @@ from flatlora.bench.records import (
 )
 from flatlora.bench.rundir import check_writable, write_record
 from flatlora.bench.runline import run_line
+from flatlora.bench.training import (
+    PeakRSS,
+    RunFailed,
+    autocast,
+    load_trainable,
+    lr_at,
+    progress_bar,
+    resolve_device,
+    trainable_state,
+)
 
 Batch = dict[str, torch.Tensor]
 
 
-class RunFailed(Exception):
-    """Training produced a non-finite or diverging loss; recorded as status "failed"."""
-
-
 # ---------------------------------------------------------------- small pure pieces
-
-
-def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int = 0, kind: str = "linear") -> float:
-    """Learning rate for optimizer step `step` (0-based): linear warmup, then linear/cosine decay to 0."""
-    if warmup_steps > 0 and step < warmup_steps:
-        return base_lr * (step + 1) / warmup_steps
-    if kind == "constant":
-        return base_lr
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    progress = min(max(progress, 0.0), 1.0)
-    if kind == "cosine":
-        return base_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
-    return base_lr * (1.0 - progress)
 
 
 def classification_metrics(gold: list[int], pred: list[int], label_names: list[str]) -> dict[str, Any]:
@@ -107,103 +99,13 @@ def _metrics_numpy(gold: list[int], pred: list[int], label_names: list[str]) -> 
     }
 
 
-def _rss_mb() -> float:
-    try:
-        import psutil
-
-        return float(psutil.Process().memory_info().rss) / 2**20
-    except ImportError:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class PeakRSS:
-    """Samples this process's RSS in a thread: an honest per-run CPU peak (ru_maxrss never resets).
-
-    `above_start_mb` is the run's own cost: the peak above the RSS sampled when sampling started.
-    """
-
-    def __init__(self, interval_s: float = 0.05) -> None:
-        self.start_mb = _rss_mb()
-        self.peak_mb = self.start_mb
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, args=(interval_s,), daemon=True)
-
-    def _loop(self, interval_s: float) -> None:
-        while not self._stop.wait(interval_s):
-            self.peak_mb = max(self.peak_mb, _rss_mb())
-
-    def __enter__(self) -> PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_mb = max(self.peak_mb, _rss_mb())
-
-    @property
-    def above_start_mb(self) -> float:
-        return max(0.0, self.peak_mb - self.start_mb)
-
-
 # ---------------------------------------------------------------- device and precision
-
-
-def resolve_device(requested: str) -> torch.device:
-    """`auto` -> CUDA when this process sees a GPU, else CPU; `cuda`/`cuda:N` must exist here."""
-    if requested == "auto":
-        return (
-            torch.device("cuda", torch.cuda.current_device())
-            if torch.cuda.is_available()
-            else torch.device("cpu")
-        )
-    if requested.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"`device` {requested!r}: CUDA is not available in this process (torch {torch.__version__}, "
-                f"built for CUDA {torch.version.cuda}); use --device cpu or auto"
-            )
-        idx = int(requested.split(":", 1)[1]) if ":" in requested else torch.cuda.current_device()
-        if idx >= torch.cuda.device_count():
-            raise ValueError(
-                f"`device` {requested!r}: only {torch.cuda.device_count()} CUDA device(s) visible "
-                "(CUDA_VISIBLE_DEVICES renumbers them from 0)"
-            )
-        return torch.device("cuda", idx)
-    return torch.device("cpu")
-
-
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def autocast(device: torch.device, precision: str) -> AbstractContextManager[Any]:
-    """Autocast for bf16/fp16; fp32 runs exactly the plain code path."""
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=AMP_DTYPES[precision])
 
 
 def to_device(b: Batch, device: torch.device) -> Batch:
     if device.type == "cpu":
         return b
     return {k: v.to(device, non_blocking=True) for k, v in b.items()}
-
-
-def _bar(total: int, desc: str, progress: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    # every bar on line 0: a bar opened inside another (validation inside training) replaces it for a moment
-    # instead of stacking below it, so closing it writes no cursor-up codes (`ESC[A`) into logs
-    return tqdm(
-        total=total,
-        desc=desc,
-        disable=not progress,
-        leave=False,
-        position=0,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
 
 
 # ---------------------------------------------------------------- data -> batches
@@ -386,7 +288,7 @@ def evaluate_batches(
     model.eval()
     device = device or torch.device("cpu")
     total, n, preds, logp = 0.0, 0, [], []
-    bar = _bar(len(batches), desc or "", desc is not None)
+    bar = progress_bar(len(batches), desc or "", desc is not None)
     for b in batches:
         with autocast(device, precision):
             out = model(**to_device(b, device))
@@ -449,17 +351,6 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
         model = get_peft_model_quietly(model, lcfg)
     model.flatbench_model_info = info
     return model, tok
-
-
-def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
-    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-
-
-def _load_trainable(model: Any, state: dict[str, torch.Tensor]) -> None:
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for n, v in state.items():
-            params[n].copy_(v)
 
 
 # ---------------------------------------------------------------- the run
@@ -708,7 +599,7 @@ def _train(
     best_key, best_state, best_epoch = (-1.0, 0.0), None, 0
     validate = cfg.val_metrics  # false only for a one-epoch run (RunConfig checks it)
     step = 0
-    bar = _bar(total_steps, f"{cfg.method} s{cfg.seed}", progress)
+    bar = progress_bar(total_steps, f"{cfg.method} s{cfg.seed}", progress)
     t_eval, c_eval = 0.0, 0.0
     t_loop, c_loop = time.perf_counter(), time.process_time()  # wall and CPU (all threads) time
     for epoch in range(1, cfg.epochs + 1):
@@ -795,7 +686,7 @@ def _train(
         key = (m["accuracy"], -vloss)  # best accuracy; ties go to the lower validation loss
         if key > best_key:
             best_key, best_epoch = key, epoch
-            best_state = _trainable_state(model) if cfg.epochs > 1 else None
+            best_state = trainable_state(model) if cfg.epochs > 1 else None
     bar.close()
     phase["train"] = round(time.perf_counter() - t_loop - t_eval, 2)
     # CPU seconds of the training loop, all threads of this process: unlike wall time, barely moved by
@@ -808,7 +699,7 @@ def _train(
     record["collapse"] = _collapse(record, names, va_y, splits.headline_metric, validate)
     # 6. test at the best validation epoch
     if best_state is not None and best_epoch != cfg.epochs:
-        _load_trainable(model, best_state)
+        load_trainable(model, best_state)
     tloss, tpred, tlogp = test_set.evaluate_full(model, device, amp, desc="test" if progress else None)
     if not math.isfinite(tloss):
         raise RunFailed(f"non-finite test loss ({tloss})")
@@ -877,126 +768,6 @@ def _token_lengths(
             _SAID.add(msg)
             print(msg, file=sys.stderr)
     return {**stats.to_dict(), "max_len_source": cfg.max_len_source or "config"}
-
-
-def flatness_probe(
-    model: Any,
-    batches: list[Batch],
-    cfg: RunConfig,
-    targets: tuple[str, ...] | None = None,
-    device: torch.device | None = None,
-    progress: bool = False,
-    weights: list[float] | None = None,
-) -> dict[str, Any] | None:
-    """Loss increase under filter-wise weight noise at each sigma (k draws), on the LoRA target layers;
-    None when `flatness_k` is 0 (the probe is off).
-
-    LoRA methods use the core probe (merged W' of the LoRA-wrapped layers). `full` has no LoRA
-    layers, so the same noise is put on the same modules (the resolved `targets`) by `_dense_flatness`.
-    `weights` (one per batch, `probe_batches`) make the loss a weighted mean of the batches' losses.
-    A progress bar counts the probe's forward passes.
-    """
-    if cfg.flatness_k == 0:
-        return None
-    model.eval()
-    device = device or torch.device("cpu")
-    bar = _bar(len(batches) * (1 + len(cfg.flatness_sigmas) * cfg.flatness_k), "flatness probe", progress)
-
-    def tick(*_: Any) -> None:  # a forward hook must return None (a value would replace the output)
-        bar.update(1)
-
-    hook = model.register_forward_hook(tick)
-    try:
-        with autocast(device, cfg.precision):
-            if cfg.method == "full":
-                res = _dense_flatness(
-                    model, batches, cfg, targets or tuple(cfg.target_modules or ()), weights
-                )
-                scope = "target_modules (dense)"
-            else:
-                from flatlora import flatness
-
-                res = flatness(
-                    model,
-                    batches,
-                    sigmas=cfg.flatness_sigmas,
-                    k=cfg.flatness_k,
-                    seed=cfg.seed,
-                    weights=weights,
-                ).to_dict()
-                scope = "lora_layers (merged W')"
-    finally:
-        hook.remove()
-        bar.close()
-    out: dict[str, Any] = {**res, "scope": scope, "n_batches": len(batches)}
-    if weights is not None:  # `probe_batches`: n_batches counts the eval-size batches (each weighs 1 in all)
-        out.update(n_batches=round(sum(weights)), n_examples=sum(len(b["labels"]) for b in batches))
-    for key in ("base_loss", "mean_increase", "std_increase"):
-        v = out.get(key)
-        vals = v if isinstance(v, list) else [v]
-        if any(x is None or not math.isfinite(float(x)) for x in vals):
-            raise RunFailed(f"non-finite flatness {key}: {v}")
-    return out
-
-
-@torch.no_grad()
-def _dense_flatness(
-    model: Any,
-    batches: list[Batch],
-    cfg: RunConfig,
-    target_names: tuple[str, ...],
-    weights: list[float] | None = None,
-) -> dict[str, Any]:
-    """The core's filter-wise noise (eps_ij ~ N(0, sigma^2/n ||W_i||^2)) on plain nn.Linear targets
-    (matched as PEFT matches `target_modules`: the full name or a dotted suffix)."""
-    import statistics
-
-    from flatlora.perturb import noise_seed, row_norms_sq, row_scale, standard_noise
-
-    targets = [
-        m.weight
-        for name, m in model.named_modules()
-        if isinstance(m, torch.nn.Linear) and any(name == t or name.endswith("." + t) for t in target_names)
-    ]
-    if not targets:
-        raise RunFailed(f"flatness: no Linear layers named {list(target_names)}")
-    backups = [w.detach().clone() for w in targets]
-    norms = [row_norms_sq(w) for w in targets]  # (m,) per layer
-
-    def mean_loss() -> float:
-        if weights is None:
-            return sum(float(model(**b).loss) for b in batches) / len(batches)
-        return sum(w * float(model(**b).loss) for b, w in zip(batches, weights, strict=True)) / sum(weights)
-
-    base = mean_loss()
-    means, stds = [], []
-    try:
-        for si, sigma in enumerate(cfg.flatness_sigmas):
-            incs = []
-            for draw in range(cfg.flatness_k):
-                for li, (w, nsq) in enumerate(zip(targets, norms, strict=True)):
-                    z = standard_noise(
-                        (w.shape[0], w.shape[1]),
-                        noise_seed(cfg.seed, si * 1_000_003 + draw, li, 0xF1A7),
-                        w.device,
-                        w.dtype,
-                    )  # (m, n)
-                    w.addcmul_(z, row_scale(nsq, float(sigma), w.shape[1]).to(w.dtype).unsqueeze(1))
-                incs.append(mean_loss() - base)
-                for w, b in zip(targets, backups, strict=True):
-                    w.copy_(b)
-            means.append(statistics.fmean(incs))
-            stds.append(statistics.stdev(incs))
-    finally:
-        for w, b in zip(targets, backups, strict=True):
-            w.copy_(b)
-    return {
-        "sigmas": list(cfg.flatness_sigmas),
-        "base_loss": base,
-        "mean_increase": means,
-        "std_increase": stds,
-        "k": cfg.flatness_k,
-    }
 
 
 __all__ = [

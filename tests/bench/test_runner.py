@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from flatlora.bench import runner
+from flatlora.bench import probe, runner, training
 from flatlora.bench.config import METHODS, resolve_config
 from flatlora.bench.data import Splits
 from flatlora.bench.records import RECORD_KEYS
@@ -266,13 +266,14 @@ def test_evaluation_and_flatness_show_their_own_progress(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     bars: list[Any] = []
-    real_bar = runner._bar
+    real_bar = training.progress_bar
 
     def keep(total: int, desc: str, progress: bool) -> Any:
         bars.append(real_bar(total, desc, progress))
         return bars[-1]
 
-    monkeypatch.setattr(runner, "_bar", keep)
+    monkeypatch.setattr(runner, "progress_bar", keep)
+    monkeypatch.setattr(probe, "progress_bar", keep)
     cfg = _cfg(tiny_bert, method="lora", epochs=1)
     rec = runner.run_one(cfg, tmp_path, progress=True, splits=_small(fpb_splits, 32, 16))
     err = capsys.readouterr().err
@@ -331,9 +332,9 @@ def test_length_sorted_probe_batches_give_the_one_batch_numbers(
         cfg = _cfg(tiny_bert, method="full")
     targets = ("query", "value")
     one = runner.collate(ids, labels, pad_id=0)  # split order, padded to the longest of all 64
-    ref = runner.flatness_probe(model, [one], cfg, targets)
+    ref = probe.flatness_probe(model, [one], cfg, targets)
     batches, weights = runner.probe_batches(ids, labels, 64, pad_id=0)
-    got = runner.flatness_probe(model, batches, cfg, targets, weights=weights)
+    got = probe.flatness_probe(model, batches, cfg, targets, weights=weights)
     assert ref is not None and got is not None
     assert [len(b["labels"]) for b in batches] == [16] * 4 and weights == [0.25] * 4
     widths = [b["input_ids"].shape[1] for b in batches]
@@ -349,11 +350,11 @@ def test_probe_batches_keep_the_numbers_of_uneven_eval_batches(tiny_bert: str, f
     batches of at most 16, the weights keep that mean."""
     cfg, model, ids, labels = _probe_inputs(tiny_bert, fpb_splits, 50)
     old = runner.EvalSet(ids, labels, 32, pad_id=0).batches
-    ref = runner.flatness_probe(model, old, cfg, ("query", "value"))
+    ref = probe.flatness_probe(model, old, cfg, ("query", "value"))
     batches, weights = runner.probe_batches(ids, labels, 32, pad_id=0)
     assert [len(b["labels"]) for b in batches] == [16, 16, 16, 2]
     assert weights == pytest.approx([0.5, 0.5, 16 / 18, 2 / 18])
-    got = runner.flatness_probe(model, batches, cfg, ("query", "value"), weights=weights)
+    got = probe.flatness_probe(model, batches, cfg, ("query", "value"), weights=weights)
     assert ref is not None and got is not None
     assert got["base_loss"] == pytest.approx(ref["base_loss"], abs=1e-6)
     assert got["mean_increase"] == pytest.approx(ref["mean_increase"], abs=1e-6)

@@ -1,0 +1,143 @@
+"""The flatness probe of a trained model: the loss increase under filter-wise weight noise.
+
+LoRA methods use the core probe (`flatlora.flatness`, on the merged W' of the LoRA layers); full
+fine-tuning has no LoRA layers, so the same noise goes on the same target modules here. Both tracks
+call `flatness_probe` after training.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from flatlora.bench.config import RunConfig
+from flatlora.bench.training import RunFailed, autocast, progress_bar
+
+Batch = dict[str, torch.Tensor]
+
+
+def flatness_probe(
+    model: Any,
+    batches: list[Batch],
+    cfg: RunConfig,
+    targets: tuple[str, ...] | None = None,
+    device: torch.device | None = None,
+    progress: bool = False,
+    weights: list[float] | None = None,
+) -> dict[str, Any] | None:
+    """Loss increase under filter-wise weight noise at each sigma (k draws), on the LoRA target layers;
+    None when `flatness_k` is 0 (the probe is off).
+
+    LoRA methods use the core probe (merged W' of the LoRA-wrapped layers). `full` has no LoRA
+    layers, so the same noise is put on the same modules (the resolved `targets`) by `_dense_flatness`.
+    `weights` (one per batch, `probe_batches`) make the loss a weighted mean of the batches' losses.
+    A progress bar counts the probe's forward passes.
+    """
+    if cfg.flatness_k == 0:
+        return None
+    model.eval()
+    device = device or torch.device("cpu")
+    bar = progress_bar(
+        len(batches) * (1 + len(cfg.flatness_sigmas) * cfg.flatness_k), "flatness probe", progress
+    )
+
+    def tick(*_: Any) -> None:  # a forward hook must return None (a value would replace the output)
+        bar.update(1)
+
+    hook = model.register_forward_hook(tick)
+    try:
+        with autocast(device, cfg.precision):
+            if cfg.method == "full":
+                res = _dense_flatness(
+                    model, batches, cfg, targets or tuple(cfg.target_modules or ()), weights
+                )
+                scope = "target_modules (dense)"
+            else:
+                from flatlora import flatness
+
+                res = flatness(
+                    model,
+                    batches,
+                    sigmas=cfg.flatness_sigmas,
+                    k=cfg.flatness_k,
+                    seed=cfg.seed,
+                    weights=weights,
+                ).to_dict()
+                scope = "lora_layers (merged W')"
+    finally:
+        hook.remove()
+        bar.close()
+    out: dict[str, Any] = {**res, "scope": scope, "n_batches": len(batches)}
+    if weights is not None:  # `probe_batches`: n_batches counts the eval-size batches (each weighs 1 in all)
+        out.update(n_batches=round(sum(weights)), n_examples=sum(len(b["labels"]) for b in batches))
+    for key in ("base_loss", "mean_increase", "std_increase"):
+        v = out.get(key)
+        vals = v if isinstance(v, list) else [v]
+        if any(x is None or not math.isfinite(float(x)) for x in vals):
+            raise RunFailed(f"non-finite flatness {key}: {v}")
+    return out
+
+
+@torch.no_grad()
+def _dense_flatness(
+    model: Any,
+    batches: list[Batch],
+    cfg: RunConfig,
+    target_names: tuple[str, ...],
+    weights: list[float] | None = None,
+) -> dict[str, Any]:
+    """The core's filter-wise noise (eps_ij ~ N(0, sigma^2/n ||W_i||^2)) on plain nn.Linear targets
+    (matched as PEFT matches `target_modules`: the full name or a dotted suffix)."""
+    import statistics
+
+    from flatlora.perturb import noise_seed, row_norms_sq, row_scale, standard_noise
+
+    targets = [
+        m.weight
+        for name, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and any(name == t or name.endswith("." + t) for t in target_names)
+    ]
+    if not targets:
+        raise RunFailed(f"flatness: no Linear layers named {list(target_names)}")
+    backups = [w.detach().clone() for w in targets]
+    norms = [row_norms_sq(w) for w in targets]  # (m,) per layer
+
+    def mean_loss() -> float:
+        if weights is None:
+            return sum(float(model(**b).loss) for b in batches) / len(batches)
+        return sum(w * float(model(**b).loss) for b, w in zip(batches, weights, strict=True)) / sum(weights)
+
+    base = mean_loss()
+    means, stds = [], []
+    try:
+        for si, sigma in enumerate(cfg.flatness_sigmas):
+            incs = []
+            for draw in range(cfg.flatness_k):
+                for li, (w, nsq) in enumerate(zip(targets, norms, strict=True)):
+                    z = standard_noise(
+                        (w.shape[0], w.shape[1]),
+                        noise_seed(cfg.seed, si * 1_000_003 + draw, li, 0xF1A7),
+                        w.device,
+                        w.dtype,
+                    )  # (m, n)
+                    w.addcmul_(z, row_scale(nsq, float(sigma), w.shape[1]).to(w.dtype).unsqueeze(1))
+                incs.append(mean_loss() - base)
+                for w, b in zip(targets, backups, strict=True):
+                    w.copy_(b)
+            means.append(statistics.fmean(incs))
+            stds.append(statistics.stdev(incs))
+    finally:
+        for w, b in zip(targets, backups, strict=True):
+            w.copy_(b)
+    return {
+        "sigmas": list(cfg.flatness_sigmas),
+        "base_loss": base,
+        "mean_increase": means,
+        "std_increase": stds,
+        "k": cfg.flatness_k,
+    }
+
+
+__all__ = ["flatness_probe"]
