@@ -101,6 +101,8 @@ async def serve(pool: str, limit: int, name: str | None, say: Callable[[str], No
         # a poll in progress may still take a run: it counts once the poll has returned
         while state["polling"] or worker.limiter.borrowed_tokens:
             await anyio.sleep(POLL_S)
+        if state["code"]:  # a second signal is stopping the runs: their end is not a drain
+            return
         say(f"worker {worker.name!r}: its runs have finished; stopped")
         scope.cancel()
 
@@ -126,9 +128,10 @@ async def serve(pool: str, limit: int, name: str | None, say: Callable[[str], No
                     )
                     tg.start_soon(finish_then_stop, tg.cancel_scope)
                     continue
-                n = await stop_runs()
+                state["code"] = 128 + signum  # before the wait: the runs' end must not read as a drain
+                with anyio.CancelScope(shield=True):
+                    n = await stop_runs()
                 say(f"worker {worker.name!r}: {sig} again: stopped {n} flow run process(es); exiting")
-                state["code"] = 128 + signum
                 tg.cancel_scope.cancel()
                 break
     if state["error"] is not None:
