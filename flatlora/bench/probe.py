@@ -92,12 +92,13 @@ def _dense_flatness(
     (matched as PEFT matches `target_modules`: the full name or a dotted suffix)."""
     import statistics
 
+    from flatlora.bench.models import target_matches
     from flatlora.perturb import noise_seed, row_norms_sq, row_scale, standard_noise
 
     targets = [
         m.weight
         for name, m in model.named_modules()
-        if isinstance(m, torch.nn.Linear) and any(name == t or name.endswith("." + t) for t in target_names)
+        if isinstance(m, torch.nn.Linear) and any(target_matches(name, t) for t in target_names)
     ]
     if not targets:
         raise RunFailed(f"flatness: no Linear layers named {list(target_names)}")

@@ -560,7 +560,7 @@ def _train(
     tr_ids, tr_y = enc(splits.train)
     va_ids, va_y = enc(splits.val)
     te_ids, te_y = enc(splits.test)
-    record["dataset_info"]["token_lengths"] = _token_lengths(cfg, tok, splits, lengths)
+    record["dataset_info"]["token_lengths"] = _token_lengths(cfg, splits, lengths)
     record["dataset_info"]["label_counts"] = {
         split: {n: ys.count(i) for i, n in enumerate(names)}
         for split, ys in (("train", tr_y), ("val", va_y), ("test", te_y))
@@ -742,19 +742,11 @@ def _collapse(
 _SAID: set[str] = set()
 
 
-def _token_lengths(
-    cfg: RunConfig, tok: Any, splits: Splits, lengths: list[int] | None = None
-) -> dict[str, Any]:
-    """Untruncated token lengths of every example this run sees (pairs: both texts) against `max_len`
-    (`lengths`: already counted, train, val, test in order); more than 5% longer than it is said on
-    stderr, whatever `progress` is."""
-    from flatlora.bench.lengths import length_stats, token_lengths
+def _token_lengths(cfg: RunConfig, splits: Splits, lengths: list[int]) -> dict[str, Any]:
+    """`lengths`, the untruncated token lengths of every example this run sees (pairs: both texts),
+    against `max_len`; more than 5% longer than it is said on stderr, whatever `progress` is."""
+    from flatlora.bench.lengths import length_stats
 
-    if lengths is None:
-        lengths = []
-        for df in (splits.train, splits.val, splits.test):
-            pairs = list(df["text_pair"]) if "text_pair" in df.columns else None
-            lengths += token_lengths(tok, list(df["text"]), pairs)
     stats = length_stats(lengths, cfg.max_len)
     if stats.warn:
         what = "sentence pairs" if splits.text_pair_col else "examples"

@@ -114,18 +114,29 @@ def pair_splits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     return make_splits(load_labeled(str(p), text_col="premise", text_pair_col="hypothesis"))
 
 
+def _run_lengths(tok: Any, splits: Any) -> list[int]:
+    """What the runner counts: every example's untruncated length, train, val, test."""
+    return [
+        n
+        for df in (splits.train, splits.val, splits.test)
+        for n in L.token_lengths(tok, list(df["text"]), list(df["text_pair"]))
+    ]
+
+
 def test_a_grid_says_its_truncation_warning_once_per_process(
     pair_splits: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from flatlora.bench import runner
     from flatlora.bench.config import resolve_config
 
-    tok = L.load_tokenizer("minilm")
+    lengths = _run_lengths(L.load_tokenizer("minilm"), pair_splits)
     for seed in (1, 2, 3):  # three runs of one grid, one data file
-        info = runner._token_lengths(resolve_config("smoke", max_len=8, seed=seed), tok, pair_splits)
+        info = runner._token_lengths(resolve_config("smoke", max_len=8, seed=seed), pair_splits, lengths)
         assert info["n_truncated"] > 0  # every run still records its own share
     assert capsys.readouterr().err.count("warning:") == 1
-    runner._token_lengths(resolve_config("smoke", max_len=9), tok, pair_splits)  # another max_len: said again
+    runner._token_lengths(
+        resolve_config("smoke", max_len=9), pair_splits, lengths
+    )  # another max_len: said again
     assert capsys.readouterr().err.count("warning:") == 1
 
 
@@ -136,7 +147,7 @@ def test_the_warning_after_max_len_auto_does_not_suggest_it_again(
     from flatlora.bench.config import resolve_config
 
     cfg = resolve_config("smoke", max_len=8, max_len_source="--max-len auto: 8 = the 99th percentile ...")
-    runner._token_lengths(cfg, L.load_tokenizer("minilm"), pair_splits)
+    runner._token_lengths(cfg, pair_splits, _run_lengths(L.load_tokenizer("minilm"), pair_splits))
     err = capsys.readouterr().err
     assert "--max-len auto chose 8 (the profile caps it); raise it with --set max_len=N" in err
     assert "or --max-len auto" not in err
