@@ -45,9 +45,15 @@ def _default_loss(model: nn.Module, batch: Any) -> Tensor:
     return out.loss if hasattr(out, "loss") else out
 
 
-def _mean_loss(
-    model: nn.Module, batches: Sequence[Any], loss_fn: LossFn, weights: Sequence[float] | None = None
+def mean_loss(
+    model: nn.Module,
+    batches: Sequence[Any],
+    loss_fn: LossFn | None = None,
+    weights: Sequence[float] | None = None,
 ) -> float:
+    """The mean of the batches' losses (`loss_fn`, else the model's own `.loss`), or with `weights` (one
+    per batch) their weighted mean."""
+    loss_fn = loss_fn or _default_loss
     if weights is None:
         return sum(float(loss_fn(model, b)) for b in batches) / len(batches)
     return sum(w * float(loss_fn(model, b)) for b, w in zip(batches, weights, strict=True)) / sum(weights)
@@ -111,7 +117,7 @@ def flatness(
         for w, f, lay in targets
     ]
     try:
-        base_loss = _mean_loss(model, batch_list, fn, weights)
+        base_loss = mean_loss(model, batch_list, fn, weights)
         means, stds = [], []
         for si, sigma in enumerate(sigmas):
             incs = []
@@ -127,7 +133,7 @@ def flatness(
                     )
                     view.addcmul_(z, scale.to(view.dtype).unsqueeze(1))
                 try:
-                    incs.append(_mean_loss(model, batch_list, fn, weights) - base_loss)
+                    incs.append(mean_loss(model, batch_list, fn, weights) - base_loss)
                 finally:
                     for (w, _, _), b in zip(targets, backups, strict=True):
                         w.copy_(b)

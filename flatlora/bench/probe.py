@@ -93,6 +93,7 @@ def _dense_flatness(
     import statistics
 
     from flatlora.bench.models import target_matches
+    from flatlora.flatness import mean_loss
     from flatlora.perturb import noise_seed, row_norms_sq, row_scale, standard_noise
 
     targets = [
@@ -105,12 +106,7 @@ def _dense_flatness(
     backups = [w.detach().clone() for w in targets]
     norms = [row_norms_sq(w) for w in targets]  # (m,) per layer
 
-    def mean_loss() -> float:
-        if weights is None:
-            return sum(float(model(**b).loss) for b in batches) / len(batches)
-        return sum(w * float(model(**b).loss) for b, w in zip(batches, weights, strict=True)) / sum(weights)
-
-    base = mean_loss()
+    base = mean_loss(model, batches, weights=weights)
     means, stds = [], []
     try:
         for si, sigma in enumerate(cfg.flatness_sigmas):
@@ -124,7 +120,7 @@ def _dense_flatness(
                         w.dtype,
                     )  # (m, n)
                     w.addcmul_(z, row_scale(nsq, float(sigma), w.shape[1]).to(w.dtype).unsqueeze(1))
-                incs.append(mean_loss() - base)
+                incs.append(mean_loss(model, batches, weights=weights) - base)
                 for w, b in zip(targets, backups, strict=True):
                     w.copy_(b)
             means.append(statistics.fmean(incs))
