@@ -1,6 +1,6 @@
-"""The line a run prints when it finishes: its test scores, and a warning in place of `ok` when it learned
-nothing usable: the collapse rule (`flatlora.bench.collapse`, stored in the record) fired, or its test
-accuracy is no better than predicting the test split's most frequent class for every example."""
+"""The line a run prints when it finishes: its test scores, and a warning in place of `ok` when the
+collapse rule (`flatlora.bench.collapse`, stored in the record) fired, or its test accuracy is no better
+than predicting the test split's most frequent class for every example."""
 
 from __future__ import annotations
 
@@ -47,8 +47,10 @@ def _collapse_reason(record: Mapping[str, Any]) -> str | None:
 
 def run_line(record: Mapping[str, Any], path: str | Path) -> str:
     """`<run id>: ok  test acc ...`, `... FAILED (reason)`, or `WARNING` when the run collapsed (the rule
-    stored in its record) or its test accuracy is at or below the majority class: such a run has learned
-    nothing usable, whatever else it prints."""
+    stored in its record) or its test accuracy is at or below the majority class. The warning says nothing
+    usable was learned, except when only the training-loss part of the rule fired on a run above the
+    majority class whose training loss still ended below the label prior's entropy: then it says the run
+    may not have trained fully."""
     rid = record["run_id"]
     if record["status"] != "ok":
         return f"{rid}: FAILED ({record['failure_reason']})  -> {path}"
@@ -62,16 +64,31 @@ def run_line(record: Mapping[str, Any], path: str | Path) -> str:
     )
     why = []
     base = majority_class(record)
-    if base is not None and t["accuracy"] <= base[1] + 1e-12:
+    at_majority = base is not None and t["accuracy"] <= base[1] + 1e-12
+    if base is not None and at_majority:
         why.append(f"at or below always answering the majority class {base[0]!r} (acc {base[1]:.4f})")
     collapsed = _collapse_reason(record)
     if collapsed:
         why.append(collapsed)
     if not why:
         return f"{rid}: ok  {scores}  -> {path}"
+    # Only the loss part of the rule fired, on a run that beats the majority on test and validation and
+    # whose training loss ended below the prior's entropy: it learned something, but not enough for the
+    # rule (under-trained rather than useless).
+    c = record.get("collapse") or {}
+    loss_only = (
+        not at_majority
+        and c.get("reasons") == ["loss"]
+        and float(c.get("tail_loss", 0.0)) < float(c.get("prior_entropy", 0.0))
+    )
+    verdict = (
+        "so it may not have trained fully (the collapse rule counts it as collapsed)"
+        if loss_only
+        else "so nothing usable was learned"
+    )
     hint = (
         "smoke only checks the path: --profile quick trains long enough to learn most small data sets"
         if record.get("profile") == "smoke"
         else "more epochs, another lr or more training rows may help (--set epochs=..., lr=...)"
     )
-    return f"{rid}: WARNING  {scores}: {'; '.join(why)}, so nothing usable was learned; {hint}  -> {path}"
+    return f"{rid}: WARNING  {scores}: {'; '.join(why)}, {verdict}; {hint}  -> {path}"

@@ -249,6 +249,40 @@ def test_a_run_the_collapse_rule_flags_prints_a_warning_not_ok(reasons: list[str
     assert ": ok  test acc 0.8000" in run_line(rec, "r.json")
 
 
+@pytest.mark.parametrize(
+    ("acc", "tail_loss", "reasons", "verdict"),
+    [
+        # above the majority on test and validation, loss below the prior's entropy: under-trained
+        (0.8, 1.2, ["loss"], "may not have trained fully"),
+        # loss at the prior's entropy: it learned nothing, whatever the test accuracy says
+        (0.8, 1.6, ["loss"], "nothing usable was learned"),
+        # at the test majority (0.6)
+        (0.6, 1.2, ["loss"], "nothing usable was learned"),
+        # the validation part fired too
+        (0.8, 1.2, ["loss", "validation"], "nothing usable was learned"),
+    ],
+)
+def test_the_warning_says_nothing_was_learned_only_when_something_shows_it(
+    acc: float, tail_loss: float, reasons: list[str], verdict: str
+) -> None:
+    from flatlora.bench.runline import run_line
+
+    rec = _record(acc, profile="quick")
+    rec["collapse"] = {
+        "collapsed": True,
+        "reasons": reasons,
+        "tail_loss": tail_loss,
+        "tail_steps": 10,
+        "prior_entropy": 1.5,
+        "val_score": 0.3 if "validation" in reasons else 0.9,
+        "val_majority": 0.4,
+    }
+    line = run_line(rec, "r.json")
+    assert "WARNING" in line and verdict in line, line
+    other = {"may not have trained fully", "nothing usable was learned"} - {verdict}
+    assert not any(o in line for o in other), line
+
+
 def test_readme_first_run_on_your_own_data_uses_a_profile_that_learns() -> None:
     byod = README.read_text(encoding="utf-8").split("## Bring your own data", 1)[1].split("\n## ", 1)[0]
     first_train = next(ln for ln in byod.splitlines() if ln.startswith("flatbench train"))
