@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
-from flows.cli_bench import PREFECT_DEFAULTS, last_lines
+from flows.cli_bench import PREFECT_DEFAULTS, last_lines, not_rebuilt
 from flows.cli_common import CliError
 
 # the plan's stages (flatlora.bench.study.STAGES), repeated here so --help needs no torch import
 STAGE_NAMES = ("recipe", "primary-sweeps", "pilot", "extension", "secondary-sweeps", "secondary")
 DESIGN_NAMES = ("v1", "v2")  # flatlora.bench.design.DESIGNS
+
+
+GRID_STAGES = ("pilot", "extension", "secondary")  # the stages that add records to OUT/records
+
+
+def rebuild_report(out: Path, data_dir: Path | None, log: Callable[[str], None]) -> Path | None:
+    """Rebuild OUT/report.md from the grid records so far; a build that fails is said in one line (the
+    records stay, and `flatbench report OUT` retries it) and does not stop the study."""
+    from reports.build import RecordConflict, build
+
+    try:
+        res = build(out, data_dir=data_dir)
+    except (RecordConflict, FileNotFoundError, ValueError) as err:
+        log(f"warning: {not_rebuilt(out, str(err))}")
+        return None
+    log(f"report: {res.report}")
+    if res.unreadable:
+        names = ", ".join(u.path for u in res.unreadable)
+        log(f"warning: {len(res.unreadable)} record file(s) could not be read and were skipped: {names}")
+    return Path(res.report)
 
 
 def register(app: typer.Typer) -> None:
@@ -130,9 +151,13 @@ def register(app: typer.Typer) -> None:
             "the plan needs) and PLAN.md, then stop",
         ),
     ) -> None:
-        """The powered comparison, as its analysis plan (OUT/PLAN.md) fixes it: per-method learning-rate
-        sweeps on validation, a 10-seed pilot of lora and flat_lora, the extension to the n the pilot's
-        spread calls for, then full, SAM-AB and SAM-W on 5 seeds; report.md after every grid stage.
+        """The powered comparison, as its analysis plan (OUT/PLAN.md) fixes it before the first run.
+
+        Design v2 (the default): a recipe stage on lora alone (which candidate recipe trains without
+        collapsing), learning-rate sweeps on validation that extend their range (at most twice) until the chosen rate is
+        interior, a 20-pair pilot of lora and flat_lora, the extension to the n the pilot's spread calls
+        for, then full, SAM-AB and SAM-W on 5 seeds. Design v1 (the first study's) has no recipe stage,
+        one-seed sweeps and a 10-seed pilot. report.md is rebuilt after every grid stage.
 
         Everything resumes: rerun the same command after an interruption.
         """
@@ -195,7 +220,12 @@ def register(app: typer.Typer) -> None:
         try:
             if local:
                 write_plan(spec)
-                nxt = run_local(spec, jobs=jobs, until=until, log=say)
+
+                def report_after(stage: str) -> None:
+                    if stage in GRID_STAGES:
+                        rebuild_report(Path(out), data_dir, say)
+
+                nxt = run_local(spec, jobs=jobs, until=until, log=say, after_stage=report_after)
                 typer.echo(json.dumps({"run_dir": str(Path(out).resolve()), "next_stage": nxt}))
                 return
             for k, v in PREFECT_DEFAULTS.items():

@@ -750,10 +750,13 @@ def run_local(
     jobs: int = 2,
     until: str | None = None,
     log: Callable[[str], None] = print,
+    after_stage: Callable[[str], None] | None = None,
 ) -> str | None:
     """Run stage after stage in `jobs` fresh processes (one per run), each with cores // jobs threads.
 
     Stops after stage `until` (one of STAGES) if given. Returns the stage that is next (None: all done).
+    `after_stage(stage)` is called once a stage's runs have ended, also when some failed (the caller can
+    rebuild a report from the records so far).
     """
     stages = spec.design.stages
     if until is not None and until not in stages:
@@ -779,6 +782,8 @@ def run_local(
         seen = key
         log(f"stage {stage}: {len(cfgs)} run(s), {jobs} process(es) x {threads} thread(s)")
         failed = run_configs(cfgs, stage_dir(spec, stage), spec.data_dir, jobs=jobs, label=stage, log=log)
+        if after_stage is not None:
+            after_stage(stage)
         failed = [r for r in failed if r["crashed"] or stage in ("pilot", "extension", "secondary")]
         if failed:
             raise RuntimeError(

@@ -142,3 +142,21 @@ def test_help_lists_every_profile(command: str) -> None:
     text = _message(res.output)
     for name in PROFILES:
         assert re.search(rf"\b{re.escape(name)} \(", text), (name, text)
+
+
+def test_command_help_wraps_to_the_terminal_not_to_the_source() -> None:
+    """A docstring wrapped for the source would keep its line breaks in the help panel and rewrap
+    raggedly (a line holding only `of`); each paragraph reaches the panel as one line."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app, one_line_paragraphs
+
+    assert one_line_paragraphs("  First line\n  goes on.\n\n  Second\n  paragraph.\n") == (
+        "First line goes on.\n\nSecond paragraph."
+    )
+    for command in app.registered_commands:
+        assert command.help and all("\n" not in p for p in command.help.split("\n\n")), command.name
+    res = CliRunner().invoke(app, ["report", "--help"], env={"COLUMNS": "100"}, terminal_width=100)
+    assert res.exit_code == 0
+    lines = [ln.strip() for ln in res.output.splitlines()]
+    assert "of" not in lines and "command" not in lines, res.output

@@ -107,3 +107,76 @@ def test_write_plan_writes_only_the_plan(tmp_path: Path) -> None:
     assert res.exit_code != 0 and "study design 'v2'" in flat and "--design v2" in flat
     res = CliRunner().invoke(app, ["study", "--write-plan", "--design", "v1", "--out", str(tmp_path / "s1")])
     assert res.exit_code == 0 and sorted(p.name for p in (tmp_path / "s1").iterdir()) == ["PLAN.md"]
+
+
+def test_run_local_calls_back_after_every_stage_it_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`after_stage` sees each stage once its runs ended, failed runs included (the caller rebuilds the
+    report from the records so far), and not a stage that `until` stopped before."""
+    from flatlora.bench import study as plan
+    from flatlora.bench.design import DESIGNS
+
+    spec = plan.StudySpec(tmp_path / "s", "smoke", "fpb_50agree", None, {}, DESIGNS["v2"])
+    cfg = spec.recipe_config(spec.design.recipes[0].name, 101)
+    stages = iter([("recipe", [cfg]), ("pilot", [cfg]), ("extension", [cfg])])
+    monkeypatch.setattr(plan, "next_stage", lambda *_a, **_k: next(stages))
+    failed = {"pilot": [{"run_id": "x", "status": "failed", "crashed": False}]}
+    monkeypatch.setattr(plan, "run_configs", lambda _c, run_dir, *_a, label, **_k: failed.get(label, []))
+    seen: list[str] = []
+    with pytest.raises(RuntimeError, match="stage pilot: 1 run"):
+        plan.run_local(spec, log=lambda _m: None, after_stage=seen.append)
+    assert seen == ["recipe", "pilot"]
+
+    stages = iter([("recipe", [cfg]), ("pilot", [cfg])])
+    seen.clear()
+    assert plan.run_local(spec, until="recipe", log=lambda _m: None, after_stage=seen.append) == "pilot"
+    assert seen == ["recipe"]
+
+
+def test_study_local_writes_the_report_after_a_grid_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`study --local` leaves OUT/report.md built from the grid records (as the Prefect path does); a stage
+    without grid records (the recipe stage, sweeps) builds none."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from flatlora.bench import study as plan
+    from flows.cli import app
+
+    fixtures = Path(__file__).parents[1] / "reports" / "fixtures"
+    out = tmp_path / "study_v2_small"
+    shutil.copytree(fixtures / "study_v2_small", out)
+    (out / "report.md").unlink()
+    (out / "summary.json").unlink()
+    stages: list[str] = []
+
+    def fake_run_local(_spec, *, after_stage, **_kw):  # type: ignore[no-untyped-def]
+        after_stage("recipe")
+        stages.append("recipe: report" if (out / "report.md").exists() else "recipe: none")
+        after_stage("pilot")
+        stages.append("pilot: report" if (out / "report.md").exists() else "pilot: none")
+        return None
+
+    monkeypatch.setattr(plan, "run_local", fake_run_local)
+    monkeypatch.setattr("flows.study.write_plan", lambda _spec: out / "PLAN.md")
+    data = fixtures / "study_small_data"
+    res = CliRunner().invoke(app, ["study", "--out", str(out), "--local", "--data-dir", str(data)])
+    assert res.exit_code == 0, res.output
+    assert stages == ["recipe: none", "pilot: report"]
+    assert f"report: {out / 'report.md'}" in res.output
+    committed = (fixtures / "study_v2_small" / "report.md").read_text(encoding="utf-8")
+    assert (out / "report.md").read_text(encoding="utf-8") == committed
+
+
+def test_study_local_says_when_the_report_cannot_be_rebuilt_and_goes_on(tmp_path: Path) -> None:
+    from flows.cli_study import rebuild_report
+
+    out = tmp_path / "s"
+    (out / "records").mkdir(parents=True)
+    (out / "records" / "a.json").write_text(json.dumps({"run_id": "a"}), encoding="utf-8")
+    said: list[str] = []
+    rebuild_report(out, None, said.append)
+    assert len(said) == 1 and said[0].startswith("warning: the report was not rebuilt"), said
