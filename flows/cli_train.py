@@ -118,18 +118,17 @@ def validate(
     ] = None,
 ) -> None:
     """Validate a dataset (data-card suite + file checks); non-zero exit on failure."""
-    import os
     import shutil
 
     from flows.cli_common import auto_max_len_override, check_choice, profile_names
 
     check_choice(profile, profile_names(), "profile")
-    from flatlora.bench.checks import ENGINE_ENV, ENGINES
+    from flatlora.bench.checks import ENGINES, using_engine
     from flatlora.bench.config import PROFILE_OVERRIDES, RunConfig, caps_note
     from flatlora.bench.records import atomic_write_json
     from flatlora.bench.validation import validate_dataset
 
-    env = {ENGINE_ENV: check_choice(engine.replace("-", "_"), ENGINES, "engine")} if engine else {}
+    chosen_engine = check_choice(engine.replace("-", "_"), ENGINES, "engine") if engine else None
 
     opts = {
         "text_col": text_col,
@@ -144,18 +143,10 @@ def validate(
     }
     chosen = auto_max_len_override(max_len, profile, [dataset], opts, data_dir, model)
     limit = int(chosen.get("max_len") or PROFILE_OVERRIDES[profile].get("max_len", RunConfig.max_len))
-    before = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with using_engine(chosen_engine):  # this command's setting, not the calling process's
         report, _ = validate_dataset(
             dataset, data_dir=data_dir, raise_on_failure=False, max_len=limit, model=model, **opts
         )
-    finally:  # the setting is this command's, not the calling process's
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     note = caps_note(RunConfig(**{**PROFILE_OVERRIDES[profile], "profile": profile}), report.split_sizes)
     if note:  # what a run of this profile would leave out
         report.notes.append(note)

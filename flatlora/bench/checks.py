@@ -8,6 +8,7 @@ GE is slow to import, so it is imported lazily and one context is reused per pro
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import re
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from flatlora.bench.data import PAIR_SEP, DataError, Splits
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pandas as pd
     from rich.table import Table
 
@@ -279,11 +282,32 @@ ENGINE_ENV = "FLATBENCH_VALIDATION_ENGINE"
 ENGINES = ("python", "great_expectations")
 
 
+_engine: contextvars.ContextVar[str | None] = contextvars.ContextVar("validation_engine", default=None)
+
+
+@contextlib.contextmanager
+def using_engine(engine: str | None) -> Iterator[None]:
+    """Run the suites inside the block with `engine` (one of ENGINES; None: the setting as it was), for
+    this thread or task only; the process environment is left alone."""
+    if engine is None:
+        yield
+        return
+    if engine.strip().lower().replace("-", "_") not in ENGINES:
+        raise ValueError(f"the validation engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    token = _engine.set(engine)
+    try:
+        yield
+    finally:
+        _engine.reset(token)
+
+
 def suite_engine() -> str:
     """What runs the suite's expectations: `python` (the default: the same checks, verdicts and
     messages in plain Python, without GE's import and context, about 1.6 s a process), or
-    `great_expectations` when $FLATBENCH_VALIDATION_ENGINE asks for it (`flatbench validate --engine`)."""
-    raw = os.environ.get(ENGINE_ENV, "").strip().lower().replace("-", "_")
+    `great_expectations` when asked for: by `using_engine` (`flatbench validate --engine`), else by
+    $FLATBENCH_VALIDATION_ENGINE."""
+    chosen = _engine.get()
+    raw = (chosen if chosen is not None else os.environ.get(ENGINE_ENV, "")).strip().lower().replace("-", "_")
     engine = {"": "python", "plain": "python", "ge": "great_expectations", "gx": "great_expectations"}.get(
         raw, raw
     )

@@ -189,3 +189,18 @@ def test_cli_validate_engine_option(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert ENGINE_ENV not in os.environ  # the command's setting ends with it
     res = CliRunner().invoke(app, [*args, "--engine", "pandas"])
     assert res.exit_code == 2 and "unknown engine 'pandas'" in res.output
+
+
+def test_an_engine_chosen_for_a_block_leaves_the_environment_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENGINE_ENV, "python")
+    with checks.using_engine("great_expectations"):
+        assert checks.suite_engine() == "great_expectations"
+        assert os.environ[ENGINE_ENV] == "python"  # another thread of the process still sees this
+        with checks.using_engine(None):  # None: the setting as it was
+            assert checks.suite_engine() == "great_expectations"
+    assert checks.suite_engine() == "python"
+    with (
+        pytest.raises(ValueError, match="must be one of python, great_expectations, got 'pandas'"),
+        checks.using_engine("pandas"),
+    ):
+        pass
