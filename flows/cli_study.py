@@ -11,6 +11,17 @@ import typer
 
 from flows.cli_bench import PREFECT_DEFAULTS, last_lines, not_rebuilt
 from flows.cli_common import CliError
+from flows.cli_train import (
+    Card,
+    Delimiter,
+    Encoding,
+    LabelCol,
+    MaxLen,
+    MergeSpellings,
+    TextCol,
+    TextPairCol,
+    ValFromTrain,
+)
 
 # the plan's stages (flatlora.bench.study.STAGES), repeated here so --help needs no torch import
 STAGE_NAMES = ("recipe", "primary-sweeps", "pilot", "extension", "secondary-sweeps", "secondary")
@@ -18,6 +29,17 @@ DESIGN_NAMES = ("v1", "v2")  # flatlora.bench.design.DESIGNS
 
 
 GRID_STAGES = ("pilot", "extension", "secondary")  # the stages that add records to OUT/records
+
+
+def data_overrides(opts: dict[str, object]) -> dict[str, object]:
+    """The data options that differ from a run's defaults: only these join the study's overrides, so a
+    study that names the defaults keeps its config hashes (and its records)."""
+    import dataclasses
+
+    from flatlora.bench.config import RunConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    return {k: v for k, v in opts.items() if v is not None and v is not False and v != defaults.get(k)}
 
 
 def rebuild_report(out: Path, data_dir: Path | None, log: Callable[[str], None]) -> Path | None:
@@ -150,15 +172,26 @@ def register(app: typer.Typer) -> None:
             help="train one probe run per candidate recipe and method, write OUT/estimate.json (CPU hours "
             "the plan needs) and PLAN.md, then stop",
         ),
+        text_col: TextCol = "text",
+        label_col: LabelCol = "label",
+        text_pair_col: TextPairCol = None,
+        card: Card = None,
+        delimiter: Delimiter = None,
+        encoding: Encoding = None,
+        val_from_train: ValFromTrain = None,
+        merge_label_spellings: MergeSpellings = False,
+        max_len: MaxLen = None,
     ) -> None:
         """The powered comparison, as its analysis plan (OUT/PLAN.md) fixes it before the first run.
 
         Design v2 (the default): a recipe stage on lora alone (which candidate recipe trains without
-        collapsing), learning-rate sweeps on validation that extend their range (at most twice) until the chosen rate is
-        interior, a 20-pair pilot of lora and flat_lora, the extension to the n the pilot's spread calls
-        for, then full, SAM-AB and SAM-W on 5 seeds. Design v1 (the first study's) has no recipe stage,
-        one-seed sweeps and a 10-seed pilot. report.md is rebuilt after every grid stage.
+        collapsing), learning-rate sweeps on validation that extend their range (at most twice) until
+        the chosen rate is interior, a 20-pair pilot of lora and flat_lora, the extension to the n the
+        pilot's spread calls for, then full, SAM-AB and SAM-W on 5 seeds. Design v1 (the first study's)
+        has no recipe stage, one-seed sweeps and a 10-seed pilot. report.md is rebuilt after every grid
+        stage.
 
+        The dataset is validated once, before any run: a file the runs could not read stops here.
         Everything resumes: rerun the same command after an interruption.
         """
         from flows.cli_common import (
@@ -176,6 +209,17 @@ def register(app: typer.Typer) -> None:
         overrides = parse_set_values(set_)
         if "lr" in overrides:
             raise typer.BadParameter("the study takes its learning rates from the sweep: drop --set lr=...")
+        data_opts = {
+            "text_col": text_col,
+            "label_col": label_col,
+            "text_pair_col": text_pair_col,
+            "card": card,
+            "delimiter": delimiter,
+            "encoding": encoding,
+            "val_from_train": val_from_train,
+            "merge_label_spellings": merge_label_spellings,
+        }
+        overrides.update(data_overrides(data_opts))
         if until is not None:
             until = check_choice(until, list(STAGE_NAMES), "stage")
         if jobs < 1:
@@ -195,6 +239,19 @@ def register(app: typer.Typer) -> None:
                     f"{stored.name} (or without --design), or use another --out"
                 )
         chosen = stored or DESIGNS[design or DEFAULT_DESIGN]
+        if not write_plan_only:  # a file the runs could not read stops here, before any run
+            from flatlora.bench.config import DATA_OPTIONS, resolve_config
+            from flows.cli_common import auto_max_len_override, show_validation
+
+            read_as = {k: overrides[k] for k in DATA_OPTIONS if overrides.get(k) is not None}
+            model = str(overrides.get("model") or "minilm")
+            overrides.update(auto_max_len_override(max_len, profile, [dataset], read_as, data_dir, model))
+            try:
+                # the rate does not change how the data are read; the sweeps choose it later
+                first = resolve_config(profile, dataset=dataset, method="lora", lr=1e-3, **overrides)
+            except (ValueError, TypeError) as err:
+                raise typer.BadParameter(str(err)) from err
+            show_validation(dataset, data_dir, first)
         spec = StudySpec(Path(out), profile, dataset, str(data_dir) if data_dir else None, overrides, chosen)
         if until is not None and until not in chosen.stages:
             raise typer.BadParameter(

@@ -277,6 +277,10 @@ def train(
     except ValueError as exc:
         console.print(f"config error: {exc}", style="red", markup=False)
         raise typer.Exit(code=2) from exc
+    from flatlora.bench.records import record_path
+    from flatlora.bench.rundir import check_writable
+
+    check_writable(record_path(cfg, out).parent)  # an unwritable --out in one line, before validation
     show_validation(dataset, data_dir, cfg)  # failures stop here (exit 1); nothing is trained
     try:
         record = run_one(cfg, out, progress=bars(progress), data_dir=data_dir)
@@ -286,8 +290,6 @@ def train(
     except ValueError as exc:  # e.g. --device cuda without a GPU, target_modules the model lacks
         console.print(f"config error: {exc}", style="red", markup=False)
         raise typer.Exit(code=2) from exc
-    from flatlora.bench.records import record_path
-
     print(record_path(cfg, out))
     if record["status"] != "ok":
         raise typer.Exit(code=3)

@@ -180,3 +180,47 @@ def test_study_local_says_when_the_report_cannot_be_rebuilt_and_goes_on(tmp_path
     said: list[str] = []
     rebuild_report(out, None, said.append)
     assert len(said) == 1 and said[0].startswith("warning: the report was not rebuilt"), said
+
+
+def _intents_csv(path: Path) -> Path:
+    words = ["alarm", "weather", "music"]
+    rows = [f"please do the {w} thing number {i} now,{w}" for i in range(40) for w in words]
+    path.write_text("utterance,intent\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_study_validates_the_data_once_before_any_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Columns the runs could not read stop the study before its first run, naming the option that fixes
+    it; with that option the runs read the right columns, and naming a default changes no config hash."""
+    from typer.testing import CliRunner
+
+    from flatlora.bench import study as plan
+    from flows.cli import app
+
+    data = _intents_csv(tmp_path / "intents.csv")
+    started: list[dict[str, object]] = []
+
+    def fake_run_local(spec, **_kw):  # type: ignore[no-untyped-def]
+        started.append(dict(spec.overrides))
+        return "primary-sweeps"
+
+    monkeypatch.setattr(plan, "run_local", fake_run_local)
+    base = ["study", "--dataset", str(data), "--local", "--until", "recipe"]
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a")])
+    assert res.exit_code == 1 and started == []
+    assert "missing required text column 'text'" in res.output and "--text-col" in res.output
+    assert not (tmp_path / "a" / "PLAN.md").exists()
+
+    cols = ["--text-col", "utterance", "--label-col", "intent"]
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b"), *cols])
+    assert res.exit_code == 0, res.output
+    assert started == [{"text_col": "utterance", "label_col": "intent"}]
+
+    plain = tmp_path / "plain.csv"
+    plain.write_text(data.read_text(encoding="utf-8").replace("utterance,intent", "text,label", 1))
+    named = ["--text-col", "text", "--label-col", "label"]
+    res = CliRunner().invoke(app, [*base[:2], str(plain), *base[3:], "--out", str(tmp_path / "c"), *named])
+    assert res.exit_code == 0, res.output
+    assert started[-1] == {}  # the defaults named: the overrides (and config hashes) are unchanged
