@@ -791,6 +791,20 @@ def run_local(
             )
 
 
+def time_left(walls: Sequence[float], n_left: int, jobs: int) -> str:
+    """`about 1 h 50 min left in this stage`: the median wall time of the runs trained so far, times the
+    runs left, over the runs at once; "" before any run was trained or when none is left."""
+    if not walls or n_left <= 0:
+        return ""
+    ordered = sorted(walls)
+    mid = len(ordered) // 2
+    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    minutes = round(median * math.ceil(n_left / max(1, jobs)) / 60)
+    hours, mins = divmod(minutes, 60)
+    text = f"{hours} h {mins} min" if hours else f"{max(1, mins)} min"
+    return f"about {text} left in this stage"
+
+
 def run_configs(
     cfgs: Sequence[RunConfig],
     run_dir: Path,
@@ -810,11 +824,18 @@ def run_configs(
         futs = {
             pool.submit(_run_in_worker, cfg.to_dict(), str(run_dir), data_dir, threads): cfg for cfg in cfgs
         }
+        walls: list[float] = []
         for k, fut in enumerate(as_completed(futs), 1):
             cfg = futs[fut]
             try:
                 res = fut.result()
-                log(f"  {label} {k}/{len(cfgs)}: {res['run_id']} {res['status']} ({res['wall_time_s']} s)")
+                if isinstance(res["wall_time_s"], int | float):
+                    walls.append(float(res["wall_time_s"]))
+                left = time_left(walls, len(cfgs) - k, jobs)
+                log(
+                    f"  {label} {k}/{len(cfgs)}: {res['run_id']} {res['status']} ({res['wall_time_s']} s)"
+                    + (f"; {left}" if left else "")
+                )
                 if res["status"] != "ok":
                     bad.append({**res, "crashed": False})
             except Exception as exc:  # a crashed run leaves its failed record; report and go on

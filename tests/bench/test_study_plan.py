@@ -98,3 +98,19 @@ def test_sweep_names_a_rate_at_the_end_of_its_range(
     from flatlora.bench.sweep import range_edge
 
     assert range_edge(chosen, lrs) == edge
+
+
+@pytest.mark.parametrize(
+    ("walls", "n_left", "jobs", "said"),
+    [
+        ([600.0, 900.0, 700.0], 6, 2, "about 35 min left in this stage"),  # median 700 s x 3 rounds
+        ([3600.0, 3000.0], 5, 2, "about 2 h 45 min left in this stage"),  # median 3300 s x 3 rounds
+        ([10.0], 1, 2, "about 1 min left in this stage"),
+        ([], 4, 2, ""),  # nothing trained yet (every run so far was reused)
+        ([600.0], 0, 2, ""),  # the stage's last run
+    ],
+)
+def test_a_local_stage_says_how_long_is_left(walls: list[float], n_left: int, jobs: int, said: str) -> None:
+    from flatlora.bench.study import time_left
+
+    assert time_left(walls, n_left, jobs) == said
