@@ -32,6 +32,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from flatlora.bench.checks import ValidationFailed
 from flatlora.bench.config import RunConfig, available_cores, resolve_config
 from flatlora.bench.design import DESIGN_FILE, DESIGN_V1, StudyDesign
 from flatlora.bench.records import atomic_write_json, record_path
@@ -791,6 +792,11 @@ def run_local(
             )
 
 
+# What a run raises for its settings or its data (not for a fault of the machine): the stage stops
+# starting runs, since the ones not started would only fail the same way.
+REFUSALS: tuple[type[Exception], ...] = (ValueError, TypeError, ValidationFailed)
+
+
 def time_left(walls: Sequence[float], n_left: int, jobs: int) -> str:
     """`about 1 h 50 min left in this stage`: the median wall time of the runs trained so far, times the
     runs left, over the runs at once; "" before any run was trained or when none is left."""
@@ -827,6 +833,8 @@ def run_configs(
         walls: list[float] = []
         for k, fut in enumerate(as_completed(futs), 1):
             cfg = futs[fut]
+            if fut.cancelled():
+                continue
             try:
                 res = fut.result()
                 if isinstance(res["wall_time_s"], int | float):
@@ -841,6 +849,13 @@ def run_configs(
             except Exception as exc:  # a crashed run leaves its failed record; report and go on
                 bad.append({"run_id": cfg.config_hash()[:8], "status": "crashed", "crashed": True})
                 log(f"  {label} {k}/{len(cfgs)}: {cfg.method} seed {cfg.seed} lr {cfg.lr:g} crashed: {exc}")
+                if isinstance(exc, REFUSALS):  # the settings or data: the runs like it would fail alike
+                    n = sum(f.cancel() for f in futs)
+                    if n:
+                        log(
+                            f"  {label}: {n} run(s) not started: a run refused its settings or data; "
+                            "fix them and rerun (finished runs are kept)"
+                        )
     return bad
 
 

@@ -224,3 +224,18 @@ def test_study_validates_the_data_once_before_any_run(
     res = CliRunner().invoke(app, [*base[:2], str(plain), *base[3:], "--out", str(tmp_path / "c"), *named])
     assert res.exit_code == 0, res.output
     assert started[-1] == {}  # the defaults named: the overrides (and config hashes) are unchanged
+
+
+def test_a_stage_starts_no_more_runs_once_one_refuses_its_data(tmp_path: Path) -> None:
+    """Runs that could only fail the way the first did are not started (each would cost a process and a
+    model load); the runs that were started finish and are kept."""
+    from flatlora.bench.config import resolve_config
+    from flatlora.bench.study import run_configs
+
+    data = _intents_csv(tmp_path / "intents.csv")  # no `text` column: every run's validation refuses it
+    cfgs = [resolve_config("smoke", dataset=str(data), method="lora", seed=s) for s in range(1, 7)]
+    said: list[str] = []
+    bad = run_configs(cfgs, tmp_path / "runs", None, jobs=1, label="recipe", log=said.append)
+    crashed = [ln for ln in said if "crashed: validation of" in ln]
+    assert 1 <= len(crashed) <= 2 and len(bad) == len(crashed), said  # one started, one maybe queued
+    assert any(f"{6 - len(crashed)} run(s) not started" in ln for ln in said), said
