@@ -31,6 +31,37 @@ DESIGN_NAMES = ("v1", "v2")  # flatlora.bench.design.DESIGNS
 GRID_STAGES = ("pilot", "extension", "secondary")  # the stages that add records to OUT/records
 
 
+def validated(
+    dataset: str,
+    data_dir: Path | None,
+    profile: str,
+    overrides: dict[str, object],
+    max_len: str | None,
+    method: str = "lora",
+) -> dict[str, object]:
+    """Validate `dataset` once, as the runs will read it (`overrides` with the data options), and say
+    what was found; a failure exits 1 before any run. Returns `overrides` with --max-len's choice."""
+    from flatlora.bench.config import DATA_OPTIONS, resolve_config
+    from flows.cli_common import auto_max_len_override, show_validation
+
+    read_as = {k: overrides[k] for k in DATA_OPTIONS if overrides.get(k) is not None}
+    model = str(overrides.get("model") or "minilm")
+    out = {**overrides, **auto_max_len_override(max_len, profile, [dataset], read_as, data_dir, model)}
+    try:  # the rate does not change how the data are read (the sweeps choose it)
+        first = resolve_config(profile, **{"lr": 1e-3, **out, "dataset": dataset, "method": method})
+    except (ValueError, TypeError) as err:
+        raise typer.BadParameter(str(err)) from err
+    show_validation(dataset, data_dir, first)
+    return out
+
+
+def data_opts(values: dict[str, object]) -> dict[str, object]:
+    """The data options among a command's arguments (`locals()`), by name."""
+    from flatlora.bench.config import DATA_OPTIONS
+
+    return {k: values[k] for k in DATA_OPTIONS if k in values}
+
+
 def data_overrides(opts: dict[str, object]) -> dict[str, object]:
     """The data options that differ from a run's defaults: only these join the study's overrides, so a
     study that names the defaults keeps its config hashes (and its records)."""
@@ -86,11 +117,21 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(
             True, help="show a progress bar per run (on a terminal only; each run's result line either way)"
         ),
+        text_col: TextCol = "text",
+        label_col: LabelCol = "label",
+        text_pair_col: TextPairCol = None,
+        card: Card = None,
+        delimiter: Delimiter = None,
+        encoding: Encoding = None,
+        val_from_train: ValFromTrain = None,
+        merge_label_spellings: MergeSpellings = False,
+        max_len: MaxLen = None,
     ) -> None:
         """Train one seed per learning rate, pick the rate with the best validation headline metric.
 
-        Writes OUT/sweep.json atomically after every run (every rate's validation curve, the chosen rate,
-        the rule); a rerun reuses every finished run's record.
+        The dataset is validated once, before the first run. Writes OUT/sweep.json atomically after every
+        run (every rate's validation curve, the chosen rate, the rule); a rerun reuses every finished
+        run's record.
         """
         from flatlora.bench.sweep import SWEEP_LRS, parse_lrs, run_sweep
         from flows.cli_common import (
@@ -119,6 +160,8 @@ def register(app: typer.Typer) -> None:
         from flatlora.bench.rundir import ensure_writable
 
         ensure_writable(Path(out) / "records")  # NotWritable in one line, before any run
+        overrides.update(data_overrides(data_opts(locals())))
+        overrides = validated(dataset, data_dir, profile, overrides, max_len, methods[0])
         for m in methods:
             res = run_sweep(
                 m,
@@ -209,17 +252,7 @@ def register(app: typer.Typer) -> None:
         overrides = parse_set_values(set_)
         if "lr" in overrides:
             raise typer.BadParameter("the study takes its learning rates from the sweep: drop --set lr=...")
-        data_opts = {
-            "text_col": text_col,
-            "label_col": label_col,
-            "text_pair_col": text_pair_col,
-            "card": card,
-            "delimiter": delimiter,
-            "encoding": encoding,
-            "val_from_train": val_from_train,
-            "merge_label_spellings": merge_label_spellings,
-        }
-        overrides.update(data_overrides(data_opts))
+        overrides.update(data_overrides(data_opts(locals())))
         if until is not None:
             until = check_choice(until, list(STAGE_NAMES), "stage")
         if jobs < 1:
@@ -240,18 +273,7 @@ def register(app: typer.Typer) -> None:
                 )
         chosen = stored or DESIGNS[design or DEFAULT_DESIGN]
         if not write_plan_only:  # a file the runs could not read stops here, before any run
-            from flatlora.bench.config import DATA_OPTIONS, resolve_config
-            from flows.cli_common import auto_max_len_override, show_validation
-
-            read_as = {k: overrides[k] for k in DATA_OPTIONS if overrides.get(k) is not None}
-            model = str(overrides.get("model") or "minilm")
-            overrides.update(auto_max_len_override(max_len, profile, [dataset], read_as, data_dir, model))
-            try:
-                # the rate does not change how the data are read; the sweeps choose it later
-                first = resolve_config(profile, dataset=dataset, method="lora", lr=1e-3, **overrides)
-            except (ValueError, TypeError) as err:
-                raise typer.BadParameter(str(err)) from err
-            show_validation(dataset, data_dir, first)
+            overrides = validated(dataset, data_dir, profile, overrides, max_len)
         spec = StudySpec(Path(out), profile, dataset, str(data_dir) if data_dir else None, overrides, chosen)
         if until is not None and until not in chosen.stages:
             raise typer.BadParameter(

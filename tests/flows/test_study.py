@@ -239,3 +239,29 @@ def test_a_stage_starts_no_more_runs_once_one_refuses_its_data(tmp_path: Path) -
     crashed = [ln for ln in said if "crashed: validation of" in ln]
     assert 1 <= len(crashed) <= 2 and len(bad) == len(crashed), said  # one started, one maybe queued
     assert any(f"{6 - len(crashed)} run(s) not started" in ln for ln in said), said
+
+
+def test_sweep_validates_the_data_once_before_its_first_rate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from flatlora.bench import sweep as sweeps
+    from flows.cli import app
+
+    data = _intents_csv(tmp_path / "intents.csv")
+    started: list[dict[str, object]] = []
+
+    def fake_run_sweep(_m, _lrs, _out, **kw):  # type: ignore[no-untyped-def]
+        started.append(dict(kw["overrides"]))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(sweeps, "run_sweep", fake_run_sweep)
+    base = ["sweep", "--dataset", str(data), "--method", "lora", "--lrs", "1e-3", "--profile", "smoke"]
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a")])
+    assert res.exit_code == 1 and started == [] and "Traceback" not in res.output
+    assert "missing required text column 'text'" in res.output and "--text-col" in res.output
+
+    cols = ["--text-col", "utterance", "--label-col", "intent"]
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b"), *cols])
+    assert started == [{"text_col": "utterance", "label_col": "intent"}], res.output
