@@ -89,13 +89,20 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 
 def friendly_errors(fn: F) -> F:
-    """A command decorator: known failures print ``error: <message>`` on one line and exit 2; the
-    traceback only under ``--debug``."""
+    """A command decorator: known failures print ``error: <message>`` on one line and exit 2, data that
+    failed validation prints its report and exits 1; the traceback only under ``--debug``."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from flatlora.bench.checks import ValidationFailed  # when a command runs: --help stays light
+
         try:
             return fn(*args, **kwargs)
+        except ValidationFailed as exc:  # data that failed its checks: the report, not a traceback
+            if debug_enabled():
+                raise
+            typer.echo(exc.report.render(), err=True)
+            raise typer.Exit(1) from None
         except _known_errors() as exc:
             if debug_enabled():
                 raise

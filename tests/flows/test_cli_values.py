@@ -160,3 +160,26 @@ def test_command_help_wraps_to_the_terminal_not_to_the_source() -> None:
     assert res.exit_code == 0
     lines = [ln.strip() for ln in res.output.splitlines()]
     assert "of" not in lines and "command" not in lines, res.output
+
+
+def test_data_that_fails_validation_inside_a_command_prints_its_report_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from flatlora.bench.validation import validate_dataset
+    from flows.cli_common import friendly_errors
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("utterance,intent\n" + "\n".join(f"row {i},a" for i in range(30)) + "\n")
+    app = typer.Typer()
+
+    @app.command()
+    @friendly_errors
+    def go() -> None:
+        validate_dataset(str(bad))
+
+    res = CliRunner().invoke(app, [])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "missing required text column 'text'" in res.output and "--text-col" in res.output
