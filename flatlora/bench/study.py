@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -802,10 +803,7 @@ def time_left(walls: Sequence[float], n_left: int, jobs: int) -> str:
     runs left, over the runs at once; "" before any run was trained or when none is left."""
     if not walls or n_left <= 0:
         return ""
-    ordered = sorted(walls)
-    mid = len(ordered) // 2
-    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-    minutes = round(median * math.ceil(n_left / max(1, jobs)) / 60)
+    minutes = round(statistics.median(walls) * math.ceil(n_left / max(1, jobs)) / 60)
     hours, mins = divmod(minutes, 60)
     text = f"{hours} h {mins} min" if hours else f"{max(1, mins)} min"
     return f"about {text} left in this stage"
@@ -850,7 +848,7 @@ def run_configs(
                 bad.append({"run_id": cfg.config_hash()[:8], "status": "crashed", "crashed": True})
                 log(f"  {label} {k}/{len(cfgs)}: {cfg.method} seed {cfg.seed} lr {cfg.lr:g} crashed: {exc}")
                 if isinstance(exc, REFUSALS):  # the settings or data: the runs like it would fail alike
-                    n = sum(f.cancel() for f in futs)
+                    n = sum(f.cancel() for f in futs if not f.cancelled())  # a later refusal: none again
                     if n:
                         log(
                             f"  {label}: {n} run(s) not started: a run refused its settings or data; "
