@@ -485,6 +485,7 @@ def _predicate(question: str | None) -> list[str]:
 
 
 _QUESTION_OPENERS = lex("kya क्या is are does do did was")
+_NOT_ONLY = lex("only just merely")
 
 
 def _score_yesno(view: ReplyView, answers: Sequence[str], question: str | None, unsure: bool) -> MatchResult:
@@ -495,14 +496,18 @@ def _score_yesno(view: ReplyView, answers: Sequence[str], question: str | None, 
     sent_words = view.by_sent[first_sent]
     keys = [view.keys[w] for w in sent_words]
     said: bool | None = None
-    if keys[0] in _YES and len(keys) > 1 and keys[1] in _NO:
-        said = False  # "ji nahi", "जी नहीं": the polite particle, then no
-    elif keys[0] in _YES or keys[:2] == ["of", "course"]:
+    lead = 2 if keys[:2] == ["of", "course"] else 1 if keys[0] in _YES else 0
+    if lead and len(keys) > lead and keys[lead] in _NO and not punct_between(view, sent_words[lead - 1],
+                                                                             sent_words[lead]):  # fmt: skip
+        # the polite particle or intensifier, then no: "ji nahi", "जी नहीं", "absolutely not", "of
+        # course not"; after a comma the no-word opens the explanation ("Yes, not a planet but a star")
+        said = False
+    elif lead:
         said = not (len(keys) >= 3 and keys[1] in AND_WORDS | OR_WORDS and keys[2] in _NO)
         if not said:
             return MatchResult(Outcome.UNRESOLVED, None, "yes and no")
-    elif keys[0] in _NO:
-        said = False
+    elif keys[0] in _NO and not (len(keys) > 1 and keys[1] in _NOT_ONLY):
+        said = False  # "Not only is it a star, ..." opens no answer
     else:
         pred = _predicate(question)
         # a sentence that asks (ends in "?" or opens like a question) asserts nothing
@@ -514,7 +519,9 @@ def _score_yesno(view: ReplyView, answers: Sequence[str], question: str | None, 
         for w in range(len(view.words)):
             if pred and same_noun(view.keys[w], pred[0]) and view.tok(w).sent not in questions:
                 seg_keys = [view.keys[x] for x in view.by_seg[view.tok(w).seg]]
-                if any(k in NEG_PRE or k in NEG_POST or k == "no" for k in seg_keys):
+                nxt = [*seg_keys[1:], ""]
+                if any((k in NEG_PRE or k in NEG_POST or k == "no") and n not in _NOT_ONLY
+                       for k, n in zip(seg_keys, nxt, strict=True)):  # fmt: skip
                     said = False
                     break
                 if set(seg_keys) & lex("is are was were s है हैं था hai hain h tha"):

@@ -104,3 +104,23 @@ def test_every_item_gold_matches_itself() -> None:
         for it in items.items:
             for alias in it.answers:
                 assert score_answer(f"The answer is {alias}.", it.answers).correct, (it.id, alias)
+
+
+SUN_STAR = "Is the Sun a star?"
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("Of course not!", Outcome.WRONG),  # "of course" then no: the answer is no
+        ("Absolutely not.", Outcome.WRONG),
+        ("Ji nahi.", Outcome.WRONG),
+        ("Of course it's a star.", Outcome.CORRECT),
+        ("Yes, not a planet but a star.", Outcome.CORRECT),  # after the comma "not" opens the explanation
+        ("Of course, not a planet but a star.", Outcome.CORRECT),
+        ("Not only is it a star, it's the closest one to us.", Outcome.CORRECT),  # "not only" says no "no"
+        ("Not a star, a planet.", Outcome.WRONG),
+    ],
+)
+def test_yesno_leading_answer(response: str, expected: Outcome) -> None:
+    assert score_answer(response, ["yes", "हाँ"], answer_type="yesno", question=SUN_STAR).outcome is expected
