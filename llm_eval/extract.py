@@ -18,7 +18,9 @@ answer, and the whole reply only when none does:
 5. ``last-line``: the reply's last line when it is short (at most 6 words), follows other lines
    and is not a list item, heading or table row: the result under a worked calculation.
 
-Everything after a marked answer is context: it neither confirms nor contradicts it. A hedge
+Everything after a marked answer is context: it neither confirms nor contradicts it, unless the reply
+corrects itself (:func:`split_at_correction`: "Paris. Actually, no: Lyon.", "Sydney — no wait,
+Canberra.", "56? No. 54."): what it says after its last self-correction replaces what it said before. A hedge
 inside the marked answer ("Answer: Mars or Venus") stays a hedge, and so does an aside on the answer
 line that offers another candidate or hedges ("Answer: Mars (or possibly Venus)"). A rival that the
 rest of the reply offers as possible ("**Answer: Mars.** It might be Venus.") leaves the reply
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 
 from llm_eval.lexicon import HEDGES
 
-__all__ = ["MARK_KINDS", "Marked", "final_answer_line", "marked_answers"]
+__all__ = ["MARK_KINDS", "Marked", "final_answer_line", "marked_answers", "split_at_correction"]
 
 MARK_KINDS = ("boxed", "label", "phrase", "bold", "last-line")
 
@@ -161,3 +163,37 @@ def marked_answers(text: str | None) -> list[Marked]:
     if last:
         out.append(Marked("last-line", (last,)))
     return out
+
+
+# A self-correction: what follows replaces what came before. The end of a match is where the
+# replacement starts; "actually, no" and "wait, no" keep their "no" (it answers a yes/no question).
+_NEG_WORD = r"(?:no|nope|nahi|nahin|नहीं|नही)(?=[\s,.!?;:।—–-]|$)"
+_CORRECTION_RE = re.compile(
+    rf"\b(?:actually|wait)[\s,.!—–-]+(?={_NEG_WORD})"
+    r"|\bno[\s,.!—–-]+wait\b"
+    r"|\bwait(?=\s*[,.!—–-])"
+    r"|\b(?:just kidding|scratch that|i meant|i was wrong|my mistake|my bad|oops|on second thought"
+    r"|i misspoke|let me correct (?:myself|that))\b"
+    r"|\bcorrection(?=\s*[:,.!—–-])"
+    r"|(?:नहीं|नही|nahi|nahin)[\s,]+(?:नहीं|नही|nahi|nahin)(?=[\s,.!?;:।—–-]|$)"
+    r"|मेरा मतलब था|mera matlab tha|गलती हो गई|galti ho gayi",
+    re.IGNORECASE,
+)
+# a bare candidate asked back, then denied: "Paris? No — Marseille.", "56? No. 54.", "Yes? No."
+_ASKED_BACK_RE = re.compile(rf"(?:^|(?<=[.!?।\n]))(?P<asked>[^.!?।\n]+)\?\s*(?={_NEG_WORD})", re.IGNORECASE)
+
+
+def split_at_correction(text: str | None) -> tuple[str, str] | None:
+    """The reply split at its last self-correction into (what it took back, what it says instead), or
+    None when it does not correct itself. A self-correction is a retraction phrase ("actually, no",
+    "no wait", "wait,", "I meant", "just kidding", "scratch that", "correction:", "oops", "I was
+    wrong", ``नहीं नहीं``, ``मेरा मतलब था``) or a bare candidate of at most three words asked back and
+    denied ("Paris? No, ..."); the part after it keeps the denial's "no"."""
+    t = unicodedata.normalize("NFKC", text or "")
+    cut = max((m.end() for m in _CORRECTION_RE.finditer(t)), default=-1)
+    for m in _ASKED_BACK_RE.finditer(t):
+        if len(m.group("asked").split()) <= 3:
+            cut = max(cut, m.end())
+    if cut <= 0:
+        return None
+    return t[:cut], t[cut:].lstrip(" \t\n,.!?;:—–-*_")

@@ -3,7 +3,10 @@
 The scorer reads the answer a response *asserts*, not every string in it. It is rule-based and
 deterministic (see also README, "Scoring"). The answer a reply marks is judged first
 (:mod:`llm_eval.extract`: a boxed value, an ``Answer:`` line, "the answer is ...", bold, a short
-last line); the whole reply only when it marks none that names a candidate.
+last line); the whole reply only when it marks none that names a candidate. A reply that takes a
+candidate back ("Paris. Actually, no: Lyon.", "56? No. 54.", "Sydney — no wait, Canberra.";
+:func:`llm_eval.extract.split_at_correction`) is judged on what it says after its last
+self-correction; taken back with nothing named instead, it is never CORRECT.
 
 Normalization (:mod:`llm_eval.textfold`): Unicode NFKC (folds fullwidth forms), removal of
 zero-width characters, every script's digits -> ASCII, casefold, markdown emphasis dropped,
@@ -59,7 +62,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from llm_eval.candidates import HEDGE_WORDS, focus, hedge_phrase, is_alternative, negated, offered_as_possible
-from llm_eval.extract import final_answer_line, marked_answers
+from llm_eval.extract import final_answer_line, marked_answers, split_at_correction
 from llm_eval.langid import HINGLISH_LEXICON
 from llm_eval.lexicon import EN_COMMON_CAPITALIZED, HINDI_COMMON, INDEFINITE_ONE
 from llm_eval.numbers import is_number_word, parse_number, unit_of, word_numbers
@@ -584,6 +587,24 @@ def score_answer(
         raise ValueError(f"`answer_format` must be {'|'.join(ANSWER_FORMATS)}, got {answer_format!r}")
     text = response or ""
     members = _class_members(answer_class, answers)
+    split = split_at_correction(text)
+    if split is not None and _score(split[0], answers, kind, question, members)[1]:
+        # the reply takes back a candidate: what it says after its last self-correction is its answer
+        tail = split[1]
+        if _score(tail, answers, kind, question, members)[1]:
+            res = _score_reply(tail, answers, kind, question, members)
+            return MatchResult(res.outcome, res.matched, f"self-corrected; {res.reason}", res.judged or tail)
+        res = _score_reply(text, answers, kind, question, members)
+        if res.correct:  # "Paris. Actually, no, I'm not sure.": taken back, and nothing given instead
+            return MatchResult(Outcome.UNRESOLVED, res.matched, f"taken back, no other answer; {res.reason}")
+        return res
+    return _score_reply(text, answers, kind, question, members)
+
+
+def _score_reply(
+    text: str, answers: list[str], kind: str, question: str | None, members: Sequence[str]
+) -> MatchResult:
+    """The verdict on a reply: its marked answer first, else the whole reply (:func:`score_answer`)."""
     for mark in marked_answers(text):
         judged = [(t, *_score(t, answers, kind, question, members)) for t in mark.texts]
         named = [(t, res) for t, res, names in judged if names]

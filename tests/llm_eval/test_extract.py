@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_eval.extract import marked_answers
+from llm_eval.extract import marked_answers, split_at_correction
 from llm_eval.items import load_multilingual, load_noisy
 from llm_eval.numbers import parse_number, word_numbers
 from llm_eval.scoring import Outcome, score_answer
@@ -136,3 +136,50 @@ def test_marked_answers_order_and_cuts() -> None:
         "Dr. Rajendra Prasad",
     )
     assert marked_answers("One line only") == []
+
+
+@pytest.mark.parametrize(
+    ("reply", "item", "cond", "expected"),
+    [
+        # a reply that takes an answer back: what it says after its last self-correction is the answer
+        ("Paris. Actually, no, I was wrong: it is Lyon.", "ml-004", "en", W),
+        ("Paris? No — Marseille.", "ml-004", "en", W),
+        ("Is it Lyon? No, it is Paris.", "ml-004", "en", C),
+        ("Answer: Paris\n\nWait, correction. Answer: Lyon", "ml-004", "en", W),
+        ("Canberra — no wait, Sydney.", "ml-003", "en", W),
+        ("Sydney — no wait, Canberra.", "ml-003", "en", C),
+        ("The capital is Canberra. Just kidding — it's Sydney.", "ml-003", "en", W),
+        ("The capital is Sydney. Sorry, I meant Canberra.", "ml-003", "en", C),
+        ("Scratch that: not Canberra, Sydney.", "ml-003", "en", W),
+        ("सिडनी... नहीं नहीं, कैनबरा।", "ml-003", "hi", C),
+        ("कैनबरा... नहीं नहीं, सिडनी।", "ml-003", "hi", W),
+        ("A spider has 8 legs... wait, no, 6 legs.", "ml-019", "en", W),
+        ("56? No. 54.", "ml-021", "en", W),
+        ("The answer is 56... just kidding, it's 48.", "ml-021", "en", W),
+        ("54 — no wait, 56.", "ml-021", "en", C),
+        ("JUPITER? NO. SATURN.", "ml-011", "en", W),
+        ("True? No.", "ml-020", "en", W),
+        ("Yes? No. The Sun is a planet.", "ml-020", "en", W),
+        ("No wait — yes, the Sun is a star.", "ml-020", "en", C),  # nothing was taken back
+        ("Paris. Actually, no, I'm not sure.", "ml-004", "en", U),  # taken back, nothing instead
+    ],
+)
+def test_self_correction_replaces_what_it_took_back(
+    reply: str, item: str, cond: str, expected: Outcome
+) -> None:
+    assert verdict(reply, item, cond) is expected
+
+
+@pytest.mark.parametrize(
+    ("reply", "split"),
+    [
+        ("Paris? No — Marseille.", ("Paris? ", "No — Marseille.")),
+        ("8 legs... wait, no, 6 legs.", ("8 legs... wait, ", "no, 6 legs.")),
+        ("Sydney — no wait, Canberra.", ("Sydney — no wait", "Canberra.")),
+        ("Is the Sun a planet? No, it is a star.", None),  # a question of more than three words
+        ("The capital is Canberra.", None),
+        ("The correction of the border followed in 1920.", None),  # "correction" as a noun
+    ],
+)
+def test_split_at_correction(reply: str, split: tuple[str, str] | None) -> None:
+    assert split_at_correction(reply) == split
