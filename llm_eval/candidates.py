@@ -3,8 +3,9 @@
 A gold occurrence counts only when the reply *asserts* it:
 
 - not *negated* (:func:`negated`): a negation before it in its clause ("not Paris", "rather
-  than", ``न कि``), a Hindi negation after it (``पेरिस नहीं``), or a belief ascribed to others
-  ("many people think it's Sydney");
+  than", ``न कि``), a Hindi negation after it (``पेरिस नहीं``), a belief ascribed to others
+  ("many people think it's Sydney"), or, given the question, the subject of a negated copula that
+  restates it ("Sydney is not the capital", ``सिडनी राजधानी नहीं है``);
 - not *one of several candidates* (:func:`is_alternative`): joined by "or", "/", ``या``, "ya", a comma
   list or short bullets, also across a copula or the rest of a longer name ("Mars है या Venus",
   "Mangal hoga ya Shukra", ``मंगल ग्रह या फिर शुक्र``). A list goes on at commas only, and a negated
@@ -83,9 +84,51 @@ def _attributed(view: ReplyView, s: int) -> bool:
     return bool(set(before) & _BELIEF) and bool(set(before) & _THIRD_PARTY)
 
 
-def negated(view: ReplyView, s: int, e: int) -> bool:
-    """Is the candidate at words [s, e) negated or ascribed to others (see the module docstring)?"""
+_NOT = lex("not never")
+_SUBJECT_COPULAS = lex("is are was were has have had been s")
+_ANSWER_WORDS = lex("answer correct right उत्तर जवाब uttar jawab sahi सही")
+
+
+def _denied_subject(view: ReplyView, s: int, e: int, question: str) -> bool:
+    """The candidate at [s, e) is the subject of a negated copula whose complement restates the
+    question: "Sydney is not the capital of Australia", "Jupiter isn't the largest planet", "Sydney
+    rajdhani nahi hai", ``सिडनी राजधानी नहीं है``. Every word of the complement is a word of the
+    question (or "answer", "correct"), so "Canberra is not the largest city" denies nothing."""
+    qkeys = set(key_words(question)) | _ANSWER_WORDS
+    seg, n = view.tok(e - 1).seg, len(view.words)
+
+    def restates(words: list[int]) -> bool:
+        return any(view.keys[w] not in STOP for w in words) and all(
+            view.keys[w] in qkeys or view.keys[w] in STOP or view.keys[w] in _POSTPOSITIONS for w in words
+        )
+
+    w = e
+    while w < n and view.tok(w).seg == seg and view.tok(w).cap and view.tok(w).kind == "w":
+        w += 1  # the rest of a name: "Gulzarilal Nanda was not ..."
+    start = w
+    while w < n and view.tok(w).seg == seg and view.keys[w] in _SUBJECT_COPULAS:
+        w += 1
+    if start < w < n and view.tok(w).seg == seg and view.keys[w] in _NOT:
+        rest = [x for x in range(w + 1, min(n, w + 9)) if view.tok(x).seg == seg]
+        return bool(rest) and view.keys[rest[0]] not in _NEG_EXCEPT_NEXT and restates(rest)
+    # Hindi word order: the complement, then the negation ("Sydney Australia ki rajdhani nahi hai")
+    between: list[int] = []
+    for x in range(start, min(n, start + 6)):
+        if view.tok(x).seg != seg:
+            break
+        if view.keys[x] in NEG_POST:
+            return bool(between) and restates(between)
+        between.append(x)
+    return False
+
+
+def negated(view: ReplyView, s: int, e: int, question: str | None = None) -> bool:
+    """Is the candidate at words [s, e) negated or ascribed to others (see the module docstring)?
+    Given the question, also when it is the subject of a negated copula that restates the question
+    ("Sydney is not the capital")."""
     if _attributed(view, s):
+        return True
+    if question and _denied_subject(view, s, e, question):
         return True
     seg = view.tok(s).seg
     before = [w for w in range(max(0, s - 4), s) if view.tok(w).seg == seg]

@@ -278,7 +278,7 @@ def _entity_rivals(view: ReplyView, spans: list[tuple[int, int, str]], question:
             rival = t.cap and not (
                 k in _EN_COMMON or k in STOP or k in VERBS or k in _YES | _NO or k in HEDGE_WORDS
             )
-        if rival and not negated(view, w, w + 1):
+        if rival and not negated(view, w, w + 1, question):
             out.append((w, w + 1, t.text))
     gold_keys = {tuple(_alias_keys(a)) for _, _, a in spans}
     for m in members:
@@ -286,7 +286,7 @@ def _entity_rivals(view: ReplyView, spans: list[tuple[int, int, str]], question:
         if not keys or tuple(keys) in gold_keys or all(_in_question(k, qkeys) for k in keys):
             continue
         for s, e in _find(view, keys):
-            if not any(a < e and s < b for a, b, _ in spans) and not negated(view, s, e):
+            if not any(a < e and s < b for a, b, _ in spans) and not negated(view, s, e, question):
                 out.append((s, e, m))
     return out
 
@@ -320,9 +320,13 @@ def _score_entity(view: ReplyView, answers: Sequence[str], unsure: bool, questio
     listed = [
         (s, e, a)
         for s, e, a in sorted(spans)
-        if not negated(view, s, e) and is_alternative(view, spans, s, e, singular_q)
+        if not negated(view, s, e, question) and is_alternative(view, spans, s, e, singular_q)
     ]
-    asserted = [(s, e, a) for s, e, a in sorted(spans) if not negated(view, s, e) and (s, e, a) not in listed]
+    asserted = [
+        (s, e, a)
+        for s, e, a in sorted(spans)
+        if not negated(view, s, e, question) and (s, e, a) not in listed
+    ]
     if not asserted:
         if rivals and not listed and not hedge_phrase(view):
             return MatchResult(Outcome.WRONG, None, f"gold only negated; answers {rivals[0][2]}"), True
@@ -444,7 +448,7 @@ def _number_candidates(view: ReplyView, answers: Sequence[str], golds: list[floa
             continue  # "8 × 12 = 96": the operands of a worked calculation
         if nxt in _ORDINAL_SUFFIX and view.tok(s).kind == "n":
             continue  # "12वां", "12th": an ordinal, not a count
-        cands.append((s, e, v, negated(view, s, e)))
+        cands.append((s, e, v, negated(view, s, e, question)))
     return cands
 
 

@@ -183,3 +183,34 @@ def test_self_correction_replaces_what_it_took_back(
 )
 def test_split_at_correction(reply: str, split: tuple[str, str] | None) -> None:
     assert split_at_correction(reply) == split
+
+
+@pytest.mark.parametrize(
+    ("reply", "item", "cond", "expected"),
+    [
+        # the subject of a negated copula that restates the question is denied, not offered
+        ("Sydney is not the capital of Australia. The capital is Canberra.", "ml-003", "en", C),
+        ("Sydney isn't the capital; Canberra is.", "ml-003", "en", C),
+        ("Canberra isn't the capital; Sydney is.", "ml-003", "en", W),
+        ("Jupiter is not the largest planet. Saturn is.", "ml-011", "en", W),
+        ("Saturn is not the largest planet. Jupiter is.", "ml-011", "en", C),
+        ("Venus is not known as the Red Planet; Mars is.", "ml-012", "en", C),
+        ("Jawaharlal Nehru was not the first Prime Minister of India; Sardar Patel was.", "ml-028", "en", W),
+        ("8 is not correct; spiders have 6 legs.", "ml-019", "en", W),
+        ("1950 was not the year of independence; India became independent in 1947.", "ml-029", "en", C),
+        ("Sydney rajdhani nahi hai, Canberra hai.", "ml-003", "hinglish", C),
+        ("Canberra rajdhani nahi hai, Sydney hai.", "ml-003", "hinglish", W),
+        ("सिडनी ऑस्ट्रेलिया की राजधानी नहीं है, राजधानी कैनबरा है।", "ml-003", "hi", C),
+        # a complement that says something else denies nothing
+        ("Canberra is not the largest city in Australia, but it is the capital.", "ml-003", "en", C),
+        (
+            "Canberra is not only the capital of Australia but also its largest inland city.",
+            "ml-003",
+            "en",
+            C,
+        ),
+        ("Jupiter is not a star; it is the largest planet.", "ml-011", "en", C),
+    ],
+)
+def test_subject_of_a_negated_copula(reply: str, item: str, cond: str, expected: Outcome) -> None:
+    assert verdict(reply, item, cond) is expected
