@@ -460,6 +460,14 @@ def llm_grader_check(
     if check.verdicts.get("failed", 0) == check.overall.n:
         _error(console, "every grading request failed: nothing was measured")
         raise typer.Exit(1)
+    if not check.measured:
+        counts = ", ".join(f"{k} {v}" for k, v in check.verdicts.items())
+        _error(
+            console,
+            f"no labelled reply got a CORRECT or INCORRECT verdict ({counts}): nothing was measured; the "
+            f"grader must reply with one word, CORRECT, INCORRECT or UNSURE (its replies: {out_dir})",
+        )
+        raise typer.Exit(1)
 
 
 def _error(console: Any, message: str) -> None:

@@ -130,6 +130,11 @@ class GraderCheck:
     def overall(self) -> GroupRates:
         return next(g for g in self.groups if g.group == "all")
 
+    @property
+    def measured(self) -> bool:
+        """Some labelled reply got a CORRECT or INCORRECT verdict: without one, no rate was measured."""
+        return self.overall.scored_pos + self.overall.scored_neg > 0
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": "grader_check",
@@ -327,5 +332,14 @@ def load_check(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("kind") != "grader_check":
         raise ValueError(
             f"{p} is not a grader check (kind {data.get('kind') if isinstance(data, dict) else None!r})"
+        )
+    every = next((g for g in data.get("groups") or [] if isinstance(g, dict) and g.get("group") == "all"), {})
+    scored = sum(int(every.get(k) or 0) for k in ("n_pos", "n_neg"))
+    scored -= sum(int(every.get(k) or 0) for k in ("unscored_pos", "unscored_neg"))
+    if scored <= 0:
+        verdicts = ", ".join(f"{k} {v}" for k, v in (data.get("verdicts") or {}).items())
+        raise ValueError(
+            f"{p} measured nothing: no labelled reply got a CORRECT or INCORRECT verdict ({verdicts}); "
+            "rerun `flatbench llm-grader-check` with a grader that replies in that one-word format"
         )
     return data

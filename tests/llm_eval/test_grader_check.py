@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from llm_eval.grader_check import DEFAULT_TABLE, measure
+from llm_eval.grader_check import DEFAULT_TABLE, load_check, measure
 from llm_eval.items import load_scoring_cases
 from tests.llm_eval.conftest import FAKE_KEY
 
@@ -81,6 +81,22 @@ def test_unparseable_grades_are_unscored_not_incorrect(tmp_path: Path, make_stub
     every = data["groups"][-1]
     assert every["group"] == "all" and every["false_reject"] == 0 and every["unscored_pos"] == every["n_pos"]
     assert every["fr_rate"] is None and data["verdicts"]["unparseable"] == every["n_pos"]
+
+
+def test_a_grader_that_never_gives_a_verdict_measured_nothing(
+    tmp_path: Path, make_stub: Any, key_env: None
+) -> None:
+    """Every reply unparseable: the command fails, and `llm-eval --grader-check` refuses the result
+    instead of calling the grader measured."""
+    res = _check(
+        make_stub(answers={"reply with exactly one word": "I think it is right."}), tmp_path / "none"
+    )
+    assert res.exit_code == 1 and "nothing was measured" in res.output, res.output
+    assert "unparseable 210" in res.output
+    with pytest.raises(ValueError, match="measured nothing: no labelled reply got a CORRECT or INCORRECT"):
+        load_check(tmp_path / "none")
+    run = _ml_run(make_stub(answers=HEDGING_STUB), tmp_path / "run", "--grader-check", str(tmp_path / "none"))
+    assert run.exit_code == 2 and "measured nothing" in run.output, run.output
 
 
 def test_second_grader_agreement_is_cohens_kappa() -> None:
