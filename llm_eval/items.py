@@ -53,7 +53,10 @@ class ItemSchemaError(ValueError):
 
 @lru_cache(maxsize=4)
 def _classes(path: Path) -> dict[str, tuple[str, ...]]:
-    raw = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise ItemSchemaError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
     if not isinstance(raw, dict):
         raise ItemSchemaError(f"{path}: must be a JSON object class -> list of members")
     out: dict[str, tuple[str, ...]] = {}
@@ -152,7 +155,7 @@ def _answer_class(obj: dict[str, Any], path: Path, line: int) -> str | None:
     if name is None:
         return None
     known = load_answer_classes(path.parent / CLASSES_FILE)
-    if name not in known:
+    if not isinstance(name, str) or name not in known:
         raise _fail(path, line, f"`answer_class` must be one of {'|'.join(sorted(known))}, got {name!r}")
     return str(name)
 
@@ -162,7 +165,7 @@ def _read_jsonl(path: Path) -> tuple[bytes, list[tuple[int, dict[str, Any]]]]:
         raise FileNotFoundError(f"item file not found: {path}")
     raw = path.read_bytes()
     try:
-        decoded = raw.decode("utf-8")
+        decoded = raw.decode("utf-8-sig")  # a byte-order mark (as some editors save UTF-8) is no content
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1

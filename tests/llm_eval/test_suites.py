@@ -48,6 +48,28 @@ def test_multilingual_schema_errors_name_file_line_field(tmp_path: Path, line: s
         load_multilingual(p)
 
 
+def test_item_files_from_other_editors(tmp_path: Path) -> None:
+    """A byte-order mark is no content; a wrongly typed `answer_class` or a broken class file is one
+    line naming file, line and field, not a traceback."""
+    row = {"id": "n1", "domain": "geo", "question": "Capital of France?", "answers": ["Paris"],
+           "entities": ["France"], "answer_type": "entity"}  # fmt: skip
+    p = tmp_path / "noisy.jsonl"
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps(row).encode() + b"\n")
+    assert [it.id for it in load_noisy(p).items] == ["n1"]
+    p.write_text(json.dumps({**row, "answer_class": ["gas"]}) + "\n", encoding="utf-8")
+    (tmp_path / "answer_classes.json").write_text('{"gas": ["oxygen", "nitrogen"]}', encoding="utf-8")
+    with pytest.raises(
+        ItemSchemaError, match=r"noisy\.jsonl:1: `answer_class` must be one of gas, got \['gas'\]"
+    ):
+        load_noisy(p)
+    (tmp_path / "b").mkdir()
+    p = tmp_path / "b" / "noisy.jsonl"
+    p.write_text(json.dumps({**row, "answer_class": "gas"}) + "\n", encoding="utf-8")
+    (tmp_path / "b" / "answer_classes.json").write_text('{"gas": ["oxygen",]}', encoding="utf-8")
+    with pytest.raises(ItemSchemaError, match=r"answer_classes\.json:1: invalid JSON"):
+        load_noisy(p)
+
+
 def test_noisy_schema_duplicate_ids_and_hash(tmp_path: Path) -> None:
     row = {"id": "n1", "domain": "geo", "question": "Capital of France?", "answers": ["Paris"],
            "entities": ["France"], "answer_type": "entity"}  # fmt: skip
