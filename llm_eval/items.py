@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from llm_eval.reply_view import polarity
+
 __all__ = [
     "ANSWER_TYPES",
     "CLASSES_FILE",
@@ -150,6 +152,22 @@ def _answer_type(obj: dict[str, Any], path: Path, line: int) -> str:
     return at
 
 
+def _answers(obj: dict[str, Any], path: Path, line: int, answer_type: str) -> tuple[str, ...]:
+    """The gold aliases; those of a yes/no item lead with one answer, yes or no, as the scorer reads it."""
+    answers = _req_str_list(obj, "answers", path, line)
+    if answer_type == "yesno":
+        said = {polarity(a) for a in answers} - {None}
+        if len(said) != 1:
+            why = "mix yes and no" if said else "lead with no yes- or no-word"
+            raise _fail(
+                path,
+                line,
+                f"`answers` of a yesno item must lead with one answer, yes (yes, हाँ, haan) or no "
+                f"(no, नहीं, nahi); they {why}: {list(answers)!r}",
+            )
+    return answers
+
+
 def _answer_class(obj: dict[str, Any], path: Path, line: int) -> str | None:
     name = obj.get("answer_class")
     if name is None:
@@ -228,7 +246,7 @@ def parse_multilingual(obj: dict[str, Any], path: Path, line: int) -> Multilingu
         id=id_,
         topic=_req_str(obj, "topic", path, line),
         question={c: q[c] for c in MULTILINGUAL_CONDITIONS},
-        answers=_req_str_list(obj, "answers", path, line),
+        answers=_answers(obj, path, line, _answer_type(obj, path, line)),
         answer_type=_answer_type(obj, path, line),
         expected_language={c: exp[c] for c in MULTILINGUAL_CONDITIONS},
         notes=notes,
@@ -241,7 +259,7 @@ def parse_noisy(obj: dict[str, Any], path: Path, line: int) -> NoisyItem:
         id=_req_str(obj, "id", path, line),
         domain=_req_str(obj, "domain", path, line),
         question=_req_str(obj, "question", path, line),
-        answers=_req_str_list(obj, "answers", path, line),
+        answers=_answers(obj, path, line, _answer_type(obj, path, line)),
         entities=_req_str_list(obj, "entities", path, line, min_len=0),
         answer_type=_answer_type(obj, path, line),
         answer_class=_answer_class(obj, path, line),

@@ -23,13 +23,16 @@ __all__ = [
     "CONCLUDE",
     "NEG_POST",
     "NEG_PRE",
+    "NO",
     "OR_WORDS",
     "STOP",
     "VERBS",
+    "YES",
     "ReplyView",
     "Token",
     "key_words",
     "lex",
+    "polarity",
     "punct_between",
     "same_noun",
     "tokenize",
@@ -137,6 +140,24 @@ def _key_words_of(text: str) -> tuple[str, ...]:
     """Tokenized once per distinct text: every variant of an item is scored against one clean question,
     and tokenizing a 200 KB question takes about a second."""
     return tuple(match_key(t.text) for t in tokenize(text) if t.kind != "p")
+
+
+# the words a yes/no answer leads with
+YES = lex(
+    "yes yeah yep yup yea correct true indeed absolutely definitely certainly sure right affirmative "
+    "haan han haa ji हां हा जी bilkul बिल्कुल बिलकुल sahi सही"
+)
+NO = lex("no nope nah not false incorrect wrong नहीं नही nahi nahin nhi ना galat गलत")
+
+
+def polarity(text: str) -> bool | None:
+    """The answer a yes/no text leads with: True for a leading yes-word ("Yes, it is a star",
+    ``जी हाँ``), False for a leading no-word or a yes-word then a no-word ("ji nahi", "absolutely
+    not"); None when it opens with neither."""
+    keys = key_words(text)
+    if not keys or keys[0] not in YES | NO:
+        return None
+    return keys[0] in YES and not (len(keys) > 1 and keys[1] in NO)
 
 
 # negations before a candidate ("not Paris") and after it (``पेरिस नहीं``)

@@ -70,12 +70,15 @@ from llm_eval.reply_view import (
     AND_WORDS,
     NEG_POST,
     NEG_PRE,
+    NO,
     OR_WORDS,
     STOP,
     VERBS,
+    YES,
     ReplyView,
     key_words,
     lex,
+    polarity,
     punct_between,
     same_noun,
 )
@@ -155,11 +158,6 @@ def is_unsure(text: str) -> bool:
     return bool(_UNSURE_RE.search(normalize(text)))
 
 
-_YES = lex(
-    "yes yeah yep yup yea correct true indeed absolutely definitely certainly sure right affirmative "
-    "haan han haa ji हां हा जी bilkul बिल्कुल बिलकुल sahi सही"
-)
-_NO = lex("no nope nah not false incorrect wrong नहीं नही nahi nahin nhi ना galat गलत")
 _EN_COMMON = lex(
     " ".join(EN_COMMON_CAPITALIZED | HINGLISH_LEXICON)
     + " dr mr mrs ms mt st prof sri shri bc ad ce bce january "
@@ -273,10 +271,10 @@ def _entity_rivals(view: ReplyView, spans: list[tuple[int, int, str]], question:
         if is_number_word(k) or len(k) < 2 or any(same_name([k], [q]) for q in qkeys):
             continue  # a number word is no entity; a question word in another script no rival
         if _is_devanagari_word(k):
-            rival = not _hindi_known(k) and k not in STOP | VERBS | _YES | _NO | HEDGE_WORDS
+            rival = not _hindi_known(k) and k not in STOP | VERBS | YES | NO | HEDGE_WORDS
         else:
             rival = t.cap and not (
-                k in _EN_COMMON or k in STOP or k in VERBS or k in _YES | _NO or k in HEDGE_WORDS
+                k in _EN_COMMON or k in STOP or k in VERBS or k in YES | NO or k in HEDGE_WORDS
             )
         if rival and not negated(view, w, w + 1, question):
             out.append((w, w + 1, t.text))
@@ -496,24 +494,24 @@ _NOT_ONLY = lex("only just merely")
 
 
 def _score_yesno(view: ReplyView, answers: Sequence[str], question: str | None, unsure: bool) -> MatchResult:
-    gold_yes = any(match_key(normalize(a).split()[-1]) in _YES for a in answers if normalize(a))
+    gold_yes = any(polarity(a) for a in answers)  # "Yes, it is a star" leads with yes
     if not view.words:
         return _no_match(view, unsure)
     first_sent = view.tok(0).sent
     sent_words = view.by_sent[first_sent]
     keys = [view.keys[w] for w in sent_words]
     said: bool | None = None
-    lead = 2 if keys[:2] == ["of", "course"] else 1 if keys[0] in _YES else 0
-    if lead and len(keys) > lead and keys[lead] in _NO and not punct_between(view, sent_words[lead - 1],
+    lead = 2 if keys[:2] == ["of", "course"] else 1 if keys[0] in YES else 0
+    if lead and len(keys) > lead and keys[lead] in NO and not punct_between(view, sent_words[lead - 1],
                                                                              sent_words[lead]):  # fmt: skip
         # the polite particle or intensifier, then no: "ji nahi", "जी नहीं", "absolutely not", "of
         # course not"; after a comma the no-word opens the explanation ("Yes, not a planet but a star")
         said = False
     elif lead:
-        said = not (len(keys) >= 3 and keys[1] in AND_WORDS | OR_WORDS and keys[2] in _NO)
+        said = not (len(keys) >= 3 and keys[1] in AND_WORDS | OR_WORDS and keys[2] in NO)
         if not said:
             return MatchResult(Outcome.UNRESOLVED, None, "yes and no")
-    elif keys[0] in _NO and not (len(keys) > 1 and keys[1] in _NOT_ONLY):
+    elif keys[0] in NO and not (len(keys) > 1 and keys[1] in _NOT_ONLY):
         said = False  # "Not only is it a star, ..." opens no answer
     else:
         pred = _predicate(question)
@@ -536,9 +534,9 @@ def _score_yesno(view: ReplyView, answers: Sequence[str], question: str | None, 
                     break
                 # "... orbits our star": the predicate is not what the clause asserts; read on
         if said is None:
-            polar = [k for k in keys if k in _YES or k in _NO]
+            polar = [k for k in keys if k in YES or k in NO]
             if polar:
-                said = polar[0] in _YES
+                said = polar[0] in YES
     if said is None:
         if unsure:
             return MatchResult(Outcome.UNSURE, None, "said UNSURE")
@@ -553,7 +551,7 @@ def _infer_type(answers: Sequence[str]) -> str:
     if v is not None:
         return "year" if _year_like(v) else "number"
     first = normalize(answers[0]).split()
-    if first and match_key(first[-1]) in (_YES | _NO) and len(first) <= 2:
+    if first and match_key(first[-1]) in (YES | NO) and len(first) <= 2:
         return "yesno"
     return "entity"
 

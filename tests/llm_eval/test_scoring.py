@@ -124,3 +124,20 @@ SUN_STAR = "Is the Sun a star?"
 )
 def test_yesno_leading_answer(response: str, expected: Outcome) -> None:
     assert score_answer(response, ["yes", "हाँ"], answer_type="yesno", question=SUN_STAR).outcome is expected
+
+
+@pytest.mark.parametrize(
+    ("response", "answers", "question", "expected"),
+    [
+        # a yes/no gold is read by its leading word, like a reply: "Yes, it is a star" is yes
+        ("Yes.", ["Yes, it is a star"], SUN_STAR, Outcome.CORRECT),
+        ("No.", ["Yes, it is a star"], SUN_STAR, Outcome.WRONG),
+        ("No, it is a star.", ["No, it is not", "नहीं"], "Is the Sun a planet?", Outcome.CORRECT),
+        ("Yes.", ["ji nahi", "नहीं"], "Is the Sun a planet?", Outcome.WRONG),
+        ("The Sun is not a planet.", ["no"], "Is the Sun a planet?", Outcome.CORRECT),
+    ],
+)
+def test_yesno_gold_is_read_by_its_leading_word(
+    response: str, answers: list[str], question: str, expected: Outcome
+) -> None:
+    assert score_answer(response, answers, answer_type="yesno", question=question).outcome is expected

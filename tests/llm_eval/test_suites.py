@@ -70,6 +70,29 @@ def test_item_files_from_other_editors(tmp_path: Path) -> None:
         load_noisy(p)
 
 
+@pytest.mark.parametrize(
+    ("answers", "match"),
+    [
+        (
+            ["Paris"],
+            r"noisy\.jsonl:1: `answers` of a yesno item .* lead with no yes- or no-word: \['Paris'\]",
+        ),
+        (["yes", "nahi"], r"they mix yes and no"),
+        (["No, it is not", "नहीं", "ji nahi"], None),
+    ],
+)
+def test_yesno_items_lead_with_one_answer(tmp_path: Path, answers: list[str], match: str | None) -> None:
+    row = {"id": "n1", "domain": "sci", "question": "Is the Sun a planet?", "answers": answers,
+           "entities": ["Sun"], "answer_type": "yesno"}  # fmt: skip
+    p = tmp_path / "noisy.jsonl"
+    p.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    if match is None:
+        assert load_noisy(p).items[0].answers == tuple(answers)
+    else:
+        with pytest.raises(ItemSchemaError, match=match):
+            load_noisy(p)
+
+
 def test_noisy_schema_duplicate_ids_and_hash(tmp_path: Path) -> None:
     row = {"id": "n1", "domain": "geo", "question": "Capital of France?", "answers": ["Paris"],
            "entities": ["France"], "answer_type": "entity"}  # fmt: skip
