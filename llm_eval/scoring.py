@@ -371,12 +371,16 @@ def _year_like(v: float) -> bool:
 
 
 def _alias_number(alias: str) -> float | None:
-    """The value of a numeric alias: "25", "25%", "100 degrees Celsius", "6.1-inch"; None for words."""
+    """The value a numeric alias leads with: "25", "25%", "100 degrees Celsius", "6.1-inch", "eight
+    legs", ``सात``; None for other words."""
     v = parse_number(alias)
     if v is not None:
         return v
     m = re.match(r"\s*([-−]?\d+(?:[.,]\d+)*)", fold_digits(unicodedata.normalize("NFKC", alias)))
-    return parse_number(m.group(1)) if m else None
+    if m:
+        return parse_number(m.group(1))
+    lead = word_numbers(_alias_keys(alias), {}).get(0)  # "eight", "eight legs", "सात"
+    return lead[1] if lead is not None else None
 
 
 _DEGREE = lex("degree degrees deg डिग्री")

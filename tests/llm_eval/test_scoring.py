@@ -141,3 +141,18 @@ def test_yesno_gold_is_read_by_its_leading_word(
     response: str, answers: list[str], question: str, expected: Outcome
 ) -> None:
     assert score_answer(response, answers, answer_type="yesno", question=question).outcome is expected
+
+
+@pytest.mark.parametrize(
+    ("response", "answers", "expected"),
+    [
+        # a number gold written only in words is compared by value
+        ("Spiders have 8 legs.", ["eight"], Outcome.CORRECT),
+        ("मकड़ी के ८ पैर होते हैं।", ["eight legs"], Outcome.CORRECT),
+        ("Spiders have 6 legs.", ["eight"], Outcome.WRONG),
+        ("Spiders have 18 legs.", ["आठ"], Outcome.WRONG),
+    ],
+)
+def test_number_gold_in_words(response: str, answers: list[str], expected: Outcome) -> None:
+    q = "How many legs does a spider have?"
+    assert score_answer(response, answers, answer_type="number", question=q).outcome is expected
