@@ -22,7 +22,9 @@ Guarantees (tested against the stub server with fault injection):
 - a run whose first requests cannot connect (refused, DNS, no route: the provider's
   ``is_connection_error``) stops at the first such failure with :class:`EndpointUnreachable`, one
   line naming the endpoint and the error; what was answered before stays on disk, and the samples
-  not run are resumed by a rerun. Once an answer has arrived, connection errors are retried;
+  not run are resumed by a rerun. Once an answer has arrived, connection errors are retried. A
+  first request refused for a reason every request shares (a wrong key, an unknown model: the
+  provider's ``setup_error``) stops the run the same way (:class:`EndpointRefused`, saying how to fix it);
 - error strings are sanitized before they are recorded;
 - a reply that ends its turn with no content is asked once more; if it is empty again it is recorded
   as ``empty`` (its own outcome, never cached, never scored as a wrong answer, asked again on resume);
@@ -61,6 +63,7 @@ __all__ = [
     "EMPTY_RETRIES",
     "RESUME_MODES",
     "AdaptiveLimiter",
+    "EndpointRefused",
     "EndpointUnreachable",
     "Interrupted",
     "ResumeMismatchError",
@@ -103,6 +106,11 @@ class EndpointUnreachable(RuntimeError):
     """The run's first requests could not connect to the endpoint at all; the message is one line."""
 
 
+class EndpointRefused(EndpointUnreachable):
+    """The run's first request was refused for a reason every request shares (the key, access to the
+    model, an unknown model or path: the provider's ``setup_error``); the message says how to fix it."""
+
+
 def _root_cause(exc: BaseException) -> str:
     """The innermost cause's message ("[Errno 111] Connection refused"), on one line."""
     seen: set[int] = set()
@@ -119,6 +127,15 @@ def _connection_error(provider: Provider, exc: BaseException) -> bool:
         return bool(fn(exc)) if callable(fn) else False
     except Exception:
         return False
+
+
+def _setup_error(provider: Provider, exc: BaseException) -> str | None:
+    fn = getattr(provider, "setup_error", None)
+    try:
+        hint = fn(exc) if callable(fn) else None
+    except Exception:
+        return None
+    return str(hint) if hint else None
 
 
 log = logging.getLogger(__name__)
@@ -608,7 +625,8 @@ class _Run:
                     raise
                 except Exception as exc:
                     sent[0] = max(sent[0], before + 1)  # a provider that does not count: one request
-                    if not self.connected and _connection_error(self.provider, exc):
+                    hint = None if self.connected else _setup_error(self.provider, exc)
+                    if not self.connected and (hint or _connection_error(self.provider, exc)):
                         self.unreachable = True
                         self.emit(
                             sample,
@@ -619,9 +637,7 @@ class _Run:
                             cached=False,
                             requests=sent[0],
                         )
-                        where = getattr(self.provider, "endpoint", None) or self.provider.name
-                        msg = f"cannot reach {where}: {_root_cause(exc)}"
-                        raise EndpointUnreachable(sanitize(msg, _secrets(self.provider))) from None
+                        raise self.stop_error(exc, hint) from None
                     retryable = _safe_should_retry(self.provider, exc)
                     retry = attempt < self.max_attempts and retryable
                     log.debug(
@@ -675,6 +691,16 @@ class _Run:
                 )
                 return
 
+    def stop_error(self, exc: BaseException, hint: str | None) -> EndpointUnreachable:
+        """The one-line error that stops a run whose first request failed for every request alike."""
+        where = getattr(self.provider, "endpoint", None) or self.provider.name
+        if hint:
+            msg = f"{where} refused the request: {_root_cause(exc)}; {hint}"
+            return EndpointRefused(sanitize(msg, _secrets(self.provider)))
+        return EndpointUnreachable(
+            sanitize(f"cannot reach {where}: {_root_cause(exc)}", _secrets(self.provider))
+        )
+
     def retry_delay(self, attempt: int, exc: BaseException) -> float:
         """Exponential backoff with jitter, never shorter than the server's ``retry-after``."""
         delay = self.retry_backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random() / 2)
@@ -709,11 +735,10 @@ class _Run:
                         [(cid, s.request) for cid, s in ids.items()], on_poll
                     )
                 except Exception as exc:
-                    if self.connected or not _connection_error(self.provider, exc):
+                    hint = None if self.connected else _setup_error(self.provider, exc)
+                    if self.connected or not (hint or _connection_error(self.provider, exc)):
                         raise
-                    where = getattr(self.provider, "endpoint", None) or self.provider.name
-                    msg = f"cannot reach {where}: {_root_cause(exc)}"
-                    raise EndpointUnreachable(sanitize(msg, _secrets(self.provider))) from None
+                    raise self.stop_error(exc, hint) from None
                 self.connected = True
                 wall = time.perf_counter() - t0
                 for cid, s in ids.items():

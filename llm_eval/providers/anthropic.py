@@ -6,7 +6,8 @@ Retry layering (all bounded):
   connection errors, overload and malformed replies that survived the SDK's retries, and
   ``retry_after`` how long the server asked it to wait first (the runner never waits less); but
   ``is_connection_error`` lets the runner stop a run whose first requests cannot connect at all
-  (refused, DNS, no route) instead of retrying every sample against an unreachable endpoint.
+  (refused, DNS, no route) instead of retrying every sample against an unreachable endpoint, and
+  ``setup_error`` one whose first request is refused for every request alike (401, 403, 404).
 The base URL is checked (scheme, host, port) when the provider is made, before anything runs.
 Every HTTP attempt passes through a middleware that counts it (``note_request``: the record says how
 many requests a sample took) and reports 429/529 to rate-limit listeners (the runner's AIMD limiter),
@@ -312,6 +313,19 @@ class AnthropicProvider:
         return isinstance(exc, anthropic.APIConnectionError) and not isinstance(
             exc, anthropic.APITimeoutError
         )
+
+    def setup_error(self, exc: BaseException) -> str | None:
+        """How to fix a refusal that every request would meet (a wrong key, no access, an unknown
+        model or path), or None; the runner stops a run whose first request gets one."""
+        import anthropic
+
+        if isinstance(exc, anthropic.AuthenticationError):
+            return "check the API key (ANTHROPIC_API_KEY, or the CLI's --api-key-block)"
+        if isinstance(exc, anthropic.PermissionDeniedError):
+            return f"the API key has no access to model {self.model!r} at this endpoint"
+        if isinstance(exc, anthropic.NotFoundError):
+            return f"check the model id ({self.model!r}) and the base URL"
+        return None
 
     def retry_after(self, exc: BaseException) -> float | None:
         """Seconds the server asked to wait before the next request, read from the failed response."""

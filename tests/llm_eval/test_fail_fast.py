@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from llm_eval.providers.anthropic import validate_base_url
 from llm_eval.records import load_records
-from llm_eval.runner import EndpointUnreachable, run_samples
+from llm_eval.runner import EndpointRefused, EndpointUnreachable, run_samples
 from llm_eval.types import Request, Response, Sample, Usage
 
 
@@ -144,3 +144,43 @@ def test_connection_error_before_any_answer_stops_the_run(tmp_path: Path) -> Non
         run_samples(_samples(3), prov, tmp_path, concurrency=1, use_cache=False, progress=False)
     lines = (tmp_path / "responses.jsonl").read_text().splitlines()
     assert prov.calls == 1 and len(lines) == 1 and json.loads(lines[0])["error"]  # no retry, one error record
+
+
+def test_a_wrong_key_stops_the_run_at_the_first_request_and_says_how_to_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_eval.testing.stub_server import StubServer
+    from tests.llm_eval.conftest import FAKE_KEY
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "not-the-key")
+    stub = StubServer(api_key=FAKE_KEY).start()
+    try:
+        res = _cli(stub.base_url, tmp_path / "o", "--concurrency", "1")
+    finally:
+        stub.stop()
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert res.exit_code == 1 and len(errors) == 1, res.output
+    assert "refused the request: AuthenticationError: 401" in errors[0] and "check the API key" in errors[0]
+    assert stub.n_messages == 1  # not one refused request per sample
+    assert "not-the-key" not in res.output
+
+
+class _Refusing(_Flaky):
+    """Every request refused alike (an unknown model): the provider says how to fix it."""
+
+    async def generate(self, request: Request) -> Response:
+        self.calls += 1
+        raise LookupError("404 model: flaky-9 not found")
+
+    def setup_error(self, exc: BaseException) -> str | None:
+        return "check the model id" if isinstance(exc, LookupError) else None
+
+
+def test_a_first_request_refused_for_every_request_stops_the_run(tmp_path: Path) -> None:
+    prov = _Refusing(fail_first=True)
+    with pytest.raises(
+        EndpointRefused, match=r"flaky refused the request: LookupError: 404 .*; check the model id"
+    ):
+        run_samples(_samples(5), prov, tmp_path, concurrency=1, use_cache=False, progress=False)
+    lines = (tmp_path / "responses.jsonl").read_text().splitlines()
+    assert prov.calls == 1 and len(lines) == 1 and json.loads(lines[0])["error"]

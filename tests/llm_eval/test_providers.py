@@ -11,7 +11,8 @@ import pytest
 from llm_eval.providers import make_provider as factory_make_provider
 from llm_eval.providers.anthropic import AnthropicProvider, MalformedReply
 from llm_eval.providers.local import LocalProvider
-from llm_eval.runner import run_samples
+from llm_eval.records import load_records
+from llm_eval.runner import EndpointRefused, run_samples
 from llm_eval.testing.stub_server import StubConfig, StubServer
 from llm_eval.types import ProviderError, Request
 from tests.llm_eval.conftest import FAKE_KEY, make_samples
@@ -102,9 +103,11 @@ def test_should_retry_table(make_stub: Any, make_provider: Any) -> None:
 def test_wrong_key_is_rejected_not_retried(tmp_path: Path, make_stub: Any, make_provider: Any) -> None:
     stub = make_stub()
     p = make_provider(stub, api_key="sk-ant-wrong-key-000000000000")
-    [rec] = run_samples(make_samples(1), p, tmp_path, progress=False, use_cache=False)
+    with pytest.raises(EndpointRefused, match=r"AuthenticationError: 401.*check the API key") as info:
+        run_samples(make_samples(3), p, tmp_path, progress=False, use_cache=False, concurrency=1)
+    [rec] = load_records(tmp_path / "responses.jsonl")  # the run stops at the first refusal
     assert rec.error is not None and "AuthenticationError" in rec.error
-    assert "wrong-key" not in rec.error
+    assert "wrong-key" not in rec.error and "wrong-key" not in str(info.value)
     assert stub.stats()["auth_failures"] == 1 and stub.n_messages == 1
 
 
