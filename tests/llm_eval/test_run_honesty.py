@@ -166,10 +166,11 @@ def test_cost_limit_without_a_price_refuses_to_start(tmp_path: Path, make_stub: 
 def test_a_run_where_every_request_failed_exits_non_zero(
     tmp_path: Path, make_stub: Any, key_env: None
 ) -> None:
-    stub = make_stub(api_key="another-key")  # every request: 401
-    res = _run(stub, tmp_path / "o")
+    # every request: a 400 whose message quotes the request's key (a refused key stops at the first)
+    stub = make_stub(script=["echo_auth"] * 6)
+    res = _run(stub, tmp_path / "o", "--concurrency", "1")
     assert res.exit_code == 1
-    assert "all 6 requests of this run failed" in _text(res) and "authentication" in res.output.lower()
+    assert "all 6 requests of this run failed" in _text(res) and "bad request" in res.output.lower()
     recs = load_records(tmp_path / "o")
     assert len(recs) == 6 and not any(r.ok for r in recs)  # the errors are recorded
     assert FAKE_KEY not in res.output

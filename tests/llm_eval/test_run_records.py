@@ -292,7 +292,7 @@ def test_stale_answer_is_not_returned_when_its_rerun_fails(
     p = make_provider(make_stub())
     samples = make_samples(2)
     run_samples(samples, p, tmp_path, progress=False, use_cache=False)
-    p_bad = make_provider(make_stub(api_key="other"))  # another endpoint, refusing every request
+    p_bad = make_provider(make_stub(script=["echo_auth"] * 2))  # another endpoint, failing every request
     recs = run_samples(samples, p_bad, tmp_path, progress=False, use_cache=False)
     assert all(not r.ok for r in recs)  # the old endpoint's answers are not this request's answers
     assert all(not r.ok for r in load_records(tmp_path))
