@@ -566,13 +566,14 @@ def validate_dataset(
 
 
 def _label_counts(data: LabeledData) -> dict[str, int]:
-    """Rows per label, in class-id order (a ClassLabel's names, a card's, or the inferred set)."""
+    """Rows per label, in class-id order (a ClassLabel's names, a card's, or the inferred set).
+
+    The rows hold label names (a ClassLabel's ids are named when loaded), so they are counted by name:
+    integer labels such as star ratings 1..5 are names here, not class ids.
+    """
     from collections import Counter
 
     got = Counter(str(v).strip() for v in data.labels if v is not None and str(v).strip())
-    if data.label_map and all(k.isdigit() for k in data.label_map) and data.label_names:
-        by_id = {str(i): n for i, n in enumerate(data.label_names)}
-        got = Counter({by_id.get(k, k): v for k, v in got.items()})
     return {n: got.get(n, 0) for n in data.label_names}
 
 

@@ -215,6 +215,32 @@ def test_save_to_disk_folder_with_classlabel_and_splits(tmp_path: Path) -> None:
     assert set(splits.train["label"]) == {"unacceptable", "acceptable"}
 
 
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"1": 14, "2": 12, "3": 16, "4": 11, "5": 13},  # star ratings: ids that do not start at 0
+        {"1": 15, "5": 12, "10": 17},  # sparse ids
+        {"-1": 13, "1": 16},
+        {"0": 12, "1": 15, "2": 18},
+    ],
+)
+def test_validate_counts_integer_labels_by_their_value(tmp_path: Path, counts: dict[str, int]) -> None:
+    rows = [(f"{WORDS[j % 10]} row {lab} {j}", lab) for lab, n in counts.items() for j in range(n)]
+    rep, _ = validate_dataset(str(_csv(tmp_path / "ratings.csv", ("text", "label"), rows)))
+    assert rep.success, rep.summary()
+    assert rep.labels == counts  # numeric order, each with its own rows
+
+
+def test_classlabel_names_that_are_digits_keep_their_counts(tmp_path: Path) -> None:
+    hf = pytest.importorskip("datasets")
+    feats = hf.Features({"text": hf.Value("string"), "label": hf.ClassLabel(names=["1", "2", "3"])})
+    ids = [0] * 10 + [1] * 12 + [2] * 14
+    texts = [f"{WORDS[i % 10]} review {i}" for i in range(len(ids))]
+    hf.Dataset.from_dict({"text": texts, "label": ids}, features=feats).save_to_disk(tmp_path / "stars")
+    rep, _ = validate_dataset(str(tmp_path / "stars"))
+    assert rep.labels == {"1": 10, "2": 12, "3": 14}
+
+
 def test_hub_id_offline_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("datasets")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
