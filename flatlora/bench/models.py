@@ -59,11 +59,14 @@ def hf_progress(progress: bool) -> Iterator[None]:
 
 def get_peft_model_quietly(model: Any, lora_config: Any) -> Any:
     """`peft.get_peft_model` without the FutureWarning its probe of the deprecated
-    `is_gradient_checkpointing` property raises in transformers 5 (once per run otherwise)."""
+    `is_gradient_checkpointing` property raises in transformers 5 (once per run otherwise), nor the
+    note that it corrected `fan_in_fan_out` for a Conv1D target."""
     from peft import get_peft_model
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
+        # PEFT sets fan_in_fan_out itself for a Conv1D target (GPT-2), and says so once per layer
+        warnings.filterwarnings("ignore", message=r"fan_in_fan_out is set to False", category=UserWarning)
         return get_peft_model(model, lora_config)
 
 
@@ -96,7 +99,23 @@ def load_classifier(
         kw["id2label"] = id2label
         kw["label2id"] = {n: i for i, n in id2label.items()}
     mdl = AutoModelForSequenceClassification.from_pretrained(path, **kw)
+    set_pad_token(mdl, tok, model)
     return mdl, tok
+
+
+def set_pad_token(model: Any, tok: Any, name: str) -> None:
+    """Give a classifier and its tokenizer one pad token. A decoder's classifier (GPT-2, Llama) reads the
+    last token that is not padding, so it needs `config.pad_token_id`, which its checkpoint often lacks
+    (GPT-2 has no pad token at all): use the tokenizer's, else its eos token."""
+    if tok.pad_token_id is None:
+        if tok.eos_token_id is None:
+            raise ValueError(
+                f"`model` {name!r}: its tokenizer has neither a pad nor an eos token to pad batches with; "
+                "save the tokenizer with a pad token (tokenizer.pad_token = ...)"
+            )
+        tok.pad_token = tok.eos_token
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tok.pad_token_id
 
 
 def peft_lora_defaults() -> dict[str, list[str]]:
@@ -123,15 +142,17 @@ def _block_linears(model: Any) -> tuple[list[str], list[str]]:
     """(Linear layers inside the encoder blocks, every other Linear), by full module name.
 
     A block is an element of an nn.ModuleList (`layer.0`, `layers.3`, ...); the classifier
-    head, pooler and embeddings projections sit outside any ModuleList.
+    head, pooler and embeddings projections sit outside any ModuleList. transformers' Conv1D
+    (GPT-2's `c_attn`, ...) is a Linear with its weight transposed, and LoRA wraps it the same way.
     """
     import torch
+    from transformers.pytorch_utils import Conv1D
 
     lists = {n for n, m in model.named_modules() if isinstance(m, torch.nn.ModuleList)}
     inside: list[str] = []
     outside: list[str] = []
     for name, m in model.named_modules():
-        if not isinstance(m, torch.nn.Linear):
+        if not isinstance(m, torch.nn.Linear | Conv1D):
             continue
         parts = name.split(".")
         in_block = any(".".join(parts[:i]) in lists and parts[i].isdigit() for i in range(1, len(parts)))

@@ -309,6 +309,36 @@ def test_other_encoders_train_through_the_runner(
     assert math.isfinite(rec["flatness"]["base_loss"])
 
 
+@pytest.mark.parametrize(
+    ("kind", "method", "targets"),
+    [("gpt2", "flat_lora", ["c_attn"]), ("llama", "lora", ["q_proj", "v_proj"])],
+)
+def test_decoder_classifiers_without_a_pad_token_train_through_the_runner(
+    tmp_path: Path, kind: str, method: str, targets: list[str]
+) -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from tests.tiny_models import save_tiny_decoder
+
+    lm = save_tiny_decoder(tmp_path / "lm", kind)
+    model = AutoModelForSequenceClassification.from_pretrained(lm, num_labels=2)
+    model.config.pad_token_id = None  # as GPT-2's checkpoint: no pad token in the config or tokenizer
+    tok = AutoTokenizer.from_pretrained(lm)
+    tok.pad_token = None
+    model.save_pretrained(tmp_path / kind)
+    tok.save_pretrained(tmp_path / kind)
+    path, _ = binary_strings(tmp_path)
+    cfg = resolve_config(
+        "smoke", dataset=str(path), text_col="review", label_col="sentiment", model=str(tmp_path / kind),
+        method=method, num_threads=1, max_len=24, batch_size=8, device="cpu",
+    )  # fmt: skip
+    rec = runner.run_one(cfg, tmp_path / "out", progress=False)
+    assert rec["status"] == "ok", rec["failure_reason"]
+    assert rec["model_info"]["target_modules"] == targets  # PEFT's default: GPT-2's is a Conv1D
+    assert rec["model_info"]["target_modules_source"] == "peft_default"
+    assert math.isfinite(rec["flatness"]["base_loss"])
+
+
 def test_explicit_target_modules_that_do_not_exist_are_a_clear_error(tmp_path: Path, tiny_bert: str) -> None:
     from flatlora.bench.models import load_classifier, resolve_target_modules
 
