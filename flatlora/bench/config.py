@@ -571,16 +571,31 @@ def parse_set(pairs: list[str]) -> dict[str, Any]:
         elif isinstance(default, tuple) or key in ("target_modules", "modules_to_save"):
             out[key] = tuple(json.loads(raw) if raw.startswith("[") else [s.strip() for s in raw.split(",")])
             if key == "flatness_sigmas":
-                out[key] = tuple(float(x) for x in out[key])
+                out[key] = tuple(_typed(key, x, float, "a comma-separated list of numbers") for x in out[key])
         elif isinstance(default, bool):
-            out[key] = raw.lower() in ("1", "true", "yes")
+            low = raw.strip().lower()
+            if low not in TRUE_WORDS + FALSE_WORDS:
+                raise ValueError(f"`{key}` takes true or false, got {raw!r}")
+            out[key] = low in TRUE_WORDS
         elif isinstance(default, int) or (default is None and str(types[key].type).startswith("int")):
-            out[key] = int(raw)
+            out[key] = _typed(key, raw, int, "an integer")
         elif isinstance(default, float) or (default is None and str(types[key].type).startswith("float")):
-            out[key] = float(raw)
+            out[key] = _typed(key, raw, float, "a number")
         else:
             out[key] = raw
     return out
+
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _typed(key: str, raw: str, kind: type, what: str) -> Any:
+    """`raw` as `kind`, or an error naming the field and what it takes (not Python's own message)."""
+    try:
+        return kind(raw.strip())
+    except ValueError:
+        raise ValueError(f"`{key}` takes {what}, got {raw!r}") from None
 
 
 __all__ = [

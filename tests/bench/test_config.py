@@ -88,6 +88,40 @@ def test_parse_set_types() -> None:
         parse_set(["nope=1"])
 
 
+@pytest.mark.parametrize(
+    ("pair", "match"),
+    [
+        ("lora_r=abc", r"`lora_r` takes an integer, got 'abc'"),
+        ("epochs=2.5", r"`epochs` takes an integer, got '2.5'"),
+        ("max_train_examples=all", r"`max_train_examples` takes an integer, got 'all'"),
+        ("lr=fast", r"`lr` takes a number, got 'fast'"),
+        ("flatness_sigmas=0.01,x", r"`flatness_sigmas` takes a comma-separated list of numbers, got 'x'"),
+        ("val_metrics=maybe", r"`val_metrics` takes true or false, got 'maybe'"),
+        ("merge_label_spellings=ture", r"`merge_label_spellings` takes true or false, got 'ture'"),
+    ],
+)
+def test_parse_set_names_the_field_of_a_value_of_the_wrong_type(pair: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        parse_set([pair])
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("true", True),
+        ("Yes", True),
+        ("on", True),
+        ("1", True),
+        ("false", False),
+        ("no", False),
+        ("OFF", False),
+        ("0", False),
+    ],
+)
+def test_parse_set_booleans(raw: str, value: bool) -> None:
+    assert parse_set([f"val_metrics={raw}"]) == {"val_metrics": value}
+
+
 def test_short_profiles_keep_a_smaller_lr_for_full_finetuning() -> None:
     assert resolve_config("quick", method="full").lr == 1e-4
     assert resolve_config("quick", method="lora").lr == PROFILE_OVERRIDES["quick"]["lr"]

@@ -51,7 +51,7 @@ def test_check_choice_message() -> None:
         (["--set", "lrr=0.1"], "unknown --set key 'lrr'; did you mean 'lr'"),
         (["--set", "learning_rate=1e-3"], "unknown --set key 'learning_rate': flatbench calls it 'lr'"),
         (["--set", "lerning_rate=1e-3"], "did you mean 'lr' (Trainer: learning_rate)?"),
-        (["--set", "epochs=many"], "--set 'epochs=many': invalid literal for int()"),
+        (["--set", "epochs=many"], "--set 'epochs=many': `epochs` takes an integer, got 'many'"),
         (["--set", "lr=-1"], "`lr` must be"),
     ],
 )
