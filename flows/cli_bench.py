@@ -153,6 +153,10 @@ def register(app: typer.Typer) -> None:
         from flows.cli_common import parse_set_values
 
         overrides = parse_set_values(set_)
+        if not work_pool:  # a pool's workers may hold the model where this machine does not
+            from flows.cli_common import check_model_value
+
+            check_model_value(overrides)
         if not flatness:
             overrides["flatness_k"] = 0
         try:

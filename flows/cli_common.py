@@ -38,6 +38,7 @@ __all__ = [
     "check_choice",
     "check_choices",
     "check_dataset",
+    "check_model_value",
     "check_out_dir",
     "check_set_keys",
     "default_profile",
@@ -378,6 +379,16 @@ def show_validation(dataset: str, data_dir: object, cfg: Any) -> Any:
         text = textwrap.fill(f"note  {note}", width, subsequent_indent=" " * 6, break_long_words=False)
         typer.echo(text, err=True)
     return report
+
+
+def check_model_value(overrides: dict[str, object]) -> None:
+    """A ``--set model=PATH`` that is no checkpoint folder, in one line before anything runs."""
+    from flatlora.bench.models import check_model
+
+    try:
+        check_model(str(overrides.get("model") or "minilm"))
+    except ValueError as err:
+        raise typer.BadParameter(str(err).replace("`", "'")) from err
 
 
 def check_dataset(value: str) -> str:

@@ -139,6 +139,7 @@ def register(app: typer.Typer) -> None:
             check_choice,
             check_choices,
             check_dataset,
+            check_model_value,
             check_out_dir,
             method_names,
             parse_set_values,
@@ -150,6 +151,7 @@ def register(app: typer.Typer) -> None:
         methods = check_choices(method, method_names(), "method") or list(SWEEP_LRS)
         check_dataset(dataset)
         overrides = parse_set_values(set_)
+        check_model_value(overrides)
         try:
             given = parse_lrs(lrs) if lrs else None
         except ValueError as err:

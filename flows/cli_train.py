@@ -241,6 +241,7 @@ def train(
     from rich.console import Console
 
     from flatlora.bench.config import parse_set, resolve_config
+    from flatlora.bench.models import check_model
     from flatlora.bench.runner import run_one
     from flatlora.bench.validation import ValidationFailed
 
@@ -274,6 +275,7 @@ def train(
         cfg = resolve_config(profile, **fixed, **overrides)
         if cfg.epochs == 1 and "val_metrics" not in overrides:  # nothing to select: no validation pass
             cfg = resolve_config(profile, **fixed, **overrides, val_metrics=False)
+        check_model(cfg.model)  # a missing model folder in one line, before validation
     except ValueError as exc:
         console.print(f"config error: {exc}", style="red", markup=False)
         raise typer.Exit(code=2) from exc

@@ -32,7 +32,33 @@ def minilm_path() -> str:
 
 def resolve_model_path(model: str) -> str:
     """'minilm' -> the pip-installed MiniLM folder; anything else is a local path or hub id."""
-    return minilm_path() if model.lower() in MINILM_ALIASES else model
+    if model.lower() in MINILM_ALIASES:
+        return minilm_path()
+    check_model(model)
+    return model
+
+
+def check_model(model: str) -> None:
+    """A model given as a local path is a folder holding a checkpoint: else one line that names it.
+
+    Without this, transformers takes a missing folder for a hub id and answers that the "repo id" is
+    malformed. A path is local when it exists, starts with / . or ~, or has more parts than a hub id's
+    owner/name.
+    """
+    if model.lower() in MINILM_ALIASES:
+        return
+    path = Path(model).expanduser()
+    local = path.exists() or model.startswith(("/", ".", "~")) or "\\" in model or model.count("/") > 1
+    if not local:
+        return
+    how = (
+        "pass a folder written by save_pretrained (config.json and weights), 'minilm', or a hub id owner/name"
+    )
+    if not path.is_dir():
+        what = "is a file, not a folder" if path.exists() else "does not exist"
+        raise ValueError(f"`model` {model!r} {what}: {how}")
+    if not (path / "config.json").is_file():
+        raise ValueError(f"`model` {model!r} is a folder without config.json: {how}")
 
 
 @contextlib.contextmanager

@@ -348,6 +348,37 @@ def test_explicit_target_modules_that_do_not_exist_are_a_clear_error(tmp_path: P
         resolve_target_modules(model, ("q_proj",))
 
 
+@pytest.mark.parametrize(
+    ("model", "match"),
+    [
+        (
+            "{tmp}/no_such_model",
+            r"`model` '.*no_such_model' does not exist: pass a folder written by save_pretrained",
+        ),
+        ("{tmp}/reviews.csv", r"`model` '.*reviews.csv' is a file, not a folder"),
+        ("{tmp}", r"`model` '.*' is a folder without config.json"),
+        ("./no_such_model", r"`model` './no_such_model' does not exist"),
+    ],
+)
+def test_a_model_path_that_is_no_checkpoint_is_one_line_before_anything_runs(
+    tmp_path: Path, model: str, match: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from flatlora.bench.models import check_model, load_classifier
+
+    path, cols = binary_strings(tmp_path)
+    model = model.format(tmp=tmp_path)
+    with pytest.raises(ValueError, match=match):
+        load_classifier(model, 2, ["negative", "positive"])
+    args = ["train", "--dataset", str(path), *cols, "--profile", "smoke", "--set", f"model={model}"]
+    res = CliRunner().invoke(_app(), [*args, "--out", str(tmp_path / "out")], env={"COLUMNS": "200"})
+    assert res.exit_code == 2 and "config error: `model`" in res.output, res.output
+    assert "Traceback" not in res.output and not (tmp_path / "out").exists()  # nothing validated or written
+    check_model("minilm")
+    check_model("owner/name")  # a hub id: the hub answers for it
+
+
 def test_device_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     if not torch.cuda.is_available():
         assert runner.resolve_device("auto") == torch.device("cpu")

@@ -52,6 +52,7 @@ def test_check_choice_message() -> None:
         (["--set", "learning_rate=1e-3"], "unknown --set key 'learning_rate': flatbench calls it 'lr'"),
         (["--set", "lerning_rate=1e-3"], "did you mean 'lr' (Trainer: learning_rate)?"),
         (["--set", "epochs=many"], "--set 'epochs=many': `epochs` takes an integer, got 'many'"),
+        (["--set", "model=./no_such_model"], "'model' './no_such_model' does not exist: pass a folder"),
         (["--set", "lr=-1"], "`lr` must be"),
     ],
 )
