@@ -144,6 +144,35 @@ def set_pad_token(model: Any, tok: Any, name: str) -> None:
         model.config.pad_token_id = tok.pad_token_id
 
 
+POSITION_EMBEDDINGS = ("position_embeddings", "wpe", "embed_positions")
+
+
+def max_positions(model: Any) -> int | None:
+    """The longest input a model with learned absolute positions takes (None: no such table, e.g. rotary).
+
+    The table's size, less the offset of a RoBERTa-style table whose positions start after its
+    padding index (RoBERTa: 514 rows, 512 tokens).
+    """
+    import torch
+
+    sizes = []
+    for name, m in model.named_modules():
+        if isinstance(m, torch.nn.Embedding) and name.rsplit(".", 1)[-1] in POSITION_EMBEDDINGS:
+            offset = 0 if m.padding_idx is None else m.padding_idx + 1
+            sizes.append(m.num_embeddings - offset)
+    return min(sizes) if sizes else None
+
+
+def check_max_len(model: Any, max_len: int, name: str) -> None:
+    """`max_len` fits the model's position table: else one line, not an index error in its first batch."""
+    limit = max_positions(model)
+    if limit is not None and max_len > limit:
+        raise ValueError(
+            f"`max_len` {max_len} is more than model {name!r} takes ({limit} token positions): "
+            f"--set max_len={limit} or less"
+        )
+
+
 def peft_lora_defaults() -> dict[str, list[str]]:
     """PEFT's per-architecture LoRA targets (model_type -> module names); the name moved across versions."""
     for mod, attr in (

@@ -311,10 +311,16 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
     The LoRA targets are resolved per architecture unless `target_modules` is set
     (`models.resolve_target_modules`); the model carries them as `flatbench_target_modules`.
     """
-    from flatlora.bench.models import get_peft_model_quietly, load_classifier, resolve_target_modules
+    from flatlora.bench.models import (
+        check_max_len,
+        get_peft_model_quietly,
+        load_classifier,
+        resolve_target_modules,
+    )
 
     torch.manual_seed(cfg.seed)
     model, tok = load_classifier(cfg.model, len(label_names), label_names, cfg.pooling)
+    check_max_len(model, cfg.max_len, cfg.model)
     targets, source = resolve_target_modules(model, cfg.target_modules)
     info = {
         "model": cfg.model,

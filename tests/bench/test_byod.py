@@ -379,6 +379,28 @@ def test_a_model_path_that_is_no_checkpoint_is_one_line_before_anything_runs(
     check_model("owner/name")  # a hub id: the hub answers for it
 
 
+def test_max_len_beyond_the_models_positions_is_one_line_before_training(tmp_path: Path) -> None:
+    import transformers as T
+
+    from flatlora.bench.models import max_positions
+    from tests.bench.tiny_encoders import save_tiny_encoder
+    from tests.tiny_models import save_tiny_decoder
+
+    model = str(save_tiny_encoder(tmp_path / "distilbert", "distilbert"))  # 128 positions
+    cfg = resolve_config("smoke", model=model, max_len=256, device="cpu")
+    with pytest.raises(ValueError, match=r"`max_len` 256 is more than model .* takes \(128 token positions\): "
+                       r"--set max_len=128 or less"):  # fmt: skip
+        runner.build_model(cfg, ["a", "b"])
+    roberta = T.RobertaForSequenceClassification(
+        T.RobertaConfig(vocab_size=99, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, max_position_embeddings=514, pad_token_id=1)
+    )  # fmt: skip
+    assert max_positions(roberta) == 512  # positions start after the padding index
+    gpt2 = T.AutoModelForSequenceClassification.from_pretrained(save_tiny_decoder(tmp_path / "g", "gpt2"))
+    llama = T.AutoModelForSequenceClassification.from_pretrained(save_tiny_decoder(tmp_path / "l", "llama"))
+    assert (max_positions(gpt2), max_positions(llama)) == (512, None)  # rotary positions: no table
+
+
 def test_device_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     if not torch.cuda.is_available():
         assert runner.resolve_device("auto") == torch.device("cpu")
