@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 # control chars (except \t \n \r) and the replacement char signal text that did not decode cleanly
 UNDECODABLE_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]"
 N_EXAMPLES = 3
+# classes named one by one in a message: a column of texts taken for labels has one per row
+MAX_LISTED = 10
 
 
 @dataclass
@@ -162,7 +164,14 @@ class ValidationReport:
                 if self.label_source == "inferred"
                 else f"from {self.label_source}"
             )
-            counts = ", ".join(f"{k!r} {v:,}" for k, v in self.labels.items())
+            # a column that looks like texts, not labels (its check failed), is named by a few of its values
+            text_like = any(
+                c.name.startswith("label_column_looks_categorical") and not c.success for c in self.checks
+            )
+            shown = list(self.labels.items())[:MAX_LISTED] if text_like else list(self.labels.items())
+            counts = ", ".join(f"{k!r} {v:,}" for k, v in shown)
+            if len(shown) < n:
+                counts += f", and {n - len(shown):,} more"
             out.append(f"{n} label{'s' * (n != 1)} ({where}; rows): {counts}")
         if self.split_sizes:
             sizes = ", ".join(f"{k} {v:,}" for k, v in self.split_sizes.items())

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from flatlora.bench.cards import DATASETS_DIR, load_card
 from flatlora.bench.checks import (
+    MAX_LISTED,
     N_EXAMPLES,
     UNDECODABLE_RE,
     CheckResult,
@@ -188,11 +189,7 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
             success=not low,
             scope=scope,
             unexpected_count=len(low),
-            message=""
-            if not low
-            else f"classes with fewer than {min_count} rows: "
-            + ", ".join(f"{k!r} ({v})" for k, v in low.items())
-            + f" (counts: {counts.to_dict()})",
+            message="" if not low else _low_count_message(low, counts.to_dict(), min_count),
             engine="flatbench",
         )
     )
@@ -229,6 +226,14 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
             )
         )
     return out
+
+
+def _low_count_message(low: dict[str, int], counts: dict[str, int], min_count: int) -> str:
+    """The classes under `min_count` rows, at most MAX_LISTED of them named, and every count when few."""
+    named = ", ".join(f"{k!r} ({v})" for k, v in list(low.items())[:MAX_LISTED])
+    more = f" and {len(low) - MAX_LISTED:,} more" if len(low) > MAX_LISTED else ""
+    every = f"counts: {counts}" if len(counts) <= MAX_LISTED else f"{len(counts):,} classes in all"
+    return f"classes with fewer than {min_count} rows: {named}{more} ({every})"
 
 
 _FOLDS: dict[str, Callable[[str], str]] = {

@@ -273,6 +273,17 @@ def test_rare_class_rule(counts: dict[str, int], rare: bool) -> None:
     assert (not res.success) is rare and res.severity == "warning"
 
 
+def test_swapped_text_and_label_columns_fail_in_a_screenful(tmp_path: Path) -> None:
+    rows = good_rows(40)  # 120 distinct texts
+    path = tmp_path / "swapped.csv"
+    path.write_text(csv_text(rows), encoding="utf-8")
+    rep, _ = validate_dataset(str(path), text_col="label", label_col="text", raise_on_failure=False)
+    out = rep.render()
+    assert "label_column_looks_categorical(text)" in out  # the check that says what is wrong is seen
+    assert "and 110 more (120 classes in all)" in out and "rows): " in out and ", and 110 more" in out
+    assert len(out.splitlines()) < 40, out
+
+
 def test_user_file_duplicates_are_reported_and_dropped_by_default(tmp_path: Path) -> None:
     conflicting = [(ROWS[5][0], "positive" if ROWS[5][1] != "positive" else "negative")]
     rep, splits = validate_dataset(str(_w("dup.csv", csv_text(ROWS + ROWS[:3] + conflicting))(tmp_path)))
