@@ -42,7 +42,8 @@ def check_model(model: str) -> None:
     """A model given as a local path is a folder holding a checkpoint: else one line that names it.
 
     Without this, transformers takes a missing folder for a hub id and answers that the "repo id" is
-    malformed. A path is local when it exists, starts with / . or ~, or has more parts than a hub id's
+    malformed, and for a folder without tokenizer files it builds a tokenizer with an empty vocabulary
+    (every word one unknown token) and the run trains on nothing. A path is local when it exists, starts with / . or ~, or has more parts than a hub id's
     owner/name.
     """
     if model.lower() in MINILM_ALIASES:
@@ -59,6 +60,23 @@ def check_model(model: str) -> None:
         raise ValueError(f"`model` {model!r} {what}: {how}")
     if not (path / "config.json").is_file():
         raise ValueError(f"`model` {model!r} is a folder without config.json: {how}")
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):  # transformers would make an empty vocabulary
+        raise ValueError(
+            f"`model` {model!r} has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...): save the "
+            "tokenizer into the folder too, tokenizer.save_pretrained(folder)"
+        )
+
+
+# Any one of these in a model folder holds its vocabulary (fast tokenizer, its config, or the slow files)
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+    "tokenizer.model",
+    "sentencepiece.bpe.model",
+)
 
 
 @contextlib.contextmanager

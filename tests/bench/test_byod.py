@@ -358,6 +358,10 @@ def test_explicit_target_modules_that_do_not_exist_are_a_clear_error(tmp_path: P
         ("{tmp}/reviews.csv", r"`model` '.*reviews.csv' is a file, not a folder"),
         ("{tmp}", r"`model` '.*' is a folder without config.json"),
         ("./no_such_model", r"`model` './no_such_model' does not exist"),
+        (
+            "{tmp}/no_tokenizer",
+            r"`model` '.*no_tokenizer' has no tokenizer files .*tokenizer.save_pretrained",
+        ),
     ],
 )
 def test_a_model_path_that_is_no_checkpoint_is_one_line_before_anything_runs(
@@ -366,9 +370,15 @@ def test_a_model_path_that_is_no_checkpoint_is_one_line_before_anything_runs(
     from typer.testing import CliRunner
 
     from flatlora.bench.models import check_model, load_classifier
+    from tests.bench.tiny_encoders import save_tiny_encoder
 
     path, cols = binary_strings(tmp_path)
     model = model.format(tmp=tmp_path)
+    if model.endswith("no_tokenizer"):  # the model saved, its tokenizer forgotten
+        save_tiny_encoder(tmp_path / "no_tokenizer", "distilbert")
+        for f in (tmp_path / "no_tokenizer").iterdir():
+            if f.name != "config.json" and not f.name.endswith(".safetensors"):
+                f.unlink()
     with pytest.raises(ValueError, match=match):
         load_classifier(model, 2, ["negative", "positive"])
     args = ["train", "--dataset", str(path), *cols, "--profile", "smoke", "--set", f"model={model}"]
