@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,17 @@ class GroupRates:
         return self.n_pos - self.unscored_pos
 
     @property
+    def scored(self) -> int:
+        """Replies that got a CORRECT or INCORRECT verdict: the rates' denominators together."""
+        return self.scored_pos + self.scored_neg
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GroupRates:
+        """The counts of a :meth:`to_dict` (its rates are derived from them again); a missing count is 0."""
+        counts = {f.name: int(d.get(f.name) or 0) for f in fields(cls) if f.name != "group"}
+        return cls(group=str(d.get("group") or ""), **counts)
+
+    @property
     def fa_rate(self) -> float | None:
         return self.false_accept / self.scored_neg if self.scored_neg else None
 
@@ -133,7 +144,7 @@ class GraderCheck:
     @property
     def measured(self) -> bool:
         """Some labelled reply got a CORRECT or INCORRECT verdict: without one, no rate was measured."""
-        return self.overall.scored_pos + self.overall.scored_neg > 0
+        return self.overall.scored > 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -334,9 +345,7 @@ def load_check(path: str | Path) -> dict[str, Any]:
             f"{p} is not a grader check (kind {data.get('kind') if isinstance(data, dict) else None!r})"
         )
     every = next((g for g in data.get("groups") or [] if isinstance(g, dict) and g.get("group") == "all"), {})
-    scored = sum(int(every.get(k) or 0) for k in ("n_pos", "n_neg"))
-    scored -= sum(int(every.get(k) or 0) for k in ("unscored_pos", "unscored_neg"))
-    if scored <= 0:
+    if GroupRates.from_dict(every).scored <= 0:
         verdicts = ", ".join(f"{k} {v}" for k, v in (data.get("verdicts") or {}).items())
         raise ValueError(
             f"{p} measured nothing: no labelled reply got a CORRECT or INCORRECT verdict ({verdicts}); "

@@ -242,12 +242,14 @@ def parse_multilingual(obj: dict[str, Any], path: Path, line: int) -> Multilingu
     notes = obj.get("notes", "")
     if not isinstance(notes, str):
         raise _fail(path, line, f"`notes` must be a string, got {notes!r}")
+    topic = _req_str(obj, "topic", path, line)
+    answer_type = _answer_type(obj, path, line)
     return MultilingualItem(
         id=id_,
-        topic=_req_str(obj, "topic", path, line),
+        topic=topic,
         question={c: q[c] for c in MULTILINGUAL_CONDITIONS},
-        answers=_answers(obj, path, line, _answer_type(obj, path, line)),
-        answer_type=_answer_type(obj, path, line),
+        answers=_answers(obj, path, line, answer_type),
+        answer_type=answer_type,
         expected_language={c: exp[c] for c in MULTILINGUAL_CONDITIONS},
         notes=notes,
         answer_class=_answer_class(obj, path, line),
@@ -255,13 +257,17 @@ def parse_multilingual(obj: dict[str, Any], path: Path, line: int) -> Multilingu
 
 
 def parse_noisy(obj: dict[str, Any], path: Path, line: int) -> NoisyItem:
+    id_ = _req_str(obj, "id", path, line)
+    domain = _req_str(obj, "domain", path, line)
+    question = _req_str(obj, "question", path, line)
+    answer_type = _answer_type(obj, path, line)
     return NoisyItem(
-        id=_req_str(obj, "id", path, line),
-        domain=_req_str(obj, "domain", path, line),
-        question=_req_str(obj, "question", path, line),
-        answers=_answers(obj, path, line, _answer_type(obj, path, line)),
+        id=id_,
+        domain=domain,
+        question=question,
+        answers=_answers(obj, path, line, answer_type),
         entities=_req_str_list(obj, "entities", path, line, min_len=0),
-        answer_type=_answer_type(obj, path, line),
+        answer_type=answer_type,
         answer_class=_answer_class(obj, path, line),
     )
 

@@ -121,21 +121,14 @@ def _root_cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def _connection_error(provider: Provider, exc: BaseException) -> bool:
-    fn = getattr(provider, "is_connection_error", None)
+def _optional_hook(provider: Provider, name: str, exc: BaseException) -> Any:
+    """What the provider's optional hook `name` says of `exc` (``is_connection_error``,
+    ``setup_error``); None when it has no such hook or the hook itself fails."""
+    fn = getattr(provider, name, None)
     try:
-        return bool(fn(exc)) if callable(fn) else False
-    except Exception:
-        return False
-
-
-def _setup_error(provider: Provider, exc: BaseException) -> str | None:
-    fn = getattr(provider, "setup_error", None)
-    try:
-        hint = fn(exc) if callable(fn) else None
+        return fn(exc) if callable(fn) else None
     except Exception:
         return None
-    return str(hint) if hint else None
 
 
 log = logging.getLogger(__name__)
@@ -625,8 +618,8 @@ class _Run:
                     raise
                 except Exception as exc:
                     sent[0] = max(sent[0], before + 1)  # a provider that does not count: one request
-                    hint = None if self.connected else _setup_error(self.provider, exc)
-                    if not self.connected and (hint or _connection_error(self.provider, exc)):
+                    stop = self.stop_error(exc)
+                    if stop is not None:
                         self.unreachable = True
                         self.emit(
                             sample,
@@ -637,7 +630,7 @@ class _Run:
                             cached=False,
                             requests=sent[0],
                         )
-                        raise self.stop_error(exc, hint) from None
+                        raise stop from None
                     retryable = _safe_should_retry(self.provider, exc)
                     retry = attempt < self.max_attempts and retryable
                     log.debug(
@@ -691,15 +684,22 @@ class _Run:
                 )
                 return
 
-    def stop_error(self, exc: BaseException, hint: str | None) -> EndpointUnreachable:
-        """The one-line error that stops a run whose first request failed for every request alike."""
+    def stop_error(self, exc: BaseException) -> EndpointUnreachable | None:
+        """The one-line error that stops a run whose first request failed for every request alike:
+        refused (the provider's ``setup_error`` says how to fix it) or unreachable (its
+        ``is_connection_error``); None once an answer has arrived, or for any other failure."""
+        if self.connected:
+            return None
         where = getattr(self.provider, "endpoint", None) or self.provider.name
+        hint = _optional_hook(self.provider, "setup_error", exc)
         if hint:
             msg = f"{where} refused the request: {_root_cause(exc)}; {hint}"
             return EndpointRefused(sanitize(msg, _secrets(self.provider)))
-        return EndpointUnreachable(
-            sanitize(f"cannot reach {where}: {_root_cause(exc)}", _secrets(self.provider))
-        )
+        if _optional_hook(self.provider, "is_connection_error", exc):
+            return EndpointUnreachable(
+                sanitize(f"cannot reach {where}: {_root_cause(exc)}", _secrets(self.provider))
+            )
+        return None
 
     def retry_delay(self, attempt: int, exc: BaseException) -> float:
         """Exponential backoff with jitter, never shorter than the server's ``retry-after``."""
@@ -735,10 +735,10 @@ class _Run:
                         [(cid, s.request) for cid, s in ids.items()], on_poll
                     )
                 except Exception as exc:
-                    hint = None if self.connected else _setup_error(self.provider, exc)
-                    if self.connected or not (hint or _connection_error(self.provider, exc)):
+                    stop = self.stop_error(exc)
+                    if stop is None:
                         raise
-                    raise self.stop_error(exc, hint) from None
+                    raise stop from None
                 self.connected = True
                 wall = time.perf_counter() - t0
                 for cid, s in ids.items():

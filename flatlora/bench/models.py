@@ -43,8 +43,8 @@ def check_model(model: str) -> None:
 
     Without this, transformers takes a missing folder for a hub id and answers that the "repo id" is
     malformed, and for a folder without tokenizer files it builds a tokenizer with an empty vocabulary
-    (every word one unknown token) and the run trains on nothing. A path is local when it exists, starts with / . or ~, or has more parts than a hub id's
-    owner/name.
+    (every word one unknown token) and the run trains on nothing. A path is local when it exists,
+    starts with / . or ~, or has more parts than a hub id's owner/name.
     """
     if model.lower() in MINILM_ALIASES:
         return
