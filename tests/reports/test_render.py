@@ -168,6 +168,12 @@ LORA = [0.70, 0.72, 0.71, 0.73, 0.69, 0.70, 0.72, 0.71]
             "are equivalent within ±0.5",
         ),
         ([0.02, -0.03, 0.01, -0.02, 0.03, -0.01, 0.02, -0.025], "inconclusive", "Inconclusive:"),
+        (
+            [-0.002, -0.0015, -0.0025, -0.002, -0.001, -0.002, -0.003, -0.0015],
+            "worse",
+            "Flat-LoRA is worse than LoRA on test accuracy by -0.0019 (95% CI [-0.0025, -0.0014], paired t p "
+            "< 0.001; paired over 8 seeds: 42–49), a difference inside the equivalence margin of ±0.5 points",
+        ),
     ],
 )
 def test_verdict_is_one_of_the_plans_four_outcomes(shift: list[float], outcome: str, phrase: str) -> None:
