@@ -22,7 +22,12 @@ replies are checked against the targets (unresolved <= 15%, false accepts <= 2%,
 2% in every group). Its replies, like those of ``scoring_frozen.jsonl``, also carry the ``Answer:
 ...`` line a ``--answer-format final-line`` reply would end with (``final_line``; null where the
 reply already ends in one or ignored the instruction), so their rates are given for the plain
-replies ("rule") and for those ("final-line"). ``labelled_replies.jsonl``, the first held-out
+replies ("rule") and for those ("final-line"). ``datasets/llm_eval/labelled_replies_3.jsonl`` is
+the third held-out table (244 replies, 30 right and 30 wrong in each group: numbers in another unit
+than the gold's, yes/no replies that take their leading answer back or add a caveat, letter-spaced
+answers and years in words, among the other styles), written and committed before the rule
+changes for those four kinds and measured before and after them; its plain replies are checked
+against the same targets. ``labelled_replies.jsonl``, the first held-out
 table of reply styles, and the tables under ``tests/llm_eval/data`` are development tables: the
 rules were written against them.
 
@@ -44,10 +49,11 @@ from llm_eval.scoring import Outcome, score_answer
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "llm_eval" / "data"
 HELD_OUT = ITEMS_DIR / "labelled_replies_2.jsonl"
-DEFAULT = [HELD_OUT, ITEMS_DIR / "labelled_replies.jsonl"] + [
+HELD_OUT_3 = ITEMS_DIR / "labelled_replies_3.jsonl"
+DEFAULT = [HELD_OUT, HELD_OUT_3, ITEMS_DIR / "labelled_replies.jsonl"] + [
     DATA / n for n in ("scoring_frozen.jsonl", "scoring_styles_dev.jsonl", "scoring_cases.jsonl",
                        "scoring_heldout.jsonl", "scoring_heldout2.jsonl")]  # fmt: skip
-# targets for plain replies on the held-out table, in every language group
+# targets for plain replies on the held-out tables, in every language group
 TARGETS = {"unresolved": 0.15, "false accept": 0.02, "false reject": 0.02}
 GROUPS = {"en": "English", "clean": "English", "hi": "Hindi", "hinglish": "Hinglish", "cs": "code-switched"}
 
@@ -143,7 +149,7 @@ def table(path: Path, show: bool = False) -> str:
         order = [g for g in ("English", "Hindi", "Hinglish", "code-switched") if g in by] + ["all"]
         name = "rule" if fmt == "plain" else "final-line"
         lines += [by[g].row(f"{name}: {g}") for g in order]
-        if path.resolve() == HELD_OUT.resolve() and fmt == "plain":
+        if path.resolve() in (HELD_OUT.resolve(), HELD_OUT_3.resolve()) and fmt == "plain":
             lines += ["", *targets(by, order)]
     return "\n".join(lines)
 

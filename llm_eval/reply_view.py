@@ -1,11 +1,12 @@
 """A reply read as words, clauses and focus units: the view the scorer's rules work on.
 
-The text is folded (:mod:`llm_eval.textfold`), markdown emphasis and headings dropped and
-contractions expanded ("isn't" -> "is not"), then split into words, numbers and punctuation,
-each tagged with its sentence, its clause (split at ``, ; : ( )``, dashes, "but", "however",
-``लेकिन``, ``बल्कि`` ...), its line and whether that line is a list item. :class:`ReplyView` adds
-the focus units (:attr:`ReplyView.units`) and asides in parentheses. The word sets below are the
-ones more than one rule module needs; each is folded like the words it is compared with.
+The text is folded (:mod:`llm_eval.textfold`; letter-spaced words joined), markdown emphasis and
+headings dropped and contractions expanded ("isn't" -> "is not"), then split into words, numbers
+and punctuation, each tagged with its sentence, its clause (split at ``, ; : ( )``, dashes, "but",
+"however", ``लेकिन``, ``बल्कि`` ...), its line and whether that line is a list item.
+:class:`ReplyView` adds the focus units (:attr:`ReplyView.units`) and asides in parentheses. The
+word sets below are the ones more than one rule module needs; each is folded like the words it is
+compared with.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 
-from llm_eval.textfold import base_fold, match_key
+from llm_eval.textfold import base_fold, join_spaced_letters, match_key
 
 __all__ = [
     "AND_WORDS",
@@ -75,7 +76,7 @@ def _is_word_char(ch: str) -> bool:
 
 def tokenize(text: str) -> list[Token]:
     """The reply's tokens (see the module docstring)."""
-    text = base_fold(text, fold_case=False)
+    text = join_spaced_letters(base_fold(text, fold_case=False))
     text = _MD_RE.sub("", text)
     text = _CONTRACTION_RE.sub(" not", text)
     toks: list[Token] = []

@@ -10,9 +10,10 @@ self-correction; taken back with nothing named instead, it is never CORRECT.
 
 Normalization (:mod:`llm_eval.textfold`): Unicode NFKC (folds fullwidth forms), removal of
 zero-width characters, every script's digits -> ASCII, casefold, markdown emphasis dropped,
-contractions expanded ("isn't" -> "is not"). For matching, Devanagari spelling variants are folded: candrabindu ->
-anusvara, nukta dropped, ``ऑ``/``ॉ`` -> ``आ``/``ा``, long and short i/u merged (``वाल्मिकी`` = ``वाल्मीकि``);
-romanized ``ee``/``oo`` -> ``i``/``u``. An alias's last word also matches its inflected forms: English
+contractions expanded ("isn't" -> "is not"), letter-spaced words joined ("C a n b e r r a"). For
+matching, Devanagari spelling variants are folded: candrabindu -> anusvara, nukta dropped,
+``ऑ``/``ॉ`` -> ``आ``/``ा``, long and short i/u merged (``वाल्मिकी`` = ``वाल्मीकि``); romanized
+``ee``/``oo`` -> ``i``/``u``. An alias's last word also matches its inflected forms: English
 plural ``-s``/``-es`` and the Hindi oblique/feminine ``-ा`` -> ``-े``/``-ी`` (``हरा``: ``हरे``, ``हरी``).
 
 The response is read as words, clauses and focus units (:mod:`llm_eval.reply_view`). The verdict
@@ -37,10 +38,14 @@ Rivals, by answer type (``answer_type=``; inferred from the gold when absent):
 - **number / year**: numbers are read by value (:mod:`llm_eval.numbers`: any script's digits,
   ``1,00,000``, ``$29.00``, decimals, English and Hindi number words, the item's word aliases). The
   question's own numbers, the operands of a worked calculation, ordinals, numbers in another unit
-  ("212 °F" for a Celsius question) and the article "one" / ``एक`` are set aside; for a number, bare years are set aside; for a year, only years count (a day of the month is
-  no rival). Any other non-negated number is a rival.
+  than the question's and the gold's ("212 °F" for a Celsius question; also the gold's value,
+  "100 °F", which is WRONG) and the article "one" / ``एक`` are set aside; for a number, bare years
+  are set aside; for a year, only years count (a day of the month is no rival). Any other
+  non-negated number is a rival.
 - **yes/no** (the card's rule: the *leading* answer): a leading yes-word (yes, haan, हाँ, ji,
-  absolutely, ...) is yes and a leading no-word is no; a reply that starts with neither is read as a
+  absolutely, ...) is yes and a leading no-word is no, unless the reply takes it back after a turn
+  (:mod:`llm_eval.yesno`: "Sure, but it's actually a planet" is UNRESOLVED; "Yes, but it is not a
+  star" is no yes, WRONG when the gold is yes); a reply that starts with neither is read as a
   statement: the clause that names the question's predicate ("star" in "Is the Sun a star?") is
   yes unless negated. No answer found, or yes and no together, is UNRESOLVED.
 
@@ -84,6 +89,7 @@ from llm_eval.reply_view import (
 )
 from llm_eval.textfold import base_fold, fold_digits, match_key, normalize
 from llm_eval.translit import same_name
+from llm_eval.yesno import turn
 
 __all__ = [
     "ANSWER_FORMATS",
@@ -361,7 +367,13 @@ def _numbers(view: ReplyView, extra: dict[tuple[str, ...], float]) -> list[tuple
                 out.append((w, w + 1, vals[0]))
             else:
                 out.extend((w, w + 1, v) for v in vals)
-    wn = word_numbers(view.keys, extra)
+    # no number goes on across punctuation other than a hyphen: "nineteen, forty-five" is two
+    breaks = {
+        w
+        for w in range(1, len(view.words))
+        if set(punct_between(view, w - 1, w)) - {"-"} or view.tok(w).sent != view.tok(w - 1).sent
+    }
+    wn = word_numbers(view.keys, extra, breaks)
     out.extend((i, i + k, v) for i, (k, v) in wn.items())
     return sorted(out)
 
@@ -406,6 +418,28 @@ def _units_named(keys: Iterable[str]) -> set[str]:
     return {u for k in keys if (u := unit_of(k)) is not None}
 
 
+def _unit_after(view: ReplyView, e: int) -> str | None:
+    """The unit written after the number that ends before word ``e`` ("100 °F", "212 degree
+    Fahrenheit", "8,849 फ़ीट"), or None."""
+    nxt = view.keys[e] if e < len(view.keys) else ""
+    if nxt in _DEGREE and e + 1 < len(view.keys):
+        return unit_of(view.keys[e + 1])  # "212 डिग्री फ़ारेनहाइट", "212 degree Fahrenheit"
+    return unit_of(nxt)
+
+
+def _other_unit(view: ReplyView, e: int, own_units: set[str]) -> str | None:
+    """The unit after the number ending before word ``e`` when the question or the gold names units
+    and this is none of them, else None. A bare number keeps its reading."""
+    unit = _unit_after(view, e)
+    return unit if unit is not None and own_units and unit not in own_units else None
+
+
+def _own_units(answers: Sequence[str], question: str | None) -> set[str]:
+    """The units the gold's aliases and the question speak in."""
+    keys = [k for a in answers for k in _alias_keys(a)] + (key_words(question) if question else [])
+    return _units_named(keys)
+
+
 def _is_gold_number(v: float, golds: Sequence[float]) -> bool:
     return any(math.isclose(v, g, rel_tol=1e-9, abs_tol=1e-9) for g in golds)
 
@@ -427,19 +461,16 @@ def _number_candidates(view: ReplyView, answers: Sequence[str], golds: list[floa
                 extra[keys] = _alias_number(answers[0]) or golds[0]
     qnums: set[float] = set()
     # the units the question and the gold speak in; a number in any other unit is another quantity
-    own_units = _units_named(k for a in answers for k in _alias_keys(a))
+    own_units = _own_units(answers, question)
     if question:
-        qv = ReplyView.of(question)
-        qnums = {v for *_, v in _numbers(qv, {})}
-        own_units |= _units_named(qv.keys)
+        qnums = {v for *_, v in _numbers(ReplyView.of(question), {})}
     cands: list[tuple[int, int, float, bool]] = []
     for s, e, v in _numbers(view, extra):
         nxt = view.keys[e] if e < len(view.keys) else ""
-        unit = unit_of(nxt)
-        if nxt in _DEGREE and e + 1 < len(view.keys):
-            unit = unit_of(view.keys[e + 1])  # "212 डिग्री फ़ारेनहाइट", "212 degree Fahrenheit"
-        if unit is not None and own_units and unit not in own_units and not is_gold(v):
-            continue  # "212 °F", "1,440 minutes": the same quantity, or another one, in another unit
+        if _other_unit(view, e, own_units):
+            # "212 °F", "1,440 minutes": the same quantity, or another one, in another unit; the gold's
+            # value in another unit is another quantity too ("100 °F" for 100 °C, "8,849 feet")
+            continue
         if year != _year_like(v) and (year or view.tok(s).kind == "n"):
             continue  # a year item's day of the month; a count's bare year
         if e - s == 1 and view.keys[s] in _INDEFINITE_ONE and not is_gold(1.0):
@@ -471,6 +502,12 @@ def _score_number(view: ReplyView, answers: Sequence[str], golds: list[float], q
             return MatchResult(Outcome.UNSURE, None, "said UNSURE"), named
         others = [c[2] for c in cands if not c[3]]
         why = f"asserted {others[0]:g}, gold {golds[0]:g}" if others else "no gold number in response"
+        own = _own_units(answers, question)
+        elsewhere = [u for s, e, v in _numbers(view, {}) if is_gold(v) and (u := _other_unit(view, e, own))]
+        if not others and elsewhere:  # "100 °F" for 100 °C: it names a candidate, and not the gold
+            return MatchResult(
+                Outcome.WRONG, None, f"the gold value only in another unit ({elsewhere[0]})"
+            ), True
         return MatchResult(Outcome.WRONG, None, why), named
     rivals = [(c[0], c[1], f"{c[2]:g}") for c in cands if not is_gold(c[2]) and not c[3]]
     gold = _fmt_num(hits[0][2], answers)
@@ -505,18 +542,19 @@ def _score_yesno(view: ReplyView, answers: Sequence[str], question: str | None, 
     sent_words = view.by_sent[first_sent]
     keys = [view.keys[w] for w in sent_words]
     said: bool | None = None
+    lead_end = 0  # the words of the leading answer, when the reply leads with one
     lead = 2 if keys[:2] == ["of", "course"] else 1 if keys[0] in YES else 0
     if lead and len(keys) > lead and keys[lead] in NO and not punct_between(view, sent_words[lead - 1],
                                                                              sent_words[lead]):  # fmt: skip
         # the polite particle or intensifier, then no: "ji nahi", "जी नहीं", "absolutely not", "of
         # course not"; after a comma the no-word opens the explanation ("Yes, not a planet but a star")
-        said = False
+        said, lead_end = False, lead + 1
     elif lead:
-        said = not (len(keys) >= 3 and keys[1] in AND_WORDS | OR_WORDS and keys[2] in NO)
+        said, lead_end = not (len(keys) >= 3 and keys[1] in AND_WORDS | OR_WORDS and keys[2] in NO), lead
         if not said:
             return MatchResult(Outcome.UNRESOLVED, None, "yes and no")
     elif keys[0] in NO and not (len(keys) > 1 and keys[1] in _NOT_ONLY):
-        said = False  # "Not only is it a star, ..." opens no answer
+        said, lead_end = False, 1  # "Not only is it a star, ..." opens no answer
     else:
         pred = _predicate(question)
         # a sentence that asks (ends in "?" or opens like a question) asserts nothing
@@ -545,6 +583,17 @@ def _score_yesno(view: ReplyView, answers: Sequence[str], question: str | None, 
         if unsure:
             return MatchResult(Outcome.UNSURE, None, "said UNSURE")
         return MatchResult(Outcome.UNRESOLVED, None, "no leading yes/no answer")
+    if lead_end:
+        # read on: "Sure, but it's actually a planet" takes its yes back (llm_eval.yesno)
+        pred = _predicate(question)
+        qkeys = set(key_words(question)) if question else set()
+        taken = turn(view, lead_end, pred[0] if pred else None, qkeys)
+        if said and taken == "denies":  # never correct; wrong when the claim is the gold's yes
+            return MatchResult(Outcome.WRONG if gold_yes else Outcome.UNRESOLVED, None,
+                               "leading yes, then the claim denied")  # fmt: skip
+        if (said and taken == "other") or (not said and taken == "affirms"):
+            why = f"leading {'yes' if said else 'no'} taken back ({taken})"
+            return MatchResult(Outcome.UNRESOLVED, None, why)
     if said != gold_yes:
         return MatchResult(Outcome.WRONG, None, f"leading answer {'yes' if said else 'no'}")
     return _sure(view, answers[0], unsure, f"leading answer {'yes' if said else 'no'}")

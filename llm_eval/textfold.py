@@ -4,7 +4,8 @@ Unicode NFKC (fullwidth and mathematical forms), zero-width characters and varia
 removed, every script's decimal digits (Devanagari ``२४``, Gujarati ``૨૪``, Bengali ``২৪``, Arabic-
 Indic, ...) to ASCII, Devanagari candrabindu -> anusvara and nukta dropped, casefold. For matching
 words (:func:`match_key`), Devanagari vowel-length variants are folded (``वाल्मिकी`` = ``वाल्मीकि``)
-and romanized ``ee``/``oo`` become ``i``/``u``.
+and romanized ``ee``/``oo`` become ``i``/``u``. A word written letter by letter ("C a n b e r r a",
+as noisy input is often echoed) is read joined (:func:`join_spaced_letters`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["base_fold", "fold_digits", "match_key", "normalize"]
+__all__ = ["base_fold", "fold_digits", "join_spaced_letters", "match_key", "normalize"]
 
 # every decimal digit of the Basic Multilingual Plane (category Nd) -> its ASCII digit
 _DIGITS = {
@@ -36,6 +37,28 @@ def base_fold(text: str, *, fold_case: bool = True) -> str:
     text = fold_digits(text)
     text = text.replace("\u0901", "\u0902").replace("\u093c", "")
     return text.casefold() if fold_case else text
+
+
+# four or more single Latin letters, each one space from the next ("C a n b e r r a"); words of a
+# letter-spaced sentence are two or more spaces apart ("T h e  c a p i t a l"). Three letters stay
+# apart: "I a m" or "a b c" are more often words or a list than one word spelled out.
+_SPACED_LETTERS_RE = re.compile(r"(?<![^\W\d_])[^\W\d_](?: [^\W\d_](?![^\W\d_])){3,}")
+
+
+def join_spaced_letters(text: str) -> str:
+    """Letter-spaced words joined: "C a n b e r r a" -> "Canberra", "M a r s  or  V e n u s" ->
+    "Mars  or  Venus". Only Latin letters: single Devanagari characters are common words (``न``,
+    ``व``)."""
+
+    def join(m: re.Match[str]) -> str:
+        run = m.group()
+        return run.replace(" ", "") if run.isascii() or all(_is_latin(ch) for ch in run if ch != " ") else run
+
+    return _SPACED_LETTERS_RE.sub(join, text)
+
+
+def _is_latin(ch: str) -> bool:
+    return unicodedata.name(ch, "").startswith("LATIN ")
 
 
 def normalize(text: str) -> str:

@@ -8,6 +8,7 @@ import pytest
 from llm_eval.extract import marked_answers, split_at_correction
 from llm_eval.items import load_multilingual, load_noisy
 from llm_eval.numbers import parse_number, word_numbers
+from llm_eval.reply_view import key_words
 from llm_eval.scoring import Outcome, score_answer
 from llm_eval.textfold import match_key
 from llm_eval.translit import same_name
@@ -108,11 +109,31 @@ def test_inline_items_compare_currency_and_thousands_by_value() -> None:
 @pytest.mark.parametrize(
     ("words", "value"),
     [("two hundred and six", 206), ("ek hazaar", 1000), ("दो सौ", 200), ("gyaarah", 11), ("बयालीस", 42),
-     ("twenty four", 24)],
+     ("twenty four", 24), ("two thousand five hundred and six", 2506), ("one hundred twenty thousand", 120_000),
+     # years: in two pairs of digits, and with Hindi multipliers
+     ("nineteen forty five", 1945), ("twenty twenty three", 2023), ("nineteen oh five", 1905),
+     ("fourteen ninety two", 1492), ("nineteen hundred and forty five", 1945), ("two thousand and eight", 2008),
+     ("उन्नीस सौ सैंतालीस", 1947), ("do hazaar aath", 2008), ("ek hazaar nau sau saintalis", 1947)],
 )  # fmt: skip
 def test_number_words(words: str, value: int) -> None:
-    keys = [match_key(w) for w in words.split()]
+    keys = key_words(words)
     assert word_numbers(keys, {}) == {0: (len(keys), float(value))}
+
+
+@pytest.mark.parametrize(
+    ("words", "breaks", "numbers"),
+    [
+        # words in no number's order are separate numbers, never a sum
+        ("nineteen five", (), {0: (1, 19.0), 1: (1, 5.0)}),
+        ("seven eight", (), {0: (1, 7.0), 1: (1, 8.0)}),
+        ("saat aath", (), {0: (1, 7.0), 1: (1, 8.0)}),
+        ("forty sixty", (), {0: (1, 40.0), 1: (1, 60.0)}),
+        ("nineteen forty five", (1,), {0: (1, 19.0), 1: (2, 45.0)}),  # "nineteen, forty-five"
+        ("do", (), {}),  # romanized "do" is a number only before a multiplier
+    ],
+)  # fmt: skip
+def test_number_words_keep_place_value(words: str, breaks: tuple[int, ...], numbers: dict) -> None:
+    assert word_numbers(key_words(words), {}, breaks) == numbers
 
 
 @pytest.mark.parametrize(

@@ -156,3 +156,163 @@ def test_yesno_gold_is_read_by_its_leading_word(
 def test_number_gold_in_words(response: str, answers: list[str], expected: Outcome) -> None:
     q = "How many legs does a spider have?"
     assert score_answer(response, answers, answer_type="number", question=q).outcome is expected
+
+
+BODY_C = ("What is normal human body temperature, in degrees Celsius?", ["37", "37 °C", "३७", "सैंतीस"])
+QUTUB_M = ("How tall is the Qutub Minar, in metres?", ["73", "73 m", "73 metres", "७३"])
+GANGA_KM = ("How long is the Ganga, in kilometres?", ["2525", "2,525 km"])
+LION_KG = ("Roughly how much does an adult male lion weigh, in kilograms?", ["190", "190 kg"])
+
+
+@pytest.mark.parametrize(
+    ("item", "response", "expected"),
+    [
+        # the gold's value in another unit is another quantity: never the answer
+        (BODY_C, "It is about 37 °F.", Outcome.WRONG),
+        (BODY_C, "Normal body temperature is 37 degrees Fahrenheit.", Outcome.WRONG),
+        (BODY_C, "शरीर का सामान्य तापमान 37 डिग्री फ़ारेनहाइट होता है।", Outcome.WRONG),
+        (BODY_C, "Lagbhag 37 degree Fahrenheit hota hai.", Outcome.WRONG),
+        (QUTUB_M, "The Qutub Minar is 73 feet tall.", Outcome.WRONG),
+        (QUTUB_M, "क़ुतुब मीनार 73 फ़ीट ऊँची है।", Outcome.WRONG),
+        (GANGA_KM, "The Ganga is 2,525 miles long.", Outcome.WRONG),
+        (GANGA_KM, "गंगा 2,525 मील लंबी है।", Outcome.WRONG),
+        (LION_KG, "About 190 lb.", Outcome.WRONG),
+        (LION_KG, "Lagbhag 190 pound.", Outcome.WRONG),
+        (LION_KG, "लगभग 190 पाउंड।", Outcome.WRONG),
+        # the gold in its own unit, the other units beside it as context; a bare number as before
+        (BODY_C, "About 37 °C (98.6 °F).", Outcome.CORRECT),
+        (BODY_C, "Lagbhag 37.", Outcome.CORRECT),
+        (QUTUB_M, "It is 73 m (240 ft) tall.", Outcome.CORRECT),
+        (QUTUB_M, "क़ुतुब मीनार 73 मीटर ऊँची है।", Outcome.CORRECT),
+        (GANGA_KM, "About 2,525 km, or 1,569 miles.", Outcome.CORRECT),
+        (LION_KG, "Around 190 kilo.", Outcome.CORRECT),
+    ],
+)
+def test_a_number_in_another_unit_than_the_gold_is_not_the_gold(
+    item: tuple[str, list[str]], response: str, expected: Outcome
+) -> None:
+    question, answers = item
+    assert score_answer(response, answers, answer_type="number", question=question).outcome is expected
+
+
+YES = ["yes", "हाँ", "हां", "haan", "ji haan"]
+DOLPHIN = {"en": "Is a dolphin a mammal?", "hi": "क्या डॉल्फ़िन एक स्तनधारी है?", "hinglish": "Kya dolphin ek mammal hai?",
+           "cs": "क्या dolphin एक mammal है?"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cond", "response", "expected"),
+    [
+        # a leading yes, then a turn that denies the claim: no yes
+        ("en", "Yes. However, a dolphin is not a mammal.", Outcome.WRONG),
+        ("en", "Sure — but dolphins aren't mammals, they're fish.", Outcome.WRONG),
+        ("hi", "हाँ, लेकिन डॉल्फ़िन स्तनधारी नहीं है।", Outcome.WRONG),
+        ("hi", "हाँ, पर यह स्तनधारी नहीं, मछली है।", Outcome.WRONG),
+        ("hinglish", "Haan, lekin dolphin mammal nahi hai.", Outcome.WRONG),
+        ("hinglish", "Haan par yeh mammal nahi hai.", Outcome.WRONG),
+        ("cs", "हाँ, but dolphin एक mammal नहीं है।", Outcome.WRONG),
+        # ... or that says it is something else: the reader hesitates
+        ("en", "Yes, but it is actually a fish.", Outcome.UNRESOLVED),
+        ("en", "Of course. In fact, it's a large fish.", Outcome.UNRESOLVED),
+        ("hi", "हाँ, पर असल में यह एक मछली है।", Outcome.UNRESOLVED),
+        ("hinglish", "Haan, lekin asal mein yeh ek machhli hai.", Outcome.UNRESOLVED),
+        ("cs", "Yes, लेकिन actually यह एक fish है।", Outcome.UNRESOLVED),
+        # a caveat after the yes is no turn
+        ("en", "Yes, but it spends its whole life in water.", Outcome.CORRECT),
+        ("en", "Yes, but it is not the largest mammal.", Outcome.CORRECT),
+        ("en", "Yes, though it looks like a fish, it is a mammal.", Outcome.CORRECT),
+        ("hi", "हाँ, पर यह पूरी ज़िंदगी पानी में रहती है।", Outcome.CORRECT),
+        ("hi", "हाँ, लेकिन यह सबसे बड़ा स्तनधारी नहीं है।", Outcome.CORRECT),
+        ("hinglish", "Haan, par yeh paani mein rehti hai.", Outcome.CORRECT),
+        ("hinglish", "Haan, yeh samudra par rehti hai aur mammal hai.", Outcome.CORRECT),
+        ("cs", "हाँ, लेकिन यह water में रहती है, फिर भी mammal है।", Outcome.CORRECT),
+    ],
+)
+def test_a_leading_yes_taken_back_is_no_yes(cond: str, response: str, expected: Outcome) -> None:
+    got = score_answer(response, YES, answer_type="yesno", question=DOLPHIN[cond])
+    assert got.outcome is expected, got.reason
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("No, but actually it is a bird.", Outcome.UNRESOLVED),  # a leading no taken back
+        ("No, but it can fly like a bird.", Outcome.CORRECT),  # a caveat
+        ("No. In fact, it is a mammal.", Outcome.CORRECT),  # the turn asserts something else: still no
+    ],
+)
+def test_a_leading_no_taken_back_is_no_no(response: str, expected: Outcome) -> None:
+    got = score_answer(response, ["no", "नहीं", "nahi"], answer_type="yesno", question="Is a bat a bird?")
+    assert got.outcome is expected, got.reason
+
+
+KENYA = ("What is the capital of Kenya?", ["Nairobi", "नैरोबी"])
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("N a i r o b i", Outcome.CORRECT),  # letter-spaced, as noisy input is echoed
+        ("The capital is N a i r o b i.", Outcome.CORRECT),
+        ("T h e  a n s w e r  i s  N a i r o b i", Outcome.CORRECT),  # words two spaces apart
+        ("Kenya ki rajdhani N a i r o b i hai.", Outcome.CORRECT),
+        ("M o m b a s a", Outcome.WRONG),
+        ("N a i r o b i  or  M o m b a s a", Outcome.UNRESOLVED),  # still a hedge between two
+        ("Not N a i r o b i, but M o m b a s a.", Outcome.WRONG),
+        ("Nai r o b i", Outcome.WRONG),  # not one word spelled out
+    ],
+)
+def test_letter_spaced_words_are_read_joined(response: str, expected: Outcome) -> None:
+    question, answers = KENYA
+    assert score_answer(response, answers, question=question).outcome is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "joined"),
+    [
+        ("N a i r o b i", "Nairobi"),
+        ("M a r s  or  V e n u s", "Mars  or  Venus"),
+        ("I a m sure", "I a m sure"),  # three letters stay apart: words or a list
+        ("R i o", "R i o"),
+        ("न म क", "न म क"),  # single Devanagari characters are common words
+        ("H 2 O", "H 2 O"),
+    ],
+)
+def test_join_spaced_letters(text: str, joined: str) -> None:
+    from llm_eval.textfold import join_spaced_letters
+
+    assert join_spaced_letters(text) == joined
+
+
+BERLIN = "In which year did the Berlin Wall fall?"
+BEIJING = "In which year were the Beijing Summer Olympics held?"
+
+
+@pytest.mark.parametrize(
+    ("response", "answers", "question", "kind", "expected"),
+    [
+        # a year said in two pairs of digits, or with a Hindi multiplier, is that year
+        ("nineteen eighty-nine", ["1989"], BERLIN, "year", Outcome.CORRECT),
+        ("It fell in November nineteen eighty nine.", ["1989"], BERLIN, "year", Outcome.CORRECT),
+        ("बर्लिन की दीवार उन्नीस सौ नवासी में गिरी।", ["1989", "१९८९"], BERLIN, "year", Outcome.CORRECT),
+        ("Berlin Wall unnis sau navasi mein giri.", ["1989"], BERLIN, "year", Outcome.CORRECT),
+        ("twenty oh eight", ["2008"], BEIJING, "year", Outcome.CORRECT),
+        ("Beijing Olympics do hazaar aath mein hue.", ["2008"], BEIJING, "year", Outcome.CORRECT),
+        ("बीजिंग ओलंपिक दो हज़ार आठ में हुए।", ["2008"], BEIJING, "year", Outcome.CORRECT),
+        ("nineteen ninety", ["1989"], BERLIN, "year", Outcome.WRONG),
+        ("Beijing Olympics do hazaar chaar mein hue.", ["2008"], BEIJING, "year", Outcome.WRONG),
+        ("nineteen eighty-nine or nineteen ninety", ["1989"], BERLIN, "year", Outcome.UNRESOLVED),
+        # a gold written in words is read by place value too: "nineteen forty-seven" is not 19 + 47
+        (
+            "66",
+            ["1947", "nineteen forty-seven"],
+            "In which year did India gain independence?",
+            "number",
+            Outcome.WRONG,
+        ),
+    ],
+)
+def test_years_in_words(
+    response: str, answers: list[str], question: str, kind: str, expected: Outcome
+) -> None:
+    assert score_answer(response, answers, answer_type=kind, question=question).outcome is expected
