@@ -95,7 +95,9 @@ def llm_eval(
         typer.Option(
             help="auto (default: rules first, a grader model for the samples the rules leave unresolved; "
             "for --provider local the same as rule) | rule (no grader; unresolved samples are counted "
-            "apart) | model (a grading request for every answered sample; the report shows the agreement)."
+            "apart) | model (a grading request for every answered sample; the report shows the agreement). "
+            "The grader's verdicts decide unresolved samples only once it is measured (--grader-check) "
+            "or with --count-unmeasured-grader; else they are kept and shown as a sensitivity."
         ),
     ] = "auto",
     grader_model: Annotated[
@@ -111,10 +113,19 @@ def llm_eval(
     grader_check: Annotated[
         Path | None,
         typer.Option(
-            help="grader_check.json (or its folder) from `flatbench llm-grader-check`: the report shows the "
-            "grader's measured error rates beside the verdicts it decided (else: unmeasured)."
+            help="grader_check.json (or its folder) from `flatbench llm-grader-check`: when it measured this "
+            "run's grader (same provider and model), the grader's verdicts decide unresolved samples and "
+            "the report shows its measured error rates; otherwise they are not counted."
         ),
     ] = None,
+    count_unmeasured_grader: Annotated[
+        bool,
+        typer.Option(
+            "--count-unmeasured-grader",
+            help="Count the grader's verdicts even though no --grader-check measured it; recorded in the "
+            "summary and stated in the report (its error rates, and so their effect, are unknown).",
+        ),
+    ] = False,
 ) -> None:
     """Run an LLM stress-test suite; records go to DIR/responses.jsonl (resumable)."""
     from rich.console import Console
@@ -123,6 +134,7 @@ def llm_eval(
     from flows.cli_common import check_choice, check_out_dir
     from flows.shutdown import set_kept
     from llm_eval.grader import SCORERS, grade_records, resolve_scorer
+    from llm_eval.grader_policy import GraderPolicy, policy_provenance
     from llm_eval.judge import JUDGE_CHOICES, resolve_judge
     from llm_eval.plan import plan_run, render_plan
     from llm_eval.pricing import PRICE_FILE_HELP, UnpricedModelError, load_prices
@@ -335,6 +347,23 @@ def llm_eval(
             + "  ".join(f"{k} {v}" for k, v in counts.items()),
             markup=False,
         )
+        grader_id = f"{grader_prov.name}:{grader_prov.model}"
+        policy = GraderPolicy.from_provenance(
+            {"scorer": scorer, **policy_provenance(measured, count_unmeasured_grader)}
+        )
+        if not policy.counts(grader_id):
+            why = (
+                f"the grader check given measured {', '.join(policy.measured) or 'nothing'}, not {grader_id}"
+                if policy.checked
+                else "the grader is unmeasured"
+            )
+            console.print(
+                f"  its verdicts are kept but not counted ({why}): run `flatbench llm-grader-check "
+                f"--provider {grader_prov.name} --model {grader_prov.model}` and pass --grader-check, "
+                "or pass --count-unmeasured-grader",
+                markup=False,
+                highlight=False,
+            )
     if s.analyze is not None:
         akw: dict[str, Any] = {}
         if robustness:
@@ -353,7 +382,7 @@ def llm_eval(
                 "cost_usd": summ["cost_usd"],
                 "cost_known": summ["cost_known"],
                 "cost_unknown_answers": summ["cost_unknown_answers"],
-                **({"grader_check": measured} if measured else {}),
+                **policy_provenance(measured, count_unmeasured_grader),
             }
         result = s.analyze(records, Path(out_dir), **akw)
         if suite in ("multilingual", "noisy", "all"):

@@ -25,6 +25,8 @@ from flows.choices import (
 )
 from flows.worker_exit import adopt_output, orphan_note, orphaned
 from llm_eval.grader import resolve_scorer
+from llm_eval.grader_check import load_check
+from llm_eval.grader_policy import policy_provenance
 from llm_eval.judge import resolve_judge
 from tasks.llm import (
     analyze_task,
@@ -57,13 +59,18 @@ def llm_robustness(
     grader_model: str | None = None,
     answer_format: AnswerFormat = "plain",
     api_key_block: str | None = None,
+    grader_check: str | None = None,
+    count_unmeasured_grader: bool = False,
 ) -> dict[str, Any]:
     """Returns {out, summary, report, artifact, headline}. judge "auto": a model judge (same provider)
     only for the suites whose report uses fluency (multilingual), none for local; "provider": all.
-    scorer "auto": a grader model for the samples the rules leave unresolved (none for local).
+    scorer "auto": a grader model for the samples the rules leave unresolved (none for local); its
+    verdicts count only when `grader_check` (a `flatbench llm-grader-check` result) measured that
+    grader, or with `count_unmeasured_grader`, as with `flatbench llm-eval`.
     The Anthropic key: ANTHROPIC_API_KEY where the flow runs, else the Prefect Secret block named by
     `api_key_block` (or FLATBENCH_API_KEY_BLOCK); checked before anything runs."""
     scorer = resolve_scorer(scorer, provider)
+    measured = load_check(grader_check) if grader_check else None  # a bad check stops the flow here
     log = get_run_logger()
     out_dir = str(Path(out or Path("runs") / "llm_eval" / f"{suite}_{provider}_{mitigation}").resolve())
     adopt_output(Path(out_dir) / f"flow-run-{flow_run.get_id()}.log")
@@ -120,6 +127,7 @@ def llm_robustness(
             "scorer": scorer,
             "answer_format": answer_format,
             "orchestrator": "prefect flow llm-robustness",
+            **policy_provenance(measured, count_unmeasured_grader),
         },
     )
     report = str(Path(out_dir) / "report.md")

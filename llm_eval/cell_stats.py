@@ -48,7 +48,8 @@ def cell_stats(rows: Sequence[Scored]) -> dict[str, Any]:
         "n_unsure": unsure,
         "n_unresolved": unresolved,
         "n_resolved": m,
-        "n_graded": sum(s.rule_outcome is Outcome.UNRESOLVED and s.resolved for s in ans),
+        "n_graded": sum(s.grader_decided for s in ans),
+        "n_grader_verdicts": sum(s.grader_verdict for s in ans),
         "n_wrong": m - k - unsure,
         "accuracy": k / m if m else math.nan,
         "ci_low": lo,
@@ -57,6 +58,10 @@ def cell_stats(rows: Sequence[Scored]) -> dict[str, Any]:
         "accuracy_low": k / n if n else math.nan,
         "accuracy_high": (k + unresolved) / n if n else math.nan,
         "selective_accuracy": k / (m - unsure) if m - unsure else math.nan,
+        # the sensitivity to the grader: accuracy (correct / resolved) by the rules alone, and with
+        # every grader verdict on an unresolved sample counted, whichever of the two counts above
+        "accuracy_rule_only": _accuracy([s.rule_outcome for s in ans]),
+        "accuracy_with_grader": _accuracy([s.graded_outcome for s in ans]),
         "fluency_mean": statistics.fmean(flu) if flu else math.nan,
         "fluency_n": len(flu),
         "lang_consistency": sum(cons) / len(cons) if cons else math.nan,
@@ -66,6 +71,11 @@ def cell_stats(rows: Sequence[Scored]) -> dict[str, Any]:
         "n_stop_reason": sum(s.record.stop_reason is not None for s in ans),
         **_perturbation_stats(rows),
     }
+
+
+def _accuracy(outcomes: Sequence[Outcome | None]) -> float:
+    resolved = [o for o in outcomes if o is not None and o is not Outcome.UNRESOLVED]
+    return sum(o is Outcome.CORRECT for o in resolved) / len(resolved) if resolved else math.nan
 
 
 def _perturbation_stats(rows: Sequence[Scored]) -> dict[str, Any]:
@@ -82,7 +92,8 @@ def _perturbation_stats(rows: Sequence[Scored]) -> dict[str, Any]:
 def grader_agreement(scored: Sequence[Scored]) -> dict[str, Any] | None:
     """Rule scorer vs the optional model grader on the answered records that carry a model grade:
     counts, agreement and Cohen's kappa over the correct/incorrect verdicts (unsure / unparseable
-    verdicts are counted apart). None when no record has a model grade."""
+    verdicts are counted apart). None when no record has a model grade. It compares and counts
+    nothing: whether the grader's verdicts decide samples is the grader policy's to say."""
     graded = [s for s in scored if s.outcome is not None and s.model_verdict is not None]
     if not graded:
         return None

@@ -9,11 +9,12 @@ evaluated provider/model) whether the response asserts a reference answer. The g
 a constrained format (one word: CORRECT, INCORRECT or UNSURE, or ``{"verdict": ...}``), parsed
 strictly: anything else is the verdict ``unparseable``, counted and never guessed. Its requests are
 ordinary Samples run through ``run_samples`` into ``DIR/grader/`` (cached, resumable, counted by
-``--dry-run``); each graded record gets ``model_grade = {"verdict", "model", "raw"}`` in
+``--dry-run``); each graded record gets ``model_grade = {"verdict", "model", "provider", "raw"}`` in
 ``DIR/responses.jsonl`` (rewritten atomically). The analysis keeps the rule verdict where the rules
-resolved a sample, takes the grader's correct / incorrect where they did not, and reports the
-agreement between the two where both exist. The grader's own error rates are measured by
-:mod:`llm_eval.grader_check` (``flatbench llm-grader-check``) on labelled replies.
+resolved a sample and reports the agreement between the two where both exist. Where the rules did
+not resolve it, the grader's correct / incorrect decides only when the grader was measured
+(:mod:`llm_eval.grader_check`, ``flatbench llm-grader-check``) or its use unmeasured was asked for;
+:mod:`llm_eval.grader_policy` says which. The grades are kept in the records either way.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "grade_records",
     "grade_request",
     "grade_samples",
+    "grader_of",
     "parse_verdict",
     "resolve_scorer",
     "rule_outcome",
@@ -151,11 +153,12 @@ def parse_verdict(text: str | None) -> str:
 
 
 def apply_grades(
-    records: Sequence[Record], graded: Sequence[Record], model: str
+    records: Sequence[Record], graded: Sequence[Record], model: str, provider: str | None = None
 ) -> dict[str, dict[str, Any]]:
     """Set ``model_grade`` on each record whose grading request was answered; returns them by id.
 
-    A grading request that failed leaves its record ungraded (``model_grade`` None)."""
+    A grading request that failed leaves its record ungraded (``model_grade`` None). The grade names
+    its grader (provider and model), which a grader check must have measured before it counts."""
     by_id = {g.meta.get("graded_sample_id"): g for g in graded if g.ok}
     grades: dict[str, dict[str, Any]] = {}
     for r in records:
@@ -164,8 +167,20 @@ def apply_grades(
             continue
         raw = g.response_text or ""
         r.model_grade = {"verdict": parse_verdict(raw), "model": model, "raw": raw[:500]}
+        if provider is not None:
+            r.model_grade["provider"] = provider
         grades[r.sample_id] = r.model_grade
     return grades
+
+
+def grader_of(record: Record) -> str | None:
+    """``provider:model`` of the grader that graded ``record`` (None when it carries no grade), the
+    name a grader check gives its grader. A grade written before it named its provider came from the
+    run's own provider, the only one a run grades with."""
+    g = record.model_grade
+    if not isinstance(g, dict):
+        return None
+    return f"{g.get('provider') or record.provider}:{g.get('model') or ''}"
 
 
 def grade_records(
@@ -185,7 +200,7 @@ def grade_records(
     samples = grade_samples(records, only_unresolved=only_unresolved)
     kw = {"progress": False, **(run_kwargs or {})}
     graded = run_samples(samples, provider, out / GRADER_DIR, **kw) if samples else []
-    grades = apply_grades(records, graded, provider.model)
+    grades = apply_grades(records, graded, provider.model, provider.name)
     path = out / RESPONSES_FILE
     if grades and path.exists():
         on_disk = prepare_resume(path)

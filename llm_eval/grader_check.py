@@ -40,6 +40,7 @@ __all__ = [
     "check_samples",
     "load_check",
     "measure",
+    "measured_graders",
     "render_check",
     "run_grader_check",
 ]
@@ -332,6 +333,28 @@ def run_grader_check(
     return check
 
 
+def _overall(groups: Any) -> GroupRates | None:
+    every = next((g for g in groups or [] if isinstance(g, Mapping) and g.get("group") == "all"), None)
+    return None if every is None else GroupRates.from_dict(every)
+
+
+def measured_graders(check: Mapping[str, Any] | None) -> dict[str, GroupRates]:
+    """The graders a check (its JSON form) measured, by ``provider:model``, with their rates over every
+    group: the first grader and the second, each only when some labelled reply got a CORRECT or
+    INCORRECT verdict from it (a grader with no verdict measured nothing)."""
+    if not isinstance(check, Mapping) or check.get("kind", "grader_check") != "grader_check":
+        return {}
+    out: dict[str, GroupRates] = {}
+    for name, groups in (
+        (check.get("grader"), check.get("groups")),
+        (check.get("second_grader"), check.get("second_groups")),
+    ):
+        rates = _overall(groups)
+        if name and rates is not None and rates.scored > 0:
+            out.setdefault(str(name), rates)
+    return out
+
+
 def load_check(path: str | Path) -> dict[str, Any]:
     """A grader_check.json written by :func:`run_grader_check` (or the folder holding it)."""
     p = Path(path)
@@ -344,8 +367,8 @@ def load_check(path: str | Path) -> dict[str, Any]:
         raise ValueError(
             f"{p} is not a grader check (kind {data.get('kind') if isinstance(data, dict) else None!r})"
         )
-    every = next((g for g in data.get("groups") or [] if isinstance(g, dict) and g.get("group") == "all"), {})
-    if GroupRates.from_dict(every).scored <= 0:
+    every = _overall(data.get("groups"))
+    if every is None or every.scored <= 0:
         verdicts = ", ".join(f"{k} {v}" for k, v in (data.get("verdicts") or {}).items())
         raise ValueError(
             f"{p} measured nothing: no labelled reply got a CORRECT or INCORRECT verdict ({verdicts}); "

@@ -124,33 +124,113 @@ def _scorer_label(prov: dict[str, Any]) -> str:
     )
     if not n:
         return text + "; no model grades, so unresolved samples stay unresolved"
-    decided = int(prov.get("n_grader_decided") or 0)
     models = e_(", ".join(prov.get("grader_models") or []) or "n/a")
-    text += (
-        f"; {n} samples carry a model grade ({models}), which decides unresolved samples when it says "
-        f"correct/incorrect: **{decided} verdicts came from the grader**"
+    return text + f"; {n} samples carry a model grade ({models}): see *Model grader* below"
+
+
+def _rate(r: float | None, ci: Sequence[float | None] | None) -> str:
+    if r is None:
+        return "n/a"
+    lo, hi = ci or (None, None)
+    return f"{100 * r:.1f}%" + (
+        f" [{100 * lo:.1f}, {100 * hi:.1f}]" if lo is not None and hi is not None else ""
     )
-    return text + "; " + _grader_measured(prov)
 
 
-def _grader_measured(prov: dict[str, Any]) -> str:
-    """The grader's measured error rates, or that it is unmeasured."""
-    check = prov.get("grader_check")
-    if not isinstance(check, dict) or not check.get("grader"):
-        return "the grader is **unmeasured** (no `flatbench llm-grader-check` result was given)"
-    every = next((g for g in check.get("groups", []) if g.get("group") == "all"), {})
-
-    def rate(k: str) -> str:
-        r, ci = every.get(f"{k}_rate"), every.get(f"{k}_ci") or [None, None]
-        if r is None:
-            return "n/a"
-        return f"{100 * r:.1f}%" + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci[0] is not None else "")
-
-    other = "" if prov.get("grader_measured") else " (a check of another grader than this run's)"
+def _grader_line(g: dict[str, Any], check: dict[str, Any] | None) -> str:
+    """One grader's verdicts: counted (measured, or by request) or not counted, and why."""
+    name, k = e_(str(g["grader"])), int(g.get("n_verdicts") or 0)
+    provider, _, model = str(g["grader"]).partition(":")
+    rerun = (
+        f"run `flatbench llm-grader-check --provider {e_(provider)} --model {e_(model)}` and pass "
+        "`--grader-check` (or `--count-unmeasured-grader` to count an unmeasured grader)"
+    )
+    table = e_(Path(str((check or {}).get("table", ""))).name) or "n/a"
+    reason = g.get("reason")
+    if reason == "measured":
+        fa, fr = _rate(g.get("fa_rate"), g.get("fa_ci")), _rate(g.get("fr_rate"), g.get("fr_ci"))
+        return (
+            f"{name}: grader verdicts counted (measured: false accept {fa}, false reject {fr}, 95% CI, "
+            f"on {table}): **{k} verdicts came from the grader**"
+        )
+    if reason == "opt-in":
+        return (
+            f"{name}: **{k} grader verdicts counted although the grader is unmeasured** "
+            "(`--count-unmeasured-grader`): its false-accept and false-reject rates, and so their effect "
+            "on these numbers, are unknown"
+        )
+    if reason == "measured-nothing":
+        return (
+            f"{name}: **{k} grader verdicts not counted: the grader check given measured nothing** (no "
+            f"labelled reply got a CORRECT or INCORRECT verdict); those samples stay unresolved; {rerun}"
+        )
+    if reason == "other-grader":
+        named = [str(check[key]) for key in ("grader", "second_grader") if check and check.get(key)]
+        other = e_(", ".join(named))
+        return (
+            f"{name}: **{k} grader verdicts not counted: the grader check given measured another grader** "
+            f"({other} on {table}), not this one; those samples stay unresolved; {rerun}"
+        )
+    if reason == "rule-scorer":
+        return f"{name}: {k} grader verdicts in the records not counted: the scorer is `rule`"
     return (
-        f"grader measured{other}: {e_(str(check['grader']))} on {e_(Path(str(check.get('table', ''))).name)}, "
-        f"false accept {rate('fa')}, false reject {rate('fr')} (95% CI)"
+        f"{name}: **{k} grader verdicts not counted: the grader is unmeasured**; those samples stay "
+        f"unresolved; {rerun}"
     )
+
+
+def _grader_statement(prov: dict[str, Any]) -> str:
+    """The report's plain statement of whether grader verdicts were counted, per grader."""
+    check = prov.get("grader_check") if isinstance(prov.get("grader_check"), dict) else None
+    graders = prov.get("graders")
+    if graders is None:  # a summary written before the grader policy: every grader verdict counted
+        if not int(prov.get("n_model_graded") or 0):
+            return ""
+        state = "measured" if prov.get("grader_measured") else "**unmeasured**"
+        return (
+            f"{int(prov.get('n_grader_decided') or 0)} grader verdicts counted (a summary written before "
+            f"unmeasured graders were left out; the grader was {state})."
+        )
+    lines = [_grader_line(g, check) for g in graders]
+    if not lines and check:
+        lines = [
+            f"a grader check was given ({e_(str(check.get('grader', '')))}), but no sample carries a model grade"
+        ]
+    if not lines:
+        return ""
+    tail = ""
+    if prov.get("n_grader_decided"):
+        tail = " Counted verdicts decide samples the rules left unresolved and are in every accuracy, test and interval below."
+    elif prov.get("n_grader_not_counted"):
+        tail = " Every accuracy, test and interval below is the rules' alone; each suite's *sensitivity* line shows what the grader's verdicts would give."
+    return "; ".join(lines) + "." + tail
+
+
+def _sensitivity(cells: Sequence[dict[str, Any]]) -> str:
+    """What the grader's verdicts change in each cell: with them counted when they are not, or
+    without them when they are. A sensitivity, never a finding."""
+    rows = [c for c in cells if int(c.get("n_grader_verdicts") or 0)]
+    if not rows:
+        return ""
+    left_out = sum(int(c["n_grader_verdicts"]) - int(c.get("n_graded") or 0) for c in rows)
+    if left_out:
+        head = (
+            f"With the {left_out} grader verdicts that are not counted here counted as well, accuracy "
+            "(resolved) would be"
+        )
+        other = "accuracy_with_grader"
+    else:
+        head = (
+            f"Without the {sum(int(c['n_grader_verdicts']) for c in rows)} grader verdicts (rules only, "
+            "those samples unresolved), accuracy (resolved) would be"
+        )
+        other = "accuracy_rule_only"
+    cells_text = "; ".join(
+        f"{e_(c['label'])} ({MITIGATION_LABELS.get(c['mitigation'], e_(c['mitigation']))}): "
+        f"{_pct(c['accuracy'])} → {_pct(c.get(other))}"
+        for c in rows
+    )
+    return f"**Sensitivity to the grader (not a finding).** {head}: {cells_text}."
 
 
 def _mitigation_used(suite: str, mits: Sequence[str]) -> str:
@@ -335,6 +415,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
                 "name": name,
                 "mitigation_used": _mitigation_used(name, s["mitigations"]),
                 "agreement": agreement,
+                "sensitivity": _sensitivity(cells),
                 "worst_case": _worst_rows(s.get("worst_case")),
                 "title": "B1. Multilingual and code-switch"
                 if name == "multilingual"
@@ -387,6 +468,7 @@ def report_context(summary: dict[str, Any]) -> dict[str, Any]:
             "n_cached": prov.get("n_cached", 0),
             "answer_format": e(", ".join(prov.get("answer_formats") or ["plain"])),
             "scorer": _scorer_label(prov),
+            "grader": _grader_statement(prov),
             "note": e(str(prov["note"])) if prov.get("note") else "",
         },
         "rubric": RUBRIC if judge.get("kind") == "provider" else HEURISTIC_RUBRIC,

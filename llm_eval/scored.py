@@ -2,8 +2,11 @@
 verdict, language, fluency, truncation, edit distance and failure category.
 
 The verdict is the rule scorer's (``llm_eval.scoring``: correct / wrong / unresolved); a model grade
-(``--scorer auto`` or ``model``) decides an unresolved sample when it says correct or incorrect. The
-statistics over these samples live in :mod:`llm_eval.cell_stats` and :mod:`llm_eval.summary`.
+(``--scorer auto`` or ``model``) that says correct or incorrect decides an unresolved sample only when
+the run's :class:`~llm_eval.grader_policy.GraderPolicy` counts its grader (measured, or asked for).
+Each sample keeps the rule's verdict and the grader's beside the one that counts, for the agreement
+table and the sensitivity line. The statistics over these samples live in :mod:`llm_eval.cell_stats`
+and :mod:`llm_eval.summary`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from llm_eval.grader import grader_of
+from llm_eval.grader_policy import GraderPolicy
 from llm_eval.judge import heuristic_fluency
 from llm_eval.langid import LangResult, consistent, detect
 from llm_eval.scoring import ANSWER_TYPES, Outcome, score_answer
@@ -41,6 +46,8 @@ class Scored:
     distance_skipped: bool = False  # a prompt longer than EDIT_DISTANCE_MAX_CHARS: not measured
     model_verdict: str | None = None  # the optional model grader's verdict, when the record has one
     rule_outcome: Outcome | None = None  # the rule scorer's own verdict (outcome may be the grader's)
+    graded_outcome: Outcome | None = None  # the verdict with the grader's counted, whether or not it is
+    grader: str | None = None  # provider:model of the grade, when the record has one
 
     @property
     def cell(self) -> tuple[str, str, str]:
@@ -53,6 +60,19 @@ class Scored:
     @property
     def resolved(self) -> bool:
         return self.outcome is not None and self.outcome is not Outcome.UNRESOLVED
+
+    @property
+    def grader_verdict(self) -> bool:
+        """The rules left it unresolved and the grader said correct or incorrect, counted or not."""
+        return self.rule_outcome is Outcome.UNRESOLVED and self.graded_outcome in (
+            Outcome.CORRECT,
+            Outcome.WRONG,
+        )
+
+    @property
+    def grader_decided(self) -> bool:
+        """The grader's verdict is the one that counts for this sample."""
+        return self.grader_verdict and self.outcome is self.graded_outcome
 
     @property
     def failed(self) -> bool:
@@ -110,9 +130,16 @@ def _question(r: Record) -> str:
     return r.messages[-1]["content"] if r.messages else ""
 
 
-def score_records(records: Iterable[Record], fluency: dict[str, int | None] | None = None) -> list[Scored]:
+def score_records(
+    records: Iterable[Record],
+    fluency: dict[str, int | None] | None = None,
+    *,
+    policy: GraderPolicy | None = None,
+) -> list[Scored]:
     """Score every record of the robustness suites; ``fluency`` maps sample_id -> model-judge score
-    (when None the heuristic-v1 judge is used)."""
+    (when None the heuristic-v1 judge is used). ``policy`` says whose grader verdicts decide
+    unresolved samples; by default none does (an unmeasured grader does not count)."""
+    policy = policy or GraderPolicy()
     out: list[Scored] = []
     for r in records:
         suite = r.meta.get("suite")
@@ -136,9 +163,14 @@ def score_records(records: Iterable[Record], fluency: dict[str, int | None] | No
         lang = detect(text)
         cons = consistent(lang, exp)
         flu = heuristic_fluency(text, exp, lang) if fluency is None else fluency.get(r.sample_id)
-        s = Scored(r, suite, mit, _decided(res.outcome, r), lang, cons, flu, _truncated(r))
+        graded = _decided(res.outcome, r)
+        grader = grader_of(r)
+        outcome = graded if policy.counts(grader) else res.outcome
+        s = Scored(r, suite, mit, outcome, lang, cons, flu, _truncated(r))
         s.model_verdict = _model_verdict(r)
         s.rule_outcome = res.outcome
+        s.graded_outcome = graded
+        s.grader = grader
         if suite == "noisy" and r.condition != "clean" and r.meta.get("clean_question") and r.messages:
             prompt, clean = r.messages[-1]["content"], r.meta["clean_question"]
             if max(len(prompt), len(clean)) <= EDIT_DISTANCE_MAX_CHARS:

@@ -5,8 +5,13 @@ rebuilt from its records alone. Conventions:
 
 - provider errors are excluded from every denominator and counted per cell (``n_errors``);
 - the rule scorer's verdict is correct / wrong / unresolved (``llm_eval.scoring``); a model grade
-  (``--scorer auto`` or ``model``) decides an unresolved sample when it says correct or incorrect;
-  the rest stay unresolved (``n_unresolved``);
+  (``--scorer auto`` or ``model``) decides an unresolved sample when it says correct or incorrect
+  and the grader policy counts its grader (``llm_eval.grader_policy``: measured by the run's grader
+  check, or asked for with ``count_unmeasured_grader``); the rest stay unresolved
+  (``n_unresolved``). The provenance says whether grader verdicts were counted
+  (``grader_verdicts_counted``, ``n_grader_decided``, ``n_grader_not_counted``, ``graders``), and
+  every cell gives the accuracy by the rules alone and with every grader verdict counted
+  (``accuracy_rule_only``, ``accuracy_with_grader``), a sensitivity, not a finding;
 - ``accuracy`` = correct / resolved (answered minus unresolved), with ``unresolved_share`` beside it
   and the bounds ``accuracy_low`` (unresolved counted wrong) and ``accuracy_high`` (counted right);
   UNSURE counts as resolved and not correct and is reported separately (``n_unsure``), with
@@ -30,10 +35,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from llm_eval.cell_stats import cell_stats, grader_agreement, holm_in_place, paired_stats, worst_case
+from llm_eval.grader_policy import GraderPolicy, GraderUse
 from llm_eval.judge import judge_info
 from llm_eval.perturb import KINDS, LEVELS, RATES, UNITS
 from llm_eval.scored import SUITE_ORDER, Scored, score_records
-from llm_eval.scoring import Outcome
 from llm_eval.taxonomy import MULTILINGUAL_CATEGORIES, NOISY_CATEGORIES, Failure, summarize_taxonomy
 from llm_eval.types import Record
 
@@ -279,9 +284,11 @@ def build_summary(
     judge: dict[str, Any] | None = None,
     provenance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The full, JSON-safe summary of a run (see the module docstring for conventions)."""
-    scored = score_records(records, fluency)
-    provenance = {**(provenance or {}), **_grader_provenance(scored, provenance or {})}
+    """The full, JSON-safe summary of a run (see the module docstring for conventions); which grader
+    verdicts count is read from ``provenance`` (:data:`llm_eval.grader_policy.POLICY_KEYS`)."""
+    policy = GraderPolicy.from_provenance(provenance)
+    scored = score_records(records, fluency, policy=policy)
+    provenance = {**(provenance or {}), **_grader_provenance(scored, policy)}
     suites = {}
     for suite in SUITE_ORDER:
         rows = [s for s in scored if s.suite == suite]
@@ -297,17 +304,33 @@ def build_summary(
     )
 
 
-def _grader_provenance(scored: Sequence[Scored], given: dict[str, Any]) -> dict[str, Any]:
-    """Where verdicts came from: how many the grader decided (rule unresolved, grade correct /
-    incorrect), which grader models, and whether a grader check measured them."""
-    decided = [s for s in scored if s.rule_outcome is Outcome.UNRESOLVED and s.resolved]
+def _grader_provenance(scored: Sequence[Scored], policy: GraderPolicy) -> dict[str, Any]:
+    """Where verdicts came from: per grader, how many unresolved samples it graded correct /
+    incorrect and whether those verdicts count (and why), and the totals."""
+    graders = sorted({s.grader for s in scored if s.grader and s.outcome is not None})
+    uses = [
+        GraderUse(
+            grader=g,
+            n_graded=sum(s.grader == g for s in scored if s.outcome is not None),
+            n_verdicts=sum(s.grader == g and s.grader_verdict for s in scored),
+            counted=policy.counts(g),
+            reason=policy.reason(g),
+            rates=policy.measured.get(g),
+        )
+        for g in graders
+    ]
+    decided = sum(s.grader_decided for s in scored)
+    verdicts = sum(s.grader_verdict for s in scored)
     models = sorted({str((s.record.model_grade or {}).get("model", "")) for s in scored if s.model_verdict})
-    check = given.get("grader_check")
-    measured = isinstance(check, dict) and bool(check.get("grader"))
     return {
-        "n_grader_decided": len(decided),
+        "count_unmeasured_grader": policy.count_unmeasured,
+        "grader_verdicts_counted": decided > 0,
+        "n_grader_decided": decided,
+        "n_grader_verdicts": verdicts,
+        "n_grader_not_counted": verdicts - decided,
         "grader_models": [m for m in models if m],
-        "grader_measured": measured and any(str(check.get("grader", "")).endswith(f":{m}") for m in models),
+        "grader_measured": bool(uses) and all(u.grader in policy.measured for u in uses),
+        "graders": [u.to_dict() for u in uses],
     }
 
 

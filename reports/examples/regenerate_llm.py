@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from llm_eval.analysis import analyze
+from llm_eval.grader_policy import POLICY_KEYS
 from llm_eval.items import load_multilingual, load_noisy
 from llm_eval.types import Record
 
@@ -46,7 +47,8 @@ def regenerate(folder: Path) -> dict[str, float | None]:
             r.meta["answer_class"] = it.answer_class
             r.meta["item_set_sha256"] = sets[r.meta.get("suite", "")]
     old = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("provenance", {})
-    keep = {k: old[k] for k in ("suite", "mitigation", "seed", "limit") if k in old}
+    # the grader policy's keys too: a rebuild counts the same grader verdicts as the run did
+    keep = {k: old[k] for k in ("suite", "mitigation", "seed", "limit", *POLICY_KEYS) if k in old}
     return analyze(
         records, folder, judge="heuristic", provenance={**keep, "note": NOTES.get(folder.name, "")}
     )

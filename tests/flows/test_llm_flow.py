@@ -99,3 +99,52 @@ def test_the_key_from_a_secret_block_and_run_stats(
     assert tries == [1] and stub.n_messages == 3
     stats = json.loads((Path(res["out"]) / "run_stats.json").read_text())
     assert stats["totals"]["answered"] == 3 and "this_run" in stats
+
+
+def _grader_check(path: Path, grader: str) -> Path:
+    """A grader_check.json that measured ``grader`` (one labelled reply of each kind, both right)."""
+    from llm_eval.grader_check import measure
+
+    cases = [{"id": "1", "cond": "en", "expected": "correct"}, {"id": "2", "cond": "en", "expected": "wrong"}]
+    path.write_text(json.dumps(measure(cases, {"1": "correct", "2": "incorrect"}, grader).to_dict()))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("checked", "opt_in", "counted", "reason"),
+    [
+        (None, False, False, "unmeasured"),
+        ("anthropic:claude-sonnet-5-5", False, True, "measured"),  # the stub's default model grades
+        ("anthropic:another-grader", False, False, "other-grader"),
+        (None, True, True, "opt-in"),
+    ],
+)
+def test_the_flow_counts_grader_verdicts_as_the_cli_does(
+    stub: StubServer,
+    tmp_path: Path,
+    monkeypatch: Any,
+    checked: str | None,
+    opt_in: bool,
+    counted: bool,
+    reason: str,
+) -> None:
+    """Every noisy answer is graded CORRECT by the stub grader (scorer model); the rules leave none
+    unresolved here, so the grader decides nothing, but the summary records the policy per grader."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+    stub.config.answers = {"reply with exactly one word": "CORRECT", **stub.config.answers}
+    check = str(_grader_check(tmp_path / "check.json", checked)) if checked else None
+    res = _run(tmp_path / "o", base_url=stub.base_url, scorer="model", grader_check=check,
+               count_unmeasured_grader=opt_in)  # fmt: skip
+    prov = json.loads((Path(res["out"]) / "summary.json").read_text())["provenance"]
+    assert prov["count_unmeasured_grader"] is opt_in and prov["scorer"] == "model"
+    assert [(g["counted"], g["reason"]) for g in prov["graders"]] == [(counted, reason)]
+    assert "**Model grader.** anthropic:claude-sonnet-5-5" in Path(res["report"]).read_text()
+
+
+def test_a_bad_grader_check_stops_the_flow_before_anything_runs(
+    stub: StubServer, tries: list[int], tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+    with pytest.raises(Exception, match="no grader check at"):
+        _run(tmp_path / "o", base_url=stub.base_url, grader_check=str(tmp_path / "nothing"))
+    assert tries == [] and stub.n_messages == 0

@@ -134,33 +134,60 @@ HEDGING_STUB = {"reply with exactly one word": "CORRECT", "capital of india": "M
                 "राजधानी": "नई दिल्ली"}  # fmt: skip
 
 
-def test_reports_say_how_many_verdicts_the_grader_decided_and_whether_it_was_measured(
-    tmp_path: Path, make_stub: Any, key_env: None
-) -> None:
-    stub = make_stub(answers=HEDGING_STUB)
-    res = _ml_run(stub, tmp_path / "unmeasured")
-    assert res.exit_code == 0, res.output
-    report = (tmp_path / "unmeasured" / "report.md").read_text()
-    assert "**1 verdicts came from the grader**" in report and "the grader is **unmeasured**" in report
-    prov = json.loads((tmp_path / "unmeasured" / "summary.json").read_text())["provenance"]
-    assert prov["n_grader_decided"] == 1 and prov["grader_measured"] is False
+CHECKED = "claude-sonnet-4-5"  # the grader the check below measures; the run's default grader is another
 
-    check = _check(make_stub(answers={"reply with exactly one word": "CORRECT"}), tmp_path / "check",
-                   "--model", "claude-sonnet-4-5")  # fmt: skip
-    assert check.exit_code == 0, check.output
-    res = _ml_run(stub, tmp_path / "measured", "--grader-check", str(tmp_path / "check"),
-                  "--grader-model", "claude-sonnet-4-5")  # fmt: skip
+
+@pytest.mark.parametrize(
+    ("extra", "counted", "in_report", "in_output"),
+    [
+        ([], False, "**1 grader verdicts not counted: the grader is unmeasured**; those samples stay "
+         "unresolved; run `flatbench llm-grader-check --provider anthropic --model ", "kept but not counted"),
+        (["--grader-check", "CHECK", "--grader-model", CHECKED], True,
+         f"anthropic:{CHECKED}: grader verdicts counted (measured: false accept 100.0% [", ""),
+        (["--grader-check", "CHECK"], False,
+         f"**1 grader verdicts not counted: the grader check given measured another grader** (anthropic:{CHECKED} "
+         "on labelled_replies.jsonl), not this one", f"the grader check given measured anthropic:{CHECKED}, not"),
+        (["--count-unmeasured-grader"], True,
+         "**1 grader verdicts counted although the grader is unmeasured** (`--count-unmeasured-grader`)", ""),
+    ],
+    ids=["unmeasured", "measured", "check-of-another-grader", "opt-in"],
+)  # fmt: skip
+def test_grader_verdicts_count_only_once_the_grader_is_measured(
+    tmp_path: Path,
+    make_stub: Any,
+    key_env: None,
+    extra: list[str],
+    counted: bool,
+    in_report: str,
+    in_output: str,
+) -> None:
+    """The stub grader says CORRECT to everything; one reply ("Mumbai or New Delhi") is unresolved."""
+    stub = make_stub(answers=HEDGING_STUB)
+    if "CHECK" in extra:
+        check = _check(make_stub(answers={"reply with exactly one word": "CORRECT"}), tmp_path / "check",
+                       "--model", CHECKED)  # fmt: skip
+        assert check.exit_code == 0, check.output
+        extra = [str(tmp_path / "check") if a == "CHECK" else a for a in extra]
+    res = _ml_run(stub, tmp_path / "run", *extra)
     assert res.exit_code == 0, res.output
-    report = (tmp_path / "measured" / "report.md").read_text()
-    assert (
-        "grader measured: anthropic:claude-sonnet-4-5 on labelled_replies.jsonl, false accept 100.0% ["
-        in report
+    assert in_output in " ".join(res.output.split())
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    prov, en = summary["provenance"], summary["suites"]["multilingual"]["cells"][0]
+    assert (prov["grader_verdicts_counted"], prov["n_grader_verdicts"]) == (counted, 1)
+    assert prov["count_unmeasured_grader"] is ("--count-unmeasured-grader" in extra)
+    # the grade is kept in the records either way; the cell counts it only when it counts
+    assert (en["n_correct"], en["n_unresolved"], en["n_grader_verdicts"]) == (
+        (1, 0, 1) if counted else (0, 1, 1)
     )
-    other = _ml_run(stub, tmp_path / "other", "--grader-check", str(tmp_path / "check"))  # the default grader
-    assert other.exit_code == 0, other.output
-    assert (
-        "grader measured (a check of another grader than this run's)"
-        in (tmp_path / "other" / "report.md").read_text()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert in_report in report
+    assert ("Sensitivity to the grader (not a finding)" in report) and (
+        ("Without the 1 grader verdicts" in report) is counted
     )
-    bad = _ml_run(stub, tmp_path / "bad", "--grader-check", str(tmp_path / "nothing"))
+
+
+def test_a_missing_grader_check_is_refused(tmp_path: Path, make_stub: Any, key_env: None) -> None:
+    bad = _ml_run(
+        make_stub(answers=HEDGING_STUB), tmp_path / "bad", "--grader-check", str(tmp_path / "nothing")
+    )
     assert bad.exit_code == 2 and "no grader check at" in bad.output

@@ -257,7 +257,9 @@ def test_model_grader_stores_verdicts_and_resumes(tmp_path: Path, make_stub: Any
     assert stub.n_messages == 12 and "correct 6" in res.output
     recs = load_records(out)
     assert all(
-        r.model_grade == {"verdict": "correct", "model": "claude-sonnet-5-5", "raw": "CORRECT"} for r in recs
+        r.model_grade
+        == {"verdict": "correct", "model": "claude-sonnet-5-5", "raw": "CORRECT", "provider": "anthropic"}
+        for r in recs
     )
     assert len(load_records(out / "grader")) == 6
     again = _run(stub, out, "--scorer", "model")

@@ -176,9 +176,13 @@ def rec(item: str, cond: str, text: str, *, variant: str = "clean", suite: str =
 
 
 def en_cell(
-    records: list[Record], suite: str = "multilingual", cond: str = "en", variant: str = "clean"
+    records: list[Record],
+    suite: str = "multilingual",
+    cond: str = "en",
+    variant: str = "clean",
+    provenance: dict | None = None,
 ) -> dict:
-    s = build_summary(records)
+    s = build_summary(records, provenance=provenance)
     return next(c for c in s["suites"][suite]["cells"] if (c["condition"], c["variant"]) == (cond, variant))
 
 
@@ -198,16 +202,25 @@ def test_cell_counts_unresolved_apart_with_bounds() -> None:
     assert "| English (L1) | 75.0% | [40.9, 92.9] | 2/10 (20%) | 60.0% – 80.0% |" in report
 
 
-def test_grader_verdict_decides_only_unresolved_samples() -> None:
+@pytest.mark.parametrize(
+    ("provenance", "counts"),
+    [
+        ({}, (0, 1, 3, 0)),  # an unmeasured grader: its verdicts are kept, the samples stay unresolved
+        ({"count_unmeasured_grader": True}, (1, 2, 1, 2)),  # counted by request
+        ({"count_unmeasured_grader": True, "scorer": "rule"}, (0, 1, 3, 0)),  # the rule scorer: no grader
+    ],
+)
+def test_grader_verdict_decides_only_unresolved_samples(provenance: dict, counts: tuple[int, ...]) -> None:
     rows = [
         rec("a", "en", UNRES, grade="correct"),  # unresolved -> the grader decides: correct
         rec("b", "en", UNRES, grade="incorrect"),  # -> wrong
         rec("c", "en", UNRES, grade="unparseable"),  # stays unresolved
         rec("d", "en", "Sydney.", grade="correct"),  # resolved by the rules: the rule verdict stays
     ]
-    c = en_cell(rows)
-    assert (c["n_correct"], c["n_wrong"], c["n_unresolved"], c["n_graded"]) == (1, 2, 1, 2)
-    ga = build_summary(rows)["suites"]["multilingual"]["grader_agreement"]
+    c = en_cell(rows, provenance=provenance)
+    assert (c["n_correct"], c["n_wrong"], c["n_unresolved"], c["n_graded"]) == counts
+    assert c["n_grader_verdicts"] == 2
+    ga = build_summary(rows, provenance=provenance)["suites"]["multilingual"]["grader_agreement"]
     assert (ga["n_compared"], ga["n_rule_unresolved"], ga["model_only_correct"]) == (1, 3, 1)
 
 
@@ -286,8 +299,13 @@ def test_auto_scorer_grades_only_unresolved_answers_through_the_stub(
     assert len(graded) == 1 and json.loads(graded[0])["sample_id"] == "grade|ml-001|en|clean|none"
     summary = json.loads((tmp_path / "auto" / "summary.json").read_text())
     en = summary["suites"]["multilingual"]["cells"][0]
-    assert (en["n_correct"], en["n_unresolved"], en["n_graded"]) == (1, 0, 1)
+    # the grader is unmeasured: its verdict is kept beside the sample, which stays unresolved
+    assert (en["n_correct"], en["n_unresolved"], en["n_graded"], en["n_grader_verdicts"]) == (0, 1, 0, 1)
     assert summary["provenance"]["scorer"] == "auto" and summary["provenance"]["n_model_graded"] == 1
+    optin = _ml_run(stub, tmp_path / "optin", "--count-unmeasured-grader")
+    assert optin.exit_code == 0, optin.output
+    en = json.loads((tmp_path / "optin" / "summary.json").read_text())["suites"]["multilingual"]["cells"][0]
+    assert (en["n_correct"], en["n_unresolved"], en["n_graded"]) == (1, 0, 1)
     rule = _ml_run(stub, tmp_path / "rule", "--scorer", "rule")
     assert rule.exit_code == 0 and not (tmp_path / "rule" / "grader").exists()
     en = json.loads((tmp_path / "rule" / "summary.json").read_text())["suites"]["multilingual"]["cells"][0]
