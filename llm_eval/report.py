@@ -137,6 +137,11 @@ def _rate(r: float | None, ci: Sequence[float | None] | None) -> str:
     )
 
 
+def _verdicts(k: int, kind: str = "") -> str:
+    """``k`` verdicts, with the noun in the number it takes."""
+    return f"{k} {kind}verdict{'s' * (k != 1)}"
+
+
 def _grader_line(g: dict[str, Any], check: dict[str, Any] | None) -> str:
     """One grader's verdicts: counted (measured, or by request) or not counted, and why."""
     name, k = e_(str(g["grader"])), int(g.get("n_verdicts") or 0)
@@ -151,30 +156,30 @@ def _grader_line(g: dict[str, Any], check: dict[str, Any] | None) -> str:
         fa, fr = _rate(g.get("fa_rate"), g.get("fa_ci")), _rate(g.get("fr_rate"), g.get("fr_ci"))
         return (
             f"{name}: grader verdicts counted (measured: false accept {fa}, false reject {fr}, 95% CI, "
-            f"on {table}): **{k} verdicts came from the grader**"
+            f"on {table}): **{_verdicts(k)} came from the grader**"
         )
     if reason == "opt-in":
         return (
-            f"{name}: **{k} grader verdicts counted although the grader is unmeasured** "
+            f"{name}: **{_verdicts(k, 'grader ')} counted although the grader is unmeasured** "
             "(`--count-unmeasured-grader`): its false-accept and false-reject rates, and so their effect "
             "on these numbers, are unknown"
         )
     if reason == "measured-nothing":
         return (
-            f"{name}: **{k} grader verdicts not counted: the grader check given measured nothing** (no "
+            f"{name}: **{_verdicts(k, 'grader ')} not counted: the grader check given measured nothing** (no "
             f"labelled reply got a CORRECT or INCORRECT verdict); those samples stay unresolved; {rerun}"
         )
     if reason == "other-grader":
         named = [str(check[key]) for key in ("grader", "second_grader") if check and check.get(key)]
         other = e_(", ".join(named))
         return (
-            f"{name}: **{k} grader verdicts not counted: the grader check given measured another grader** "
+            f"{name}: **{_verdicts(k, 'grader ')} not counted: the grader check given measured another grader** "
             f"({other} on {table}), not this one; those samples stay unresolved; {rerun}"
         )
     if reason == "rule-scorer":
-        return f"{name}: {k} grader verdicts in the records not counted: the scorer is `rule`"
+        return f"{name}: {_verdicts(k, 'grader ')} in the records not counted: the scorer is `rule`"
     return (
-        f"{name}: **{k} grader verdicts not counted: the grader is unmeasured**; those samples stay "
+        f"{name}: **{_verdicts(k, 'grader ')} not counted: the grader is unmeasured**; those samples stay "
         f"unresolved; {rerun}"
     )
 

@@ -140,15 +140,15 @@ CHECKED = "claude-sonnet-4-5"  # the grader the check below measures; the run's 
 @pytest.mark.parametrize(
     ("extra", "counted", "in_report", "in_output"),
     [
-        ([], False, "**1 grader verdicts not counted: the grader is unmeasured**; those samples stay "
+        ([], False, "**1 grader verdict not counted: the grader is unmeasured**; those samples stay "
          "unresolved; run `flatbench llm-grader-check --provider anthropic --model ", "kept but not counted"),
         (["--grader-check", "CHECK", "--grader-model", CHECKED], True,
          f"anthropic:{CHECKED}: grader verdicts counted (measured: false accept 100.0% [", ""),
         (["--grader-check", "CHECK"], False,
-         f"**1 grader verdicts not counted: the grader check given measured another grader** (anthropic:{CHECKED} "
+         f"**1 grader verdict not counted: the grader check given measured another grader** (anthropic:{CHECKED} "
          "on labelled_replies.jsonl), not this one", f"the grader check given measured anthropic:{CHECKED}, not"),
         (["--count-unmeasured-grader"], True,
-         "**1 grader verdicts counted although the grader is unmeasured** (`--count-unmeasured-grader`)", ""),
+         "**1 grader verdict counted although the grader is unmeasured** (`--count-unmeasured-grader`)", ""),
     ],
     ids=["unmeasured", "measured", "check-of-another-grader", "opt-in"],
 )  # fmt: skip
