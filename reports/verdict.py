@@ -283,7 +283,9 @@ def primary_result(
         ci90 = _ci(eq.ci_low, eq.ci_high)
         if lo > 0 or hi < 0:
             outcome = "better" if lo > 0 else "worse"
-            sentence = f"{t} is {outcome} than {c} on test {mname} by {fmt4(pm.estimate)} ({ci}; paired over {over})"
+            sentence = (
+                f"{t} is {outcome} than {c} on test {mname} by {fmt4(pm.estimate)} ({ci}; paired over {over})"
+            )
             if eq.equivalent:  # both tests reject: a difference is shown, and it is smaller than the margin
                 sentence += f", a difference inside the equivalence margin of {pts} (TOST p {_p(eq.pvalue)})"
             sentence += "."
