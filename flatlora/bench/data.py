@@ -47,6 +47,7 @@ FPB_EXPECTED: dict[str, dict[str, Any]] = {
 HF_FPB_ID = "takala/financial_phrasebank"
 HF_FPB_ZIP = "data/FinancialPhraseBank-v1.0.zip"  # the original release, a plain file in the hub repository
 INT_RE = re.compile(r"[+-]?\d+")
+INTEGRAL_FLOAT_RE = re.compile(r"([+-]?\d+)\.0*")  # how pandas writes an integer column that held NaN
 NUM_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 PAIR_SEP = "\u2063"  # invisible separator: joins (text, text_pair) into one key for duplicate/leakage checks
 MAX_LINE_BYTES = 100_000
@@ -658,7 +659,7 @@ def load_user_file(
                 ),
                 check="required_columns",
             )
-    labels = list(df[label_col])
+    labels, note = integral_labels(list(df[label_col]), label_col)
     kinds = Counter(type(v).__name__ for v in labels if v is not None)
     if len(kinds) > 1:
         raise DataError(
@@ -682,6 +683,7 @@ def load_user_file(
         card=card,
         split=split,
         text_pairs=pairs,
+        notes=[note] if note else [],
     )
 
 
@@ -763,6 +765,9 @@ def load_hf_dataset(
         if split is not None:
             split += [HF_SPLIT_NAMES[key]] * len(ds)
         fingerprints.append(f"{key}:{getattr(ds, '_fingerprint', '')}")
+    note = ""
+    if not class_names:
+        labels, note = integral_labels(labels, label_col)
     data = LabeledData(
         name=name,
         source=source,
@@ -773,20 +778,67 @@ def load_hf_dataset(
         card=card,
         split=split,
         text_pairs=pairs,
+        notes=[note] if note else [],
     )
     if class_names:  # the feature fixes names and ids; the map is keyed by the stored id
         data = LabeledData(**{**data.__dict__, "label_map": {str(i): i for i in range(len(class_names))}})
     return data
 
 
+def integral_labels(labels: Sequence[Any], column: str = "label") -> tuple[list[Any], str]:
+    """(labels, note): class ids written as floats (`0.0`, `1.0`; the strings `"1.0"` of a CSV) read as
+    the integers they are, so they name the same classes (`0`, `1`) as an integer column would; the
+    note says so ('' when nothing changed).
+
+    pandas writes an integer column as floats once it has held a missing value, so a file of class ids
+    often arrives this way. Only a column whose labels are all numbers, each of them whole, is read as
+    integers: one with `0.5` is left as it is (`resolve_labels` rejects it, naming its values), and so
+    is one that mixes numbers and names. A float NaN is a missing label (None) either way, so the
+    null-label check reports its row instead of a class named `nan`. Booleans are names, left alone.
+    """
+    out = [None if isinstance(v, float) and math.isnan(v) else v for v in labels]
+
+    def whole_float(v: Any) -> int | None:
+        """The integer a float-written label stands for, or None when it is not one."""
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        m = INTEGRAL_FLOAT_RE.fullmatch(v.strip()) if isinstance(v, str) else None
+        return int(m.group(1)) if m else None
+
+    def is_int(v: Any) -> bool:
+        return (isinstance(v, int) and not isinstance(v, bool)) or (
+            isinstance(v, str) and INT_RE.fullmatch(v.strip()) is not None
+        )
+
+    present = [v for v in out if v is not None and str(v).strip()]
+    floats = [v for v in present if whole_float(v) is not None]
+    if not floats or not all(is_int(v) or whole_float(v) is not None for v in present):
+        return out, ""
+
+    def as_int(v: Any) -> Any:
+        """A CSV's text stays text ("1.0" -> "1"), a JSON float becomes a JSON integer (1.0 -> 1)."""
+        i = whole_float(v)
+        return v if i is None else str(i) if isinstance(v, str) else i
+
+    out = [as_int(v) for v in out]
+    seen = sorted({str(v).strip() for v in floats}, key=float)
+    shown = ", ".join(seen[:3]) + (", ..." if len(seen) > 3 else "")
+    n = len(floats)
+    return (
+        out,
+        f"label column {column!r}: {n:,} class id{'s' * (n != 1)} written as floats ({shown}) read as integers",
+    )
+
+
 def resolve_labels(
-    labels: Sequence[Any], fixed: Sequence[str] | None = None
+    labels: Sequence[Any], fixed: Sequence[str] | None = None, column: str = "label"
 ) -> tuple[list[str], dict[str, int]]:
     """(label_names, label_map {raw label as str: class id}) for a label column.
 
     A card's `labels` fix the names and their order. Otherwise they come from the data: integer
     class ids ("0"/"1", 0/1, "-1") in numeric order, names in sorted order. Non-integer numbers and
-    a mix of ids and names are errors (they are rarely meant as classes).
+    a mix of ids and names are errors (they are rarely meant as classes); `column` names the column in
+    their messages. Whole floats (`1.0`) were read as integers when loaded (`integral_labels`).
     """
     if fixed:
         names = [str(n) for n in fixed]
@@ -798,15 +850,20 @@ def resolve_labels(
     elif any(NUM_RE.fullmatch(k) for k in keys):
         nums = [k for k in keys if NUM_RE.fullmatch(k)]
         if len(nums) == len(keys):
+            frac = sorted((k for k in nums if not float(k).is_integer()), key=float)
+            rows = [i + 1 for i, v in enumerate(labels) if v is not None and str(v).strip() in set(frac)]
+            where = ", ".join(map(str, rows[:3])) + (f", ... ({len(rows) - 3} more)" if len(rows) > 3 else "")
             raise DataError(
-                f"label column holds non-integer numbers (e.g. {nums[:3]}): a class label must be a name "
-                "or an integer class id",
+                f"label column {column!r} holds non-integer numbers (e.g. {frac[:3]}; rows {where}, "
+                "1 = the first data row): a class label must be a name or an integer class id (whole "
+                "floats such as 1.0 are read as integers). Write each value as the class it stands for "
+                "(round or bin them), or, if this is not the label column, name that one with --label-col",
                 check="label_types",
-                rows=[],
+                rows=[],  # data rows, not file lines: the message names them
             )
         raise DataError(
-            f"label column mixes numbers {nums[:3]} and names {[k for k in keys if k not in nums][:3]}; "
-            "use one kind (names, or integer class ids)",
+            f"label column {column!r} mixes numbers {nums[:3]} and names "
+            f"{[k for k in keys if k not in nums][:3]}; use one kind (names, or integer class ids)",
             check="label_types",
         )
     else:
@@ -942,7 +999,7 @@ def load_labeled(
             said = "; ".join(f"{old!r} -> {new!r}" for old, new in sorted(mapping.items()))
             notes = [*data.notes, f"label spellings merged (--merge-label-spellings): {said}"]
             data = LabeledData(**{**data.__dict__, "labels": merged, "notes": notes})
-    names, lmap = resolve_labels(data.labels, fixed or None)
+    names, lmap = resolve_labels(data.labels, fixed or None, label_col)
     if data.label_map:  # a ClassLabel feature: keep its id-keyed map
         lmap = data.label_map
     elif not fixed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,16 @@ def binary_ints(d: Path) -> tuple[Path, list[str]]:
     ]  # fmt: skip
 
 
+def binary_floats(d: Path) -> tuple[Path, list[str]]:
+    """Class ids as pandas writes an integer column that once held NaN: 0.0 and 1.0."""
+    import pandas as pd
+
+    rows = _rows([1, 0])
+    frame = pd.DataFrame({"sentence": [t for t, _ in rows], "acceptable": [float(y) for _, y in rows]})
+    frame.to_csv(d / "cola.csv", index=False)
+    return d / "cola.csv", ["--text-col", "sentence", "--label-col", "acceptable"]
+
+
 def five_class(d: Path) -> tuple[Path, list[str]]:
     rows = _rows(["track_order", "refund", "greeting", "cancel", "book_flight"])
     p = d / "intents.jsonl"
@@ -64,6 +75,7 @@ def sentence_pairs(d: Path) -> tuple[Path, list[str]]:
 CASES = {
     "binary_strings": (binary_strings, ["negative", "positive"], {"negative": 0, "positive": 1}, "mcc"),
     "binary_ints": (binary_ints, ["0", "1"], {"0": 0, "1": 1}, "mcc"),
+    "binary_floats": (binary_floats, ["0", "1"], {"0": 0, "1": 1}, "mcc"),
     "five_class": (
         five_class,
         ["book_flight", "cancel", "greeting", "refund", "track_order"],
@@ -162,10 +174,98 @@ def test_label_inference_order(labels: list[Any], names: list[str]) -> None:
     assert got == names and lmap == {n: i for i, n in enumerate(names)}
 
 
+def _jsonl(path: Path, rows: list[tuple[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in rows), encoding="utf-8")
+    return path
+
+
+def _saved(path: Path, rows: list[tuple[str, Any]]) -> Path:
+    hf = pytest.importorskip("datasets")
+    hf.Dataset.from_dict({"text": [t for t, _ in rows], "label": [y for _, y in rows]}).save_to_disk(path)
+    return path
+
+
+# how a label column is written: (file maker, how an integer id is written, how a float-written one is)
+LABEL_WRITERS: dict[str, tuple[Callable[[Path, list[tuple[str, Any]]], Path], Any, Any]] = {
+    "csv as pandas writes floats": (
+        lambda p, r: _csv(p.with_suffix(".csv"), ("text", "label"), r),
+        str,
+        float,
+    ),
+    "tsv with 1.00": (
+        lambda p, r: _csv(p.with_suffix(".tsv"), ("text", "label"), r, sep="\t"),
+        str,
+        lambda y: f"{y}.00",
+    ),
+    "jsonl numbers": (lambda p, r: _jsonl(p.with_suffix(".jsonl"), r), int, float),
+    "jsonl strings": (lambda p, r: _jsonl(p.with_suffix(".jsonl"), r), str, lambda y: f"{y}.0"),
+    "saved dataset, float feature": (_saved, int, float),
+}
+
+
+@pytest.mark.parametrize("ids", [[0, 1, 2], [1, 2, 3, 4, 5], [-1, 1]])
+@pytest.mark.parametrize("writer", sorted(LABEL_WRITERS))
+def test_class_ids_written_as_floats_are_the_integers_they_are(
+    tmp_path: Path, writer: str, ids: list[int]
+) -> None:
+    make, as_int, as_float = LABEL_WRITERS[writer]
+    rows = [(f"{WORDS[j % 10]} row {y} {j}", y) for y in ids for j in range(10 + ids.index(y))]
+    ints = make(tmp_path / "ints", [(t, as_int(y)) for t, y in rows])
+    floats = make(tmp_path / "floats", [(t, as_float(y)) for t, y in rows])
+    want, want_splits = validate_dataset(str(ints))
+    rep, splits = validate_dataset(str(floats))
+    assert rep.success, rep.summary()
+    assert rep.labels == want.labels == {str(y): 10 + i for i, y in enumerate(ids)}  # `1`, not `1.0`
+    assert splits is not None and want_splits is not None
+    assert (splits.label_names, splits.label_map) == (want_splits.label_names, want_splits.label_map)
+    for part in ("train", "val", "test"):  # the same rows, labelled alike, in every split
+        got, ref = getattr(splits, part), getattr(want_splits, part)
+        assert [str(y) for y in got["label"]] == [str(y) for y in ref["label"]]
+        assert list(got["index"]) == list(ref["index"])
+    assert any("written as floats" in n and "read as integers" in n for n in rep.notes)
+
+
+@pytest.mark.parametrize(
+    ("name", "labels", "outcome"),
+    [
+        # a number that is not whole is no class id: the column, an example, its rows and the fix
+        ("half.csv", ["0.5", "1.0"], r"label column 'label' holds non-integer numbers \(e\.g\. \['0\.5'\]; "
+         r"rows 1, 3, 5, \.\.\. \(9 more\).*round or bin.*--label-col"),
+        ("half.jsonl", [2.5, 1.0], r"label column 'label' holds non-integer numbers \(e\.g\. \['2\.5'\]"),
+        # a missing label in a column of ids (pandas reads the ids as floats) is a missing label, not `nan`
+        ("ints_null.jsonl", [0, 1, None], r"column_values_to_not_be_null\(label\).*1 of 25 rows"),
+        ("floats_null.jsonl", [0.0, 1.0, None], r"column_values_to_not_be_null\(label\).*1 of 25 rows"),
+        ("floats_blank.csv", ["0.0", "1.0", ""], r"labels_not_empty\(label\): 1 empty or blank label"),
+        # ids and names mixed stay an error, shown as written
+        ("mixed.csv", ["1.0", "positive"], r"mixes numbers \['1\.0'\] and names \['positive'\]"),
+        # booleans and names are names
+        ("bools.jsonl", [True, False], {"False": 12, "True": 12}),
+        ("bools.csv", ["True", "False"], {"False": 12, "True": 12}),
+        ("versions.csv", ["v1.0", "v2.0"], {"v1.0": 12, "v2.0": 12}),
+    ],
+)  # fmt: skip
+def test_label_values_other_than_whole_floats(
+    tmp_path: Path, name: str, labels: list[Any], outcome: str | dict[str, int]
+) -> None:
+    rows = [(f"{WORDS[j % 10]} row {j}", labels[j % 2]) for j in range(24)]
+    rows += [(f"one more row {k}", y) for k, y in enumerate(labels[2:])]
+    path = tmp_path / name
+    if name.endswith(".csv"):
+        _csv(path, ("text", "label"), rows)
+    else:
+        _jsonl(path, rows)
+    if isinstance(outcome, dict):
+        rep, _ = validate_dataset(str(path))
+        assert rep.success and rep.labels == outcome, rep.summary()
+    else:
+        with pytest.raises(ValidationFailed, match=outcome):
+            validate_dataset(str(path))
+
+
 @pytest.mark.parametrize(
     ("labels", "match"),
     [
-        (["0.5", "1.5"], r"non-integer numbers"),
+        (["0.5", "1.5"], r"label column 'label' holds non-integer numbers \(e\.g\. \['0\.5', '1\.5'\]"),
         (["1", "positive"], r"mixes numbers \['1'\] and names \['positive'\]"),
     ],
 )
