@@ -6,9 +6,11 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from flatlora.bench.design import DESIGN_OPTIONS, DESIGN_V2, DESIGNS, StudyDesign
 from flows.cli_bench import PREFECT_DEFAULTS, last_lines, not_rebuilt
 from flows.cli_common import CliError
 from flows.cli_train import (
@@ -25,10 +27,136 @@ from flows.cli_train import (
 
 # the plan's stages (flatlora.bench.study.STAGES), repeated here so --help needs no torch import
 STAGE_NAMES = ("recipe", "primary-sweeps", "pilot", "extension", "secondary-sweeps", "secondary")
-DESIGN_NAMES = ("v1", "v2")  # flatlora.bench.design.DESIGNS
+DESIGN_NAMES = tuple(DESIGNS)
 
 
 GRID_STAGES = ("pilot", "extension", "secondary")  # the stages that add records to OUT/records
+
+# options of both commands
+StudyDataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="data folder (else FLATBENCH_DATA_DIR or ../shared/data)")
+]
+StudyDataset = Annotated[str, typer.Option("--dataset", "-d", help="dataset")]
+StudyProfile = Annotated[str, typer.Option(help="run profile (default study)")]
+SetValues = Annotated[list[str] | None, typer.Option("--set", help="config override key=value (repeatable)")]
+
+# the design's numbers: each defaults to the design's own, and a started study resumes only under the
+# numbers it began with (flatlora.bench.study.check_design)
+_OWN = "default: the design's own (" + DESIGN_V2.name + ": {:g})"
+PilotPairs = Annotated[
+    int | None,
+    typer.Option(
+        DESIGN_OPTIONS["pilot_seeds"],
+        min=2,
+        help="seeds of the pilot (pairs of lora and flat_lora), also the fewest pairs the primary "
+        "comparison ends with; " + _OWN.format(DESIGN_V2.pilot_seeds),
+    ),
+]
+MaxPairs = Annotated[
+    int | None,
+    typer.Option(
+        DESIGN_OPTIONS["max_seeds"],
+        min=2,
+        help="the most pairs the extension may reach (the power rule's n is clamped to "
+        "[--pilot-pairs, --max-pairs]); " + _OWN.format(DESIGN_V2.max_seeds),
+    ),
+]
+TargetEffect = Annotated[
+    float | None,
+    typer.Option(
+        DESIGN_OPTIONS["target_effect"],
+        help="the difference the extension is sized to detect, in points of the headline metric "
+        "(0.5 = half a point of accuracy); " + _OWN.format(DESIGN_V2.target_effect * 100),
+    ),
+]
+Power = Annotated[
+    float | None,
+    typer.Option(
+        DESIGN_OPTIONS["power"],
+        help="the power to detect --target-effect at (paired t); " + _OWN.format(DESIGN_V2.power),
+    ),
+]
+Alpha = Annotated[
+    float | None,
+    typer.Option(
+        DESIGN_OPTIONS["alpha"],
+        help="two-sided significance level of the comparisons and the power rule; "
+        + _OWN.format(DESIGN_V2.alpha),
+    ),
+]
+SweepSeeds = Annotated[
+    int | None,
+    typer.Option(
+        DESIGN_OPTIONS["sweep_seeds"],
+        min=1,
+        help="seeds per learning rate in the primary methods' sweeps (the secondaries' sweeps keep "
+        "their fewer seeds, never more); " + _OWN.format(len(DESIGN_V2.sweep_seeds)),
+    ),
+]
+SecondarySeeds = Annotated[
+    int | None,
+    typer.Option(
+        DESIGN_OPTIONS["secondary_seeds"],
+        min=2,
+        help="seeds (pairs with lora) of each secondary comparison; "
+        + _OWN.format(DESIGN_V2.secondary_seeds),
+    ),
+]
+
+
+def study_design(
+    out: Path, stored: StudyDesign | None, named: str | None, numbers: dict[str, int | float | None]
+) -> StudyDesign:
+    """The design a `flatbench study` command runs under: the folder's own (`stored`), else the one
+    `named` (else the default), with the `numbers` given as options (by design field; None: not given).
+    typer.BadParameter, naming the options, for numbers a design cannot take; DesignChanged comes
+    later, from `check_design`, for a started study asked to change them."""
+    from flatlora.bench.design import DEFAULT_DESIGN, with_numbers
+
+    if named is not None and stored is not None and stored.name != named:
+        raise typer.BadParameter(
+            f"{out} was started under study design {stored.name!r}: resume it with --design "
+            f"{stored.name} (or without --design), or use another --out"
+        )
+    base = stored or DESIGNS[named or DEFAULT_DESIGN]
+    given = {k: v for k, v in numbers.items() if v is not None}
+    if not 0 < given.get("target_effect", 1) <= 100:
+        raise typer.BadParameter(
+            f"--target-effect is in points of the headline metric (0.5 = half a point) and must be in "
+            f"(0, 100], got {given['target_effect']:g}"
+        )
+    for key in ("power", "alpha"):
+        if not 0 < given.get(key, 0.5) < 1:
+            raise typer.BadParameter(f"{DESIGN_OPTIONS[key]} must be in (0, 1), got {given[key]:g}")
+    if not given:
+        return base
+    opts = " ".join(f"{DESIGN_OPTIONS[k]} {v:g}" for k, v in given.items())
+    if base.name == "v1":
+        raise typer.BadParameter(
+            f"design v1 keeps the first study's numbers (its folders hold no design.json): drop {opts}, "
+            "or start a new study under design v2"
+        )
+    pilot = int(given.get("pilot_seeds", base.pilot_seeds))
+    most = int(given.get("max_seeds", base.max_seeds))
+    if most < pilot:
+        raise typer.BadParameter(
+            f"--max-pairs {most} is below the pilot's {pilot} pairs (--pilot-pairs): the extension adds "
+            "pairs to the pilot's, so --max-pairs must be at least --pilot-pairs"
+        )
+    for key in ("max_seeds", "secondary_seeds"):
+        n = int(given.get(key, getattr(base, key)))
+        if n > base.grid_room:
+            first = base.first_seed + base.grid_room
+            raise typer.BadParameter(
+                f"{DESIGN_OPTIONS[key]} {n}: design {base.name} has room for at most {base.grid_room} "
+                f"grid seeds ({base.first_seed}-{first - 1}; its tuning runs use seeds from {first} on)"
+            )
+    if "target_effect" in given:  # points, as the plan and report say them; the design keeps a fraction
+        given["target_effect"] = round(float(given["target_effect"]) / 100, 12)
+    try:
+        return with_numbers(base, **given)  # type: ignore[arg-type]
+    except ValueError as err:
+        raise typer.BadParameter(f"{opts}: {err}") from err
 
 
 def validated(
@@ -105,15 +233,13 @@ def register(app: typer.Typer) -> None:
         lrs: str = typer.Option(
             None, "--lrs", help="comma-separated learning rates (default: per method, see README)"
         ),
-        profile: str = typer.Option("study", help="run profile (default study)"),
+        profile: StudyProfile = "study",
         seed: int = typer.Option(
             0, "--seed", help="the one training seed of the sweep (the study's grid uses 1, 2, ...)"
         ),
-        dataset: str = typer.Option("fpb_50agree", "--dataset", "-d", help="dataset"),
-        data_dir: Path = typer.Option(
-            None, "--data-dir", help="data folder (else FLATBENCH_DATA_DIR or ../shared/data)"
-        ),
-        set_: list[str] = typer.Option(None, "--set", help="config override key=value (repeatable)"),
+        dataset: StudyDataset = "fpb_50agree",
+        data_dir: StudyDataDir = None,
+        set_: SetValues = None,
         progress: bool = typer.Option(
             True, help="show a progress bar per run (on a terminal only; each run's result line either way)"
         ),
@@ -189,12 +315,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(
             ..., "--out", help="study dir: PLAN.md, sweep/, records/, power.json, report.md"
         ),
-        data_dir: Path = typer.Option(
-            None, "--data-dir", help="data folder (else FLATBENCH_DATA_DIR or ../shared/data)"
-        ),
-        dataset: str = typer.Option("fpb_50agree", "--dataset", "-d", help="dataset"),
-        profile: str = typer.Option("study", help="run profile (default study)"),
-        set_: list[str] = typer.Option(None, "--set", help="config override key=value (repeatable)"),
+        data_dir: StudyDataDir = None,
+        dataset: StudyDataset = "fpb_50agree",
+        profile: StudyProfile = "study",
+        set_: SetValues = None,
         until: str = typer.Option(None, "--until", help="stop after this stage: " + " | ".join(STAGE_NAMES)),
         local: bool = typer.Option(
             False, "--local", help="run without Prefect, in --jobs fresh processes (one per run)"
@@ -226,6 +350,13 @@ def register(app: typer.Typer) -> None:
         val_from_train: ValFromTrain = None,
         merge_label_spellings: MergeSpellings = False,
         max_len: MaxLen = None,
+        pilot_pairs: PilotPairs = None,
+        max_pairs: MaxPairs = None,
+        target_effect: TargetEffect = None,
+        power: Power = None,
+        alpha: Alpha = None,
+        sweep_seeds: SweepSeeds = None,
+        secondary_seeds: SecondarySeeds = None,
     ) -> None:
         """The powered comparison, as its analysis plan (OUT/PLAN.md) fixes it before the first run.
 
@@ -235,6 +366,11 @@ def register(app: typer.Typer) -> None:
         pilot's spread calls for, then full, SAM-AB and SAM-W on 5 seeds. Design v1 (the first study's)
         has no recipe stage, one-seed sweeps and a 10-seed pilot. report.md is rebuilt after every grid
         stage.
+
+        The design's numbers (--pilot-pairs, --max-pairs, --target-effect, --power, --alpha,
+        --sweep-seeds, --secondary-seeds) default to the design's own; they go into OUT/design.json and
+        PLAN.md, and may change until the study's first run. A started study resumes only under the
+        numbers it began with: a rerun with other ones stops, naming each.
 
         The dataset is validated once, before any run: a file the runs could not read stops here.
         Everything resumes: rerun the same command after an interruption.
@@ -259,30 +395,48 @@ def register(app: typer.Typer) -> None:
             until = check_choice(until, list(STAGE_NAMES), "stage")
         if jobs < 1:
             raise typer.BadParameter(f"--jobs must be >= 1, got {jobs}")
-        from flatlora.bench.design import DEFAULT_DESIGN, DESIGNS, load_design
+        from flatlora.bench.design import describe_changes, load_design
         from flatlora.bench.rundir import ensure_writable
-        from flatlora.bench.study import StudySpec, run_estimate, run_local, write_design
+        from flatlora.bench.study import (
+            DesignChanged,
+            StudySpec,
+            check_design,
+            run_estimate,
+            run_local,
+            write_design,
+        )
         from flows.study import run_study, write_plan
 
-        ensure_writable(out)  # NotWritable in one line, before the plan or any run
-        stored = load_design(out)
         if design is not None:
             design = check_choice(design, list(DESIGNS), "design")
-            if stored is not None and stored.name != design:
-                raise typer.BadParameter(
-                    f"{out} was started under study design {stored.name!r}: resume it with --design "
-                    f"{stored.name} (or without --design), or use another --out"
-                )
-        chosen = stored or DESIGNS[design or DEFAULT_DESIGN]
+        numbers = {
+            "pilot_seeds": pilot_pairs,
+            "max_seeds": max_pairs,
+            "target_effect": target_effect,
+            "power": power,
+            "alpha": alpha,
+            "sweep_seeds": sweep_seeds,
+            "secondary_seeds": secondary_seeds,
+        }
+        chosen = study_design(out, load_design(out), design, numbers)
+        spec = StudySpec(Path(out), profile, dataset, str(data_dir) if data_dir else None, overrides, chosen)
+        try:  # before the data are read: a started study under other numbers stops here
+            changed = check_design(spec)
+        except DesignChanged as err:
+            raise CliError(str(err)) from err
+        ensure_writable(out)  # NotWritable in one line, before the plan or any run
         if not write_plan_only:  # a file the runs could not read stops here, before any run
             overrides = validated(dataset, data_dir, profile, overrides, max_len)
-        spec = StudySpec(Path(out), profile, dataset, str(data_dir) if data_dir else None, overrides, chosen)
+            spec = StudySpec(spec.out, profile, dataset, spec.data_dir, overrides, chosen)
         if until is not None and until not in chosen.stages:
             raise typer.BadParameter(
                 f"design {chosen.name} has no stage {until!r}: {', '.join(chosen.stages)}"
             )
         if chosen.name != "v1":
             write_design(spec)
+            if changed:
+                say_changed = describe_changes(changed)
+                typer.echo(f"design.json rewritten before the study's first run: {say_changed}", err=True)
         if estimate:
             say = lambda msg: typer.echo(msg, err=True)  # noqa: E731
             est = run_estimate(spec, jobs=jobs, log=say)

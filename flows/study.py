@@ -14,15 +14,16 @@ from typing import Any
 
 from flatlora.bench.design import DESIGN_V1, StudyDesign
 from flatlora.bench.study import (
-    RECIPE_DIR,
     SWEEP_DIR,
     StudySpec,
+    check_design,
     next_stage,
     plan_markdown,
     planned_grid,
     recipe_overrides,
     run_configs,
     stage_dir,
+    study_started,
 )
 from flatlora.bench.sweep import STUDY_PROFILE, SWEEP_LRS, SWEEP_SEED, run_sweep
 from tasks.train import DEFAULT_RUNNER, load_runner
@@ -32,9 +33,8 @@ def write_plan(spec: StudySpec) -> Path:
     """PLAN.md in the study dir. Fixed once the study's first run exists (the probe runs of
     `--estimate` are not study runs): until then it is rewritten, e.g. to add the compute estimate."""
     path = spec.out / "PLAN.md"
-    started = any(any((spec.out / sub / "records").glob("*.json")) for sub in (".", SWEEP_DIR, RECIPE_DIR))
     text = plan_markdown(spec)
-    if not path.exists() or (not started and path.read_text(encoding="utf-8") != text):
+    if not path.exists() or (not study_started(spec.out) and path.read_text(encoding="utf-8") != text):
         spec.out.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
@@ -71,6 +71,7 @@ def run_study(
         {k: v for k, v in dict(overrides or {}).items() if k != "lr"},
         design,
     )
+    check_design(spec)  # a started study goes on only under the design it began with
     write_plan(spec)
     result: dict[str, Any] = {"run_dir": str(spec.out.resolve()), "report": None, "n_errors": 0}
     seen: tuple[str, int] | None = None

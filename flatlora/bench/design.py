@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +76,18 @@ class StudyDesign:
             raise ValueError(
                 f"need 2 <= pilot_seeds <= max_seeds, got {self.pilot_seeds} and {self.max_seeds}"
             )
+        for name in ("alpha", "power", "sd_bound_confidence"):
+            if not 0 < getattr(self, name) < 1:
+                raise ValueError(f"`{name}` must be in (0, 1), got {getattr(self, name)}")
+        if not self.target_effect > 0:
+            raise ValueError(f"`target_effect` must be > 0, got {self.target_effect}")
+        if self.secondary_seeds < 2:  # a paired comparison needs two pairs
+            raise ValueError(f"`secondary_seeds` must be >= 2, got {self.secondary_seeds}")
+        if not self.sweep_seeds:
+            raise ValueError("`sweep_seeds` must name at least one seed")
         if self.recipes and (not self.recipe_seeds or self.recipe_lr is None):
             raise ValueError("a recipe stage needs `recipe_seeds` and `recipe_lr`")
-        grid = set(range(self.first_seed, self.first_seed + self.max_seeds))
+        grid = set(self.grid_seeds(max(self.max_seeds, self.secondary_seeds)))
         for what, seeds in (
             ("sweep_seeds", self.sweep_seeds),
             ("recipe_seeds", self.recipe_seeds),
@@ -106,6 +115,14 @@ class StudyDesign:
     def grid_seeds(self, n: int) -> list[int]:
         return list(range(self.first_seed, self.first_seed + n))
 
+    @property
+    def grid_room(self) -> int:
+        """The most grid seeds (pairs) the design has room for: grid seeds count up from `first_seed`
+        and stop below the first seed a sweep or the recipe stage uses, so no grid run is a tuning run."""
+        tuning = [*self.sweep_seeds, *self.recipe_seeds, *(self.secondary_sweep_seeds or ())]
+        above = [s for s in tuning if s >= self.first_seed]
+        return min(above) - self.first_seed if above else 10**6
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["recipes"] = [r.to_dict() for r in self.recipes]
@@ -131,6 +148,108 @@ class StudyDesign:
             d["secondary_sweep_seeds"] = tuple(d["secondary_sweep_seeds"])
         d["collapse"] = CollapseRule(**(d.get("collapse") or {}))
         return cls(**d)
+
+
+# The numbers a user sets for a new study (`flatbench study`'s options, by field): each is written into
+# the folder's design.json with the rest, and a started study resumes only under the numbers it began with.
+DESIGN_OPTIONS: dict[str, str] = {
+    "pilot_seeds": "--pilot-pairs",
+    "max_seeds": "--max-pairs",
+    "target_effect": "--target-effect",
+    "power": "--power",
+    "alpha": "--alpha",
+    "sweep_seeds": "--sweep-seeds",
+    "secondary_seeds": "--secondary-seeds",
+}
+
+
+def with_numbers(
+    design: StudyDesign,
+    *,
+    pilot_seeds: int | None = None,
+    max_seeds: int | None = None,
+    target_effect: float | None = None,
+    power: float | None = None,
+    alpha: float | None = None,
+    sweep_seeds: int | None = None,
+    secondary_seeds: int | None = None,
+) -> StudyDesign:
+    """`design` with the numbers given (None: the design's own); ValueError names a field out of range.
+
+    `sweep_seeds` is a count: the primary sweeps' seeds are that many, counted up from the design's first
+    sweep seed; the secondaries' sweeps keep their fewer seeds, never more than the primaries'. The
+    design's note on what it trimmed is dropped once the numbers it speaks of change."""
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "pilot_seeds": pilot_seeds,
+            "max_seeds": max_seeds,
+            "target_effect": target_effect,
+            "power": power,
+            "alpha": alpha,
+            "secondary_seeds": secondary_seeds,
+        }.items()
+        if v is not None
+    }
+    if sweep_seeds is not None:
+        if sweep_seeds < 1:
+            raise ValueError(f"`sweep_seeds` must be >= 1, got {sweep_seeds}")
+        seeds = tuple(range(design.sweep_seeds[0], design.sweep_seeds[0] + sweep_seeds))
+        changes["sweep_seeds"] = seeds
+        if design.secondary_sweep_seeds is not None:
+            changes["secondary_sweep_seeds"] = seeds[: min(len(design.secondary_sweep_seeds), len(seeds))]
+    new = replace(design, **changes)
+    if (new.secondary_seeds, new.secondary_sweep_seeds) != (
+        design.secondary_seeds,
+        design.secondary_sweep_seeds,
+    ):
+        new = replace(new, trimmed="")
+    return new
+
+
+def design_changes(old: StudyDesign, new: StudyDesign) -> dict[str, tuple[Any, Any]]:
+    """{field: (old value, new value)} for every field in which two designs differ, as design.json holds them."""
+    a, b = (json.loads(json.dumps(d.to_dict())) for d in (old, new))
+    return {k: (a.get(k), b.get(k)) for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)}
+
+
+def describe_changes(changes: Mapping[str, tuple[Any, Any]]) -> str:
+    """e.g. "--pilot-pairs 20 -> 10; --target-effect 0.5 -> 1": the numbers an option sets as the option
+    takes them (points, a count of seeds), first; any other field by name, but the note on what the
+    design trimmed, which follows from the numbers."""
+    said = [
+        f"{opt} {_as_option(k, changes[k][0])} -> {_as_option(k, changes[k][1])}"
+        for k, opt in DESIGN_OPTIONS.items()
+        if k in changes
+    ]
+    said += [
+        f"{k} {_short(a)} -> {_short(b)}"
+        for k, (a, b) in changes.items()
+        if k not in DESIGN_OPTIONS and k != "trimmed"
+    ]
+    return "; ".join(said)
+
+
+def _as_option(key: str, value: Any) -> str:
+    """A design.json value as its option takes it: the target effect in points, sweep seeds counted."""
+    if key == "target_effect":
+        return f"{round(float(value) * 100, 10):g}"
+    if key == "sweep_seeds":
+        return str(len(value))
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def _short(v: Any) -> str:
+    """A design value as a reader wants it: seeds as a range, long text cut."""
+    if (
+        isinstance(v, list)
+        and len(v) > 2
+        and all(isinstance(x, int) for x in v)
+        and v == list(range(v[0], v[-1] + 1))
+    ):
+        return f"{v[0]}-{v[-1]}"
+    text = json.dumps(v) if not isinstance(v, str) else repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 _LORA_LRS = (1e-4, 3e-4, 1e-3, 3e-3)
@@ -209,9 +328,13 @@ __all__ = [
     "DEFAULT_DESIGN",
     "DESIGNS",
     "DESIGN_FILE",
+    "DESIGN_OPTIONS",
     "DESIGN_V1",
     "DESIGN_V2",
     "Recipe",
     "StudyDesign",
+    "describe_changes",
+    "design_changes",
     "load_design",
+    "with_numbers",
 ]

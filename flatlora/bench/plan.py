@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flatlora.bench.design import StudyDesign
+from flatlora.bench.design import DESIGNS, StudyDesign, describe_changes, design_changes
 
 
 def _rates(xs: Sequence[float]) -> str:
@@ -33,6 +33,25 @@ def _override_text(overrides: Mapping[str, Any]) -> str:
             v = ",".join(str(x) for x in v)
         parts.append(f"`{k}={v}`")
     return " ".join(parts)
+
+
+def _custom_numbers(design: StudyDesign) -> str:
+    """A paragraph naming the numbers set for this study in place of its named design's ('' if none)."""
+    base = DESIGNS.get(design.name)
+    changes = design_changes(base, design) if base is not None else {}
+    if not changes:
+        return ""
+    return (
+        f"\nNumbers set for this study (`flatbench study` options) in place of design {design.name}'s own: "
+        f"{describe_changes(changes)}.\n"
+    )
+
+
+def _secondary_sweep_text(d: StudyDesign) -> str:
+    n, n_primary = len(d.seeds_for_sweep(d.secondary[0])), len(d.sweep_seeds)
+    if n < n_primary:
+        return f"{n} seed{'s' * (n != 1)} per rate, fewer than the primary methods' (compute)"
+    return f"{n} seed{'s' * (n != 1)} per rate, as the primary methods' do"
 
 
 def estimate_section(estimate: Mapping[str, Any] | None, design: StudyDesign) -> str:
@@ -99,7 +118,7 @@ def plan_markdown_v2(
 Fixed before the study's first run, and generated from the study's design (`design.json`, from
 `flatlora/bench/design.py`) by `flatbench study --write-plan`. Nothing below is chosen after looking at
 test results; the tuning stages see training and validation data only.
-
+{_custom_numbers(d)}
 ## Why a second design
 The first study (design v1) compared methods at a recipe that often failed to train: 9 of its 60 primary
 runs never left the class-prior plateau, and every one-seed learning-rate sweep chose its highest rate.
@@ -161,7 +180,7 @@ the comparison so that its cap can reach the target.
 ## Stage 4: secondary comparisons
 - {", ".join(d.secondary)} against {d.control}, each paired over seeds {_seeds(d.grid_seeds(d.secondary_seeds))},
   on the headline metric, Holm-adjusted within this one family. Their sweeps use
-  {len(d.seeds_for_sweep(d.secondary[0]))} seeds per rate, fewer than the primary methods' (compute).
+  {_secondary_sweep_text(d)}.
 - A between-method comparison only ever pairs the same seeds.
 {("- " + d.trimmed) if d.trimmed else ""}
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from flatlora.bench.checks import ValidationFailed
 from flatlora.bench.config import RunConfig, available_cores, resolve_config
-from flatlora.bench.design import DESIGN_FILE, DESIGN_V1, StudyDesign
+from flatlora.bench.design import DESIGN_FILE, DESIGN_V1, StudyDesign, describe_changes, design_changes
 from flatlora.bench.records import atomic_write_json, record_path
 from flatlora.bench.rundir import DataCheck, train_or_reuse
 from flatlora.bench.sweep import (
@@ -545,9 +545,46 @@ def stage_dir(spec: StudySpec, stage: str) -> Path:
     return spec.out / SWEEP_DIR if stage.endswith("sweeps") else spec.out
 
 
+def study_started(out: Path) -> bool:
+    """Whether a study folder holds a run of the study (recipe, sweep or grid): from then on its plan and
+    design are fixed. The probe runs of `--estimate` are not study runs."""
+    return any(any((out / sub / "records").glob("*.json")) for sub in (".", SWEEP_DIR, RECIPE_DIR))
+
+
+class DesignChanged(ValueError):
+    """A started study asked to go on under other design numbers than the ones it began with."""
+
+
+def check_design(spec: StudySpec) -> dict[str, tuple[Any, Any]]:
+    """How `spec.design` differs from the folder's design.json ({} when it has none, or they agree).
+
+    A different design name is refused, and so are different numbers once the study has started
+    (`DesignChanged`, naming each field): its runs, pilot and power rule were fixed by them. Before the
+    first run the numbers may still change (after `--estimate`, say); the caller writes them."""
+    path = spec.out / DESIGN_FILE
+    if not path.is_file():
+        return {}
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    if stored.get("name") != spec.design.name:
+        raise ValueError(
+            f"{spec.out} was started under study design {stored.get('name')!r}, not "
+            f"{spec.design.name!r}: resume it with --design {stored.get('name')}, or use another --out"
+        )
+    changes = design_changes(StudyDesign.from_dict(stored), spec.design)
+    if changes and study_started(spec.out):
+        raise DesignChanged(
+            f"{spec.out} was started under design {spec.design.name} with other numbers than these (as "
+            f"it began -> as asked now): {describe_changes(changes)}. A started study keeps the design it began with (its "
+            f"{DESIGN_FILE}): resume it with the same options as before (or none of them: the folder's "
+            "design is used), or start a new study with another --out"
+        )
+    return changes
+
+
 def write_design(spec: StudySpec) -> Path:
-    """`design.json` in the study folder, once; a folder started under another design is refused, and so
-    is a design whose collapse rule is not the one the runner stores in every record."""
+    """`design.json` in the study folder: written once, and rewritten only while no run of the study
+    exists (`check_design` refuses other changes); a design whose collapse rule is not the one the runner
+    stores in every record is refused."""
     from flatlora.bench.collapse import DEFAULT_RULE
 
     if spec.design.collapse != DEFAULT_RULE:
@@ -556,13 +593,7 @@ def write_design(spec: StudySpec) -> Path:
             f"{DEFAULT_RULE}: a study needs the rule its records carry"
         )
     path = spec.out / DESIGN_FILE
-    if path.is_file():
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        if stored.get("name") != spec.design.name:
-            raise ValueError(
-                f"{spec.out} was started under study design {stored.get('name')!r}, not "
-                f"{spec.design.name!r}: resume it with --design {stored.get('name')}, or use another --out"
-            )
+    if path.is_file() and not check_design(spec):
         return path
     spec.out.mkdir(parents=True, exist_ok=True)
     return atomic_write_json(path, spec.design.to_dict())
@@ -763,6 +794,7 @@ def run_local(
     stages = spec.design.stages
     if until is not None and until not in stages:
         raise ValueError(f"`until` must be one of {stages}, got {until!r}")
+    check_design(spec)  # a started study goes on only under the design it began with
     threads = max(1, available_cores() // max(1, jobs))
     seen: tuple[str, frozenset[str]] | None = None
     while True:

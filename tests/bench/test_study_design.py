@@ -15,7 +15,7 @@ import pytest
 
 from flatlora.bench import study
 from flatlora.bench.config import RunConfig
-from flatlora.bench.design import DESIGN_V1, DESIGN_V2, Recipe, StudyDesign, load_design
+from flatlora.bench.design import DESIGN_V1, DESIGN_V2, Recipe, StudyDesign, load_design, with_numbers
 from flatlora.bench.records import atomic_write_json, record_path, run_id
 
 SMALL = StudyDesign(
@@ -160,3 +160,111 @@ def test_estimate_counts_span_the_plan() -> None:
     assert counts["primary-sweeps"] == (24, 36)  # 2 methods x 4 rates x 3 seeds, + 2 extensions each
     assert counts["pilot"] == (40, 40) and counts["extension"] == (0, 80)
     assert counts["secondary-sweeps"] == (12, 20) and counts["secondary"] == (15, 15)
+
+
+EXAMPLE_V2 = Path(__file__).resolve().parents[2] / "reports" / "examples" / "study_fpb50_v2"
+
+
+def test_the_committed_v2_study_resumes_under_the_default_numbers() -> None:
+    """Read-only: the folder's design.json is the default v2 design, so a plain resume goes on under it,
+    renders the same plan, and a resume asking for other numbers stops, naming them."""
+    before = {p: p.stat().st_mtime_ns for p in EXAMPLE_V2.iterdir()}
+    stored = load_design(EXAMPLE_V2)
+    assert stored == DESIGN_V2 == with_numbers(DESIGN_V2)
+    spec = study.StudySpec(EXAMPLE_V2, "study", "fpb_50agree", None, {}, with_numbers(stored))
+    assert study.study_started(EXAMPLE_V2) and study.check_design(spec) == {}
+    assert study.plan_markdown(spec) == (EXAMPLE_V2 / "PLAN.md").read_text(encoding="utf-8")
+    other = study.StudySpec(EXAMPLE_V2, design=with_numbers(DESIGN_V2, pilot_seeds=10, power=0.9))
+    with pytest.raises(
+        study.DesignChanged, match=r"--pilot-pairs 20 -> 10; --power 0.8 -> 0.9\. .*another --out"
+    ):
+        study.check_design(other)
+    assert {p: p.stat().st_mtime_ns for p in EXAMPLE_V2.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    ("numbers", "changed"),
+    [
+        ({}, {}),
+        ({"pilot_seeds": 20, "power": 0.8}, {}),  # the design's own numbers change nothing
+        ({"pilot_seeds": 10}, {"pilot_seeds": (20, 10)}),
+        ({"max_seeds": 40, "alpha": 0.01}, {"alpha": (0.05, 0.01), "max_seeds": (60, 40)}),
+        ({"target_effect": 0.01}, {"target_effect": (0.005, 0.01)}),
+        # a count of seeds per rate: the secondaries' sweeps never get more than the primaries'
+        ({"sweep_seeds": 5}, {"sweep_seeds": ([201, 202, 203], [201, 202, 203, 204, 205])}),
+        (
+            {"sweep_seeds": 1},
+            {
+                "sweep_seeds": ([201, 202, 203], [201]),
+                "secondary_sweep_seeds": ([201, 202], [201]),
+                "trimmed": (DESIGN_V2.trimmed, ""),
+            },
+        ),
+        # the note on what v2 trimmed speaks of its secondaries: it goes once they change
+        ({"secondary_seeds": 8}, {"secondary_seeds": (5, 8), "trimmed": (DESIGN_V2.trimmed, "")}),
+    ],
+)
+def test_design_numbers_change_only_their_fields(numbers: dict[str, Any], changed: dict[str, Any]) -> None:
+    from flatlora.bench.design import design_changes
+
+    new = with_numbers(DESIGN_V2, **numbers)
+    assert design_changes(DESIGN_V2, new) == changed
+    assert StudyDesign.from_dict(json.loads(json.dumps(new.to_dict()))) == new
+
+
+@pytest.mark.parametrize(
+    ("numbers", "msg"),
+    [
+        ({"pilot_seeds": 1}, r"need 2 <= pilot_seeds <= max_seeds, got 1 and 60"),
+        ({"pilot_seeds": 30, "max_seeds": 20}, r"need 2 <= pilot_seeds <= max_seeds, got 30 and 20"),
+        ({"power": 1.0}, r"`power` must be in \(0, 1\), got 1.0"),
+        ({"alpha": 0.0}, r"`alpha` must be in \(0, 1\), got 0.0"),
+        ({"target_effect": -0.01}, r"`target_effect` must be > 0, got -0.01"),
+        ({"secondary_seeds": 1}, r"`secondary_seeds` must be >= 2, got 1"),
+        ({"sweep_seeds": 0}, r"`sweep_seeds` must be >= 1, got 0"),
+        ({"max_seeds": 101}, r"`recipe_seeds` \[101\] overlap the grid's seeds"),
+        ({"secondary_seeds": 101}, r"`recipe_seeds` \[101\] overlap the grid's seeds"),
+    ],
+)
+def test_design_numbers_out_of_range(numbers: dict[str, Any], msg: str) -> None:
+    assert DESIGN_V2.grid_room == 100  # grid seeds 1-100; the recipe stage's start at 101
+    with pytest.raises(ValueError, match=msg):
+        with_numbers(DESIGN_V2, **numbers)
+
+
+def test_set_numbers_size_the_plan() -> None:
+    d = with_numbers(DESIGN_V2, pilot_seeds=10, max_seeds=40, sweep_seeds=2, secondary_seeds=8)
+    counts = study.planned_run_counts(d)
+    assert counts["pilot"] == (20, 20) and counts["extension"] == (0, 60)  # 2 x 10; 2 x (40 - 10)
+    assert counts["primary-sweeps"] == (16, 24)  # 2 methods x 4 rates x 2 seeds, + 2 extensions each
+    assert counts["secondary"] == (24, 24)  # 3 methods x 8 seeds
+    # the power rule: clamped to [pilot, max]; the set power, alpha and effect, in its text
+    diffs = [0.004, -0.004, 0.008, -0.008, 0.0, 0.006, -0.006, 0.002, -0.002, 0.004]
+
+    def n(**numbers: Any) -> int:
+        return study.decide_n(diffs, d.grid_seeds(10), "accuracy", with_numbers(d, **numbers)).n
+
+    dec = study.decide_n(diffs, d.grid_seeds(10), "accuracy", d)
+    assert "0.5 points with 80% power (paired t, two-sided alpha 0.05), clamped to [10, 40]" in dec.rule
+    assert dec.n == n() == 17 == study.seeds_for_power(dec.sd_upper, 0.005, lo=10, hi=40)
+    assert (n(power=0.95), n(alpha=0.01)) == (27, 26)  # more power, or a stricter alpha: more pairs
+    assert n(target_effect=0.02) == 10  # a larger effect: the pilot's pairs already suffice
+    assert n(power=0.99, max_seeds=20) == 20  # clamped to the cap
+
+
+@pytest.mark.parametrize("started_in", [".", "sweep", "recipe"])
+def test_a_started_study_keeps_its_numbers(tmp_path: Path, started_in: str) -> None:
+    first = study.StudySpec(tmp_path, design=with_numbers(DESIGN_V2, pilot_seeds=10))
+    study.write_design(first)
+    # before the first run the numbers may still change (after --estimate, say)
+    again = study.StudySpec(tmp_path, design=with_numbers(DESIGN_V2, pilot_seeds=12))
+    assert study.check_design(again) == {"pilot_seeds": (10, 12)}
+    study.write_design(again)
+    assert load_design(tmp_path) == again.design
+    (tmp_path / started_in / "records").mkdir(parents=True, exist_ok=True)
+    (tmp_path / started_in / "records" / "run.json").write_text("{}")
+    assert study.check_design(again) == {}  # the numbers it began with: it resumes
+    for other in (with_numbers(DESIGN_V2, pilot_seeds=10), DESIGN_V2):
+        with pytest.raises(study.DesignChanged, match=r"--pilot-pairs 12 -> (10|20)\. A started study keeps"):
+            study.write_design(study.StudySpec(tmp_path, design=other))
+    assert load_design(tmp_path) == again.design  # refused before anything was written

@@ -70,6 +70,22 @@ def test_study_profile_without_a_sweep_refuses_naming_the_command(tmp_path: Path
         (["study", "--until", "pilott"], "did you mean 'pilot'"),
         (["study", "--set", "lr=1e-3"], "takes its learning rates from the sweep"),
         (["study", "--jobs", "0"], "--jobs must be >= 1"),
+        # the design's numbers, each named with what it takes
+        (["study", "--pilot-pairs", "1"], "'--pilot-pairs': Input should be greater than or equal to 2"),
+        (
+            ["study", "--pilot-pairs", "30", "--max-pairs", "20"],
+            "--max-pairs 20 is below the pilot's 30 pairs (--pilot-pairs)",
+        ),
+        (["study", "--max-pairs", "10"], "--max-pairs 10 is below the pilot's 20 pairs"),  # v2's own pilot
+        (["study", "--max-pairs", "150"], "--max-pairs 150: design v2 has room for at most 100 grid seeds"),
+        (["study", "--secondary-seeds", "101"], "--secondary-seeds 101: design v2 has room for at most 100"),
+        (["study", "--power", "1"], "--power must be in (0, 1), got 1"),
+        (["study", "--power", "0"], "--power must be in (0, 1), got 0"),
+        (["study", "--alpha", "1.5"], "--alpha must be in (0, 1), got 1.5"),
+        (["study", "--target-effect", "0"], "--target-effect is in points of the headline metric"),
+        (["study", "--target-effect", "-0.5"], "must be in (0, 100], got -0.5"),
+        (["study", "--sweep-seeds", "0"], "'--sweep-seeds': Input should be greater than or equal to 1"),
+        (["study", "--design", "v1", "--power", "0.9"], "design v1 keeps the first study's numbers"),
     ],
 )
 def test_sweep_and_study_reject_bad_values_before_any_run(
@@ -81,8 +97,65 @@ def test_sweep_and_study_reject_bad_values_before_any_run(
 
     res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o")])
     assert res.exit_code != 0
-    assert message in " ".join(res.output.split())
+    assert message in " ".join(res.output.replace("│", " ").split())  # a message wrapped in a box
     assert not (tmp_path / "o").exists()
+
+
+def test_study_options_are_the_designs_numbers() -> None:
+    import typer.main
+
+    from flatlora.bench.design import DESIGN_OPTIONS
+    from flows.cli import app
+
+    cmd = typer.main.get_command(app).commands["study"]  # type: ignore[attr-defined]
+    options = {o for p in cmd.params for o in p.opts}
+    assert set(DESIGN_OPTIONS.values()) <= options
+
+
+def _study(args: list[str]) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    res = CliRunner().invoke(app, ["study", "--write-plan", *args], env={"COLUMNS": "200"})
+    return res.exit_code, " ".join(res.output.replace("│", " ").split())
+
+
+def test_study_numbers_go_into_the_design_and_plan_until_the_first_run(tmp_path: Path) -> None:
+    from flatlora.bench.design import DESIGN_V2, load_design, with_numbers
+
+    out = tmp_path / "s"
+    set_ = ["--pilot-pairs", "10", "--max-pairs", "40", "--target-effect", "1", "--power", "0.9"]
+    code, said = _study(["--out", str(out), *set_, "--alpha", "0.01", "--sweep-seeds", "2"])
+    assert code == 0, said
+    want = with_numbers(
+        DESIGN_V2, pilot_seeds=10, max_seeds=40, target_effect=0.01, power=0.9, alpha=0.01, sweep_seeds=2
+    )
+    assert load_design(out) == want
+    plan = " ".join((out / "PLAN.md").read_text().split())
+    assert "in place of design v2's own: --pilot-pairs 20 -> 10; --max-pairs 60 -> 40;" in plan
+    assert "seeds 1–10 of both methods (10 pairs)" in plan and "clamped to [10, 40]" in plan
+    assert "detects 1 points with 90% power (paired t, two-sided α = 0.01)" in plan
+    # a rerun without the options goes on under the folder's numbers; before the first run they may change
+    assert _study(["--out", str(out)])[0] == 0 and load_design(out) == want
+    code, said = _study(["--out", str(out), "--pilot-pairs", "12"])
+    assert code == 0 and "design.json rewritten before the study's first run: --pilot-pairs 10 -> 12" in said
+    want = with_numbers(want, pilot_seeds=12)
+    assert load_design(out) == want and "seeds 1–12 of both methods" in (out / "PLAN.md").read_text()
+    # once a run of the study exists, other numbers stop the command, naming them; the same ones resume
+    (out / "sweep" / "records").mkdir(parents=True)
+    (out / "sweep" / "records" / "run.json").write_text("{}")
+    plan = (out / "PLAN.md").read_text()
+    for args in (["--power", "0.8", "--pilot-pairs", "12"], ["--design", "v2", "--secondary-seeds", "6"]):
+        code, said = _study(["--out", str(out), *args])
+        assert code == 2, said
+        assert "started under design v2 with other numbers" in said and "another --out" in said
+        assert ("--power 0.9 -> 0.8" in said) != ("--secondary-seeds 5 -> 6" in said)
+        assert "--pilot-pairs" not in said  # the same as it began with
+    assert load_design(out) == want and (out / "PLAN.md").read_text() == plan
+    for args in ([], ["--pilot-pairs", "12", "--power", "0.9", "--target-effect", "1"]):
+        assert _study(["--out", str(out), *args])[0] == 0
+    assert load_design(out) == want
 
 
 def test_cli_stage_names_are_the_plans() -> None:
