@@ -3,7 +3,8 @@
 A gold occurrence counts only when the reply *asserts* it:
 
 - not *negated* (:func:`negated`): a negation before it in its clause ("not Paris", "rather
-  than", ``न कि``), a Hindi negation after it (``पेरिस नहीं``), a belief ascribed to others
+  than", ``न कि``), a Hindi negation after it (``पेरिस नहीं``), a verdict after it that calls it
+  wrong ("Sydney was a typo", "Sydney is wrong", ``सिडनी गलत है``), a belief ascribed to others
   ("many people think it's Sydney"), or, given the question, the subject of a negated copula that
   restates it ("Sydney is not the capital", ``सिडनी राजधानी नहीं है``);
 - not *one of several candidates* (:func:`is_alternative`): joined by "or", "/", ``या``, "ya", a comma
@@ -57,6 +58,9 @@ _COPULA_SKIP = lex("है हैं था थी थे hai hain h tha thi the
 # "Mangal hoga ya Shukra", "1947 था या 1948"
 _BRIDGE = lex("है हैं था थी थे हो होगा होगी होंगे hai hain h tha thi the ho hoga hogi honge")
 _POSTPOSITIONS = lex("ने को से में पर का की के ne ko se mein me par ka ki ke")
+# a candidate declared wrong after it: "Canberra was a typo", "Sydney is wrong", ``सिडनी गलत है``
+_DECLARED_WRONG = lex("wrong incorrect typo mistake galat गलत")
+_BEFORE_VERDICT = lex("is was s a an the just simply है था hai tha")
 _HEDGE_KEYS = tuple(tuple(match_key(w) for w in base_fold(" ".join(ph)).split()) for ph in HEDGES)
 HEDGE_WORDS = frozenset(w for ph in _HEDGE_KEYS for w in ph)
 # a unit with one of these ranks its candidates below the answer: a runner-up, a former holder
@@ -143,6 +147,8 @@ def negated(view: ReplyView, s: int, e: int, question: str | None = None) -> boo
         k = len(ph)
         if any(tuple(bk[i : i + k]) == ph for i in range(len(bk) - k + 1)):
             return True
+    if _declared_wrong(view, e):
+        return True
     # "पेरिस नहीं", "शाहजहाँ ने नहीं"; a negation after alternatives negates each of them: "सिडनी या
     # मेलबर्न नहीं", "Sydney ya Melbourne nahi"
     seg, w, other_words = view.tok(e - 1).seg, e, 0
@@ -156,6 +162,19 @@ def negated(view: ReplyView, s: int, e: int, question: str | None = None) -> boo
             other_words -= 1
         elif key not in _COPULA_SKIP and not (w == e and key in _POSTPOSITIONS):
             break
+        w += 1
+    return False
+
+
+def _declared_wrong(view: ReplyView, e: int) -> bool:
+    """The candidate ending before word ``e`` is called wrong in its clause: "Canberra was a typo",
+    "Sydney is the wrong answer", ``सिडनी गलत है``, "Sydney galat hai"."""
+    seg, w = view.tok(e - 1).seg, e
+    while w < min(len(view.keys), e + 4) and view.tok(w).seg == seg:
+        if view.keys[w] in _DECLARED_WRONG:
+            return True
+        if view.keys[w] not in _BEFORE_VERDICT:
+            return False
         w += 1
     return False
 

@@ -20,7 +20,8 @@ answer, and the whole reply only when none does:
 
 Everything after a marked answer is context: it neither confirms nor contradicts it, unless the reply
 corrects itself (:func:`split_at_correction`: "Paris. Actually, no: Lyon.", "Sydney — no wait,
-Canberra.", "56? No. 54."): what it says after its last self-correction replaces what it said before. A hedge
+Canberra.", "56? No. 54.", "Tokyo — sorry, Kyoto.", ``सिडनी, माफ़ कीजिए, कैनबरा``): what it says after
+its last self-correction replaces what it said before. A hedge
 inside the marked answer ("Answer: Mars or Venus") stays a hedge, and so does an aside on the answer
 line that offers another candidate or hedges ("Answer: Mars (or possibly Venus)"). A rival that the
 rest of the reply offers as possible ("**Answer: Mars.** It might be Venus.") leaves the reply
@@ -176,7 +177,13 @@ _CORRECTION_RE = re.compile(
     r"|i misspoke|let me correct (?:myself|that))\b"
     r"|\bcorrection(?=\s*[:,.!—–-])"
     r"|(?:नहीं|नही|nahi|nahin)[\s,]+(?:नहीं|नही|nahi|nahin)(?=[\s,.!?;:।—–-]|$)"
-    r"|मेरा मतलब था|mera matlab tha|गलती हो गई|galti ho gayi",
+    r"|मेरा मतलब था|mera matlab tha|गलती हो गई|galti ho gayi"
+    # an apology that corrects: "Tokyo — sorry, Kyoto", "Sydney... sorry nahi, Canberra", "Mumbai,
+    # माफ़ कीजिए, नई दिल्ली"; "sorry" only before a pause, a denial or "I mean", never "Sorry, I don't
+    # know" with nothing named before it (:func:`split_at_correction` needs a candidate taken back)
+    rf"|\b(?:sorry|apologies|my apologies|i apologi[sz]e|pardon)(?=\s*[,.!;:—–…-]|\s+{_NEG_WORD}|\s+i\s+mean)"
+    r"|\b(?:whoops|galti se|meri galti|maaf\s+(?:kijiye|kijie|kijiega|karein|karen|karna|kariye|karo))\b"
+    r"|(?:माफ\u093c?|क्षमा)\s+(?:कीजिए|कीजिये|कीजिएगा|करें|करे|करना|करिए|करो)|गलती\s+से|मेरी\s+गलती|गलती\s+हुई",
     re.IGNORECASE,
 )
 # a bare candidate asked back, then denied: "Paris? No — Marseille.", "56? No. 54.", "Yes? No."
@@ -187,8 +194,11 @@ def split_at_correction(text: str | None) -> tuple[str, str] | None:
     """The reply split at its last self-correction into (what it took back, what it says instead), or
     None when it does not correct itself. A self-correction is a retraction phrase ("actually, no",
     "no wait", "wait,", "I meant", "just kidding", "scratch that", "correction:", "oops", "I was
-    wrong", ``नहीं नहीं``, ``मेरा मतलब था``) or a bare candidate of at most three words asked back and
-    denied ("Paris? No, ..."); the part after it keeps the denial's "no"."""
+    wrong", ``नहीं नहीं``, ``मेरा मतलब था``), an apology before a pause, a denial or "I mean"
+    ("sorry, ...", "sorry nahi", "apologies,", "my bad", ``माफ़ कीजिए``, ``क्षमा करें``, "maaf
+    kijiye", "galti se", ``मेरी गलती``) or a bare candidate of at most three words asked back and
+    denied ("Paris? No, ..."); the part after it keeps the denial's "no". The scorer uses a split
+    only when the part taken back names a candidate: "Sorry, I don't know." takes nothing back."""
     t = unicodedata.normalize("NFKC", text or "")
     cut = max((m.end() for m in _CORRECTION_RE.finditer(t)), default=-1)
     for m in _ASKED_BACK_RE.finditer(t):

@@ -29,7 +29,7 @@ EN_COMMON_CAPITALIZED = frozenset(
     definitely probably actually basically generally specifically originally finally overall yeah yep
     nope hello hi great good thanks please let lets let's given based according officially technically
     strictly traditionally historically commonly often usually known called named located situated
-    dear
+    dear sorry apologies oops whoops pardon maaf
     haan han ji jee nahi nahin bilkul sahi galat uttar jawab yeh ye woh wo vo aur ya lekin par toh to
     bhi sirf kya kaun kahan kab kaise kitna kitne kitni ek matlab yani yaani isliye phir abhi aaj
     mera meri mere hamara hamari aapka aapki unka unki unke uska uski iska iski inka

@@ -4,13 +4,16 @@ The scorer reads the answer a response *asserts*, not every string in it. It is 
 deterministic (see also README, "Scoring"). The answer a reply marks is judged first
 (:mod:`llm_eval.extract`: a boxed value, an ``Answer:`` line, "the answer is ...", bold, a short
 last line); the whole reply only when it marks none that names a candidate. A reply that takes a
-candidate back ("Paris. Actually, no: Lyon.", "56? No. 54.", "Sydney — no wait, Canberra.";
-:func:`llm_eval.extract.split_at_correction`) is judged on what it says after its last
-self-correction; taken back with nothing named instead, it is never CORRECT.
+candidate back ("Paris. Actually, no: Lyon.", "56? No. 54.", "Sydney — no wait, Canberra.", "Tokyo
+— sorry, Kyoto.", ``मुंबई, माफ़ कीजिए, नई दिल्ली``; :func:`llm_eval.extract.split_at_correction`) is
+judged on what it says after its last self-correction; taken back with nothing named instead, it is
+never CORRECT.
 
 Normalization (:mod:`llm_eval.textfold`): Unicode NFKC (folds fullwidth forms), removal of
 zero-width characters, every script's digits -> ASCII, casefold, markdown emphasis dropped,
-contractions expanded ("isn't" -> "is not"), letter-spaced words joined ("C a n b e r r a"). For
+contractions expanded ("isn't" -> "is not"), letter-spaced Latin words joined ("C a n b e r r a",
+also right before a Devanagari word). A one-word Devanagari alias split in two at a syllable
+(``टो क्यो``) matches when at least one piece is no word on its own. For
 matching, Devanagari spelling variants are folded: candrabindu -> anusvara, nukta dropped,
 ``ऑ``/``ॉ`` -> ``आ``/``ा``, long and short i/u merged (``वाल्मिकी`` = ``वाल्मीकि``); romanized
 ``ee``/``oo`` -> ``i``/``u``. An alias's last word also matches its inflected forms: English
@@ -39,7 +42,9 @@ Rivals, by answer type (``answer_type=``; inferred from the gold when absent):
   ``1,00,000``, ``$29.00``, decimals, English and Hindi number words, the item's word aliases). The
   question's own numbers, the operands of a worked calculation, ordinals, numbers in another unit
   than the question's and the gold's ("212 °F" for a Celsius question; also the gold's value,
-  "100 °F", which is WRONG) and the article "one" / ``एक`` are set aside; for a number, bare years
+  "100 °F", which is WRONG), the question's given quantity restated in its unit, in digits or words
+  ("one litre" / ``एक लीटर`` / "ek litre" beside a question that asks for kilograms) and the article
+  "one" / ``एक`` are set aside; for a number, bare years
   are set aside; for a year, only years count (a day of the month is no rival). Any other
   non-negated number is a rival.
 - **yes/no** (the card's rule: the *leading* answer): a leading yes-word (yes, haan, हाँ, ji,
@@ -236,7 +241,39 @@ def _gold_spans(
                 continue
             if all(view.tok(i + j).kind == "w" for j in range(k)) and same_name(window, keys):
                 spans.append((i, i + k, a))
+    spans.extend(_split_spans(view, answers, spans, qkeys))
     return spans
+
+
+def _word_like(key: str) -> bool:
+    """A Devanagari piece that is a word on its own (a common word, a function word, a number)."""
+    return _hindi_known(key) or key in STOP | VERBS | YES | NO | HEDGE_WORDS or is_number_word(key)
+
+
+def _split_spans(view: ReplyView, answers: Sequence[str], spans: list[tuple[int, int, str]],
+                 qkeys: set[str]) -> list[tuple[int, int, str]]:  # fmt: skip
+    """A one-word Devanagari alias written in two pieces with a space between (``टो क्यो`` for
+    ``टोक्यो``, as a word is split at a syllable): the two adjacent Devanagari words of one clause
+    that join into the alias, at least one of them no word on its own, neither a word of the
+    question. Two real words that happen to join into the gold are read as written."""
+    out: list[tuple[int, int, str]] = []
+    aliases = [
+        (keys[0], a) for a in answers if len(keys := _alias_keys(a)) == 1 and _is_devanagari_word(keys[0])
+    ]
+    for i in range(len(view.keys) - 1):
+        a, b = view.keys[i], view.keys[i + 1]
+        if not (_is_devanagari_word(a) and _is_devanagari_word(b)):
+            continue
+        if punct_between(view, i, i + 1) or view.tok(i).seg != view.tok(i + 1).seg:
+            continue
+        if (_word_like(a) and _word_like(b)) or a in qkeys or b in qkeys:
+            continue
+        if any(s < i + 2 and i < e for s, e, _ in spans + out):
+            continue
+        hit = next((alias for key, alias in aliases if len(key) > 3 and _inflected(a + b, key, True)), None)
+        if hit is not None:
+            out.append((i, i + 2, hit))
+    return out
 
 
 def _is_devanagari_word(word: str) -> bool:
@@ -435,9 +472,21 @@ def _other_unit(view: ReplyView, e: int, own_units: set[str]) -> str | None:
 
 
 def _own_units(answers: Sequence[str], question: str | None) -> set[str]:
-    """The units the gold's aliases and the question speak in."""
-    keys = [k for a in answers for k in _alias_keys(a)] + (key_words(question) if question else [])
-    return _units_named(keys)
+    """The units the answer is asked for in: the gold's aliases' and the question's, except a unit
+    the question gives a quantity in ("one litre" in "How much does one litre of water weigh, in
+    kilograms?", ``एक लीटर``): that quantity restated ("one litre", "ek litre") is the question's,
+    not the answer. A question whose every unit measures a given quantity keeps them all."""
+    gold = _units_named(k for a in answers for k in _alias_keys(a))
+    if not question:
+        return gold
+    view = ReplyView.of(question)
+    given = set()  # the positions of the unit words right after a number of the question
+    for _, e, _ in _numbers(view, {}):
+        at = e + 1 if e < len(view.keys) and view.keys[e] in _DEGREE else e
+        if _unit_after(view, e) is not None:
+            given.add(at)
+    asked = {u for w, k in enumerate(view.keys) if w not in given and (u := unit_of(k)) is not None}
+    return gold | asked if gold | asked else gold | _units_named(view.keys)
 
 
 def _is_gold_number(v: float, golds: Sequence[float]) -> bool:

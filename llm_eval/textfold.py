@@ -39,26 +39,31 @@ def base_fold(text: str, *, fold_case: bool = True) -> str:
     return text.casefold() if fold_case else text
 
 
-# four or more single Latin letters, each one space from the next ("C a n b e r r a"); words of a
-# letter-spaced sentence are two or more spaces apart ("T h e  c a p i t a l"). Three letters stay
-# apart: "I a m" or "a b c" are more often words or a list than one word spelled out.
-_SPACED_LETTERS_RE = re.compile(r"(?<![^\W\d_])[^\W\d_](?: [^\W\d_](?![^\W\d_])){3,}")
+# Latin letters only: a spelled-out word ends where another script begins ("T o k y o है" is
+# "Tokyo है"), since single Devanagari characters are common words (``न``, ``व``)
+_LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
+# single Latin letters, each one space from the next, not glued to another letter of any script
+_SPACED_RUN = rf"(?<![^\W\d_])[{_LATIN}](?: [{_LATIN}](?![^\W\d_]))+(?![^\W\d_])"
+# runs two or more spaces apart are the words of one letter-spaced sentence ("T h e  c a p i t a l")
+_SPACED_LETTERS_RE = re.compile(rf"{_SPACED_RUN}(?: {{2,}}{_SPACED_RUN})*")
+_RUN_RE = re.compile(_SPACED_RUN)
 
 
 def join_spaced_letters(text: str) -> str:
     """Letter-spaced words joined: "C a n b e r r a" -> "Canberra", "M a r s  or  V e n u s" ->
-    "Mars  or  Venus". Only Latin letters: single Devanagari characters are common words (``न``,
-    ``व``)."""
+    "Mars  or  Venus", "N e w  D e l h i" -> "New  Delhi". A word spelled out has four or more
+    letters; a shorter run is joined only beside one in the same letter-spaced sentence, since alone
+    "I a m" or "a b c" are more often words or a list than one word spelled out. Only Latin letters:
+    single Devanagari characters are common words (``न``, ``व``), and a spelled-out word ends where
+    another script begins ("Japan की capital T o k y o है")."""
 
     def join(m: re.Match[str]) -> str:
-        run = m.group()
-        return run.replace(" ", "") if run.isascii() or all(_is_latin(ch) for ch in run if ch != " ") else run
+        runs = _RUN_RE.findall(m.group())
+        if max(len(r.replace(" ", "")) for r in runs) < 4:
+            return m.group()
+        return _RUN_RE.sub(lambda r: r.group().replace(" ", ""), m.group())
 
     return _SPACED_LETTERS_RE.sub(join, text)
-
-
-def _is_latin(ch: str) -> bool:
-    return unicodedata.name(ch, "").startswith("LATIN ")
 
 
 def normalize(text: str) -> str:

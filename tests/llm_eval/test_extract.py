@@ -209,6 +209,58 @@ def test_split_at_correction(reply: str, split: tuple[str, str] | None) -> None:
 @pytest.mark.parametrize(
     ("reply", "item", "cond", "expected"),
     [
+        # an apology that corrects: what follows it replaces what came before
+        ("Berlin — sorry, Paris.", "ml-004", "en", C),
+        ("Paris... sorry, no: Marseille.", "ml-004", "en", W),
+        ("Marseille... sorry, no: Paris.", "ml-004", "en", C),
+        ("Lyon. Apologies, it is Paris.", "ml-004", "en", C),
+        ("Paris, whoops, Lyon.", "ml-004", "en", W),
+        ("Sydney. My apologies — Canberra.", "ml-003", "en", C),
+        ("Canberra, sorry I mean Sydney.", "ml-003", "en", W),
+        ("सिडनी, माफ़ कीजिए, कैनबरा।", "ml-003", "hi", C),
+        ("कैनबरा — क्षमा करें, सिडनी।", "ml-003", "hi", W),
+        ("सिडनी... मेरी गलती, कैनबरा।", "ml-003", "hi", C),
+        ("Sydney, sorry nahi, Canberra.", "ml-003", "hinglish", C),
+        ("Canberra galti se likha, Sydney hai.", "ml-003", "hinglish", W),
+        ("Sydney... maaf kijiye, Canberra hai.", "ml-003", "hinglish", C),
+        ("Canberra... sorry, नहीं, Sydney है।", "ml-003", "cs", W),
+        ("Sydney है — माफ करें, Canberra.", "ml-003", "cs", C),
+        ("No — sorry, yes, it is a star.", "ml-020", "en", C),
+        ("हाँ... माफ़ कीजिए, नहीं।", "ml-020", "hi", W),
+        # a candidate called wrong after the apology is taken back, not given
+        ("Sydney. Sorry, Canberra was a typo.", "ml-003", "en", U),
+        ("Canberra galat hai, Sydney sahi hai.", "ml-003", "hinglish", W),
+        ("कैनबरा गलत है।", "ml-003", "hi", U),
+        # an apology that takes nothing back is no correction
+        ("Paris. Sorry for being brief.", "ml-004", "en", C),
+        ("Sorry, it is Paris.", "ml-004", "en", C),
+        ("माफ़ कीजिए, मुझे नहीं पता।", "ml-004", "hi", W),
+    ],
+)
+def test_an_apology_that_corrects_replaces_what_it_took_back(
+    reply: str, item: str, cond: str, expected: Outcome
+) -> None:
+    assert verdict(reply, item, cond) is expected
+
+
+@pytest.mark.parametrize(
+    ("reply", "split"),
+    [
+        ("Tokio — sorry, Kyoto.", ("Tokio — sorry", "Kyoto.")),
+        ("Sydney, sorry nahi, Canberra.", ("Sydney, sorry", "nahi, Canberra.")),
+        ("सिडनी, माफ़ कीजिए, कैनबरा।", ("सिडनी, माफ़ कीजिए", "कैनबरा।")),
+        ("Mumbai, maaf karna, Delhi.", ("Mumbai, maaf karna", "Delhi.")),
+        ("I'm sorry to say it is Paris.", None),
+        ("Paris. Sorry for the confusion.", None),
+    ],
+)
+def test_split_at_an_apology(reply: str, split: tuple[str, str] | None) -> None:
+    assert split_at_correction(reply) == split
+
+
+@pytest.mark.parametrize(
+    ("reply", "item", "cond", "expected"),
+    [
         # the subject of a negated copula that restates the question is denied, not offered
         ("Sydney is not the capital of Australia. The capital is Canberra.", "ml-003", "en", C),
         ("Sydney isn't the capital; Canberra is.", "ml-003", "en", C),

@@ -195,6 +195,51 @@ def test_a_number_in_another_unit_than_the_gold_is_not_the_gold(
     assert score_answer(response, answers, answer_type="number", question=question).outcome is expected
 
 
+MILK_KG = (
+    "Roughly how many kilograms does one litre of milk weigh?",
+    ["1", "1 kg", "one kilogram", "एक किलो", "ek kilo"],
+)
+DROP_G = (
+    "How many grams does one millilitre of water weigh?",
+    ["1", "1 g", "one gram", "एक ग्राम", "ek gram"],
+)
+HOUR = ("How many hours is 60 minutes?", ["1", "1 hour", "one hour", "एक घंटा", "ek ghanta"])
+TRAIN = ("If a train covers 60 km in one hour, how far does it go in two hours?", ["120"])
+
+
+@pytest.mark.parametrize(
+    ("item", "response", "expected"),
+    [
+        # the question's quantity restated ("one litre") is the question's, not the answer, in words
+        # or digits, in any script; a number in any other unit than the one asked for is no answer
+        (MILK_KG, "One litre of milk weighs roughly one pound.", Outcome.WRONG),
+        (MILK_KG, "1 litre of milk is about 1 lb.", Outcome.WRONG),
+        (MILK_KG, "Ek litre doodh lagbhag ek pound ka hota hai.", Outcome.WRONG),
+        (MILK_KG, "एक लीटर दूध लगभग एक पाउंड का होता है।", Outcome.WRONG),
+        (MILK_KG, "One litre of milk weighs roughly 1 kg.", Outcome.CORRECT),
+        (MILK_KG, "Ek litre doodh lagbhag ek kilo ka hota hai.", Outcome.CORRECT),
+        (MILK_KG, "एक लीटर दूध का वज़न लगभग एक किलो होता है।", Outcome.CORRECT),
+        (MILK_KG, "Roughly one.", Outcome.CORRECT),
+        (DROP_G, "One millilitre of water weighs one milligram.", Outcome.WRONG),
+        (DROP_G, "एक मिलीलीटर पानी का वज़न 1 मिलीग्राम होता है।", Outcome.WRONG),
+        (DROP_G, "Ek ml paani ek mg ka hota hai.", Outcome.WRONG),
+        (DROP_G, "One millilitre of water weighs one gram.", Outcome.CORRECT),
+        (DROP_G, "Ek ml paani ek gram ka hota hai.", Outcome.CORRECT),
+        (HOUR, "60 minutes make one day.", Outcome.WRONG),
+        (HOUR, "Sixty minutes make one hour.", Outcome.CORRECT),
+        # a question whose every unit measures a given quantity keeps them all as the answer's
+        (TRAIN, "It goes 120 miles.", Outcome.WRONG),
+        (TRAIN, "It goes 120 km.", Outcome.CORRECT),
+    ],
+)
+def test_the_question_quantity_restated_is_not_the_answer(
+    item: tuple[str, list[str]], response: str, expected: Outcome
+) -> None:
+    question, answers = item
+    got = score_answer(response, answers, answer_type="number", question=question)
+    assert got.outcome is expected, got.reason
+
+
 YES = ["yes", "हाँ", "हां", "haan", "ji haan"]
 DOLPHIN = {"en": "Is a dolphin a mammal?", "hi": "क्या डॉल्फ़िन एक स्तनधारी है?", "hinglish": "Kya dolphin ek mammal hai?",
            "cs": "क्या dolphin एक mammal है?"}  # fmt: skip
@@ -260,6 +305,12 @@ KENYA = ("What is the capital of Kenya?", ["Nairobi", "नैरोबी"])
         ("N a i r o b i  or  M o m b a s a", Outcome.UNRESOLVED),  # still a hedge between two
         ("Not N a i r o b i, but M o m b a s a.", Outcome.WRONG),
         ("Nai r o b i", Outcome.WRONG),  # not one word spelled out
+        # a spelled-out word ends where another script begins
+        ("Kenya की capital N a i r o b i है।", Outcome.CORRECT),
+        ("Kenya की राजधानी M o m b a s a है।", Outcome.WRONG),
+        # a Devanagari word split at a syllable, one piece no word on its own
+        ("केन्या की राजधानी नैरो बी है।", Outcome.CORRECT),
+        ("केन्या की राजधानी मोम्बा सा है।", Outcome.WRONG),
     ],
 )
 def test_letter_spaced_words_are_read_joined(response: str, expected: Outcome) -> None:
@@ -276,12 +327,23 @@ def test_letter_spaced_words_are_read_joined(response: str, expected: Outcome) -
         ("R i o", "R i o"),
         ("न म क", "न म क"),  # single Devanagari characters are common words
         ("H 2 O", "H 2 O"),
+        ("Japan की capital T o k y o है", "Japan की capital Tokyo है"),
+        ("India की capital N e w  D e l h i है", "India की capital New  Delhi है"),  # a short word beside
+        ("a b c  d e", "a b c  d e"),
     ],
 )
 def test_join_spaced_letters(text: str, joined: str) -> None:
     from llm_eval.textfold import join_spaced_letters
 
     assert join_spaced_letters(text) == joined
+
+
+def test_two_words_that_join_into_the_gold_are_read_as_written() -> None:
+    """``जो कर`` ("who does") is two words, not ``जोकर`` (joker) split at a syllable."""
+    got = score_answer(
+        "वह जो कर सकता है, करेगा।", ["जोकर"], answer_type="entity", question="What is a clown called?"
+    )
+    assert got.outcome is not Outcome.CORRECT
 
 
 BERLIN = "In which year did the Berlin Wall fall?"
