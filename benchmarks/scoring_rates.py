@@ -27,7 +27,11 @@ the third held-out table (244 replies, 30 right and 30 wrong in each group: numb
 than the gold's, yes/no replies that take their leading answer back or add a caveat, letter-spaced
 answers and years in words, among the other styles), written and committed before the rule
 changes for those four kinds and measured before and after them; its plain replies are checked
-against the same targets. ``labelled_replies.jsonl``, the first held-out
+against the same targets. ``datasets/llm_eval/labelled_replies_4.jsonl`` is the fourth (244 replies,
+30 right and 30 wrong in each group: the question's quantity restated with its unit, apologetic
+self-corrections, letter-spaced answers before Devanagari words and split Devanagari words, among the
+other styles), written and committed before the rule changes that the third table's errors led to
+and measured before and after them; checked against the same targets. ``labelled_replies.jsonl``, the first held-out
 table of reply styles, and the tables under ``tests/llm_eval/data`` are development tables: the
 rules were written against them.
 
@@ -50,7 +54,8 @@ from llm_eval.scoring import Outcome, score_answer
 DATA = Path(__file__).resolve().parent.parent / "tests" / "llm_eval" / "data"
 HELD_OUT = ITEMS_DIR / "labelled_replies_2.jsonl"
 HELD_OUT_3 = ITEMS_DIR / "labelled_replies_3.jsonl"
-DEFAULT = [HELD_OUT, HELD_OUT_3, ITEMS_DIR / "labelled_replies.jsonl"] + [
+HELD_OUT_4 = ITEMS_DIR / "labelled_replies_4.jsonl"
+DEFAULT = [HELD_OUT, HELD_OUT_4, HELD_OUT_3, ITEMS_DIR / "labelled_replies.jsonl"] + [
     DATA / n for n in ("scoring_frozen.jsonl", "scoring_styles_dev.jsonl", "scoring_cases.jsonl",
                        "scoring_heldout.jsonl", "scoring_heldout2.jsonl")]  # fmt: skip
 # targets for plain replies on the held-out tables, in every language group
@@ -149,7 +154,10 @@ def table(path: Path, show: bool = False) -> str:
         order = [g for g in ("English", "Hindi", "Hinglish", "code-switched") if g in by] + ["all"]
         name = "rule" if fmt == "plain" else "final-line"
         lines += [by[g].row(f"{name}: {g}") for g in order]
-        if path.resolve() in (HELD_OUT.resolve(), HELD_OUT_3.resolve()) and fmt == "plain":
+        if (
+            path.resolve() in (HELD_OUT.resolve(), HELD_OUT_3.resolve(), HELD_OUT_4.resolve())
+            and fmt == "plain"
+        ):
             lines += ["", *targets(by, order)]
     return "\n".join(lines)
 

@@ -143,8 +143,10 @@ def test_held_out_table_rates() -> None:
 
 
 # measured on the third held-out table after the rules for units, taken-back yes/no, letter-spaced
-# words and years in words: (false accepts, false rejects, unresolved) per group, plain replies
-THIRD_TABLE_MEASURED = {"en": (0, 1, 5), "hi": (1, 2, 3), "hinglish": (2, 0, 3), "cs": (0, 3, 4)}
+# words and years in words, and again after the rules its errors led to (the question's quantity
+# restated, apologetic self-corrections, letter-spaced words before Devanagari, split Devanagari
+# words): (false accepts, false rejects, unresolved) per group, plain replies
+THIRD_TABLE_MEASURED = {"en": (0, 0, 5), "hi": (0, 0, 3), "hinglish": (0, 0, 3), "cs": (0, 0, 4)}
 
 
 def test_third_held_out_table_rates() -> None:
@@ -157,6 +159,31 @@ def test_third_held_out_table_rates() -> None:
     cases = load_scoring_cases(ITEMS_DIR / "labelled_replies_3.jsonl")
     assert len(cases) == 244
     for cond, (fa, fr, unresolved) in THIRD_TABLE_MEASURED.items():
+        group = [c for c in cases if c["cond"] == cond]
+        assert sum(c["expected"] == "correct" for c in group) == 30
+        assert sum(c["expected"] == "wrong" for c in group) == 30
+        got = [(c["expected"] == "correct", _verdict(c)) for c in group]
+        assert sum(not pos and v == "correct" for pos, v in got) <= fa, cond
+        assert sum(pos and v in ("wrong", "unsure") for pos, v in got) <= fr, cond
+        assert sum(v == "unresolved" for _, v in got) <= unresolved, cond
+
+
+# measured on the fourth held-out table after the rules for the question's restated quantity,
+# apologetic self-corrections, letter-spaced words before Devanagari and split Devanagari words:
+# (false accepts, false rejects, unresolved) per group, plain replies
+FOURTH_TABLE_MEASURED = {"en": (0, 0, 6), "hi": (0, 1, 6), "hinglish": (1, 0, 3), "cs": (0, 0, 2)}
+
+
+def test_fourth_held_out_table_rates() -> None:
+    """The fourth held-out table (datasets/llm_eval/labelled_replies_4.jsonl, 244 replies, frozen
+    before the rule changes that the third table's errors led to, and measured once before and once
+    after them), plain replies: never worse than measured (README, "Measured rates"; the errors left
+    are listed there)."""
+    from llm_eval.items import ITEMS_DIR
+
+    cases = load_scoring_cases(ITEMS_DIR / "labelled_replies_4.jsonl")
+    assert len(cases) == 244
+    for cond, (fa, fr, unresolved) in FOURTH_TABLE_MEASURED.items():
         group = [c for c in cases if c["cond"] == cond]
         assert sum(c["expected"] == "correct" for c in group) == 30
         assert sum(c["expected"] == "wrong" for c in group) == 30
@@ -196,6 +223,7 @@ def test_scoring_rates_reports_plain_and_final_line_per_group() -> None:
         assert f"| rule: {group} |" in out and f"| final-line: {group} |" in out
         assert f"target {group}: " in out
     assert "[0.0%, " in out
-    out = rates.table(rates.HELD_OUT_3)
-    assert "labelled_replies_3.jsonl (244 replies, 120 labelled correct)" in out
-    assert all(f"target {group}: " in out for group in ("English", "Hindi", "Hinglish", "code-switched"))
+    for table in (rates.HELD_OUT_3, rates.HELD_OUT_4):
+        out = rates.table(table)
+        assert f"{table.name} (244 replies, 120 labelled correct)" in out
+        assert all(f"target {group}: " in out for group in ("English", "Hindi", "Hinglish", "code-switched"))
