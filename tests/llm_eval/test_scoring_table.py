@@ -149,41 +149,31 @@ def test_held_out_table_rates() -> None:
 THIRD_TABLE_MEASURED = {"en": (0, 0, 5), "hi": (0, 0, 3), "hinglish": (0, 0, 3), "cs": (0, 0, 4)}
 
 
-def test_third_held_out_table_rates() -> None:
-    """The third held-out table (datasets/llm_eval/labelled_replies_3.jsonl, 244 replies, frozen
-    before the rule changes for numbers in another unit, taken-back yes/no answers, letter-spaced
-    words and years in words, and measured once before and once after them), plain replies: never
-    worse than measured (README, "Measured rates"; the errors left are listed there)."""
-    from llm_eval.items import ITEMS_DIR
-
-    cases = load_scoring_cases(ITEMS_DIR / "labelled_replies_3.jsonl")
-    assert len(cases) == 244
-    for cond, (fa, fr, unresolved) in THIRD_TABLE_MEASURED.items():
-        group = [c for c in cases if c["cond"] == cond]
-        assert sum(c["expected"] == "correct" for c in group) == 30
-        assert sum(c["expected"] == "wrong" for c in group) == 30
-        got = [(c["expected"] == "correct", _verdict(c)) for c in group]
-        assert sum(not pos and v == "correct" for pos, v in got) <= fa, cond
-        assert sum(pos and v in ("wrong", "unsure") for pos, v in got) <= fr, cond
-        assert sum(v == "unresolved" for _, v in got) <= unresolved, cond
-
-
 # measured on the fourth held-out table after the rules for the question's restated quantity,
 # apologetic self-corrections, letter-spaced words before Devanagari and split Devanagari words:
 # (false accepts, false rejects, unresolved) per group, plain replies
 FOURTH_TABLE_MEASURED = {"en": (0, 0, 6), "hi": (0, 1, 6), "hinglish": (1, 0, 3), "cs": (0, 0, 2)}
 
 
-def test_fourth_held_out_table_rates() -> None:
-    """The fourth held-out table (datasets/llm_eval/labelled_replies_4.jsonl, 244 replies, frozen
-    before the rule changes that the third table's errors led to, and measured once before and once
-    after them), plain replies: never worse than measured (README, "Measured rates"; the errors left
-    are listed there)."""
+@pytest.mark.parametrize(
+    ("table", "measured"),
+    [
+        # frozen before the rules for numbers in another unit, taken-back yes/no answers,
+        # letter-spaced words and years in words
+        ("labelled_replies_3.jsonl", THIRD_TABLE_MEASURED),
+        # frozen before the rule changes that the third table's errors led to
+        ("labelled_replies_4.jsonl", FOURTH_TABLE_MEASURED),
+    ],
+)
+def test_later_held_out_table_rates(table: str, measured: dict[str, tuple[int, int, int]]) -> None:
+    """A held-out table (244 replies, 30 right and 30 wrong per group, measured once before and once
+    after the rule changes it was frozen for), plain replies: never worse than measured (README,
+    "Measured rates"; the errors left are listed there)."""
     from llm_eval.items import ITEMS_DIR
 
-    cases = load_scoring_cases(ITEMS_DIR / "labelled_replies_4.jsonl")
+    cases = load_scoring_cases(ITEMS_DIR / table)
     assert len(cases) == 244
-    for cond, (fa, fr, unresolved) in FOURTH_TABLE_MEASURED.items():
+    for cond, (fa, fr, unresolved) in measured.items():
         group = [c for c in cases if c["cond"] == cond]
         assert sum(c["expected"] == "correct" for c in group) == 30
         assert sum(c["expected"] == "wrong" for c in group) == 30
