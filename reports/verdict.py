@@ -197,7 +197,7 @@ def sizing_text(
     pilot = len(plan.get("pilot_seeds") or [])
     sd_pilot, sd_up = float(plan.get("pilot_sd") or math.nan), float(plan.get("sd_upper") or math.nan)
     n_plan, capped = int(plan.get("n") or 0), bool(plan.get("capped"))
-    pts = f"{d.target_effect * 100:g} points"
+    pts = d.target_text
     test = f"paired t, two-sided α = {d.alpha}"
     needed = seeds_needed(sd_up, d.target_effect, d.alpha, d.power) if math.isfinite(sd_up) else None
     head = (

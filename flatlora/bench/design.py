@@ -107,6 +107,12 @@ class StudyDesign:
         head = ("recipe",) if self.recipes else ()
         return (*head, "primary-sweeps", "pilot", "extension", "secondary-sweeps", "secondary")
 
+    @property
+    def target_text(self) -> str:
+        """The target effect in points of the headline metric, as the plan and report word it."""
+        pts = self.target_effect * 100
+        return f"{pts:g} point{'' if pts == 1 else 's'}"
+
     def seeds_for_sweep(self, method: str) -> tuple[int, ...]:
         if method in self.secondary and self.secondary_sweep_seeds:
             return self.secondary_sweep_seeds

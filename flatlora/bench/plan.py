@@ -166,7 +166,7 @@ the comparison so that its cap can reach the target.
   margin); else *inconclusive*.
 - **Pilot:** seeds {_seeds(d.grid_seeds(d.pilot_seeds))} of both methods ({d.pilot_seeds} pairs).
 - **Extension rule:** the SD of the pilot's paired differences, its upper {d.sd_bound_confidence:.0%}
-  confidence bound (χ² bound), and the smallest n that detects {d.target_effect * 100:g} points with
+  confidence bound (χ² bound), and the smallest n that detects {d.target_text} with
   {d.power:.0%} power (paired t, two-sided α = {d.alpha}), clamped to [{d.pilot_seeds}, {d.max_seeds}]. The
   rule uses the SD only, never the observed difference; `power.json` keeps its inputs. The report states
   the power the study achieved at the SD observed over all n pairs.

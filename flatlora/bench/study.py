@@ -139,7 +139,7 @@ def rule_text(design: StudyDesign = DESIGN_V1) -> str:
     d = design
     return (
         f"SD of the {d.pilot_seeds} pilot paired differences -> its upper {d.sd_bound_confidence:.0%} "
-        f"confidence bound -> the smallest n detecting {d.target_effect * 100:g} points with {d.power:.0%} "
+        f"confidence bound -> the smallest n detecting {d.target_text} with {d.power:.0%} "
         f"power (paired t, two-sided alpha {d.alpha}), clamped to [{d.pilot_seeds}, {d.max_seeds}]; "
         "the observed difference is not used"
     )

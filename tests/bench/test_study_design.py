@@ -250,6 +250,8 @@ def test_set_numbers_size_the_plan() -> None:
     assert (n(power=0.95), n(alpha=0.01)) == (27, 26)  # more power, or a stricter alpha: more pairs
     assert n(target_effect=0.02) == 10  # a larger effect: the pilot's pairs already suffice
     assert n(power=0.99, max_seeds=20) == 20  # clamped to the cap
+    one = study.decide_n(diffs, d.grid_seeds(10), "accuracy", with_numbers(d, target_effect=0.01))
+    assert "detecting 1 point with 80% power" in one.rule
 
 
 @pytest.mark.parametrize("started_in", [".", "sweep", "recipe"])
