@@ -134,7 +134,7 @@ def llm_eval(
     from flows.cli_common import check_choice, check_out_dir
     from flows.shutdown import set_kept
     from llm_eval.grader import SCORERS, grade_records, resolve_scorer
-    from llm_eval.grader_policy import GraderPolicy, policy_provenance
+    from llm_eval.grader_policy import policy_provenance
     from llm_eval.judge import JUDGE_CHOICES, resolve_judge
     from llm_eval.plan import plan_run, render_plan
     from llm_eval.pricing import PRICE_FILE_HELP, UnpricedModelError, load_prices
@@ -255,6 +255,10 @@ def llm_eval(
             f"scorer {scorer}, answer format {answer_format})"
         )
         console.print(render_plan(plan, PRICE_FILE_HELP.replace("MODEL", prov.model)), markup=False)
+        if grader_prov is not None and (
+            note := _uncounted_grader_note(grader_prov, scorer, measured, count_unmeasured_grader)
+        ):
+            console.print(f"grader: {note}", markup=False, highlight=False)
         return
 
     set_kept(f"Answers received are kept in {out_dir / 'responses.jsonl'}; rerun the same command to resume.")
@@ -347,23 +351,8 @@ def llm_eval(
             + "  ".join(f"{k} {v}" for k, v in counts.items()),
             markup=False,
         )
-        grader_id = f"{grader_prov.name}:{grader_prov.model}"
-        policy = GraderPolicy.from_provenance(
-            {"scorer": scorer, **policy_provenance(measured, count_unmeasured_grader)}
-        )
-        if not policy.counts(grader_id):
-            why = (
-                f"the grader check given measured {', '.join(policy.measured) or 'nothing'}, not {grader_id}"
-                if policy.checked
-                else "the grader is unmeasured"
-            )
-            console.print(
-                f"  its verdicts are kept but not counted ({why}): run `flatbench llm-grader-check "
-                f"--provider {grader_prov.name} --model {grader_prov.model}` and pass --grader-check, "
-                "or pass --count-unmeasured-grader",
-                markup=False,
-                highlight=False,
-            )
+        if note := _uncounted_grader_note(grader_prov, scorer, measured, count_unmeasured_grader):
+            console.print(f"  {note}", markup=False, highlight=False)
     if s.analyze is not None:
         akw: dict[str, Any] = {}
         if robustness:
@@ -497,6 +486,29 @@ def llm_grader_check(
             f"grader must reply with one word, CORRECT, INCORRECT or UNSURE (its replies: {out_dir})",
         )
         raise typer.Exit(1)
+
+
+def _uncounted_grader_note(
+    grader: Any, scorer: str, check: dict[str, Any] | None, count_unmeasured: bool
+) -> str | None:
+    """Why the grader's verdicts will be kept but not counted, and how to count them; None when
+    they count."""
+    from llm_eval.grader_policy import GraderPolicy, policy_provenance
+
+    grader_id = f"{grader.name}:{grader.model}"
+    policy = GraderPolicy.from_provenance({"scorer": scorer, **policy_provenance(check, count_unmeasured)})
+    if policy.counts(grader_id):
+        return None
+    why = (
+        f"the grader check given measured {', '.join(policy.measured) or 'nothing'}, not {grader_id}"
+        if policy.checked
+        else "the grader is unmeasured"
+    )
+    return (
+        f"its verdicts are kept but not counted ({why}): run `flatbench llm-grader-check "
+        f"--provider {grader.name} --model {grader.model}` and pass --grader-check, "
+        "or pass --count-unmeasured-grader"
+    )
 
 
 def _error(console: Any, message: str) -> None:

@@ -213,6 +213,13 @@ def test_dry_run_counts_judge_and_grader(tmp_path: Path, make_stub: Any, key_env
     assert "14 requests would be sent" in _text(auto), auto.output
     assert "model grader, unresolved only (expected): 3 requests" in _text(auto)
     assert "expected share 24% (plain answers) of 11 answers; all 11: cost <= $" in _text(auto)
+    # the grader is unmeasured: the dry run says its verdicts will not count, before anything is paid
+    assert "grader: its verdicts are kept but not counted (the grader is unmeasured)" in _text(auto)
+    assert "--count-unmeasured-grader" in _text(auto)
+    opt_in = _run(
+        stub, tmp_path / "n", "--limit", "11", "--dry-run", "--count-unmeasured-grader", suite="noisy"
+    )
+    assert "kept but not counted" not in _text(opt_in)
     graded = _run(stub, tmp_path / "n", "--limit", "11", "--dry-run", "--scorer", "model", suite="noisy")
     assert "22 requests would be sent" in _text(graded) and "model grader (up to): 11 requests" in _text(
         graded
