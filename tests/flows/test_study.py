@@ -135,7 +135,7 @@ def test_study_numbers_go_into_the_design_and_plan_until_the_first_run(tmp_path:
     plan = " ".join((out / "PLAN.md").read_text().split())
     assert "in place of design v2's own: --pilot-pairs 20 -> 10; --max-pairs 60 -> 40;" in plan
     assert "seeds 1–10 of both methods (10 pairs)" in plan and "clamped to [10, 40]" in plan
-    assert "detects 1 points with 90% power (paired t, two-sided α = 0.01)" in plan
+    assert "detects 1 point with 90% power (paired t, two-sided α = 0.01)" in plan
     # a rerun without the options goes on under the folder's numbers; before the first run they may change
     assert _study(["--out", str(out)])[0] == 0 and load_design(out) == want
     code, said = _study(["--out", str(out), "--pilot-pairs", "12"])
