@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from flatlora.bench.design import points_text
 from reports.labels import METHOD_LABELS, METRIC_LABELS
 from reports.summary_types import Band, DatasetSummary
 
@@ -193,7 +194,7 @@ def plot_primary(ds: DatasetSummary, out_dir: str | os.PathLike[str]) -> str | N
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6.5, 3.2), layout="constrained")
-    ax.axvspan(-p.margin, p.margin, color="tab:green", alpha=0.12, lw=0, label=f"±{p.margin * 100:g} points")
+    ax.axvspan(-p.margin, p.margin, color="tab:green", alpha=0.12, lw=0, label="±" + points_text(p.margin))
     ax.axvline(0.0, color="black", lw=0.8)
     jitter = np.linspace(-0.12, 0.12, len(p.diffs)) if len(p.diffs) > 1 else np.zeros(1)
     ax.plot(p.diffs, 2 + jitter, "o", ms=4, color="tab:gray", alpha=0.8, label="per seed")

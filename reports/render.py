@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from flatlora.bench.design import points_text
 from reports.labels import METHOD_LABELS, METRIC_LABELS, seed_list
 from reports.markdown import md_escape
 
@@ -233,6 +234,7 @@ def _env() -> jinja2.Environment:
         clip=clip,
         seeds=fmt_seeds,
         g=lambda x: f"{x:g}" if _finite(x) else "n/a",
+        points=points_text,
     )
     env.globals.update(
         significant=significant,

@@ -267,7 +267,7 @@ def primary_result(
     eq = pm.tost(d.equivalence_margin, d.alpha)
     t, c = LABELS.get(d.treatment, d.treatment), LABELS.get(d.control, d.control)
     mname = METRIC_NAMES.get(metric, metric)
-    pts = f"±{d.equivalence_margin * 100:g} points"
+    pts = d.margin_text
     head = f"{t} − {c}, test {mname}"
     over = _over(pm.n, pr.seeds if len(pr.seeds) == pm.n else [])
     if not pm.defined:

@@ -40,6 +40,13 @@ class Recipe:
         return {"name": self.name, "overrides": dict(self.overrides), "why": self.why}
 
 
+def points_text(fraction: float) -> str:
+    """A fraction of the headline metric in points, as the plan and report word it: "1 point",
+    "0.5 points" (the number as `:g` prints it, so 0.01 reads as one point whatever its float error)."""
+    pts = f"{fraction * 100:g}"
+    return f"{pts} point{'' if pts == '1' else 's'}"
+
+
 @dataclass(frozen=True)
 class StudyDesign:
     name: str
@@ -110,8 +117,12 @@ class StudyDesign:
     @property
     def target_text(self) -> str:
         """The target effect in points of the headline metric, as the plan and report word it."""
-        pts = self.target_effect * 100
-        return f"{pts:g} point{'' if pts == 1 else 's'}"
+        return points_text(self.target_effect)
+
+    @property
+    def margin_text(self) -> str:
+        """The equivalence margin in points of the headline metric, as the plan and report word it."""
+        return "±" + points_text(self.equivalence_margin)
 
     def seeds_for_sweep(self, method: str) -> tuple[int, ...]:
         if method in self.secondary and self.secondary_sweep_seeds:
@@ -342,5 +353,6 @@ __all__ = [
     "describe_changes",
     "design_changes",
     "load_design",
+    "points_text",
     "with_numbers",
 ]

@@ -15,7 +15,15 @@ import pytest
 
 from flatlora.bench import study
 from flatlora.bench.config import RunConfig
-from flatlora.bench.design import DESIGN_V1, DESIGN_V2, Recipe, StudyDesign, load_design, with_numbers
+from flatlora.bench.design import (
+    DESIGN_V1,
+    DESIGN_V2,
+    Recipe,
+    StudyDesign,
+    load_design,
+    points_text,
+    with_numbers,
+)
 from flatlora.bench.records import atomic_write_json, record_path, run_id
 
 SMALL = StudyDesign(
@@ -252,6 +260,31 @@ def test_set_numbers_size_the_plan() -> None:
     assert n(power=0.99, max_seeds=20) == 20  # clamped to the cap
     one = study.decide_n(diffs, d.grid_seeds(10), "accuracy", with_numbers(d, target_effect=0.01))
     assert "detecting 1 point with 80% power" in one.rule
+
+
+@pytest.mark.parametrize(
+    ("fraction", "text"),
+    [
+        (0.01, "1 point"),
+        (0.005, "0.5 points"),
+        (0.02, "2 points"),
+        (0.0101, "1.01 points"),
+        (0.07, "7 points"),
+    ],
+)
+def test_points_read_in_the_singular_for_one_point_only(fraction: float, text: str) -> None:
+    assert points_text(fraction) == text
+
+
+def test_a_one_point_margin_reads_in_the_singular_in_the_plan() -> None:
+    from dataclasses import replace
+
+    from flatlora.bench.plan import plan_markdown_v2
+
+    d = replace(DESIGN_V2, equivalence_margin=0.01)
+    assert d.margin_text == "±1 point" and DESIGN_V2.margin_text == "±0.5 points"
+    plan = " ".join(plan_markdown_v2(d, dataset="x", profile="study", overrides={}).split())
+    assert "*equivalent within ±1 point* (two one-sided tests" in plan
 
 
 @pytest.mark.parametrize("started_in", [".", "sweep", "recipe"])

@@ -103,13 +103,14 @@ def test_the_numbers_come_from_the_folders_design_not_the_codes_constants(text: 
     design = json.loads((RUN / "design.json").read_text(encoding="utf-8"))
     assert (design["equivalence_margin"], design["target_effect"], design["max_seeds"]) == (0.01, 0.02, 6)
     assert "15 expected, 15 found" in text  # 2 x 6 primary runs at the power rule's n, 3 secondary
-    assert "neither a difference nor equivalence within ±1 points is shown" in text
-    assert "is not inside ±0.0100 (±1 points)" in text
+    assert "neither a difference nor equivalence within ±1 point is shown" in text
+    assert "is not inside ±0.0100 (±1 point)" in text
     assert (
         "more than its cap of 6, so n was set to the cap, 6: the study was not sized to detect 2 points"
         in text
     )
     assert "a pilot of 4 pairs, at most 6 pairs, target effect 2 points" in text
+    assert "equivalence margin ±1 point;" in text and "1 points" not in text
     assert "±0.5 points" not in text
 
 
