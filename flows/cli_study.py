@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from flatlora.bench.design import DESIGN_OPTIONS, DESIGN_V2, DESIGNS, StudyDesign
+from flatlora.bench.design import DESIGN_OPTIONS, DESIGN_V2, DESIGNS, POINTS_FIELDS, StudyDesign
 from flows.cli_bench import PREFECT_DEFAULTS, last_lines, not_rebuilt
 from flows.cli_common import CliError
 from flows.cli_train import (
@@ -69,6 +69,15 @@ TargetEffect = Annotated[
         "(0.5 = half a point of accuracy); " + _OWN.format(DESIGN_V2.target_effect * 100),
     ),
 ]
+Margin = Annotated[
+    float | None,
+    typer.Option(
+        DESIGN_OPTIONS["equivalence_margin"],
+        help="the equivalence margin of the verdict, in points of the headline metric (0.5 = half a "
+        "point): equivalent when two one-sided tests at --alpha reject (the 90% interval, at alpha 0.05, "
+        "inside ±margin); " + _OWN.format(DESIGN_V2.equivalence_margin * 100),
+    ),
+]
 Power = Annotated[
     float | None,
     typer.Option(
@@ -120,11 +129,12 @@ def study_design(
         )
     base = stored or DESIGNS[named or DEFAULT_DESIGN]
     given = {k: v for k, v in numbers.items() if v is not None}
-    if not 0 < given.get("target_effect", 1) <= 100:
-        raise typer.BadParameter(
-            f"--target-effect is in points of the headline metric (0.5 = half a point) and must be in "
-            f"(0, 100], got {given['target_effect']:g}"
-        )
+    for key in POINTS_FIELDS:
+        if not 0 < given.get(key, 1) <= 100:
+            raise typer.BadParameter(
+                f"{DESIGN_OPTIONS[key]} is in points of the headline metric (0.5 = half a point) and must "
+                f"be in (0, 100], got {given[key]:g}"
+            )
     for key in ("power", "alpha"):
         if not 0 < given.get(key, 0.5) < 1:
             raise typer.BadParameter(f"{DESIGN_OPTIONS[key]} must be in (0, 1), got {given[key]:g}")
@@ -151,8 +161,9 @@ def study_design(
                 f"{DESIGN_OPTIONS[key]} {n}: design {base.name} has room for at most {base.grid_room} "
                 f"grid seeds ({base.first_seed}-{first - 1}; its tuning runs use seeds from {first} on)"
             )
-    if "target_effect" in given:  # points, as the plan and report say them; the design keeps a fraction
-        given["target_effect"] = round(float(given["target_effect"]) / 100, 12)
+    for key in POINTS_FIELDS:  # points, as the plan and report say them; the design keeps a fraction
+        if key in given:
+            given[key] = round(float(given[key]) / 100, 12)
     try:
         return with_numbers(base, **given)  # type: ignore[arg-type]
     except ValueError as err:
@@ -353,6 +364,7 @@ def register(app: typer.Typer) -> None:
         pilot_pairs: PilotPairs = None,
         max_pairs: MaxPairs = None,
         target_effect: TargetEffect = None,
+        margin: Margin = None,
         power: Power = None,
         alpha: Alpha = None,
         sweep_seeds: SweepSeeds = None,
@@ -367,7 +379,7 @@ def register(app: typer.Typer) -> None:
         has no recipe stage, one-seed sweeps and a 10-seed pilot. report.md is rebuilt after every grid
         stage.
 
-        The design's numbers (--pilot-pairs, --max-pairs, --target-effect, --power, --alpha,
+        The design's numbers (--pilot-pairs, --max-pairs, --target-effect, --margin, --power, --alpha,
         --sweep-seeds, --secondary-seeds) default to the design's own; they go into OUT/design.json and
         PLAN.md, and may change until the study's first run. A started study resumes only under the
         numbers it began with: a rerun with other ones stops, naming each.
@@ -413,6 +425,7 @@ def register(app: typer.Typer) -> None:
             "pilot_seeds": pilot_pairs,
             "max_seeds": max_pairs,
             "target_effect": target_effect,
+            "equivalence_margin": margin,
             "power": power,
             "alpha": alpha,
             "sweep_seeds": sweep_seeds,

@@ -86,8 +86,9 @@ class StudyDesign:
         for name in ("alpha", "power", "sd_bound_confidence"):
             if not 0 < getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be in (0, 1), got {getattr(self, name)}")
-        if not self.target_effect > 0:
-            raise ValueError(f"`target_effect` must be > 0, got {self.target_effect}")
+        for name in ("target_effect", "equivalence_margin"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"`{name}` must be > 0, got {getattr(self, name)}")
         if self.secondary_seeds < 2:  # a paired comparison needs two pairs
             raise ValueError(f"`secondary_seeds` must be >= 2, got {self.secondary_seeds}")
         if not self.sweep_seeds:
@@ -167,12 +168,16 @@ class StudyDesign:
         return cls(**d)
 
 
+# The design's numbers that an option gives in points of the headline metric; design.json keeps fractions.
+POINTS_FIELDS = ("target_effect", "equivalence_margin")
+
 # The numbers a user sets for a new study (`flatbench study`'s options, by field): each is written into
 # the folder's design.json with the rest, and a started study resumes only under the numbers it began with.
 DESIGN_OPTIONS: dict[str, str] = {
     "pilot_seeds": "--pilot-pairs",
     "max_seeds": "--max-pairs",
     "target_effect": "--target-effect",
+    "equivalence_margin": "--margin",
     "power": "--power",
     "alpha": "--alpha",
     "sweep_seeds": "--sweep-seeds",
@@ -186,6 +191,7 @@ def with_numbers(
     pilot_seeds: int | None = None,
     max_seeds: int | None = None,
     target_effect: float | None = None,
+    equivalence_margin: float | None = None,
     power: float | None = None,
     alpha: float | None = None,
     sweep_seeds: int | None = None,
@@ -202,6 +208,7 @@ def with_numbers(
             "pilot_seeds": pilot_seeds,
             "max_seeds": max_seeds,
             "target_effect": target_effect,
+            "equivalence_margin": equivalence_margin,
             "power": power,
             "alpha": alpha,
             "secondary_seeds": secondary_seeds,
@@ -248,8 +255,9 @@ def describe_changes(changes: Mapping[str, tuple[Any, Any]]) -> str:
 
 
 def _as_option(key: str, value: Any) -> str:
-    """A design.json value as its option takes it: the target effect in points, sweep seeds counted."""
-    if key == "target_effect":
+    """A design.json value as its option takes it: the target effect and margin in points, sweep seeds
+    counted."""
+    if key in POINTS_FIELDS:
         return f"{round(float(value) * 100, 10):g}"
     if key == "sweep_seeds":
         return str(len(value))
@@ -348,6 +356,7 @@ __all__ = [
     "DESIGN_OPTIONS",
     "DESIGN_V1",
     "DESIGN_V2",
+    "POINTS_FIELDS",
     "Recipe",
     "StudyDesign",
     "describe_changes",

@@ -132,6 +132,9 @@ def test_recipe_runs_go_seed_by_seed(tmp_path: Path) -> None:
 def test_design_roundtrip_and_folder_fallback(tmp_path: Path) -> None:
     for d in (DESIGN_V1, DESIGN_V2, SMALL):
         assert StudyDesign.from_dict(json.loads(json.dumps(d.to_dict()))) == d
+    # a design.json written before a field existed loads with that field's default
+    older = {k: v for k, v in DESIGN_V2.to_dict().items() if k != "equivalence_margin"}
+    assert StudyDesign.from_dict(json.loads(json.dumps(older))) == DESIGN_V2
     assert load_design(tmp_path) is None
     (tmp_path / "records").mkdir()
     assert load_design(tmp_path) == DESIGN_V1  # a folder with records and no design.json: the first design
@@ -182,9 +185,12 @@ def test_the_committed_v2_study_resumes_under_the_default_numbers() -> None:
     spec = study.StudySpec(EXAMPLE_V2, "study", "fpb_50agree", None, {}, with_numbers(stored))
     assert study.study_started(EXAMPLE_V2) and study.check_design(spec) == {}
     assert study.plan_markdown(spec) == (EXAMPLE_V2 / "PLAN.md").read_text(encoding="utf-8")
-    other = study.StudySpec(EXAMPLE_V2, design=with_numbers(DESIGN_V2, pilot_seeds=10, power=0.9))
+    other = study.StudySpec(
+        EXAMPLE_V2, design=with_numbers(DESIGN_V2, pilot_seeds=10, equivalence_margin=0.01, power=0.9)
+    )
     with pytest.raises(
-        study.DesignChanged, match=r"--pilot-pairs 20 -> 10; --power 0.8 -> 0.9\. .*another --out"
+        study.DesignChanged,
+        match=r"--pilot-pairs 20 -> 10; --margin 0.5 -> 1; --power 0.8 -> 0.9\. .*another --out",
     ):
         study.check_design(other)
     assert {p: p.stat().st_mtime_ns for p in EXAMPLE_V2.iterdir()} == before
@@ -198,6 +204,7 @@ def test_the_committed_v2_study_resumes_under_the_default_numbers() -> None:
         ({"pilot_seeds": 10}, {"pilot_seeds": (20, 10)}),
         ({"max_seeds": 40, "alpha": 0.01}, {"alpha": (0.05, 0.01), "max_seeds": (60, 40)}),
         ({"target_effect": 0.01}, {"target_effect": (0.005, 0.01)}),
+        ({"equivalence_margin": 0.01}, {"equivalence_margin": (0.005, 0.01)}),
         # a count of seeds per rate: the secondaries' sweeps never get more than the primaries'
         ({"sweep_seeds": 5}, {"sweep_seeds": ([201, 202, 203], [201, 202, 203, 204, 205])}),
         (
@@ -228,6 +235,7 @@ def test_design_numbers_change_only_their_fields(numbers: dict[str, Any], change
         ({"power": 1.0}, r"`power` must be in \(0, 1\), got 1.0"),
         ({"alpha": 0.0}, r"`alpha` must be in \(0, 1\), got 0.0"),
         ({"target_effect": -0.01}, r"`target_effect` must be > 0, got -0.01"),
+        ({"equivalence_margin": 0.0}, r"`equivalence_margin` must be > 0, got 0.0"),
         ({"secondary_seeds": 1}, r"`secondary_seeds` must be >= 2, got 1"),
         ({"sweep_seeds": 0}, r"`sweep_seeds` must be >= 1, got 0"),
         ({"max_seeds": 101}, r"`recipe_seeds` \[101\] overlap the grid's seeds"),

@@ -84,6 +84,9 @@ def test_study_profile_without_a_sweep_refuses_naming_the_command(tmp_path: Path
         (["study", "--alpha", "1.5"], "--alpha must be in (0, 1), got 1.5"),
         (["study", "--target-effect", "0"], "--target-effect is in points of the headline metric"),
         (["study", "--target-effect", "-0.5"], "must be in (0, 100], got -0.5"),
+        (["study", "--margin", "0"], "--margin is in points of the headline metric"),
+        (["study", "--margin", "150"], "--margin is in points of the headline metric (0.5 = half a point) "),
+        (["study", "--margin", "-1"], "must be in (0, 100], got -1"),
         (["study", "--sweep-seeds", "0"], "'--sweep-seeds': Input should be greater than or equal to 1"),
         (["study", "--design", "v1", "--power", "0.9"], "design v1 keeps the first study's numbers"),
     ],
@@ -126,16 +129,26 @@ def test_study_numbers_go_into_the_design_and_plan_until_the_first_run(tmp_path:
 
     out = tmp_path / "s"
     set_ = ["--pilot-pairs", "10", "--max-pairs", "40", "--target-effect", "1", "--power", "0.9"]
-    code, said = _study(["--out", str(out), *set_, "--alpha", "0.01", "--sweep-seeds", "2"])
+    code, said = _study(["--out", str(out), *set_, "--alpha", "0.01", "--sweep-seeds", "2", "--margin", "1"])
     assert code == 0, said
     want = with_numbers(
-        DESIGN_V2, pilot_seeds=10, max_seeds=40, target_effect=0.01, power=0.9, alpha=0.01, sweep_seeds=2
+        DESIGN_V2,
+        pilot_seeds=10,
+        max_seeds=40,
+        target_effect=0.01,
+        equivalence_margin=0.01,
+        power=0.9,
+        alpha=0.01,
+        sweep_seeds=2,
     )
     assert load_design(out) == want
+    assert json.loads((out / "design.json").read_text())["equivalence_margin"] == 0.01
     plan = " ".join((out / "PLAN.md").read_text().split())
     assert "in place of design v2's own: --pilot-pairs 20 -> 10; --max-pairs 60 -> 40;" in plan
+    assert "--target-effect 0.5 -> 1; --margin 0.5 -> 1; --power 0.8 -> 0.9;" in plan
     assert "seeds 1–10 of both methods (10 pairs)" in plan and "clamped to [10, 40]" in plan
     assert "detects 1 point with 90% power (paired t, two-sided α = 0.01)" in plan
+    assert "*equivalent within ±1 point* (two one-sided tests at α = 0.01" in plan
     # a rerun without the options goes on under the folder's numbers; before the first run they may change
     assert _study(["--out", str(out)])[0] == 0 and load_design(out) == want
     code, said = _study(["--out", str(out), "--pilot-pairs", "12"])
@@ -152,8 +165,10 @@ def test_study_numbers_go_into_the_design_and_plan_until_the_first_run(tmp_path:
         assert "started under design v2 with other numbers" in said and "another --out" in said
         assert ("--power 0.9 -> 0.8" in said) != ("--secondary-seeds 5 -> 6" in said)
         assert "--pilot-pairs" not in said  # the same as it began with
+    code, said = _study(["--out", str(out), "--margin", "0.5"])
+    assert code == 2 and "--margin 1 -> 0.5" in said and "--target-effect" not in said, said
     assert load_design(out) == want and (out / "PLAN.md").read_text() == plan
-    for args in ([], ["--pilot-pairs", "12", "--power", "0.9", "--target-effect", "1"]):
+    for args in ([], ["--pilot-pairs", "12", "--power", "0.9", "--target-effect", "1", "--margin", "1"]):
         assert _study(["--out", str(out), *args])[0] == 0
     assert load_design(out) == want
 
