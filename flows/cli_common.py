@@ -71,6 +71,7 @@ def debug_enabled() -> bool:
 
 _KNOWN = {
     "flatlora.bench.rundir": ("NotWritable", "RecordNotWritten"),
+    "flatlora.bench.design": ("DesignUnreadable",),
     "llm_eval.cache": ("CacheCorruptError",),
     "llm_eval.items": ("ItemSchemaError",),
     "tasks.remote": ("RunPlacementError",),

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,20 @@ class StudyDesign:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> StudyDesign:
+        """A design from its `to_dict` form; a field its dataclass lacks is refused (TypeError), one it has
+        but `d` lacks (a file written before the field existed) takes its default, but the name. A number
+        or text of the wrong type is refused (TypeError, naming the field)."""
         d = dict(d)
+        known = {f.name for f in fields(cls)}
+        if unknown := [k for k in d if k not in known]:
+            raise TypeError(f"unknown field {', '.join(f'`{k}`' for k in unknown)}")
+        for f in fields(cls):
+            required = f.default is MISSING and f.default_factory is MISSING
+            if required and f.name not in d:
+                raise TypeError(f"missing field `{f.name}`")
+            want = str if required else type(f.default)
+            if f.name in d and want in (int, float, str) and not _is_a(d[f.name], want):
+                raise TypeError(f"`{f.name}` must be {want.__name__}, got {d[f.name]!r}")
         d["recipes"] = tuple(
             Recipe(
                 r["name"],
@@ -166,6 +179,35 @@ class StudyDesign:
             d["secondary_sweep_seeds"] = tuple(d["secondary_sweep_seeds"])
         d["collapse"] = CollapseRule(**(d.get("collapse") or {}))
         return cls(**d)
+
+
+def _is_a(value: Any, want: type) -> bool:
+    """JSON's types as a design field takes them: an int is a float, a bool is neither."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int | float) if want is float else isinstance(value, want)
+
+
+class DesignUnreadable(ValueError):
+    """A study folder's design.json that is not a design: invalid JSON, a field missing or of the wrong
+    type. The message names the file, the problem and how to get a readable one back."""
+
+
+def read_design(path: str | Path) -> StudyDesign:
+    """The design stored at `path` (a study folder's design.json); DesignUnreadable, in one line, when the
+    file is not one `flatbench study` could have written (hand-edited, truncated)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON object was expected, got {type(data).__name__}")
+        return StudyDesign.from_dict(data)
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        problem = f"a recipe lacks field {err}" if isinstance(err, KeyError) else " ".join(str(err).split())
+        raise DesignUnreadable(
+            f"{path} is not a readable study design ({problem}): restore it from git (`git checkout -- "
+            f"{path}`) or a backup, or start a new study with another --out"
+        ) from err
 
 
 # The design's numbers that an option gives in points of the headline metric; design.json keeps fractions.
@@ -343,7 +385,7 @@ def load_design(out: str | Path) -> StudyDesign | None:
     records but no design file (started before designs were written down); None for a new folder."""
     path = Path(out) / DESIGN_FILE
     if path.is_file():
-        return StudyDesign.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return read_design(path)
     if any((Path(out) / sub / "records").is_dir() for sub in (".", "sweep")):
         return DESIGN_V1
     return None
@@ -357,11 +399,13 @@ __all__ = [
     "DESIGN_V1",
     "DESIGN_V2",
     "POINTS_FIELDS",
+    "DesignUnreadable",
     "Recipe",
     "StudyDesign",
     "describe_changes",
     "design_changes",
     "load_design",
     "points_text",
+    "read_design",
     "with_numbers",
 ]

@@ -35,7 +35,14 @@ from typing import Any
 
 from flatlora.bench.checks import ValidationFailed
 from flatlora.bench.config import RunConfig, available_cores, resolve_config
-from flatlora.bench.design import DESIGN_FILE, DESIGN_V1, StudyDesign, describe_changes, design_changes
+from flatlora.bench.design import (
+    DESIGN_FILE,
+    DESIGN_V1,
+    StudyDesign,
+    describe_changes,
+    design_changes,
+    read_design,
+)
 from flatlora.bench.records import atomic_write_json, record_path
 from flatlora.bench.rundir import DataCheck, train_or_reuse
 from flatlora.bench.sweep import (
@@ -564,13 +571,13 @@ def check_design(spec: StudySpec) -> dict[str, tuple[Any, Any]]:
     path = spec.out / DESIGN_FILE
     if not path.is_file():
         return {}
-    stored = json.loads(path.read_text(encoding="utf-8"))
-    if stored.get("name") != spec.design.name:
+    stored = read_design(path)
+    if stored.name != spec.design.name:
         raise ValueError(
-            f"{spec.out} was started under study design {stored.get('name')!r}, not "
-            f"{spec.design.name!r}: resume it with --design {stored.get('name')}, or use another --out"
+            f"{spec.out} was started under study design {stored.name!r}, not "
+            f"{spec.design.name!r}: resume it with --design {stored.name}, or use another --out"
         )
-    changes = design_changes(StudyDesign.from_dict(stored), spec.design)
+    changes = design_changes(stored, spec.design)
     if changes and study_started(spec.out):
         raise DesignChanged(
             f"{spec.out} was started under design {spec.design.name} with other numbers than these (as "

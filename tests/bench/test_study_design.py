@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from flatlora.bench.config import RunConfig
 from flatlora.bench.design import (
     DESIGN_V1,
     DESIGN_V2,
+    DesignUnreadable,
     Recipe,
     StudyDesign,
     load_design,
@@ -143,6 +145,29 @@ def test_design_roundtrip_and_folder_fallback(tmp_path: Path) -> None:
     assert load_design(tmp_path / "new") == DESIGN_V2
     with pytest.raises(ValueError, match="started under study design 'v2'"):
         study.write_design(study.StudySpec(tmp_path / "new", design=DESIGN_V1))
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda d: json.dumps(d)[:-2], r"Unterminated string starting at: line 1"),  # cut short
+        (lambda d: "[]", r"a JSON object was expected, got list"),
+        (lambda d: json.dumps({k: v for k, v in d.items() if k != "name"}), r"missing field `name`"),
+        (lambda d: json.dumps({**d, "pilot_seeds": "20"}), r"`pilot_seeds` must be int, got '20'"),
+        (lambda d: json.dumps({**d, "alpha": None}), r"`alpha` must be float, got None"),
+        (lambda d: json.dumps({**d, "power": 2}), r"`power` must be in \(0, 1\), got 2"),
+        (lambda d: json.dumps({**d, "pilot": 20}), r"unknown field `pilot`"),
+        (lambda d: json.dumps({**d, "recipes": [{"name": "x"}]}), r"a recipe lacks field 'overrides'"),
+    ],
+)
+def test_a_damaged_design_file_names_itself_and_the_way_out(tmp_path: Path, edit: Any, problem: str) -> None:
+    path = tmp_path / "design.json"
+    path.write_text(edit(DESIGN_V2.to_dict()), encoding="utf-8")
+    said = rf"^{re.escape(str(path))} is not a readable study design \(.*{problem}.*\): restore it from git .*another --out$"
+    with pytest.raises(DesignUnreadable, match=said):
+        load_design(tmp_path)
+    with pytest.raises(DesignUnreadable, match=said):  # a resume reads it too, before anything is written
+        study.check_design(study.StudySpec(tmp_path, design=DESIGN_V2))
 
 
 @pytest.mark.parametrize(

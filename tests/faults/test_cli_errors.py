@@ -130,6 +130,31 @@ def test_invalid_utf8_in_an_item_file_names_file_and_line(tmp_path: Path) -> Non
     assert f"{items / 'noisy.jsonl'}:3: invalid UTF-8 (byte 0xe9" in msg
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{"name": "v2", "pilot', "(Unterminated string starting at: line 1 column 16 (char 15))"),
+        ('{"pilot_seeds": 20}', "(missing field `name`)"),
+        ('{"name": "v2", "alpha": "0.05"}', "(`alpha` must be float, got '0.05')"),
+    ],
+    ids=["invalid-json", "missing-field", "wrong-type"],
+)
+@pytest.mark.parametrize("command", ["study", "report"])
+def test_a_damaged_design_file_is_one_line(tmp_path: Path, text: str, problem: str, command: str) -> None:
+    import shutil
+
+    run = tmp_path / "study"
+    shutil.copytree(REPO / "tests" / "reports" / "fixtures" / "study_v2_small", run)
+    (run / "design.json").write_text(text, encoding="utf-8")
+    args = ["study", "--write-plan", "--out", str(run)] if command == "study" else ["report", str(run)]
+    msg = one_line_error(flatbench(*args))
+    assert msg == (
+        f"error: {run / 'design.json'} is not a readable study design {problem}: restore it from git "
+        f"(`git checkout -- {run / 'design.json'}`) or a backup, or start a new study with another --out"
+    )
+    assert (run / "design.json").read_text(encoding="utf-8") == text
+
+
 @pytest.mark.slow  # the benchmark command imports torch before it can check the run dir: ~30 s under load
 def test_unwritable_out_is_one_line_before_any_server_starts(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
