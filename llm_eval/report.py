@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from llm_eval.grader_policy import COUNTED_REASONS
 from llm_eval.perturb import KINDS, LEVELS
 from llm_eval.scored import EDIT_DISTANCE_MAX_CHARS
 
@@ -143,8 +144,11 @@ def _verdicts(k: int, kind: str = "") -> str:
 
 
 def _grader_line(g: dict[str, Any], check: dict[str, Any] | None) -> str:
-    """One grader's verdicts: counted (measured, or by request) or not counted, and why."""
+    """One grader's verdicts: counted (measured, or by request) or not counted, and why; '' for a grader
+    whose verdicts are not counted and that gave none (nothing was left out)."""
     name, k = e_(str(g["grader"])), int(g.get("n_verdicts") or 0)
+    if not k and g.get("reason") not in COUNTED_REASONS:
+        return ""
     provider, _, model = str(g["grader"]).partition(":")
     rerun = (
         f"run `flatbench llm-grader-check --provider {e_(provider)} --model {e_(model)}` and pass "
@@ -196,8 +200,11 @@ def _grader_statement(prov: dict[str, Any]) -> str:
             f"{int(prov.get('n_grader_decided') or 0)} grader verdicts counted (a summary written before "
             f"unmeasured graders were left out; the grader was {state})."
         )
-    lines = [_grader_line(g, check) for g in graders]
-    if not lines and check:
+    lines = [line for g in graders if (line := _grader_line(g, check))]
+    if graders and not lines:  # the pointer from the scorer's row still leads here
+        names = e_(", ".join(str(g["grader"]) for g in graders))
+        lines = [f"{names}: no CORRECT or INCORRECT verdict on a sample the rules left unresolved"]
+    if not graders and check:
         lines = [
             f"a grader check was given ({e_(str(check.get('grader', '')))}), but no sample carries a model grade"
         ]

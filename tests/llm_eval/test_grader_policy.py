@@ -170,6 +170,38 @@ def test_a_run_without_grades_says_nothing_of_a_grader() -> None:
     assert "**Model grader.**" not in render_report(build_summary(rows))
 
 
+@pytest.mark.parametrize(
+    "provenance",
+    [{}, {"grader_check": check("fake:grader-2")}, {"scorer": "rule"}],
+    ids=["unmeasured", "other-grader", "rule-scorer"],
+)
+def test_a_grader_with_no_verdict_left_out_is_not_said_to_have_any(provenance: dict[str, Any]) -> None:
+    """Grades only on replies the rules resolved (or UNSURE): nothing is left out, so no "0 not counted"."""
+    rows = [
+        rec("a", "en", "Canberra.", "correct"),
+        rec("b", "en", "Sydney.", "correct"),
+        rec("c", "en", UNRES),
+    ]
+    rows.append(rec("d", "en", UNRES, "unsure"))
+    summary = build_summary(rows, provenance=provenance)
+    prov = summary["provenance"]
+    assert (prov["n_grader_verdicts"], prov["n_grader_not_counted"]) == (0, 0)
+    assert [(g["n_graded"], g["n_verdicts"]) for g in prov["graders"]] == [(3, 0)]
+    report = render_report(summary)
+    assert "not counted" not in report and "0 grader verdicts" not in report
+    assert (
+        "**Model grader.** fake:grader-1: no CORRECT or INCORRECT verdict on a sample the rules left "
+        "unresolved.\n" in report
+    )  # what the scorer's row points to ("see *Model grader* below")
+    # beside a grader whose verdicts count, only that grader's line is shown
+    rows.append(rec("e", "en", UNRES, "correct", model="grader-2"))
+    two = render_report(build_summary(rows, provenance={"grader_check": check("fake:grader-2")}))
+    note = next(ln for ln in two.splitlines() if ln.startswith("**Model grader.**"))
+    assert (
+        note.startswith("**Model grader.** fake:grader-2: grader verdicts counted") and "grader-1" not in note
+    )
+
+
 def test_policy_reads_a_check_from_the_provenance() -> None:
     policy = GraderPolicy.from_provenance({"grader_check": check(GRADER, second="fake:grader-2")})
     assert set(policy.measured) == {GRADER, "fake:grader-2"} and policy.counts(GRADER)
