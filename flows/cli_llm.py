@@ -491,19 +491,23 @@ def llm_grader_check(
 def _uncounted_grader_note(
     grader: Any, scorer: str, check: dict[str, Any] | None, count_unmeasured: bool
 ) -> str | None:
-    """Why the grader's verdicts will be kept but not counted, and how to count them; None when
-    they count."""
-    from llm_eval.grader_policy import GraderPolicy, policy_provenance
+    """Why the grader's verdicts will be kept but not counted, and how to count them, by the policy's own
+    reason (the one the summary and report state); None when they count."""
+    from llm_eval.grader_policy import COUNTED_REASONS, GraderPolicy, policy_provenance
 
     grader_id = f"{grader.name}:{grader.model}"
     policy = GraderPolicy.from_provenance({"scorer": scorer, **policy_provenance(check, count_unmeasured)})
-    if policy.counts(grader_id):
+    reason = policy.reason(grader_id)
+    if reason in COUNTED_REASONS:
         return None
-    why = (
-        f"the grader check given measured {', '.join(policy.measured) or 'nothing'}, not {grader_id}"
-        if policy.checked
-        else "the grader is unmeasured"
-    )
+    if reason == "rule-scorer":
+        return "its verdicts are kept but not counted (the scorer is `rule`): pass --scorer auto or model"
+    why = {
+        "measured-nothing": f"the grader check given got no CORRECT or INCORRECT verdict from {grader_id}",
+        "other-grader": f"the grader check given measured {', '.join(policy.measured) or 'nothing'}, "
+        f"not {grader_id}",
+        "unmeasured": "the grader is unmeasured",
+    }[reason]
     return (
         f"its verdicts are kept but not counted ({why}): run `flatbench llm-grader-check "
         f"--provider {grader.name} --model {grader.model}` and pass --grader-check, "

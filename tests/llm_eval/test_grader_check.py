@@ -186,6 +186,38 @@ def test_grader_verdicts_count_only_once_the_grader_is_measured(
     )
 
 
+def test_the_run_says_why_a_grader_is_not_counted_as_the_report_does(
+    tmp_path: Path, make_stub: Any, key_env: None
+) -> None:
+    """The run's grader is the check's second grader, which gave no CORRECT or INCORRECT verdict: the
+    check measured another grader, but of this one it measured nothing, and both outputs say so."""
+    cases = [{"id": str(i), "cond": "en", "expected": e} for i, e in enumerate(["correct", "wrong"] * 5)]
+    right = {str(i): "correct" if i % 2 == 0 else "incorrect" for i in range(10)}
+    silent = {str(i): "unparseable" for i in range(10)}
+    check = measure(
+        cases, right, f"anthropic:{CHECKED}", table="t.jsonl", second=("anthropic:grader-y", silent)
+    )
+    (tmp_path / "check").mkdir()
+    (tmp_path / "check" / "grader_check.json").write_text(json.dumps(check.to_dict()))
+    args = ["--grader-check", str(tmp_path / "check"), "--grader-model", "grader-y"]
+    dry = _ml_run(make_stub(answers=HEDGING_STUB), tmp_path / "run", *args, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert (
+        "grader: its verdicts are kept but not counted (the grader check given got no CORRECT or INCORRECT "
+        "verdict from anthropic:grader-y): run `flatbench llm-grader-check --provider anthropic --model "
+        "grader-y` and pass --grader-check, or pass --count-unmeasured-grader"
+    ) in " ".join(dry.output.split())
+    res = _ml_run(make_stub(answers=HEDGING_STUB), tmp_path / "run", *args)
+    assert res.exit_code == 0, res.output
+    assert "(the grader check given got no CORRECT or INCORRECT verdict from" in " ".join(res.output.split())
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert [g["reason"] for g in summary["provenance"]["graders"]] == ["measured-nothing"]
+    assert (
+        "not counted: the grader check given measured nothing**"
+        in (tmp_path / "run" / "report.md").read_text()
+    )
+
+
 def test_a_missing_grader_check_is_refused(tmp_path: Path, make_stub: Any, key_env: None) -> None:
     bad = _ml_run(
         make_stub(answers=HEDGING_STUB), tmp_path / "bad", "--grader-check", str(tmp_path / "nothing")
