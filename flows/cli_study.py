@@ -58,7 +58,8 @@ MaxPairs = Annotated[
         DESIGN_OPTIONS["max_seeds"],
         min=2,
         help="the most pairs the extension may reach (the power rule's n is clamped to "
-        "[--pilot-pairs, --max-pairs]); " + _OWN.format(DESIGN_V2.max_seeds),
+        f"[--pilot-pairs, --max-pairs]), at most {DESIGN_V2.grid_room}: grid seeds stop below the seeds "
+        "of the tuning runs; " + _OWN.format(DESIGN_V2.max_seeds),
     ),
 ]
 TargetEffect = Annotated[
@@ -107,7 +108,7 @@ SecondarySeeds = Annotated[
     typer.Option(
         DESIGN_OPTIONS["secondary_seeds"],
         min=2,
-        help="seeds (pairs with lora) of each secondary comparison; "
+        help=f"seeds (pairs with lora) of each secondary comparison, at most {DESIGN_V2.grid_room}; "
         + _OWN.format(DESIGN_V2.secondary_seeds),
     ),
 ]
@@ -159,7 +160,8 @@ def study_design(
             first = base.first_seed + base.grid_room
             raise typer.BadParameter(
                 f"{DESIGN_OPTIONS[key]} {n}: design {base.name} has room for at most {base.grid_room} "
-                f"grid seeds ({base.first_seed}-{first - 1}; its tuning runs use seeds from {first} on)"
+                f"grid seeds ({base.first_seed}-{first - 1}; its tuning runs use seeds from {first} on, and no "
+                f"grid run may be a tuning run): give {DESIGN_OPTIONS[key]} {base.grid_room} or less"
             )
     for key in POINTS_FIELDS:  # points, as the plan and report say them; the design keeps a fraction
         if key in given:

@@ -77,7 +77,11 @@ def test_study_profile_without_a_sweep_refuses_naming_the_command(tmp_path: Path
             "--max-pairs 20 is below the pilot's 30 pairs (--pilot-pairs)",
         ),
         (["study", "--max-pairs", "10"], "--max-pairs 10 is below the pilot's 20 pairs"),  # v2's own pilot
-        (["study", "--max-pairs", "150"], "--max-pairs 150: design v2 has room for at most 100 grid seeds"),
+        (
+            ["study", "--max-pairs", "150"],
+            "--max-pairs 150: design v2 has room for at most 100 grid seeds (1-100; its tuning runs use seeds "
+            "from 101 on, and no grid run may be a tuning run): give --max-pairs 100 or less",
+        ),
         (["study", "--secondary-seeds", "101"], "--secondary-seeds 101: design v2 has room for at most 100"),
         (["study", "--power", "1"], "--power must be in (0, 1), got 1"),
         (["study", "--power", "0"], "--power must be in (0, 1), got 0"),
@@ -113,6 +117,8 @@ def test_study_options_are_the_designs_numbers() -> None:
     cmd = typer.main.get_command(app).commands["study"]  # type: ignore[attr-defined]
     options = {o for p in cmd.params for o in p.opts}
     assert set(DESIGN_OPTIONS.values()) <= options
+    helps = {o: str(getattr(p, "help", "")) for p in cmd.params for o in p.opts}
+    assert "at most 100: grid seeds stop below the seeds of the tuning runs" in helps["--max-pairs"]
 
 
 def _study(args: list[str]) -> tuple[int, str]:
