@@ -161,8 +161,8 @@ the comparison so that its cap can reach the target.
 - **Endpoint:** Flat-LoRA − LoRA on the dataset's headline test metric (accuracy for PhraseBank), paired
   over training seeds (a seed gives both methods the same initialisation and data order), two-sided
   α = {d.alpha}, no multiplicity adjustment.
-- **Verdict:** *better* or *worse* (the 95% paired-t interval excludes 0); *equivalent within
-  {d.margin_text}* (two one-sided tests at α = {d.alpha}: the 90% interval inside the
+- **Verdict:** *better* or *worse* (the {(1 - d.alpha) * 100:.4g}% paired-t interval excludes 0); *equivalent within
+  {d.margin_text}* (two one-sided tests at α = {d.alpha}: the {(1 - 2 * d.alpha) * 100:.4g}% interval inside the
   margin); else *inconclusive*.
 - **Pilot:** seeds {_seeds(d.grid_seeds(d.pilot_seeds))} of both methods ({d.pilot_seeds} pairs).
 - **Extension rule:** the SD of the pilot's paired differences, its upper {d.sd_bound_confidence:.0%}

@@ -154,7 +154,8 @@ def test_study_numbers_go_into_the_design_and_plan_until_the_first_run(tmp_path:
     assert "--target-effect 0.5 -> 1; --margin 0.5 -> 1; --power 0.8 -> 0.9;" in plan
     assert "seeds 1–10 of both methods (10 pairs)" in plan and "clamped to [10, 40]" in plan
     assert "detects 1 point with 90% power (paired t, two-sided α = 0.01)" in plan
-    assert "*equivalent within ±1 point* (two one-sided tests at α = 0.01" in plan
+    assert "*worse* (the 99% paired-t interval excludes 0)" in plan  # the intervals follow α
+    assert "*equivalent within ±1 point* (two one-sided tests at α = 0.01: the 98% interval inside" in plan
     # a rerun without the options goes on under the folder's numbers; before the first run they may change
     assert _study(["--out", str(out)])[0] == 0 and load_design(out) == want
     code, said = _study(["--out", str(out), "--pilot-pairs", "12"])
