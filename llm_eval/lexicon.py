@@ -14,7 +14,15 @@ The lists are deliberately generic: they hold no item's answer and no known wron
 
 from __future__ import annotations
 
-__all__ = ["EN_COMMON_CAPITALIZED", "HEDGES", "HINDI_COMMON", "INDEFINITE_ONE", "TYPE_NOUNS"]
+__all__ = [
+    "EN_COMMON_CAPITALIZED",
+    "HEDGES",
+    "HINDI_COMMON",
+    "INDEFINITE_ONE",
+    "NOT_A_PERSON",
+    "SAME_WORD",
+    "TYPE_NOUNS",
+]
 
 # Capitalized words that are no candidate answer: sentence openers, pronouns, connectives,
 # answer labels, politeness words (English and romanized Hindi).
@@ -55,7 +63,7 @@ HINDI_COMMON = frozenset(
     सिर्फ़ सिर्फ केवल लगभग करीब क़रीब यानी अर्थात मतलब जैसे जैसा जैसी वैसे
     यह वह ये वे इस उस इन उन इसे उसे इन्हें उन्हें इसका इसकी इसके उसका उसकी उसके इनका इनकी इनके
     उनका उनकी उनके जो जिस जिसे जिसका जिसकी जिसके जिन जिनका जिनकी जिनके जिन्हें कौन क्या कहाँ कहां
-    कब कैसे कितना कितने कितनी कौनसा कौनसी कौन-सा
+    कब कैसे कितना कितने कितनी कौनसा कौनसी कौन-सा जहाँ जहां वहाँ वहां यहाँ यहां जब तब अब
     एक सबसे बहुत अधिक ज़्यादा ज्यादा कम बड़ा बड़ी बड़े बडा बडी बडे छोटा छोटी छोटे पहला पहली दूसरा
     दूसरी नया नई नए पुराना पुरानी कुल हर सभी सब कोई कुछ दोनों
     नहीं नही न हाँ हां जी सही ग़लत गलत उत्तर जवाब प्रश्न सवाल
@@ -182,4 +190,51 @@ TYPE_NOUNS = frozenset(
     marusthal mahadweep mahadvip ang rang pakshi pashu janwar jaanwar phal tyohar tyohaar khel saaz
     samrat badshah raja rani rashtrapati mantri
     """.split()  # noqa: SIM905
+)
+
+
+# Capitalized words that never name a person, whatever the reply: adjectives of nationality,
+# people or language ("the Soviet cosmonaut", "the Latin word"), and the bodies of the sky ("walked
+# on the Moon"). Beside a question that asks *who*, such a word is no rival answer.
+NOT_A_PERSON = frozenset(
+    """
+    soviet american russian indian british english french german latin greek roman italian spanish
+    chinese japanese korean arabic persian sanskrit hindi urdu bengali tamil telugu marathi gujarati
+    punjabi european asian african australian canadian mexican egyptian portuguese dutch polish swedish
+    norwegian danish irish scottish welsh austrian swiss turkish israeli pakistani nepali mughal vedic
+    hindu muslim buddhist christian jewish sikh jain islamic
+    moon earth sun lunar solar
+    सोवियत अमेरिकी अमरीकी रूसी भारतीय ब्रिटिश अंग्रेज़ी अंग्रेजी फ्रांसीसी जर्मन लैटिन यूनानी रोमन चीनी जापानी
+    अरबी फ़ारसी फारसी संस्कृत हिंदी हिन्दी उर्दू मुग़ल मुगल वैदिक हिंदू हिन्दू मुस्लिम बौद्ध ईसाई सिख जैन
+    चाँद चांद चंद्रमा चन्द्रमा पृथ्वी धरती सूरज सूर्य
+    chand chaand chanda chandrama prithvi dharti suraj sooraj surya
+    """.split()  # noqa: SIM905
+)
+
+# The same common word in English, Devanagari Hindi and romanized Hindi. A question word written in
+# the reply in another language ("India" in the question, ``भारत`` in the reply) is the question's
+# word, no rival answer, and it restates the question as the word itself does.
+SAME_WORD = tuple(
+    frozenset(group.split())
+    for group in (
+        "india bharat भारत hindustan हिंदुस्तान हिन्दुस्तान",
+        "national rashtriya राष्ट्रीय",
+        "moon chand chaand chandrama चाँद चांद चंद्रमा चन्द्रमा",
+        "earth prithvi dharti पृथ्वी धरती",
+        "sun suraj sooraj surya सूरज सूर्य",
+        "water pani paani पानी जल",
+        "capital rajdhani राजधानी",
+        "animal pashu janwar jaanwar पशु जानवर",
+        "bird pakshi पक्षी",
+        "planet grah graha ग्रह",
+        "country desh देश",
+        "city shehar shahar शहर",
+        "river nadi नदी",
+        "flower phool फूल",
+        "fruit phal फल",
+        "king raja राजा",
+        "emperor samrat सम्राट",
+        "space antariksh अंतरिक्ष",
+        "world duniya vishv विश्व दुनिया",
+    )
 )

@@ -37,7 +37,11 @@ Rivals, by answer type (``answer_type=``; inferred from the gold when absent):
   part of a gold occurrence and not a common sentence word (:mod:`llm_eval.lexicon`); in Devanagari,
   which has no case, any word outside the question, the gold and the common-word list; and any member
   of the item's answer class (``answer_class=``: "oxygen" beside "carbon dioxide"). A rival that is
-  itself negated ("Canberra, not Sydney") is not asserted.
+  itself negated ("Canberra, not Sydney") is not asserted. A rival must be of the question's kind
+  (:mod:`llm_eval.answer_kind`): beside a *who* question and a person's name, no nationality,
+  language or sky word ("the Soviet cosmonaut", "the Moon") and no craft with its number ("Apollo
+  11"); beside a symbol or formula ("Au", "H2O"), only another code; never the question's word in
+  another language (``भारत`` for "India").
 - **number / year**: numbers are read by value (:mod:`llm_eval.numbers`: any script's digits,
   ``1,00,000``, ``$29.00``, decimals, English and Hindi number words, the item's word aliases). The
   question's own numbers, the operands of a worked calculation, ordinals, numbers in another unit
@@ -71,6 +75,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from llm_eval.answer_kind import code_gold, could_answer, person_question, question_keys
 from llm_eval.candidates import HEDGE_WORDS, focus, hedge_phrase, is_alternative, negated, offered_as_possible
 from llm_eval.extract import final_answer_line, marked_answers, split_at_correction
 from llm_eval.langid import HINGLISH_LEXICON
@@ -300,11 +305,14 @@ def _in_question(key: str, qkeys: set[str]) -> bool:
 
 
 def _entity_rivals(view: ReplyView, spans: list[tuple[int, int, str]], question: str | None,
-                   members: Sequence[str]) -> list[tuple[int, int, str]]:  # fmt: skip
+                   members: Sequence[str], answers: Sequence[str]) -> list[tuple[int, int, str]]:  # fmt: skip
     """Other candidate answers named in the reply and not negated, as (start, end, text): a
     capitalized Latin name, a Devanagari word outside the common-word list, or a member of the
-    item's answer class; none of them a word of the question or of a gold occurrence."""
-    qkeys = set(key_words(question)) if question else set()
+    item's answer class; none of them a word of the question (in any language) or of a gold
+    occurrence, and each but the class members of the question's kind
+    (:func:`llm_eval.answer_kind.could_answer`)."""
+    qkeys = question_keys(question)
+    person, code = person_question(question, answers), code_gold(answers)
     out: list[tuple[int, int, str]] = []
     for w in range(len(view.words)):
         t = view.tok(w)
@@ -319,7 +327,7 @@ def _entity_rivals(view: ReplyView, spans: list[tuple[int, int, str]], question:
             rival = t.cap and not (
                 k in _EN_COMMON or k in STOP or k in VERBS or k in YES | NO or k in HEDGE_WORDS
             )
-        if rival and not negated(view, w, w + 1, question):
+        if rival and could_answer(view, w, person, code) and not negated(view, w, w + 1, question):
             out.append((w, w + 1, t.text))
     gold_keys = {tuple(_alias_keys(a)) for _, _, a in spans}
     for m in members:
@@ -352,7 +360,7 @@ def _score_entity(view: ReplyView, answers: Sequence[str], unsure: bool, questio
                   members: Sequence[str]) -> tuple[MatchResult, bool]:  # fmt: skip
     """(verdict, whether the text names any candidate answer at all)."""
     spans = _gold_spans(view, answers, question)
-    rivals = _entity_rivals(view, spans, question, members)
+    rivals = _entity_rivals(view, spans, question, members, answers)
     if not spans:
         return _no_match(view, unsure), bool(rivals)
     qk = key_words(question) if question else []
@@ -736,7 +744,7 @@ def _possible_other(
             cands = _number_candidates(view, answers, golds, question, year)
             rivals = [(s, e, f"{v:g}") for s, e, v, neg in cands if not neg and not _is_gold_number(v, golds)]
     elif kind != "yesno":
-        rivals = _entity_rivals(view, _gold_spans(view, answers, question), question, members)
+        rivals = _entity_rivals(view, _gold_spans(view, answers, question), question, members, answers)
     return next((r for s, e, r in rivals if offered_as_possible(view, s, e)), None)
 
 

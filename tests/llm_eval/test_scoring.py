@@ -378,3 +378,50 @@ def test_years_in_words(
     response: str, answers: list[str], question: str, kind: str, expected: Outcome
 ) -> None:
     assert score_answer(response, answers, answer_type=kind, question=question).outcome is expected
+
+
+CURIE = ["Marie Curie", "Curie", "मैरी क्यूरी"]
+SHEPARD = ["Alan Shepard", "Shepard"]
+
+
+@pytest.mark.parametrize(
+    ("response", "answers", "question", "answer_class", "expected"),
+    [
+        # a who-question about a person: nationality, language and sky words, and a craft with its
+        # number, name no rival person
+        ("Marie Curie, the Polish-born French physicist, won it in 1903.", CURIE,
+         "Who was the first woman to win a Nobel Prize?", None, Outcome.CORRECT),
+        ("Alan Shepard, aboard Freedom 7 in May 1961, on a flight that never reached orbit around the Earth.",
+         SHEPARD, "Who was the first American in space?", None, Outcome.CORRECT),
+        # a real rival person still blocks, and the gold named only to be rejected is wrong
+        ("Probably Alan Shepard, or else Gus Grissom, the other Mercury pilot.", SHEPARD,
+         "Who was the first American in space?", None, Outcome.UNRESOLVED),
+        ("It was not Marie Curie but Bertha von Suttner, the Austrian writer.", CURIE,
+         "Who was the first woman to win a Nobel Prize?", None, Outcome.WRONG),
+        # a who-question whose gold is no person's name keeps them as rivals
+        ("India won; the Australian side had won the three before.", ["India"],
+         "Who won the 2011 Cricket World Cup?", None, Outcome.UNRESOLVED),
+        # a gold written as a symbol or formula: only another code is a rival
+        ("The symbol for silver is Ag, from the Latin argentum.", ["Ag"],
+         "What is the chemical symbol for silver?", None, Outcome.CORRECT),
+        ("नमक का रासायनिक सूत्र NaCl है, यानी सोडियम और क्लोरीन का यौगिक।", ["NaCl"],
+         "नमक का रासायनिक सूत्र क्या है?", None, Outcome.CORRECT),
+        ("It is Ag or Au, I forget which.", ["Ag"], "What is the chemical symbol for silver?", None,
+         Outcome.UNRESOLVED),
+        ("It is H2O2, not H2O.", ["H2O"], "What is the chemical formula of hydrogen peroxide?", None,
+         Outcome.WRONG),
+        # the question's own word in another language is no rival
+        ("India का national fruit आम है।", ["mango", "aam", "आम"], "Bharat ka rashtriya phal kya hai?",
+         "fruit", Outcome.CORRECT),
+        ("India का national fruit आम नहीं, केला है।", ["mango", "aam", "आम"],
+         "Bharat ka rashtriya phal kya hai?", "fruit", Outcome.WRONG),
+        # a relative adverb is no name
+        ("राजस्थान की राजधानी जयपुर है जहाँ मैं रहता हूँ।", ["Jaipur", "जयपुर"], "राजस्थान की राजधानी क्या है?",
+         None, Outcome.CORRECT),
+    ],
+)  # fmt: skip
+def test_a_rival_is_a_word_of_the_question_kind(
+    response: str, answers: list[str], question: str, answer_class: str | None, expected: Outcome
+) -> None:
+    got = score_answer(response, answers, question=question, answer_class=answer_class)
+    assert got.outcome is expected, got
