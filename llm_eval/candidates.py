@@ -16,7 +16,9 @@ A gold occurrence counts only when the reply *asserts* it:
 A hedge (:func:`hedge_phrase`: "probably", "I think", "not 100% sure", ``shayad``, ``शायद``, ``sure
 नहीं``, ``पक्का नहीं``, ``हो सकता``) with one candidate is that answer; beside another candidate it
 leaves the reply unresolved, and so does a rival offered as possible (:func:`offered_as_possible`:
-"it might be Venus", "Venus bhi ho sakta hai", "— or was it 1948?").
+"it might be Venus", "Venus bhi ho sakta hai", "— or was it 1948?"). A hedge whose clause is about
+the asker ("I think you're asking about ...", "maybe you meant ...") doubts how the question reads,
+not the answer, and hedges nothing.
 
 The focus (:func:`focus`): when the gold and a rival are both named, the candidate that opens the
 reply as a bare answer, stands in the clause that draws the conclusion, in the clause that
@@ -323,12 +325,24 @@ def offered_as_possible(view: ReplyView, s: int, e: int) -> bool:
     return first < s and view.keys[first] in OR_WORDS
 
 
+# a hedge whose clause is about the asker ("I think you're asking about ...", "maybe you meant
+# ...") doubts the reading of the question, not the answer
+_ASKER = lex("you your aap आप tum तुम")
+
+
 def hedge_phrase(view: ReplyView) -> str:
-    """The first hedge phrase in the reply ("probably", "shayad", "I think"), or ""."""
+    """The first hedge phrase in the reply ("probably", "shayad", "I think") that doubts the
+    answer, or "": one followed by the asker ("I think you mean ...") doubts the question's reading."""
     for ph in _HEDGE_KEYS:
         k = len(ph)
         for i in range(len(view.keys) - k + 1):
             if tuple(view.keys[i : i + k]) == ph:
+                if (
+                    i + k < len(view.keys)
+                    and view.keys[i + k] in _ASKER
+                    and view.units[i + k] == view.units[i]
+                ):
+                    continue
                 return " ".join(ph)
     return ""
 

@@ -425,3 +425,21 @@ def test_a_rival_is_a_word_of_the_question_kind(
 ) -> None:
     got = score_answer(response, answers, question=question, answer_class=answer_class)
     assert got.outcome is expected, got
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        # the hedge doubts how the question reads, not the answer stated after it
+        ("I think you mean Austria (not Australia, whose capital is Canberra). Austria's capital is Vienna.",
+         Outcome.CORRECT),
+        ("Maybe you meant Austria rather than Australia? Austria's capital is Vienna; Graz is its second city.",
+         Outcome.CORRECT),
+        # a hedge on the answer itself, beside another candidate, still leaves it open
+        ("I think it's Vienna, though Salzburg is also a guess of mine.", Outcome.UNRESOLVED),
+        ("I think you're asking about Austria. Probably Vienna, or maybe Salzburg.", Outcome.UNRESOLVED),
+    ],
+)  # fmt: skip
+def test_a_hedge_on_the_question_reading_does_not_hedge_the_answer(response: str, expected: Outcome) -> None:
+    got = score_answer(response, ["Vienna", "Wien"], question="What is the capital of Austria?")
+    assert got.outcome is expected, got
