@@ -23,13 +23,14 @@ not the answer, and hedges nothing.
 The focus (:func:`focus`): when the gold and a rival are both named, the candidate that opens the
 reply as a bare answer, stands in the clause that draws the conclusion, in the clause that
 restates more of the question, in the question's slot (a Hindi postposition) or is written as the
-question's type wins; a runner-up, a mistaken belief, an aside, the object of a comparison or the
-other end of a span of time ranks below; no winner leaves the reply unresolved.
+question's type wins; a runner-up, a mistaken belief, an aside, the object of a comparison, the
+other end of a span of time or a statement about another model than the question's ("the iPhone 15
+Plus has ..." for the iPhone 15) ranks below; no winner leaves the reply unresolved.
 """
 
 from __future__ import annotations
 
-from llm_eval.lexicon import HEDGES, TYPE_NOUNS
+from llm_eval.lexicon import EN_COMMON_CAPITALIZED, HEDGES, TYPE_NOUNS
 from llm_eval.reply_view import (
     AND_WORDS,
     CONCLUDE,
@@ -426,6 +427,28 @@ def _typed(view: ReplyView, s: int, e: int, types: set[str]) -> bool:
     return is_type(before) and view.units[before] == view.units[s] and view.keys[before].isascii()
 
 
+_COMMON_CAPITALIZED = lex(" ".join(EN_COMMON_CAPITALIZED))
+
+
+def _other_subject(view: ReplyView, s: int, qkeys: set[str]) -> bool:
+    """The candidate's unit is about another model than the question's: before the candidate, the
+    question's model number runs on into a capitalized name ("the iPhone 15 Plus and 15 Pro Max have
+    6.7-inch screens" for the iPhone 15, "the S23 Ultra" for the Galaxy S23). A name without a number
+    is left alone: "Taj Mahal Agra mein", "World War II"."""
+    unit = view.units[s]
+    for w in range(max(0, s - 8), s - 1):
+        nxt = w + 1
+        if view.units[w] != unit or view.units[nxt] != unit or punct_between(view, w, nxt):
+            continue
+        k, t = view.keys[w], view.tok(nxt)
+        numbered = any(ch.isdigit() for ch in k)
+        if numbered and k in qkeys and t.kind == "w" and t.cap:
+            nk = view.keys[nxt]
+            if nk not in qkeys and nk not in STOP and nk not in _COMMON_CAPITALIZED:
+                return True
+    return False
+
+
 def _salience(view: ReplyView, s: int, e: int, qkeys: set[str], types: set[str],
               unit_score: dict[int, int], slot_mark: str = "") -> tuple[int, int, int, int, int]:  # fmt: skip
     """How strongly the reply offers the candidate at [s, e) as its answer: (opens the reply as its
@@ -441,6 +464,7 @@ def _salience(view: ReplyView, s: int, e: int, qkeys: set[str], types: set[str],
         or all(view.in_parens[w] for w in range(s, e))
         or bool(set(before) & _THAN)
         or _other_end(view, s, e, qkeys)
+        or _other_subject(view, s, qkeys)
     )
     conclude = bool(unit_words) and view.keys[unit_words[0]] in CONCLUDE
     slot = bool(slot_mark) and e < len(view.words) and view.keys[e] == slot_mark and view.units[e] == unit

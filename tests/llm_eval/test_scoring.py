@@ -443,3 +443,22 @@ def test_a_rival_is_a_word_of_the_question_kind(
 def test_a_hedge_on_the_question_reading_does_not_hedge_the_answer(response: str, expected: Outcome) -> None:
     got = score_answer(response, ["Vienna", "Wien"], question="What is the capital of Austria?")
     assert got.outcome is expected, got
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        # the first statement answers the question's model; the later numbers are other models'
+        ("The Galaxy S23 has a 3,900 mAh battery. The Galaxy S23 Plus has 4,700 mAh and the S23 Ultra 5,000 mAh.",
+         Outcome.CORRECT),
+        ("Galaxy S23: 3,900 mAh. The S23 Ultra packs a bigger 5,000 mAh cell.", Outcome.CORRECT),
+        # the gold given only for another model, the question's model given another number
+        ("The Galaxy S23 has a 4,700 mAh battery, while the S23 Ultra has 3,900 mAh.", Outcome.WRONG),
+        # two numbers for the question's own model stay open
+        ("The Galaxy S23 has 3,900 or 4,700 mAh, I am not sure which.", Outcome.UNRESOLVED),
+    ],
+)  # fmt: skip
+def test_numbers_for_another_model_are_context(response: str, expected: Outcome) -> None:
+    got = score_answer(response, ["3900", "3,900"], answer_type="number",
+                       question="What is the battery capacity of the Galaxy S23, in mAh?")  # fmt: skip
+    assert got.outcome is expected, got
