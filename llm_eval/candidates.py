@@ -22,7 +22,8 @@ not the answer, and hedges nothing.
 
 The focus (:func:`focus`): when the gold and a rival are both named, the candidate that opens the
 reply as a bare answer, stands in the clause that draws the conclusion, in the clause that
-restates more of the question, in the question's slot (a Hindi postposition) or is written as the
+restates more of the question (its words also in another script or language: ``राजधानी`` for
+"rajdhani", ``भारत`` for "India"), in the question's slot (a Hindi postposition) or is written as the
 question's type wins; a runner-up, a mistaken belief, an aside, the object of a comparison, the
 other end of a span of time or a statement about another model than the question's ("the iPhone 15
 Plus has ..." for the iPhone 15) ranks below; no winner leaves the reply unresolved.
@@ -30,6 +31,7 @@ Plus has ..." for the iPhone 15) ranks below; no winner leaves the reply unresol
 
 from __future__ import annotations
 
+from llm_eval.answer_kind import question_keys
 from llm_eval.lexicon import EN_COMMON_CAPITALIZED, HEDGES, TYPE_NOUNS
 from llm_eval.reply_view import (
     AND_WORDS,
@@ -46,6 +48,7 @@ from llm_eval.reply_view import (
     same_noun,
 )
 from llm_eval.textfold import base_fold, match_key
+from llm_eval.translit import same_name
 
 __all__ = ["HEDGE_WORDS", "focus", "hedge_phrase", "is_alternative", "negated", "offered_as_possible"]
 
@@ -520,6 +523,8 @@ def focus(view: ReplyView, golds: list[tuple[int, int]], rivals: list[tuple[int,
     content = _question_content(question)
     qkeys = set(key_words(question)) if question else set()
     types = {k for k in content if k in _TYPE_NOUNS}
+    # the question's words also count in another language ("India" for ``भारत``)
+    content |= question_keys(question) - qkeys
     rivals = _name_spans(view, rivals, golds)
     # a question word inside a rival's name still restates the question ("the South African ...")
     taken = {w for s, e in golds for w in range(s, e)}
@@ -528,7 +533,11 @@ def focus(view: ReplyView, golds: list[tuple[int, int]], rivals: list[tuple[int,
         if w in taken:
             continue
         for q in content:
-            if k == q or (len(q) > 2 and same_noun(k, q)):
+            if (
+                k == q
+                or (len(q) > 2 and same_noun(k, q))
+                or (k.isascii() != q.isascii() and same_name([k], [q]))
+            ):
                 hits.setdefault(view.units[w], set()).add(q)
     # only the question's words that tell the candidates' units apart count; its type noun twice
     cand_units = [hits.get(view.units[s], set()) for s, _ in golds + rivals]

@@ -462,3 +462,19 @@ def test_numbers_for_another_model_are_context(response: str, expected: Outcome)
     got = score_answer(response, ["3900", "3,900"], answer_type="number",
                        question="What is the battery capacity of the Galaxy S23, in mAh?")  # fmt: skip
     assert got.outcome is expected, got
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        # the clause that restates the romanized question in Devanagari gives the answer
+        ("राजस्थान की राजधानी जयपुर है, जबकि उदयपुर झीलों के लिए मशहूर है।", Outcome.CORRECT),
+        # ... also when it names a rival as the answer, or names the gold only to deny it
+        ("जयपुर एक सुंदर शहर है, लेकिन राजस्थान की राजधानी उदयपुर है।", Outcome.WRONG),
+        ("उदयपुर राजस्थान की राजधानी है, जयपुर नहीं।", Outcome.WRONG),
+        ("राजस्थान की राजधानी जयपुर या उदयपुर है, पक्का नहीं।", Outcome.UNRESOLVED),
+    ],
+)
+def test_the_question_restated_in_another_script_draws_the_focus(response: str, expected: Outcome) -> None:
+    got = score_answer(response, ["Jaipur", "जयपुर"], question="Rajasthan ki rajdhani kya hai?")
+    assert got.outcome is expected, got
