@@ -184,6 +184,9 @@ _SUBORD = lex("which who whom whose where when while whereas because although th
                "jiska jiski jiske jinke jise jisne jinhe jinhone kyunki kyonki uske iske जो जब जहाँ जहां जिसमें जिसका जिसकी "
                "जिसके जिनके जिसे जिसने जिन्हें जिन्होंने क्योंकि उसके इसके "
                "so therefore thus hence toh isliye इसलिए अतः followed named called known located situated")  # fmt: skip
+# a Hindi clause ends in its copula or auxiliary: "और" after one opens another clause ("CO2 लेते हैं और
+# ऑक्सीजन छोड़ते हैं")
+_CLAUSE_END = lex("है हैं था थी थे hai hain tha thi the")
 # a unit that opens with one of these draws the conclusion ("..., so 8 in total")
 CONCLUDE = lex("so therefore thus hence toh isliye इसलिए अतः तो")
 
@@ -217,12 +220,13 @@ class ReplyView:
     @cached_property
     def units(self) -> list[int]:
         """Focus unit of each word: a sentence, split further at ``; : ( ) —``, at "but" /
-        ``लेकिन`` ..., and at a comma before a relative, causal or participial clause or a
+        ``लेकिन`` ..., at ``और`` / "aur" after a Hindi clause's closing copula, and at a comma before a relative, causal or participial clause or a
         conclusion (", when", ", which", ``, जो``, ``, क्योंकि``, ", named", ", leading", ", so");
         after such a clause closes with a comma, the words belong to the unit it interrupted."""
         out: list[int] = []
         unit, prev_sent, comma, top = 0, -1, False, 0
         aside: int | None = None  # the unit a clause between commas interrupts (", which ..., is")
+        prev = ""  # the previous word's key
         for t in self.toks:
             if t.kind == "p":
                 if t.text in _UNIT_PUNCT:
@@ -234,7 +238,11 @@ class ReplyView:
                 continue
             k = match_key(t.text)
             participle = k.isascii() and len(k) > 4 and k.endswith(("ing", "ed"))  # ", leading to ..."
-            if (prev_sent >= 0 and t.sent != prev_sent) or k in _SEG_WORDS:
+            if (
+                (prev_sent >= 0 and t.sent != prev_sent)
+                or k in _SEG_WORDS
+                or (k in AND_WORDS and prev in _CLAUSE_END)
+            ):
                 top += 1
                 unit, aside = top, None
             elif comma and (k in _SUBORD or participle):
@@ -242,7 +250,7 @@ class ReplyView:
                 aside = None if k in CONCLUDE else unit
                 unit = top
             top = max(top, unit)
-            comma, prev_sent = False, t.sent
+            comma, prev_sent, prev = False, t.sent, k
             out.append(unit)
         return out
 

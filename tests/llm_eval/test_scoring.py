@@ -478,3 +478,21 @@ def test_numbers_for_another_model_are_context(response: str, expected: Outcome)
 def test_the_question_restated_in_another_script_draws_the_focus(response: str, expected: Outcome) -> None:
     got = score_answer(response, ["Jaipur", "जयपुर"], question="Rajasthan ki rajdhani kya hai?")
     assert got.outcome is expected, got
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        # "और" after a clause's closing copula opens another clause: the one that restates the
+        # question gives the answer
+        ("हम साँस में ऑक्सीजन अंदर लेते हैं और कार्बन डाइऑक्साइड बाहर छोड़ते हैं।", Outcome.CORRECT),
+        ("हम साँस में कार्बन डाइऑक्साइड अंदर लेते हैं और ऑक्सीजन बाहर छोड़ते हैं।", Outcome.WRONG),
+        ("Hum saans mein carbon dioxide andar lete hain aur oxygen bahar chhodte hain.", Outcome.WRONG),
+        # two candidates joined in one clause stay open
+        ("हम साँस में ऑक्सीजन और नाइट्रोजन अंदर लेते हैं।", Outcome.UNRESOLVED),
+    ],
+)
+def test_a_hindi_clause_after_its_copula_is_its_own_unit(response: str, expected: Outcome) -> None:
+    got = score_answer(response, ["oxygen", "ऑक्सीजन"], question="मनुष्य साँस में कौन सी गैस अंदर लेते हैं?",
+                       answer_class="gas")  # fmt: skip
+    assert got.outcome is expected, got
