@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from llm_eval.lexicon import NOT_A_PERSON, SAME_WORD
 from llm_eval.reply_view import ReplyView, key_words, lex, punct_between
 
-__all__ = ["code_gold", "could_answer", "person_question", "question_keys"]
+__all__ = ["code_gold", "could_answer", "person_question", "question_keys", "question_word_forms"]
 
 _NOT_A_PERSON = lex(" ".join(NOT_A_PERSON))
 _SAME_WORD = tuple(lex(" ".join(group)) for group in SAME_WORD)
@@ -38,10 +38,21 @@ _CODE_RE = re.compile(r"(?:[A-Z][a-z]?\d*)+")
 _NAME_WORD_RE = re.compile(r"[A-Z][a-z]+")
 
 
+def question_word_forms(question: str | None) -> dict[str, str]:
+    """Each of the question's words, and each of its forms in the other languages it is commonly
+    written in, -> the question's own word (``भारत`` -> "india" for a question that says "India")."""
+    keys = key_words(question) if question else []
+    forms = {k: k for k in keys}
+    for group in _SAME_WORD:
+        own = next((k for k in keys if k in group), None)
+        if own is not None:
+            forms.update({w: own for w in group if w not in forms})
+    return forms
+
+
 def question_keys(question: str | None) -> set[str]:
     """The question's words, each also in the other languages it is commonly written in."""
-    keys = set(key_words(question)) if question else set()
-    return keys.union(*(group for group in _SAME_WORD if keys & group))
+    return set(question_word_forms(question))
 
 
 def person_question(question: str | None, answers: Sequence[str]) -> bool:

@@ -31,7 +31,7 @@ Plus has ..." for the iPhone 15) ranks below; no winner leaves the reply unresol
 
 from __future__ import annotations
 
-from llm_eval.answer_kind import question_keys
+from llm_eval.answer_kind import question_word_forms
 from llm_eval.lexicon import EN_COMMON_CAPITALIZED, HEDGES, TYPE_NOUNS
 from llm_eval.reply_view import (
     AND_WORDS,
@@ -523,8 +523,11 @@ def focus(view: ReplyView, golds: list[tuple[int, int]], rivals: list[tuple[int,
     content = _question_content(question)
     qkeys = set(key_words(question)) if question else set()
     types = {k for k in content if k in _TYPE_NOUNS}
-    # the question's words also count in another language ("India" for ``भारत``)
-    content |= question_keys(question) - qkeys
+    # the question's words also count in the other script, as the same name ("rajdhani" for
+    # ``राजधानी``) or the same word in the other language ("India" for ``भारत``); each once, as the
+    # question's own word
+    forms = question_word_forms(question)
+    own = {f: o for f, o in forms.items() if o in content and (f == o or f.isascii() != o.isascii())}
     rivals = _name_spans(view, rivals, golds)
     # a question word inside a rival's name still restates the question ("the South African ...")
     taken = {w for s, e in golds for w in range(s, e)}
@@ -532,13 +535,13 @@ def focus(view: ReplyView, golds: list[tuple[int, int]], rivals: list[tuple[int,
     for w, k in enumerate(view.keys):
         if w in taken:
             continue
-        for q in content:
+        for q, o in own.items():
             if (
                 k == q
                 or (len(q) > 2 and same_noun(k, q))
                 or (k.isascii() != q.isascii() and same_name([k], [q]))
             ):
-                hits.setdefault(view.units[w], set()).add(q)
+                hits.setdefault(view.units[w], set()).add(o)
     # only the question's words that tell the candidates' units apart count; its type noun twice
     cand_units = [hits.get(view.units[s], set()) for s, _ in golds + rivals]
     common = set.intersection(*cand_units) if cand_units else set()

@@ -496,3 +496,11 @@ def test_a_hindi_clause_after_its_copula_is_its_own_unit(response: str, expected
     got = score_answer(response, ["oxygen", "ऑक्सीजन"], question="मनुष्य साँस में कौन सी गैस अंदर लेते हैं?",
                        answer_class="gas")  # fmt: skip
     assert got.outcome is expected, got
+
+
+def test_a_question_word_counts_once_across_scripts() -> None:
+    """ "shehar" and ``शहर`` are one word of the question: the clause that names the type noun in the
+    other script does not outweigh the one that says which city is the capital."""
+    got = score_answer("उदयपुर राजधानी है और जयपुर एक बड़ा शहर है।", ["Jaipur", "जयपुर"],
+                       question="Rajasthan ki rajdhani kaun sa shehar hai?")  # fmt: skip
+    assert got.outcome is not Outcome.CORRECT, got
