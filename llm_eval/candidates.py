@@ -50,7 +50,16 @@ from llm_eval.reply_view import (
 from llm_eval.textfold import base_fold, match_key
 from llm_eval.translit import same_name
 
-__all__ = ["HEDGE_WORDS", "focus", "hedge_phrase", "is_alternative", "negated", "offered_as_possible"]
+__all__ = [
+    "HEDGE_WORDS",
+    "focus",
+    "hedge_phrase",
+    "hedge_units",
+    "is_alternative",
+    "negated",
+    "offered_as_possible",
+    "ranked_below",
+]
 
 
 _NEG_PHRASES = (("rather", "than"), ("instead", "of"), ("other", "than"), ("as", "opposed", "to"),
@@ -334,9 +343,10 @@ def offered_as_possible(view: ReplyView, s: int, e: int) -> bool:
 _ASKER = lex("you your aap आप tum तुम")
 
 
-def hedge_phrase(view: ReplyView) -> str:
-    """The first hedge phrase in the reply ("probably", "shayad", "I think") that doubts the
-    answer, or "": one followed by the asker ("I think you mean ...") doubts the question's reading."""
+def _hedges(view: ReplyView) -> list[tuple[int, str]]:
+    """(first word, phrase) of every hedge that doubts the answer: not one followed by the asker
+    ("I think you mean ...": it doubts the question's reading)."""
+    out = []
     for ph in _HEDGE_KEYS:
         k = len(ph)
         for i in range(len(view.keys) - k + 1):
@@ -347,8 +357,20 @@ def hedge_phrase(view: ReplyView) -> str:
                     and view.units[i + k] == view.units[i]
                 ):
                     continue
-                return " ".join(ph)
-    return ""
+                out.append((i, " ".join(ph)))
+    return out
+
+
+def hedge_phrase(view: ReplyView) -> str:
+    """The first hedge phrase in the reply ("probably", "shayad", "I think") that doubts the
+    answer, or "": one followed by the asker ("I think you mean ...") doubts the question's reading."""
+    found = _hedges(view)
+    return found[0][1] if found else ""
+
+
+def hedge_units(view: ReplyView) -> set[int]:
+    """The focus units the reply's hedges stand in."""
+    return {view.units[i] for i, _ in _hedges(view)}
 
 
 def _question_content(question: str | None) -> set[str]:
@@ -452,6 +474,34 @@ def _other_subject(view: ReplyView, s: int, qkeys: set[str]) -> bool:
     return False
 
 
+def _demoted(view: ReplyView, s: int, e: int, qkeys: set[str]) -> bool:
+    """The candidate at [s, e) is ranked below the answer: a runner-up, a mistaken belief, an aside,
+    the object of a comparison, the other end of a span of time or another model's figure."""
+    unit = view.units[s]
+    unit_words = [w for w in range(len(view.words)) if view.units[w] == unit]
+    before = [view.keys[w] for w in unit_words if w < s]
+    return (
+        any(view.keys[w] in _RUNNER_UP | _MISTAKE and view.keys[w] not in qkeys for w in unit_words)
+        or all(view.in_parens[w] for w in range(s, e))
+        or bool(set(before) & _THAN)
+        or _other_end(view, s, e, qkeys)
+        or _other_subject(view, s, qkeys)
+    )
+
+
+_GUESS = lex("guess guessed guesses")
+
+
+def ranked_below(view: ReplyView, s: int, e: int, question: str | None) -> bool:
+    """The candidate at [s, e) is one the reply itself ranks below its answer (:func:`_demoted`):
+    "Buzz Aldrin followed him later", "(not Sydney)", "larger than Mars"; not one called a guess
+    ("Salzburg is also a guess of mine"), which is offered beside the answer."""
+    unit = view.units[s]
+    if any(view.keys[w] in _GUESS for w in range(len(view.words)) if view.units[w] == unit):
+        return False
+    return _demoted(view, s, e, set(key_words(question)) if question else set())
+
+
 def _salience(view: ReplyView, s: int, e: int, qkeys: set[str], types: set[str],
               unit_score: dict[int, int], slot_mark: str = "") -> tuple[int, int, int, int, int]:  # fmt: skip
     """How strongly the reply offers the candidate at [s, e) as its answer: (opens the reply as its
@@ -461,14 +511,7 @@ def _salience(view: ReplyView, s: int, e: int, qkeys: set[str], types: set[str],
     as the question's type)."""
     unit = view.units[s]
     unit_words = [w for w in range(len(view.words)) if view.units[w] == unit]
-    before = [view.keys[w] for w in unit_words if w < s]
-    demoted = (
-        any(view.keys[w] in _RUNNER_UP | _MISTAKE and view.keys[w] not in qkeys for w in unit_words)
-        or all(view.in_parens[w] for w in range(s, e))
-        or bool(set(before) & _THAN)
-        or _other_end(view, s, e, qkeys)
-        or _other_subject(view, s, qkeys)
-    )
+    demoted = _demoted(view, s, e, qkeys)
     conclude = bool(unit_words) and view.keys[unit_words[0]] in CONCLUDE
     slot = bool(slot_mark) and e < len(view.words) and view.keys[e] == slot_mark and view.units[e] == unit
     return (

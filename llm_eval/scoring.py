@@ -59,8 +59,10 @@ Rivals, by answer type (``answer_type=``; inferred from the gold when absent):
   yes unless negated. No answer found, or yes and no together, is UNRESOLVED.
 
 A hedge ("probably", "I think", ``shayad``, ``शायद``, ``sure नहीं``) with the gold as the only
-candidate is that answer (CORRECT, as SimpleQA grades it); beside another candidate, or with a rival
-offered as possible ("it might be Venus"), it is UNRESOLVED (:mod:`llm_eval.candidates`). A gold alias
+candidate is that answer (CORRECT, as SimpleQA grades it), and so it is when every other candidate is
+one the reply ranks below the gold outside the hedge's clause ("I believe it was Armstrong. Aldrin
+followed later."); beside another candidate, or with a rival offered as possible ("it might be
+Venus"), it is UNRESOLVED (:mod:`llm_eval.candidates`). A gold alias
 also matches the same name in another script or romanization (:mod:`llm_eval.translit`). A response
 that says UNSURE and names no gold answer is UNSURE: resolved, not correct, counted apart.
 Provider errors never reach this module: they are excluded and counted by the analysis.
@@ -76,7 +78,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from llm_eval.answer_kind import code_gold, could_answer, person_question, question_keys
-from llm_eval.candidates import HEDGE_WORDS, focus, hedge_phrase, is_alternative, negated, offered_as_possible
+from llm_eval.candidates import (
+    HEDGE_WORDS,
+    focus,
+    hedge_phrase,
+    hedge_units,
+    is_alternative,
+    negated,
+    offered_as_possible,
+    ranked_below,
+)
 from llm_eval.extract import final_answer_line, marked_answers, split_at_correction
 from llm_eval.langid import HINGLISH_LEXICON
 from llm_eval.lexicon import EN_COMMON_CAPITALIZED, HINDI_COMMON, INDEFINITE_ONE
@@ -348,7 +359,16 @@ def _decide(view: ReplyView, gold: str, golds: list[tuple[int, int]], rivals: li
         return _sure(view, gold, unsure, f"{what} match, no other candidate")
     offered = focus(view, golds, [(s, e) for s, e, _ in rivals], question)
     hedge = hedge_phrase(view)
-    if offered is None or hedge or unsure or any(offered_as_possible(view, s, e) for s, e, _ in rivals):
+    possible = any(offered_as_possible(view, s, e) for s, e, _ in rivals)
+    if offered == "gold" and hedge and not unsure and not possible:
+        # one answer given with doubt, the others ranked below it outside the hedge's clauses: "I
+        # believe it was Armstrong. Aldrin followed him later."
+        hedged = hedge_units(view)
+        if all(ranked_below(view, s, e, question) and view.units[s] not in hedged for s, e, _ in rivals):
+            return MatchResult(
+                Outcome.CORRECT, gold, f"{what} match (hedged: {hedge}); other candidates ranked below"
+            )
+    if offered is None or hedge or unsure or possible:
         why = f"hedged ({hedge})" if hedge and offered else f"another candidate named: {rivals[0][2]}"
         return MatchResult(Outcome.UNRESOLVED, gold, why)
     if offered == "rival":

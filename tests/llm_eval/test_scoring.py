@@ -504,3 +504,22 @@ def test_a_question_word_counts_once_across_scripts() -> None:
     got = score_answer("उदयपुर राजधानी है और जयपुर एक बड़ा शहर है।", ["Jaipur", "जयपुर"],
                        question="Rajasthan ki rajdhani kaun sa shehar hai?")  # fmt: skip
     assert got.outcome is not Outcome.CORRECT, got
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        # one answer given with doubt; the other name ranked below it, outside the hedge's clause
+        ("I believe it was Alan Shepard. John Glenn followed later, as the first to orbit.", Outcome.CORRECT),
+        ("Probably Alan Shepard (John Glenn was the second to fly).", Outcome.CORRECT),
+        # a hedge between two stays open; so does a rival that is not ranked below the answer
+        ("I think it was Alan Shepard, though it might be John Glenn.", Outcome.UNRESOLVED),
+        ("Probably Alan Shepard or John Glenn.", Outcome.UNRESOLVED),
+        ("I think Alan Shepard; John Glenn is another name people give.", Outcome.UNRESOLVED),
+        # the gold ranked below a hedged rival is never correct
+        ("Maybe John Glenn; Alan Shepard flew later.", Outcome.UNRESOLVED),
+    ],
+)
+def test_a_hedged_answer_beside_rivals_ranked_below_it(response: str, expected: Outcome) -> None:
+    got = score_answer(response, SHEPARD, question="Who was the first American in space?")
+    assert got.outcome is expected, got
