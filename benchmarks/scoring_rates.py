@@ -31,7 +31,15 @@ against the same targets. ``datasets/llm_eval/labelled_replies_4.jsonl`` is the 
 30 right and 30 wrong in each group: the question's quantity restated with its unit, apologetic
 self-corrections, letter-spaced answers before Devanagari words and split Devanagari words, among the
 other styles), written and committed before the rule changes that the third table's errors led to
-and measured before and after them; checked against the same targets. ``labelled_replies.jsonl``, the first held-out
+and measured before and after them; checked against the same targets.
+``labelled_replies_5.jsonl`` and ``labelled_replies_6.jsonl`` (160 replies each, 20 right, 19
+wrong and one unsure in each group: realistic chat-model replies; the fifth's have context around
+the answer, hedges, bold answers, worked calculations, other scripts and languages) were frozen together before
+the rules that a rival answer is of the question's kind, that a hedge about the question's reading
+hedges no answer and that another model's numbers are context, and the rules after them; the fifth
+is the development table those rules were written against, the sixth is held out and was measured
+once before and once after them; both are checked against the same targets.
+``labelled_replies.jsonl``, the first held-out
 table of reply styles, and the tables under ``tests/llm_eval/data`` are development tables: the
 rules were written against them.
 
@@ -55,7 +63,10 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "llm_eval" / "data"
 HELD_OUT = ITEMS_DIR / "labelled_replies_2.jsonl"
 HELD_OUT_3 = ITEMS_DIR / "labelled_replies_3.jsonl"
 HELD_OUT_4 = ITEMS_DIR / "labelled_replies_4.jsonl"
-DEFAULT = [HELD_OUT, HELD_OUT_4, HELD_OUT_3, ITEMS_DIR / "labelled_replies.jsonl"] + [
+DEV_5 = ITEMS_DIR / "labelled_replies_5.jsonl"
+HELD_OUT_6 = ITEMS_DIR / "labelled_replies_6.jsonl"
+LATER = (HELD_OUT_3, HELD_OUT_4, DEV_5, HELD_OUT_6)  # checked against the targets too
+DEFAULT = [HELD_OUT, HELD_OUT_6, DEV_5, HELD_OUT_4, HELD_OUT_3, ITEMS_DIR / "labelled_replies.jsonl"] + [
     DATA / n for n in ("scoring_frozen.jsonl", "scoring_styles_dev.jsonl", "scoring_cases.jsonl",
                        "scoring_heldout.jsonl", "scoring_heldout2.jsonl")]  # fmt: skip
 # targets for plain replies on the held-out tables, in every language group
@@ -154,10 +165,7 @@ def table(path: Path, show: bool = False) -> str:
         order = [g for g in ("English", "Hindi", "Hinglish", "code-switched") if g in by] + ["all"]
         name = "rule" if fmt == "plain" else "final-line"
         lines += [by[g].row(f"{name}: {g}") for g in order]
-        if (
-            path.resolve() in (HELD_OUT.resolve(), HELD_OUT_3.resolve(), HELD_OUT_4.resolve())
-            and fmt == "plain"
-        ):
+        if path.resolve() in {p.resolve() for p in (HELD_OUT, *LATER)} and fmt == "plain":
             lines += ["", *targets(by, order)]
     return "\n".join(lines)
 
