@@ -150,3 +150,18 @@ def test_english_at_is_no_hindi_number() -> None:
 def test_word_sets_fold_like_replies() -> None:
     """Nukta and candrabindu are folded in replies, so word lists must be too."""
     assert lex("ज़्यादा हाँ") == lex("ज्यादा हां")
+
+
+@pytest.mark.parametrize(
+    ("reply", "item"),
+    [
+        ("Neil Armstrong was first, but it might have been Buzz Aldrin, who followed him.", "ml-030"),
+        ("Neil Armstrong, though it may have been Buzz Aldrin.", "ml-030"),
+        ("Canberra. It could have been Sydney, though.", "ml-003"),
+        ("The capital is Canberra; it may also be Melbourne.", "ml-003"),
+    ],
+)
+def test_a_rival_offered_in_the_past_or_as_well_hedges_between_two(reply: str, item: str) -> None:
+    """'might have been Y', 'may also be Y' offer Y beside the answer, as 'might be Y' does: the reply
+    hedges between two candidates and is not scored correct."""
+    assert verdict(reply, item) is U
