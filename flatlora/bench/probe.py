@@ -88,21 +88,26 @@ def _dense_flatness(
     target_names: tuple[str, ...],
     weights: list[float] | None = None,
 ) -> dict[str, Any]:
-    """The core's filter-wise noise (eps_ij ~ N(0, sigma^2/n ||W_i||^2)) on plain nn.Linear targets
-    (matched as PEFT matches `target_modules`: the full name or a dotted suffix)."""
+    """The core's filter-wise noise (eps_ij ~ N(0, sigma^2/n ||W_i||^2)) on plain nn.Linear targets and
+    transformers' Conv1D (GPT-2; its weight is stored (n, m), so the noise goes on its (m, n) view),
+    matched as PEFT matches `target_modules`: the full name or a dotted suffix."""
     import statistics
+
+    from transformers.pytorch_utils import Conv1D
 
     from flatlora.bench.models import target_matches
     from flatlora.flatness import mean_loss
-    from flatlora.perturb import noise_seed, row_norms_sq, row_scale, standard_noise
+    from flatlora.perturb import noise_seed, out_in_view, row_norms_sq, row_scale, standard_noise
 
-    targets = [
-        m.weight
+    layers = [
+        m
         for name, m in model.named_modules()
-        if isinstance(m, torch.nn.Linear) and any(target_matches(name, t) for t in target_names)
+        if isinstance(m, torch.nn.Linear | Conv1D) and any(target_matches(name, t) for t in target_names)
     ]
-    if not targets:
-        raise RunFailed(f"flatness: no Linear layers named {list(target_names)}")
+    if not layers:
+        raise RunFailed(f"flatness: no Linear or Conv1D layers named {list(target_names)}")
+    # (m, n) views of the stored weights: noise written into a view lands in the weight
+    targets = [out_in_view(m.weight, isinstance(m, Conv1D)) for m in layers]
     backups = [w.detach().clone() for w in targets]
     norms = [row_norms_sq(w) for w in targets]  # (m,) per layer
 

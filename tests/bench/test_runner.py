@@ -345,6 +345,48 @@ def test_length_sorted_probe_batches_give_the_one_batch_numbers(
     assert got["n_batches"] == 1 and got["n_examples"] == 64
 
 
+def test_the_dense_probe_puts_the_same_noise_on_a_conv1d_as_on_its_linear_twin(tmp_path: Path) -> None:
+    """GPT-2 stores its projections as transformers' Conv1D, weight (n, m): full fine-tuning's probe
+    perturbs it as the nn.Linear holding W.T, draw for draw, instead of finding no layer to probe."""
+    import copy
+
+    from transformers import AutoModelForSequenceClassification
+    from transformers.pytorch_utils import Conv1D
+
+    from tests.tiny_models import save_tiny_decoder
+
+    conv = AutoModelForSequenceClassification.from_pretrained(
+        save_tiny_decoder(tmp_path / "gpt2", "gpt2"), num_labels=2
+    ).eval()
+    conv.config.pad_token_id = 0
+    lin = copy.deepcopy(conv)
+    for block in lin.transformer.h:
+        c = block.attn.c_attn
+        assert isinstance(c, Conv1D)
+        twin = torch.nn.Linear(c.weight.shape[0], c.weight.shape[1])
+        with torch.no_grad():
+            twin.weight.copy_(c.weight.T)  # (m, n)
+            twin.bias.copy_(c.bias)
+        block.attn.c_attn = twin
+    g = torch.Generator().manual_seed(0)
+    batch = {
+        "input_ids": torch.randint(3, 200, (8, 12), generator=g),
+        "attention_mask": torch.ones(8, 12, dtype=torch.long),
+        "labels": torch.tensor([0, 1] * 4),
+    }
+    cfg = _cfg(str(tmp_path / "gpt2"), method="full")
+    before = [b.attn.c_attn.weight.clone() for b in conv.transformer.h]
+    got = probe.flatness_probe(conv, [batch], cfg, ("c_attn",))
+    ref = probe.flatness_probe(lin, [batch], cfg, ("c_attn",))
+    assert got is not None and ref is not None and got["scope"] == "target_modules (dense)"
+    assert got["base_loss"] == pytest.approx(ref["base_loss"], abs=1e-6)
+    assert got["mean_increase"] == pytest.approx(ref["mean_increase"], abs=1e-6)
+    assert got["std_increase"] == pytest.approx(ref["std_increase"], abs=1e-6)
+    assert max(got["mean_increase"]) > 0  # the noise reached the layers
+    for b, w in zip(conv.transformer.h, before, strict=True):  # and was taken off again
+        assert torch.equal(b.attn.c_attn.weight, w)
+
+
 def test_probe_batches_keep_the_numbers_of_uneven_eval_batches(tiny_bert: str, fpb_splits: Splits) -> None:
     """50 rows at eval batch 32 were two batches (32, 18) whose losses were averaged; cut into
     batches of at most 16, the weights keep that mean."""
