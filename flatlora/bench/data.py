@@ -659,6 +659,8 @@ def load_user_file(
                 ),
                 check="required_columns",
             )
+    for role, col in roles:
+        check_scalar_values(list(df[col]), role, col)
     labels, note = integral_labels(list(df[label_col]), label_col)
     kinds = Counter(type(v).__name__ for v in labels if v is not None)
     if len(kinds) > 1:
@@ -670,9 +672,7 @@ def load_user_file(
     pairs = None
     if text_pair_col is not None:
         pairs = [t.strip() if isinstance(t, str) else t for t in df[text_pair_col]]
-    split = None
-    if "split" in cols and "split" not in (text_col, label_col, text_pair_col):
-        split = [str(s).strip().lower() for s in df["split"]]
+    split = split_column(df, (text_col, label_col, text_pair_col), p.name)
     return LabeledData(
         name=p.stem,
         source=str(p.resolve()),
@@ -687,6 +687,28 @@ def load_user_file(
     )
 
 
+def check_scalar_values(values: Sequence[Any], role: str, column: str) -> None:
+    """DataError naming the rows when a column holds lists or objects (JSON arrays, nested records, a
+    `Sequence` feature): a row needs one text and one label; read as text, `['a', 'b']` would train as
+    the string of its brackets, or a label list as a class of its own."""
+    bad = [i + 1 for i, v in enumerate(values) if isinstance(v, list | tuple | dict | set)]
+    if not bad:
+        return
+    kinds = sorted({"objects" if isinstance(values[i - 1], dict) else "lists" for i in bad})
+    rows = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5:,} more" if len(bad) > 5 else "")
+    fix = (
+        "one label per row: flatbench trains single-label classification (for several labels, one row "
+        "per label or one combined name)"
+        if role == "label"
+        else "one string per row (join the parts into one text)"
+    )
+    raise DataError(
+        f"{role} column {column!r} holds {' and '.join(kinds)}, not single values, in "
+        f"{len(bad):,} row{'s' * (len(bad) != 1)} ({rows}; 1 = the first data row): write {fix}",
+        check="value_types",
+    )
+
+
 def is_saved_dataset(path: Path) -> bool:
     """A folder written by HF `datasets` `save_to_disk` (a Dataset or a DatasetDict)."""
     return path.is_dir() and any(
@@ -695,6 +717,52 @@ def is_saved_dataset(path: Path) -> bool:
 
 
 HF_SPLIT_NAMES = {"train": "train", "validation": "val", "val": "val", "dev": "val", "test": "test"}
+# a split column's values (case and surrounding spaces ignored) -> the split
+SPLIT_SPELLINGS = {
+    **HF_SPLIT_NAMES,
+    "training": "train",
+    "valid": "val",
+    "development": "val",
+    "testing": "test",
+}
+
+
+def split_column(df: pd.DataFrame, used: Sequence[str | None], name: str = "file") -> list[str] | None:
+    """The file's split column as train/val/test per row, or None when it has none.
+
+    The column is the one named `split` in any case (`Split`, `SPLIT`), unless that column is one of
+    `used` (the text, label or pair column). Its values are read in any case with common spellings
+    (`Train`, `training`, `validation`, `dev`, `testing`); a blank or unknown value is a DataError naming
+    the values and their rows: such a row would belong to no split and be left out without a word.
+    """
+    found = [str(c) for c in df.columns if str(c).strip().casefold() == "split" and str(c) not in used]
+    if not found:
+        return None
+    col = "split" if "split" in found else found[0]
+    raw = ["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in df[col]]
+    out = [SPLIT_SPELLINGS.get(v.strip().casefold(), "") for v in raw]
+    bad: dict[str, list[int]] = {}
+    for i, (v, s) in enumerate(zip(raw, out, strict=True)):
+        if not s:
+            bad.setdefault(v.strip(), []).append(i + 1)
+    if not bad:
+        return out
+    n = sum(len(r) for r in bad.values())
+
+    def rows(r: list[int]) -> str:
+        return ", ".join(map(str, r[:3])) + (f" and {len(r) - 3:,} more" if len(r) > 3 else "")
+
+    said = "; ".join(
+        f"{'blank' if not v else repr(v)} in row{'s' * (len(r) != 1)} {rows(r)}"
+        for v, r in sorted(bad.items(), key=lambda kv: -len(kv[1]))[:5]
+    )
+    more = f"; and {len(bad) - 5} more values" if len(bad) > 5 else ""
+    raise DataError(
+        f"split column {col!r} of {name}: {n:,} row{'s' * (n != 1)} name{'s' * (n == 1)} no split "
+        f"({said}{more}; rows: 1 = the first data row); write each row's split as train, val or test "
+        "(validation, dev, training and testing are read too), or rename the column if it is not the split",
+        check="split_values",
+    )
 
 
 def load_hf_dataset(
@@ -765,6 +833,13 @@ def load_hf_dataset(
         if split is not None:
             split += [HF_SPLIT_NAMES[key]] * len(ds)
         fingerprints.append(f"{key}:{getattr(ds, '_fingerprint', '')}")
+    for role, col, values in (
+        ("text", text_col, texts),
+        ("label", label_col, labels),
+        ("text pair", text_pair_col, pairs),
+    ):
+        if col is not None and values is not None:  # rows counted across the splits, in order
+            check_scalar_values(values, role, col)
     note = ""
     if not class_names:
         labels, note = integral_labels(labels, label_col)

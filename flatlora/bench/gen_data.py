@@ -36,6 +36,7 @@ from flatlora.bench.data import (
     check_file_bytes,
     read_user_frame,
     resolve_data_dir,
+    split_column,
     subsample,
 )
 from flatlora.bench.gen_scoring import ANSWER_FORMATS, gold_answer
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 GEN_TASK = "generation"
 NAMED = {"gsm8k": "gsm8k", "metamathqa": "metamathqa"}  # dataset name -> its card
-SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val", "dev": "val", "test": "test"}
 
 
 @dataclass(frozen=True)
@@ -222,9 +222,7 @@ def load_generation(
         raw = check_file_bytes(path)
         df = read_user_frame(path, raw)
         p, t = _frame_rows(df, pc, tc, path.name)
-        split = None
-        if "split" in df.columns and "split" not in (pc, tc):
-            split = [SPLIT_NAMES.get(str(s).strip().lower(), str(s).strip().lower()) for s in df["split"]]
+        split = split_column(df, (pc, tc), path.name)
         return GenData(path.stem, str(path.resolve()), hashlib.sha256(raw).hexdigest(), p, t, c, split)
     if "/" in key and not path.exists():
         return _load_hub(key, c, pc, tc)

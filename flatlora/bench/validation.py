@@ -19,7 +19,7 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,7 +135,15 @@ def _is_blank(x: Any) -> bool:
     return x is not None and not (isinstance(x, float) and x != x) and str(x).strip() == ""
 
 
-def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count: int) -> list[CheckResult]:
+def _label_checks(
+    df: pd.DataFrame,
+    card: dict[str, Any],
+    scope: str,
+    min_count: int,
+    classes: Sequence[str] | None = None,
+) -> list[CheckResult]:
+    """The label checks of one frame; `classes` is the data's label set, so that a split without a
+    class's rows counts it as 0 (by default the card's labels, else the labels the frame holds)."""
     lab = card["label_column"]
     if lab not in df.columns:
         return []
@@ -181,18 +189,33 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
     import pandas as pd
 
     counts = pd.Series([str(x) for x in labels], dtype=object).value_counts()
-    classes = names or sorted(counts.index)
-    low = {c: int(counts.get(c, 0)) for c in classes if int(counts.get(c, 0)) < min_count}
+    low = {
+        c: int(counts.get(c, 0)) for c in names or sorted(counts.index) if int(counts.get(c, 0)) < min_count
+    }
     out.append(
         CheckResult(
             name=f"min_count_per_class({lab})",
             success=not low,
             scope=scope,
             unexpected_count=len(low),
-            message="" if not low else _low_count_message(low, counts.to_dict(), min_count),
+            message="" if not low else _low_count_message(low, counts.to_dict(), min_count, scope),
             engine="flatbench",
         )
     )
+    if not names and classes and scope in _ABSENT_FROM:  # an inferred class that this split lacks
+        absent = [c for c in classes if c not in counts.index]
+        out.append(
+            CheckResult(
+                name=f"classes_in_split({lab})",
+                success=not absent,
+                scope=scope,
+                # without train rows a class is never learned; without val or test rows it is only unmeasured
+                severity="error" if scope == "train" else "warning",
+                unexpected_count=len(absent),
+                message="" if not absent else _absent_message(absent, scope, counts.to_dict()),
+                engine="flatbench",
+            )
+        )
     if not names and scope == "all":
         out.append(_spelling_check(raw, blank_set, lab))
         out.append(_rare_class_check(raw, blank_set, counts, lab))
@@ -228,12 +251,43 @@ def _label_checks(df: pd.DataFrame, card: dict[str, Any], scope: str, min_count:
     return out
 
 
-def _low_count_message(low: dict[str, int], counts: dict[str, int], min_count: int) -> str:
-    """The classes under `min_count` rows, at most MAX_LISTED of them named, and every count when few."""
+# what a split without a class's rows means for the run
+_ABSENT_FROM = {
+    "train": "the model never trains on {it}, so each of {its} val and test rows is scored wrong",
+    "val": "the validation score that picks the best epoch never counts {it}",
+    "test": "the test never measures {it}",
+}
+
+
+def _absent_message(absent: list[str], scope: str, counts: dict[str, int]) -> str:
+    """The classes a split has no row of, what that costs the run, and the way to fix it."""
+    names = ", ".join(repr(k) for k in absent[:MAX_LISTED])
+    more = f" and {len(absent) - MAX_LISTED:,} more" if len(absent) > MAX_LISTED else ""
+    every = f"counts: {counts}" if len(counts) <= MAX_LISTED else f"{len(counts):,} classes"
+    return (
+        f"the {scope} split has no rows of class{'es' * (len(absent) != 1)} {names}{more}: "
+        f"{_ABSENT_FROM[scope].format(it='them' if more or len(absent) > 1 else 'it', its='their' if len(absent) > 1 else 'its')}; give every class rows in each split, or remove the rows of a class you "
+        f"do not mean to train ({scope} {every})"
+    )
+
+
+def _low_count_message(
+    low: dict[str, int], counts: dict[str, int], min_count: int, scope: str = "all"
+) -> str:
+    """The classes under `min_count` rows, at most MAX_LISTED of them named, and every count when few;
+    a split without any row of a class says what that costs and how to fix it."""
     named = ", ".join(f"{k!r} ({v})" for k, v in list(low.items())[:MAX_LISTED])
     more = f" and {len(low) - MAX_LISTED:,} more" if len(low) > MAX_LISTED else ""
     every = f"counts: {counts}" if len(counts) <= MAX_LISTED else f"{len(counts):,} classes in all"
-    return f"classes with fewer than {min_count} rows: {named}{more} ({every})"
+    if scope in _ABSENT_FROM and not any(low.values()):
+        return _absent_message(list(low), scope, counts)
+    fix = (
+        ": too few to train, validate and test on; add rows to them, merge each into a related class, or "
+        "remove their rows"
+        if scope == "all"
+        else ""
+    )
+    return f"classes with fewer than {min_count} rows: {named}{more} ({every}){fix}"
 
 
 _FOLDS: dict[str, Callable[[str], str]] = {
@@ -317,6 +371,19 @@ def _edits(a: str, b: str) -> int:
     return d[len(a)][len(b)]
 
 
+def _one_inserted_run(a: str, b: str) -> bool:
+    """Whether one label is the other with one run of characters added in one place (`IN:PLAY_MUSIC`,
+    `IN:REPLAY_MUSIC`): once their common start and end are set aside, the shorter has nothing left."""
+    short, long = sorted((a, b), key=len)
+    n = 0
+    while n < len(short) and short[n] == long[n]:
+        n += 1
+    m = 0
+    while m < len(short) - n and short[len(short) - 1 - m] == long[len(long) - 1 - m]:
+        m += 1
+    return n + m == len(short) and len(long) > len(short)
+
+
 def _near_spelling(c: str, counts: Any) -> tuple[str, int] | None:
     """A label with at least TWIN_RATIO times `c`'s rows that `c` is one slip away from (`positve`,
     `LOCC`, `ABRR`: one edit, two for labels over 8 characters; labels of 3 or more characters, not both
@@ -330,6 +397,8 @@ def _near_spelling(c: str, counts: Any) -> tuple[str, int] | None:
         if INT_RE.fullmatch(c) and INT_RE.fullmatch(str(d)):
             continue
         e = _edits(key, dk)
+        if e == 2 and _one_inserted_run(key, dk):
+            continue  # `play` -> `replay`, `lock` -> `unlock`: a word formed, not a slip of the keys
         if e <= (1 if max(len(key), len(dk)) <= 8 else 2) and (
             best is None or (e, -int(m)) < (best[0], -best[2])
         ):
@@ -362,10 +431,13 @@ def _rare_class_check(raw: list[Any], blank: set[int], counts: Any, lab: str) ->
         else:
             continue
         rows = [i for i, x in enumerate(raw) if i not in blank and x is not None and str(x) == c]
-        rest = ", ".join(f"{d!r} {m}" for d, m in others.items())
-        rare.append(
-            f"{c!r}: {int(n)} row{'s' * (n != 1)} ({n / total:.1%}; rows {_row_list(rows, 3)}) vs {rest}: {why}"
-        )
+        said = f"{c!r}: {int(n)} row{'s' * (n != 1)} ({n / total:.1%}; rows {_row_list(rows, 3)})"
+        if near is None:  # beside the most frequent labels (a near spelling names its twin)
+            top = sorted(others.items(), key=lambda kv: -kv[1])
+            rest = ", ".join(f"{d!r} {m}" for d, m in top[:MAX_LISTED])
+            more = f" and {len(top) - MAX_LISTED:,} more" if len(top) > MAX_LISTED else ""
+            said += f" vs {rest}{more}"
+        rare.append(f"{said}: {why}")
     return CheckResult(
         name=f"no_rare_inferred_class({lab})",
         success=not rare,
@@ -386,16 +458,21 @@ def _rare_class_check(raw: list[Any], blank: set[int], counts: Any, lab: str) ->
 
 
 def validate_frame(
-    df: pd.DataFrame, card: dict[str, Any], scope: str = "all", dataset: str = "data"
+    df: pd.DataFrame,
+    card: dict[str, Any],
+    scope: str = "all",
+    dataset: str = "data",
+    classes: Sequence[str] | None = None,
 ) -> ValidationReport:
-    """GE suite + label checks on one frame (the whole dataset or one split)."""
+    """GE suite + label checks on one frame (the whole dataset or one split; `classes`: the data's
+    label set, which each split must hold)."""
     rep = ValidationReport(dataset=dataset, card=card["name"])
     spec = suite_spec(card)
     if "text_pair" in df.columns:
         spec = pair_spec(spec, card["text_column"])
     rep.checks += run_ge(df, spec, scope)
     min_count = card["min_per_class"] if scope == "all" else card["min_per_class_split"]
-    rep.checks += _label_checks(df, card, scope, int(min_count))
+    rep.checks += _label_checks(df, card, scope, int(min_count), classes)
     return rep
 
 
@@ -431,7 +508,7 @@ def validate_splits(splits: Splits, card: dict[str, Any] | str | None = None) ->
                     for a, b in zip(frame[card["text_column"]], frame["text_pair"], strict=True)
                 ]
             )
-        checks = validate_frame(frame, card, scope, splits.name).checks
+        checks = validate_frame(frame, card, scope, splits.name, splits.label_names).checks
         if "index" in df.columns:  # a split's row -> the data row, so every check numbers rows alike
             rows = [int(i) for i in df["index"]]
             for c in checks:

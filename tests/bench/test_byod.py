@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -594,3 +595,126 @@ def test_mixed_precision_on_cpu(
         runner.run_one(
             resolve_config("smoke", dataset=str(path), method="sam_w", precision="fp16", **kw), tmp_path
         )
+
+
+# ---------------------------------------------------------------- files made elsewhere
+
+
+def _split_rows(
+    splits: dict[str, str], labels: tuple[str, ...] = ("positive", "negative"), n_per: int = 6
+) -> list[tuple[str, str, str]]:
+    """(text, label, split) rows: `n_per` of each label in each split, the split written as `splits` says
+    (train/val/test -> the file's spelling)."""
+    return [
+        (f"{WORDS[j % 10]} {part} row {j} of {lab}", lab, spelled)
+        for part, spelled in splits.items()
+        for lab in labels
+        for j in range(n_per)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "spellings"),
+    [
+        ("split", {"train": "train", "val": "val", "test": "test"}),
+        ("Split", {"train": "Train", "val": "Validation", "test": "Test"}),  # a spreadsheet's export
+        ("SPLIT", {"train": "TRAINING", "val": "dev", "test": "testing"}),
+        ("split", {"train": " train ", "val": "Valid", "test": "TEST"}),
+    ],
+)
+def test_a_split_column_is_read_in_any_case_and_its_common_spellings(
+    tmp_path: Path, header: str, spellings: dict[str, str]
+) -> None:
+    rows = _split_rows(spellings)
+    p = _csv(tmp_path / "reviews.csv", ("review", "sentiment", header), rows)
+    rep, splits = validate_dataset(str(p), text_col="review", label_col="sentiment")
+    assert rep.success and splits is not None, rep.render()
+    assert {k: len(getattr(splits, k)) for k in ("train", "val", "test")} == {
+        "train": 12,
+        "val": 12,
+        "test": 12,
+    }
+    assert all("train row" in t for t in splits.train["text"])  # the file's split, not a seeded one
+    assert all("test row" in t for t in splits.test["text"])
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("holdout", r"'holdout' in rows 7, 8, 9 and 3 more"),
+        ("", r"blank in rows 7, 8, 9 and 3 more"),
+    ],
+)
+def test_split_values_that_name_no_split_fail_naming_them_and_their_rows(
+    tmp_path: Path, value: str, said: str
+) -> None:
+    """A row whose split is unknown or blank belonged to no split and was left out without a word."""
+    rows = _split_rows({"train": "train", "val": "val", "test": "test"})
+    rows[6:12] = [(t, lab, value) for t, lab, _ in rows[6:12]]
+    p = _csv(tmp_path / "reviews.csv", ("review", "sentiment", "split"), rows)
+    rep, splits = validate_dataset(str(p), text_col="review", label_col="sentiment", raise_on_failure=False)
+    assert not rep.success and splits is None
+    [fail] = rep.failures
+    assert fail.name == "split_values"
+    assert re.search(r"split column 'split' of reviews\.csv: 6 rows name no split \(" + said, fail.message)
+    assert "write each row's split as train, val or test" in fail.message
+
+
+@pytest.mark.parametrize(
+    ("missing_from", "severity", "why"),
+    [
+        ("train", "error", "the model never trains on it, so each of its val and test rows is scored wrong"),
+        ("val", "warning", "the validation score that picks the best epoch never counts it"),
+        ("test", "warning", "the test never measures it"),
+    ],
+)
+def test_a_class_that_a_declared_split_lacks_is_named_with_the_split(
+    tmp_path: Path, missing_from: str, severity: str, why: str
+) -> None:
+    """A label whose rows are all in val and test passed validation, and no step trained on it."""
+    rows = _split_rows({"train": "train", "val": "val", "test": "test"})
+    rows += [
+        (f"a mixed {s} review {j}", "mixed", s)
+        for s in ("train", "val", "test")
+        if s != missing_from
+        for j in range(6)
+    ]
+    p = _csv(tmp_path / "reviews.csv", ("review", "sentiment", "split"), rows)
+    rep, _ = validate_dataset(str(p), text_col="review", label_col="sentiment", raise_on_failure=False)
+    [flagged] = [c for c in rep.checks if not c.success]
+    assert (flagged.name, flagged.scope, flagged.severity) == (
+        "classes_in_split(label)",
+        missing_from,
+        severity,
+    )
+    assert rep.success is (severity == "warning")
+    assert f"the {missing_from} split has no rows of class 'mixed': {why}" in flagged.message
+    assert f"classes_in_split(sentiment) [{missing_from}]: the {missing_from} split" in rep.render(width=400)
+
+
+@pytest.mark.parametrize(
+    ("row", "said"),
+    [
+        ({"review": ["great", "phone"], "sentiment": "positive"}, r"text column 'review' holds lists"),
+        ({"review": {"title": "great"}, "sentiment": "positive"}, r"text column 'review' holds objects"),
+        (
+            {"review": "great phone", "sentiment": ["positive", "gift"]},
+            r"label column 'sentiment' holds lists",
+        ),
+    ],
+)
+def test_json_arrays_and_objects_in_a_column_fail_naming_their_rows(
+    tmp_path: Path, row: dict[str, Any], said: str
+) -> None:
+    """A list as a text crashed validation with a traceback; a list of labels in every row would have
+    become classes named by their brackets."""
+    rows = [{"review": t, "sentiment": lab} for t, lab in _rows(["positive", "negative"])]
+    rows.insert(2, row)
+    if isinstance(row["sentiment"], list):  # every row multi-label: no mix of types to catch it
+        rows = [{**r, "sentiment": [r["sentiment"]]} for r in rows]
+    p = tmp_path / "reviews.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    rep, _ = validate_dataset(str(p), text_col="review", label_col="sentiment", raise_on_failure=False)
+    [fail] = rep.failures
+    assert fail.name == "value_types"
+    assert re.search(said + r", not single values, in \d+ rows? \(\d", fail.message), fail.message

@@ -121,6 +121,10 @@ def test_a_rare_but_real_class_is_not_called_stray_and_a_near_spelling_is(
         ({"HUM": 1223, "NUM": 896, "LOC": 835}, False),  # one letter apart, but both common
         ({"male": 500, "female": 90}, False),  # two edits apart: distinct words
         ({"10002": 400, "10003": 20}, False),  # class ids are not spellings
+        # intents of a 30-class task: a word formed from another (RE + PLAY) is not a slip of the keys
+        ({"IN:PLAY_MUSIC": 80, "IN:REPLAY_MUSIC": 12, "IN:GET_WEATHER": 221}, False),
+        ({"IN:LOCK_DOOR": 80, "IN:UNLOCK_DOOR": 12, "IN:GET_WEATHER": 221}, False),
+        ({"neutral_sentiment": 500, "nuetral_sentimet": 30}, True),  # two slips in a long label
     ],
 )
 def test_stray_label_rule_on_other_label_sets(counts: dict[str, int], rare: bool) -> None:
@@ -131,6 +135,22 @@ def test_stray_label_rule_on_other_label_sets(counts: dict[str, int], rare: bool
     raw = [lab for lab, n in counts.items() for _ in range(n)]
     res = _rare_class_check(raw, set(), pd.Series(raw).value_counts(), "label")
     assert (not res.success) is rare, res.message
+
+
+def test_a_stray_label_among_many_classes_is_named_beside_the_most_frequent_ten() -> None:
+    """With 40 classes the warning listed all 39 others, one screenful for one stray label."""
+    import pandas as pd
+
+    from flatlora.bench.validation import _rare_class_check
+
+    counts = {f"intent_{chr(97 + i // 26)}{chr(97 + i % 26)}": 100 + i for i in range(40)} | {"n/a": 3}
+    raw = [lab for lab, n in counts.items() for _ in range(n)]
+    res = _rare_class_check(raw, set(), pd.Series(raw).value_counts(), "label")
+    assert "'n/a': 3 rows" in res.message
+    top = sorted(counts, key=lambda c: -counts[c])[:10]  # the 10 most frequent: 139 rows down to 130
+    shown = ", ".join(f"{c!r} {counts[c]}" for c in top)
+    assert f"vs {shown} and 30 more: too few rows to learn or test" in res.message
+    assert "'intent_aa'" not in res.message
 
 
 # ---------------------------------------------------------------- 3. profiles that say what they do
@@ -311,9 +331,14 @@ def test_val_from_train_leaves_a_train_split_too_small_to_stratify(tmp_path: Pat
     rows = [(f"question number {i} ?", list(T.SHARES)[i // 2 % 6]) for i in range(60)]
     p = T.write(tmp_path / "few.csv", rows, test_every=2)  # 30 train rows, five per class
     rep, splits = validate_dataset(str(p), val_from_train=0.9, raise_on_failure=False, **COLS)
-    assert splits is not None, rep.summary()  # 3 train rows left: too few to hold six classes
-    assert len(splits.train) == 3 and len(splits.val) == 27
-    assert any("not stratified" in n for n in rep.notes), rep.notes
+    assert any("not stratified" in n for n in rep.notes), rep.notes  # carved, without sklearn's error
+    assert "validation carved from train: 27 of 30 train rows" in " ".join(rep.notes)
+    # 3 train rows left: too few to hold six classes, so the classes it lacks fail by name
+    [fail] = rep.failures
+    assert fail.name == "classes_in_split(label)" and fail.scope == "train" and splits is None
+    assert re.search(
+        r"the train split has no rows of classes ('\w+', ){3}'\w+': the model never", fail.message
+    )
 
 
 # ---------------------------------------------------------------- 6. a validation split, leakage
