@@ -208,6 +208,27 @@ def register(app: typer.Typer) -> None:
         )
         # the run dir, --out or the default one: before the Prefect server starts, a one-line error
         ensure_writable(run_dir / "records")
+        from flatlora.bench.rundir import other_configs
+        from flows.benchmark import DEFAULT_SEEDS
+        from flows.cli_common import CliError
+
+        clash = other_configs(
+            [
+                resolve_config(profile, **{**overrides, "dataset": ds, "method": m, "seed": s})
+                for ds in dataset or ["fpb_50agree"]
+                for m in method or DEFAULT_METHODS
+                for s in grid_seeds or DEFAULT_SEEDS
+            ],
+            run_dir,
+        )
+        if clash:  # the grid would train, then its report would refuse two configs of one run
+            n = len(clash)
+            raise CliError(
+                f"{run_dir} already holds {n} record{'s' * (n != 1)} of these runs under another config: {'; '.join(clash[:3])}"
+                f"{f'; and {n - 3} more' if n > 3 else ''}. A report pools one config per run: pass another "
+                f"--out for this config, or move those records out of {run_dir / 'records'} (into "
+                f"{run_dir / 'records' / '.stale'}, say) to replace them"
+            )
 
         if dask:
             try:

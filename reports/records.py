@@ -244,7 +244,9 @@ def check_records(
             diff = _differing(a, b) or ["config_hash"]
             raise RecordConflict(
                 f"{ds}/{method}/seed {seed} has {len(configs)} different configs "
-                f"({name(id(a))} and {name(id(b))} differ in {', '.join(diff[:4])}); remove the stale one"
+                f"({name(id(a))} and {name(id(b))} differ in {', '.join(diff[:4])}); a report pools one "
+                "config per run: move the records of the other config out of records/ (train each config "
+                "into its own --out)"
             )
         # one config: reruns of one run; keep the ok one that finished last
         keep = max(

@@ -29,10 +29,11 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flatlora.bench.config import dataset_identity
 from flatlora.bench.data import DataError, load_labeled
 from flatlora.bench.gen_data import is_generation, load_generation
 from flatlora.bench.records import atomic_write_json, record_path
@@ -54,6 +55,7 @@ __all__ = [
     "ensure_writable",
     "fallback_path",
     "is_permanent",
+    "other_configs",
     "quarantine",
     "reusable_record",
     "run_lock",
@@ -192,6 +194,49 @@ def reusable_record(
     if rec.get("status") == "ok" or (accept_failed is not None and accept_failed(rec)):
         return rec
     return None
+
+
+def other_configs(cfgs: Sequence[RunConfig], out_dir: str | os.PathLike[str]) -> list[str]:
+    """One line per run of ``cfgs`` that ``out_dir``/records already holds under another config (same
+    dataset, method and seed; a learning rate alone aside, which `flatbench report --lr` chooses between),
+    naming the record and what differs. A report pools one config per run, so such a grid would train
+    and then refuse to be reported."""
+    records = Path(out_dir) / "records"
+    out: list[str] = []
+    for cfg in cfgs:
+        mine, new = cfg.config_hash(), cfg.to_dict()
+        for path in sorted(records.glob(f"{cfg.dataset_slug()}__{cfg.method}__s{cfg.seed}__*.json")):
+            try:
+                rec = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # an unreadable record is skipped by the report, and named there
+            if not isinstance(rec, dict) or rec.get("config_hash") in (None, mine):
+                continue
+            old = rec.get("config") if isinstance(rec.get("config"), dict) else {}
+            diff = [
+                k
+                for k in sorted(set(old) | set(new))
+                if k not in ("num_threads", "max_len_source")
+                and _canon(k, old.get(k)) != _canon(k, new.get(k))
+            ]
+            if diff == ["lr"]:
+                continue
+            said = "; ".join(f"{k} {old.get(k)!r} there, {new.get(k)!r} now" for k in diff[:3]) or (
+                "its config hash"
+            )
+            more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
+            out.append(
+                f"{cfg.dataset_slug()}/{cfg.method}/seed {cfg.seed}: records/{path.name} ({said}{more})"
+            )
+    return out
+
+
+def _canon(key: str, v: Any) -> Any:
+    """A config value as the hash sees it and JSON gives it back (tuples are lists), for comparing a
+    record's with a config's."""
+    if key == "dataset" and isinstance(v, str):
+        return dataset_identity(v)
+    return json.loads(json.dumps(v, default=str))
 
 
 # ---------------------------------------------------------------- data identity

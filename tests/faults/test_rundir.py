@@ -283,3 +283,60 @@ def test_the_real_runner_checks_writability_before_validating_data(tmp_path: Pat
     (tmp_path / "records").write_text("")
     with pytest.raises(NotWritable):
         run_one(CFG, tmp_path, progress=False, data_dir=tmp_path / "no-data-here")
+
+
+# ---------------------------------------------------------------- a run dir of another config
+
+
+def test_a_grid_into_a_folder_of_another_config_stops_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`benchmark --out DIR` with another model than DIR's records trained the whole grid, then its
+    report refused two configs of one run ("remove the stale one", when neither was stale)."""
+    from typer.testing import CliRunner
+
+    import flows.benchmark
+    from flows.cli import app
+
+    old = resolve_config("smoke", method="lora", seed=42, model="/models/roberta")
+    _write(record_path(old, tmp_path), _record(old))
+    other_lr = resolve_config("smoke", method="lora", seed=43, lr=1e-3)  # the report picks with --lr
+    _write(record_path(other_lr, tmp_path), _record(other_lr))
+    ran: list[Any] = []
+    monkeypatch.setattr(flows.benchmark, "benchmark", lambda **kw: ran.append(kw))
+    args = ["benchmark", "--profile", "smoke", "--method", "lora", "--seeds", "42,43", "--out", str(tmp_path)]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+    assert res.exit_code == 2 and not ran, res.output
+    msg = " ".join(res.output.split())
+    assert msg.startswith(f"error: {tmp_path} already holds 1 record of these runs under another config: ")
+    assert (
+        f"fpb_50agree/lora/seed 42: records/{record_path(old, tmp_path).name} (model '/models/roberta' there, 'minilm' now)"
+        in msg
+    )
+    assert "seed 43" not in msg  # a learning rate alone is the report's to choose
+    assert "pass another --out for this config, or move those records out of" in msg
+
+
+def test_a_user_file_is_one_run_however_its_path_is_spelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started from another folder, or with `./`, the same grid reused none of its records, trained them
+    again and its report refused two configs of one run: the file is named by its name, its contents by
+    `dataset_info.checksum`."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "reviews.csv").write_text("text,label\n", encoding="utf-8")
+    monkeypatch.chdir(data)
+    here = resolve_config("smoke", method="lora", dataset="reviews.csv")
+    # the hash a record made with `--dataset reviews.csv` carries (computed before paths were named)
+    assert here.config_hash()[:8] == "371699b5"
+    for spelled in ("./reviews.csv", str(data / "reviews.csv"), "../data/reviews.csv"):
+        assert resolve_config("smoke", method="lora", dataset=spelled).config_hash() == here.config_hash()
+    monkeypatch.chdir(tmp_path)
+    assert (
+        resolve_config("smoke", method="lora", dataset="data/reviews.csv").config_hash() == here.config_hash()
+    )
+    assert (
+        resolve_config("smoke", method="lora", dataset="data/other.csv").config_hash() != here.config_hash()
+    )
+    assert resolve_config("smoke", method="lora").dataset == "fpb_50agree"
