@@ -152,7 +152,12 @@ def build_summary(
     run = Path(run_dir)
     loaded = _loaded(run) if records is None else LoadedRecords(list(records))
     if not loaded.records:
-        why = f": {len(loaded.unreadable)} unreadable file(s)" if loaded.unreadable else ""
+        bad = [f"{u.path} ({u.reason})" for u in loaded.unreadable]
+        why = (
+            f": {len(bad)} unreadable file(s): {'; '.join(bad[:3])}{f'; and {len(bad) - 3} more' if len(bad) > 3 else ''}"
+            if bad
+            else ""
+        )
         raise FileNotFoundError(f"no run records in {run / 'records'}{why}")
     sweep = _read_json(run / SWEEP_JSON)
     recs, dropped = check_records(loaded, lr=lr, sweep=sweep)

@@ -104,10 +104,37 @@ def _problem(rec: Any) -> str | None:
     missing = [k for k in REQUIRED if k not in rec]
     if missing:
         return f"missing {', '.join(missing)}"
+    seed = rec["seed"]
+    if isinstance(seed, bool) or not (
+        isinstance(seed, int) or (isinstance(seed, str) and seed.strip().lstrip("+-").isdigit())
+    ):
+        return f"seed {seed!r} is not an integer"
+    for key in ("dataset", "method"):
+        if not isinstance(rec[key], str) or not rec[key]:
+            return f"{key} {rec[key]!r} is not a name"
     if rec["status"] == "ok":
         test = rec.get("test")
         if not isinstance(test, dict) or not isinstance(test.get("accuracy"), int | float):
             return "status ok but no test metrics"
+        if (why := _flatness_problem(rec.get("flatness"))) is not None:
+            return why
+    return None
+
+
+def _flatness_problem(fl: Any) -> str | None:
+    """What a record's `flatness` lacks for the report (None: nothing; a record without a probe has none):
+    one base loss and a mean increase per sigma."""
+    if not fl:
+        return None
+    if not isinstance(fl, dict):
+        return f"`flatness` is {type(fl).__name__}, not an object"
+    sigmas, inc = fl.get("sigmas"), fl.get("mean_increase")
+    if not isinstance(sigmas, list) or not sigmas:
+        return "`flatness` has no `sigmas`"
+    if not isinstance(inc, list) or len(inc) != len(sigmas):
+        return f"`flatness.mean_increase` does not hold one value per sigma ({len(sigmas)} sigmas)"
+    if not all(isinstance(x, int | float) for x in [*inc, fl.get("base_loss")]):
+        return "`flatness` holds a value that is not a number (`base_loss`, `mean_increase`)"
     return None
 
 

@@ -267,6 +267,45 @@ def test_report_reads_top_down_verdict_then_results_then_secondaries_then_detail
     assert before.index("| Majority class") < before.index("## Secondary comparisons")
 
 
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        ({"seed": "forty-two"}, "seed 'forty-two' is not an integer"),
+        ({"method": None}, "method None is not a name"),
+        (
+            {"flatness": {"sigmas": [0.05]}},
+            "`flatness.mean_increase` does not hold one value per sigma (1 sigmas)",
+        ),
+        ({"flatness": [0.1]}, "`flatness` is list, not an object"),
+        (
+            {"flatness": {"sigmas": [0.05], "mean_increase": ["high"], "base_loss": 0.6}},
+            "`flatness` holds a value that is not a number",
+        ),
+    ],
+)
+def test_a_hand_edited_record_is_skipped_and_named_not_a_traceback(
+    tmp_path: Path, edit: dict[str, Any], reason: str
+) -> None:
+    """A record edited by hand (a seed written as a word, a flatness block cut short) stopped the report
+    with a KeyError or ValueError traceback; like a truncated file it is now skipped and named."""
+    recs = [_rec(m, s) for m in ("lora", "flat_lora") for s in (42, 43)]
+    recs[0] = {**recs[0], **edit}
+    run = _write(tmp_path, recs)
+    res = CliRunner().invoke(app, ["report", str(run)])
+    assert res.exit_code == 1, res.output
+    assert f"records/{recs[0]['run_id']}.json: {reason}" in " ".join(res.output.split())
+    assert (run / "report.md").is_file()
+
+
+def test_a_folder_of_unreadable_records_names_each_and_why(tmp_path: Path) -> None:
+    run = _write(tmp_path, [_rec("lora", 42)])
+    [path] = (run / "records").glob("*.json")
+    path.write_text(path.read_text(encoding="utf-8")[:100], encoding="utf-8")
+    res = CliRunner().invoke(app, ["report", str(run)], env={"COLUMNS": "400"})
+    assert res.exit_code == 2
+    assert f"1 unreadable file(s): records/{path.name} (invalid JSON at line" in " ".join(res.output.split())
+
+
 # ------------------------------------------------------------------ the expected grid, unreadable files
 def test_unreadable_and_missing_records_are_named_never_n_of_n(tmp_path: Path) -> None:
     recs = [_rec(m, s) for m in ("lora", "flat_lora") for s in (42, 43)]
