@@ -68,6 +68,8 @@ def dataset_identity(dataset: str) -> str:
     if p.suffix.lower() in USER_EXTS or p.exists():
         return p.resolve().name or dataset
     return dataset
+
+
 # `target_modules=blocks`: every nn.Linear inside the encoder blocks, named per architecture
 BLOCK_TARGETS = "blocks"
 
