@@ -517,6 +517,7 @@ def read_user_frame(
     import io
 
     check_one_delimiter(text, sep, path.name)
+    check_quoted_rows(text, sep, path.name)
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[])
     except pd.errors.ParserError as exc:
@@ -594,6 +595,54 @@ def check_one_delimiter(text: str, sep: str, name: str = "file") -> None:
         check="mixed_delimiters",
         rows=rows,
     )
+
+
+def _is_row(line: str, sep: str, n: int) -> bool:
+    """Whether one line, read alone, has the header's `n` columns: split as it is, or read with its own
+    quotes (a line of the rows a stray quote ran over may hold quoted fields of its own)."""
+    import csv
+
+    return len(line.split(sep)) == n or len(next(csv.reader([line], delimiter=sep), [])) == n
+
+
+def check_quoted_rows(text: str, sep: str, name: str = "file") -> None:
+    """DataError naming the lines when a double quote that opens a field runs on over lines that are rows
+    of their own (`"Stray quote in a headline<TAB>negative`, closed some lines further on, or never):
+    read as written, those rows would become one long text, and the file would lose them without a word.
+
+    Such a record's lines each read alone as a row of the header's number of columns; a text quoted over
+    several lines (a review with a line break) has a line that does not, and is read as is."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    header = next(reader, None)
+    if header is None or len(header) < 2:
+        return
+    lines = text.split("\n")
+    start, row = reader.line_num + 1, 0
+    try:
+        for rec in reader:
+            first, start = start, reader.line_num + 1
+            if not rec:  # a blank line: no row
+                continue
+            row += 1
+            spanned = lines[first - 1 : reader.line_num]
+            if len(spanned) < 2 or not all(_is_row(ln.rstrip("\r"), sep, len(header)) for ln in spanned):
+                continue
+            last = reader.line_num
+            end = f"the end of the file (line {last})" if next(reader, None) is None else f"line {last}"
+            n = len(spanned) - 1
+            raise DataError(
+                f"{name}: a double quote opens a field on line {first} and runs over {n} line"
+                f"{'s' * (n != 1)} that are rows of their own, up to {end}: they would become one text of "
+                f"data row {row} and be lost as rows. Remove the stray quote on line {first}, or quote "
+                'that whole field and write each quote inside it twice ("")',
+                check="format",
+                rows=[first],
+            )
+    except csv.Error:  # a malformed quote of another kind: pandas names it
+        return
 
 
 _COLUMN_OPTION = {"text": "--text-col", "label": "--label-col", "text pair": "--text-pair-col"}

@@ -718,3 +718,35 @@ def test_json_arrays_and_objects_in_a_column_fail_naming_their_rows(
     [fail] = rep.failures
     assert fail.name == "value_types"
     assert re.search(said + r", not single values, in \d+ rows? \(\d", fail.message), fail.message
+
+
+def test_a_stray_quote_that_swallows_rows_of_a_tsv_fails_naming_its_lines(tmp_path: Path) -> None:
+    """A headline that opens with a quote it never closes ran on over the next rows until some later
+    quote: those rows became one text, and the file passed validation with 5 rows fewer."""
+    rows = _rows(["positive", "negative"])
+    lines = [f"{t}\t{lab}" for t, lab in rows]
+    lines[3] = '"Stray quote in a headline\tnegative'
+    lines[8] = 'A closing" quote of another row\tpositive'
+    p = tmp_path / "headlines.tsv"
+    p.write_text("review\tsentiment\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    rep, _ = validate_dataset(str(p), text_col="review", label_col="sentiment", raise_on_failure=False)
+    [fail] = rep.failures
+    assert fail.name == "format"
+    assert fail.message.startswith(
+        "headlines.tsv: a double quote opens a field on line 5 and runs over 5 lines that are rows of their "
+        "own, up to line 10: they would become one text of data row 4 and be lost as rows. Remove the stray "
+        "quote on line 5"
+    ), fail.message
+
+
+def test_texts_quoted_over_several_lines_are_read_as_they_are(tmp_path: Path) -> None:
+    """A review with line breaks, one of its lines holding as many commas as the file has columns - 1."""
+    import pandas as pd
+
+    rows = _rows(["positive", "negative"])
+    rows[2] = ("Line one\nGreat phone, bad battery\r\nthird line", "positive")
+    pd.DataFrame(rows, columns=["review", "sentiment"]).to_csv(tmp_path / "reviews.csv", index=False)
+    rep, splits = validate_dataset(str(tmp_path / "reviews.csv"), text_col="review", label_col="sentiment")
+    assert rep.success and splits is not None
+    texts = [*splits.train["text"], *splits.val["text"], *splits.test["text"]]
+    assert len(texts) == len(rows) and "Line one\nGreat phone, bad battery\r\nthird line" in texts
