@@ -92,8 +92,10 @@ def load_tokenizer(model: str) -> Any:
 
 def token_lengths(tok: Any, texts: Sequence[Any], pairs: Sequence[Any] | None = None) -> list[int]:
     """Untruncated token counts, special tokens included; pairs encoded together, as the runner does."""
+    from flatlora.bench.models import separated_pairs
+
     a = [str(t) for t in texts]
-    b = [str(t) for t in pairs] if pairs is not None else None
+    b = separated_pairs(tok, pairs) if pairs is not None else None
     enc = tok(a, b, truncation=False) if b is not None else tok(a, truncation=False)
     return [len(ids) for ids in enc["input_ids"]]
 

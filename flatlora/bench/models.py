@@ -162,6 +162,24 @@ def set_pad_token(model: Any, tok: Any, name: str) -> None:
         model.config.pad_token_id = tok.pad_token_id
 
 
+def pair_separator(tok: Any) -> str | None:
+    """The token put between the two texts of a sentence pair when the tokenizer joins them with nothing
+    between: its sep token, else its eos token. GPT-2's and most decoders' tokenizers do that, so
+    `Who won?` + `The Broncos won.` would read `Who won?The Broncos won.` and the model could not tell
+    where the first text ends. None when the tokenizer puts tokens of its own between them (BERT's [SEP])."""
+    if tok.num_special_tokens_to_add(pair=True) > tok.num_special_tokens_to_add(pair=False):
+        return None
+    sep = tok.sep_token or tok.eos_token
+    return str(sep) if sep else None
+
+
+def separated_pairs(tok: Any, pairs: Sequence[Any]) -> list[str]:
+    """The second texts of sentence pairs as `tok` should read them: each led by `pair_separator` when
+    the tokenizer has no separator of its own, as they are otherwise."""
+    sep = pair_separator(tok)
+    return [f"{sep}{t}" if sep else str(t) for t in pairs]
+
+
 POSITION_EMBEDDINGS = ("position_embeddings", "wpe", "embed_positions")
 
 

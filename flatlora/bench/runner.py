@@ -315,6 +315,7 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
         check_max_len,
         get_peft_model_quietly,
         load_classifier,
+        pair_separator,
         resolve_target_modules,
     )
 
@@ -331,6 +332,8 @@ def build_model(cfg: RunConfig, label_names: list[str]) -> tuple[Any, Any]:
     }
     if cfg.pooling != "model":
         info["pooling"] = cfg.pooling
+    if cfg.text_pair_col is not None and (sep := pair_separator(tok)) is not None:
+        info["pair_separator"] = sep  # the tokenizer joins a pair with nothing between: this token goes there
     if cfg.modules_to_save:
         info["modules_to_save"] = list(cfg.modules_to_save)
     if cfg.method != "full":
@@ -539,7 +542,7 @@ def _train(
     t_start = time.perf_counter()
     names = list(splits.label_names)
     lab2id = {n: i for i, n in enumerate(names)}
-    from flatlora.bench.models import hf_progress
+    from flatlora.bench.models import hf_progress, separated_pairs
 
     with hf_progress(progress):  # transformers' "Loading weights" bar: off, or cleared when done
         model, tok = build_model(cfg, names)
@@ -558,7 +561,7 @@ def _train(
     lengths: list[int] = []  # untruncated, every example the run sees: from the one encoding call
 
     def enc(df: Any) -> tuple[list[list[int]], list[int]]:
-        pairs = [str(t) for t in df["text_pair"]] if "text_pair" in df.columns else None
+        pairs = separated_pairs(tok, list(df["text_pair"])) if "text_pair" in df.columns else None
         ids, n = encode_with_lengths(tok, [str(t) for t in df["text"]], cfg.max_len, pairs)
         lengths.extend(n)
         return ids, [lab2id[str(lab)] for lab in df["label"]]

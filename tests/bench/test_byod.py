@@ -750,3 +750,32 @@ def test_texts_quoted_over_several_lines_are_read_as_they_are(tmp_path: Path) ->
     assert rep.success and splits is not None
     texts = [*splits.train["text"], *splits.val["text"], *splits.test["text"]]
     assert len(texts) == len(rows) and "Line one\nGreat phone, bad battery\r\nthird line" in texts
+
+
+def test_a_decoder_reads_a_sentence_pair_with_a_separator_between_its_texts(tmp_path: Path) -> None:
+    """GPT-2-style tokenizers join a pair with nothing between: `Who won?The Broncos won.`, and the
+    model could not tell where the question ends. Its eos token now marks the boundary."""
+    from transformers import AutoTokenizer
+
+    from flatlora.bench.lengths import token_lengths
+    from flatlora.bench.models import minilm_path, separated_pairs
+    from tests.tiny_models import save_tiny_decoder
+
+    lm = save_tiny_decoder(tmp_path / "lm", "gpt2")
+    dec = AutoTokenizer.from_pretrained(lm)
+    [row] = runner.encode(dec, ["Who won?"], 64, separated_pairs(dec, ["The Broncos won."]))
+    first = dec("Who won?")["input_ids"]
+    assert row[: len(first)] == first and row[len(first)] == dec.eos_token_id  # the boundary
+    assert dec.decode(row[len(first) + 1 :]) == "The Broncos won."
+    assert token_lengths(dec, ["Who won?"], ["The Broncos won."]) == [len(row)]  # as the runner encodes
+    bert = AutoTokenizer.from_pretrained(minilm_path())
+    assert separated_pairs(bert, ["The Broncos won."]) == ["The Broncos won."]  # its own [SEP]
+
+    path, _ = sentence_pairs(tmp_path)
+    cfg = resolve_config(
+        "smoke", dataset=str(path), text_col="sentence1", text_pair_col="sentence2", label_col="is_paraphrase",
+        model=str(lm), method="lora", num_threads=1, max_len=24, batch_size=8, device="cpu",
+    )  # fmt: skip
+    rec = runner.run_one(cfg, tmp_path / "out", progress=False)
+    assert rec["status"] == "ok", rec["failure_reason"]
+    assert rec["model_info"]["pair_separator"] == "</s>"
