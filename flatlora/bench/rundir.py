@@ -212,7 +212,8 @@ def other_configs(cfgs: Sequence[RunConfig], out_dir: str | os.PathLike[str]) ->
                 continue  # an unreadable record is skipped by the report, and named there
             if not isinstance(rec, dict) or rec.get("config_hash") in (None, mine):
                 continue
-            old = rec.get("config") if isinstance(rec.get("config"), dict) else {}
+            cfg_old = rec.get("config")
+            old: dict[str, Any] = cfg_old if isinstance(cfg_old, dict) else {}
             diff = [
                 k
                 for k in sorted(set(old) | set(new))
