@@ -103,6 +103,12 @@ class ValidationReport:
         )
         return rx.sub(lambda m: names[m.group(1)], text)
 
+    def shown(self, c: CheckResult, text: str) -> str:
+        """`text` of check `c` as the user reads it: in the user's column names, except a file-level
+        check's, which already names the file's own columns (`found columns: ['text', 'label']` must not
+        read as the names passed to --text-col and --label-col)."""
+        return text if c.scope == "file" else self.user_names(text)
+
     def render(self, verbose: bool = False, width: int = 80, verbose_hint: bool = True) -> str:
         """Plain text for a terminal of `width` columns: a verdict line, then each failed check, then each
         warning (user's column names, wrapped at word boundaries), then what was read (labels, splits);
@@ -120,9 +126,7 @@ class ValidationReport:
 
         def para(tag: str, c: CheckResult, detail: bool = True) -> None:
             scope = "" if c.scope == "all" else f" [{c.scope}]"
-            text = f"{self.user_names(c.name)}{scope}" + (
-                f": {self.user_names(_describe(c))}" if detail else ""
-            )
+            text = f"{self.shown(c, c.name)}{scope}" + (f": {self.shown(c, _describe(c))}" if detail else "")
             out.extend(
                 textwrap.wrap(
                     text,
@@ -188,10 +192,10 @@ class ValidationReport:
                 f"validation of {self.dataset!r} failed ({len(self.failures)} of {len(self.checks)} checks):"
             ]
         for c in self.failures:
-            lines.append(f"  - [{c.scope}] {c.name}: {_describe(c)}")
+            lines.append(self.shown(c, f"  - [{c.scope}] {c.name}: {_describe(c)}"))
         for c in self.warnings:
-            lines.append(f"  ~ warning [{c.scope}] {c.name}: {_describe(c)}")
-        return self.user_names("\n".join(lines))
+            lines.append(self.shown(c, f"  ~ warning [{c.scope}] {c.name}: {_describe(c)}"))
+        return "\n".join(lines)
 
     def table(self) -> Table:
         from rich.table import Table
@@ -207,8 +211,8 @@ class ValidationReport:
                 "[green]pass" if c.success else ("[red]FAIL" if c.severity == "error" else "[yellow]warn")
             )
             count = f"{c.unexpected_count}/{c.element_count}" if c.element_count else str(c.unexpected_count)
-            msg = "" if c.success else self.user_names(_describe(c))
-            t.add_row(self.user_names(c.name), c.scope, status, count, msg)
+            msg = "" if c.success else self.shown(c, _describe(c))
+            t.add_row(self.shown(c, c.name), c.scope, status, count, msg)
         return t
 
 

@@ -650,7 +650,12 @@ _COLUMN_OPTION = {"text": "--text-col", "label": "--label-col", "text pair": "--
 
 def _missing_column(role: str, col: str, cols: list[str]) -> str:
     """e.g. "missing required text column 'text' (found columns: [...]); name yours with --text-col"."""
-    return f"missing required {role} column {col!r} (found columns: {cols}); name yours with {_COLUMN_OPTION[role]}"
+    near = [c for c in cols if c.strip().casefold() == col.strip().casefold()]
+    hint = f" (did you mean {near[0]!r}? names are case-sensitive)" if near else ""
+    return (
+        f"missing required {role} column {col!r}{hint} (found columns: {cols}); name yours with "
+        f"{_COLUMN_OPTION[role]}"
+    )
 
 
 def delimiter_hint(text: str, used: str, ext: str) -> str:
@@ -691,10 +696,22 @@ def load_user_file(
     delimiter = DELIMITERS[delimiter] if delimiter is not None else None
     raw = check_file_bytes(p, encoding)
     df = read_user_frame(p, raw, delimiter, encoding)
+    stripped = [str(c).strip() for c in df.columns]
+    if len(set(stripped)) == len(stripped):  # `text, label`: a header typed with spaces after its commas
+        df.columns = stripped
     cols = [str(c) for c in df.columns]
     roles = [("text", text_col), ("label", label_col)]
     if text_pair_col is not None:
         roles.append(("text pair", text_pair_col))
+    named: dict[str, str] = {}
+    for role, col in roles:
+        if col in named:
+            raise DataError(
+                f"{_COLUMN_OPTION[named[col]]} and {_COLUMN_OPTION[role]} both name column {col!r}: each "
+                f"role needs a column of its own (found columns: {cols})",
+                check="required_columns",
+            )
+        named[col] = role
     for role, col in roles:
         if col not in cols:
             raise DataError(

@@ -779,3 +779,36 @@ def test_a_decoder_reads_a_sentence_pair_with_a_separator_between_its_texts(tmp_
     rec = runner.run_one(cfg, tmp_path / "out", progress=False)
     assert rec["status"] == "ok", rec["failure_reason"]
     assert rec["model_info"]["pair_separator"] == "</s>"
+
+
+def test_a_missing_column_lists_the_files_columns_as_they_are(tmp_path: Path) -> None:
+    """The file's own `text` column read back as the name passed to --text-col: "missing required text
+    column 'Sentence' (found columns: ['Sentence', 'label'])"."""
+    p = _csv(tmp_path / "reviews.csv", ("text", "label"), _rows(["positive", "negative"]))
+    rep, _ = validate_dataset(str(p), text_col="Sentence", raise_on_failure=False)
+    shown = " ".join(rep.render(width=400).split())
+    assert "missing required text column 'Sentence' (found columns: ['text', 'label'])" in shown
+    assert "missing required text column 'Sentence' (found columns: ['text', 'label'])" in rep.summary()
+    rep, _ = validate_dataset(str(p), text_col="Text", raise_on_failure=False)
+    assert (
+        "missing required text column 'Text' (did you mean 'text'? names are case-sensitive)"
+        in rep.render(width=400)
+    )
+
+
+def test_a_header_typed_with_spaces_after_its_commas_is_read(tmp_path: Path) -> None:
+    rows = _rows(["positive", "negative"])
+    p = tmp_path / "reviews.csv"
+    p.write_text("review, sentiment\n" + "".join(f"{t},{y}\n" for t, y in rows), encoding="utf-8")
+    rep, splits = validate_dataset(str(p), text_col="review", label_col="sentiment")
+    assert rep.success and splits is not None and rep.labels == {"negative": 12, "positive": 12}
+
+
+def test_one_column_for_two_roles_is_named_as_such(tmp_path: Path) -> None:
+    path, _ = sentence_pairs(tmp_path)
+    rep, _ = validate_dataset(
+        str(path), text_col="sentence1", text_pair_col="sentence1", label_col="is_paraphrase",
+        raise_on_failure=False,
+    )  # fmt: skip
+    [fail] = rep.failures
+    assert fail.message.startswith("--text-col and --text-pair-col both name column 'sentence1'")
