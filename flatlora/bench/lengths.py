@@ -103,14 +103,22 @@ def token_lengths(tok: Any, texts: Sequence[Any], pairs: Sequence[Any] | None = 
 def choose_max_len(
     train_texts: Sequence[Any], train_pairs: Sequence[Any] | None, model: str, cap: int, profile: str
 ) -> tuple[int, str]:
-    """(max_len, how it was chosen) from the training split's token lengths: `auto_max_len`."""
+    """(max_len, how it was chosen) from the training split's token lengths: `auto_max_len`, at most the
+    profile's `cap` and the model's position table (a tiny or older model may take fewer tokens)."""
+    from flatlora.bench.models import position_limit
+
     lengths = token_lengths(load_tokenizer(model), train_texts, train_pairs)
+    limit = position_limit(model)
+    bound = f"the {profile} profile's cap"
+    if limit is not None and limit < cap:
+        bound = f"the model's {limit} token positions; the {profile} profile's cap is {cap}"
+        cap = limit
     value = auto_max_len(lengths, cap)
     p99 = percentile(lengths, AUTO_PERCENTILE)
     why = (
         f"--max-len auto: {value} = the 99th percentile of the training split's token lengths ({p99}, "
         f"{len(lengths):,} examples, {model} tokenizer) rounded up to a multiple of {AUTO_MULTIPLE}, "
-        f"within [{AUTO_FLOOR}, {cap}] (the {profile} profile's cap)"
+        f"within [{AUTO_FLOOR}, {cap}] ({bound})"
     )
     return value, why
 

@@ -199,6 +199,19 @@ def max_positions(model: Any) -> int | None:
     return min(sizes) if sizes else None
 
 
+def position_limit(model: str) -> int | None:
+    """`max_positions` of the model `model` names (a local path, a hub id or `minilm`), read from its
+    config without loading its weights (the model is built on the meta device)."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    config = AutoConfig.from_pretrained(resolve_model_path(model))
+    with torch.device("meta"):
+        return max_positions(AutoModel.from_config(config))
+
+
 def check_max_len(model: Any, max_len: int, name: str) -> None:
     """`max_len` fits the model's position table: else one line, not an index error in its first batch."""
     limit = max_positions(model)

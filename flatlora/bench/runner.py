@@ -759,11 +759,11 @@ def _token_lengths(cfg: RunConfig, splits: Splits, lengths: list[int]) -> dict[s
     stats = length_stats(lengths, cfg.max_len)
     if stats.warn:
         what = "sentence pairs" if splits.text_pair_col else "examples"
-        how = (
-            f"--max-len auto chose {cfg.max_len} (the profile caps it); raise it with --set max_len=N"
-            if cfg.max_len_source
-            else "raise it with --set max_len=N, or --max-len auto"
-        )
+        how = "raise it with --set max_len=N, or --max-len auto"
+        if cfg.max_len_source and "token positions" in cfg.max_len_source:  # `choose_max_len`: the model's
+            how = f"--max-len auto chose {cfg.max_len}, all the model takes; a model with more positions reads more"
+        elif cfg.max_len_source:
+            how = f"--max-len auto chose {cfg.max_len} (the profile caps it); raise it with --set max_len=N"
         msg = f"warning: {stats.line(what)}; {how}"
         if msg not in _SAID:  # a grid's runs share their data: say it once per process
             _SAID.add(msg)

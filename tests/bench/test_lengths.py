@@ -44,10 +44,14 @@ def test_warning_above_five_percent(n_long: int, warn: bool) -> None:
     assert s.n_truncated == n_long and s.truncated_share == n_long / 100 and s.warn is warn
 
 
-def _pairs_file(tmp_path: Path) -> Path:
+def _pairs_file(tmp_path: Path, words: int = 14) -> Path:
     # each text alone is short; the pair is longer than 32 tokens: pairs must be counted together
     rows = [
-        (f"the first sentence number {i} " + "word " * 14, "another sentence " + "text " * 14, "ab"[i % 2])
+        (
+            f"the first sentence number {i} " + "word " * words,
+            "another sentence " + "text " * words,
+            "ab"[i % 2],
+        )
         for i in range(40)
     ]
     p = tmp_path / "pairs.csv"
@@ -93,6 +97,25 @@ def test_max_len_auto_is_chosen_from_the_training_split_and_said(
 
     with pytest.raises(typer.BadParameter, match="integer or 'auto'"):
         auto_max_len_override("long", "quick", [str(p)], opts)
+
+
+def test_max_len_auto_stays_within_the_models_position_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The study profile's cap (256) on a model of 128 positions: auto chose 256, and the run failed on
+    its first step ("`max_len` 256 is more than the model takes")."""
+    from flows.cli_common import auto_max_len_override
+    from tests.bench.tiny_encoders import save_tiny_encoder
+
+    model = str(save_tiny_encoder(tmp_path / "distilbert", "distilbert"))  # 128 positions
+    p = _pairs_file(tmp_path, words=80)  # every pair far over 128 tokens
+    opts = {"text_col": "premise", "text_pair_col": "hypothesis"}
+    got = auto_max_len_override("auto", "study", [str(p)], opts, model=model)
+    assert got["max_len"] == 128
+    assert str(got["max_len_source"]).endswith(
+        "within [16, 128] (the model's 128 token positions; the study profile's cap is 256)"
+    )
+    assert "max_len 128: --max-len auto" in capsys.readouterr().err
 
 
 def test_max_len_source_is_recorded_but_not_hashed() -> None:
@@ -151,3 +174,21 @@ def test_the_warning_after_max_len_auto_does_not_suggest_it_again(
     err = capsys.readouterr().err
     assert "--max-len auto chose 8 (the profile caps it); raise it with --set max_len=N" in err
     assert "or --max-len auto" not in err
+
+
+def test_the_warning_after_max_len_auto_names_the_model_when_the_model_capped_it(
+    pair_splits: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Raising max_len past the model's positions fails the run: the warning must not suggest it."""
+    from flatlora.bench import runner
+    from flatlora.bench.config import resolve_config
+
+    why = "--max-len auto: 8 = ..., within [16, 8] (the model's 8 token positions; the smoke profile's cap is 64)"
+    runner._token_lengths(
+        resolve_config("smoke", max_len=8, max_len_source=why),
+        pair_splits,
+        _run_lengths(L.load_tokenizer("minilm"), pair_splits),
+    )
+    err = capsys.readouterr().err
+    assert "--max-len auto chose 8, all the model takes; a model with more positions reads more" in err
+    assert "--set max_len=N" not in err
