@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import math
 import os
 import re
 import threading
@@ -88,7 +89,7 @@ class ValidationReport:
             "label_source": self.label_source,
             "split_sizes": dict(self.split_sizes),
             "notes": list(self.notes),
-            "checks": [asdict(c) for c in self.checks],
+            "checks": [_json_safe(asdict(c)) for c in self.checks],
         }
 
     def user_names(self, text: str) -> str:
@@ -214,6 +215,18 @@ class ValidationReport:
             msg = "" if c.success else self.shown(c, _describe(c))
             t.add_row(self.shown(c, c.name), c.scope, status, count, msg)
         return t
+
+
+def _json_safe(obj: Any) -> Any:
+    """`obj` with each float that JSON cannot hold (NaN, an infinity: a missing text shown as an example)
+    as null, so the report writes as strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    return obj
 
 
 def _describe(c: CheckResult) -> str:

@@ -451,3 +451,24 @@ def test_a_run_in_its_own_process_raises_the_validation_failure_with_its_report(
         runner.run_one_isolated(cfg, tmp_path / "out")
     assert not info.value.report.success and info.value.report.failures
     assert not (tmp_path / "out" / "records").exists()
+
+
+def test_validate_json_is_strict_json_when_a_row_lacks_its_text(tmp_path: Path) -> None:
+    """A JSONL line without the text key reads as NaN; shown as an example it made `--json` stop with
+    "Out of range float values are not JSON compliant" and a traceback."""
+    import typer
+    from typer.testing import CliRunner
+
+    from flows import cli_train
+
+    app = typer.Typer()
+    cli_train.register(app)
+    lines = [json.dumps({"text": t, "label": lab}) for t, lab in ROWS] + [json.dumps({"label": "neutral"})]
+    data = _w("gap.jsonl", "\n".join(lines) + "\n")(tmp_path)
+    res = CliRunner().invoke(app, ["validate", str(data), "--json", str(tmp_path / "rep.json")])
+    assert res.exit_code == 1, res.output  # the null text fails validation, and is written down
+    rep = json.loads((tmp_path / "rep.json").read_text(encoding="utf-8"), parse_constant=pytest.fail)
+    [null] = [
+        c for c in rep["checks"] if c["name"] == "column_values_to_not_be_null(text)" and c["scope"] == "all"
+    ]
+    assert null["examples"] == [{"row": len(ROWS), "value": None}]
