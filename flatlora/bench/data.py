@@ -1246,12 +1246,30 @@ def make_splits(
             "add a split column of train and test rows",
             check="splittable",
         )
-    strat = frame["label"].astype(str)
-    rest, test = train_test_split(frame, test_size=test_frac, random_state=split_seed, stratify=strat)
-    rel_val = val_frac / (1 - test_frac)
-    train, val = train_test_split(
-        rest, test_size=rel_val, random_state=split_seed, stratify=rest["label"].astype(str)
-    )
+    unstratified: list[str] = []
+
+    def split(part: Any, size: float, what: str) -> tuple[Any, Any]:
+        """`part` cut in two, stratified by label; without stratifying when the classes cannot all be
+        given rows in both parts (sklearn refuses: more classes than rows in one part, a class of 1 row),
+        so a small data set of many classes is still split, and a class a split lacks is then named."""
+        try:
+            out: tuple[Any, Any] = train_test_split(
+                part, test_size=size, random_state=split_seed, stratify=part["label"].astype(str)
+            )
+        except ValueError:
+            unstratified.append(what)
+            out = train_test_split(part, test_size=size, random_state=split_seed)
+        return out
+
+    rest, test = split(frame, test_frac, "test")
+    train, val = split(rest, val_frac / (1 - test_frac), "val")
+    if unstratified:
+        n_classes = frame["label"].astype(str).nunique()
+        notes.append(
+            f"the {' and '.join(unstratified)} split{'s are' if len(unstratified) > 1 else ' is'} not "
+            f"stratified by label: {len(frame):,} rows of {n_classes:,} classes are too few to give every "
+            "class rows in each split"
+        )
     return Splits(
         name=data.name,
         source=data.source,

@@ -263,7 +263,7 @@ def _absent_message(absent: list[str], scope: str, counts: dict[str, int]) -> st
     """The classes a split has no row of, what that costs the run, and the way to fix it."""
     names = ", ".join(repr(k) for k in absent[:MAX_LISTED])
     more = f" and {len(absent) - MAX_LISTED:,} more" if len(absent) > MAX_LISTED else ""
-    every = f"counts: {counts}" if len(counts) <= MAX_LISTED else f"{len(counts):,} classes"
+    every = f"counts: {counts}" if len(counts) <= MAX_LISTED else f"holds {len(counts):,} classes"
     return (
         f"the {scope} split has no rows of class{'es' * (len(absent) != 1)} {names}{more}: "
         f"{_ABSENT_FROM[scope].format(it='them' if more or len(absent) > 1 else 'it', its='their' if len(absent) > 1 else 'its')}; give every class rows in each split, or remove the rows of a class you "
@@ -631,7 +631,9 @@ def validate_dataset(
             splits = make_splits(data, split_seed=split_seed, val_from_train=val_from_train)
             rep.checks += validate_splits(splits, c).checks
             rep.split_sizes = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
-            rep.notes += [n for n in splits.notes if n.startswith("validation carved")]
+            rep.notes += [
+                n for n in splits.notes if n.startswith("validation carved") or "not stratified" in n
+            ]
         except DataError as err:
             rep.checks.append(error_check(err, "splits"))
             splits = None

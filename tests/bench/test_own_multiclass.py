@@ -546,3 +546,21 @@ def test_checks_of_one_split_name_rows_as_the_data_numbers_them(
     ]
     assert f"row 3: {rows[2][0]!r}, row 301: {rows[2][0]!r}" in rep.summary(), rep.summary()
     assert [x["row"] for x in warn.examples] == [2, 300]
+
+
+def test_many_classes_of_few_rows_are_split_without_stratifying_and_said(tmp_path: Path) -> None:
+    """30 classes of 5 rows: the 15 validation rows cannot hold every class, so sklearn's stratified split
+    refused ("The test_size = 15 should be greater or equal to the number of classes = 30") and the
+    file could not be used at all."""
+    rows = [(f"example {i} of intent {c}", f"intent_{c:02d}") for c in range(30) for i in range(5)]
+    path = tmp_path / "intents.csv"  # no split column: flatbench splits it 70/10/20
+    path.write_text("question,category\n" + "".join(f"{q},{c}\n" for q, c in rows), encoding="utf-8")
+    rep, splits = validate_dataset(str(path), **COLS)
+    assert rep.success and splits is not None, rep.render()
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (105, 15, 30)
+    assert "the val split is not stratified by label: 150 rows of 30 classes are too few" in " ".join(
+        rep.notes
+    )
+    assert sorted(splits.test["label"]) == sorted(f"intent_{c:02d}" for c in range(30))  # test: stratified
+    [warn] = rep.warnings
+    assert warn.name == "classes_in_split(label)" and warn.scope == "val"
