@@ -134,7 +134,9 @@ def load_classifier(
     if pooling == "mean":
         from flatlora.bench.heads import MeanPoolClassifier
 
-        return MeanPoolClassifier.from_pretrained(path, num_labels, id2label), tok
+        mean = MeanPoolClassifier.from_pretrained(path, num_labels, id2label)
+        one_segment(mean, tok)
+        return mean, tok
     if pooling != "model":
         raise ValueError(f"`pooling` must be 'model' or 'mean', got {pooling!r}")
     # a checkpoint with a head of another size (e.g. a 3-class sentiment model on a binary task) gets a new head
@@ -144,7 +146,17 @@ def load_classifier(
         kw["label2id"] = {n: i for i, n in id2label.items()}
     mdl = AutoModelForSequenceClassification.from_pretrained(path, **kw)
     set_pad_token(mdl, tok, model)
+    one_segment(mdl, tok)
     return mdl, tok
+
+
+def one_segment(model: Any, tok: Any) -> None:
+    """A model whose segment table has one row or none (RoBERTa's `type_vocab_size` 1) gets no segment
+    ids: a tokenizer that writes them (a BERT tokenizer saved with it) would put 1s on a sentence pair's
+    second text, past the end of the table (an IndexError on the first batch)."""
+    size = getattr(model.config, "type_vocab_size", None)
+    if isinstance(size, int) and size < 2 and "token_type_ids" in tok.model_input_names:
+        tok.model_input_names = [n for n in tok.model_input_names if n != "token_type_ids"]
 
 
 def set_pad_token(model: Any, tok: Any, name: str) -> None:

@@ -812,3 +812,22 @@ def test_one_column_for_two_roles_is_named_as_such(tmp_path: Path) -> None:
     )  # fmt: skip
     [fail] = rep.failures
     assert fail.message.startswith("--text-col and --text-pair-col both name column 'sentence1'")
+
+
+def test_sentence_pairs_on_a_model_of_one_segment_get_no_segment_ids(tmp_path: Path) -> None:
+    """RoBERTa's segment table has one row; a BERT tokenizer saved with it wrote 1s on each pair's second
+    text, and the first batch failed with "IndexError: index out of range in self"."""
+    from tests.bench.tiny_encoders import save_tiny_encoder
+
+    model = str(save_tiny_encoder(tmp_path / "roberta", "roberta"))
+    path, _ = sentence_pairs(tmp_path)
+    cfg = resolve_config(
+        "smoke", dataset=str(path), text_col="sentence1", text_pair_col="sentence2", label_col="is_paraphrase",
+        model=model, method="lora", num_threads=1, max_len=24, batch_size=8, device="cpu",
+    )  # fmt: skip
+    rec = runner.run_one(cfg, tmp_path / "out", progress=False)
+    assert rec["status"] == "ok", rec["failure_reason"]
+    assert rec["model_info"]["model_type"] == "roberta"
+    _, tok = runner.build_model(cfg, ["0", "1"])
+    [row] = runner.encode(tok, ["Who won?"], 24, ["The Broncos won."])
+    assert row.token_type_ids is None  # type: ignore[attr-defined]

@@ -33,6 +33,17 @@ def _config(kind: str, vocab_size: int, num_labels: int) -> Any:
             pad_token_id=0,
             **common,
         )
+    if kind == "roberta":  # one segment (type_vocab_size 1); positions start after the padding index
+        return T.RobertaConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=130,
+            type_vocab_size=1,
+            pad_token_id=0,  # MiniLM's [PAD]
+            **common,
+        )
     raise ValueError(f"unknown tiny encoder kind {kind!r}")
 
 
