@@ -193,9 +193,11 @@ def register(app: typer.Typer) -> None:
         )
         from flatlora.bench.config import RunConfig
 
-        try:  # device/precision values are checked here, before any server starts
+        try:  # device/precision values, and each method with them, are checked before any server starts
             RunConfig(**{k: overrides[k] for k in ("device", "precision") if k in overrides})
-        except ValueError as err:
+            for m in method or DEFAULT_METHODS:
+                resolve_config(profile, **{**overrides, "method": m})
+        except (ValueError, TypeError) as err:
             raise typer.BadParameter(str(err)) from err
         from flatlora.bench.rundir import ensure_writable
         from flows.benchmark import benchmark as flow

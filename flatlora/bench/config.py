@@ -203,6 +203,11 @@ class RunConfig:
             )
             self.delimiter = DELIMITERS[self.delimiter]
         _check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {PRECISIONS}")
+        if self.precision == "fp16" and self.method in ("sam_ab", "sam_w"):
+            raise ValueError(
+                f"`precision` 'fp16' is not supported with {self.method} (its two passes share one loss "
+                "scale); use bf16 or fp32"
+            )
         _check(self.pooling in POOLINGS, "pooling", self.pooling, f"must be one of {POOLINGS}")
         if self.val_from_train is not None:
             _check(0 < self.val_from_train < 1, "val_from_train", self.val_from_train, "must be in (0, 1)")

@@ -425,11 +425,6 @@ def run_one(
     there goes to a fallback folder and RecordNotWritten says where."""
     check_writable(record_path(cfg, out_dir).parent)  # NotWritable before validating; creates nothing
     device = resolve_device(cfg.device)  # here, on the machine that runs it (a worker), not at submission
-    if cfg.precision == "fp16" and cfg.method in ("sam_ab", "sam_w"):
-        raise ValueError(
-            f"`precision` 'fp16' is not supported with {cfg.method} (its two passes share one "
-            "loss scale); use bf16 or fp32"
-        )
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
         torch.cuda.set_device(device)

@@ -539,6 +539,11 @@ def test_benchmark_cli_rejects_a_bad_device_before_starting(
     res = CliRunner().invoke(app, ["benchmark", "--device", "gpu0", "--out", str(tmp_path / "run")])
     assert res.exit_code == 2 and "`device` must be auto | cpu | cuda | cuda:N, got 'gpu0'" in res.output
     assert not (tmp_path / "run").exists()  # nothing written, no flow started
+    # a precision one of the methods cannot take: the grid started, and only its SAM runs errored
+    args = ["benchmark", "--method", "lora", "--method", "sam_w", "--precision", "fp16"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run")], env={"COLUMNS": "300"})
+    assert res.exit_code == 2 and "`precision` 'fp16' is not supported with sam_w" in res.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_train_cli_takes_a_card(tmp_path: Path, tiny_bert: str) -> None:
