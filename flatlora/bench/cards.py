@@ -29,6 +29,16 @@ def load_card(name_or_path: str) -> dict[str, Any]:
         ) from exc
     if not isinstance(card, dict):
         raise DataError(f"dataset card {p} must be a YAML mapping", check="card")
+    labels = card.get("labels")
+    if labels is not None and (
+        not isinstance(labels, list) or any(isinstance(x, bool) or x is None for x in labels)
+    ):
+        raise DataError(
+            f"dataset card {p}: `labels` must be a list of names or class ids, got {labels!r}; YAML reads "
+            "unquoted yes/no, on/off, true/false as booleans and ~ or null as nothing: quote each name as "
+            "the data writes it (labels: ['no', 'yes']; JSON booleans: ['False', 'True'])",
+            check="card",
+        )
     card.setdefault("name", p.stem)
     card.setdefault("text_column", "text")
     card.setdefault("label_column", "label")

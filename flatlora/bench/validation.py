@@ -284,7 +284,7 @@ def _low_count_message(
     fix = (
         ": too few to train, validate and test on; add rows to them, merge each into a related class, or "
         "remove their rows"
-        if scope == "all"
+        if scope == "all" and all(low.values())
         else ""
     )
     return f"classes with fewer than {min_count} rows: {named}{more} ({every}){fix}"

@@ -290,6 +290,21 @@ def test_card_fixes_names_order_and_headline(tmp_path: Path) -> None:
         D.load_labeled(str(path), text_col="review", label_col="sentiment", card="nocard")
 
 
+def test_a_card_whose_labels_yaml_reads_as_booleans_is_named(tmp_path: Path) -> None:
+    """`labels: [no, yes]` is [False, True] to YAML: every row failed as an unknown label 'yes' or 'no'
+    against an allowed set [False, True]."""
+    rows = _rows(["yes", "no"])
+    path = _csv(tmp_path / "answers.csv", ("text", "label"), rows)
+    card = tmp_path / "yesno.yaml"
+    card.write_text("name: yesno\nlabels: [no, yes]\n", encoding="utf-8")
+    with pytest.raises(
+        D.DataError, match=r"`labels` must be a list of names or class ids, got \[False, True\]"
+    ):
+        D.load_labeled(str(path), card=str(card))
+    card.write_text("name: yesno\nlabels: ['no', 'yes']\n", encoding="utf-8")
+    assert D.load_labeled(str(path), card=str(card)).label_names == ["no", "yes"]
+
+
 def test_save_to_disk_folder_with_classlabel_and_splits(tmp_path: Path) -> None:
     hf = pytest.importorskip("datasets")
     feats = hf.Features(
