@@ -12,10 +12,8 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
-from flatlora.bench.data import USER_EXTS
 from flatlora.bench.delimiters import DELIMITERS
 from flatlora.bench.hashing import sha256_json
 
@@ -54,22 +52,6 @@ DATA_OPTIONS = (
     "merge_label_spellings",
 )
 POOLINGS = ("model", "mean")
-
-
-def dataset_identity(dataset: str) -> str:
-    """The dataset as the config hash sees it: a user file or `save_to_disk` folder by its name alone.
-
-    `queries.csv`, `./queries.csv`, `data/queries.csv` and an absolute path name the same run: where the
-    command was started is no setting, and what the file holds is pinned apart, by each record's
-    `dataset_info.checksum` (a record of other contents trains again). Named datasets (`fpb_50agree`)
-    and hub ids stay as written.
-    """
-    p = Path(dataset).expanduser()
-    if p.suffix.lower() in USER_EXTS or p.exists():
-        return p.resolve().name or dataset
-    return dataset
-
-
 # `target_modules=blocks`: every nn.Linear inside the encoder blocks, named per architecture
 BLOCK_TARGETS = "blocks"
 
@@ -302,7 +284,6 @@ class RunConfig:
         d = self.to_dict()
         d.pop("num_threads", None)
         d.pop("max_len_source", None)
-        d["dataset"] = dataset_identity(self.dataset)
         for name, default in HASH_NEUTRAL_DEFAULTS.items():
             if d.get(name) == default:
                 d.pop(name, None)

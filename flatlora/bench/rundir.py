@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flatlora.bench.config import dataset_identity
 from flatlora.bench.data import DataError, load_labeled
 from flatlora.bench.gen_data import is_generation, load_generation
 from flatlora.bench.records import atomic_write_json, record_path
@@ -217,8 +216,7 @@ def other_configs(cfgs: Sequence[RunConfig], out_dir: str | os.PathLike[str]) ->
             diff = [
                 k
                 for k in sorted(set(old) | set(new))
-                if k not in ("num_threads", "max_len_source")
-                and _canon(k, old.get(k)) != _canon(k, new.get(k))
+                if k not in ("num_threads", "max_len_source") and _canon(old.get(k)) != _canon(new.get(k))
             ]
             if diff == ["lr"]:
                 continue
@@ -232,11 +230,8 @@ def other_configs(cfgs: Sequence[RunConfig], out_dir: str | os.PathLike[str]) ->
     return out
 
 
-def _canon(key: str, v: Any) -> Any:
-    """A config value as the hash sees it and JSON gives it back (tuples are lists), for comparing a
-    record's with a config's."""
-    if key == "dataset" and isinstance(v, str):
-        return dataset_identity(v)
+def _canon(v: Any) -> Any:
+    """A config value as JSON gives it back (tuples are lists), for comparing a record's with a config's."""
     return json.loads(json.dumps(v, default=str))
 
 
