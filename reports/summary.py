@@ -60,6 +60,7 @@ from reports.summary_types import (
     FlatnessSummary,
     MethodSummary,
     MetricSummary,
+    MixedPairs,
     NeverPredicted,
     Provenance,
     RowCap,
@@ -201,7 +202,7 @@ def summarize(
         n_ok=len(ok),
         datasets=datasets,
         failed_runs=failed,
-        provenance=_provenance(records),
+        provenance=_provenance(records, design),
         validation=dict(sorted(validation.items())) if validation is not None else None,
         alpha=design.alpha,
         sweep=sweep_table(sweep),
@@ -864,7 +865,7 @@ def _error_analysis(
     )
 
 
-def _provenance(records: Sequence[Mapping[str, Any]]) -> Provenance:
+def _provenance(records: Sequence[Mapping[str, Any]], design: StudyDesign = DESIGN_V1) -> Provenance:
     provs = [r.get("provenance") or {} for r in records]
     versions_list = [p.get("versions") or {} for p in provs if p.get("versions")]
     versions = {str(k): str(v) for k, v in sorted((versions_list[0] if versions_list else {}).items())}
@@ -895,6 +896,7 @@ def _provenance(records: Sequence[Mapping[str, Any]]) -> Provenance:
         n_dirty_records=sum(x.endswith(DIRTY) for x in shas),
         n_with_sha=len(shas),
         machines=_machines(records),
+        mixed_pairs=_mixed_pairs(records, design),
     )
 
 
@@ -902,23 +904,60 @@ DIRTY = "-dirty"  # `git describe --dirty`: the tree had uncommitted changes whe
 MACHINE_KEYS = ("gpu_name", "cpu_model")  # provenance.hardware keys that name the machine a run used
 
 
+def _machine_names(records: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Per record, key of MACHINE_KEYS -> the machine it names. A CPU model named with two instruction sets
+    across the records (a model string as coarse as "AMD EPYC" covers several generations, whose kernels and
+    numerics differ) is told apart by its instruction set: "AMD EPYC (AVX2)", "AMD EPYC (AVX512)"."""
+    raw = [(r.get("provenance") or {}).get("hardware") for r in records]
+    hws: list[Mapping[str, Any]] = [hw if isinstance(hw, Mapping) else {} for hw in raw]
+    isas: dict[str, set[str]] = defaultdict(set)
+    for hw in hws:
+        if hw.get("cpu_model"):
+            isas[str(hw["cpu_model"])].add(str(hw.get("cpu_isa") or ""))
+    out = []
+    for hw in hws:
+        names = {k: str(hw[k]) for k in MACHINE_KEYS if hw.get(k)}
+        cpu = names.get("cpu_model")
+        if cpu and len(isas[cpu]) > 1 and hw.get("cpu_isa"):
+            names["cpu_model"] = f"{cpu} ({hw['cpu_isa']})"
+        out.append(names)
+    return out
+
+
 def _machines(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
     """key -> model -> method -> runs, for the keys of MACHINE_KEYS the records name."""
     out: dict[str, dict[str, dict[str, int]]] = {}
-    for r in records:
-        hw = (r.get("provenance") or {}).get("hardware")
-        if not isinstance(hw, Mapping):
-            continue
-        for k in MACHINE_KEYS:
-            if hw.get(k):
-                by = out.setdefault(k, {}).setdefault(str(hw[k]), {})
-                by[str(r.get("method"))] = by.get(str(r.get("method")), 0) + 1
+    for r, names in zip(records, _machine_names(records), strict=True):
+        for k, name in names.items():
+            by = out.setdefault(k, {}).setdefault(name, {})
+            by[str(r.get("method"))] = by.get(str(r.get("method")), 0) + 1
     return {
         k: {
             v: dict(sorted(ms.items(), key=lambda kv: method_sort_key(kv[0]))) for v, ms in sorted(vs.items())
         }
         for k, vs in sorted(out.items())
     }
+
+
+def _mixed_pairs(records: Sequence[Mapping[str, Any]], design: StudyDesign) -> list[MixedPairs]:
+    """The study's paired comparisons (primary, then secondaries) with the seeds whose two runs name different
+    machines (a GPU's name, else the CPU's, told apart as `_machines` tells them)."""
+    where: dict[tuple[str, str, int], str] = {}  # (dataset, method, seed) -> the machine its run used
+    for r, names in zip(records, _machine_names(records), strict=True):
+        machine = names.get("gpu_name") or names.get("cpu_model")
+        if machine and r.get("status", "ok") == "ok" and isinstance(r.get("seed"), int):
+            where[(str(r.get("dataset")), str(r.get("method")), int(r["seed"]))] = machine
+    out = []
+    for ds in sorted({d for d, _, _ in where}):
+        for a, b, _role in comparison_pairs({m for d, m, _ in where if d == ds}, design):
+            seeds = sorted(
+                s
+                for d, m, s in where
+                if (d, m) == (ds, a) and where.get((ds, b, s), where[(d, m, s)]) != where[(d, m, s)]
+            )
+            if seeds:
+                out.append(MixedPairs(ds, a, b, seeds))
+    return out
 
 
 def _hardware(provs: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:

@@ -240,6 +240,16 @@ class FailedRun:
 
 
 @dataclass
+class MixedPairs:
+    """Seeds of one paired comparison whose two runs name different machines (see `Provenance.machines`)."""
+
+    dataset: str
+    a: str
+    b: str
+    seeds: list[int]
+
+
+@dataclass
 class Provenance:
     git_shas: list[str]
     versions: dict[str, str]
@@ -257,6 +267,8 @@ class Provenance:
     n_with_sha: int = 0  # records that name their commit
     # "cpu_model" / "gpu_name" -> the model -> method -> runs: which machine each method's runs used
     machines: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    # the paired comparisons (primary, secondaries) some of whose pairs ran on different machines
+    mixed_pairs: list[MixedPairs] = field(default_factory=list)
 
 
 @dataclass

@@ -289,6 +289,42 @@ def test_provenance_summarises_dirty_trees_and_the_machines_each_method_used() -
     )
 
 
+def test_pairs_whose_runs_used_different_machines_are_named_per_comparison() -> None:
+    """A CPU model string as coarse as "AMD EPYC" covers several generations: two instruction sets under one
+    name are two machines. A paired comparison says which of its seeds paired runs from two machines."""
+    from reports.summary_json import summary_from_dict
+
+    isa = {("flat_lora", 43): "AVX512", ("sam_ab", 44): "AVX512", ("sam_ab", 45): "AVX512"}
+    recs = []
+    for m in ("lora", "flat_lora", "sam_ab"):
+        for s in (42, 43, 44, 45):
+            r = _rec(m, s)
+            r["provenance"]["hardware"].update(cpu_model="AMD EPYC", cpu_isa=isa.get((m, s), "AVX2"))
+            recs.append(r)
+    s = _summary(recs)
+    assert [(x.a, x.b, x.seeds) for x in s.provenance.mixed_pairs] == [
+        ("flat_lora", "lora", [43]),
+        ("sam_ab", "lora", [44, 45]),
+    ]
+    text = render(s)
+    assert (
+        "**The runs used 2 CPU models:** AMD EPYC (AVX2) for LoRA (4), Flat-LoRA (3), SAM on A,B (2); "
+        "AMD EPYC (AVX512) for Flat-LoRA (1), SAM on A,B (2)." in text
+    )
+    assert (
+        "**Pairs whose two runs used different machines:** Flat-LoRA vs LoRA on fpb_50agree, 1 pair (seed 43); "
+        "SAM on A,B vs LoRA on fpb_50agree, 2 pairs (seeds 44, 45)." in text
+    )
+    back = summary_from_dict(json.loads(json.dumps(s.to_dict())))  # summary.json keeps them
+    assert back.provenance.mixed_pairs == s.provenance.mixed_pairs
+    # one instruction set per model name: the name alone, and no pair is said to mix machines
+    for r in recs:
+        r["provenance"]["hardware"]["cpu_isa"] = "AVX2"
+    same = _summary(recs)
+    assert same.provenance.mixed_pairs == [] and "different machines" not in render(same)
+    assert "Every run that names its CPU used AMD EPYC (12 runs)." in render(same)
+
+
 def test_one_machine_and_clean_commits_are_said_in_one_line_each() -> None:
     text = render(_summary([_rec(m, s) for m in ("lora", "flat_lora") for s in (42, 43)]))
     assert "The runs came from 1 code commit, none with uncommitted changes." in text
