@@ -897,7 +897,20 @@ def _provenance(records: Sequence[Mapping[str, Any]], design: StudyDesign = DESI
         n_with_sha=len(shas),
         machines=_machines(records),
         mixed_pairs=_mixed_pairs(records, design),
+        models=_models(records),
     )
+
+
+def _models(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The distinct models the records trained, as "NAME (model_type)" (the type when the record has it)."""
+    out = set()
+    for r in records:
+        raw = r.get("model_info")
+        info: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        name = (r.get("config") or {}).get("model") or info.get("model")
+        if name:
+            out.add(f"{name} ({info['model_type']})" if info.get("model_type") else str(name))
+    return sorted(out)
 
 
 DIRTY = "-dirty"  # `git describe --dirty`: the tree had uncommitted changes when the run started

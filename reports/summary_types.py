@@ -267,6 +267,8 @@ class Provenance:
     n_with_sha: int = 0  # records that name their commit
     # "cpu_model" / "gpu_name" -> the model -> method -> runs: which machine each method's runs used
     machines: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    # the models the runs trained: "NAME (model_type)", NAME as the config gives it (a hub id, a path, an alias)
+    models: list[str] = field(default_factory=list)
     # the paired comparisons (primary, secondaries) some of whose pairs ran on different machines
     mixed_pairs: list[MixedPairs] = field(default_factory=list)
 

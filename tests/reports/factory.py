@@ -80,6 +80,7 @@ def make_record(
             "started_at": f"2026-01-01T00:{seed - 40:02d}:00+00:00",
             "finished_at": f"2026-01-01T00:{seed - 40:02d}:30+00:00",
         },
+        "model_info": {"model": "minilm", "model_type": "bert", "architecture": "MeanPoolClassifier"},
         "dataset_info": {
             "name": dataset,
             "source": "synthetic",

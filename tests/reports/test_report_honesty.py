@@ -325,6 +325,19 @@ def test_pairs_whose_runs_used_different_machines_are_named_per_comparison() -> 
     assert "Every run that names its CPU used AMD EPYC (12 runs)." in render(same)
 
 
+def test_the_model_the_runs_trained_is_named_in_the_provenance() -> None:
+    recs = [_rec(m, s) for m in ("lora", "flat_lora") for s in (42, 43)]
+    assert "| Model | minilm (bert) |" in render(_summary(recs))
+    recs[0]["config"]["model"] = "/models/roberta-tiny"
+    recs[0]["model_info"] = {"model": "/models/roberta-tiny", "model_type": "roberta"}
+    del recs[1]["model_info"]  # an older record: the config's name alone
+    recs[1]["config"]["model"] = "minilm"
+    assert (
+        "| Model | /models/roberta-tiny (roberta); minilm; minilm (bert) (differs across runs) |"
+        in render(_summary(recs))
+    )
+
+
 def test_one_machine_and_clean_commits_are_said_in_one_line_each() -> None:
     text = render(_summary([_rec(m, s) for m in ("lora", "flat_lora") for s in (42, 43)]))
     assert "The runs came from 1 code commit, none with uncommitted changes." in text
