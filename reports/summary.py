@@ -435,7 +435,7 @@ def _split_sizes(validation: Mapping[str, Any] | None, name: str) -> dict[str, i
 
 
 def _loss_changes(
-    runs: Mapping[str, list[dict[str, Any]]], methods: list[str], control: str = DESIGN_V1.control
+    runs: Mapping[str, list[Mapping[str, Any]]], methods: list[str], control: str = DESIGN_V1.control
 ) -> dict[str, dict[str, Any]]:
     """Paired held-out loss differences per method: against its own loss before fine-tuning (same run),
     and against LoRA's (same seed). Descriptive: the tested family holds the headline metric only."""
