@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flatlora.bench.atomic import atomic_write_text
-from llm_eval.types import Record
+from llm_eval.types import Record, valid_text
 
 __all__ = [
     "RESPONSES_FILE",
@@ -40,7 +40,9 @@ _KEY_PATTERNS = [
 
 
 def sanitize(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Remove secrets from a string that may be recorded (error messages, logs)."""
+    """Remove secrets from a string that may be recorded or printed (error messages, logs), and make
+    it valid text (a server's message may carry a lone surrogate that no terminal or file can take)."""
+    text = valid_text(text)
     for s in secrets:
         if s and len(s) >= 4:
             text = text.replace(s, "***")

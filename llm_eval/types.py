@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "Sample",
     "Usage",
     "canonical_json",
+    "valid_text",
 ]
 
 Message = dict[str, str]  # {"role": "user" | "assistant", "content": "..."}
@@ -32,9 +34,18 @@ Message = dict[str, str]  # {"role": "user" | "assistant", "content": "..."}
 Analyzer = Callable[[list["Record"], Path], Any]
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """``text`` with each lone surrogate as U+FFFD. JSON may escape one (``\\ud800``) in a reply, but
+    UTF-8 cannot encode it: left in, it would stop the answer from being written, cached or hashed."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def canonical_json(obj: Any) -> str:
     """Stable JSON (sorted keys, no whitespace, UTF-8 kept) so hashes don't depend on dict order."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return valid_text(json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,9 @@ class Response:
     cost_usd: float | None = 0.0
     params: dict[str, Any] | None = None
     raw_id: str | None = None
+
+    def __post_init__(self) -> None:
+        self.text = valid_text(self.text)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -255,7 +269,7 @@ class Record:
         return d
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False)
+        return valid_text(json.dumps(self.to_dict(), ensure_ascii=False))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Record:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -211,3 +212,59 @@ def test_analysis_of_a_200_kb_prompt_takes_seconds(tmp_path: Path, monkeypatch: 
     assert "1 not measured (> 50,000 code points)" in report  # each variant cell says so
     assert levenshtein("kitten", "sitting") == 3 and levenshtein("", "αβγ") == 3
     assert levenshtein(question, question[:-5] + "!") == 5
+
+
+# ---------------------------------------------------------------- replies the suites did not design
+
+
+def test_a_reply_with_a_lone_surrogate_or_nul_is_kept_written_and_cached(
+    tmp_path: Path, make_stub: Any, make_provider: Any
+) -> None:
+    """JSON may escape a lone surrogate (``\\ud800``), which is not valid Unicode text: the answer is
+    still an answer, written to responses.jsonl and cached (the surrogate as U+FFFD), never a crash
+    that loses the answers already paid for."""
+    stub = make_stub(answers={"question number 0": "Par\ud800is", "question number 1": "Pa\x00ris"})
+    p = make_provider(stub)
+    cache = tmp_path / "cache.sqlite"
+    samples = make_samples(3)
+    recs = run_samples(samples, p, tmp_path / "a", concurrency=1, cache=cache, progress=False)
+    assert [r.outcome for r in recs] == ["answered"] * 3
+    assert [r.response_text for r in recs[:2]] == ["Par\ufffdis", "Pa\x00ris"]
+    on_disk = load_records(tmp_path / "a" / RESPONSES_FILE)
+    assert [r.response_text for r in on_disk][:2] == ["Par\ufffdis", "Pa\x00ris"]
+    again = run_samples(samples, p, tmp_path / "b", concurrency=1, cache=cache, progress=False)
+    assert stub.n_messages == 3 and all(r.cached for r in again)
+
+
+def test_an_error_message_with_a_lone_surrogate_is_recorded_and_printed(tmp_path: Path) -> None:
+    """A 400 whose message carries ``\\ud800``: the CLI records the errors and ends with its one line
+    (exit 1), not a UnicodeEncodeError traceback."""
+    import http.server
+    import threading
+
+    body = b'{"type":"error","error":{"type":"invalid_request_error","message":"bad \\ud800 thing"}}'
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(400)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = SimpleNamespace(base_url=f"http://127.0.0.1:{server.server_address[1]}")
+        proc = _cli(tmp_path, endpoint, "smoke", "--limit", "2", "--max-retries", "0", PYTHONIOENCODING="utf-8")
+    finally:
+        server.shutdown()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "UnicodeEncodeError" not in proc.stdout + proc.stderr
+    assert "error: all 2 requests of this run failed" in proc.stdout + proc.stderr
+    recs = load_records(tmp_path / "out" / RESPONSES_FILE)
+    assert len(recs) == 2 and all("bad \ufffd thing" in (r.error or "") for r in recs)
