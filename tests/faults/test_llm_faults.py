@@ -260,7 +260,9 @@ def test_an_error_message_with_a_lone_surrogate_is_recorded_and_printed(tmp_path
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         endpoint = SimpleNamespace(base_url=f"http://127.0.0.1:{server.server_address[1]}")
-        proc = _cli(tmp_path, endpoint, "smoke", "--limit", "2", "--max-retries", "0", PYTHONIOENCODING="utf-8")
+        proc = _cli(
+            tmp_path, endpoint, "smoke", "--limit", "2", "--max-retries", "0", PYTHONIOENCODING="utf-8"
+        )
     finally:
         server.shutdown()
     assert proc.returncode == 1, proc.stdout + proc.stderr
