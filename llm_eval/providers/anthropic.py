@@ -108,6 +108,39 @@ class MalformedReply(ProviderError):
         super().__init__(message, retryable=True)
 
 
+NOT_MESSAGES_API = "check that --base-url (or ANTHROPIC_BASE_URL) points at an Anthropic Messages API"
+
+
+def _snippet(body: str, n: int = 80) -> str:
+    flat = " ".join(body.split())
+    return repr(flat if len(flat) <= n else flat[:n] + "...")
+
+
+def unusable_reply(message: Any) -> MalformedReply:
+    """Why a 2xx body is not an answer, in words that say what came back: a body that is not JSON
+    (an HTML page from a proxy or login wall), an error object sent with status 200, or JSON of
+    another API (no ``content`` list). Retried as malformed either way."""
+    if isinstance(message, str | bytes):
+        text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+        return MalformedReply(
+            f"malformed reply: the body is not JSON, it starts {_snippet(text)}; {NOT_MESSAGES_API}"
+        )
+    if getattr(message, "type", None) == "error":
+        err = getattr(message, "error", None)
+        err = err if isinstance(err, dict) else {}
+        return MalformedReply(
+            f"the API answered 2xx with an error body: {err.get('type', 'error')}: {err.get('message', '')}"
+        )
+    present = set(getattr(message, "model_fields_set", None) or ()) | set(
+        getattr(message, "model_extra", None) or {}
+    )
+    fields = ", ".join(sorted(present)) or "none"
+    return MalformedReply(
+        f"malformed reply: JSON without a `content` list (fields: {fields}), not a Messages API reply; "
+        f"{NOT_MESSAGES_API}"
+    )
+
+
 class BatchEntryError(ProviderError):
     """One request of a Message Batch errored, expired or was canceled."""
 
@@ -275,7 +308,7 @@ class AnthropicProvider:
         other fields are read without raising, so a received answer is never turned into an error."""
         blocks = getattr(message, "content", None)
         if not isinstance(blocks, list):
-            raise MalformedReply("malformed reply: no content list")
+            raise unusable_reply(message)
         text = "".join(
             str(getattr(b, "text", "") or "") for b in blocks if getattr(b, "type", None) == "text"
         )
@@ -299,7 +332,7 @@ class AnthropicProvider:
         try:
             message = await self._client().messages.create(**params, extra_body=extra)
         except json.JSONDecodeError:
-            raise MalformedReply("malformed reply: body is not valid JSON") from None
+            raise MalformedReply(f"malformed reply: body is not valid JSON; {NOT_MESSAGES_API}") from None
         except Exception as exc:
             if type(exc).__name__ == "APIResponseValidationError":
                 raise MalformedReply("malformed reply: body does not match the Messages schema") from None

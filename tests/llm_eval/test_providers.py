@@ -179,3 +179,71 @@ async def test_local_sampling_is_reproducible(smollm: LocalProvider) -> None:
     again = await smollm.generate(req)
     assert first.text == again.text and first.params == again.params
     assert first.params is not None and first.params["seed"] == smollm.request_seed(req)
+
+
+@pytest.fixture
+def serve_body() -> Any:
+    """A server that answers every POST with one fixed status, content type and body."""
+    import http.server
+    import threading
+
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(body: str, content_type: str = "application/json", status: int = 200) -> str:
+        raw = body.encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for s in servers:
+        s.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "says"),
+    [
+        (
+            "<html><body>Sign in to the proxy</body></html>",
+            "text/html",
+            r"not JSON, it starts '<html><body>Sign in",
+        ),
+        ("not json {", "application/json", r"not valid JSON; check that --base-url"),
+        (
+            '{"id": "chatcmpl-1", "object": "chat.completion", "choices": []}',
+            "application/json",
+            r"without a `content` list \(fields: choices, id, object\).*check that --base-url",
+        ),
+        (
+            '{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}',
+            "application/json",
+            r"2xx with an error body: overloaded_error: Overloaded",
+        ),
+    ],
+)
+async def test_a_2xx_body_that_is_no_message_says_what_came_back(
+    body: str, content_type: str, says: str, serve_body: Any
+) -> None:
+    """A proxy's HTML page, another API's JSON or an error sent with status 200 is never an answer,
+    and the error names what came back and what to check, not only "malformed"."""
+    p = AnthropicProvider(api_key=FAKE_KEY, base_url=serve_body(body, content_type), max_retries=0)
+    try:
+        with pytest.raises(MalformedReply, match=says) as info:
+            await p.generate(PARIS)
+    finally:
+        await p.aclose()
+    assert info.value.retryable
