@@ -293,7 +293,8 @@ def llm_eval(
         console.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(exc.exit_code) from None
     summ = summarize(samples, records)
-    cost = "unknown (no price)" if summ["cost_usd"] is None else f"${summ['cost_usd']:.4f}"
+    unknown_why = "no price" if provider_price(prov) is None else "replies without token usage"
+    cost = f"unknown ({unknown_why})" if summ["cost_usd"] is None else f"${summ['cost_usd']:.4f}"
     this_run = f"${stats.cost_usd:.4f}" + ("" if stats.cost_known else f" + {stats.cost_unknown} unpriced")
     # errors a rerun may not meet (rate limits outlasting the retries): never counted as wrong answers
     retryable = f" ({summ['retryable']} retryable: rerun to retry)" if summ["retryable"] else ""
@@ -314,7 +315,14 @@ def llm_eval(
             f"  re-ran {stats.resume_mismatched} existing answers made by a different request: {ids}",
             markup=False,
         )
-    if stats.cost_limit_hit:
+    if stats.cost_limit_hit and stats.cost_unknown:
+        console.print(
+            f"  cost limit ${cost_limit} cannot be kept: {stats.cost_unknown} answers came without token "
+            f"usage, so their cost is unknown; {summ['not_run']} samples not run. Rerun without "
+            "--cost-limit to send them anyway.",
+            markup=False,
+        )
+    elif stats.cost_limit_hit:
         console.print(
             f"  cost limit ${cost_limit} reached: {summ['not_run']} samples not run; rerun to resume."
         )

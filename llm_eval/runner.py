@@ -430,7 +430,11 @@ class _Run:
         return k
 
     def budget_spent(self) -> bool:
-        if self.cost_limit is not None and self.stats.cost_usd >= self.cost_limit:
+        """The cost limit is reached, or cannot be kept: an answer's cost is unknown (its reply said
+        no token usage), so what is spent is no longer known."""
+        if self.cost_limit is not None and (
+            self.stats.cost_usd >= self.cost_limit or self.stats.cost_unknown
+        ):
             self.stats.cost_limit_hit = True
             return True
         return False

@@ -97,6 +97,12 @@ def _usage(message: Any) -> Usage:
     )
 
 
+def _usage_reported(message: Any) -> bool:
+    """Whether the reply says how many tokens it billed: without that its cost is unknown, not $0."""
+    u = getattr(message, "usage", None)
+    return all(_int_or_none(getattr(u, k, None)) is not None for k in ("input_tokens", "output_tokens"))
+
+
 def _counts(batch: Any) -> dict[str, int]:
     return {k: int(v) for k, v in batch.request_counts.to_dict().items()}
 
@@ -320,7 +326,9 @@ class AnthropicProvider:
             usage=usage,
             model=self.model,
             stop_reason=stop if isinstance(stop, str) else None,
-            cost_usd=self._cost(getattr(message, "model", None), usage, batch),
+            cost_usd=self._cost(getattr(message, "model", None), usage, batch)
+            if _usage_reported(message)
+            else None,
             params=self._used_params(request),
             raw_id=raw_id if isinstance(raw_id, str) else None,
         )

@@ -247,3 +247,33 @@ async def test_a_2xx_body_that_is_no_message_says_what_came_back(
     finally:
         await p.aclose()
     assert info.value.retryable
+
+
+NO_USAGE = (
+    '{"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-5-5",'
+    ' "stop_reason": "end_turn", "content": [{"type": "text", "text": "Paris"}]}'
+)
+
+
+def test_a_reply_without_usage_is_an_answer_of_unknown_cost_and_stops_a_cost_limit(
+    tmp_path: Path, serve_body: Any
+) -> None:
+    """No `usage` in the reply: the answer is kept, its cost is unknown (None, never $0), and a run
+    under --cost-limit stops sending, since what it spends can no longer be counted."""
+    from llm_eval.runner import RunStats
+
+    p = AnthropicProvider(api_key=FAKE_KEY, base_url=serve_body(NO_USAGE), max_retries=0)
+    recs = run_samples(make_samples(3), p, tmp_path / "a", concurrency=1, use_cache=False, progress=False)
+    assert [(r.ok, r.response_text, r.cost_usd) for r in recs] == [(True, "Paris", None)] * 3
+    stats = RunStats()
+    recs = run_samples(
+        make_samples(3),
+        p,
+        tmp_path / "b",
+        concurrency=1,
+        use_cache=False,
+        progress=False,
+        cost_limit=5.0,
+        stats=stats,
+    )
+    assert sum(r.ok for r in recs) == 1 and stats.cost_limit_hit and stats.cost_unknown == 1
