@@ -173,8 +173,8 @@ class _BrokenPrices(PriceTable):
 @pytest.mark.parametrize(
     ("message", "prices", "text", "cost_is_none"),
     [
-        (_message(usage=None), None, "Paris", False),  # usage missing
-        (_message(usage=SimpleNamespace(input_tokens="x", output_tokens=None)), None, "Paris", False),
+        (_message(usage=None), None, "Paris", True),  # usage missing: cost unknown, never $0
+        (_message(usage=SimpleNamespace(input_tokens="x", output_tokens=None)), None, "Paris", True),
         (_message(), _BrokenPrices(), "Paris", True),  # pricing raised
         (_message(model="acme-9"), PriceTable({}), "Paris", True),  # no price at all
         (_message(content=[], stop_reason="refusal"), None, "", False),  # an empty answer is an answer
