@@ -321,10 +321,13 @@ class AnthropicProvider:
         usage = _usage(message)
         stop = getattr(message, "stop_reason", None)
         raw_id = getattr(message, "id", None)
+        served = getattr(message, "model", None)
         return Response(
             text=text,
             usage=usage,
-            model=self.model,
+            # the model that answered, as the API names it (a dated snapshot of an alias, or another
+            # model a proxy routed the request to); the requested id when the reply names none
+            model=served if isinstance(served, str) and served.strip() else self.model,
             stop_reason=stop if isinstance(stop, str) else None,
             cost_usd=self._cost(getattr(message, "model", None), usage, batch)
             if _usage_reported(message)

@@ -277,3 +277,13 @@ def test_a_reply_without_usage_is_an_answer_of_unknown_cost_and_stops_a_cost_lim
         stats=stats,
     )
     assert sum(r.ok for r in recs) == 1 and stats.cost_limit_hit and stats.cost_unknown == 1
+
+
+def test_the_record_names_the_model_that_answered(tmp_path: Path, serve_body: Any) -> None:
+    """An endpoint that answers as another model (a proxy's routing, or a dated snapshot of an
+    alias): the record says which model answered, not only which was asked for."""
+    body = NO_USAGE.replace('"claude-sonnet-5-5"', '"claude-haiku-9-20990101"')
+    p = AnthropicProvider(api_key=FAKE_KEY, base_url=serve_body(body), max_retries=0)
+    recs = run_samples(make_samples(1), p, tmp_path / "a", use_cache=False, progress=False)
+    assert recs[0].model == "claude-haiku-9-20990101" and recs[0].response_text == "Paris"
+    assert load_records(tmp_path / "a" / "responses.jsonl")[0].model == "claude-haiku-9-20990101"
