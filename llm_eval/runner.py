@@ -79,14 +79,18 @@ __all__ = [
 
 RESUME_MODES = ("rerun", "strict")
 EMPTY_RETRIES = 1  # an empty end_turn reply is asked once more before it is recorded as `empty`
-EMPTY_ERROR = "empty reply: the model ended its turn (end_turn) with no content, {n} times"
+EMPTY_ERROR = "empty reply: the model stopped ({stop}) with no text, {n} times"
+# stop reasons after which a reply without text is no answer: the turn ended with nothing said, or it
+# is unfinished (paused, or waiting for a tool the request never offered); a refusal or a token cap is
+# the model's answer, scored as it stands
+EMPTY_STOPS = frozenset({"end_turn", "pause_turn", "tool_use"})
 CLAIM_POLL_S = 0.25  # how often a run waiting for another process's answer looks for it
 LOCK_FILE = ".llm-eval.lock"  # one writer per output folder
 
 
 def is_empty_reply(response: Response) -> bool:
-    """An answer with no text that the model ended on purpose (not a refusal or a token cap)."""
-    return not response.text and response.stop_reason == "end_turn"
+    """A reply with no text that is no answer: see EMPTY_STOPS (a refusal or a token cap is one)."""
+    return not response.text and response.stop_reason in EMPTY_STOPS
 
 
 class Interrupted(KeyboardInterrupt):
@@ -668,7 +672,7 @@ class _Run:
                     self.emit(
                         sample,
                         response=_paid(empties[:-1], resp),
-                        error=EMPTY_ERROR.format(n=len(empties)),
+                        error=EMPTY_ERROR.format(stop=resp.stop_reason, n=len(empties)),
                         attempts=attempt,
                         latency_s=time.perf_counter() - t0,
                         cached=False,
@@ -756,7 +760,7 @@ class _Run:
                             self.emit(
                                 s,
                                 response=_paid(empties[s.id][:-1], res),
-                                error=EMPTY_ERROR.format(n=len(empties[s.id])),
+                                error=EMPTY_ERROR.format(stop=res.stop_reason, n=len(empties[s.id])),
                                 attempts=attempts[s.id],
                                 latency_s=wall,
                                 cached=False,

@@ -217,7 +217,7 @@ class Record:
     endpoint, model, API version, parameters, system, messages): resume compares it with the
     request a rerun would send. ``stop_reason`` is the provider's ("end_turn", "max_tokens", ...).
     ``model_grade`` is the optional model grader's verdict ({"verdict", "model", "provider", "raw"}).
-    ``empty`` marks a reply that ended its turn with no content even when asked again: it is its own
+    ``empty`` marks a reply with no text that is no answer (``runner.EMPTY_STOPS``) even when asked again: it is its own
     outcome, neither an answer nor a wrong answer (``error`` says so, so it is never scored, cached or
     treated as answered on resume), and is counted apart from provider errors.
     ``attempts`` counts the runner's tries; ``requests`` every HTTP request sent for the sample, the

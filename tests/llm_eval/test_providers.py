@@ -287,3 +287,25 @@ def test_the_record_names_the_model_that_answered(tmp_path: Path, serve_body: An
     recs = run_samples(make_samples(1), p, tmp_path / "a", use_cache=False, progress=False)
     assert recs[0].model == "claude-haiku-9-20990101" and recs[0].response_text == "Paris"
     assert load_records(tmp_path / "a" / "responses.jsonl")[0].model == "claude-haiku-9-20990101"
+
+
+@pytest.mark.parametrize(
+    ("content", "stop", "outcome"),
+    [
+        ('[{"type": "tool_use", "id": "t1", "name": "search", "input": {}}]', "tool_use", "empty"),
+        ("[]", "pause_turn", "empty"),
+        ("[]", "refusal", "answered"),  # the model's own answer: scored as it stands
+        ('[{"type": "text", "text": "The capital"}]', "max_tokens", "answered"),
+    ],
+)
+def test_a_reply_without_text_that_is_no_answer_is_not_scored(
+    content: str, stop: str, outcome: str, tmp_path: Path, serve_body: Any
+) -> None:
+    """A reply that stops for a tool the request never offered, or pauses its turn, with no text:
+    asked once more, then recorded as `empty` (never a wrong answer), its stop reason named."""
+    body = NO_USAGE.replace('[{"type": "text", "text": "Paris"}]', content).replace('"end_turn"', f'"{stop}"')
+    p = AnthropicProvider(api_key=FAKE_KEY, base_url=serve_body(body), max_retries=0)
+    (rec,) = run_samples(make_samples(1), p, tmp_path / "a", use_cache=False, progress=False)
+    assert rec.outcome == outcome and rec.stop_reason == stop
+    if outcome == "empty":
+        assert rec.attempts == 2 and f"stopped ({stop}) with no text" in (rec.error or "")
