@@ -78,6 +78,9 @@ __all__ = [
 ]
 
 RESUME_MODES = ("rerun", "strict")
+# a server asking to wait longer before a retry is not waited for: the sample is recorded as a
+# retryable error that says so (the SDK likewise ignores a retry-after above 60 s)
+RETRY_WAIT_CAP_S = 60.0
 EMPTY_RETRIES = 1  # an empty end_turn reply is asked once more before it is recorded as `empty`
 EMPTY_ERROR = "empty reply: the model stopped ({stop}) with no text, {n} times"
 # stop reasons after which a reply without text is no answer: the turn ended with nothing said, or it
@@ -648,13 +651,19 @@ class _Run:
                         type(exc).__name__,
                         retry,
                     )
-                    if retry:
-                        await asyncio.sleep(self.retry_delay(attempt, exc))
+                    delay = self.retry_delay(attempt, exc) if retry else 0.0
+                    if retry and delay <= RETRY_WAIT_CAP_S:
+                        await self.pause(delay)
                         continue
+                    waited = (
+                        f" (the server asked to wait {delay:.0f} s before a retry: rerun later)"
+                        if retry
+                        else ""
+                    )
                     self.emit(
                         sample,
                         response=None,
-                        error=_error_text(exc, self.provider),
+                        error=_error_text(exc, self.provider) + waited,
                         attempts=attempt,
                         latency_s=time.perf_counter() - t0,
                         cached=False,
@@ -708,6 +717,13 @@ class _Run:
                 sanitize(f"cannot reach {where}: {_root_cause(exc)}", _secrets(self.provider))
             )
         return None
+
+    async def pause(self, seconds: float) -> None:
+        """Wait before a retry; a signal or an unreachable endpoint cuts the wait short (the loop
+        then stops the sample: no request is in flight while waiting)."""
+        end = time.monotonic() + seconds
+        while not (self.stopping or self.unreachable) and (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, 0.2))
 
     def retry_delay(self, attempt: int, exc: BaseException) -> float:
         """Exponential backoff with jitter, never shorter than the server's ``retry-after``."""

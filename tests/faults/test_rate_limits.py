@@ -8,6 +8,7 @@ are measured on the server's side, as the API would see them.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from itertools import pairwise
 from pathlib import Path
@@ -73,3 +74,17 @@ def test_a_permanent_error_is_not_marked_retryable(
     p = make_provider(stub, send_temperature=True)  # rejected with a 400: no retry can fix it
     [rec] = run_samples(make_samples(1), p, tmp_path, progress=False, use_cache=False)
     assert rec.outcome == "error" and not rec.retryable and rec.requests == 1
+
+
+def test_a_retry_after_beyond_the_cap_is_not_waited_for(
+    tmp_path: Path, make_stub: Any, make_provider: Any
+) -> None:
+    """A 429 asking for an hour's wait: the sample is recorded at once as a retryable error that says
+    how long the server asked for, instead of the run sleeping for an hour without a word."""
+    stub = make_stub(script=["429"] * 4, retry_after_s=3600.0)
+    p = make_provider(stub, max_retries=0)
+    t0 = time.monotonic()
+    (rec,) = run_samples(make_samples(1), p, tmp_path / "a", use_cache=False, progress=False, max_attempts=3)
+    assert time.monotonic() - t0 < 30
+    assert rec.retryable and "asked to wait 3600 s before a retry: rerun later" in (rec.error or "")
+    assert stub.n_messages == 1
