@@ -753,6 +753,11 @@ def load_user_file(
     )
 
 
+def _rows_text(rows: Sequence[int], n: int) -> str:
+    """The first `n` of `rows` (as given), then how many more: "3, 8, 9 and 12 more"."""
+    return ", ".join(map(str, rows[:n])) + (f" and {len(rows) - n:,} more" if len(rows) > n else "")
+
+
 def check_scalar_values(values: Sequence[Any], role: str, column: str) -> None:
     """DataError naming the rows when a column holds lists or objects (JSON arrays, nested records, a
     `Sequence` feature): a row needs one text and one label; read as text, `['a', 'b']` would train as
@@ -761,7 +766,7 @@ def check_scalar_values(values: Sequence[Any], role: str, column: str) -> None:
     if not bad:
         return
     kinds = sorted({"objects" if isinstance(values[i - 1], dict) else "lists" for i in bad})
-    rows = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5:,} more" if len(bad) > 5 else "")
+    rows = _rows_text(bad, 5)
     fix = (
         "one label per row: flatbench trains single-label classification (for several labels, one row "
         "per label or one combined name)"
@@ -814,12 +819,8 @@ def split_column(df: pd.DataFrame, used: Sequence[str | None], name: str = "file
     if not bad:
         return out
     n = sum(len(r) for r in bad.values())
-
-    def rows(r: list[int]) -> str:
-        return ", ".join(map(str, r[:3])) + (f" and {len(r) - 3:,} more" if len(r) > 3 else "")
-
     said = "; ".join(
-        f"{'blank' if not v else repr(v)} in row{'s' * (len(r) != 1)} {rows(r)}"
+        f"{'blank' if not v else repr(v)} in row{'s' * (len(r) != 1)} {_rows_text(r, 3)}"
         for v, r in sorted(bad.items(), key=lambda kv: -len(kv[1]))[:5]
     )
     more = f"; and {len(bad) - 5} more values" if len(bad) > 5 else ""
