@@ -877,6 +877,7 @@ def _provenance(records: Sequence[Mapping[str, Any]], design: StudyDesign = DESI
     started = sorted(str(p["started_at"]) for p in provs if p.get("started_at"))
     finished = sorted(str(p["finished_at"]) for p in provs if p.get("finished_at"))
     shas = [str(p["git_sha"]) for p in provs if p.get("git_sha")]
+    machine_names = _machine_names(records)
     return Provenance(
         git_shas=sorted(set(shas)),
         versions=versions,
@@ -895,8 +896,8 @@ def _provenance(records: Sequence[Mapping[str, Any]], design: StudyDesign = DESI
         dirty_shas=sorted({x for x in shas if x.endswith(DIRTY)}),
         n_dirty_records=sum(x.endswith(DIRTY) for x in shas),
         n_with_sha=len(shas),
-        machines=_machines(records),
-        mixed_pairs=_mixed_pairs(records, design),
+        machines=_machines(records, machine_names),
+        mixed_pairs=_mixed_pairs(records, machine_names, design),
         models=_models(records),
     )
 
@@ -937,10 +938,13 @@ def _machine_names(records: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]
     return out
 
 
-def _machines(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
-    """key -> model -> method -> runs, for the keys of MACHINE_KEYS the records name."""
+def _machines(
+    records: Sequence[Mapping[str, Any]], machine_names: Sequence[Mapping[str, str]]
+) -> dict[str, dict[str, dict[str, int]]]:
+    """key -> model -> method -> runs, for the keys of MACHINE_KEYS the records name (`machine_names`:
+    `_machine_names(records)`)."""
     out: dict[str, dict[str, dict[str, int]]] = {}
-    for r, names in zip(records, _machine_names(records), strict=True):
+    for r, names in zip(records, machine_names, strict=True):
         for k, name in names.items():
             by = out.setdefault(k, {}).setdefault(name, {})
             by[str(r.get("method"))] = by.get(str(r.get("method")), 0) + 1
@@ -952,11 +956,13 @@ def _machines(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[
     }
 
 
-def _mixed_pairs(records: Sequence[Mapping[str, Any]], design: StudyDesign) -> list[MixedPairs]:
+def _mixed_pairs(
+    records: Sequence[Mapping[str, Any]], machine_names: Sequence[Mapping[str, str]], design: StudyDesign
+) -> list[MixedPairs]:
     """The study's paired comparisons (primary, then secondaries) with the seeds whose two runs name different
     machines (a GPU's name, else the CPU's, told apart as `_machines` tells them)."""
     where: dict[tuple[str, str, int], str] = {}  # (dataset, method, seed) -> the machine its run used
-    for r, names in zip(records, _machine_names(records), strict=True):
+    for r, names in zip(records, machine_names, strict=True):
         machine = names.get("gpu_name") or names.get("cpu_model")
         if machine and r.get("status", "ok") == "ok" and isinstance(r.get("seed"), int):
             where[(str(r.get("dataset")), str(r.get("method")), int(r["seed"]))] = machine
