@@ -329,9 +329,7 @@ class AnthropicProvider:
             # model a proxy routed the request to); the requested id when the reply names none
             model=served if isinstance(served, str) and served.strip() else self.model,
             stop_reason=stop if isinstance(stop, str) else None,
-            cost_usd=self._cost(getattr(message, "model", None), usage, batch)
-            if _usage_reported(message)
-            else None,
+            cost_usd=self._cost(served, usage, batch) if _usage_reported(message) else None,
             params=self._used_params(request),
             raw_id=raw_id if isinstance(raw_id, str) else None,
         )
