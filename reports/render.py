@@ -150,6 +150,12 @@ def n_of(methods: Any, method: Any) -> str:
     return "n/a"
 
 
+def seeds_of(methods: Any, method: Any) -> str:
+    """`n_of` with its noun: "1 seed", "8 seeds" ("n/a seeds" if unknown)."""
+    n = n_of(methods, method)
+    return f"{n} seed{'s' * (n != '1')}"
+
+
 def fmt_overrides(overrides: Any) -> str:
     """A recipe's RunConfig overrides as `key=value` settings; "as given" for none."""
     items = dict(_as_map(overrides))
@@ -243,6 +249,7 @@ def _env() -> jinja2.Environment:
         grid_line=grid_line,
         seed_count=seed_count,
         n_of=n_of,
+        seeds_of=seeds_of,
         overrides=fmt_overrides,
         collapse_line=collapse_line,
         collapse_source=collapse_source,

@@ -169,6 +169,8 @@ def test_captions_give_each_methods_own_number_of_seeds() -> None:
     assert "| Full FT | 5 |" in flat and "| LoRA | 8 |" in flat and "| Flat-LoRA | 8 |" in flat
     assert "**LoRA** (summed over 8 seeds)" in text and "**Full FT** (summed over 5 seeds)" in text
     assert "| LoRA (8 seeds) |" in text  # the error types, counted over each method's seeds
+    one = render(_summary([_rec(m, 42) for m in ("lora", "flat_lora")]))
+    assert "**LoRA** (summed over 1 seed)" in one and "| LoRA (1 seed) |" in one
     metrics = text.split("#### All metrics (mean ± std over seeds)", 1)[1].split("####", 1)[0]
     rows = {ln.split(" | ")[0]: ln for ln in metrics.splitlines() if ln.startswith("| ")}
     assert rows["| Full FT"].endswith("| 5 |") and rows["| LoRA"].endswith("| 8 |")
